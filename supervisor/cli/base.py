@@ -1,0 +1,103 @@
+"""The command group, shared options and the one place that turns errors into exit codes.
+
+Exit codes are a contract: 0 ok, 1 findings or failed health, 2 unusable input or usage.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any, Callable, NoReturn
+
+import click
+
+from supervisor import __version__
+from supervisor.compose.model import ComposeError, LoadOptions
+
+__all__ = [
+    "EXIT_OK",
+    "EXIT_FINDINGS",
+    "EXIT_USAGE",
+    "main",
+    "compose_options",
+    "load_options_from",
+    "fail",
+    "load_project_or_exit",
+]
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="supervisor")
+def main() -> None:
+    """Validate, audit and launch an AT Protocol AppView indexing stack.
+
+    Exit codes: 0 ok, 1 findings or failed health check, 2 unusable input or usage.
+    """
+
+
+def compose_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of ``docker compose`` that shape the project, as on its command line."""
+    options = [
+        click.option("-f", "--file", "files", multiple=True, metavar="FILE",
+                     help="Compose configuration file (repeatable; '-' is not supported)."),
+        click.option("-p", "--project-name", default=None, metavar="NAME", help="Project name."),
+        click.option("--project-directory", default=None, metavar="DIR",
+                     help="Alternate working directory (default: the first file's folder)."),
+        click.option("--env-file", "env_files", multiple=True, metavar="FILE",
+                     help="Alternate environment file (repeatable; later files win)."),
+        click.option("--profile", "profiles", multiple=True, metavar="NAME",
+                     help="Enable a profile (repeatable)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def load_options_from(kwargs: dict[str, Any]) -> LoadOptions:
+    """Pop the compose options from a command's keyword arguments."""
+    return LoadOptions(
+        files=list(kwargs.pop("files", ()) or ()),
+        project_name=kwargs.pop("project_name", None),
+        project_directory=kwargs.pop("project_directory", None),
+        env_files=list(kwargs.pop("env_files", ()) or ()),
+        profiles=list(kwargs.pop("profiles", ()) or ()),
+    )
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print one clear line to stderr and exit with ``code``."""
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def load_project_or_exit(options: LoadOptions, *, print_warnings: bool = True):
+    """Resolve the project; on unusable input print ``file:line:col: message`` and exit 2."""
+    from supervisor.compose.loader import load_project
+
+    try:
+        project = load_project(options)
+    except ComposeError as exc:
+        fail(f"error: {exc}", EXIT_USAGE)
+    if print_warnings:
+        for warning in project.warnings:
+            click.echo(warning, err=True)
+    return project
+
+
+def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn expected errors into a one-line message and exit 2 (never a traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ComposeError as exc:
+            fail(f"error: {exc}", EXIT_USAGE)
+        except OSError as exc:
+            fail(f"error: {exc}", EXIT_USAGE)
+
+    return wrapper

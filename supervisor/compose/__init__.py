@@ -1,0 +1,1 @@
+"""Resolve compose files and the environment exactly as Docker Compose v2 does."""

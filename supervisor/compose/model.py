@@ -1,0 +1,177 @@
+"""The resolved project: plain data records shared by every layer.
+
+A :class:`Project` is what the loader returns.  Its ``config`` mapping has the
+shape of ``docker compose config --format json``; the records beside it keep
+where every service environment value came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Optional
+
+__all__ = [
+    "Location",
+    "Origin",
+    "Substitution",
+    "EnvValue",
+    "Service",
+    "Project",
+    "ComposeError",
+    "LoadOptions",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Location:
+    """A place in a file: 1-based line and column (0 when unknown)."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line and self.column:
+            return f"{self.file}:{self.line}:{self.column}"
+        if self.line:
+            return f"{self.file}:{self.line}"
+        return self.file
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "column": self.column}
+
+
+@dataclasses.dataclass(frozen=True)
+class Origin:
+    """Where a value came from.
+
+    ``kind`` is one of:
+
+    - ``"environment"``: a service's ``environment:`` entry (``location`` set);
+    - ``"env_file"``: a service's ``env_file:`` entry (``location`` = path:line);
+    - ``"shell"``: the process environment of the command;
+    - ``"dotenv"``: the project ``.env`` / ``--env-file`` (``location`` = path:line);
+    - ``"default"``: a template default such as ``${V:-d}`` (``location`` of the template);
+    - ``"unset"``: nothing provided a value.
+    """
+
+    kind: str
+    location: Optional[Location] = None
+    detail: str = ""
+
+    def __str__(self) -> str:
+        where = f" at {self.location}" if self.location else ""
+        extra = f" ({self.detail})" if self.detail else ""
+        return f"{self.kind}{where}{extra}"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
+        if self.location is not None:
+            out.update(self.location.to_json())
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Substitution:
+    """One ``$VAR`` reference met while interpolating a value."""
+
+    variable: str
+    value: Optional[str]  # the variable's value, None when unset
+    origin: Origin  # shell, dotenv or unset
+    used_default: bool = False  # the template's default/alternative was used instead
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "variable": self.variable,
+            "value": self.value,
+            "origin": self.origin.to_json(),
+            "used_default": self.used_default,
+        }
+
+
+@dataclasses.dataclass
+class EnvValue:
+    """The resolved value of one service environment variable, with its provenance."""
+
+    name: str
+    value: Optional[str]  # None: declared but unset in the container (bare ``- VAR``)
+    origin: Origin  # the layer that won
+    raw: Optional[str] = None  # text before interpolation, when it came from a template
+    substitutions: list[Substitution] = dataclasses.field(default_factory=list)
+    overridden: list["EnvValue"] = dataclasses.field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "value": self.value,
+            "origin": self.origin.to_json(),
+            "raw": self.raw,
+            "substitutions": [s.to_json() for s in self.substitutions],
+            "overridden": [o.to_json() for o in self.overridden],
+        }
+
+
+@dataclasses.dataclass
+class Service:
+    """One resolved service."""
+
+    name: str
+    config: dict[str, Any]  # the service as ``docker compose config --format json`` prints it
+    environment: dict[str, EnvValue]  # same keys as config["environment"]
+    location: Optional[Location] = None  # where the service is declared (last file that did)
+    extensions: dict[str, Any] = dataclasses.field(default_factory=dict)  # ``x-*`` keys
+
+    @property
+    def replicas(self) -> int:
+        deploy = self.config.get("deploy") or {}
+        if deploy.get("replicas") is not None:
+            return int(deploy["replicas"])
+        if self.config.get("scale") is not None:
+            return int(self.config["scale"])
+        return 1
+
+
+@dataclasses.dataclass
+class Project:
+    """A resolved compose project."""
+
+    name: str
+    working_dir: str
+    files: list[str]
+    config: dict[str, Any]  # the whole model as ``docker compose config --format json``
+    services: dict[str, Service]  # active services only (profiles applied)
+    environment: dict[str, tuple[str, Origin]]  # the project environment (shell over .env)
+    extensions: dict[str, Any] = dataclasses.field(default_factory=dict)  # top-level ``x-*``
+    warnings: list[str] = dataclasses.field(default_factory=list)  # as compose prints them
+    disabled_services: dict[str, Service] = dataclasses.field(default_factory=dict)
+    # where top-level ``x-*`` keys and each service's keys were declared, for findings
+    locations: dict[tuple[str, ...], Location] = dataclasses.field(default_factory=dict)
+
+
+class ComposeError(Exception):
+    """Unusable input: the message names the place and what is wrong (exit code 2)."""
+
+    def __init__(self, message: str, location: Optional[Location] = None):
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+    def __str__(self) -> str:
+        if self.location is not None:
+            return f"{self.location}: {self.message}"
+        return self.message
+
+
+@dataclasses.dataclass
+class LoadOptions:
+    """The inputs of ``docker compose`` that shape the project."""
+
+    files: list[str] = dataclasses.field(default_factory=list)  # -f, repeatable
+    project_name: Optional[str] = None  # -p
+    project_directory: Optional[str] = None  # --project-directory
+    env_files: list[str] = dataclasses.field(default_factory=list)  # --env-file, repeatable
+    profiles: list[str] = dataclasses.field(default_factory=list)  # --profile, repeatable
+    environ: Optional[dict[str, str]] = None  # the shell; None means os.environ
+    cwd: Optional[str] = None  # None means os.getcwd()
