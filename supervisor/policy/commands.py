@@ -1,0 +1,156 @@
+"""What a container really runs: compose ``entrypoint``/``command`` over the image's Dockerfile,
+and how many instances ``pm2-runtime`` starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shlex
+from typing import Any, Optional
+
+__all__ = ["DockerfileCommand", "parse_dockerfile", "effective_argv", "Pm2Plan", "pm2_plan", "CPU_INSTANCES"]
+
+# pm2 "-i max", "-i 0" and negative counts depend on the CPU count of the host: we assume
+# several, which is what matters (one primary per container, several writers when all agree).
+CPU_INSTANCES = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class DockerfileCommand:
+    """The ENTRYPOINT and CMD of a Dockerfile's final stage (None when not set)."""
+
+    entrypoint: Optional[list[str]] = None
+    cmd: Optional[list[str]] = None
+
+
+def _logical_lines(text: str) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for raw in text.splitlines():
+        stripped = raw.strip()
+        if not current and (not stripped or stripped.startswith("#")):
+            continue
+        if stripped.endswith("\\"):
+            current += stripped[:-1] + " "
+            continue
+        current += stripped
+        lines.append(current)
+        current = ""
+    if current:
+        lines.append(current)
+    return lines
+
+
+def _command_form(argument: str) -> list[str]:
+    argument = argument.strip()
+    if argument.startswith("["):
+        try:
+            value = json.loads(argument)
+            if isinstance(value, list) and all(isinstance(x, str) for x in value):
+                return value
+        except ValueError:
+            pass
+    return ["/bin/sh", "-c", argument]
+
+
+def parse_dockerfile(text: str) -> DockerfileCommand:
+    """ENTRYPOINT and CMD as Docker sees them for the last stage (inherited ones included)."""
+    entrypoint: Optional[list[str]] = None
+    cmd: Optional[list[str]] = None
+    for line in _logical_lines(text):
+        word, _, rest = line.partition(" ")
+        keyword = word.upper()
+        if keyword == "ENTRYPOINT":
+            entrypoint = _command_form(rest)
+            cmd = None  # Docker resets an inherited CMD when ENTRYPOINT is set
+        elif keyword == "CMD":
+            cmd = _command_form(rest)
+    return DockerfileCommand(entrypoint, cmd)
+
+
+def _as_list(value: Any) -> Optional[list[str]]:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return shlex.split(value)
+        except ValueError:
+            return value.split()
+    if isinstance(value, list):
+        return [str(x) for x in value]
+    return None
+
+
+def effective_argv(config: dict[str, Any], dockerfile: Optional[DockerfileCommand] = None) -> list[str]:
+    """The process a container starts: compose entrypoint/command over the image's."""
+    image = dockerfile or DockerfileCommand()
+    compose_entry = _as_list(config.get("entrypoint"))
+    compose_cmd = _as_list(config.get("command"))
+    entry = compose_entry if compose_entry is not None else image.entrypoint
+    if compose_cmd is not None:
+        cmd = compose_cmd
+    else:
+        # docker: setting the entrypoint clears the image's CMD
+        cmd = None if compose_entry is not None else image.cmd
+    return list(entry or []) + list(cmd or [])
+
+
+@dataclasses.dataclass(frozen=True)
+class Pm2Plan:
+    """How a container runs under PM2."""
+
+    used: bool  # the command starts pm2-runtime / pm2 start
+    instances: int  # processes started (CPU_INSTANCES when it depends on the CPU count)
+    cpu_dependent: bool = False
+    note: str = ""
+
+
+def _words(argv: list[str]) -> list[str]:
+    words: list[str] = []
+    for arg in argv:
+        if " " in arg or "\t" in arg:
+            try:
+                words.extend(shlex.split(arg))
+            except ValueError:
+                words.extend(arg.split())
+        else:
+            words.append(arg)
+    return words
+
+
+_PM2 = re.compile(r"(^|/)pm2(-runtime|-docker)?$")
+
+
+def pm2_plan(argv: list[str]) -> Pm2Plan:
+    """Find ``pm2-runtime ... -i N`` in a command and the number of instances it starts."""
+    from supervisor.policy.parsing import js_parse_int
+
+    words = _words(argv)
+    start = next((i for i, w in enumerate(words) if _PM2.search(w)), None)
+    if start is None:
+        return Pm2Plan(False, 1)
+    value: Optional[str] = None
+    args = words[start + 1:]
+    for i, word in enumerate(args):
+        if word in ("&&", ";", "|", "||"):
+            break
+        if word in ("-i", "--instances") and i + 1 < len(args):
+            value = args[i + 1]
+        elif word.startswith("--instances="):
+            value = word.split("=", 1)[1]
+        elif word.startswith("-i") and len(word) > 2 and not word.startswith("--"):
+            value = word[2:]
+    if value is None:
+        if any(re.search(r"\.(config\.[cm]?js|json|ya?ml)$", w) for w in args):
+            return Pm2Plan(True, 1, note="instances from a PM2 ecosystem file are not read; assuming 1")
+        return Pm2Plan(True, 1)
+    if value.strip().lower() == "max":
+        return Pm2Plan(True, CPU_INSTANCES, True, "-i max: one instance per CPU")
+    number = js_parse_int(value)
+    if not isinstance(number, int):
+        return Pm2Plan(True, 1, note=f"-i {value}: not a number; assuming 1")
+    if number <= 0:
+        return Pm2Plan(True, CPU_INSTANCES, True, f"-i {value}: depends on the CPU count")
+    return Pm2Plan(True, number)

@@ -1,0 +1,355 @@
+"""Project -> who writes which ``firehose_cursor`` row, and the findings (pure: no I/O).
+
+For every active service the engine finds its implementation profile, the process(es) each
+container runs (PM2 instances), evaluates the profile's values against each process's
+environment, and lists the enabled writers with their cursor names. Rules in
+:mod:`supervisor.policy.rules` turn that into findings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping, Optional
+
+from supervisor.compose.model import EnvValue, Location, Project, Service
+from supervisor.policy.commands import DockerfileCommand, Pm2Plan, effective_argv, parse_dockerfile, pm2_plan
+from supervisor.policy.errors import ExtensionError
+from supervisor.policy.expressions import Context, StartFailure, format_value
+from supervisor.policy.findings import Finding, RULES, rule
+from supervisor.policy.profiles import Profile, WriterSpec, builtin_profiles, load_schema
+
+__all__ = [
+    "DEFAULT_RELAY_WINDOW_HOURS",
+    "FAILED",
+    "Detection",
+    "TraceStep",
+    "Unit",
+    "Writer",
+    "ServiceDecision",
+    "Evaluation",
+    "detect",
+    "evaluate_project",
+    "service_location",
+    "key_location",
+]
+
+DEFAULT_RELAY_WINDOW_HOURS = 72.0
+
+
+class _Failed:
+    """The result of a value whose parse failed (the program does not start)."""
+
+    def __repr__(self) -> str:
+        return "<failed>"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+FAILED = _Failed()
+
+
+@dataclasses.dataclass(frozen=True)
+class Detection:
+    """Which profile a service runs and why."""
+
+    profile: Optional[Profile]
+    clue: str  # "x-supervisor.implementation", or the clue that matched
+    explicit: bool = False
+    unknown_name: Optional[str] = None  # x-supervisor names a profile we do not have
+
+
+@dataclasses.dataclass
+class TraceStep:
+    """One computed value: the implementation's code, the result and the variables it read."""
+
+    name: str
+    source: str
+    result: Any
+    reads: list[str]
+
+    def render(self) -> str:
+        return f"{self.name} = {self.source} -> {'fails' if self.result is FAILED else format_value(self.result)}"
+
+
+@dataclasses.dataclass
+class Unit:
+    """A group of identical processes of one service: its replicas x some PM2 instances."""
+
+    service: str
+    label: str  # "" for a plain container, "instance 0", "instances 1..3"
+    replicas: int
+    instances: int
+    env: dict[str, Optional[str]]
+    synthetic: dict[str, str]  # variables set by the process manager -> why
+    values: dict[str, Any]
+    trace: list[TraceStep]
+    failures: list[StartFailure]
+    enabled: dict[str, bool]  # writer role -> runs
+    cursors: dict[str, Optional[str]]  # writer role -> cursor name
+
+    @property
+    def count(self) -> int:
+        return self.replicas * self.instances
+
+    @property
+    def started(self) -> bool:
+        return not self.failures
+
+    @property
+    def title(self) -> str:
+        return f"{self.service} {self.label}".strip()
+
+
+@dataclasses.dataclass
+class Writer:
+    """An enabled writer of one cursor row, running in ``count`` processes at once."""
+
+    service: str
+    unit: Unit
+    spec: WriterSpec
+    cursor: str
+    count: int
+
+
+@dataclasses.dataclass
+class ServiceDecision:
+    """Everything the engine decided about one service."""
+
+    name: str
+    service: Service
+    detection: Detection
+    argv: list[str]
+    pm2: Optional[Pm2Plan]
+    units: list[Unit]
+    extension: dict[str, Any]
+
+    @property
+    def profile(self) -> Optional[Profile]:
+        return self.detection.profile
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """The result of :func:`evaluate_project`."""
+
+    project: Project
+    services: dict[str, ServiceDecision]
+    writers: list[Writer]
+    findings: list[Finding]
+    window_hours: float
+    root: Optional[str] = None
+    profiles: Mapping[str, Profile] = dataclasses.field(default_factory=dict)
+
+    def writers_on(self, cursor: str) -> list[Writer]:
+        return [w for w in self.writers if w.cursor == cursor]
+
+
+def key_location(project: Project, *path: str) -> Optional[Location]:
+    """The location of a key, trying the path and then its parents."""
+    keys = tuple(path)
+    while keys:
+        loc = project.locations.get(keys)
+        if loc is not None:
+            return loc
+        keys = keys[:-1]
+    return None
+
+
+def service_location(project: Project, name: str) -> Optional[Location]:
+    service = project.services.get(name)
+    if service is not None and service.location is not None:
+        return service.location
+    return key_location(project, "services", name)
+
+
+# --- x-supervisor ---------------------------------------------------------------------------
+
+def _check_extension(block: Any, kind: str, where: Optional[Location], label: str) -> dict[str, Any]:
+    if block is None:
+        return {}
+    if not isinstance(block, Mapping):
+        raise ExtensionError(f"{label}: x-supervisor must be a mapping", where)
+    ignore = block.get("ignore")
+    if ignore is not None:
+        if not isinstance(ignore, Mapping):
+            raise ExtensionError(f"{label}: x-supervisor.ignore must map a finding code to a reason", where)
+        for code, reason in ignore.items():
+            found = rule(str(code))
+            if found is None:
+                known = ", ".join(f"{r.code} ({r.name})" for r in RULES.values())
+                raise ExtensionError(f"{label}: x-supervisor.ignore: unknown finding code {code!r}; known: {known}", where)
+            if found.code in ("SV000", "SV010"):
+                raise ExtensionError(f"{label}: x-supervisor.ignore: {found.code} cannot be ignored", where)
+            if not isinstance(reason, str) or not reason.strip():
+                raise ExtensionError(f"{label}: x-supervisor.ignore.{code} needs a reason (a non-empty string)", where)
+    import jsonschema  # lazily: only when a block exists
+
+    schema = load_schema("x-supervisor.schema.json")
+    validator = jsonschema.Draft202012Validator({**schema, "$ref": f"#/$defs/{kind}"})
+    errors = sorted(validator.iter_errors(dict(block)), key=lambda e: list(e.absolute_path))
+    if errors:
+        path = ".".join(str(p) for p in errors[0].absolute_path)
+        raise ExtensionError(f"{label}: x-supervisor{'.' + path if path else ''}: {errors[0].message}", where)
+    return dict(block)
+
+
+# --- detection ------------------------------------------------------------------------------
+
+_FIELD_ORDER = ("command", "dockerfile", "image", "build")
+
+
+def _fields(config: Mapping[str, Any], argv: list[str], dockerfile_text: Optional[str]) -> dict[str, str]:
+    build = config.get("build")
+    build_text = ""
+    if isinstance(build, Mapping):
+        build_text = " ".join(str(build.get(k) or "") for k in ("context", "dockerfile")).strip()
+    elif isinstance(build, str):
+        build_text = build
+    return {
+        "command": " ".join(argv),
+        "dockerfile": dockerfile_text or "",
+        "image": str(config.get("image") or ""),
+        "build": build_text,
+    }
+
+
+def detect(service: Service, profiles: Mapping[str, Profile], *, argv: list[str],
+           dockerfile_text: Optional[str] = None, extension: Optional[Mapping[str, Any]] = None) -> Detection:
+    """Which profile a service runs: ``x-supervisor.implementation``, else the strongest clue."""
+    declared = (extension or {}).get("implementation")
+    if declared is not None:
+        profile = profiles.get(str(declared))
+        if profile is None:
+            return Detection(None, "x-supervisor.implementation", True, unknown_name=str(declared))
+        return Detection(profile, "x-supervisor.implementation", True)
+    fields = _fields(service.config, argv, dockerfile_text)
+    for field in _FIELD_ORDER:
+        text = fields[field]
+        if not text:
+            continue
+        matches = [(p, c) for p in profiles.values() for c in p.detect if c.field == field and c.pattern.search(text)]
+        if matches:
+            profile, clue = matches[0]
+            others = sorted({p.name for p, _ in matches} - {profile.name})
+            note = f" (also matches {', '.join(others)}: declare x-supervisor.implementation)" if others else ""
+            return Detection(profile, clue.clue + note)
+    return Detection(None, "no clue matched")
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+def _instance_groups(plan: Optional[Pm2Plan]) -> list[tuple[int, int, str]]:
+    """(index, how many processes, label): PM2 instances 1..N-1 differ only by their index."""
+    if plan is None or not plan.used:
+        return [(0, 1, "")]
+    if plan.instances <= 1:
+        return [(0, 1, "instance 0")]
+    rest = "instances 1.. (one per CPU)" if plan.cpu_dependent else (
+        "instance 1" if plan.instances == 2 else f"instances 1..{plan.instances - 1}")
+    return [(0, 1, "instance 0"), (1, plan.instances - 1, rest)]
+
+
+def _pm2_environment(env: dict[str, Optional[str]], index: int) -> tuple[dict[str, Optional[str]], dict[str, str]]:
+    """The environment PM2 (5.x) gives instance ``index``.
+
+    PM2 copies the container environment into each instance but drops a non-empty ``pm_id``
+    (Common.safeExtend ignores it) and assigns its own; the instance variable
+    ``NODE_APP_INSTANCE`` it injects is overwritten by one set in the container environment.
+    """
+    out = dict(env)
+    synthetic: dict[str, str] = {}
+    if env.get("pm_id") is None or env.get("pm_id") != "":
+        out["pm_id"] = str(index)
+        synthetic["pm_id"] = f"assigned by PM2 to instance {index}" + (
+            "; the environment's pm_id is ignored" if env.get("pm_id") else "")
+    if env.get("NODE_APP_INSTANCE") is None:
+        out["NODE_APP_INSTANCE"] = str(index)
+        synthetic["NODE_APP_INSTANCE"] = f"assigned by PM2 to instance {index}"
+    return out, synthetic
+
+
+def _evaluate_unit(profile: Profile, service: str, label: str, replicas: int, instances: int,
+                   env: dict[str, Optional[str]], synthetic: dict[str, str]) -> Unit:
+    ctx = Context(env)
+    trace: list[TraceStep] = []
+    failures: list[StartFailure] = []
+    for name, source, expr in profile.values:
+        try:
+            result = ctx.compute(name, expr)
+        except StartFailure as failure:
+            failures.append(failure)
+            result = FAILED
+            ctx.values[name] = FAILED
+        trace.append(TraceStep(name, source, result, ctx.value_reads.get(name, [])))
+    enabled: dict[str, bool] = {}
+    cursors: dict[str, Optional[str]] = {}
+    for spec in profile.writers:
+        on = not failures and ctx.values.get(spec.enabled) is True
+        enabled[spec.role] = on
+        cursor = ctx.values.get(spec.cursor) if spec.cursor else None
+        cursors[spec.role] = cursor if isinstance(cursor, str) else None
+    return Unit(service, label, replicas, instances, env, synthetic, dict(ctx.values), trace, failures, enabled, cursors)
+
+
+def _replicas(service: Service) -> int:
+    try:
+        return max(0, service.replicas)
+    except (TypeError, ValueError):
+        return 1
+
+
+def evaluate_project(project: Project, *, profiles: Optional[Mapping[str, Profile]] = None,
+                     dockerfiles: Optional[Mapping[str, str]] = None, root: Optional[str] = None) -> Evaluation:
+    """Decide every service's writers and produce the findings.
+
+    ``dockerfiles`` maps a service name to its Dockerfile text (read by the caller);
+    ``root`` is the folder locations in messages are shown relative to.
+    Raises :class:`~supervisor.policy.errors.ExtensionError` for a malformed ``x-supervisor`` block.
+    """
+    from supervisor.policy import rules  # rules use the types above
+
+    profiles = builtin_profiles() if profiles is None else profiles
+    dockerfiles = dockerfiles or {}
+    top = _check_extension(project.extensions.get("x-supervisor"), "project",
+                           key_location(project, "x-supervisor"), "x-supervisor")
+    window = float(top.get("relay_window_hours", DEFAULT_RELAY_WINDOW_HOURS))
+    decisions: dict[str, ServiceDecision] = {}
+    writers: list[Writer] = []
+    for name, service in project.services.items():
+        ext_block = service.extensions.get("x-supervisor")
+        if ext_block is None:
+            ext_block = (service.config.get("x-supervisor") if isinstance(service.config, Mapping) else None)
+        extension = _check_extension(ext_block, "service",
+                                     key_location(project, "services", name, "x-supervisor") or service.location,
+                                     f"service {name}")
+        text = dockerfiles.get(name)
+        argv = effective_argv(service.config, parse_dockerfile(text) if text else DockerfileCommand())
+        detection = detect(service, profiles, argv=argv, dockerfile_text=text, extension=extension)
+        profile = detection.profile
+        units: list[Unit] = []
+        plan: Optional[Pm2Plan] = None
+        if profile is not None:
+            env = {k: v.value for k, v in service.environment.items()}
+            plan = pm2_plan(argv) if profile.process_manager == "pm2" else None
+            replicas = _replicas(service)
+            for index, count, label in _instance_groups(plan):
+                unit_env, synthetic = _pm2_environment(env, index) if plan is not None and plan.used else (env, {})
+                unit = _evaluate_unit(profile, name, label, replicas, count, unit_env, synthetic)
+                units.append(unit)
+                if not unit.started or unit.count == 0:
+                    continue
+                for spec in profile.writers:
+                    cursor = unit.cursors.get(spec.role)
+                    if unit.enabled.get(spec.role) and cursor is not None:
+                        writers.append(Writer(name, unit, spec, cursor, unit.count))
+        decisions[name] = ServiceDecision(name, service, detection, argv, plan, units, extension)
+    evaluation = Evaluation(project, decisions, writers, [], window, root, profiles)
+    evaluation.findings = rules.run_rules(evaluation, top)
+    return evaluation
+
+
+def env_record(evaluation: Evaluation, service: str, variable: str) -> Optional[EnvValue]:
+    """The resolved environment record of ``variable`` in ``service`` (None when not declared)."""
+    svc = evaluation.project.services.get(service)
+    return svc.environment.get(variable) if svc is not None else None

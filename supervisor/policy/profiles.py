@@ -1,0 +1,208 @@
+"""Implementation profiles: each implementation described as data, checked against our schema.
+
+The profiles live in ``schemas/profiles/*.json`` and must match ``schemas/profile.schema.json``.
+A new implementation is a new profile file; the engine has no branch per implementation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional
+
+from supervisor.policy.errors import ProfileError
+from supervisor.policy.expressions import referenced_variables
+
+__all__ = [
+    "DetectClue",
+    "WriterSpec",
+    "MisleadingSpec",
+    "Profile",
+    "schemas_dir",
+    "load_schema",
+    "parse_profile",
+    "load_profiles",
+    "builtin_profiles",
+]
+
+
+def schemas_dir() -> Path:
+    """The folder holding our JSON Schemas (``schemas/`` beside the package, or inside it once installed)."""
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[1] / "schemas", here.parents[2] / "schemas"):
+        if (candidate / "profile.schema.json").is_file():
+            return candidate
+    raise ProfileError(f"schemas folder not found beside {here.parents[1]}")
+
+
+@functools.lru_cache(maxsize=None)
+def load_schema(name: str) -> dict[str, Any]:
+    """One of our JSON Schemas by file name, e.g. ``profile.schema.json``."""
+    path = schemas_dir() / name
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ProfileError(f"{path}: cannot read schema: {exc}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectClue:
+    """One way to recognise the implementation: a regular expression on one field of a service."""
+
+    field: str  # command | image | build | dockerfile
+    pattern: re.Pattern[str]
+    clue: str
+
+
+@dataclasses.dataclass(frozen=True)
+class WriterSpec:
+    """A program part that writes a ``firehose_cursor`` row when ``enabled`` is true."""
+
+    role: str  # backfill | live
+    title: str
+    enabled: str  # name of a boolean value
+    cursor: Optional[str]  # name of the value holding the cursor name; None: not documented
+    cursor_note: str = ""
+    source: str = "unknown"  # relay-replay | unknown
+    disable: tuple[tuple[str, str], ...] = ()
+    rename: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class MisleadingSpec:
+    """A variable people set believing it does something it does not."""
+
+    variable: str
+    when: Any
+    while_writer: str
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """One implementation, as the engine interprets it."""
+
+    name: str
+    title: str
+    description: str
+    detect: tuple[DetectClue, ...]
+    process_manager: str
+    start_failure: Mapping[str, str]
+    values: tuple[tuple[str, str, Any], ...]  # (name, source text, expression)
+    primary: str
+    unique_primary: Optional[str]
+    days_variable: str
+    days_value: str
+    all_history: tuple[int, ...]
+    writers: tuple[WriterSpec, ...]
+    misleading: tuple[MisleadingSpec, ...] = ()
+    notes: tuple[str, ...] = ()
+    path: str = ""
+
+    @property
+    def variables(self) -> list[str]:
+        """Every environment variable the implementation reads, in the order it reads them."""
+        names: list[str] = []
+        for _, _, expr in self.values:
+            names.extend(referenced_variables(expr))
+        names.extend(m.variable for m in self.misleading)
+        names.extend(w.rename for w in self.writers if w.rename)
+        return list(dict.fromkeys(names))
+
+    def value_source(self, name: str) -> str:
+        for value_name, source, _ in self.values:
+            if value_name == name:
+                return source
+        return name
+
+    def writer(self, role: str) -> Optional[WriterSpec]:
+        return next((w for w in self.writers if w.role == role), None)
+
+
+def _validate(document: Any, where: str) -> None:
+    import jsonschema  # imported lazily: it is slow to import and only needed here
+
+    validator = jsonschema.Draft202012Validator(load_schema("profile.schema.json"))
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        path = "/".join(str(p) for p in first.absolute_path) or "(root)"
+        raise ProfileError(f"{where}: {path}: {first.message}")
+
+
+def parse_profile(document: Any, *, where: str = "<profile>") -> Profile:
+    """Check one profile document against the schema and build a :class:`Profile`."""
+    _validate(document, where)
+    names = [v["name"] for v in document["values"]]
+    if len(set(names)) != len(names):
+        raise ProfileError(f"{where}: values: duplicate value names")
+    known = set(names)
+
+    def need(name: Optional[str], what: str) -> None:
+        if name is not None and name not in known:
+            raise ProfileError(f"{where}: {what} names an unknown value {name!r}")
+
+    need(document["primary"], "primary")
+    need(document["backfill_days"]["value"], "backfill_days.value")
+    writers = []
+    for spec in document["writers"]:
+        need(spec["enabled"], f"writer {spec['role']}.enabled")
+        need(spec["cursor"], f"writer {spec['role']}.cursor")
+        writers.append(WriterSpec(
+            role=spec["role"], title=spec["title"], enabled=spec["enabled"], cursor=spec["cursor"],
+            cursor_note=spec.get("cursor_note", ""), source=spec.get("source", "unknown"),
+            disable=tuple((d["variable"], d["value"]) for d in spec.get("disable", [])),
+            rename=spec.get("rename"),
+        ))
+    clues = []
+    for clue in document["detect"]:
+        try:
+            pattern = re.compile(clue["pattern"], re.IGNORECASE)
+        except re.error as exc:
+            raise ProfileError(f"{where}: detect pattern {clue['pattern']!r}: {exc}") from None
+        clues.append(DetectClue(clue["field"], pattern, clue["clue"]))
+    return Profile(
+        name=document["name"],
+        title=document["title"],
+        description=document.get("description", ""),
+        detect=tuple(clues),
+        process_manager=document["process_manager"],
+        start_failure=dict(document.get("start_failure", {})),
+        values=tuple((v["name"], v["source"], v["expr"]) for v in document["values"]),
+        primary=document["primary"],
+        unique_primary=(document.get("unique_primary") or {}).get("variable"),
+        days_variable=document["backfill_days"]["variable"],
+        days_value=document["backfill_days"]["value"],
+        all_history=tuple(document["backfill_days"].get("all_history", [])),
+        writers=tuple(writers),
+        misleading=tuple(MisleadingSpec(m["variable"], m["when"], m["while_writer"], m["message"])
+                         for m in document.get("misleading", [])),
+        notes=tuple(document.get("notes", [])),
+        path=where,
+    )
+
+
+def load_profiles(paths: Iterable[Path]) -> dict[str, Profile]:
+    """Read profile files; names must be unique."""
+    profiles: dict[str, Profile] = {}
+    for path in sorted(paths):
+        try:
+            document = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise ProfileError(f"{path}: not JSON: {exc}") from None
+        profile = parse_profile(document, where=str(path))
+        if profile.name in profiles:
+            raise ProfileError(f"{path}: profile {profile.name!r} is also defined in {profiles[profile.name].path}")
+        profiles[profile.name] = profile
+    return profiles
+
+
+@functools.lru_cache(maxsize=1)
+def builtin_profiles() -> Mapping[str, Profile]:
+    """The profiles shipped in ``schemas/profiles``."""
+    return load_profiles((schemas_dir() / "profiles").glob("*.json"))

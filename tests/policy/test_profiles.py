@@ -1,0 +1,56 @@
+"""Profiles are data checked against our schema; a broken profile is refused with a clear message."""
+
+import copy
+import json
+
+import pytest
+
+from supervisor.policy.errors import ProfileError
+from supervisor.policy.profiles import builtin_profiles, load_profiles, parse_profile, schemas_dir
+
+
+def _document(name="publicappview-typescript"):
+    return json.loads((schemas_dir() / "profiles" / f"{name}.json").read_text())
+
+
+def test_builtin_profiles_validate():
+    profiles = builtin_profiles()
+    assert set(profiles) == {"supervisor-worker", "publicappview-python", "publicappview-typescript"}
+    assert profiles["publicappview-typescript"].process_manager == "pm2"
+    assert "BACKFILL_DAYS" in profiles["publicappview-python"].variables
+    assert profiles["supervisor-worker"].writer("backfill").rename == "BACKFILL_CURSOR_SERVICE"
+
+
+def test_unknown_operator_is_refused():
+    doc = _document()
+    doc["values"][0]["expr"] = {"frobnicate": 1}
+    with pytest.raises(ProfileError, match="values/0/expr"):
+        parse_profile(doc, where="x.json")
+
+
+def test_unknown_reference_is_refused():
+    doc = _document()
+    doc["primary"] = "nope"
+    with pytest.raises(ProfileError, match="unknown value 'nope'"):
+        parse_profile(doc, where="x.json")
+
+
+def test_missing_field_is_refused():
+    doc = _document()
+    del doc["writers"]
+    with pytest.raises(ProfileError, match="'writers' is a required property"):
+        parse_profile(doc)
+
+
+def test_new_implementation_is_a_new_file(tmp_path):
+    doc = copy.deepcopy(_document("publicappview-python"))
+    doc["name"] = "another-worker"
+    (tmp_path / "another.json").write_text(json.dumps(doc))
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ProfileError, match="not JSON"):
+        load_profiles(tmp_path.glob("*.json"))
+    (tmp_path / "bad.json").unlink()
+    assert list(load_profiles(tmp_path.glob("*.json"))) == ["another-worker"]
+    (tmp_path / "dup.json").write_text(json.dumps(doc))
+    with pytest.raises(ProfileError, match="also defined"):
+        load_profiles(tmp_path.glob("*.json"))
