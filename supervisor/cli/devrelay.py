@@ -1,0 +1,135 @@
+"""``supervisor devrelay``: a local relay serving a synthetic network or a capture file."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from typing import TYPE_CHECKING, Optional
+
+import click
+
+from supervisor.cli.base import EXIT_USAGE, fail, main
+if TYPE_CHECKING:
+    from supervisor.devrelay.server import DevRelay
+
+__all__ = ["devrelay_command", "parse_now"]
+
+
+def parse_now(text: Optional[str]) -> int:
+    """Epoch microseconds for ``--now`` (an RFC 3339 datetime, or epoch seconds); default: the clock."""
+    from supervisor.devrelay.events import parse_time
+
+    if text is None:
+        return int(time.time()) * 1_000_000
+    try:
+        return int(float(text) * 1_000_000)
+    except ValueError:
+        pass
+    try:
+        return parse_time(text.replace(" ", "T", 1))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is neither an RFC 3339 datetime with a timezone nor epoch seconds",
+                                 param_hint="--now") from None
+
+
+@main.command("devrelay")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0 picks a free one).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the synthetic network.")
+@click.option("--accounts", default=100, show_default=True, type=click.IntRange(min=1),
+              help="Accounts in the synthetic network.")
+@click.option("--events", default=10_000, show_default=True, type=click.IntRange(min=0),
+              help="History events generated before the relay listens.")
+@click.option("--days", default=7.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Days of history the events are spread over, ending at --now.")
+@click.option("--now", "now_text", default=None, metavar="DATETIME",
+              help="End of the history (RFC 3339 or epoch seconds; default: the current time). "
+                   "Fix it for byte-identical runs.")
+@click.option("--retention-hours", default=72.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Replay window, in hours of event time; older cursors get OutdatedCursor.")
+@click.option("--rate", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Live events per second after the history (0: as fast as consumers read).")
+@click.option("--live-events", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Live events emitted after the history; then the relay idles.")
+@click.option("--capture", "capture_path", default=None, metavar="FILE", type=click.Path(dir_okay=False),
+              help="Serve this capture file instead of a synthetic network.")
+@click.option("--truth", default=None, metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write the final records (history + live) as JSON lines sorted by URI.")
+@click.option("--truth-accounts", default=None, metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write the final accounts (did, handle, active, status) as JSON lines.")
+@click.option("--write-capture", default=None, metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write every event (history + live) as a capture file.")
+@click.option("--drop-every", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Drop each connection after this many events (0: never).")
+@click.option("--stall-every", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Stall each connection after every this many events (0: never).")
+@click.option("--stall-seconds", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="How long each stall lasts.")
+@click.option("--malformed-every", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Send a malformed frame after every this many events (0: never).")
+@click.option("--buffer", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="Live events a connection may fall behind before ConsumerTooSlow.")
+def devrelay_command(host: str, port: int, seed: int, accounts: int, events: int, days: float,
+                     now_text: Optional[str], retention_hours: float, rate: float, live_events: int,
+                     capture_path: Optional[str], truth: Optional[str], truth_accounts: Optional[str],
+                     write_capture: Optional[str], drop_every: int, stall_every: int, stall_seconds: float,
+                     malformed_every: int, buffer: int) -> None:
+    """Run a development relay: com.atproto.sync.subscribeRepos, listRepos, getRepo.
+
+    Prints "listening on ws://HOST:PORT" once ready; stops cleanly on SIGTERM or SIGINT.
+    """
+    from supervisor.devrelay.errors import DevRelayError
+    from supervisor.devrelay.faults import Faults
+    from supervisor.devrelay.server import DevRelay, RelayConfig
+    from supervisor.devrelay.synth import SynthConfig
+
+    synth = None
+    if capture_path is None:
+        synth = SynthConfig(seed=seed, accounts=accounts, events=events, days=days, now_us=parse_now(now_text),
+                            live_events=live_events,
+                            live_step_us=max(1, int(1_000_000 / rate)) if rate > 0 else 1_000)
+    config = RelayConfig(
+        synth=synth, capture=capture_path, retention_hours=retention_hours, rate=rate, buffer=buffer,
+        faults=Faults(drop_every=drop_every, stall_every=stall_every, stall_seconds=stall_seconds,
+                      malformed_every=malformed_every),
+        truth=truth, truth_accounts=truth_accounts, write_capture=write_capture,
+    )
+    # Until the event loop takes over, a stop request during preparation still exits cleanly.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_now)
+    try:
+        relay = DevRelay(config)
+        relay.prepare()
+    except DevRelayError as exc:
+        fail(f"error: {exc}", EXIT_USAGE)
+    except OSError as exc:
+        fail(f"error: {exc.filename or ''}: {exc.strerror or exc}", EXIT_USAGE)
+    try:
+        asyncio.run(_serve(relay, host, port))
+    except OSError as exc:
+        fail(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", EXIT_USAGE)
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+async def _serve(relay: "DevRelay", host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await relay.start(host, port)
+    log = relay.log
+    click.echo(f"devrelay: {log.latest_seq} events sequenced, {len(log)} in the replay window "
+               f"(seq {log.oldest_seq}..{log.latest_seq}), {len(relay.live)} live to come; "
+               f"prepared in {relay.prepare_seconds:.1f}s", err=True)
+    click.echo(f"listening on {relay.url}")
+    sys.stdout.flush()
+    try:
+        await stop.wait()
+    finally:
+        await relay.stop()

@@ -1,0 +1,108 @@
+"""The state of the network: accounts and the records of their repositories.
+
+:class:`NetworkState` folds events in order (:meth:`NetworkState.apply`); the generator, the
+capture loader and the HTTP routes all share it, so "the final state" has one definition.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Iterator, Optional
+
+from supervisor.atproto import jsonfmt, mst, repo
+from supervisor.atproto.cid import CID
+from supervisor.devrelay.events import ACCOUNT, COMMIT, IDENTITY, Event
+
+__all__ = ["Account", "NetworkState"]
+
+
+@dataclasses.dataclass(slots=True)
+class Account:
+    """One account: identity, hosting status, latest revision and current records."""
+
+    did: str
+    handle: Optional[str] = None
+    active: bool = True
+    status: Optional[str] = None
+    rev: Optional[str] = None
+    records: dict[str, tuple[CID, dict[str, Any]]] = dataclasses.field(default_factory=dict)
+    # (rev, commit cid) of the last computed head: building the MST is the costly part.
+    _head: Optional[tuple[str, CID]] = None
+
+    def copy(self) -> "Account":
+        """An independent copy (records are shared: they are never mutated in place)."""
+        return dataclasses.replace(self, records=dict(self.records))
+
+
+class NetworkState:
+    """Accounts by DID, updated by folding events in sequence order."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, Account] = {}
+
+    def account(self, did: str) -> Account:
+        """The account for ``did``, created on first sight."""
+        acct = self.accounts.get(did)
+        if acct is None:
+            acct = self.accounts[did] = Account(did)
+        return acct
+
+    def apply(self, event: Event) -> None:
+        """Fold one event into the state."""
+        acct = self.account(event.did)
+        if event.kind == COMMIT:
+            records = acct.records
+            for action, path, cid, record in event.ops:
+                if action == "delete":
+                    records.pop(path, None)
+                elif cid is not None and record is not None:
+                    records[path] = (cid, record)
+            acct.rev = event.rev
+        elif event.kind == IDENTITY:
+            if event.handle is not None:
+                acct.handle = event.handle
+        elif event.kind == ACCOUNT:
+            acct.active = bool(event.active)
+            acct.status = None if acct.active else (event.status or None)
+
+    def copy(self) -> "NetworkState":
+        """An independent copy of the state."""
+        other = NetworkState()
+        other.accounts = {did: acct.copy() for did, acct in self.accounts.items()}
+        return other
+
+    def record_count(self) -> int:
+        """How many records all repositories hold."""
+        return sum(len(acct.records) for acct in self.accounts.values())
+
+    def head(self, did: str) -> Optional[CID]:
+        """The CID of the (unsigned) commit that :meth:`export` would produce, or ``None``."""
+        acct = self.accounts.get(did)
+        if acct is None or acct.rev is None:
+            return None
+        if acct._head is None or acct._head[0] != acct.rev:
+            root, _blocks = mst.build({path: cid for path, (cid, _record) in acct.records.items()})
+            commit_cid, _block = repo.make_commit(did, root, acct.rev)
+            acct._head = (acct.rev, commit_cid)
+        return acct._head[1]
+
+    def export(self, did: str) -> bytes:
+        """The full repository of ``did`` as a CAR file (commit, MST nodes and records)."""
+        acct = self.accounts[did]
+        return repo.export_repo(did, acct.rev, {path: record for path, (_cid, record) in acct.records.items()})
+
+    def truth_records(self) -> Iterator[dict[str, Any]]:
+        """Every record as ``{"uri", "cid", "record"}`` (atproto JSON), sorted by URI."""
+        rows = []
+        for did, acct in self.accounts.items():
+            for path, (cid, record) in acct.records.items():
+                rows.append((f"at://{did}/{path}", cid, record))
+        rows.sort(key=lambda row: row[0])
+        for uri, cid, record in rows:
+            yield {"uri": uri, "cid": str(cid), "record": jsonfmt.to_json(record)}
+
+    def truth_accounts(self) -> Iterator[dict[str, Any]]:
+        """Every account as ``{"did", "handle", "active", "status"}``, sorted by DID."""
+        for did in sorted(self.accounts):
+            acct = self.accounts[did]
+            yield {"did": did, "handle": acct.handle, "active": acct.active, "status": acct.status}

@@ -1,0 +1,414 @@
+"""The development relay: ``subscribeRepos`` over WebSocket plus the sync XRPC routes.
+
+The I/O layer over the pure parts: :mod:`~supervisor.devrelay.synth` or
+:mod:`~supervisor.devrelay.capture` provide the events, :mod:`~supervisor.devrelay.log`
+decides where a subscription starts, :mod:`~supervisor.devrelay.xrpc` answers HTTP GETs
+(through the ``process_request`` hook of :mod:`websockets`), and
+:mod:`~supervisor.devrelay.faults` says when to misbehave.
+
+Each connection reads the log at its own pace. Live events that a connection has not sent
+yet form its outbound backlog; past ``buffer`` events the connection gets the error frame
+``ConsumerTooSlow`` and is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import http
+import itertools
+import json
+import os
+import time
+from typing import Any, Iterable, Iterator, Optional, Sequence
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from supervisor.atproto import frames
+from supervisor.devrelay import capture as capture_files
+from supervisor.devrelay import xrpc
+from supervisor.devrelay.errors import ConfigError
+from supervisor.devrelay.events import Event
+from supervisor.devrelay.faults import Faults, malformed_frame
+from supervisor.devrelay.log import EventLog, plan_subscription
+from supervisor.devrelay.network import NetworkState
+from supervisor.devrelay.synth import SynthConfig, SyntheticNetwork
+
+__all__ = ["RelayConfig", "DevRelay", "write_truth", "write_truth_accounts"]
+
+_CHUNK = 4096  # events appended to the log at a time while loading the history
+_READ_BATCH = 256  # events a connection takes from the log at a time
+
+
+@dataclasses.dataclass(frozen=True)
+class RelayConfig:
+    """Everything the relay serves and how.
+
+    Exactly one source: ``synth`` (a synthetic network) or ``capture`` (a capture file).
+    ``rate`` is live events per second (0: as fast as consumers read). ``buffer`` is the
+    per-connection backlog of live events allowed before ``ConsumerTooSlow``. The three
+    paths, when set, are written while the relay prepares (before it listens).
+    """
+
+    synth: Optional[SynthConfig] = None
+    capture: Optional[str] = None
+    retention_hours: float = 72.0
+    rate: float = 0.0
+    buffer: int = 10_000
+    faults: Faults = Faults()
+    truth: Optional[str] = None
+    truth_accounts: Optional[str] = None
+    write_capture: Optional[str] = None
+    close_timeout: float = 5.0
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for an unusable combination of settings."""
+        if (self.synth is None) == (self.capture is None):
+            raise ConfigError("give exactly one event source: a synthetic network or a capture file")
+        if self.synth is not None:
+            self.synth.validate()
+        if not self.retention_hours > 0:
+            raise ConfigError(f"retention-hours must be positive, not {self.retention_hours}")
+        if self.rate < 0:
+            raise ConfigError(f"rate cannot be negative, not {self.rate}")
+        if self.buffer < 1:
+            raise ConfigError(f"buffer must be at least 1, not {self.buffer}")
+        if self.close_timeout <= 0:
+            raise ConfigError("close_timeout must be positive")
+        self.faults.validate()
+
+
+def write_truth(path: str | os.PathLike[str], state: NetworkState) -> int:
+    """Write every record of ``state`` as JSON lines sorted by URI; returns the count."""
+    count = 0
+    with open(path, "w", encoding="utf-8") as out:
+        for row in state.truth_records():
+            out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
+            out.write("\n")
+            count += 1
+    return count
+
+
+def write_truth_accounts(path: str | os.PathLike[str], state: NetworkState) -> int:
+    """Write every account (``did``, ``handle``, ``active``, ``status``) as JSON lines."""
+    count = 0
+    with open(path, "w", encoding="utf-8") as out:
+        for row in state.truth_accounts():
+            out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
+            out.write("\n")
+            count += 1
+    return count
+
+
+def _chunks(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
+    chunk: list[Event] = []
+    for event in events:
+        chunk.append(event)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@dataclasses.dataclass(eq=False)
+class _Subscriber:
+    """One connection's position: ordinals count events appended to the log."""
+
+    joined: int
+    sent: int
+    too_slow: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+
+    def backlog(self, appended: int) -> int:
+        return appended - max(self.sent, self.joined)
+
+
+class DevRelay:
+    """A relay serving one network; ``await start()``, then connect to :attr:`url`.
+
+    :meth:`prepare` (called by :meth:`start` when needed) generates or loads the events and
+    writes the truth and capture files. ``state`` is the network as served so far;
+    ``final_state`` is the network after every event, live ones included.
+    """
+
+    def __init__(self, config: RelayConfig) -> None:
+        config.validate()
+        self.config = config
+        self.log = EventLog(int(config.retention_hours * 3_600e6))
+        self.state = NetworkState()
+        self.final_state = NetworkState()
+        self.live: list[Event] = []
+        self.released = 0  # live events appended so far
+        self.prepare_seconds = 0.0
+        self._prepared = False
+        self._server: Optional[Server] = None
+        self._producer: Optional[asyncio.Task[None]] = None
+        self._changed = asyncio.Event()
+        self._demand = asyncio.Event()
+        self._subscribers: set[_Subscriber] = set()
+        self._host = "127.0.0.1"
+        self._port = 0
+
+    # -- preparing the events ------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Generate (or load) every event once; idempotent."""
+        if self._prepared:
+            return
+        started = time.perf_counter()
+        cfg = self.config
+        capture_out = open(cfg.write_capture, "wb") if cfg.write_capture else None
+        try:
+            if cfg.synth is not None:
+                self._prepare_synth(cfg.synth, capture_out)
+            else:
+                self._prepare_capture(cfg.capture or "", capture_out)
+        finally:
+            if capture_out is not None:
+                capture_out.close()
+        if cfg.truth:
+            write_truth(cfg.truth, self.final_state)
+        if cfg.truth_accounts:
+            write_truth_accounts(cfg.truth_accounts, self.final_state)
+        self._prepared = True
+        self.prepare_seconds = time.perf_counter() - started
+
+    def _prepare_synth(self, synth: SynthConfig, capture_out: Any) -> None:
+        network = SyntheticNetwork(synth)
+        events = network.events()
+        history = itertools.islice(events, synth.events)
+        for chunk in _chunks(history, _CHUNK):
+            if capture_out is not None:
+                capture_files.write_capture(capture_out, chunk)
+            self.log.extend(chunk)
+        # The served state stops at "now"; the generator runs on to the final state.
+        self.state = network.state.copy()
+        self.live = list(events)
+        if capture_out is not None:
+            capture_files.write_capture(capture_out, self.live)
+        self.final_state = network.state
+
+    def _prepare_capture(self, path: str, capture_out: Any) -> None:
+        events = capture_files.load_capture(path)
+        for chunk in _chunks(events, _CHUNK):
+            for event in chunk:
+                self.state.apply(event)
+            if capture_out is not None:
+                capture_files.write_capture(capture_out, chunk)
+            self.log.extend(chunk)
+        self.final_state = self.state
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Prepare if needed, listen on ``host:port`` (0: a free port) and start live emission."""
+        if self._server is not None:
+            raise RuntimeError("the relay is already started")
+        if not self._prepared:
+            await asyncio.get_running_loop().run_in_executor(None, self.prepare)
+        self._changed = asyncio.Event()
+        self._demand = asyncio.Event()
+        self._server = await serve(
+            self._connection,
+            host,
+            port,
+            process_request=self._process_request,
+            compression=None,
+            close_timeout=self.config.close_timeout,
+            max_size=1 << 16,  # consumers send nothing of interest
+        )
+        self._host = host
+        self._port = self._server.sockets[0].getsockname()[1]
+        if self.live:
+            self._producer = asyncio.create_task(self._produce(), name="devrelay-live")
+
+    async def stop(self) -> None:
+        """Stop emitting, close every connection and stop listening."""
+        if self._producer is not None:
+            self._producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._producer
+            self._producer = None
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> "DevRelay":
+        if self._server is None:
+            await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        """The TCP port the relay listens on."""
+        return self._port
+
+    @property
+    def host(self) -> str:
+        """The address the relay listens on."""
+        return self._host
+
+    @property
+    def url(self) -> str:
+        """``ws://host:port`` (append the subscription path, or use :attr:`subscribe_url`)."""
+        return f"ws://{self._url_host()}:{self._port}"
+
+    @property
+    def http_url(self) -> str:
+        """``http://host:port`` for the XRPC routes."""
+        return f"http://{self._url_host()}:{self._port}"
+
+    @property
+    def subscribe_url(self) -> str:
+        """The full ``subscribeRepos`` WebSocket URL."""
+        return self.url + xrpc.SUBSCRIBE_PATH
+
+    def _url_host(self) -> str:
+        return f"[{self._host}]" if ":" in self._host else self._host
+
+    @property
+    def finished(self) -> bool:
+        """Whether every live event has been emitted."""
+        return self.released >= len(self.live)
+
+    # -- live emission -------------------------------------------------------------------------
+
+    def _release(self, batch: Sequence[Event]) -> None:
+        for event in batch:
+            self.state.apply(event)
+        self.log.extend(batch)
+        self.released += len(batch)
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+        appended = self.log.appended
+        for sub in self._subscribers:
+            if sub.backlog(appended) > self.config.buffer:
+                sub.too_slow.set()
+
+    async def _produce(self) -> None:
+        loop = asyncio.get_running_loop()
+        rate = self.config.rate
+        total = len(self.live)
+        if rate > 0:
+            start = loop.time()
+            while self.released < total:
+                due = min(total, int((loop.time() - start) * rate) + 1)
+                if due > self.released:
+                    self._release(self.live[self.released : due])
+                await asyncio.sleep(max(start + self.released / rate - loop.time(), 0.0005))
+        else:
+            # As fast as consumers read: release a batch whenever one of them has caught up.
+            batch = max(1, min(64, self.config.buffer))
+            while self.released < total:
+                await self._demand.wait()
+                self._demand.clear()
+                self._release(self.live[self.released : self.released + batch])
+                await asyncio.sleep(0)
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Optional[Response]:
+        parts = urlsplit(request.path)
+        if parts.path == xrpc.SUBSCRIBE_PATH and "websocket" in request.headers.get("Upgrade", "").lower():
+            return None
+        reply = xrpc.handle(self.state, parts.path, parse_qs(parts.query, keep_blank_values=True))
+        headers = Headers()
+        headers["Content-Type"] = reply.content_type
+        headers["Content-Length"] = str(len(reply.body))
+        headers["Connection"] = "close"
+        return Response(reply.status, http.HTTPStatus(reply.status).phrase, headers, reply.body)
+
+    # -- subscriptions -------------------------------------------------------------------------
+
+    async def _connection(self, ws: ServerConnection) -> None:
+        query = parse_qs(urlsplit(ws.request.path if ws.request else "").query)
+        cursor_text = (query.get("cursor") or [None])[-1]
+        cursor: Optional[int] = None
+        if cursor_text not in (None, ""):
+            try:
+                cursor = int(cursor_text)
+                if cursor < 0:
+                    raise ValueError
+            except ValueError:
+                await self._fail(ws, "InvalidRequest", f"cursor must be a non-negative integer, not {cursor_text!r}")
+                return
+        plan = plan_subscription(cursor, self.log)
+        if plan.error is not None:
+            await self._fail(ws, *plan.error)
+            return
+        sub = _Subscriber(joined=self.log.appended, sent=self.log.ordinal_after(plan.after_seq))
+        self._subscribers.add(sub)
+        tasks: list[asyncio.Task[Any]] = []
+        try:
+            if plan.info is not None:
+                await ws.send(frames.encode_info(*plan.info))
+            pump = asyncio.create_task(self._pump(ws, sub, plan.after_seq))
+            slow = asyncio.create_task(sub.too_slow.wait())
+            closed = asyncio.create_task(ws.wait_closed())
+            tasks = [pump, slow, closed]
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if slow.done() and not pump.done() and not closed.done():
+                pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                    await pump
+                await self._fail(ws, "ConsumerTooSlow",
+                                 f"more than {self.config.buffer} events waiting for this consumer")
+        except ConnectionClosed:
+            pass
+        finally:
+            self._subscribers.discard(sub)
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                    await task
+
+    async def _pump(self, ws: ServerConnection, sub: _Subscriber, after_seq: int) -> None:
+        """Send events after ``after_seq`` for as long as the connection lives."""
+        faults = self.config.faults
+        last = after_seq
+        sent = 0
+        malformed = 0
+        while True:
+            batch, end = self.log.read_after(last, _READ_BATCH)
+            if not batch:
+                waiter = self._changed
+                if not self.config.rate:
+                    self._demand.set()
+                await waiter.wait()
+                continue
+            first = end - len(batch)
+            for index, event in enumerate(batch):
+                await ws.send(event.encoded())
+                last = event.seq
+                sub.sent = first + index + 1
+                sent += 1
+                if not faults.enabled:
+                    continue
+                actions = faults.after(sent)
+                if actions.malformed:
+                    await ws.send(malformed_frame(malformed))
+                    malformed += 1
+                if actions.stall_seconds:
+                    await asyncio.sleep(actions.stall_seconds)
+                if actions.drop:
+                    # A network failure: no close frame, but what was sent gets delivered.
+                    ws.transport.close()
+                    return
+
+    async def _fail(self, ws: ServerConnection, name: str, message: str) -> None:
+        """Send an error frame, then close (the frame may wait for a slow reader)."""
+        try:
+            await asyncio.wait_for(ws.send(frames.encode_error(name, message)), self.config.close_timeout)
+            await ws.close(1008, name)
+        except (ConnectionClosed, asyncio.TimeoutError):
+            ws.transport.abort()

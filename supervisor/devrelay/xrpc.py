@@ -1,0 +1,165 @@
+"""The relay's HTTP (XRPC) routes, as pure functions of the network state and the query.
+
+Each route returns an :class:`HttpReply`; errors raise :class:`XrpcError` and
+:func:`handle` turns them into the standard ``{"error", "message"}`` JSON body.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import json
+from typing import Any, Callable, Mapping, Optional
+
+from supervisor import __version__
+from supervisor.atproto import syntax
+from supervisor.devrelay.errors import XrpcError
+from supervisor.devrelay.network import Account, NetworkState
+
+__all__ = [
+    "HttpReply",
+    "SUBSCRIBE_PATH",
+    "ROUTES",
+    "handle",
+    "health",
+    "list_repos",
+    "get_repo",
+    "get_latest_commit",
+    "get_repo_status",
+    "parse_limit",
+]
+
+SUBSCRIBE_PATH = "/xrpc/com.atproto.sync.subscribeRepos"
+CAR_TYPE = "application/vnd.ipld.car"
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+@dataclasses.dataclass(frozen=True)
+class HttpReply:
+    """An HTTP response: status, content type and body."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+    @classmethod
+    def json(cls, value: Any, status: int = 200) -> "HttpReply":
+        return cls(status, JSON_TYPE, json.dumps(value, separators=(",", ":")).encode())
+
+
+def _one(query: Mapping[str, list[str]], name: str) -> Optional[str]:
+    values = query.get(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise XrpcError(400, "InvalidRequest", f"parameter {name!r} given more than once")
+    return values[0]
+
+
+def parse_limit(text: Optional[str], default: int = 500, low: int = 1, high: int = 1000) -> int:
+    """The ``limit`` parameter: an integer in ``[low, high]``."""
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise XrpcError(400, "InvalidRequest", f"limit must be an integer, not {text!r}") from None
+    if not low <= value <= high:
+        raise XrpcError(400, "InvalidRequest", f"limit must be between {low} and {high}, not {value}")
+    return value
+
+
+def _did_param(query: Mapping[str, list[str]]) -> str:
+    did = _one(query, "did")
+    if not did:
+        raise XrpcError(400, "InvalidRequest", "missing required parameter 'did'")
+    if not syntax.is_valid("did", did):
+        raise XrpcError(400, "InvalidRequest", f"did is not a valid DID: {did!r}")
+    return did
+
+
+def health(state: NetworkState, query: Mapping[str, list[str]]) -> HttpReply:
+    """``GET /xrpc/_health``."""
+    return HttpReply.json({"version": f"devrelay {__version__}"})
+
+
+def list_repos(state: NetworkState, query: Mapping[str, list[str]]) -> HttpReply:
+    """``com.atproto.sync.listRepos``: repositories ordered by DID; the cursor is the last DID.
+
+    The reply has a ``cursor`` only when more repositories follow.
+    """
+    limit = parse_limit(_one(query, "limit"))
+    cursor = _one(query, "cursor") or ""
+    dids = sorted(did for did, acct in state.accounts.items() if acct.rev is not None)
+    start = bisect.bisect_right(dids, cursor) if cursor else 0
+    page = dids[start : start + limit]
+    repos = []
+    for did in page:
+        acct = state.accounts[did]
+        item: dict[str, Any] = {"did": did, "head": str(state.head(did)), "rev": acct.rev, "active": acct.active}
+        if not acct.active and acct.status:
+            item["status"] = acct.status
+        repos.append(item)
+    out: dict[str, Any] = {"repos": repos}
+    if start + limit < len(dids) and page:
+        out["cursor"] = page[-1]
+    return HttpReply.json(out)
+
+
+def _hosted(state: NetworkState, did: str) -> Account:
+    acct = state.accounts.get(did)
+    if acct is None or acct.rev is None:
+        raise XrpcError(400, "RepoNotFound", f"could not find repo for DID: {did}")
+    return acct
+
+
+def get_repo(state: NetworkState, query: Mapping[str, list[str]]) -> HttpReply:
+    """``com.atproto.sync.getRepo``: the whole repository as a CAR file."""
+    did = _did_param(query)
+    acct = _hosted(state, did)
+    if not acct.active:
+        status = acct.status or "deactivated"
+        name = {"takendown": "RepoTakendown", "suspended": "RepoSuspended"}.get(status, "RepoDeactivated")
+        raise XrpcError(400, name, f"repo {did} is not active ({status})")
+    return HttpReply(200, CAR_TYPE, state.export(did))
+
+
+def get_latest_commit(state: NetworkState, query: Mapping[str, list[str]]) -> HttpReply:
+    """``com.atproto.sync.getLatestCommit``: ``{cid, rev}`` of the repository head."""
+    did = _did_param(query)
+    acct = _hosted(state, did)
+    return HttpReply.json({"cid": str(state.head(did)), "rev": acct.rev})
+
+
+def get_repo_status(state: NetworkState, query: Mapping[str, list[str]]) -> HttpReply:
+    """``com.atproto.sync.getRepoStatus``: ``{did, active, status?, rev}``."""
+    did = _did_param(query)
+    acct = _hosted(state, did)
+    out: dict[str, Any] = {"did": did, "active": acct.active, "rev": acct.rev}
+    if not acct.active and acct.status:
+        out["status"] = acct.status
+    return HttpReply.json(out)
+
+
+ROUTES: dict[str, Callable[[NetworkState, Mapping[str, list[str]]], HttpReply]] = {
+    "/xrpc/_health": health,
+    "/xrpc/com.atproto.sync.listRepos": list_repos,
+    "/xrpc/com.atproto.sync.getRepo": get_repo,
+    "/xrpc/com.atproto.sync.getLatestCommit": get_latest_commit,
+    "/xrpc/com.atproto.sync.getRepoStatus": get_repo_status,
+}
+
+
+def handle(state: NetworkState, path: str, query: Mapping[str, list[str]]) -> HttpReply:
+    """Answer ``GET path?query``; unknown paths and bad parameters give XRPC error JSON."""
+    try:
+        route = ROUTES.get(path)
+        if route is not None:
+            return route(state, query)
+        if path == SUBSCRIBE_PATH:
+            raise XrpcError(426, "UpgradeRequired", "this endpoint is a WebSocket subscription")
+        if path.startswith("/xrpc/"):
+            raise XrpcError(501, "MethodNotImplemented", f"method not implemented: {path[6:]}")
+        raise XrpcError(404, "NotFound", f"no such path: {path}")
+    except XrpcError as exc:
+        return HttpReply.json(exc.to_json(), exc.status)

@@ -1,0 +1,100 @@
+"""``supervisor devrelay`` as a process: ready line, serving, clean stop, usage errors."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from supervisor.atproto import frames
+
+from .support import collect, read_jsonl, run
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "supervisor", "devrelay", "--port", "0", *args],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def ready_url(proc: subprocess.Popen, timeout: float = 60) -> str:
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not lines:
+        proc.kill()
+        pytest.fail("relay did not print its ready line in time")
+    line = lines[0]
+    match = re.fullmatch(r"listening on (ws://127\.0\.0\.1:(\d+))\n", line)
+    assert match, f"unexpected first line {line!r}; stderr: {proc.stderr.read() if proc.poll() is not None else ''}"
+    assert int(match.group(2)) > 0
+    return match.group(1)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_start_serve_and_stop(tmp_path, sig):
+    truth = tmp_path / "truth.jsonl"
+    proc = start("--events", "300", "--accounts", "10", "--days", "2", "--now", "2025-01-01T00:00:00Z", "--truth", str(truth))
+    try:
+        url = ready_url(proc)
+        assert truth.exists() and len(read_jsonl(truth)) > 50  # written before the ready line
+        got = run(collect(url + "/xrpc/com.atproto.sync.subscribeRepos?cursor=0", until_seq=300))
+        assert [f.seq for f in got] == list(range(1, 301))
+        assert isinstance(got[0], frames.Identity)
+    finally:
+        proc.send_signal(sig)
+        try:
+            code = proc.wait(timeout=20)
+        finally:
+            proc.kill()
+    assert code == 0, proc.stderr.read()
+
+
+def test_same_options_same_stream(tmp_path):
+    outputs = []
+    for name in ("a", "b"):
+        capture = tmp_path / f"{name}.capture"
+        proc = start("--events", "200", "--seed", "3", "--now", "1735689600", "--write-capture", str(capture))
+        try:
+            ready_url(proc)
+        finally:
+            proc.terminate()
+            assert proc.wait(timeout=20) == 0
+        outputs.append(capture.read_bytes())
+    assert outputs[0] == outputs[1] and len(outputs[0]) > 10_000
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--capture", "/nonexistent/file.capture"], "file.capture"),
+    (["--rate", "-1"], "--rate"),
+    (["--now", "yesterday"], "--now"),
+    (["--stall-every", "5"], "stall-seconds"),
+    (["--accounts", "0"], "--accounts"),
+])
+def test_usage_errors_exit_2(args, message):
+    proc = subprocess.run([sys.executable, "-m", "supervisor", "devrelay", "--port", "0", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_port_in_use_exits_2():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "supervisor", "devrelay", "--events", "10",
+                               "--port", str(port)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "cannot listen" in proc.stderr and "Traceback" not in proc.stderr
