@@ -1,0 +1,207 @@
+"""A service's container environment, with the provenance of every value.
+
+Compose builds it in this order: each ``env_file:`` in turn (later files win;
+their templates see the variables of the earlier files, then the project
+environment), then ``environment:`` over them.  A bare ``- VAR`` (or ``VAR:``
+with no value) takes the project environment's value, and stays *unset* when
+the project has none, even if an ``env_file`` set it; ``VAR=`` is the empty
+string.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Optional
+
+from supervisor.compose.goconv import format_value
+from supervisor.compose.merge import EnvStr
+from supervisor.compose.model import ComposeError, EnvValue, Location, Origin, Substitution
+from supervisor.compose.yamlsource import LList
+
+__all__ = ["environment_entries", "resolve_bare_variables", "resolve_service_environment"]
+
+ProjectEnv = dict[str, tuple[str, Origin]]
+
+
+def environment_entries(value: Any, where: str) -> LList:
+    """A service's ``environment:`` (list or mapping) as ``K=V`` entries that keep their origin."""
+    out = LList(loc=getattr(value, "loc", None))
+    if isinstance(value, dict):
+        raws = getattr(value, "raws", {})
+        keylocs = getattr(value, "keylocs", {})
+        items = []
+        for key, item in value.items():
+            if isinstance(item, (dict, list)):
+                raise ComposeError(f"{where}.environment.{key} must be a string, number, boolean or null",
+                                   keylocs.get(key))
+            raw, refs = raws.get(key, (None, []))
+            text = key if item is None else f"{key}={format_value(item)}"
+            items.append(EnvStr(text, raw, refs, keylocs.get(key)))
+        items.sort()
+        for entry in items:
+            out.append(entry)
+            out.locs.append(entry.loc)
+        return out
+    if isinstance(value, list):
+        raws = getattr(value, "raws", {})
+        locs = getattr(value, "locs", [])
+        for index, item in enumerate(value):
+            loc = locs[index] if index < len(locs) else None
+            if isinstance(item, (dict, list)) or item is None:
+                raise ComposeError(f"{where}.environment.{index} must be a string", loc)
+            raw, refs = raws.get(index, (None, []))
+            if raw is not None and "=" in raw:
+                raw = raw.partition("=")[2]
+            out.append(EnvStr(format_value(item), raw, refs, loc))
+            out.locs.append(loc)
+        return out
+    if value is None:
+        return out
+    raise ComposeError(f"{where}.environment must be a mapping or a list", getattr(value, "loc", None))
+
+
+def resolve_bare_variables(entries: list, project_env: ProjectEnv) -> LList:
+    """``ResolveEnvironment``: a bare ``K`` takes the project environment's value when it has one."""
+    out = LList(loc=getattr(entries, "loc", None))
+    locs = getattr(entries, "locs", [None] * len(entries))
+    for entry, loc in zip(entries, locs):
+        if "=" not in entry and entry in project_env:
+            value, origin = project_env[entry]
+            resolved = EnvStr(f"{entry}={value}", None, [_ProjectRef(entry, value)],
+                              getattr(entry, "loc", None))
+            resolved.beaten = getattr(entry, "beaten", [])
+            entry = resolved
+        out.append(entry)
+        out.locs.append(loc)
+    return out
+
+
+class _ProjectRef:
+    """A reference to a project variable made by a bare ``- VAR`` entry."""
+
+    __slots__ = ("name", "value", "used_default")
+
+    def __init__(self, name: str, value: Optional[str]):
+        self.name = name
+        self.value = value
+        self.used_default = False
+
+
+def _substitutions(references: Any, lookup_origin: Any) -> list[Substitution]:
+    out = []
+    for ref in references or ():
+        out.append(Substitution(ref.name, ref.value, lookup_origin(ref.name), bool(ref.used_default)))
+    return out
+
+
+def _env_file_values(env_files: list, project_env: ProjectEnv, where: str) -> dict[str, list[EnvValue]]:
+    """Every value the ``env_file:`` entries give, per variable, in order."""
+    from supervisor.compose.dotenv import read_raw_env
+
+    chains: dict[str, list[EnvValue]] = {}
+    current: dict[str, EnvValue] = {}
+
+    # Templates in an env file see the project environment first, then the entries
+    # above them in the same file, then the earlier files.
+    def lookup(name: str) -> Optional[str]:
+        entry = project_env.get(name)
+        if entry is not None:
+            return entry[0]
+        if name in current and current[name].value is not None:
+            return current[name].value
+        return None
+
+    def origin_of(name: str) -> Origin:
+        entry = project_env.get(name)
+        if entry is not None:
+            return entry[1]
+        if name in current and current[name].value is not None:
+            return current[name].origin
+        return Origin("unset")
+
+    for item in env_files:
+        path = item.get("path") if isinstance(item, dict) else str(item)
+        required = item.get("required", True) if isinstance(item, dict) else True
+        if not os.path.exists(path):
+            if required is False:
+                continue
+            raise ComposeError(f"env file {path} not found: stat {path}: no such file or directory",
+                               Location(path))
+        if isinstance(item, dict) and item.get("format") == "raw":
+            entries = read_raw_env(path, lookup=lookup)
+        else:
+            entries = _read_env_file(path, lookup, current)
+        for entry in entries:
+            record = EnvValue(
+                name=entry.name,
+                value=entry.value,
+                origin=Origin("env_file", Location(path, entry.line)),
+                raw=entry.raw if entry.raw != entry.value else None,
+                substitutions=_substitutions(entry.references, origin_of),
+            )
+            current[entry.name] = record
+            chains.setdefault(entry.name, []).append(record)
+    return chains
+
+
+def _read_env_file(path: str, lookup: Any, current: dict[str, EnvValue]) -> list:
+    """Read one ``env_file``, entry by entry, so each template sees the entries above it first."""
+    from supervisor.compose.dotenv import DotenvError, parse_dotenv, read_dotenv
+
+    entries = read_dotenv(path, interpolate=False)
+    with open(path, encoding="utf-8-sig") as handle:
+        text = handle.read()
+    if "$" not in text:
+        return entries
+    lines = text.split("\n")
+    starts = [entry.line for entry in entries] + [len(lines) + 1]
+    out = []
+    for index, entry in enumerate(entries):
+        chunk = "\n".join(lines[starts[index] - 1: starts[index + 1] - 1])
+        offset = starts[index] - 1
+        try:
+            parsed = parse_dotenv(chunk, path=path, lookup=lookup)
+        except DotenvError as exc:
+            loc = exc.location
+            if loc is not None and loc.line:
+                loc = Location(loc.file, loc.line + offset, loc.column)
+            raise ComposeError(exc.message, loc) from None
+        for item in parsed:
+            item = dataclasses.replace(item, line=item.line + offset)
+            out.append(item)
+            current[item.name] = EnvValue(item.name, item.value, Origin("env_file", Location(path, item.line)))
+    return out
+
+
+def _environment_record(entry: Any, project_env: ProjectEnv) -> EnvValue:
+    name, sep, value = str(entry).partition("=")
+    refs = getattr(entry, "references", [])
+
+    def origin_of(var: str) -> Origin:
+        found = project_env.get(var)
+        return found[1] if found is not None else Origin("unset")
+
+    return EnvValue(
+        name=name,
+        value=value if sep else None,
+        origin=Origin("environment", getattr(entry, "loc", None)),
+        raw=getattr(entry, "raw", None),
+        substitutions=_substitutions(refs, origin_of),
+    )
+
+
+def resolve_service_environment(service: dict, project_env: ProjectEnv, where: str) -> dict[str, EnvValue]:
+    """The container environment of one service: ``env_file:`` then ``environment:``, with provenance."""
+    chains = _env_file_values(service.get("env_file") or [], project_env, where)
+    for entry in service.get("environment") or []:
+        history = [_environment_record(old, project_env) for old in getattr(entry, "beaten", [])]
+        record = _environment_record(entry, project_env)
+        chains.setdefault(record.name, []).extend(history + [record])
+    out: dict[str, EnvValue] = {}
+    for name in sorted(chains):
+        chain = chains[name]
+        winner = chain[-1]
+        winner.overridden = chain[:-1]
+        out[name] = winner
+    return out

@@ -1,0 +1,84 @@
+"""``include``: other compose projects imported into this one.
+
+Each entry is loaded as a project of its own (its own folder, its own ``.env``
+unless ``env_file`` says otherwise, the including project's environment
+winning), its relative paths resolved against its folder, and its services,
+networks and volumes added; a resource defined differently on both sides is
+an error.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+from supervisor.compose.model import ComposeError
+from supervisor.compose.yamlsource import key_location
+
+__all__ = ["apply_include", "LoadProject"]
+
+#: (files, project folder, env files) -> the included project's model.
+LoadProject = Callable[[list[str], str, list[str]], dict]
+
+_SECTIONS = ("services", "volumes", "networks", "secrets", "configs")
+
+
+def _entries(value: Any, where: Any) -> list[dict]:
+    if not isinstance(value, list):
+        raise ComposeError("include must be a list", where)
+    out = []
+    for item in value:
+        if isinstance(item, str):
+            out.append({"path": [item], "env_file": []})
+        elif isinstance(item, dict):
+            paths = item.get("path")
+            entry = dict(item)
+            entry["path"] = [paths] if isinstance(paths, str) else list(paths or [])
+            env_file = item.get("env_file")
+            entry["env_file"] = [env_file] if isinstance(env_file, str) else list(env_file or [])
+            out.append(entry)
+        else:
+            raise ComposeError("include entries must be strings or mappings", where)
+    return out
+
+
+def apply_include(model: dict, working_dir: str, load_project: LoadProject, chain: list[str]) -> None:
+    """Import the projects listed under ``include`` into ``model`` (in place) and drop the key."""
+    if "include" not in model:
+        return
+    where = key_location(model, "include")
+    for entry in _entries(model.pop("include"), where):
+        paths = [os.path.normpath(os.path.join(working_dir, p)) for p in entry["path"]]
+        if not paths:
+            continue
+        if paths[0] in chain:
+            cycle = chain + [paths[0]]
+            raise ComposeError("include cycle detected:\n" + cycle[0] + "\n include " + "\n include ".join(cycle[1:]),
+                               where)
+        project_dir = entry.get("project_directory")
+        project_dir = os.path.dirname(paths[0]) if not project_dir else os.path.join(working_dir, project_dir)
+        env_files = []
+        for name in entry["env_file"]:
+            if name == "/dev/null":
+                continue
+            full = os.path.join(working_dir, name)
+            if not os.path.exists(full):
+                raise ComposeError(f"stat {full}: no such file or directory", where)
+            env_files.append(full)
+        if not entry["env_file"] and os.path.isfile(os.path.join(project_dir, ".env")):
+            env_files = [os.path.join(project_dir, ".env")]
+        imported = load_project(paths, project_dir, env_files)
+        for section in _SECTIONS:
+            items = imported.get(section)
+            if not isinstance(items, dict):
+                continue
+            target = model.setdefault(section, type(items)())
+            if target is None:
+                target = model[section] = type(items)()
+            for name, value in items.items():
+                if name in target and target[name] != value:
+                    raise ComposeError(f"imported compose file {paths[0]} defines conflicting {section[:-1]} {name}",
+                                       where)
+                target[name] = value
+                if hasattr(target, "keylocs") and hasattr(items, "keylocs") and name in items.keylocs:
+                    target.keylocs[name] = items.keylocs[name]

@@ -1,0 +1,340 @@
+"""The order of steps: files + environment -> :class:`~supervisor.compose.model.Project`.
+
+As ``docker compose`` (compose-go v2) does it:
+
+1. discovery: files, project folder, the shell over ``.env``, profiles, name;
+2. the project name (``-p``, ``COMPOSE_PROJECT_NAME``, ``name:``, the folder);
+3. per file, per YAML document: interpolation (and casts), ``extends``,
+   ``!reset``/``!override``, ``include``, merge over the files before it,
+   unicity, schema validation, canonical forms;
+4. relative paths made absolute, bare ``- VAR`` resolved from the project
+   environment, profiles, dependency check;
+5. per service: ``env_file`` then ``environment``, with provenance; the
+   output shape of ``docker compose config --format json``.
+
+Bounds: files over 10 MiB and documents expanding to over 1,000,000 nodes
+through aliases are refused (see :mod:`supervisor.compose.yamlsource`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from supervisor.compose.discovery import (
+    Discovery, _apply_dotenv, discover, normalize_project_name,
+)
+from supervisor.compose.environment import (
+    environment_entries, resolve_bare_variables, resolve_service_environment,
+)
+from supervisor.compose.extends import apply_extends
+from supervisor.compose.include import apply_include
+from supervisor.compose.interpolation import Interpolator, warning_line
+from supervisor.compose.merge import enforce_unicity, merge
+from supervisor.compose.model import ComposeError, LoadOptions, Location, Origin, Project, Service
+from supervisor.compose.normalize import canonical, output_service, resolve_paths, to_mapping
+from supervisor.compose.profiles import check_dependencies, split_services
+from supervisor.compose.yamlsource import OVERRIDE, RESET, LMap, read_documents
+
+__all__ = ["load_project"]
+
+
+class _Context:
+    """What one load shares between files: the environment, warnings, caches."""
+
+    def __init__(self, interpolator: Interpolator, validate: bool = True):
+        self.interpolator = interpolator
+        self.validate = validate
+        self.extends_cache: dict[str, dict] = {}
+        self.version_warned: set[str] = set()
+        self.pending: dict[str, str] = {}  # service -> last file that touched it, to validate
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.interpolator.warnings
+
+
+def _prepare_document(doc: Any, filename: str, ctx: _Context) -> LMap:
+    if doc is None:
+        raise ComposeError("empty compose file", Location(filename))
+    if not isinstance(doc, dict):
+        raise ComposeError("top-level object must be a mapping", getattr(doc, "loc", Location(filename)))
+    ctx.interpolator.tree(doc)
+    services = doc.get("services")
+    if isinstance(services, dict):
+        for name, service in services.items():
+            if isinstance(service, dict) and "environment" in service:
+                service["environment"] = environment_entries(service["environment"], f"services.{name}")
+    return doc
+
+
+def _load_for_extends(path: str, ctx: _Context) -> dict:
+    """Another file, loaded for ``extends``: interpolated, merged, canonical, paths absolute."""
+    if path in ctx.extends_cache:
+        return ctx.extends_cache[path]
+    model: dict = LMap()
+    for doc in read_documents(path):
+        doc = _prepare_document(doc, path, ctx)
+        _apply_resets(doc, model)
+        model = merge(model, doc)
+        enforce_unicity(model)
+        canonical(model)
+        enforce_unicity(model)
+    resolve_paths(model, os.path.dirname(path))
+    ctx.extends_cache[path] = model
+    return model
+
+
+def _apply_resets(doc: Any, model: Any) -> None:
+    """``!reset`` removes the attribute from what came before (and from this file); ``!override`` replaces it."""
+    if not isinstance(doc, dict):
+        return
+    tags = getattr(doc, "tags", {})
+    for key in list(doc.keys()):
+        tag = tags.get(key)
+        previous = model.get(key) if isinstance(model, dict) else None
+        if tag == RESET:
+            doc.pop(key)
+            if isinstance(model, dict):
+                model.pop(key, None)
+        elif tag == OVERRIDE:
+            if isinstance(model, dict):
+                model.pop(key, None)
+        elif isinstance(doc[key], dict):
+            _apply_resets(doc[key], previous)
+
+
+def _load_file(filename: str, model: dict, working_dir: str, ctx: _Context, chain: list[str],
+               load_included: Any) -> dict:
+    for doc in read_documents(filename):
+        doc = _prepare_document(doc, filename, ctx)
+        apply_extends(doc, filename, working_dir, lambda path: _load_for_extends(path, ctx))
+        _apply_resets(doc, model)
+        apply_include(doc, working_dir, load_included, chain + [filename])
+        touched = list(doc.get("services") or ()) if isinstance(doc.get("services"), dict) else None
+        model = merge(model, doc)
+        enforce_unicity(model)
+        if ctx.validate:
+            from supervisor.compose.schema import validate
+
+            # Services are checked once, after the last file that touches them: compose checks
+            # after every file, which only differs when a later file repairs an invalid service.
+            validate(model, filename, ())
+            for service_name in touched or ():
+                ctx.pending[service_name] = filename
+        if "version" in model:
+            if filename not in ctx.version_warned:
+                ctx.version_warned.add(filename)
+                ctx.warnings.append(warning_line(
+                    f"{filename}: the attribute `version` is obsolete, it will be ignored, "
+                    "please remove it to avoid potential confusion"))
+            model.pop("version")
+        canonical(model)
+        enforce_unicity(model)
+    return model
+
+
+def _load_model(files: list[str], working_dir: str, ctx: _Context, chain: list[str]) -> dict:
+    def load_included(paths: list[str], project_dir: str, env_files: list[str]) -> dict:
+        env = dict(ctx.interpolator.environment)
+        _apply_dotenv(env_files, env)
+        sub = _Context(Interpolator(env, ctx.interpolator.warnings, ctx.interpolator._warned), ctx.validate)
+        sub_model = _load_model(paths, project_dir, sub, chain + files[:1])
+        _resolve_bare(sub_model, env)
+        return sub_model
+
+    model: dict = LMap()
+    for filename in files:
+        model = _load_file(filename, model, working_dir, ctx, chain, load_included)
+    if ctx.validate and ctx.pending:
+        from supervisor.compose.schema import validate_services
+
+        validate_services(model, ctx.pending)
+        ctx.pending.clear()
+    resolve_paths(model, working_dir)
+    return model
+
+
+def _resolve_bare(model: dict, env: dict) -> None:
+    services = model.get("services")
+    if isinstance(services, dict):
+        for service in services.values():
+            if isinstance(service, dict) and isinstance(service.get("environment"), list):
+                service["environment"] = resolve_bare_variables(service["environment"], env)
+
+
+def _project_name(discovery: Discovery, interpolator: Interpolator) -> str:
+    if discovery.project_name:
+        return discovery.project_name
+    from_files = ""
+    for filename in discovery.files:
+        try:
+            docs = read_documents(filename)
+        except ComposeError:
+            continue  # reported, with its position, when the file is loaded
+        for doc in docs:
+            if isinstance(doc, dict) and isinstance(doc.get("name"), str) and doc["name"]:
+                from_files = doc["name"]
+    if from_files:
+        from_files = normalize_project_name(interpolator.tree(from_files, ["name"]))
+    if from_files:
+        return from_files
+    name = normalize_project_name(os.path.basename(discovery.working_dir.rstrip(os.sep)) or "")
+    if not name:
+        raise ComposeError("project name must not be empty")
+    return name
+
+
+def _networks_used(services: dict) -> set[str]:
+    used: set[str] = set()
+    for service in services.values():
+        used.update((service.get("networks") or {}).keys())
+    return used
+
+
+def _volumes_used(services: dict) -> set[str]:
+    used: set[str] = set()
+    for service in services.values():
+        for volume in service.get("volumes") or []:
+            if isinstance(volume, dict) and volume.get("type", "volume") == "volume" and volume.get("source"):
+                used.add(volume["source"])
+    return used
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str) and type(value) is not str:
+        return str(value)
+    return value
+
+
+def _resource_section(model: dict, section: str, used: set[str], project: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    declared = model.get(section) or {}
+    for name in sorted(used):
+        config = declared.get(name)
+        if config is None and not (section == "networks" and name == "default"):
+            continue
+        item = _plain(config or {})
+        if item.get("external"):
+            item.setdefault("name", name)
+        else:
+            item.setdefault("name", f"{project}_{name}")
+        if section == "networks":
+            item.setdefault("ipam", {})
+        for key in ("labels", "driver_opts"):
+            if key in item:
+                item[key] = to_mapping(item[key], allow_null=False)
+        out[name] = item
+    return out
+
+
+def _locations(model: dict) -> dict[tuple[str, ...], Location]:
+    out: dict[tuple[str, ...], Location] = {}
+    for key, loc in getattr(model, "keylocs", {}).items():
+        out[(key,)] = loc
+    services = model.get("services") or {}
+    for name, service in services.items():
+        if name in getattr(services, "keylocs", {}):
+            out[("services", name)] = services.keylocs[name]
+        for key, loc in getattr(service, "keylocs", {}).items():
+            out[("services", name, key)] = loc
+        for entry in service.get("environment") or []:
+            loc = getattr(entry, "loc", None)
+            if loc is not None:
+                out[("services", name, "environment", str(entry).partition("=")[0])] = loc
+    return out
+
+
+def load_project(options: LoadOptions) -> Project:
+    """Raise ComposeError (location set whenever one is known) for unusable input."""
+    try:
+        return _load_project(options)
+    except ComposeError:
+        raise
+    except RecursionError:
+        raise ComposeError("compose model is nested too deeply") from None
+
+
+def _load_project(options: LoadOptions) -> Project:
+    discovery = discover(options)
+    environment = dict(discovery.environment)
+    interpolator = Interpolator(environment, list(discovery.warnings))
+    name = _project_name(discovery, interpolator)
+    previous = environment.get("COMPOSE_PROJECT_NAME")
+    if previous is None or previous[0] != name:
+        environment["COMPOSE_PROJECT_NAME"] = (name, Origin("default", detail="project name"))
+
+    ctx = _Context(interpolator)
+    model = _load_model(discovery.files, discovery.working_dir, ctx, [])
+    if not model:
+        raise ComposeError("empty compose file", Location(discovery.files[0]))
+    _resolve_bare(model, environment)
+
+    services_model = model.get("services") or {}
+    for service_name, service in services_model.items():
+        if service is None:
+            services_model[service_name] = service = LMap()
+        _check_service(service_name, service, services_model)
+    enabled, disabled = split_services(services_model, discovery.profiles)
+    check_dependencies(enabled)
+
+    def build(service_name: str, service: dict) -> Service:
+        where = f"services.{service_name}"
+        env = resolve_service_environment(service, environment, where)
+        config = output_service(service_name, service, discovery.working_dir)
+        config["environment"] = {k: v.value for k, v in env.items()}
+        if not config["environment"] and "environment" not in service and "env_file" not in service:
+            config.pop("environment")
+        extensions = {k: _plain(v) for k, v in service.items() if k.startswith("x-")}
+        location = getattr(services_model, "keylocs", {}).get(service_name)
+        return Service(service_name, config, env, location, extensions)
+
+    services = {n: build(n, s) for n, s in enabled.items()}
+    disabled_services = {n: build(n, s) for n, s in disabled.items()}
+
+    config: dict[str, Any] = {"name": name}
+    active = {n: s.config for n, s in services.items()}
+    networks = _resource_section(model, "networks", _networks_used(active), name)
+    volumes = _resource_section(model, "volumes", _volumes_used(active), name)
+    if networks:
+        config["networks"] = networks
+    config["services"] = active
+    if volumes:
+        config["volumes"] = volumes
+    for section in ("secrets", "configs"):
+        if model.get(section):
+            config[section] = _plain(model[section])
+    extensions = {k: _plain(v) for k, v in model.items() if k.startswith("x-")}
+    config.update(extensions)
+
+    return Project(
+        name=name,
+        working_dir=discovery.working_dir,
+        files=list(discovery.files),
+        config=config,
+        services=services,
+        environment=environment,
+        extensions=extensions,
+        warnings=list(interpolator.warnings),
+        disabled_services=disabled_services,
+        locations=_locations(model),
+    )
+
+
+def _check_service(name: str, service: Any, services: dict) -> None:
+    where = getattr(services, "keylocs", {}).get(name)
+    if not isinstance(service, dict):
+        raise ComposeError(f"services.{name} must be a mapping", where)
+    if not service.get("image") and not service.get("build"):
+        raise ComposeError(f"service {name!s} has neither an image nor a build context specified: "
+                           "invalid compose project", where)
+    deploy = service.get("deploy") or {}
+    replicas = deploy.get("replicas") if isinstance(deploy, dict) else None
+    scale = service.get("scale")
+    if replicas is not None and scale is not None and replicas != scale:
+        raise ComposeError(f"services.{name}: can't set distinct values on 'scale' and 'deploy.replicas': "
+                           "invalid compose project", where)

@@ -1,0 +1,361 @@
+"""Merge compose files as compose does: mappings merge, sequences append, with compose's exceptions.
+
+Exceptions (compose-go ``override``): ``command``, ``entrypoint`` and
+``healthcheck.test`` are replaced; ``environment``, ``labels`` and other
+key/value attributes are merged by key (both sides turned into ``K=V``
+sequences, later wins); ``depends_on`` and service ``networks`` are merged as
+mappings (short forms turned into long forms first); ``build`` as a mapping;
+``logging`` options only when the driver is the same; ``x-*`` keys are
+replaced, never merged.  After merging, entries of ``ports``, ``volumes``,
+``env_file``, ``environment``... that share a key are collapsed into one
+(:func:`enforce_unicity`): the later value takes the place of the first.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from supervisor.compose.goconv import format_value
+from supervisor.compose.model import ComposeError, Location
+from supervisor.compose.yamlsource import LList, LMap
+
+__all__ = ["EnvStr", "merge", "enforce_unicity", "clone", "to_sequence", "match"]
+
+
+class EnvStr(str):
+    """A ``K=V`` (or bare ``K``) environment entry that remembers where it was written."""
+
+    __slots__ = ("raw", "references", "loc", "beaten")
+
+    def __new__(cls, text: str, raw: Optional[str] = None, references: Optional[list] = None,
+                loc: Optional[Location] = None) -> "EnvStr":
+        self = super().__new__(cls, text)
+        self.raw = raw
+        self.references = references or []
+        self.loc = loc
+        self.beaten: list["EnvStr"] = []  # entries of the same variable this one replaced
+        return self
+
+
+def match(path: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    """Does ``path`` match ``pattern`` (``*`` matches any one element)?"""
+    return len(path) == len(pattern) and all(p == "*" or p == q for p, q in zip(pattern, path))
+
+
+def clone(value: Any) -> Any:
+    """A deep copy that keeps locations and tags."""
+    if isinstance(value, dict):
+        out = LMap(loc=getattr(value, "loc", None))
+        for key, item in value.items():
+            out[key] = clone(item)
+        if isinstance(value, LMap):
+            out.keylocs.update(value.keylocs)
+            out.tags.update(value.tags)
+            out.raws.update(value.raws)
+        return out
+    if isinstance(value, list):
+        out_list = LList((clone(item) for item in value), loc=getattr(value, "loc", None))
+        if isinstance(value, LList):
+            out_list.locs = list(value.locs)
+            out_list.raws.update(value.raws)
+        else:
+            out_list.locs = [None] * len(value)
+        return out_list
+    return value
+
+
+def _locs(value: Any) -> list[Optional[Location]]:
+    if isinstance(value, LList):
+        locs = list(value.locs)
+        return locs + [value.loc] * (len(value) - len(locs))
+    return [getattr(value, "loc", None)] * len(value)
+
+
+def to_sequence(value: Any) -> LList:
+    """``convertIntoSequence``: a mapping becomes sorted ``K=V`` strings (bare ``K`` for null)."""
+    if isinstance(value, dict):
+        items: list[tuple[str, Optional[Location]]] = []
+        keylocs = getattr(value, "keylocs", {})
+        for key, item in value.items():
+            loc = keylocs.get(key)
+            if item is None:
+                items.append((key, loc))
+            elif isinstance(item, list):
+                items.extend((f"{key}={format_value(v)}", loc) for v in item)
+            else:
+                items.append((f"{key}={format_value(item)}", loc))
+        items.sort(key=lambda pair: pair[0])
+        out = LList((text for text, _ in items), loc=getattr(value, "loc", None))
+        out.locs = [loc for _, loc in items]
+        return out
+    if isinstance(value, list):
+        return value if isinstance(value, LList) else clone(value)
+    if isinstance(value, str):
+        out = LList([value])
+        out.locs = [None]
+        return out
+    out = LList()
+    return out
+
+
+def _to_mapping(value: Any, default: Any) -> LMap:
+    """``convertIntoMapping``: a sequence of names becomes a mapping to copies of ``default``."""
+    if isinstance(value, dict):
+        return value if isinstance(value, LMap) else clone(value)
+    out = LMap(loc=getattr(value, "loc", None))
+    if isinstance(value, list):
+        for item, loc in zip(value, _locs(value)):
+            out[str(item)] = clone(default) if default is not None else None
+            if loc is not None:
+                out.keylocs[str(item)] = loc
+    return out
+
+
+def _append(base: Any, other: Any) -> LList:
+    out = LList(loc=getattr(base, "loc", None))
+    out.extend(base)
+    out.extend(other)
+    out.locs = _locs(base) + _locs(other)
+    return out
+
+
+def _merge_to_sequence(base: Any, other: Any, path: tuple[str, ...]) -> Any:
+    return _append(to_sequence(base), to_sequence(other))
+
+
+def _override(base: Any, other: Any, path: tuple[str, ...]) -> Any:
+    return other
+
+
+def _merge_depends_on(base: Any, other: Any, path: tuple[str, ...]) -> Any:
+    default = {"condition": "service_started", "required": True}
+    return _merge_mappings(_to_mapping(base, default), _to_mapping(other, default), path)
+
+
+def _merge_networks(base: Any, other: Any, path: tuple[str, ...]) -> Any:
+    return _merge_mappings(_to_mapping(base, None), _to_mapping(other, None), path)
+
+
+def _merge_build(base: Any, other: Any, path: tuple[str, ...]) -> Any:
+    def as_mapping(value: Any) -> Any:
+        if isinstance(value, str):
+            return LMap({"context": value})
+        return value if isinstance(value, dict) else LMap()
+
+    return _merge_mappings(as_mapping(base), as_mapping(other), path)
+
+
+def _merge_logging(base: Any, other: Any, path: tuple[str, ...]) -> Any:
+    if not isinstance(base, dict) or not isinstance(other, dict):
+        return other
+    if "driver" not in other or "driver" not in base or other["driver"] == base["driver"]:
+        return _merge_mappings(base, other, path)
+    return other
+
+
+def _merge_ulimit(base: Any, other: Any, path: tuple[str, ...]) -> Any:
+    if isinstance(base, dict) and isinstance(other, dict):
+        return _merge_mappings(base, other, path)
+    return other
+
+
+_SPECIALS: list[tuple[tuple[str, ...], Callable[[Any, Any, tuple[str, ...]], Any]]] = [
+    (("networks", "*", "labels"), _merge_to_sequence),
+    (("volumes", "*", "labels"), _merge_to_sequence),
+    (("services", "*", "annotations"), _merge_to_sequence),
+    (("services", "*", "build"), _merge_build),
+    (("services", "*", "build", "args"), _merge_to_sequence),
+    (("services", "*", "build", "additional_contexts"), _merge_to_sequence),
+    (("services", "*", "build", "labels"), _merge_to_sequence),
+    (("services", "*", "command"), _override),
+    (("services", "*", "depends_on"), _merge_depends_on),
+    (("services", "*", "deploy", "labels"), _merge_to_sequence),
+    (("services", "*", "dns"), _merge_to_sequence),
+    (("services", "*", "dns_opt"), _merge_to_sequence),
+    (("services", "*", "dns_search"), _merge_to_sequence),
+    (("services", "*", "entrypoint"), _override),
+    (("services", "*", "env_file"), _merge_to_sequence),
+    (("services", "*", "label_file"), _merge_to_sequence),
+    (("services", "*", "environment"), _merge_to_sequence),
+    (("services", "*", "extra_hosts"), _merge_to_sequence),
+    (("services", "*", "healthcheck", "test"), _override),
+    (("services", "*", "labels"), _merge_to_sequence),
+    (("services", "*", "logging"), _merge_logging),
+    (("services", "*", "networks"), _merge_networks),
+    (("services", "*", "sysctls"), _merge_to_sequence),
+    (("services", "*", "tmpfs"), _merge_to_sequence),
+    (("services", "*", "ulimits", "*"), _merge_ulimit),
+]
+_SPECIALS_BY_LEN: dict[int, list] = {}
+for _pattern, _merger in _SPECIALS:
+    _SPECIALS_BY_LEN.setdefault(len(_pattern), []).append((_pattern, _merger))
+
+
+def _merge_value(base: Any, other: Any, path: tuple[str, ...]) -> Any:
+    for pattern, merger in _SPECIALS_BY_LEN.get(len(path), ()):
+        if match(path, pattern):
+            return merger(base, other, path)
+    if isinstance(base, dict):
+        if not isinstance(other, dict):
+            raise ComposeError(f"cannot override {'.'.join(path)}", getattr(other, "loc", None))
+        return _merge_mappings(base, other, path)
+    if isinstance(base, list):
+        if not isinstance(other, list):
+            raise ComposeError(f"cannot override {'.'.join(path)}", getattr(other, "loc", None))
+        return _append(base, other)
+    return other
+
+
+def _merge_mappings(base: Any, other: Any, path: tuple[str, ...]) -> Any:
+    if not isinstance(base, LMap):
+        base = clone(base)
+    other_locs = getattr(other, "keylocs", {})
+    for key, value in other.items():
+        if key not in base or key.startswith("x-"):
+            base[key] = value
+        else:
+            base[key] = _merge_value(base[key], value, path + (key,))
+        if key in other_locs:
+            base.keylocs[key] = other_locs[key]
+    return base
+
+
+def merge(base: Any, other: Any, path: tuple[str, ...] = ()) -> Any:
+    """Merge the ``other`` tree over ``base`` (``base`` is updated and returned)."""
+    return _merge_mappings(base, other, path)
+
+
+# -- unicity -----------------------------------------------------------------
+
+def _key_value(item: Any, path: tuple[str, ...]) -> str:
+    if isinstance(item, str):
+        return item.split("=", 1)[0]
+    return format_value(item)
+
+
+def _volume_key(item: Any, path: tuple[str, ...]) -> str:
+    if isinstance(item, dict):
+        target = item.get("target")
+        if not isinstance(target, str):
+            raise ComposeError(f"service volume {'.'.join(path)} is missing a mount target", getattr(item, "loc", None))
+        return target
+    if isinstance(item, str):
+        from supervisor.compose.normalize import parse_volume
+
+        return parse_volume(item).get("target", "")
+    return ""
+
+
+def _port_key(item: Any, path: tuple[str, ...]) -> str:
+    if isinstance(item, bool):
+        return str(item)
+    if isinstance(item, int):
+        return str(item)
+    if isinstance(item, dict):
+        if "target" not in item:
+            raise ComposeError(f"service ports {'.'.join(path)} is missing a target port", getattr(item, "loc", None))
+        return (f"{item.get('host_ip', '')}:{format_value(item.get('published', ''))}:"
+                f"{format_value(item['target'])}/{item.get('protocol', 'tcp')}")
+    return str(item)
+
+
+def _env_file_key(item: Any, path: tuple[str, ...]) -> str:
+    if isinstance(item, dict):
+        return str(item.get("path"))
+    return str(item)
+
+
+def _mount_key(prefix: str) -> Callable[[Any, tuple[str, ...]], str]:
+    def key(item: Any, path: tuple[str, ...]) -> str:
+        if isinstance(item, dict):
+            if item.get("target"):
+                return str(item["target"])
+            return f"{prefix}/{item.get('source')}" if prefix else str(item.get("source"))
+        return f"{prefix}/{item}" if prefix else str(item)
+
+    return key
+
+
+def _plain_key(item: Any, path: tuple[str, ...]) -> str:
+    return format_value(item) if not isinstance(item, (dict, list)) else repr(item)
+
+
+_UNIQUE: list[tuple[tuple[str, ...], Callable[[Any, tuple[str, ...]], str]]] = [
+    (("networks", "*", "labels"), _key_value),
+    (("volumes", "*", "labels"), _key_value),
+    (("services", "*", "annotations"), _key_value),
+    (("services", "*", "build", "args"), _key_value),
+    (("services", "*", "build", "additional_contexts"), _key_value),
+    (("services", "*", "build", "platforms"), _key_value),
+    (("services", "*", "build", "tags"), _key_value),
+    (("services", "*", "build", "labels"), _key_value),
+    (("services", "*", "cap_add"), _key_value),
+    (("services", "*", "cap_drop"), _key_value),
+    (("services", "*", "configs"), _mount_key("")),
+    (("services", "*", "deploy", "labels"), _key_value),
+    (("services", "*", "dns"), _key_value),
+    (("services", "*", "dns_opt"), _key_value),
+    (("services", "*", "dns_search"), _key_value),
+    (("services", "*", "environment"), _key_value),
+    (("services", "*", "env_file"), _env_file_key),
+    (("services", "*", "expose"), _plain_key),
+    (("services", "*", "labels"), _key_value),
+    (("services", "*", "links"), _key_value),
+    (("services", "*", "networks", "*", "aliases"), _key_value),
+    (("services", "*", "networks", "*", "link_local_ips"), _key_value),
+    (("services", "*", "ports"), _port_key),
+    (("services", "*", "profiles"), _key_value),
+    (("services", "*", "secrets"), _mount_key("/run/secrets")),
+    (("services", "*", "sysctls"), _key_value),
+    (("services", "*", "tmpfs"), _key_value),
+    (("services", "*", "volumes"), _volume_key),
+]
+
+
+def _unique(items: Any, path: tuple[str, ...], indexer: Callable[[Any, tuple[str, ...]], str]) -> LList:
+    out = LList(loc=getattr(items, "loc", None))
+    locs = _locs(items)
+    positions: dict[str, int] = {}
+    for index, item in enumerate(items):
+        key = indexer(item, path + (f"[{index}]",))
+        if key in positions:
+            old = out[positions[key]]
+            if isinstance(item, EnvStr):
+                winner = EnvStr(item, item.raw, item.references, item.loc)
+                winner.beaten = list(getattr(old, "beaten", [])) + [old] + list(item.beaten)
+                item = winner
+            out[positions[key]] = item
+            out.locs[positions[key]] = locs[index]
+            continue
+        positions[key] = len(out)
+        out.append(item)
+        out.locs.append(locs[index])
+    return out
+
+
+def enforce_unicity(model: Any) -> Any:
+    """Collapse entries that share a key in the sequences compose keeps unique."""
+    services = model.get("services")
+    if isinstance(services, dict):
+        for name, service in services.items():
+            if isinstance(service, dict):
+                _unicity_walk(service, ("services", name))
+    for section in ("networks", "volumes"):
+        group = model.get(section)
+        if isinstance(group, dict):
+            for name, item in group.items():
+                if isinstance(item, dict):
+                    _unicity_walk(item, (section, name))
+    return model
+
+
+def _unicity_walk(node: dict, path: tuple[str, ...]) -> None:
+    for key, value in list(node.items()):
+        sub = path + (key,)
+        if isinstance(value, list):
+            for pattern, indexer in _UNIQUE:
+                if match(sub, pattern):
+                    node[key] = _unique(value, sub, indexer)
+                    break
+        elif isinstance(value, dict) and len(sub) < 5:
+            _unicity_walk(value, sub)

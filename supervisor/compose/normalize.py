@@ -1,0 +1,399 @@
+"""Canonical forms: compose's short syntaxes turned into the long ones it prints.
+
+:func:`canonical` runs after each file is merged (compose-go ``transform``);
+the ``to_output`` helpers give each attribute the exact shape and type of
+``docker compose config --format json`` (durations as Go prints them, byte
+sizes as strings, ``command`` split like a shell...).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from typing import Any
+
+from supervisor.compose.goconv import (
+    GoConvError, format_duration, format_value, parse_bytes, parse_duration,
+)
+from supervisor.compose.model import ComposeError
+from supervisor.compose.yamlsource import LList, LMap, key_location
+
+__all__ = [
+    "canonical",
+    "resolve_paths",
+    "parse_volume",
+    "parse_ports",
+    "shell_split",
+    "output_service",
+    "to_mapping",
+]
+
+_BIND_OPTIONS = {"z", "Z"}
+_PROPAGATION = {"shared", "rshared", "slave", "rslave", "private", "rprivate"}
+
+
+def _is_path(source: str) -> bool:
+    return source.startswith((".", "/", "~")) or source in (".", "..")
+
+
+def parse_volume(spec: str) -> dict[str, Any]:
+    """``format.ParseVolume`` for Linux specs: ``[source:]target[:options]``."""
+    parts = spec.split(":")
+    out: dict[str, Any] = {}
+    if len(parts) == 1:
+        return {"type": "volume", "target": parts[0], "volume": {}}
+    if len(parts) > 3:
+        raise ComposeError(f"invalid spec: {spec}: too many colons")
+    source, target = parts[0], parts[1]
+    options = parts[2].split(",") if len(parts) == 3 else []
+    if not source:
+        return {"type": "volume", "target": target, "volume": {}}
+    kind = "bind" if _is_path(source) else "volume"
+    out = {"type": kind, "source": source, "target": target}
+    bind: dict[str, Any] = {}
+    volume: dict[str, Any] = {}
+    for option in options:
+        if option in ("ro", "rw"):
+            if option == "ro":
+                out["read_only"] = True
+        elif option in _BIND_OPTIONS:
+            bind["selinux"] = option
+        elif option in _PROPAGATION:
+            bind["propagation"] = option
+        elif option == "nocopy":
+            volume["nocopy"] = True
+    if kind == "bind":
+        bind["create_host_path"] = True
+        out["bind"] = bind
+    else:
+        out["volume"] = volume
+    return out
+
+
+def _split_range(text: str) -> tuple[int, int]:
+    if "-" in text:
+        start, _, end = text.partition("-")
+        return int(start), int(end)
+    return int(text), int(text)
+
+
+def parse_ports(spec: Any) -> list[dict[str, Any]]:
+    """``types.ParsePortConfig``: a short port spec as long-syntax entries."""
+    text = format_value(spec)
+    protocol = "tcp"
+    if "/" in text:
+        text, _, protocol = text.partition("/")
+    host_ip = ""
+    if text.startswith("["):
+        end = text.find("]")
+        host_ip, text = text[1:end], text[end + 2:]
+    parts = text.rsplit(":", 2)
+    if len(parts) == 3:
+        host_ip, published, target = parts
+    elif len(parts) == 2:
+        published, target = parts
+    else:
+        published, target = "", parts[0]
+    try:
+        t_start, t_end = _split_range(target)
+        p_start, p_end = _split_range(published) if published else (0, 0)
+    except ValueError:
+        raise ComposeError(f"invalid port spec: {format_value(spec)}") from None
+    out = []
+    count = t_end - t_start + 1
+    for offset in range(count):
+        entry: dict[str, Any] = {"mode": "ingress", "target": t_start + offset}
+        if published:
+            if p_end - p_start + 1 == count:
+                entry["published"] = str(p_start + offset)
+            elif count == 1:
+                entry["published"] = published
+            else:
+                entry["published"] = str(p_start + offset) if p_start + offset <= p_end else published
+        entry["protocol"] = protocol
+        if host_ip:
+            entry["host_ip"] = host_ip
+        out.append(entry)
+    return out
+
+
+def shell_split(value: Any, where: str) -> Any:
+    """``command``/``entrypoint``: a string is split like a shell would; lists keep their items."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [format_value(v) for v in value]
+    try:
+        return shlex.split(str(value))
+    except ValueError:
+        raise ComposeError(f"{where}: invalid command line string") from None
+
+
+def to_mapping(value: Any, *, sep: str = "=", allow_null: bool = True) -> dict[str, Any]:
+    """A ``K=V`` list or a mapping as a mapping of strings (null kept for bare ``K``)."""
+    out: dict[str, Any] = {}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out[key] = None if item is None and allow_null else format_value(item)
+    elif isinstance(value, list):
+        for item in value:
+            text = format_value(item)
+            if sep in text:
+                key, _, rest = text.partition(sep)
+                out[key] = rest
+            else:
+                out[text] = None if allow_null else ""
+    return out
+
+
+# -- canonical (after each file) ----------------------------------------------
+
+def canonical(model: dict) -> dict:
+    """Turn the short syntaxes of ``model`` into long ones, in place (compose-go ``transform``)."""
+    services = model.get("services")
+    if isinstance(services, dict):
+        for service in services.values():
+            if isinstance(service, dict):
+                _canonical_service(service)
+    for section in ("volumes", "networks", "secrets", "configs"):
+        group = model.get(section)
+        if isinstance(group, dict):
+            for name, item in group.items():
+                if item is None:
+                    group[name] = LMap()
+    return model
+
+
+def _canonical_service(service: dict) -> None:
+    if isinstance(service.get("build"), str):
+        service["build"] = LMap({"context": service["build"]})
+    if isinstance(service.get("extends"), str):
+        service["extends"] = LMap({"service": service["extends"]})
+    depends = service.get("depends_on")
+    if isinstance(depends, list):
+        long = LMap()
+        for item, loc in zip(depends, getattr(depends, "locs", [None] * len(depends))):
+            long[item] = LMap({"condition": "service_started", "required": True})
+            if loc is not None:
+                long.keylocs[item] = loc
+        service["depends_on"] = long
+    elif isinstance(depends, dict):
+        for item in depends.values():
+            if isinstance(item, dict):
+                item.setdefault("condition", "service_started")
+                item.setdefault("required", True)
+    env_file = service.get("env_file")
+    if env_file is not None:
+        items = env_file if isinstance(env_file, list) else [env_file]
+        locs = getattr(env_file, "locs", [])
+        long_list = LList(loc=getattr(env_file, "loc", None))
+        for index, item in enumerate(items):
+            if isinstance(item, str):
+                entry: Any = LMap({"path": item, "required": True})
+            else:
+                entry = item
+                entry.setdefault("required", True)
+            long_list.append(entry)
+            long_list.locs.append(locs[index] if index < len(locs) else None)
+        service["env_file"] = long_list
+    networks = service.get("networks")
+    if isinstance(networks, list):
+        service["networks"] = LMap({name: None for name in networks})
+    ports = service.get("ports")
+    if isinstance(ports, list):
+        out = LList(loc=getattr(ports, "loc", None))
+        for index, item in enumerate(ports):
+            loc = key_location(ports, index)
+            if isinstance(item, dict):
+                entry = item
+                if "published" in entry and entry["published"] is not None:
+                    entry["published"] = format_value(entry["published"])
+                out.append(entry)
+                out.locs.append(loc)
+            else:
+                for entry in parse_ports(item):
+                    out.append(LMap(entry))
+                    out.locs.append(loc)
+        service["ports"] = out
+    volumes = service.get("volumes")
+    if isinstance(volumes, list):
+        for index, item in enumerate(volumes):
+            if isinstance(item, str):
+                try:
+                    volumes[index] = LMap(parse_volume(item))
+                except ComposeError as exc:
+                    raise ComposeError(exc.message, key_location(volumes, index)) from None
+
+
+# -- output (once, at the end) -----------------------------------------------
+
+_DURATIONS = ("interval", "timeout", "start_period", "start_interval")
+
+
+def _duration(value: Any, where: str) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_duration(int(value))
+    try:
+        return format_duration(parse_duration(str(value)))
+    except GoConvError as exc:
+        raise ComposeError(f"{where}: {exc}") from None
+
+
+def _bytes_text(value: Any, where: str) -> str:
+    try:
+        return str(parse_bytes(value))
+    except GoConvError as exc:
+        raise ComposeError(f"{where}: {exc}") from None
+
+
+def _healthcheck(check: dict, where: str) -> dict:
+    out = dict(check)
+    test = out.get("test")
+    if isinstance(test, str):
+        out["test"] = ["CMD-SHELL", test]
+    elif isinstance(test, list):
+        out["test"] = [format_value(t) for t in test]
+    for key in _DURATIONS:
+        if out.get(key) is not None:
+            out[key] = _duration(out[key], f"{where}.healthcheck.{key}")
+    return out
+
+
+def _deploy(deploy: dict, where: str) -> dict:
+    out = _plain(deploy)
+    if "labels" in out:
+        out["labels"] = to_mapping(out["labels"], allow_null=False)
+    resources = out.get("resources") or {}
+    for section in ("limits", "reservations"):
+        part = resources.get(section)
+        if isinstance(part, dict):
+            if part.get("memory") is not None:
+                part["memory"] = _bytes_text(part["memory"], f"{where}.deploy.resources.{section}.memory")
+            if part.get("cpus") is not None:
+                cpus = part["cpus"]
+                part["cpus"] = float(cpus) if not isinstance(cpus, float) else cpus
+                if part["cpus"] == int(part["cpus"]):
+                    part["cpus"] = int(part["cpus"])
+    out["resources"] = resources
+    out.setdefault("placement", {})
+    for policy in ("update_config", "rollback_config"):
+        part = out.get(policy)
+        if isinstance(part, dict):
+            for key in ("delay", "monitor"):
+                if part.get(key) is not None:
+                    part[key] = _duration(part[key], f"{where}.deploy.{policy}.{key}")
+    restart = out.get("restart_policy")
+    if isinstance(restart, dict):
+        for key in ("delay", "window"):
+            if restart.get(key) is not None:
+                restart[key] = _duration(restart[key], f"{where}.deploy.restart_policy.{key}")
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """Drop our location-carrying containers: plain ``dict``/``list``/``str`` for the output."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str) and type(value) is not str:
+        return str(value)
+    return value
+
+
+def _abs(path: str, base: str) -> str:
+    if path.startswith("~"):
+        path = os.path.expanduser(path)
+    return os.path.normpath(os.path.join(base, path))
+
+
+def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]:
+    """The service as ``docker compose config --format json`` prints it (environment excluded)."""
+    where = f"services.{name}"
+    out = _plain({k: v for k, v in service.items() if not k.startswith("x-")})
+    out.pop("env_file", None)
+    out.pop("extends", None)
+    out["command"] = shell_split(service.get("command"), f"{where}.command")
+    out["entrypoint"] = shell_split(service.get("entrypoint"), f"{where}.entrypoint")
+    build = out.get("build")
+    if isinstance(build, dict):
+        context = build.get("context", ".")
+        if "://" not in context and not context.startswith("git@"):
+            context = _abs(context, working_dir)
+        build["context"] = context
+        build.setdefault("dockerfile", "Dockerfile")
+        for key in ("args", "labels"):
+            if key in build:
+                build[key] = to_mapping(build[key], allow_null=key == "args")
+    if isinstance(out.get("healthcheck"), dict):
+        out["healthcheck"] = _healthcheck(out["healthcheck"], where)
+    if isinstance(out.get("deploy"), dict):
+        out["deploy"] = _deploy(service["deploy"], where)
+    if "labels" in out:
+        out["labels"] = to_mapping(out["labels"], allow_null=False)
+    if "annotations" in out:
+        out["annotations"] = to_mapping(out["annotations"], allow_null=False)
+    if "sysctls" in out:
+        out["sysctls"] = to_mapping(out["sysctls"], allow_null=False)
+    if "extra_hosts" in out:
+        hosts = out["extra_hosts"]
+        if isinstance(hosts, dict):
+            out["extra_hosts"] = [f"{k}={format_value(v)}" for k, v in hosts.items()]
+        else:
+            out["extra_hosts"] = [h.replace(":", "=", 1) if "=" not in h else h for h in map(str, hosts)]
+    if isinstance(out.get("tmpfs"), str):
+        out["tmpfs"] = [out["tmpfs"]]
+    if "dns" in out and isinstance(out["dns"], str):
+        out["dns"] = [out["dns"]]
+    if "expose" in out:
+        out["expose"] = [format_value(e) for e in out["expose"]]
+    for key in ("mem_limit", "mem_reservation", "memswap_limit", "shm_size"):
+        if out.get(key) is not None:
+            out[key] = _bytes_text(out[key], f"{where}.{key}")
+    if out.get("stop_grace_period") is not None:
+        out["stop_grace_period"] = _duration(out["stop_grace_period"], f"{where}.stop_grace_period")
+    if isinstance(out.get("depends_on"), dict):
+        for dep in out["depends_on"].values():
+            if isinstance(dep, dict):
+                dep.setdefault("condition", "service_started")
+                dep.setdefault("required", True)
+    volumes = out.get("volumes")
+    if isinstance(volumes, list):
+        for volume in volumes:
+            if isinstance(volume, dict) and volume.get("type") == "bind" and isinstance(volume.get("source"), str):
+                volume["source"] = _abs(volume["source"], working_dir)
+    for key in [k for k, v in out.items() if v in ([], {}) and k not in ("command", "entrypoint")]:
+        del out[key]  # Go's omitempty
+    if "networks" not in out and "network_mode" not in out:
+        out["networks"] = {"default": None}
+    return out
+
+
+def _is_remote(context: str) -> bool:
+    return "://" in context or context.startswith(("git@", "github.com/"))
+
+
+def resolve_paths(model: dict, base_dir: str) -> dict:
+    """Make the relative paths of ``model`` absolute against ``base_dir`` (compose ``ResolveRelativePaths``)."""
+    services = model.get("services")
+    if isinstance(services, dict):
+        for service in services.values():
+            if not isinstance(service, dict):
+                continue
+            build = service.get("build")
+            if isinstance(build, dict):
+                context = build.get("context", ".")
+                if isinstance(context, str) and not _is_remote(context):
+                    build["context"] = _abs(context, base_dir)
+            env_files = service.get("env_file")
+            if isinstance(env_files, list):
+                for item in env_files:
+                    if isinstance(item, dict) and isinstance(item.get("path"), str):
+                        item["path"] = _abs(item["path"], base_dir)
+            volumes = service.get("volumes")
+            if isinstance(volumes, list):
+                for volume in volumes:
+                    if (isinstance(volume, dict) and volume.get("type") == "bind"
+                            and isinstance(volume.get("source"), str)):
+                        volume["source"] = _abs(volume["source"], base_dir)
+    return model

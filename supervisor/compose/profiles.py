@@ -1,0 +1,44 @@
+"""Profiles: a service with ``profiles:`` is enabled only when one of them is.
+
+``*`` enables every profile.  A service without profiles is always enabled.
+A dependency on a disabled service is an error, as with ``docker compose
+config`` (compose enables named dependencies only for commands given service
+names).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from supervisor.compose.model import ComposeError
+
+__all__ = ["is_enabled", "split_services", "check_dependencies"]
+
+
+def is_enabled(service: dict, profiles: Iterable[str]) -> bool:
+    """``ServiceConfig.HasProfile``."""
+    own = service.get("profiles") or []
+    if not own:
+        return True
+    wanted = list(profiles)
+    return "*" in wanted or any(p in own for p in wanted)
+
+
+def split_services(services: dict[str, Any], profiles: Iterable[str]) -> tuple[dict, dict]:
+    """(enabled, disabled) services, in declaration order."""
+    wanted = list(profiles)
+    enabled, disabled = {}, {}
+    for name, service in services.items():
+        (enabled if is_enabled(service or {}, wanted) else disabled)[name] = service
+    return enabled, disabled
+
+
+def check_dependencies(enabled: dict[str, Any]) -> None:
+    """Compose's consistency check on ``depends_on`` between enabled services."""
+    for name, service in enabled.items():
+        for dep, options in (service.get("depends_on") or {}).items():
+            if dep not in enabled:
+                required = True if not isinstance(options, dict) else options.get("required", True)
+                if required:
+                    raise ComposeError(f'service "{name}" depends on undefined service "{dep}": '
+                                       "invalid compose project")

@@ -1,0 +1,75 @@
+"""Unusable input: a ComposeError with compose's message and our file:line:column."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from supervisor.compose.loader import load_project
+from supervisor.compose.model import ComposeError, LoadOptions
+
+# (compose.yaml, expected line:column, text the message contains)
+CASES = [
+    ("services:\n  web:\n    image: a\n    image: b\n", "4:5", 'mapping key "image" already defined at line 3'),
+    ("services:\n  web:\n    image: a\n    foo: b\n", "4:5", "services.web additional properties 'foo' not allowed"),
+    ("services:\n  web:\n    image: a\n    ports: 80\n", "4:5", "services.web.ports must be a array"),
+    ("services:\n  web:\n    image: ${X:?need x}\n", "3:5",
+     "error while interpolating services.web.image: required variable X is missing a value: need x"),
+    ("services:\n  web:\n    image: ${X\n", "3:5", "invalid interpolation format for services.web.image"),
+    ("services:\n  web:\n    image: a\n    deploy: {replicas: '${R:-x}'}\n", "4:14",
+     'failed to cast to expected type: strconv.Atoi: parsing "x": invalid syntax'),
+    ("services:\n  web:\n    image: [a\n", "4:1", "did not find expected ',' or ']'"),
+    ("- a\n", "1:1", "top-level object must be a mapping"),
+    ("services:\n  web:\n    image: a\n    env_file: nope.env\n", None, "not found"),
+]
+
+
+@pytest.mark.parametrize("text,where,needle", CASES, ids=[c[2][:40] for c in CASES])
+def test_error_messages(tmp_path, text, where, needle):
+    (tmp_path / "compose.yaml").write_text(text)
+    with pytest.raises(ComposeError) as info:
+        load_project(LoadOptions(cwd=str(tmp_path), environ={}))
+    assert needle in info.value.message
+    if where is not None:
+        assert str(info.value).startswith(f"{tmp_path / 'compose.yaml'}:{where}: ")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ComposeError) as info:
+        load_project(LoadOptions(cwd=str(tmp_path), environ={}, files=["nope.yaml"]))
+    assert info.value.location.file == str(tmp_path / "nope.yaml")
+
+
+def test_unreadable_file(tmp_path, monkeypatch):
+    path = tmp_path / "compose.yaml"
+    path.write_text("services: {}\n")
+    path.chmod(0)
+    if os.geteuid() == 0:
+        # root reads any file, so the permission fault is simulated at open().
+        import builtins
+
+        real_open = builtins.open
+
+        def deny(file, *args, **kwargs):
+            if str(file) == str(path):
+                raise PermissionError(13, "Permission denied", str(file))
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", deny)
+    with pytest.raises(ComposeError) as info:
+        load_project(LoadOptions(cwd=str(tmp_path), environ={}))
+    assert "compose.yaml" in str(info.value)
+
+
+def test_directory_instead_of_file(tmp_path):
+    (tmp_path / "compose.yaml").mkdir()
+    (tmp_path / "x.yaml").mkdir()
+    with pytest.raises(ComposeError):
+        load_project(LoadOptions(cwd=str(tmp_path), environ={}, files=["x.yaml"]))
+
+
+def test_unset_warning_once(tmp_path):
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: ${NOPE}a\n    command: ${NOPE}\n")
+    project = load_project(LoadOptions(cwd=str(tmp_path), environ={}))
+    assert project.warnings == ['WARN[0000] The "NOPE" variable is not set. Defaulting to a blank string.']

@@ -1,0 +1,321 @@
+"""Every loader rule, run through ``load_project`` and the real Docker Compose v2 binary.
+
+Each case writes a few files into a temporary folder, then both resolve the
+project with the same options and a clean environment.  The fields compose
+prints are compared exactly (after undoing the ``$`` -> ``$$`` escaping of
+``compose config``); refused inputs must be refused by both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+
+from supervisor.compose.loader import load_project
+from supervisor.compose.model import ComposeError, LoadOptions
+
+from .oracle import compose_config
+
+pytestmark = pytest.mark.differential
+
+SERVICE_FIELDS = (
+    "environment", "image", "build", "command", "entrypoint", "healthcheck", "depends_on", "deploy",
+    "profiles", "labels", "env_file", "ports", "volumes", "networks", "scale", "network_mode",
+)
+
+
+@dataclasses.dataclass
+class Case:
+    id: str
+    files: dict[str, str]
+    args: list[str] = dataclasses.field(default_factory=list)  # -f/-p/--env-file/--profile/--project-directory
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+    cwd: str = "."
+    refused: bool = False
+
+
+def _unescape(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_unescape(k): _unescape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unescape(v) for v in value]
+    if isinstance(value, str):
+        return value.replace("$$", "$")
+    return value
+
+
+def _options(args: list[str], env: dict[str, str], cwd: Path) -> LoadOptions:
+    options = LoadOptions(environ=dict(env), cwd=str(cwd))
+    it = iter(args)
+    for flag in it:
+        value = next(it)
+        if flag == "-f":
+            options.files.append(value)
+        elif flag == "-p":
+            options.project_name = value
+        elif flag == "--env-file":
+            options.env_files.append(value)
+        elif flag == "--profile":
+            options.profiles.append(value)
+        elif flag == "--project-directory":
+            options.project_directory = value
+        else:
+            raise AssertionError(flag)
+    return options
+
+
+def _select(config: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": config.get("name")}
+    out["services"] = {
+        name: {k: v for k, v in service.items() if k in SERVICE_FIELDS}
+        for name, service in (config.get("services") or {}).items()
+    }
+    out["networks"] = config.get("networks")
+    out["volumes"] = config.get("volumes")
+    out.update({k: v for k, v in config.items() if k.startswith("x-")})
+    return out
+
+
+def write_files(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def run_case(case: Case, tmp_path: Path) -> tuple[Optional[dict], Optional[ComposeError], Any]:
+    root = tmp_path / "proj"
+    root.mkdir()
+    write_files(root, case.files)
+    cwd = (root / case.cwd).resolve()
+    cwd.mkdir(parents=True, exist_ok=True)
+    reference = compose_config(str(cwd), case.env, args=case.args)
+    try:
+        project = load_project(_options(case.args, case.env, cwd))
+        error = None
+    except ComposeError as exc:
+        project, error = None, exc
+    return project, error, reference
+
+
+CASES = [
+    # -- interpolation --------------------------------------------------------
+    Case("interpolation-defaults", {
+        "compose.yaml": "services:\n  web:\n    image: ${IMG:-nginx}:${TAG-latest}\n"
+                        "    environment:\n      A: ${SET:+alt}\n      B: $$LITERAL\n      C: ${EMPTY:-d}\n",
+    }, env={"SET": "1", "EMPTY": ""}),
+    Case("interpolation-dotenv", {
+        "compose.yaml": "services:\n  web:\n    image: ${IMG}\n    environment:\n      - X=${FROM_DOTENV}\n",
+        ".env": "IMG=busybox\nFROM_DOTENV=${IMG}-x\n",
+    }),
+    Case("shell-beats-dotenv", {
+        "compose.yaml": "services:\n  web:\n    image: ${IMG}\n",
+        ".env": "IMG=busybox\n",
+    }, env={"IMG": "alpine"}),
+    Case("env-file-option", {
+        "compose.yaml": "services:\n  web:\n    image: ${IMG}\n    environment:\n      - B=${B}\n",
+        "a.env": "IMG=one\nB=b1\n", "b.env": "IMG=two\n", ".env": "IMG=ignored\n",
+    }, args=["--env-file", "a.env", "--env-file", "b.env"]),
+    Case("unset-variable", {
+        "compose.yaml": "services:\n  web:\n    image: nginx\n    environment:\n      - X=${NOPE}\n      - Y=${NOPE}\n",
+    }),
+    Case("required-variable", {
+        "compose.yaml": "services:\n  web:\n    image: ${IMG:?set IMG}\n",
+    }, refused=True),
+    Case("malformed-template", {
+        "compose.yaml": "services:\n  web:\n    image: ${IMG\n",
+    }, refused=True),
+    Case("casts", {
+        "compose.yaml": "services:\n  web:\n    image: nginx\n    deploy: {replicas: '${N:-2}'}\n"
+                        "    healthcheck: {test: x, retries: '3'}\n    read_only: 'true'\n",
+    }),
+    Case("cast-error", {
+        "compose.yaml": "services:\n  web:\n    image: nginx\n    deploy: {replicas: '${N:-two}'}\n",
+    }, refused=True),
+    # -- YAML -----------------------------------------------------------------
+    Case("yaml12-scalars", {
+        "compose.yaml": "services:\n  web:\n    image: nginx\n    environment:\n      A: yes\n      B: 0x1F\n"
+                        "      C: 1_000\n      D: 1.50\n      F: true\n      G: 0777\n      H: 1e3\n      I: .5\n",
+    }),
+    Case("yaml-timestamp", {
+        "compose.yaml": "services:\n  web:\n    image: nginx\n    environment:\n      E: 2020-01-01\n",
+    }, refused=True),
+    Case("anchors-and-merge-keys", {
+        "compose.yaml": "x-base: &base\n  image: nginx\n  environment: {A: '1'}\n"
+                        "services:\n  web:\n    <<: *base\n    command: run\n  api:\n    <<: *base\n"
+                        "    image: other\n",
+    }),
+    Case("duplicate-key", {"compose.yaml": "services:\n  web:\n    image: a\n    image: b\n"}, refused=True),
+    Case("invalid-yaml", {"compose.yaml": "services:\n  web:\n    image: [a\n"}, refused=True),
+    Case("empty-file", {"compose.yaml": ""}, refused=True),
+    Case("not-a-mapping", {"compose.yaml": "- a\n"}, refused=True),
+    # -- schema ---------------------------------------------------------------
+    Case("schema-unknown-key", {"compose.yaml": "services:\n  web:\n    image: a\n    foo: b\n"}, refused=True),
+    Case("schema-wrong-type", {"compose.yaml": "services:\n  web:\n    image: a\n    ports: 80\n"}, refused=True),
+    Case("no-image-no-build", {"compose.yaml": "services:\n  web:\n    command: x\n"}, refused=True),
+    # -- normalisation --------------------------------------------------------
+    Case("canonical-forms", {
+        "compose.yaml": "services:\n  web:\n    build: ./app\n    command: echo \"a b\" c\n"
+                        "    entrypoint: /bin/sh -c\n    healthcheck:\n      test: curl -f x\n      interval: 90s\n"
+                        "      start_period: 0s\n    depends_on: [db]\n    labels: [a=b, c=d]\n"
+                        "    deploy:\n      resources: {limits: {memory: 512M, cpus: '0.5'}}\n"
+                        "    ports: ['8080:80', '9000-9001:9000-9001/udp', '127.0.0.1:53:53']\n"
+                        "    volumes: ['./data:/data:ro', 'named:/n', '/abs:/abs:rw,z']\n"
+                        "  db:\n    image: postgres\n    networks: [back]\n"
+                        "volumes:\n  named: {}\n  unused: {}\nnetworks:\n  back: {}\n  unused: {}\n",
+    }),
+    Case("external-resources", {
+        "compose.yaml": "services:\n  web:\n    image: a\n    volumes: [ext:/x]\n    networks: [net]\n"
+                        "volumes:\n  ext: {external: true}\nnetworks:\n  net: {external: true}\n",
+    }),
+    Case("network-mode", {"compose.yaml": "services:\n  web:\n    image: a\n    network_mode: host\n"}),
+    Case("extensions", {
+        "compose.yaml": "x-top: {a: 1}\nservices:\n  web:\n    image: a\n    x-supervisor: {role: w}\n",
+    }),
+    # -- environment resolution -----------------------------------------------
+    Case("env-file-then-environment", {
+        "compose.yaml": "services:\n  web:\n    image: a\n    env_file: [one.env, two.env]\n"
+                        "    environment:\n      - OVER=env\n      - BARE\n      - EMPTY=\n      - FROM_SHELL\n",
+        "one.env": "A=1\nOVER=file\nBARE=file\nREF=${A}-x\n",
+        "two.env": "A=2\nB=${A}\n",
+    }, env={"FROM_SHELL": "shell"}),
+    Case("env-file-long-form", {
+        "compose.yaml": "services:\n  web:\n    image: a\n    env_file:\n      - path: missing.env\n"
+                        "        required: false\n      - path: raw.env\n        format: raw\n",
+        "raw.env": "R='quoted' $x\n",
+    }),
+    Case("env-file-missing", {
+        "compose.yaml": "services:\n  web:\n    image: a\n    env_file: missing.env\n",
+    }, refused=True),
+    Case("environment-mapping-null", {
+        "compose.yaml": "services:\n  web:\n    image: a\n    environment:\n      SET_IN_SHELL:\n      NOT_SET:\n"
+                        "      NUM: 3\n",
+    }, env={"SET_IN_SHELL": "s"}),
+    # -- merge ----------------------------------------------------------------
+    Case("merge-override-file", {
+        "compose.yaml": "services:\n  web:\n    image: a\n    command: one two\n    environment: {A: '1', B: '2'}\n"
+                        "    labels: {l1: a}\n    ports: ['80:80']\n    volumes: ['./a:/a']\n"
+                        "    depends_on: [db]\n    env_file: [e1.env]\n    dns: [1.1.1.1]\n"
+                        "    healthcheck: {test: [CMD, a], interval: 10s}\n  db:\n    image: b\n",
+        "compose.override.yaml": "services:\n  web:\n    command: [three]\n    environment: [A=9, C=3]\n"
+                                 "    labels: [l2=b]\n    ports: ['80:80', '81:81']\n    volumes: ['./b:/a']\n"
+                                 "    depends_on: {db: {condition: service_healthy}}\n    env_file: [e2.env]\n"
+                                 "    dns: [8.8.8.8]\n    healthcheck: {test: [CMD, b]}\n",
+        "e1.env": "E=1\n", "e2.env": "E=2\nF=${E}\n",
+    }),
+    Case("merge-reset-override", {
+        "compose.yaml": "services:\n  web:\n    image: a\n    environment: {A: '1'}\n    dns: [1.1.1.1]\n"
+                        "    ports: ['80:80']\n",
+        "b.yaml": "services:\n  web:\n    environment: !override {B: '2'}\n    dns: !reset []\n"
+                  "    ports: !override ['81:81']\n",
+    }, args=["-f", "compose.yaml", "-f", "b.yaml"]),
+    Case("merge-three-files", {
+        "a.yaml": "services:\n  web:\n    image: a\n    environment: [X=a]\n",
+        "b.yaml": "services:\n  web:\n    environment: [X=b, Y=b]\n  new:\n    image: n\n",
+        "c.yaml": "services:\n  web:\n    image: c\n    environment: {Y: c}\n",
+    }, args=["-f", "a.yaml", "-f", "b.yaml", "-f", "c.yaml"]),
+    Case("merge-type-conflict", {
+        "a.yaml": "services:\n  web:\n    image: a\n    build: {context: .}\n",
+        "b.yaml": "services:\n  web:\n    build: ./other\n",
+    }, args=["-f", "a.yaml", "-f", "b.yaml"]),
+    # -- extends / include ----------------------------------------------------
+    Case("extends-same-file", {
+        "compose.yaml": "services:\n  base:\n    image: a\n    environment: {A: '1', B: '1'}\n"
+                        "    command: base\n  web:\n    extends: base\n    environment: {B: '2'}\n",
+    }),
+    Case("extends-other-file", {
+        "compose.yaml": "services:\n  web:\n    extends: {file: sub/base.yaml, service: base}\n"
+                        "    environment: {OWN: o}\n",
+        "sub/base.yaml": "services:\n  base:\n    build: ./ctx\n    env_file: e.env\n"
+                         "    volumes: ['./data:/data']\n    environment: {BASE: b}\n",
+        "sub/e.env": "EF=1\n",
+    }),
+    Case("extends-cycle", {
+        "compose.yaml": "services:\n  a:\n    image: x\n    extends: b\n  b:\n    image: y\n    extends: a\n",
+    }, refused=True),
+    Case("extends-missing", {
+        "compose.yaml": "services:\n  a:\n    image: x\n    extends: nope\n",
+    }, refused=True),
+    Case("include", {
+        "compose.yaml": "include:\n  - sub/inc.yaml\nservices:\n  web:\n    image: a\n    depends_on: [inc]\n",
+        "sub/inc.yaml": "services:\n  inc:\n    build: .\n    environment:\n      - V=${V}\n",
+        "sub/.env": "V=from-sub\n",
+    }),
+    # -- profiles -------------------------------------------------------------
+    Case("profiles-disabled", {
+        "compose.yaml": "services:\n  web:\n    image: a\n  debug:\n    image: b\n    profiles: [dev]\n",
+    }),
+    Case("profiles-enabled-flag", {
+        "compose.yaml": "services:\n  web:\n    image: a\n  debug:\n    image: b\n    profiles: [dev]\n",
+    }, args=["--profile", "dev"]),
+    Case("profiles-env", {
+        "compose.yaml": "services:\n  debug:\n    image: b\n    profiles: [dev]\n  other:\n    image: c\n"
+                        "    profiles: [x]\n",
+        ".env": "COMPOSE_PROFILES=dev\n",
+    }),
+    Case("profiles-star", {
+        "compose.yaml": "services:\n  debug:\n    image: b\n    profiles: [dev]\n",
+    }, args=["--profile", "*"]),
+    Case("profiles-dependency-disabled", {
+        "compose.yaml": "services:\n  web:\n    image: a\n    depends_on: [debug]\n  debug:\n    image: b\n"
+                        "    profiles: [dev]\n",
+    }, refused=True),
+    Case("scale-and-replicas", {
+        "compose.yaml": "services:\n  web:\n    image: a\n    scale: 2\n  api:\n    image: b\n"
+                        "    deploy: {replicas: 3}\n",
+    }),
+    Case("scale-conflict", {
+        "compose.yaml": "services:\n  web:\n    image: a\n    scale: 2\n    deploy: {replicas: 3}\n",
+    }, refused=True),
+    # -- discovery and names --------------------------------------------------
+    Case("default-files-in-parent", {
+        "compose.yml": "services:\n  web:\n    image: a\n",
+        "docker-compose.override.yml": "services:\n  web:\n    image: b\n",
+        "deep/er/keep": "",
+    }, cwd="deep/er"),
+    Case("compose-file-variable", {
+        "one.yaml": "services:\n  web:\n    image: a\n",
+        "two.yaml": "services:\n  web:\n    image: b\n",
+    }, env={"COMPOSE_FILE": "one.yaml,two.yaml", "COMPOSE_PATH_SEPARATOR": ","}),
+    Case("compose-file-from-dotenv", {
+        "one.yaml": "services:\n  web:\n    image: a\n",
+        ".env": "COMPOSE_FILE=one.yaml\nCOMPOSE_PROJECT_NAME=fromdotenv\n",
+    }),
+    Case("disable-env-file", {
+        "compose.yaml": "services:\n  web:\n    image: ${IMG:-default}\n",
+        ".env": "IMG=fromdotenv\n",
+    }, env={"COMPOSE_DISABLE_ENV_FILE": "true"}),
+    Case("name-key", {"compose.yaml": "name: My_App!\nservices:\n  web:\n    image: a\n"}),
+    Case("name-interpolated", {"compose.yaml": "name: app-${SUFFIX}\nservices:\n  web:\n    image: a\n"},
+         env={"SUFFIX": "x"}),
+    Case("name-flag-wins", {"compose.yaml": "name: app\nservices:\n  web:\n    image: a\n"}, args=["-p", "flag"]),
+    Case("name-env", {"compose.yaml": "services:\n  web:\n    image: ${COMPOSE_PROJECT_NAME}\n"},
+         env={"COMPOSE_PROJECT_NAME": "fromenv"}),
+    Case("name-invalid-flag", {"compose.yaml": "services:\n  web:\n    image: a\n"}, args=["-p", "Bad Name"],
+         refused=True),
+    Case("project-directory", {
+        "sub/compose.yaml": "services:\n  web:\n    build: .\n    image: ${IMG}\n",
+        "sub/.env": "IMG=sub\n",
+    }, args=["-f", "sub/compose.yaml"]),
+    Case("missing-file", {"compose.yaml": "services: {}\n"}, args=["-f", "nope.yaml"], refused=True),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_against_compose(case: Case, tmp_path: Path) -> None:
+    project, error, reference = run_case(case, tmp_path)
+    ours = project.config if project is not None else None
+    assert case.refused == (not reference.ok), f"compose: {reference.error or 'accepted'}"
+    if case.refused:
+        assert error is not None, f"compose refused ({reference.error}) but we accepted: {json.dumps(ours)[:500]}"
+        assert error.message
+        return
+    assert error is None, f"we refused ({error}) but compose accepted"
+    expected = _select(_unescape(reference.config))
+    assert _select(ours) == expected
+    # compose repeats a warning at each use of the variable; we print each once
+    assert sorted(w.removeprefix("WARN[0000] ") for w in project.warnings) == sorted(set(reference.warnings))

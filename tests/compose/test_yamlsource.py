@@ -1,0 +1,85 @@
+"""YAML as compose reads it: YAML 1.2 scalars, positions, duplicate keys, tags, bounds."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from supervisor.compose.model import ComposeError
+from supervisor.compose.yamlsource import MAX_NODES, OVERRIDE, RESET, parse_documents, resolve_plain
+
+# go-yaml v3 resolution of plain scalars (checked with `docker compose config`).
+SCALARS = [
+    ("yes", "yes"), ("on", "on"), ("true", True), ("False", False), ("~", None), ("null", None),
+    ("0x1F", 31), ("0o17", 15), ("0777", 511), ("1_000", 1000), ("1.50", 1.5), ("1e3", 1000.0),
+    ("08", 8.0), ("+1", 1), ("80:80", "80:80"), ("1.2.3", "1.2.3"), (".5", 0.5), ("-.inf", -math.inf),
+]
+
+
+@pytest.mark.parametrize("text,expected", SCALARS)
+def test_plain_scalars(text, expected):
+    value = resolve_plain(text)
+    assert value == expected and type(value) is type(expected)
+
+
+def test_quoted_scalars_stay_strings():
+    doc = parse_documents("a: '1'\nb: \"true\"\nc: !!str 2\n", "f.yml")[0]
+    assert doc == {"a": "1", "b": "true", "c": "2"}
+
+
+def test_positions_of_keys_and_items():
+    doc = parse_documents("services:\n  web:\n    image: a\n    ports:\n      - 80\n", "f.yml")[0]
+    web = doc["services"]["web"]
+    assert str(web.keylocs["image"]) == "f.yml:3:5"
+    assert str(web["ports"].locs[0]) == "f.yml:5:9"
+
+
+def test_duplicate_key_is_an_error_at_the_second_key():
+    with pytest.raises(ComposeError) as info:
+        parse_documents("a: 1\nb: 2\na: 3\n", "f.yml")
+    assert str(info.value) == 'f.yml:3:1: mapping key "a" already defined at line 1'
+
+
+def test_merge_keys_explicit_keys_win():
+    doc = parse_documents("x: &x {a: 1, b: 2}\ny:\n  <<: *x\n  b: 3\n", "f.yml")[0]
+    assert doc["y"] == {"a": 1, "b": 3}
+
+
+def test_reset_and_override_tags_are_recorded():
+    doc = parse_documents("a: !reset []\nb: !override {c: 1}\n", "f.yml")[0]
+    assert doc.tags == {"a": RESET, "b": OVERRIDE}
+    assert doc["b"] == {"c": 1}
+
+
+def test_alias_bomb_is_refused():
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    with pytest.raises(ComposeError) as info:
+        parse_documents("\n".join(lines) + "\n", "bomb.yml")
+    assert f"{MAX_NODES:,}" in info.value.message
+
+
+def test_recursive_alias_is_refused():
+    with pytest.raises(ComposeError):
+        parse_documents("a: &a\n  b: *a\n", "f.yml")
+
+
+def test_oversized_text_is_refused():
+    with pytest.raises(ComposeError) as info:
+        parse_documents("#" * (10 * 1024 * 1024 + 1), "big.yml")
+    assert "10 MiB" in info.value.message
+
+
+def test_syntax_error_has_position():
+    with pytest.raises(ComposeError) as info:
+        parse_documents("services:\n  web:\n    image: [a\n", "f.yml")
+    assert info.value.location.line == 4
+    assert "did not find expected" in info.value.message
+
+
+def test_timestamps_are_refused_like_compose():
+    with pytest.raises(ComposeError) as info:
+        parse_documents("services:\n  web:\n    environment:\n      E: 2020-01-01\n", "f.yml")
+    assert "services.web.environment.E invalid jsonType time.Time" in info.value.message
