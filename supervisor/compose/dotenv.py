@@ -37,8 +37,8 @@ import unicodedata
 from typing import Optional
 
 from supervisor.compose.model import ComposeError, Location
-from supervisor.compose.template import Lookup, Reference, TemplateError, interpolate as interpolate_template
-from supervisor.compose.template import quote_go
+from supervisor.compose.template import Lookup, Reference, TemplateError, quote_go
+from supervisor.compose.template import interpolate as interpolate_template
 
 __all__ = [
     "DotenvError",
@@ -71,7 +71,9 @@ class DotenvError(ComposeError):
     """An env file compose would refuse; ``location`` is path:line:column.
 
     ``detail`` is the text compose-go gives for the problem and
-    :meth:`compose_message` the full line compose prints.
+    :meth:`compose_message` the full line compose prints.  When a value's
+    template was at fault, ``template_error`` is the underlying
+    :class:`~supervisor.compose.template.TemplateError`.
     """
 
     def __init__(
@@ -81,10 +83,12 @@ class DotenvError(ComposeError):
         *,
         detail: Optional[str] = None,
         raw_format: bool = False,
+        template_error: Optional[TemplateError] = None,
     ):
         super().__init__(message, location)
         self.detail = detail if detail is not None else message
         self.raw_format = raw_format
+        self.template_error = template_error
 
     def compose_message(self, path: Optional[str] = None) -> str:
         """What ``docker compose`` prints, naming ``path`` (default: the file in ``location``)."""
@@ -295,9 +299,8 @@ class _Parser:
             return interpolate_template(value, resolve)
         except TemplateError as err:
             line, column = self._position(pos)
-            error = DotenvError(err.message, Location(self.path, line, column), detail=err.go_error())
-            error.template_error = err  # type: ignore[attr-defined]
-            raise error from err
+            where = Location(self.path, line, column)
+            raise DotenvError(err.message, where, detail=err.go_error(), template_error=err) from err
 
 
 def _expand_escapes(text: str) -> str:

@@ -193,11 +193,16 @@ def interpolate(
         err.location = location
         err.references = tuple(state.references)
         raise
+    except RecursionError:
+        # Only absurdly deep nesting gets here; compose itself has no limit.
+        raise TemplateError(
+            "template nested too deeply to interpolate", location, kind="invalid", template=text
+        ) from None
     return result, state.references
 
 
 class _State:
-    """One top-level interpolation: the lookup, what was consulted, the first error."""
+    """One top-level interpolation: the lookup and every variable consulted so far."""
 
     def __init__(self, lookup: Lookup):
         self.lookup = lookup

@@ -304,3 +304,14 @@ def test_variable_names(name: str, ok: bool) -> None:
 )
 def test_go_quoting(text: str, want: str) -> None:
     assert quote_go(text) == want
+
+
+def test_absurd_nesting_is_a_template_error() -> None:
+    deep = "${U:-" * 2000 + "x" + "}" * 2000
+    with pytest.raises(TemplateError) as caught:
+        interpolate(deep, {}.get)
+    assert caught.value.kind == "invalid"
+
+
+def test_moderate_nesting_works() -> None:
+    assert run("${U:-" * 50 + "x" + "}" * 50) == "x"
