@@ -196,10 +196,12 @@ def _check_extension(block: Any, kind: str, where: Optional[Location], label: st
 
 # --- detection ------------------------------------------------------------------------------
 
-_FIELD_ORDER = ("command", "dockerfile", "image", "build")
+# Strongest clue first: what runs, then what it is built from, then names people give things.
+_FIELD_ORDER = ("command", "dockerfile", "image", "build", "environment", "service")
 
 
-def _fields(config: Mapping[str, Any], argv: list[str], dockerfile_text: Optional[str]) -> dict[str, str]:
+def _fields(config: Mapping[str, Any], argv: list[str], dockerfile_text: Optional[str],
+            name: str = "") -> dict[str, str]:
     build = config.get("build")
     build_text = ""
     if isinstance(build, Mapping):
@@ -211,6 +213,9 @@ def _fields(config: Mapping[str, Any], argv: list[str], dockerfile_text: Optiona
         "dockerfile": dockerfile_text or "",
         "image": str(config.get("image") or ""),
         "build": build_text,
+        # the names of the variables set for the container, one per line
+        "environment": "\n".join(sorted(str(k) for k in (config.get("environment") or {}))),
+        "service": name,
     }
 
 
@@ -223,12 +228,13 @@ def detect(service: Service, profiles: Mapping[str, Profile], *, argv: list[str]
         if profile is None:
             return Detection(None, "x-supervisor.implementation", True, unknown_name=str(declared))
         return Detection(profile, "x-supervisor.implementation", True)
-    fields = _fields(service.config, argv, dockerfile_text)
+    fields = _fields(service.config, argv, dockerfile_text, service.name)
     for field in _FIELD_ORDER:
         text = fields[field]
         if not text:
             continue
         matches = [(p, c) for p in profiles.values() for c in p.detect if c.field == field and c.pattern.search(text)]
+        matches.sort(key=lambda match: -match[1].priority)  # stable: profile order breaks ties
         if matches:
             profile, clue = matches[0]
             others = sorted({p.name for p, _ in matches} - {profile.name})

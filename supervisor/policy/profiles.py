@@ -52,9 +52,10 @@ def load_schema(name: str) -> dict[str, Any]:
 class DetectClue:
     """One way to recognise the implementation: a regular expression on one field of a service."""
 
-    field: str  # command | image | build | dockerfile
+    field: str  # command | dockerfile | image | build | environment | service
     pattern: re.Pattern[str]
     clue: str
+    priority: int = 0  # among clues matching the same field, the highest wins
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,10 +161,10 @@ def parse_profile(document: Any, *, where: str = "<profile>") -> Profile:
     clues = []
     for clue in document["detect"]:
         try:
-            pattern = re.compile(clue["pattern"], re.IGNORECASE)
+            pattern = re.compile(clue["pattern"], re.IGNORECASE | re.MULTILINE)
         except re.error as exc:
             raise ProfileError(f"{where}: detect pattern {clue['pattern']!r}: {exc}") from None
-        clues.append(DetectClue(clue["field"], pattern, clue["clue"]))
+        clues.append(DetectClue(clue["field"], pattern, clue["clue"], int(clue.get("priority", 0))))
     return Profile(
         name=document["name"],
         title=document["title"],

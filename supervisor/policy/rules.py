@@ -343,8 +343,8 @@ def _unknown(evaluation: Evaluation, profiles_known: list[str]) -> list[Finding]
             record = decision.service.environment["BACKFILL_DAYS"]
             findings.append(Finding(
                 "SV008", "warning",
-                f"{decision.name} sets BACKFILL_DAYS but matches no implementation profile (image, build, Dockerfile and "
-                f"command gave no clue), so whether it backfills is not checked: declare "
+                f"{decision.name} sets BACKFILL_DAYS but matches no implementation profile (command, Dockerfile, "
+                f"image, build context, variable names and service name gave no clue), so whether it backfills is not checked: declare "
                 f"x-supervisor: {{implementation: NAME}} with one of {known}",
                 value_location(record) or decision.service.location, [], [decision.name]))
     return findings
