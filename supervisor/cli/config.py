@@ -12,6 +12,17 @@ from supervisor.cli.base import compose_options, handle_errors, load_options_fro
 from supervisor.report.mask import mask_config, mask_env_record
 
 
+def escape_dollars(value: Any) -> Any:
+    """Compose prints every ``$`` of a resolved string as ``$$`` so the output can be loaded again."""
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, dict):
+        return {escape_dollars(k) if isinstance(k, str) else k: escape_dollars(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escape_dollars(v) for v in value]
+    return value
+
+
 @main.command("config")
 @compose_options
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True,
@@ -32,7 +43,7 @@ def config_command(fmt: str, quiet: bool, list_services: bool, provenance: bool,
         for name in project.services:
             click.echo(name)
         return
-    document = project.config if no_mask else mask_config(project.config)
+    document = escape_dollars(project.config if no_mask else mask_config(project.config))
     if provenance:
         document = dict(document)
         services = dict(document.get("services") or {})
