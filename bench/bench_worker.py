@@ -1,0 +1,188 @@
+"""Benchmark: events per second from the devrelay through ``supervisor worker`` into PostgreSQL.
+
+Starts a throw-away PostgreSQL cluster (the test suite's PostgresCluster), a devrelay serving a
+synthetic history of N events, and a worker whose live cursor row is seeded at 0 so that it reads
+the history as fast as it can, committing batches with their cursor.  Reports, from one run:
+
+- the worker's sustained rate (first connection -> last event committed) and PostgreSQL rows/s;
+- the decode-only rate on the same frames (receive all, then ``decode_frame``), for comparison;
+- the worker's peak resident memory (VmHWM) and CPU seconds per 1000 events.
+
+Usage: python bench/bench_worker.py [--events 50000] [--accounts 1000] [--json]
+Targets: at least 10,000 events/s with at most 300 MB resident (exit 1 when missed, with --strict).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import psycopg  # noqa: E402
+
+from conftest import PostgresCluster, _free_port, _pg_bin  # noqa: E402
+
+TARGET_RATE = 10_000
+TARGET_RSS_MB = 300
+WORKER = [sys.executable, "-c", "import supervisor.cli.worker; from supervisor.cli import main; main()", "worker"]
+
+
+def _proc_status(pid: int, key: str) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _receive(url: str, count: int) -> list[bytes]:
+    from websockets.asyncio.client import connect
+
+    frames: list[bytes] = []
+    async with connect(url + "/xrpc/com.atproto.sync.subscribeRepos?cursor=0", max_size=None,
+                       compression=None) as ws:
+        while len(frames) < count:
+            frames.append(await ws.recv())
+    return frames
+
+
+def decode_only(url: str, count: int) -> dict[str, float]:
+    """Receive ``count`` frames, then time decoding them (and building batches) in this process."""
+    from supervisor.atproto import frames as frame_codec
+    from supervisor.worker.batch import BatchBuilder
+
+    started = time.perf_counter()
+    frames = asyncio.run(_receive(url, count))
+    received = time.perf_counter() - started
+    started = time.perf_counter()
+    decoded = [frame_codec.decode_frame(f, records=True) for f in frames]
+    decode_seconds = time.perf_counter() - started
+    builder = BatchBuilder()
+    started = time.perf_counter()
+    for event in decoded:
+        builder.add(event)
+        if builder.batch.events >= 1000:
+            builder.take()
+    build_seconds = time.perf_counter() - started
+    return {"receive_per_s": count / received, "decode_per_s": count / decode_seconds,
+            "decode_and_batch_per_s": count / (decode_seconds + build_seconds)}
+
+
+def run(events: int, accounts: int) -> dict[str, object]:
+    root = Path(tempfile.mkdtemp(prefix="bench-worker-"))
+    pg_root = Path(tempfile.mkdtemp(prefix="bench-worker-pg-"))
+    cluster = PostgresCluster(pg_root, _free_port(), _pg_bin())
+    cluster.start()
+    relay = worker = None
+    try:
+        dsn = cluster.create_database("bench")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CREATE TABLE firehose_cursor (id serial PRIMARY KEY, service varchar(255) NOT NULL UNIQUE, "
+                         "cursor text, last_event_time timestamp, updated_at timestamp NOT NULL DEFAULT now())")
+            conn.execute("INSERT INTO firehose_cursor (service, cursor) VALUES ('firehose', '0')")
+        relay = subprocess.Popen([sys.executable, "-m", "supervisor", "devrelay", "--port", "0", "--seed", "1",
+                                  "--accounts", str(accounts), "--events", str(events), "--days", "2"],
+                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = relay.stdout.readline()
+        url = re.search(r"listening on (ws://\S+)", line).group(1)
+
+        log_path = root / "worker.log"
+        env = {**os.environ, "DATABASE_URL": dsn, "RELAY_URL": url, "HEALTH_PORT": "0", "HEALTH_HOST": "127.0.0.1",
+               "LOG_LEVEL": "info", "BACKFILL_DAYS": "0", "PYTHONUNBUFFERED": "1"}
+        with open(log_path, "w") as log:
+            worker = subprocess.Popen(WORKER, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while "connected to" not in log_path.read_text():
+            if time.monotonic() > deadline or worker.poll() is not None:
+                raise RuntimeError("worker did not connect:\n" + log_path.read_text())
+            time.sleep(0.01)
+        started = time.perf_counter()
+        cpu_start = _cpu_seconds(worker.pid)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            while True:
+                (cursor,) = conn.execute("SELECT cursor FROM firehose_cursor WHERE service = 'firehose'").fetchone()
+                if cursor == str(events):
+                    break
+                if time.perf_counter() - started > 600:
+                    raise RuntimeError(f"worker stuck at cursor {cursor}")
+                time.sleep(0.02)
+            elapsed = time.perf_counter() - started
+            cpu = _cpu_seconds(worker.pid) - cpu_start
+            peak = _proc_status(worker.pid, "VmHWM")
+            rows = 0
+            for table in ("record", "post", "like", "repost", "follow", "block", "users", "record_tombstone"):
+                rows += conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+        worker.terminate()
+        worker.wait(30)
+        decode = decode_only(url, events)
+        rate = events / elapsed
+        return {
+            "events": events,
+            "seconds": round(elapsed, 3),
+            "worker_events_per_s": round(rate),
+            "postgres_rows": rows,
+            "postgres_rows_per_s": round(rows / elapsed),
+            "worker_peak_rss_mb": round(peak / 2**20, 1),
+            "worker_cpu_s_per_1000_events": round(cpu / events * 1000, 4),
+            "decode_only_per_s": round(decode["decode_per_s"]),
+            "decode_and_batch_per_s": round(decode["decode_and_batch_per_s"]),
+            "receive_only_per_s": round(decode["receive_per_s"]),
+            "ratio_worker_to_decode": round(rate / decode["decode_per_s"], 3),
+            "cpus": os.cpu_count(),
+            "meets_rate_target": rate >= TARGET_RATE,
+            "meets_memory_target": peak / 2**20 <= TARGET_RSS_MB,
+        }
+    finally:
+        for proc in (worker, relay):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(pg_root, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--accounts", type=int, default=1_000)
+    parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
+    parser.add_argument("--strict", action="store_true", help="Exit 1 when a target is missed.")
+    args = parser.parse_args()
+    result = run(args.events, args.accounts)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"worker: {result['events']} events in {result['seconds']} s = {result['worker_events_per_s']} events/s "
+              f"(target {TARGET_RATE}); PostgreSQL {result['postgres_rows_per_s']} rows/s")
+        print(f"decode only: {result['decode_only_per_s']} events/s; decode + batch: "
+              f"{result['decode_and_batch_per_s']} events/s; worker/decode = {result['ratio_worker_to_decode']}")
+        print(f"worker peak RSS {result['worker_peak_rss_mb']} MB (target <= {TARGET_RSS_MB}); "
+              f"CPU {result['worker_cpu_s_per_1000_events']} s per 1000 events; {result['cpus']} CPUs")
+    ok = result["meets_rate_target"] and result["meets_memory_target"]
+    return 0 if ok or not args.strict else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,290 @@
+"""The backfill: a relay replay from the oldest event the relay keeps up to where live ingest began.
+
+It runs on worker 0 only, when BACKFILL_DAYS is not 0, beside live ingest, on its own cursor row
+(BACKFILL_CURSOR_SERVICE; the ``cursor`` column stays a plain sequence number).  Its end point, its
+time window and its completion are kept in ``backfill_state``, so a restart resumes from the
+cursor and a finished backfill is not run again.  BACKFILL_BATCH_SIZE and BACKFILL_BATCH_DELAY_MS
+bound its rate; BACKFILL_MAX_MEMORY_MB pauses it while the process is above that size.  Every log
+line starts with ``[BACKFILL]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import gc
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any, Optional
+
+from supervisor.worker import store
+from supervisor.worker.batch import Batch, BatchBuilder
+from supervisor.worker.config import WorkerConfig
+from supervisor.worker.metrics import WorkerMetrics
+from supervisor.worker.stream import Stream, StreamPolicy, StreamStatus
+from supervisor.worker.timing import RateLimit, resident_memory_bytes
+
+__all__ = ["BackfillStatus", "Backfill", "backfill_cutoff", "window_note", "throttle_text", "PREFIX"]
+
+PREFIX = "[BACKFILL] "
+log = logging.getLogger("supervisor.worker.backfill")
+
+
+def backfill_cutoff(days: int, now: datetime) -> Optional[datetime]:
+    """The oldest record time the backfill indexes (None: all history)."""
+    if days < 0:
+        return None
+    return now - timedelta(days=days)
+
+
+def window_note(days: int, relay_window_hours: float) -> Optional[str]:
+    """A warning when the requested window reaches past what the relay keeps (None when it fits)."""
+    if days == -1:
+        return (f"all history requested: the relay keeps about {relay_window_hours:g} h of events, "
+                f"so the backfill covers what that window holds")
+    if days * 24 > relay_window_hours:
+        return (f"the {days}-day window reaches past the relay's replay window ({relay_window_hours:g} h): "
+                f"only what the relay still keeps can be backfilled")
+    return None
+
+
+def throttle_text(config: WorkerConfig) -> str:
+    """The throttling configuration in one line."""
+    delay = config.backfill_batch_delay_ms
+    rate = "unlimited" if delay == 0 else f"{config.backfill_batch_size * 1000 / delay:g} events/s"
+    return (f"Resource throttling config: batch size {config.backfill_batch_size} events, batch delay {delay}ms "
+            f"(at most {rate}), memory ceiling {config.backfill_max_memory_mb}MB, "
+            f"cursor row '{config.backfill_cursor_service}'")
+
+
+@dataclasses.dataclass
+class BackfillStatus:
+    """What the health endpoint reports about the backfill."""
+
+    state: str = "disabled"  # disabled, waiting, running, paused, complete, stopped, failed
+    days: int = 0
+    end_seq: Optional[int] = None
+    start_seq: Optional[int] = None
+    cursor: Optional[int] = None
+    cutoff: Optional[datetime] = None
+    events: int = 0
+    records: int = 0
+    note: Optional[str] = None
+    stream: Optional[StreamStatus] = None
+
+    @property
+    def progress(self) -> Optional[float]:
+        """Share of the replay done, 0..1 (None when unknown)."""
+        if self.state == "complete":
+            return 1.0
+        if self.end_seq is None or self.cursor is None or self.start_seq is None:
+            return None
+        span = self.end_seq - self.start_seq
+        if span <= 0:
+            return 1.0
+        return max(0.0, min(1.0, (self.cursor - self.start_seq) / span))
+
+    def to_json(self, now: float) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        out: dict[str, Any] = {
+            "state": self.state,
+            "days": self.days,
+            "cursor": self.cursor,
+            "end_seq": self.end_seq,
+            "progress": None if self.progress is None else round(self.progress, 4),
+            "events": self.events,
+            "records": self.records,
+            "cutoff": self.cutoff.isoformat() if self.cutoff else None,
+        }
+        if self.note:
+            out["note"] = self.note
+        if self.stream is not None:
+            out["connected"] = self.stream.connected
+            out["events_per_second"] = round(self.stream.rate.rate(now), 2)
+        return out
+
+
+class Backfill:
+    """Runs the replay (see the module docstring)."""
+
+    def __init__(self, config: WorkerConfig, database: store.Database, metrics: WorkerMetrics,
+                 live_start: "asyncio.Future[int]", status: BackfillStatus) -> None:
+        self.config = config
+        self.database = database
+        self.metrics = metrics
+        self.live_start = live_start
+        self.status = status
+        self.stream: Optional[Stream] = None
+        self._stopping = False
+        self._limit = RateLimit(config.backfill_batch_delay_ms / 1000.0)
+        self._last_progress = 0.0
+        self._started = time.monotonic()
+
+    def stop(self) -> None:
+        """Stop after committing what was read; the next start resumes from the cursor."""
+        self._stopping = True
+        if self.stream is not None:
+            self.stream.stop()
+
+    async def _db(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        def call() -> Any:
+            with self.database.connection() as conn:
+                return func(conn, *args, **kwargs)
+        return await asyncio.to_thread(call)
+
+    async def run(self) -> None:
+        """Run to completion, or until stopped."""
+        config = self.config
+        status = self.status
+        status.days = config.backfill_days
+        span = "all history" if config.backfill_days == -1 else f"{config.backfill_days}-day historical backfill"
+        log.info("%sStarting %s on primary worker (WORKER_ID=%d)...", PREFIX, span, config.worker_id)
+        log.info("%s%s", PREFIX, throttle_text(config))
+        note = window_note(config.backfill_days, config.relay_window_hours)
+        if note:
+            log.warning("%s%s", PREFIX, note)
+        state = await self._db(store.read_backfill_state, config.backfill_cursor_service)
+        if state is not None and state.complete:
+            self._adopt(state)
+            status.state = "complete"
+            log.info("%sAlready complete (finished %s, replayed up to seq %s, %d records); nothing to do. "
+                     "Delete its backfill_state row to run it again.", PREFIX,
+                     state.completed_at.isoformat(timespec="seconds") if state.completed_at else "?",
+                     state.end_seq, state.records)
+            return
+        if state is None:
+            status.state = "waiting"
+            if not self.live_start.done():
+                log.info("%sWaiting for live ingest to start: the backfill replays up to that point", PREFIX)
+            try:
+                end_seq = await self.live_start
+            except asyncio.CancelledError:
+                # Stopped before live ingest saw its first event: nothing to resume yet.
+                status.state = "stopped"
+                return
+            if self._stopping:
+                status.state = "stopped"
+                return
+            cutoff = backfill_cutoff(config.backfill_days, datetime.now(timezone.utc))
+            state = await self._db(store.begin_backfill_state, config.backfill_cursor_service,
+                                   days=config.backfill_days, end_seq=end_seq, cutoff=cutoff)
+        elif state.days != config.backfill_days:
+            log.warning("%sResuming a backfill started with BACKFILL_DAYS=%d (now %d): keeping its window until it "
+                        "completes", PREFIX, state.days, config.backfill_days)
+        self._adopt(state)
+        row = await self._db(store.read_cursor, config.backfill_cursor_service)
+        cursor = row.seq if row is not None else None
+        status.cursor = cursor
+        end_seq = state.end_seq if state.end_seq is not None else 0
+        window = "all records" if state.cutoff is None else f"records made since {state.cutoff.isoformat(timespec='seconds')}"
+        if cursor is not None and cursor >= end_seq:
+            await self._db(store.complete_backfill_state, config.backfill_cursor_service,
+                           "cursor already at the end point")
+            status.state = "complete"
+            log.info("%sComplete: cursor %d already at the end point %d", PREFIX, cursor, end_seq)
+            return
+        log.info("%sReplaying %s from %s up to seq %d (where live ingest began)", PREFIX, window,
+                 f"cursor {cursor}" if cursor is not None else "the oldest event the relay keeps (cursor 0)", end_seq)
+        await self._replay(state, cursor, end_seq)
+
+    def _adopt(self, state: store.BackfillState) -> None:
+        status = self.status
+        status.end_seq, status.start_seq, status.cutoff = state.end_seq, state.start_seq, state.cutoff
+        status.events, status.records, status.note = state.events, state.records, state.note
+        self.metrics.backfill_progress.set(status.progress or 0.0)
+
+    async def _replay(self, state: store.BackfillState, cursor: Optional[int], end_seq: int) -> None:
+        config = self.config
+        status = self.status
+        builder = BatchBuilder(cutoff=state.cutoff, end_seq=end_seq, after_seq=cursor)
+        policy = StreamPolicy(
+            name="backfill", service=config.backfill_cursor_service,
+            max_events=max(1000, config.backfill_batch_size), max_contributing=config.backfill_batch_size,
+            prefix=PREFIX, backfill_service=config.backfill_cursor_service, before_batch=self._before_batch,
+            initial_cursor=0, receive_timeout=config.receive_timeout,
+        )
+        stream = Stream(config.relay_url, self.database, policy, builder, self.metrics)
+        status.stream = stream.status
+        stream.on_commit = self._committed
+        stream.on_future_cursor = lambda: self._future_cursor(builder)
+        self.stream = stream
+        if self._stopping:
+            stream.stop()
+        status.state = "running"
+        first = asyncio.ensure_future(self._record_start(stream))
+        try:
+            await stream.run()
+        finally:
+            first.cancel()
+        if stream.status.finished:
+            status.state = "complete"
+            self.metrics.backfill_progress.set(1.0)
+            log.info("%sComplete: replayed up to seq %d; %d events and %d records indexed in total (%.0f s this run)",
+                     PREFIX, end_seq, status.events, status.records, time.monotonic() - self._started)
+        else:
+            status.state = "stopped"
+            log.info("%sStopped at seq %s; the next start resumes from there", PREFIX, status.cursor)
+
+    async def _record_start(self, stream: Stream) -> None:
+        seq = await stream.first_seq
+        if self.status.start_seq is None:
+            self.status.start_seq = seq
+            await self._db(_set_start_seq, self.config.backfill_cursor_service, seq)
+            log.info("%sOldest event replayed: seq %d", PREFIX, seq)
+
+    def _future_cursor(self, builder: BatchBuilder) -> None:
+        # The relay is behind our cursor (a reset or different relay): nothing more to replay.
+        builder.finished = True
+        builder.batch.final = True
+        self.status.note = "finished early: the relay is behind the backfill cursor (FutureCursor)"
+
+    async def _before_batch(self, batch: Batch) -> None:
+        limit = self.config.backfill_max_memory_mb * 1024 * 1024
+        paused_at: Optional[float] = None
+        while not self._stopping:
+            rss = resident_memory_bytes()
+            self.metrics.memory.set(rss)
+            if rss <= limit:
+                break
+            if paused_at is None:
+                paused_at = time.monotonic()
+                self.status.state = "paused"
+                self.metrics.backfill_paused.set(1)
+                log.warning("%sPaused: resident memory %d MB is over BACKFILL_MAX_MEMORY_MB=%d", PREFIX,
+                            rss // (1024 * 1024), self.config.backfill_max_memory_mb)
+            gc.collect()
+            await asyncio.sleep(1.0)
+        if paused_at is not None:
+            self.status.state = "running"
+            self.metrics.backfill_paused.set(0)
+            log.info("%sResumed after %.0f s: memory back under the ceiling", PREFIX, time.monotonic() - paused_at)
+        loop = asyncio.get_running_loop()
+        delay = self._limit.delay(loop.time())
+        if delay > 0 and not self._stopping:
+            await asyncio.sleep(delay)
+        self._limit.started(loop.time())
+
+    def _committed(self, batch: Batch, result: store.ApplyResult) -> None:
+        status = self.status
+        status.events += batch.events
+        status.records += result.records
+        if batch.last_seq is not None:
+            status.cursor = batch.last_seq
+        if batch.final:
+            status.state = "complete"
+        self.metrics.backfill_progress.set(status.progress or 0.0)
+        now = time.monotonic()
+        if now - self._last_progress >= 5.0 or batch.final:
+            self._last_progress = now
+            rate = status.stream.rate.rate(now) if status.stream else 0.0
+            pct = "?" if status.progress is None else f"{status.progress * 100:.1f}%"
+            when = batch.last_time.isoformat(timespec="seconds") if batch.last_time else "?"
+            log.info("%sProgress: seq %s of %s (%s), %.1f events/s, %d events and %d records so far, at event time %s",
+                     PREFIX, status.cursor, status.end_seq, pct, rate, status.events, status.records, when)
+
+
+def _set_start_seq(conn: Any, service: str, seq: int) -> None:
+    with conn.transaction():
+        conn.execute("UPDATE backfill_state SET start_seq = COALESCE(start_seq, %s) WHERE service = %s",
+                     (seq, service))

@@ -1,0 +1,164 @@
+"""Real processes for the worker tests: a devrelay subprocess, worker subprocesses, and database reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import psycopg
+
+REPO = Path(__file__).resolve().parents[2]
+WORKER_ARGV = [sys.executable, "-c", "import supervisor.cli.worker; from supervisor.cli import main; main()", "worker"]
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+class Relay:
+    """A ``supervisor devrelay`` subprocess; ``final_seq`` is the seq of its last event (history + live)."""
+
+    def __init__(self, workdir: Path, *args: str) -> None:
+        self.truth = workdir / "truth.jsonl"
+        self.truth_accounts = workdir / "accounts.jsonl"
+        self.stderr_path = workdir / "relay.err"
+        argv = [sys.executable, "-m", "supervisor", "devrelay", "--port", "0", "--truth", str(self.truth),
+                "--truth-accounts", str(self.truth_accounts), *args]
+        self._stderr = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=self._stderr, text=True)
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        match = re.search(r"listening on (ws://\S+)", line)
+        if not match:
+            self.stop()
+            raise RuntimeError(f"devrelay did not start: {line!r} {self.stderr_path.read_text()}")
+        self.url = match.group(1)
+        summary = self.stderr_path.read_text()
+        found = re.search(r"(\d+) events sequenced.*?(\d+) live to come", summary)
+        assert found, summary
+        self.history = int(found.group(1))
+        self.live = int(found.group(2))
+        self.final_seq = self.history + self.live
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._stderr.close()
+
+
+class WorkerProcess:
+    """A ``supervisor worker`` subprocess with its log in a file."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, *args: str) -> None:
+        self.log_path = log_path
+        full = {k: v for k, v in os.environ.items() if not k.startswith(("BACKFILL_", "FIREHOSE_", "WORKER_"))}
+        full.update({"HEALTH_PORT": "0", "HEALTH_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"})
+        full.update(env)
+        self._log = open(log_path, "a")
+        self.proc = subprocess.Popen([*WORKER_ARGV, *args], cwd=REPO, env=full, stdout=self._log,
+                                     stderr=subprocess.STDOUT)
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def health_url(self, timeout: float = 20) -> str:
+        found = wait_until(lambda: re.findall(r"listening on (http://\S+/health)", self.log), timeout,
+                           what="the health server")
+        return found[-1]
+
+    def signal(self, signum: int) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+
+    def wait(self, timeout: float = 30) -> int:
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is not None:
+                self._log.close()
+
+    def stop(self) -> Optional[int]:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+def read_truth(path: Path) -> dict[str, tuple[str, Any]]:
+    """uri -> (cid, record JSON) from a devrelay truth file."""
+    out = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            out[row["uri"]] = (row["cid"], row["record"])
+    return out
+
+
+def read_records(dsn: str) -> dict[str, tuple[str, Any]]:
+    """uri -> (cid, json) from the worker's ``record`` table."""
+    with psycopg.connect(dsn) as conn:
+        return {uri: (cid, doc) for uri, cid, doc in conn.execute("SELECT uri, cid, json FROM record")}
+
+
+def cursor_of(dsn: str, service: str) -> Optional[str]:
+    """The ``firehose_cursor.cursor`` of ``service`` (None when absent or the table is missing)."""
+    try:
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute("SELECT cursor FROM firehose_cursor WHERE service = %s", (service,)).fetchone()
+    except psycopg.errors.UndefinedTable:
+        return None
+    return row[0] if row else None
+
+
+def query(dsn: str, sql: str, params: tuple = ()) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def seed_cursor(dsn: str, service: str, cursor: str) -> None:
+    """Create ``firehose_cursor`` (the shape other programs use) with one row, before the worker runs."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS firehose_cursor (id serial PRIMARY KEY, service varchar(255) NOT NULL "
+                     "UNIQUE, cursor text, last_event_time timestamp, updated_at timestamp NOT NULL DEFAULT now())")
+        conn.execute("INSERT INTO firehose_cursor (service, cursor) VALUES (%s, %s)", (service, cursor))
+
+
+def diff_records(want: dict, got: dict) -> str:
+    """A short description of how two record sets differ ('' when equal)."""
+    missing = sorted(set(want) - set(got))
+    extra = sorted(set(got) - set(want))
+    changed = sorted(uri for uri in set(want) & set(got) if want[uri] != got[uri])
+    if not (missing or extra or changed):
+        return ""
+    return (f"{len(missing)} missing (e.g. {missing[:2]}), {len(extra)} extra (e.g. {extra[:2]}), "
+            f"{len(changed)} different (e.g. {changed[:2]})")
+
+
+def new_workdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="worker-test-"))

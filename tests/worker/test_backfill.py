@@ -1,0 +1,107 @@
+"""Backfill: the time window, completion, resuming after a crash, and worker 1 never backfilling."""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from supervisor.atproto import syntax
+
+from .support import cursor_of, diff_records, query, read_records, read_truth, seed_cursor, wait_until
+
+pytestmark = pytest.mark.postgres
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def made_at(uri: str, record: dict) -> datetime:
+    """When a record was made: its TID record key, else its createdAt."""
+    rkey = uri.rsplit("/", 1)[1]
+    if syntax.is_valid("tid", rkey):
+        return EPOCH + timedelta(microseconds=syntax.tid_time(rkey))
+    return datetime.fromisoformat(record["createdAt"])
+
+
+def backfill_state(dsn: str):
+    if not query(dsn, "SELECT to_regclass('backfill_state')")[0][0]:
+        return None
+    rows = query(dsn, "SELECT days, end_seq, cutoff, completed_at, events FROM backfill_state WHERE service = 'backfill'")
+    return rows[0] if rows else None
+
+
+def test_window_resume_after_kill_and_completion(database_url, start_relay, start_worker):
+    relay = start_relay("--seed", "21", "--accounts", "60", "--events", "4000", "--days", "3")
+    # Live ingest resumes at the end of the history: the backfill replays 0..end on its own row.
+    seed_cursor(database_url, "firehose", str(relay.history))
+    env = {"DATABASE_URL": database_url, "RELAY_URL": relay.url, "BACKFILL_DAYS": "2",
+           "BACKFILL_BATCH_SIZE": "40", "BACKFILL_BATCH_DELAY_MS": "40"}
+    first = start_worker(env, log_name="first")
+    wait_until(lambda: int(cursor_of(database_url, "backfill") or 0) > 600, 60, interval=0.05,
+               what="the backfill to be under way")
+    first.signal(signal.SIGKILL)
+    first.wait()
+    stopped_at = int(cursor_of(database_url, "backfill"))
+    days, end_seq, cutoff, completed, _ = backfill_state(database_url)
+    assert (days, end_seq, completed) == (2, relay.history, None)
+    assert stopped_at < end_seq
+
+    second = start_worker(env, log_name="second")
+    wait_until(lambda: (backfill_state(database_url) or [None] * 4)[3] is not None, 90, what="completion")
+    second.signal(signal.SIGTERM)
+    assert second.wait() == 0
+    log = second.log
+    resumed = re.search(r"\[BACKFILL\] Replaying .* from cursor (\d+) up to seq (\d+)", log)
+    assert resumed and int(resumed.group(1)) == stopped_at and int(resumed.group(2)) == end_seq, log
+    assert "[BACKFILL] Complete" in log
+    assert int(cursor_of(database_url, "backfill")) == end_seq
+    assert cursor_of(database_url, "firehose") == str(relay.history)
+
+    # Exactly the records made within the window, as they are at the end.
+    truth = read_truth(relay.truth)
+    assert abs((datetime.now(timezone.utc) - cutoff) - timedelta(days=2)) < timedelta(minutes=5)
+    expected = {uri: value for uri, value in truth.items() if made_at(uri, value[1]) >= cutoff}
+    older = len(truth) - len(expected)
+    assert older > 100 and len(expected) > 100
+    assert diff_records(expected, read_records(database_url)) == ""
+
+    # A third start finds it complete and leaves it alone.
+    third = start_worker(env, log_name="third")
+    wait_until(lambda: "[BACKFILL] Already complete" in third.log, 30, what="the completion notice")
+    third.signal(signal.SIGTERM)
+    assert third.wait() == 0
+
+
+def test_worker_1_never_backfills(postgres_cluster, start_relay, start_worker):
+    relay = start_relay("--seed", "22", "--accounts", "20", "--events", "500", "--days", "1")
+    dsn = postgres_cluster.create_database(f"worker1_{int(time.time() * 1000) % 10**8}")
+    seed_cursor(dsn, "firehose", str(relay.history))
+    worker = start_worker({"DATABASE_URL": dsn, "RELAY_URL": relay.url, "WORKER_ID": "1", "BACKFILL_DAYS": "-1",
+                           "BACKFILL_BATCH_DELAY_MS": "0"})
+    wait_until(lambda: "connected to" in worker.log, 30, what="live ingest to connect")
+    time.sleep(1.5)
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    assert "[BACKFILL] Disabled (WORKER_ID=1 is not the primary worker)" in worker.log
+    assert "[BACKFILL] Starting" not in worker.log
+    assert query(dsn, "SELECT count(*) FROM backfill_state") == [(0,)]
+    assert cursor_of(dsn, "backfill") is None
+    assert query(dsn, "SELECT count(*) FROM record") == [(0,)]
+
+
+def test_backfill_window_past_the_relay_window_is_announced(database_url, start_relay, start_worker):
+    relay = start_relay("--seed", "23", "--accounts", "20", "--events", "300", "--days", "1")
+    seed_cursor(database_url, "firehose", str(relay.history))
+    worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url, "BACKFILL_DAYS": "7",
+                           "BACKFILL_BATCH_SIZE": "1000", "BACKFILL_BATCH_DELAY_MS": "0"})
+    wait_until(lambda: (backfill_state(database_url) or [None] * 4)[3] is not None, 60, what="completion")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    log = worker.log
+    assert "[BACKFILL] Starting 7-day historical backfill on primary worker" in log
+    assert "reaches past the relay's replay window (72 h)" in log
+    assert "[BACKFILL] Resource throttling config: batch size 1000 events" in log
+    assert diff_records(read_truth(relay.truth), read_records(database_url)) == ""

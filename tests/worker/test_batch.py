@@ -1,0 +1,120 @@
+"""Decoded events -> batches (pure): ordering, de-duplication, identifier checks, the backfill window."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from supervisor.atproto import frames, syntax
+from supervisor.worker.batch import BatchBuilder, parse_time, record_time
+
+DID = "did:plc:abcdefghijklmnopqrstuvwx"
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def tid(when: datetime, clock: int = 0) -> str:
+    return syntax.tid_from_time(int(when.timestamp() * 1_000_000), clock)
+
+
+def commit(seq, ops, *, did=DID, rev=None, time=NOW):
+    data = frames.encode_commit(seq, did, rev or tid(time + timedelta(seconds=seq)), None,
+                                time.isoformat().replace("+00:00", "Z"), ops)
+    return frames.decode_frame(data)
+
+
+def post(text, when=NOW):
+    return {"$type": "app.bsky.feed.post", "text": text, "createdAt": when.isoformat().replace("+00:00", "Z")}
+
+
+def test_a_later_op_on_the_same_uri_wins_within_a_batch():
+    builder = BatchBuilder()
+    key = tid(NOW)
+    builder.add(commit(1, [("create", f"app.bsky.feed.post/{key}", None, post("one"))]))
+    builder.add(commit(2, [("update", f"app.bsky.feed.post/{key}", None, post("two"))]))
+    builder.add(commit(3, [("create", f"app.bsky.feed.post/{tid(NOW, 1)}", None, post("other"))]))
+    batch = builder.take()
+    assert batch.events == 3 and (batch.first_seq, batch.last_seq) == (1, 3)
+    uri = f"at://{DID}/app.bsky.feed.post/{key}"
+    assert list(batch.writes)[-1] != uri and len(batch.writes) == 2
+    write = batch.writes[uri]
+    assert write.action == "update" and json.loads(write.json)["text"] == "two" and write.seq == 2
+    builder.add(commit(4, [("delete", f"app.bsky.feed.post/{key}", None, None)]))
+    later = builder.take()
+    assert later.writes[uri].action == "delete" and later.writes[uri].json is None
+
+
+def test_replayed_seqs_are_skipped_as_duplicates():
+    builder = BatchBuilder(after_seq=5)
+    assert not builder.add(commit(5, [("create", f"app.bsky.feed.like/{tid(NOW)}", None,
+                                       {"$type": "app.bsky.feed.like", "createdAt": "2024-06-01T12:00:00Z"})]))
+    assert builder.add(commit(6, []))
+    batch = builder.take()
+    assert batch.skipped["duplicate"] == 1 and batch.last_seq == 6 and not batch.writes
+
+
+def test_bad_identifiers_are_counted_and_skipped():
+    builder = BatchBuilder()
+    builder.add(commit(1, [("create", f"app.bsky.feed.post/{tid(NOW)}", None, post("x"))], did="not-a-did"))
+    builder.add(commit(2, [("create", "not a nsid/abc", None, post("x")),
+                           ("create", "app.bsky.feed.post/..", None, post("x")),
+                           ("create", f"app.bsky.feed.post/{tid(NOW)}", None, post("fine"))]))
+    builder.add(commit(3, [("create", f"app.bsky.feed.post/{tid(NOW, 2)}", None, post("x"))], rev="notatid"))
+    batch = builder.take()
+    assert batch.skipped["bad did"] == 1 and batch.skipped["bad path"] == 2 and batch.skipped["bad rev"] == 1
+    assert len(batch.writes) == 1 and batch.events == 3
+
+
+def test_records_postgresql_cannot_store_are_skipped():
+    builder = BatchBuilder()
+    builder.add(commit(1, [("create", f"app.bsky.feed.post/{tid(NOW)}", None, post("nul \x00 inside"))]))
+    batch = builder.take()
+    assert batch.skipped["unstorable record"] == 1 and not batch.writes
+
+
+def test_backfill_window_uses_the_tid_then_created_at():
+    cutoff = NOW - timedelta(days=1)
+    builder = BatchBuilder(cutoff=cutoff)
+    old, new = NOW - timedelta(days=2), NOW - timedelta(hours=1)
+    builder.add(commit(1, [("create", f"app.bsky.feed.post/{tid(old)}", None, post("old", new)),
+                           ("create", f"app.bsky.feed.post/{tid(new)}", None, post("new", old)),
+                           ("create", "app.bsky.actor.profile/self", None,
+                            {"$type": "app.bsky.actor.profile", "createdAt": old.isoformat()}),
+                           ("delete", f"app.bsky.feed.post/{tid(old, 3)}", None, None)]))
+    batch = builder.take()
+    kept = {w.rkey: w.action for w in batch.writes.values()}
+    assert kept == {tid(new): "create", tid(old, 3): "delete"}
+    assert batch.skipped["outside window"] == 2
+
+
+def test_end_seq_marks_the_final_batch_and_ignores_later_events():
+    builder = BatchBuilder(end_seq=3)
+    for seq in (1, 2, 3):
+        builder.add(commit(seq, []))
+    assert builder.finished and builder.batch.final and builder.batch.last_seq == 3
+    builder2 = BatchBuilder(end_seq=3)
+    builder2.add(commit(2, []))
+    assert not builder2.add(commit(7, []))
+    assert builder2.finished and builder2.batch.last_seq == 2
+
+
+def test_identity_and_account_events():
+    builder = BatchBuilder()
+    time = "2024-06-01T12:00:00Z"
+    builder.add(frames.decode_frame(frames.encode_identity(1, DID, time, "Alice.Example.com")))
+    builder.add(frames.decode_frame(frames.encode_identity(2, DID, time, None)))
+    builder.add(frames.decode_frame(frames.encode_account(3, DID, time, False, "takendown")))
+    builder.add(frames.decode_frame(frames.encode_identity(4, "did:bad", time, "x.example")))
+    batch = builder.take()
+    assert batch.identities[DID].handle == "alice.example.com"
+    assert (batch.accounts[DID].active, batch.accounts[DID].status) == (False, "takendown")
+    assert batch.skipped["bad identity"] == 1
+
+
+def test_time_helpers():
+    assert parse_time("2024-06-01T12:00:00.123456789Z") == datetime(2024, 6, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+    assert parse_time("2024-06-01T12:00:00") is None  # no zone
+    assert parse_time("yesterday") is None and parse_time(17) is None
+    key = tid(NOW)
+    assert record_time(key, None, syntax) == NOW
+    assert record_time("self", {"createdAt": "2024-01-01T00:00:00Z"}, syntax).year == 2024
+    assert record_time("self", {}, syntax) is None
