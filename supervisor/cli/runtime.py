@@ -1,0 +1,484 @@
+"""Commands: ``up``, ``down``, ``ps``, ``logs``, ``restart``, ``status`` (the project on a Docker Engine).
+
+``up`` runs the same policy check as ``validate`` first and creates nothing when it finds an
+error; it then launches through the Docker Engine API with compose's names and labels, so
+``docker compose -p NAME ps/logs/down`` see the same project.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import signal
+import sys
+import threading
+import time
+from typing import Any, Optional
+
+import click
+
+from supervisor.cli.base import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    compose_options,
+    fail,
+    handle_errors,
+    load_options_from,
+    load_project_or_exit,
+    main,
+)
+from supervisor.compose.model import ComposeError, LoadOptions, Project
+
+__all__ = ["up_command", "down_command", "ps_command", "logs_command", "restart_command", "status_command"]
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
+
+
+def _engine():
+    from supervisor.runtime.engine import Engine
+
+    return Engine()
+
+
+def _fail_runtime(exc: Exception) -> None:
+    from supervisor.runtime.errors import HealthFailed, RuntimeFailure
+
+    if isinstance(exc, HealthFailed) and exc.report:
+        click.echo(exc.report, err=True)
+    code = exc.exit_code if isinstance(exc, RuntimeFailure) else EXIT_FINDINGS
+    fail(f"error: {exc}", code)
+
+
+def _project_or_name(options: LoadOptions) -> tuple[Optional[Project], str]:
+    """The loaded project; for ``down``/``ps``/``logs -p NAME`` without files, just the name."""
+    try:
+        from supervisor.compose.loader import load_project
+
+        project = load_project(options)
+        for warning in project.warnings:
+            click.echo(warning, err=True)
+        return project, project.name
+    except (ComposeError, OSError) as exc:
+        if options.project_name and not options.files:
+            return None, options.project_name
+        fail(f"error: {exc}", EXIT_USAGE)
+
+
+def _lock(name: str):
+    from supervisor.runtime.lock import ProjectLock
+
+    return ProjectLock(name, on_wait=lambda msg: click.echo(msg, err=True))
+
+
+def _sigterm_as_interrupt() -> None:
+    # A supervisor stopping ``up`` with SIGTERM gets the same graceful stop as Ctrl-C.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+# --- up ---------------------------------------------------------------------------------------
+
+@main.command("up")
+@compose_options
+@click.argument("services", nargs=-1)
+@click.option("-d", "--detach", is_flag=True, help="Run in the background; print nothing but progress.")
+@click.option("--wait", is_flag=True,
+              help="Wait until services are healthy and the worker ingests (implies --detach).")
+@click.option("--wait-timeout", type=float, default=None, metavar="SECONDS",
+              help="Give up waiting after this many seconds (exit 1).")
+@click.option("--build", is_flag=True, help="Build images before starting containers.")
+@click.option("--no-build", is_flag=True, help="Don't build an image, even if it's missing.")
+@click.option("--force-recreate", is_flag=True, help="Recreate containers even if nothing changed.")
+@click.option("--no-recreate", is_flag=True, help="Don't recreate containers that exist.")
+@click.option("--remove-orphans", is_flag=True, help="Remove containers of services not in the files.")
+@click.option("--no-deps", is_flag=True, help="Don't start the services the named ones depend on.")
+@click.option("--skip-worker-check", is_flag=True,
+              help="With --wait, don't require the worker to report ingest progress.")
+@handle_errors
+def up_command(services: tuple[str, ...], detach: bool, wait: bool, wait_timeout: Optional[float], build: bool,
+               no_build: bool, force_recreate: bool, no_recreate: bool, remove_orphans: bool, no_deps: bool,
+               skip_worker_check: bool, **kwargs: Any) -> None:
+    """Validate, then create and start the project's containers (in place of `docker compose up`).
+
+    Refuses (exit 1, nothing created) a configuration that `supervisor validate` refuses.
+    """
+    from supervisor.runtime import launcher as R
+    from supervisor.runtime import plan as P
+    from supervisor.runtime.errors import RuntimeFailure
+    from supervisor.runtime.preflight import preflight, render_findings
+    from supervisor.runtime.progress import Progress
+
+    if build and no_build:
+        fail("error: --build and --no-build are incompatible", EXIT_USAGE)
+    if force_recreate and no_recreate:
+        fail("error: --force-recreate and --no-recreate are incompatible", EXIT_USAGE)
+    started = time.monotonic()
+    project = load_project_or_exit(load_options_from(kwargs))
+    findings, code = preflight(project)
+    report = render_findings(findings)
+    if report and (code != EXIT_OK or any(f.suppressed is None for f in findings)):
+        click.echo(report, err=True)
+    if code != EXIT_OK:
+        fail("error: supervisor validate refuses this configuration; nothing was created", code)
+
+    options = R.UpOptions(services=services, detach=detach or wait, wait=wait, wait_timeout=wait_timeout,
+                          build=build, no_build=no_build, force_recreate=force_recreate,
+                          no_recreate=no_recreate, remove_orphans=remove_orphans, no_deps=no_deps)
+    _sigterm_as_interrupt()
+    try:
+        engine = _engine()
+        with _lock(project.name), Progress() as progress:
+            selected = P.select_services(project, services, with_deps=not no_deps)
+            images = R.prepare_images(engine, project, selected, options, progress)
+            observed = engine.observe(project.name, tuple(images))
+            plan = P.plan_up(project, observed, services, force_recreate=force_recreate, no_recreate=no_recreate,
+                             remove_orphans=remove_orphans, with_deps=not no_deps,
+                             api_version=engine.api_version)
+            for warning in plan.warnings:
+                progress.message(f"warning: {warning}")
+            result = R.apply_plan(engine, project, plan, progress, timeout=wait_timeout)
+            if wait:
+                remaining = None if wait_timeout is None else max(1.0, wait_timeout - (time.monotonic() - started))
+                R.wait_for_services(engine, project, result, progress, timeout=remaining, total=wait_timeout)
+                if not skip_worker_check:
+                    remaining = None if wait_timeout is None else max(1.0, wait_timeout - (time.monotonic() - started))
+                    result.worker = R.wait_for_worker(engine, project, result, progress, timeout=remaining,
+                                                      total=wait_timeout)
+    except KeyboardInterrupt:
+        fail("interrupted", EXIT_INTERRUPTED)
+    except RuntimeFailure as exc:
+        _fail_runtime(exc)
+    for name, report in result.worker.items():
+        click.echo(f"worker {name}: {report.summary()}", err=True)
+    if wait:
+        click.echo(f"project {project.name}: ready in {time.monotonic() - started:.1f}s", err=True)
+    if options.detach:
+        return
+    sys.exit(_attach(engine, result))
+
+
+def _log_label(project: str, container: str) -> str:
+    """``SERVICE-N``: the container name without the project, as compose prefixes log lines."""
+    return container[len(project) + 1:] if container.startswith(project + "-") else container
+
+
+def _attach(engine: Any, result: Any) -> int:
+    """Stream every container's output until they all stop; Ctrl-C stops them, a second Ctrl-C kills."""
+    from supervisor.runtime.launcher import stop_containers
+    from supervisor.runtime.logs import LogMultiplexer
+    from supervisor.runtime.progress import Progress
+
+    targets = [(cid, result.names[cid]) for ids in result.containers.values() for cid in ids]
+    stop_timeouts = {step.spec.name: step.spec.stop_timeout for svc in result.plan.services for step in svc.steps}
+    click.echo(f"Attaching to {', '.join(name for _, name in targets)}", err=True)
+    since = int(time.time()) - 1
+    shown = [(cid, _log_label(result.plan.project, name)) for cid, name in targets]
+    mux = LogMultiplexer(engine, shown, follow=True, since=since)
+    try:
+        mux.start()
+        for name, line in mux.lines():
+            click.echo(mux.format(name, line))
+        return EXIT_OK
+    except KeyboardInterrupt:
+        pass
+    click.echo("Gracefully stopping... (press Ctrl+C again to force)", err=True)
+    kill = threading.Event()
+    stops = [(cid, name, stop_timeouts.get(name)) for cid, name in targets]
+    with Progress() as progress:
+        worker = threading.Thread(target=stop_containers, args=(engine, stops, progress), kwargs={"kill": kill},
+                                  daemon=True)
+        worker.start()
+        while worker.is_alive():
+            try:
+                worker.join(0.2)
+            except KeyboardInterrupt:
+                if not kill.is_set():
+                    click.echo("Killing...", err=True)
+                kill.set()
+    return EXIT_INTERRUPTED
+
+
+# --- down -------------------------------------------------------------------------------------
+
+@main.command("down")
+@compose_options
+@click.option("-v", "--volumes", is_flag=True, help="Remove named volumes declared in the files, too.")
+@click.option("--remove-orphans", is_flag=True, help="Remove containers of services not in the files.")
+@click.option("-t", "--timeout", type=int, default=None, metavar="SECONDS",
+              help="Shutdown timeout (default: each container's stop_grace_period).")
+@handle_errors
+def down_command(volumes: bool, remove_orphans: bool, timeout: Optional[int], **kwargs: Any) -> None:
+    """Stop and remove the project's containers and networks (and volumes with -v)."""
+    from supervisor.runtime import launcher as R
+    from supervisor.runtime import plan as P
+    from supervisor.runtime.errors import RuntimeFailure
+    from supervisor.runtime.progress import Progress
+
+    project, name = _project_or_name(load_options_from(kwargs))
+    try:
+        engine = _engine()
+        with _lock(name), Progress() as progress:
+            observed = engine.observe(name)
+            down = P.plan_down(name, observed, project=project, volumes=volumes, remove_orphans=remove_orphans)
+            if project is not None and not remove_orphans:
+                known = set(project.services) | set(project.disabled_services)
+                strays = sorted({c.service for c in observed.containers if c.service not in known})
+                if strays:
+                    progress.message(f"warning: found orphan containers ({', '.join(strays)}); "
+                                     "run with --remove-orphans to remove them")
+            R.run_down(engine, down, progress, timeout=timeout)
+    except RuntimeFailure as exc:
+        _fail_runtime(exc)
+
+
+# --- ps ---------------------------------------------------------------------------------------
+
+def _ports(info: dict[str, Any]) -> str:
+    out = []
+    for port in info.get("Ports") or []:
+        if port.get("PublicPort"):
+            out.append(f"{port.get('IP', '')}:{port['PublicPort']}->{port['PrivatePort']}/{port.get('Type', 'tcp')}")
+        else:
+            out.append(f"{port['PrivatePort']}/{port.get('Type', 'tcp')}")
+    return ", ".join(dict.fromkeys(out))
+
+
+def _ps_rows(engine: Any, name: str, services: tuple[str, ...], all_: bool) -> list[dict[str, Any]]:
+    from supervisor.runtime.engine import observed_container
+
+    rows = []
+    for info in engine.containers(name, all=all_):
+        seen = observed_container(info)
+        if services and seen.service not in services:
+            continue
+        labels = info.get("Labels") or {}
+        created = datetime.datetime.fromtimestamp(int(info.get("Created") or 0), datetime.timezone.utc)
+        rows.append({
+            "ID": info.get("Id", "")[:12],
+            "Name": seen.name,
+            "Image": info.get("Image", ""),
+            "Command": info.get("Command", ""),
+            "Project": labels.get("com.docker.compose.project", name),
+            "Service": seen.service,
+            "Number": seen.number,
+            "State": seen.state,
+            "Health": seen.health or "",
+            "Status": info.get("Status", ""),
+            "CreatedAt": created.strftime("%Y-%m-%d %H:%M:%S +0000 UTC"),
+            "Ports": _ports(info),
+            "Publishers": [{"URL": p.get("IP", ""), "TargetPort": p.get("PrivatePort"),
+                            "PublishedPort": p.get("PublicPort", 0), "Protocol": p.get("Type", "tcp")}
+                           for p in info.get("Ports") or []],
+        })
+    rows.sort(key=lambda r: (r["Service"], r["Number"]))
+    return rows
+
+
+@main.command("ps")
+@compose_options
+@click.argument("services", nargs=-1)
+@click.option("-a", "--all", "all_", is_flag=True, help="Show stopped containers too.")
+@click.option("-q", "--quiet", is_flag=True, help="Only print container IDs.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="table, or json (one object per line, as compose prints it).")
+@handle_errors
+def ps_command(services: tuple[str, ...], all_: bool, quiet: bool, fmt: str, **kwargs: Any) -> None:
+    """List the project's containers."""
+    from supervisor.runtime.errors import RuntimeFailure
+
+    _, name = _project_or_name(load_options_from(kwargs))
+    try:
+        rows = _ps_rows(_engine(), name, services, all_)
+    except RuntimeFailure as exc:
+        _fail_runtime(exc)
+    if quiet:
+        for row in rows:
+            click.echo(row["ID"])
+        return
+    if fmt == "json":
+        for row in rows:
+            click.echo(json.dumps(row))
+        return
+    headers = ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]
+    table = [[r["Name"], r["Image"], '"' + r["Command"][:20] + ("…" if len(r["Command"]) > 20 else "") + '"',
+              r["Service"], r["CreatedAt"], r["Status"], r["Ports"]] for r in rows]
+    widths = [max([len(h)] + [len(str(row[i])) for row in table]) for i, h in enumerate(headers)]
+    for row in [headers] + table:
+        click.echo("   ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+
+
+# --- logs -------------------------------------------------------------------------------------
+
+def _compose_options_for_logs(func: Any) -> Any:
+    """compose_options without ``-f``: in ``logs``, ``-f`` means --follow (as in ``docker compose logs``)."""
+    options = [
+        click.option("--file", "files", multiple=True, metavar="FILE", help="Compose configuration file (repeatable)."),
+        click.option("-p", "--project-name", default=None, metavar="NAME", help="Project name."),
+        click.option("--project-directory", default=None, metavar="DIR", help="Alternate working directory."),
+        click.option("--env-file", "env_files", multiple=True, metavar="FILE", help="Alternate environment file."),
+        click.option("--profile", "profiles", multiple=True, metavar="NAME", help="Enable a profile (repeatable)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@main.command("logs")
+@_compose_options_for_logs
+@click.argument("services", nargs=-1)
+@click.option("-f", "--follow", is_flag=True, help="Follow log output.")
+@click.option("-n", "--tail", default="all", metavar="N", help="Number of lines from the end (default: all).")
+@click.option("--no-log-prefix", is_flag=True, help="Don't print the container name before each line.")
+@handle_errors
+def logs_command(services: tuple[str, ...], follow: bool, tail: str, no_log_prefix: bool, **kwargs: Any) -> None:
+    """Show the output of the project's containers."""
+    from supervisor.runtime.engine import observed_container
+    from supervisor.runtime.errors import RuntimeFailure
+    from supervisor.runtime.logs import LogMultiplexer
+
+    if tail != "all" and not tail.lstrip("-").isdigit():
+        fail(f"error: --tail: {tail!r} is not a number or 'all'", EXIT_USAGE)
+    count = None if tail == "all" or int(tail) < 0 else int(tail)
+    project, name = _project_or_name(load_options_from(kwargs))
+    if project is not None:
+        unknown = [s for s in services if s not in project.services]
+        if unknown:
+            fail(f"error: no such service: {', '.join(unknown)}", EXIT_USAGE)
+    try:
+        engine = _engine()
+        found = sorted((observed_container(c) for c in engine.containers(name)), key=lambda c: (c.service, c.number))
+        targets = [(c.id, _log_label(name, c.name)) for c in found if not services or c.service in services]
+        mux = LogMultiplexer(engine, targets, follow=follow, tail=count, prefix=not no_log_prefix)
+        mux.run()
+    except KeyboardInterrupt:
+        return
+    except RuntimeFailure as exc:
+        _fail_runtime(exc)
+
+
+# --- restart ----------------------------------------------------------------------------------
+
+@main.command("restart")
+@compose_options
+@click.argument("services", nargs=-1)
+@click.option("-t", "--timeout", type=int, default=None, metavar="SECONDS",
+              help="Shutdown timeout (default: each container's stop_grace_period).")
+@handle_errors
+def restart_command(services: tuple[str, ...], timeout: Optional[int], **kwargs: Any) -> None:
+    """Restart the project's containers (dependencies first; dependents with restart: true follow)."""
+    from supervisor.runtime import launcher as R
+    from supervisor.runtime.errors import RuntimeFailure
+    from supervisor.runtime.progress import Progress
+
+    project, name = _project_or_name(load_options_from(kwargs))
+    try:
+        engine = _engine()
+        with _lock(name), Progress() as progress:
+            R.restart_services(engine, project, name, services, progress, timeout=timeout)
+    except RuntimeFailure as exc:
+        _fail_runtime(exc)
+
+
+# --- status -----------------------------------------------------------------------------------
+
+@main.command("status")
+@compose_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--no-worker", is_flag=True, help="Don't ask the worker containers for their health report.")
+@handle_errors
+def status_command(fmt: str, no_worker: bool, **kwargs: Any) -> None:
+    """The running stack next to its configuration: states, backfill variables, cursor rows, drift.
+
+    Exit 1 when an error finding remains (an unhealthy container, two running writers on one row).
+    """
+    from supervisor.policy.errors import PolicyError
+    from supervisor.runtime import status as T
+    from supervisor.runtime.errors import RuntimeFailure
+    from supervisor.runtime.health import is_worker_service
+    from supervisor.runtime.launcher import worker_health
+    from supervisor.runtime.preflight import evaluate
+
+    project = load_project_or_exit(load_options_from(kwargs))
+    try:
+        engine = _engine()
+        views = [T.container_view(engine.inspect(c["Id"])) for c in engine.containers(project.name)]
+        rows, error = _cursor_rows(engine, project, views)
+        report = T.build_status(project, views, rows, evaluate=evaluate, cursor_error=error)
+        workers: dict[str, str] = {}
+        if not no_worker:
+            for view in views:
+                svc = project.services.get(view.service)
+                if svc is None or view.state != "running" or not is_worker_service(view.service, svc.config,
+                                                                                   svc.extensions):
+                    continue
+                health, raw = worker_health(engine, view.id)
+                workers[view.name] = health.summary() if health else f"no report ({raw})"
+    except RuntimeFailure as exc:
+        _fail_runtime(exc)
+    except PolicyError as exc:  # a malformed x-supervisor block: unusable input, as in validate
+        fail(f"error: {exc}", EXIT_USAGE)
+    if fmt == "json":
+        doc = report.to_json()
+        doc["worker_health"] = workers
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        _print_status(report, workers)
+    sys.exit(report.exit_code)
+
+
+def _cursor_rows(engine: Any, project: Project, views: list[Any]) -> tuple[Optional[list[Any]], str]:
+    from supervisor.runtime import status as T
+
+    target = T.database_target(project)
+    if target is None:
+        return None, "no service has a postgresql:// DATABASE_URL naming a service of the project"
+    service, user, password, database = target
+    db = next((v for v in views if v.service == service and v.state == "running"), None)
+    if db is None:
+        return None, f"database service {service} is not running"
+    cmd = ["env", f"PGPASSWORD={password}", "psql", "-h", "127.0.0.1", "-U", user, "-d", database, "-At", "-F", "\t",
+           "-v", "ON_ERROR_STOP=1", "-c", T.CURSOR_QUERY]
+    code, output = engine.exec(db.id, cmd, timeout=15)
+    if code != 0:
+        if "does not exist" in output:
+            return [], ""
+        return None, f"psql in {db.name} failed (exit {code}): {output.strip()[-300:]}"
+    return T.parse_cursor_rows(output), ""
+
+
+def _print_status(report: Any, workers: dict[str, str]) -> None:
+    from supervisor.report.mask import mask_value
+
+    click.echo(f"project {report.project}")
+    for svc in report.services:
+        impl = f" ({svc.implementation})" if svc.implementation else ""
+        click.echo(f"\n{svc.service}{impl}")
+        if not svc.containers:
+            click.echo("  no container")
+        for c in svc.containers:
+            health = f", {c.health}" if c.health else ""
+            click.echo(f"  {c.name}: {c.state}{health}")
+            if c.name in workers:
+                click.echo(f"    worker: {workers[c.name]}")
+        for var in svc.variables:
+            mark = "  DRIFT" if var.drift else ""
+            running = "unset" if var.running is None else mask_value(var.name, var.running)
+            configured = "unset" if var.configured is None else mask_value(var.name, var.configured)
+            click.echo(f"    {var.name}: running {running}, files {configured} [{var.origin}]{mark}")
+        writes = ", ".join(f"{w.role} -> \"{w.cursor}\"" for w in svc.running_writers) or "nothing"
+        click.echo(f"    writes: {writes}")
+    click.echo("\nfirehose_cursor")
+    if report.cursors is None:
+        click.echo(f"  not read: {report.cursor_error}")
+    elif not report.cursors:
+        click.echo("  no rows yet")
+    else:
+        for row, writers in report.cursors:
+            who = ", ".join(f"{w.service} ({w.role})" for w in writers) or "no running writer"
+            click.echo(f"  {row.service}: cursor {row.cursor or '-'}, last event {row.last_event_time or '-'}, "
+                       f"updated {row.updated_at} by {who}")
+    if report.findings:
+        click.echo("\nfindings")
+        for finding in report.findings:
+            click.echo(f"  {finding.severity} {finding.code}: {finding.message}")

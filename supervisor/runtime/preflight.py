@@ -1,0 +1,44 @@
+"""The policy check that runs before anything is created: ``up`` refuses what ``validate`` refuses.
+
+Same evaluation, same findings, same text and exit code as ``supervisor validate``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+from supervisor.compose.model import Project
+
+__all__ = ["evaluate", "preflight", "render_findings"]
+
+
+def evaluate(project: Project, root: Optional[str] = None) -> Any:
+    """The policy's evaluation of a project (writers per cursor row, findings).
+
+    Raises :class:`supervisor.policy.errors.PolicyError` for a malformed ``x-supervisor`` block.
+    """
+    from supervisor.policy import evaluate_project, read_dockerfiles
+
+    return evaluate_project(project, dockerfiles=read_dockerfiles(project), root=root or os.getcwd())
+
+
+def preflight(project: Project, root: Optional[str] = None) -> tuple[list[Any], int]:
+    """The findings ``supervisor validate`` reports for the project, and its exit code (0, 1 or 2)."""
+    from supervisor.policy.errors import PolicyError
+    from supervisor.policy.findings import Finding, exit_code
+
+    try:
+        findings = evaluate(project, root).findings
+    except PolicyError as exc:
+        # As validate: a malformed x-supervisor block is finding SV010 (exit 2).
+        findings = [Finding("SV010", "error", getattr(exc, "message", None) or str(exc),
+                            getattr(exc, "location", None))]
+    return findings, exit_code(findings)
+
+
+def render_findings(findings: list[Any], root: Optional[str] = None) -> str:
+    """The findings as ``supervisor validate`` prints them (text format)."""
+    from supervisor.report.findings import render_text
+
+    return render_text(findings, root or os.getcwd())

@@ -1,0 +1,363 @@
+"""``status``: the running stack next to its configuration (pure, apart from the policy call).
+
+The driver gathers each container's inspect view and the ``firehose_cursor`` rows; this module
+evaluates the policy twice, once on the files and once on what actually runs (the containers'
+real environment and command), and reports the difference.  Drift between the running stack
+and the files is a finding: the files are no longer the truth about who backfills.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from typing import Any, Callable, Optional
+from urllib.parse import unquote, urlsplit
+
+from supervisor.compose.model import EnvValue, Origin, Project
+from supervisor.report.mask import mask_value
+from supervisor.runtime import spec as S
+
+__all__ = [
+    "STATUS_RULES",
+    "ContainerView",
+    "CursorRow",
+    "VariableView",
+    "WriterView",
+    "ServiceStatus",
+    "StatusFinding",
+    "StatusReport",
+    "container_view",
+    "running_project",
+    "database_target",
+    "parse_cursor_rows",
+    "CURSOR_QUERY",
+    "build_status",
+]
+
+# Findings of ``status``, beside the policy's own SVxxx codes.
+STATUS_RULES = {
+    "RT001": "environment-drift",  # a running container's variable differs from the files
+    "RT002": "config-drift",  # a container was created from another version of the configuration
+    "RT003": "not-running",  # a service has no running container, or is unhealthy
+    "RT004": "running-collision",  # two running writers share one cursor row
+    "RT005": "orphan-cursor",  # a cursor row that no running writer owns
+}
+
+CURSOR_QUERY = ("SELECT service, coalesce(cursor, ''), coalesce(to_char(last_event_time, 'YYYY-MM-DD\"T\"HH24:MI:SS'), ''), "
+                "to_char(updated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM firehose_cursor ORDER BY service")
+
+
+@dataclasses.dataclass
+class ContainerView:
+    """The parts of a container's inspect document that ``status`` uses."""
+
+    id: str
+    name: str
+    service: str
+    state: str
+    health: Optional[str]
+    env: dict[str, str]
+    command: Optional[list[str]]
+    entrypoint: Optional[list[str]]
+    config_hash: str
+    started_at: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class CursorRow:
+    """One ``firehose_cursor`` row."""
+
+    service: str
+    cursor: str
+    last_event_time: str
+    updated_at: str
+
+
+@dataclasses.dataclass
+class VariableView:
+    """One variable an implementation reads: in the container, and in the files."""
+
+    name: str
+    running: Optional[str]
+    configured: Optional[str]
+    origin: str  # the configured value and where it came from (as ``audit`` says it)
+
+    @property
+    def drift(self) -> bool:
+        return self.running != self.configured
+
+
+@dataclasses.dataclass
+class WriterView:
+    """An enabled writer: service, role (backfill, firehose...) and cursor row."""
+
+    service: str
+    role: str
+    cursor: str
+    processes: int
+
+
+@dataclasses.dataclass
+class ServiceStatus:
+    """One service: containers, the variables its implementation reads, and its writers."""
+
+    service: str
+    implementation: Optional[str]
+    containers: list[ContainerView]
+    variables: list[VariableView]
+    running_writers: list[WriterView]
+    configured_writers: list[WriterView]
+    audit_running: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # audit rows of what runs
+    audit_files: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # audit rows of the files
+
+
+@dataclasses.dataclass
+class StatusFinding:
+    """A difference between the running stack and the files (or a policy finding on what runs)."""
+
+    code: str
+    severity: str
+    message: str
+    service: Optional[str] = None
+
+    def to_json(self) -> dict[str, Any]:
+        name = STATUS_RULES.get(self.code, "policy")
+        return {"code": self.code, "name": name, "severity": self.severity, "message": self.message,
+                "service": self.service}
+
+
+@dataclasses.dataclass
+class StatusReport:
+    """Everything ``status`` shows."""
+
+    project: str
+    services: list[ServiceStatus]
+    cursors: Optional[list[tuple[CursorRow, list[WriterView]]]]  # None: the database was not reachable
+    cursor_error: str
+    findings: list[StatusFinding]
+
+    @property
+    def exit_code(self) -> int:
+        """1 when an error finding remains, else 0."""
+        return 1 if any(f.severity == "error" for f in self.findings) else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "services": [{
+                "service": s.service,
+                "implementation": s.implementation,
+                "containers": [{"name": c.name, "state": c.state, "health": c.health,
+                                "started_at": c.started_at} for c in s.containers],
+                "variables": [{"name": v.name, "running": mask_value(v.name, v.running),
+                               "configured": mask_value(v.name, v.configured),
+                               "origin": v.origin, "drift": v.drift} for v in s.variables],
+                "running_writers": [dataclasses.asdict(w) for w in s.running_writers],
+                "configured_writers": [dataclasses.asdict(w) for w in s.configured_writers],
+                "audit_running": s.audit_running,
+                "audit_files": s.audit_files,
+            } for s in self.services],
+            "firehose_cursor": None if self.cursors is None else [
+                {**dataclasses.asdict(row), "writers": [dataclasses.asdict(w) for w in writers]}
+                for row, writers in self.cursors],
+            "firehose_cursor_error": self.cursor_error or None,
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+def _env_list(items: Optional[list[str]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if sep:
+            out[name] = value
+    return out
+
+
+def container_view(info: dict[str, Any]) -> ContainerView:
+    """A :class:`ContainerView` from ``GET /containers/{id}/json``."""
+    config = info.get("Config") or {}
+    state = info.get("State") or {}
+    labels = config.get("Labels") or {}
+    return ContainerView(
+        id=info.get("Id", ""),
+        name=str(info.get("Name", "")).lstrip("/"),
+        service=labels.get("com.docker.compose.service", ""),
+        state=state.get("Status", "unknown"),
+        health=(state.get("Health") or {}).get("Status"),
+        env=_env_list(config.get("Env")),
+        command=config.get("Cmd"),
+        entrypoint=config.get("Entrypoint"),
+        config_hash=labels.get("com.docker.compose.config-hash", ""),
+        started_at=str(state.get("StartedAt", ""))[:19],
+    )
+
+
+def running_project(project: Project, containers: list[ContainerView]) -> Project:
+    """The project as it runs: each service's environment and command taken from its first container.
+
+    Variables the image sets (``PATH``...) are kept too; the policy only reads the ones it knows.
+    """
+    running = copy.copy(project)
+    running.config = copy.deepcopy(project.config)
+    running.services = {}
+    first: dict[str, ContainerView] = {}
+    for view in containers:
+        if view.state in ("running", "restarting") and view.service not in first:
+            first[view.service] = view
+    for name, service in project.services.items():
+        view = first.get(name)
+        if view is None:
+            continue
+        svc = copy.copy(service)
+        svc.config = copy.deepcopy(service.config)
+        origin = Origin("environment", None, f"container {view.name} (Engine inspect)")
+        svc.environment = {k: EnvValue(k, v, origin) for k, v in view.env.items()}
+        svc.config["environment"] = dict(view.env)
+        if view.command is not None:
+            svc.config["command"] = list(view.command)
+        running.services[name] = svc
+        running.config.setdefault("services", {})[name] = svc.config
+    return running
+
+
+def database_target(project: Project) -> Optional[tuple[str, str, str, str]]:
+    """``(service, user, password, database)`` of the project's PostgreSQL, from a ``DATABASE_URL``."""
+    for service in project.services.values():
+        url = (service.environment.get("DATABASE_URL") or EnvValue("", None, Origin("unset"))).value
+        if not url or not url.startswith(("postgres://", "postgresql://")):
+            continue
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if host in project.services:
+            return (host, unquote(parts.username or "postgres"), unquote(parts.password or ""),
+                    unquote(parts.path.lstrip("/") or parts.username or "postgres"))
+    return None
+
+
+def parse_cursor_rows(text: str) -> list[CursorRow]:
+    """Rows printed by ``psql -At -F '\\t'`` for :data:`CURSOR_QUERY`."""
+    rows = []
+    for line in text.splitlines():
+        fields = line.split("\t")
+        if len(fields) == 4:
+            rows.append(CursorRow(*fields))
+    return rows
+
+
+def _writers(evaluation: Any) -> list[WriterView]:
+    return [WriterView(w.service, w.spec.role, w.cursor, w.count) for w in evaluation.writers]
+
+
+def build_status(project: Project, containers: list[ContainerView], rows: Optional[list[CursorRow]], *,
+                 evaluate: Callable[[Project], Any], cursor_error: str = "") -> StatusReport:
+    """Compare what runs with the files; ``evaluate`` is the policy (``Project -> Evaluation``)."""
+    from supervisor.policy.audit import audit_rows
+    from supervisor.policy.provenance import describe_value
+
+    configured = evaluate(project)
+    running = evaluate(running_project(project, containers))
+    audit_files = _audit_by_service(audit_rows(configured))
+    audit_running = _audit_by_service(audit_rows(running))
+    findings: list[StatusFinding] = []
+    services: list[ServiceStatus] = []
+    by_service: dict[str, list[ContainerView]] = {}
+    for view in containers:
+        by_service.setdefault(view.service, []).append(view)
+
+    for name in project.services:
+        views = sorted(by_service.get(name, []), key=lambda v: v.name)
+        decision = configured.services.get(name)
+        profile = getattr(decision, "profile", None)
+        config_svc = project.services[name]
+        variables: list[VariableView] = []
+        up = [v for v in views if v.state in ("running", "restarting")]
+        if profile is not None and up:
+            for var in profile.variables:
+                record = config_svc.environment.get(var)
+                variables.append(VariableView(
+                    var, up[0].env.get(var),
+                    record.value if record is not None else None,
+                    describe_value(var, record, project.working_dir)))
+        for var in variables:
+            if var.drift:
+                findings.append(StatusFinding(
+                    "RT001", "warning",
+                    f"{up[0].name}: {var.name} is {_show(var.running)} in the container but {_show(var.configured)} "
+                    f"in the files ({var.origin}); run `supervisor up` to apply the files", name))
+        digest = S.config_hash(project.config["services"][name])
+        for view in views:
+            if view.config_hash and view.config_hash != digest:
+                findings.append(StatusFinding(
+                    "RT002", "warning",
+                    f"{view.name} was created from another version of the configuration; "
+                    "`supervisor up` recreates it", name))
+        if not up:
+            state = ", ".join(f"{v.name} {v.state}" for v in views) or "no container"
+            findings.append(StatusFinding("RT003", "warning", f"service {name} is not running ({state})", name))
+        for view in up:
+            if view.health == "unhealthy":
+                findings.append(StatusFinding("RT003", "error", f"{view.name} is unhealthy", name))
+        files_rows = audit_files.get(name, [])
+        running_rows = audit_running.get(name, []) if up else []
+        if running_rows and _decision(running_rows) != _decision(files_rows):
+            findings.append(StatusFinding(
+                "RT001", "warning",
+                f"service {name}: what runs decides {_describe(running_rows)}, the files decide "
+                f"{_describe(files_rows)}; run `supervisor up` to apply the files", name))
+        services.append(ServiceStatus(
+            name, profile.name if profile is not None else None, views, variables,
+            [w for w in _writers(running) if w.service == name and up],
+            [w for w in _writers(configured) if w.service == name],
+            running_rows, files_rows))
+
+    running_writers = [w for s in services for w in s.running_writers]
+    by_cursor: dict[str, list[WriterView]] = {}
+    for writer in running_writers:
+        by_cursor.setdefault(writer.cursor, []).append(writer)
+    for cursor, writers in sorted(by_cursor.items()):
+        processes = sum(w.processes for w in writers)
+        if processes > 1:
+            who = ", ".join(f"{w.service} ({w.role}, {w.processes} process{'es' if w.processes > 1 else ''})"
+                            for w in writers)
+            findings.append(StatusFinding("RT004", "error",
+                                          f'firehose_cursor row "{cursor}" has {processes} running writers: {who}'))
+
+    cursors = None
+    if rows is not None:
+        cursors = []
+        for row in rows:
+            owners = by_cursor.get(row.service, [])
+            cursors.append((row, owners))
+            if not owners:
+                findings.append(StatusFinding(
+                    "RT005", "info",
+                    f'firehose_cursor row "{row.service}" (updated {row.updated_at}) has no running writer: '
+                    "it was written by a stopped service or another program"))
+    return StatusReport(project.name, services, cursors, cursor_error, findings)
+
+
+def _audit_by_service(rows: list[Any]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(row.service, []).append(row.to_json())
+    return out
+
+
+def _decision(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [(r.get("group"), r.get("meaning"), r.get("backfill_enabled"), r.get("cursor_service"),
+             r.get("live_consumer"), r.get("live_cursor")) for r in rows]
+
+
+def _describe(rows: list[dict[str, Any]]) -> str:
+    parts = []
+    for r in rows:
+        who = f"{r.get('group')}: " if r.get("group") else ""
+        backfill = (f"backfill {r.get('meaning')} on \"{r.get('cursor_service')}\"" if r.get("backfill_enabled")
+                    else f"no backfill ({r.get('meaning')})")
+        parts.append(who + backfill)
+    return "; ".join(parts) or "nothing"
+
+
+def _show(value: Optional[str]) -> str:
+    return "unset" if value is None else f'"{value}"'
