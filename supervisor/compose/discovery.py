@@ -103,9 +103,17 @@ def _dotenv_candidates(explicit: list[str], env: Environment, working_dir: str, 
     return []
 
 
-def _read_dotenv_files(paths: list[str], env: Environment) -> Environment:
-    """``GetEnvFromFile``: later files win; templates see the shell first, then earlier files."""
+#: How many times compose reads the project's dotenv files, each time logging their warnings.
+DOTENV_READS = 4
+
+
+def _read_dotenv_files(paths: list[str], env: Environment, warnings: Optional[list[str]] = None) -> Environment:
+    """``GetEnvFromFile``: later files win; templates see the shell first, then earlier files.
+
+    An unset variable used by a template adds compose's warning to ``warnings``.
+    """
     from supervisor.compose.dotenv import read_dotenv
+    from supervisor.compose.template import unset_warning
 
     found: Environment = {}
 
@@ -127,14 +135,16 @@ def _read_dotenv_files(paths: list[str], env: Environment) -> Environment:
             raise ComposeError(f"{path} is a directory", Location(path))
         for entry in read_dotenv(path, lookup=lookup):
             found[entry.name] = (entry.value, Origin("dotenv", Location(path, entry.line)))
+            if warnings is not None:
+                warnings.extend(unset_warning(ref.name) for ref in entry.references if ref.defaulted_to_blank)
     return found
 
 
-def _apply_dotenv(paths: list[str], env: Environment) -> None:
+def _apply_dotenv(paths: list[str], env: Environment, warnings: Optional[list[str]] = None) -> None:
     disabled = env.get("COMPOSE_DISABLE_ENV_FILE")
     if disabled is not None and go_parse_bool(disabled[0]):
         return
-    for name, value in _read_dotenv_files(paths, env).items():
+    for name, value in _read_dotenv_files(paths, env, warnings).items():
         env.setdefault(name, value)
 
 
@@ -174,7 +184,8 @@ def discover(options: LoadOptions) -> Discovery:
     project_directory = _abs(options.project_directory, cwd) if options.project_directory else None
 
     env_files = _dotenv_candidates(list(options.env_files), env, _working_dir(project_directory, files, cwd), cwd)
-    _apply_dotenv(env_files, env)
+    dotenv_warnings: list[str] = []
+    _apply_dotenv(env_files, env, dotenv_warnings)
 
     if not files and "COMPOSE_FILE" in env:
         separator = env.get("COMPOSE_PATH_SEPARATOR", ("", None))[0] or os.pathsep
@@ -185,8 +196,9 @@ def discover(options: LoadOptions) -> Discovery:
     working_dir = _working_dir(project_directory, files, cwd)
     second = _dotenv_candidates(list(options.env_files), env, working_dir, cwd)
     if second != env_files:
-        _apply_dotenv(second, env)
+        _apply_dotenv(second, env, dotenv_warnings)
         env_files = env_files + [p for p in second if p not in env_files]
+    warnings[:0] = dotenv_warnings * DOTENV_READS
 
     if options.profiles:
         profiles = list(options.profiles)

@@ -58,7 +58,7 @@ def environment_entries(value: Any, where: str) -> LList:
         return out
     if value is None:
         return out
-    raise ComposeError(f"{where}.environment must be a mapping or a list", getattr(value, "loc", None))
+    raise ComposeError(f"{where}.environment must be a mapping", getattr(value, "loc", None))
 
 
 def resolve_bare_variables(entries: list, project_env: ProjectEnv) -> LList:
@@ -95,7 +95,8 @@ def _substitutions(references: Any, lookup_origin: Any) -> list[Substitution]:
     return out
 
 
-def _env_file_values(env_files: list, project_env: ProjectEnv, where: str) -> dict[str, list[EnvValue]]:
+def _env_file_values(env_files: list, project_env: ProjectEnv, where: str,
+                     warnings: Optional[list[str]] = None) -> dict[str, list[EnvValue]]:
     """Every value the ``env_file:`` entries give, per variable, in order."""
     from supervisor.compose.dotenv import read_raw_env
 
@@ -132,6 +133,11 @@ def _env_file_values(env_files: list, project_env: ProjectEnv, where: str) -> di
             entries = read_raw_env(path, lookup=lookup)
         else:
             entries = _read_env_file(path, lookup, current)
+            if warnings is not None:
+                from supervisor.compose.template import unset_warning
+
+                for entry in entries:
+                    warnings.extend(unset_warning(ref.name) for ref in entry.references if ref.defaulted_to_blank)
         for entry in entries:
             record = EnvValue(
                 name=entry.name,
@@ -149,7 +155,8 @@ def _read_env_file(path: str, lookup: Any, current: dict[str, EnvValue]) -> list
     """Read one ``env_file``, entry by entry, so each template sees the entries above it first."""
     from supervisor.compose.dotenv import DotenvError, parse_dotenv, read_dotenv
 
-    entries = read_dotenv(path, interpolate=False)
+    # A name alone on its line takes the project environment's value (lookup).
+    entries = read_dotenv(path, interpolate=False, lookup=lookup)
     with open(path, encoding="utf-8-sig") as handle:
         text = handle.read()
     if "$" not in text:
@@ -159,6 +166,8 @@ def _read_env_file(path: str, lookup: Any, current: dict[str, EnvValue]) -> list
     out = []
     for index, entry in enumerate(entries):
         chunk = "\n".join(lines[starts[index] - 1: starts[index + 1] - 1])
+        if index + 1 < len(entries):
+            chunk += "\n"  # the line break before the next entry ends this one
         offset = starts[index] - 1
         try:
             parsed = parse_dotenv(chunk, path=path, lookup=lookup)
@@ -191,9 +200,13 @@ def _environment_record(entry: Any, project_env: ProjectEnv) -> EnvValue:
     )
 
 
-def resolve_service_environment(service: dict, project_env: ProjectEnv, where: str) -> dict[str, EnvValue]:
-    """The container environment of one service: ``env_file:`` then ``environment:``, with provenance."""
-    chains = _env_file_values(service.get("env_file") or [], project_env, where)
+def resolve_service_environment(service: dict, project_env: ProjectEnv, where: str,
+                                warnings: Optional[list[str]] = None) -> dict[str, EnvValue]:
+    """The container environment of one service: ``env_file:`` then ``environment:``, with provenance.
+
+    Templates of the env files that use an unset variable add compose's warning to ``warnings``.
+    """
+    chains = _env_file_values(service.get("env_file") or [], project_env, where, warnings)
     for entry in service.get("environment") or []:
         history = [_environment_record(old, project_env) for old in getattr(entry, "beaten", [])]
         record = _environment_record(entry, project_env)

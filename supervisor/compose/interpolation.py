@@ -120,9 +120,8 @@ class Interpolator:
         return None if entry is None else entry[0]
 
     def warn(self, text: str) -> None:
-        if text not in self._warned:
-            self._warned.add(text)
-            self.warnings.append(text)
+        # Compose logs a warning at every use, not once per variable.
+        self.warnings.append(text)
 
     def substitutions(self, references: list) -> list[Substitution]:
         """Our records of the template references ``interpolate`` reported."""

@@ -32,7 +32,7 @@ from supervisor.compose.include import apply_include
 from supervisor.compose.interpolation import Interpolator, warning_line
 from supervisor.compose.merge import enforce_unicity, merge
 from supervisor.compose.model import ComposeError, LoadOptions, Location, Origin, Project, Service
-from supervisor.compose.normalize import canonical, output_service, resolve_paths, to_mapping
+from supervisor.compose.normalize import canonical, omit_empty, output_service, resolve_paths, to_mapping
 from supervisor.compose.profiles import check_dependencies, split_services
 from supervisor.compose.yamlsource import OVERRIDE, RESET, LMap, read_documents
 
@@ -137,7 +137,7 @@ def _load_file(filename: str, model: dict, working_dir: str, ctx: _Context, chai
 def _load_model(files: list[str], working_dir: str, ctx: _Context, chain: list[str]) -> dict:
     def load_included(paths: list[str], project_dir: str, env_files: list[str]) -> dict:
         env = dict(ctx.interpolator.environment)
-        _apply_dotenv(env_files, env)
+        _apply_dotenv(env_files, env, ctx.interpolator.warnings)
         sub = _Context(Interpolator(env, ctx.interpolator.warnings, ctx.interpolator._warned), ctx.validate)
         sub_model = _load_model(paths, project_dir, sub, chain + files[:1])
         _resolve_bare(sub_model, env)
@@ -228,7 +228,25 @@ def _resource_section(model: dict, section: str, used: set[str], project: str) -
         for key in ("labels", "driver_opts"):
             if key in item:
                 item[key] = to_mapping(item[key], allow_null=False)
-        out[name] = item
+        out[name] = omit_empty(item)
+    return out
+
+
+def _mount_sources(declared: dict, project: str, working_dir: str) -> dict[str, Any]:
+    """Top-level ``secrets``/``configs``: file paths made absolute, names prefixed with the project."""
+    out: dict[str, Any] = {}
+    for key, config in declared.items():
+        item = _plain(config or {})
+        if isinstance(item.get("file"), str):
+            path = os.path.expanduser(item["file"])
+            item["file"] = path if os.path.isabs(path) else os.path.normpath(os.path.join(working_dir, path))
+        if item.get("external"):
+            item.setdefault("name", key)
+        else:
+            item.setdefault("name", f"{project}_{key}")
+        if "labels" in item:
+            item["labels"] = to_mapping(item["labels"], allow_null=False)
+        out[key] = omit_empty(item)
     return out
 
 
@@ -278,23 +296,37 @@ def _load_project(options: LoadOptions) -> Project:
     for service_name, service in services_model.items():
         if service is None:
             services_model[service_name] = service = LMap()
-        _check_service(service_name, service, services_model)
+        if not isinstance(service, dict):
+            raise ComposeError(f"services.{service_name} must be a mapping",
+                               getattr(services_model, "keylocs", {}).get(service_name))
     enabled, disabled = split_services(services_model, discovery.profiles)
-    check_dependencies(enabled)
+    for service_name, service in enabled.items():
+        _check_service(service_name, service, services_model)  # compose checks active services only
+    check_dependencies(enabled, services_model)
 
-    def build(service_name: str, service: dict) -> Service:
+    def build(service_name: str, service: dict, active: bool = True) -> Service:
         where = f"services.{service_name}"
-        env = resolve_service_environment(service, environment, where)
+        if active:
+            env = resolve_service_environment(service, environment, where, interpolator.warnings)
+        else:
+            # compose reads env files of active services only: a missing one here is no error.
+            try:
+                env = resolve_service_environment(service, environment, where)
+            except ComposeError:
+                env = resolve_service_environment({k: v for k, v in service.items() if k != "env_file"},
+                                                  environment, where)
         config = output_service(service_name, service, discovery.working_dir)
+        _resolve_build_args(config, environment)
         config["environment"] = {k: v.value for k, v in env.items()}
-        if not config["environment"] and "environment" not in service and "env_file" not in service:
-            config.pop("environment")
+        if not config["environment"]:
+            config.pop("environment")  # compose omits an empty environment
+        config = dict(sorted(config.items()))  # compose prints a service's attributes in name order
         extensions = {k: _plain(v) for k, v in service.items() if k.startswith("x-")}
         location = getattr(services_model, "keylocs", {}).get(service_name)
         return Service(service_name, config, env, location, extensions)
 
     services = {n: build(n, s) for n, s in enabled.items()}
-    disabled_services = {n: build(n, s) for n, s in disabled.items()}
+    disabled_services = {n: build(n, s, active=False) for n, s in disabled.items()}
 
     config: dict[str, Any] = {"name": name}
     active = {n: s.config for n, s in services.items()}
@@ -307,7 +339,11 @@ def _load_project(options: LoadOptions) -> Project:
         config["volumes"] = volumes
     for section in ("secrets", "configs"):
         if model.get(section):
-            config[section] = _plain(model[section])
+            used = {m.get("source") for s in active.values() for m in s.get(section) or [] if isinstance(m, dict)}
+            sources = _mount_sources({k: v for k, v in model[section].items() if k in used}, name,
+                                     discovery.working_dir)
+            if sources:
+                config[section] = sources
     extensions = {k: _plain(v) for k, v in model.items() if k.startswith("x-")}
     config.update(extensions)
 
@@ -323,6 +359,23 @@ def _load_project(options: LoadOptions) -> Project:
         disabled_services=disabled_services,
         locations=_locations(model),
     )
+
+
+def _resolve_build_args(config: dict, environment: dict) -> None:
+    """A bare build arg takes the project environment's value; compose drops it when there is none."""
+    build = config.get("build")
+    args = build.get("args") if isinstance(build, dict) else None
+    if not isinstance(args, dict):
+        return
+    for key in list(args):
+        if args[key] is None:
+            found = environment.get(key)
+            if found is None:
+                del args[key]
+            else:
+                args[key] = found[0]
+    if not args:
+        del build["args"]
 
 
 def _check_service(name: str, service: Any, services: dict) -> None:

@@ -206,11 +206,17 @@ def _merge_value(base: Any, other: Any, path: tuple[str, ...]) -> Any:
     return other
 
 
+_RESOURCES = frozenset({"volumes", "networks", "secrets", "configs"})
+
+
 def _merge_mappings(base: Any, other: Any, path: tuple[str, ...]) -> Any:
     if not isinstance(base, LMap):
         base = clone(base)
     other_locs = getattr(other, "keylocs", {})
     for key, value in other.items():
+        if value is None and len(path) == 1 and path[0] in _RESOURCES and isinstance(base.get(key), dict):
+            base.pop(key)  # compose drops a resource that a later file sets to null
+            continue
         if key not in base or key.startswith("x-"):
             base[key] = value
         else:

@@ -25,6 +25,7 @@ __all__ = [
     "parse_ports",
     "shell_split",
     "output_service",
+    "omit_empty",
     "to_mapping",
 ]
 
@@ -178,12 +179,12 @@ def _canonical_service(service: dict) -> None:
                 long.keylocs[item] = loc
         service["depends_on"] = long
     elif isinstance(depends, dict):
+        # "condition" is required by the schema in the long form: no default here.
         for item in depends.values():
             if isinstance(item, dict):
-                item.setdefault("condition", "service_started")
                 item.setdefault("required", True)
     env_file = service.get("env_file")
-    if env_file is not None:
+    if isinstance(env_file, (str, list)):  # anything else is left for the schema to refuse
         items = env_file if isinstance(env_file, list) else [env_file]
         locs = getattr(env_file, "locs", [])
         long_list = LList(loc=getattr(env_file, "loc", None))
@@ -302,9 +303,52 @@ def _plain(value: Any) -> Any:
 
 
 def _abs(path: str, base: str) -> str:
+    # An absolute path is kept as written (a trailing "/" too); a relative one is joined and cleaned.
     if path.startswith("~"):
         path = os.path.expanduser(path)
+    if os.path.isabs(path):
+        return path
     return os.path.normpath(os.path.join(base, path))
+
+
+def _clean_target(path: str) -> str:
+    """``path.Clean`` of a mount target (``/data/`` is ``/data``)."""
+    if not path:
+        return path
+    cleaned = os.path.normpath(path)
+    if cleaned.startswith("//"):
+        cleaned = "/" + cleaned.lstrip("/")
+    return cleaned
+
+
+def _service_mounts(items: Any, prefix: str) -> Any:
+    """Short ``secrets``/``configs`` entries as compose prints them: ``{source, target}``."""
+    if not isinstance(items, list):
+        return items
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            out.append({"source": item, "target": f"{prefix}/{item}"} if prefix else {"source": item})
+        else:
+            out.append(item)
+    return out
+
+
+def _devices(items: Any) -> Any:
+    """Short ``devices`` entries (``host[:container[:permissions]]``) in compose's long form."""
+    if not isinstance(items, list):
+        return items
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            parts = item.split(":")
+            source = parts[0]
+            target = parts[1] if len(parts) > 1 and parts[1] else source
+            permissions = parts[2] if len(parts) > 2 and parts[2] else "rwm"
+            out.append({"source": source, "target": target, "permissions": permissions})
+        else:
+            out.append(item)
+    return out
 
 
 def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]:
@@ -362,11 +406,59 @@ def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]
         for volume in volumes:
             if isinstance(volume, dict) and volume.get("type") == "bind" and isinstance(volume.get("source"), str):
                 volume["source"] = _abs(volume["source"], working_dir)
-    for key in [k for k, v in out.items() if v in ([], {}) and k not in ("command", "entrypoint")]:
+            if isinstance(volume, dict) and isinstance(volume.get("target"), str):
+                volume["target"] = _clean_target(volume["target"])
+    if "secrets" in out:
+        out["secrets"] = _service_mounts(out["secrets"], "/run/secrets")
+    if "configs" in out:
+        out["configs"] = _service_mounts(out["configs"], "")
+    if "devices" in out:
+        out["devices"] = _devices(out["devices"])
+    omit_empty(out, _SERVICE_KEEP)
+    for key in [k for k, v in out.items() if v in ([], {}) and k not in _POINTER_STRUCTS]:
         del out[key]  # Go's omitempty
+    if out.get("scale") is not None and isinstance(out.get("deploy"), dict):
+        out["deploy"].setdefault("replicas", out["scale"])  # compose copies scale into an existing deploy
     if "networks" not in out and "network_mode" not in out:
         out["networks"] = {"default": None}
     return out
+
+
+# Attributes compose keeps as pointers: printed even when empty ({} or false).
+_POINTER_STRUCTS = frozenset({"command", "entrypoint", "healthcheck", "logging", "deploy", "build", "blkio_config",
+                              "credential_spec", "develop"})
+_SERVICE_KEEP = frozenset({"init", "required"})
+# Mappings whose entries are data, not struct fields: "" and false stay.
+_DATA_MAPS = frozenset({"environment", "labels", "annotations", "args", "sysctls", "driver_opts", "options",
+                        "additional_contexts", "storage_opt", "extra_hosts"})
+# Struct fields compose prints only when non-zero (integers and floats).
+_ZERO_OMITTED = frozenset({"priority", "gw_priority", "size", "cpus", "soft", "hard", "single"})
+
+
+def omit_empty(node: Any, keep: frozenset = frozenset()) -> Any:
+    """Drop struct fields Go's ``omitempty`` leaves out: ``""``, ``false``, and zero for a few numbers.
+
+    ``keep`` names fields compose stores as pointers (printed even when false).
+    Mappings of data (``environment``, ``labels``...) and ``x-*`` keys are left as they are.
+    """
+    if isinstance(node, list):
+        for item in node:
+            if isinstance(item, dict):
+                omit_empty(item, keep)
+        return node
+    if not isinstance(node, dict):
+        return node
+    for key in list(node):
+        value = node[key]
+        if key.startswith("x-") or key in _DATA_MAPS:
+            continue
+        if (value == "" and isinstance(value, str)) or (value is False and key not in keep and key not in _SERVICE_KEEP):
+            del node[key]
+        elif key in _ZERO_OMITTED and isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
+            del node[key]
+        elif isinstance(value, (dict, list)):
+            omit_empty(value, keep)
+    return node
 
 
 def _is_remote(context: str) -> bool:

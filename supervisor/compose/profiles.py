@@ -8,11 +8,11 @@ names).
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 from supervisor.compose.model import ComposeError
 
-__all__ = ["is_enabled", "split_services", "check_dependencies"]
+__all__ = ["is_enabled", "split_services", "check_dependencies", "check_cycles"]
 
 
 def is_enabled(service: dict, profiles: Iterable[str]) -> bool:
@@ -33,12 +33,37 @@ def split_services(services: dict[str, Any], profiles: Iterable[str]) -> tuple[d
     return enabled, disabled
 
 
-def check_dependencies(enabled: dict[str, Any]) -> None:
-    """Compose's consistency check on ``depends_on`` between enabled services."""
+def check_dependencies(enabled: dict[str, Any], declared: Optional[Iterable[str]] = None) -> None:
+    """Compose's consistency check on ``depends_on`` between enabled services.
+
+    A dependency on a service declared nowhere is an error even when not
+    ``required``; one on a service disabled by profiles only when required.
+    """
+    known = set(declared) if declared is not None else set(enabled)
     for name, service in enabled.items():
         for dep, options in (service.get("depends_on") or {}).items():
             if dep not in enabled:
                 required = True if not isinstance(options, dict) else options.get("required", True)
-                if required:
+                if required or dep not in known:
                     raise ComposeError(f'service "{name}" depends on undefined service "{dep}": '
                                        "invalid compose project")
+    check_cycles(enabled)
+
+
+def check_cycles(enabled: dict[str, Any]) -> None:
+    """Refuse a ``depends_on`` cycle, naming it as compose does (names visited in sorted order)."""
+    children = {name: sorted(d for d in (service.get("depends_on") or {}) if d in enabled)
+                for name, service in enabled.items()}
+    done: set[str] = set()
+
+    def search(path: list[str]) -> None:
+        for child in children[path[-1]]:
+            if child in path:
+                cycle = path[path.index(child):] + [child]
+                raise ComposeError("dependency cycle detected: " + " -> ".join(cycle))
+            if child not in done:
+                search(path + [child])
+        done.add(path[-1])
+
+    for name in sorted(children):
+        search([name])

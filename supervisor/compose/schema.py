@@ -149,7 +149,8 @@ def _one_of_types(error: Any) -> str:
                 name = _TYPE_NAMES.get(t, t)
                 if name not in names:
                     names.append(name)
-    return " or ".join(names) if names else "valid"
+    # compose names the first alternative only ("must be a mapping" for a list_or_dict)
+    return names[0] if names else "valid"
 
 
 def _subset(model: Any, services: Iterable[str]) -> Any:

@@ -234,7 +234,9 @@ class _Builder:
                                        self.loc(node))
                 return value
             if node.tag in (RESET, OVERRIDE):
-                return resolve_plain(node.value) if node.value and not node.style else (node.value or None)
+                if node.style:  # quoted: a string, even when empty
+                    return node.value
+                return resolve_plain(node.value) if node.value else None
             return _resolve_tagged(node.tag, node.value, self.loc(node))
         ident = id(node)
         if ident in self.active:

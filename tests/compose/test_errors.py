@@ -69,7 +69,8 @@ def test_directory_instead_of_file(tmp_path):
         load_project(LoadOptions(cwd=str(tmp_path), environ={}, files=["x.yaml"]))
 
 
-def test_unset_warning_once(tmp_path):
+def test_unset_warning_at_every_use(tmp_path):
+    # compose warns once per use of an unset variable, not once per variable
     (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: ${NOPE}a\n    command: ${NOPE}\n")
     project = load_project(LoadOptions(cwd=str(tmp_path), environ={}))
-    assert project.warnings == ['WARN[0000] The "NOPE" variable is not set. Defaulting to a blank string.']
+    assert project.warnings == ['WARN[0000] The "NOPE" variable is not set. Defaulting to a blank string.'] * 2
