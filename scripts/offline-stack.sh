@@ -21,8 +21,8 @@ PY=${PYTHON:-$ROOT/.venv/bin/python}
 FILES=(-f compose/docker-compose.yml -f compose/docker-compose.dev.yml -p "$PROJECT")
 
 supervisor() {
-    # The runtime commands, registered whether or not the package's CLI already imports them.
-    "$PY" -c "import supervisor.cli.runtime; from supervisor.cli import main; main()" "$@"
+    # The project CLI from .venv.
+    "$PY" -m supervisor "$@"
 }
 
 action=${1:-up}

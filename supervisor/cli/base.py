@@ -6,8 +6,9 @@ Exit codes are a contract: 0 ok, 1 findings or failed health, 2 unusable input o
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable, NoReturn, Optional
 
 import click
 
@@ -30,7 +31,39 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# Which module registers each command: modules are imported only when their command runs,
+# so that `supervisor config -q` does not pay for the Docker SDK, asyncio or psycopg.
+COMMAND_MODULES = {
+    "config": "supervisor.cli.config",
+    "validate": "supervisor.cli.policy",
+    "audit": "supervisor.cli.policy",
+    "explain": "supervisor.cli.policy",
+    "up": "supervisor.cli.runtime",
+    "down": "supervisor.cli.runtime",
+    "ps": "supervisor.cli.runtime",
+    "logs": "supervisor.cli.runtime",
+    "restart": "supervisor.cli.runtime",
+    "status": "supervisor.cli.runtime",
+    "worker": "supervisor.cli.worker",
+    "devrelay": "supervisor.cli.devrelay",
+    "firehose": "supervisor.cli.atproto",
+    "repo": "supervisor.cli.atproto",
+}
+
+
+class LazyGroup(click.Group):
+    """A command group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMAND_MODULES) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            importlib.import_module(COMMAND_MODULES[cmd_name])
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="supervisor")
 def main() -> None:
     """Validate, audit and launch an AT Protocol AppView indexing stack.

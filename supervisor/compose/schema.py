@@ -21,10 +21,16 @@ __all__ = ["validate", "validate_services", "load_schema"]
 @functools.lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
     """The Compose Specification schema (parsed once)."""
-    import importlib.resources
+    import importlib.util
+    import os
 
-    resource = importlib.resources.files("check_jsonschema.builtin_schemas.vendor") / "compose-spec.json"
-    return json.loads(resource.read_text(encoding="utf-8"))
+    # Locate the vendored file without importing check_jsonschema (its import costs ~100 ms).
+    spec = importlib.util.find_spec("check_jsonschema")
+    if spec is None or not spec.submodule_search_locations:
+        raise ComposeError("the Compose Specification schema is missing: install check-jsonschema")
+    path = os.path.join(list(spec.submodule_search_locations)[0], "builtin_schemas", "vendor", "compose-spec.json")
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 @functools.lru_cache(maxsize=1)
@@ -167,6 +173,63 @@ def _subset(model: Any, services: Iterable[str]) -> Any:
     return view
 
 
+_CACHE_VERSION = "1"
+
+
+def _cache_dir() -> Optional[str]:
+    """Where verdicts of valid documents are kept; None when caching is off."""
+    import os
+
+    if os.environ.get("SUPERVISOR_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "appview-supervisor", "schema-valid")
+
+
+def _cache_key(kind: str, document: Any) -> Optional[str]:
+    """A digest of the schema, the definition checked and the document, or None if not hashable."""
+    import hashlib
+
+    try:
+        text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError):
+        return None
+    digest = hashlib.sha256()
+    digest.update(_schema_digest().encode())
+    digest.update(b"\0" + kind.encode() + b"\0" + text.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _schema_digest() -> str:
+    import hashlib
+
+    return hashlib.sha256((_CACHE_VERSION + json.dumps(load_schema(), sort_keys=True)).encode()).hexdigest()
+
+
+def _known_valid(key: Optional[str]) -> bool:
+    import os
+
+    directory = _cache_dir()
+    return bool(key and directory and os.path.exists(os.path.join(directory, key[:2], key)))
+
+
+def _remember_valid(key: Optional[str]) -> None:
+    # Only successes are remembered: a document with an error is always validated again,
+    # so its message is always current.  Best effort: an unwritable cache is no error.
+    import os
+
+    directory = _cache_dir()
+    if not key or not directory:
+        return
+    try:
+        os.makedirs(os.path.join(directory, key[:2]), exist_ok=True)
+        with open(os.path.join(directory, key[:2], key), "w"):
+            pass
+    except OSError:
+        pass
+
+
 def validate(model: Any, file: str, services: Optional[Iterable[str]] = None) -> None:
     """Raise :class:`ComposeError` for the first schema violation of ``model`` (merged up to ``file``).
 
@@ -175,12 +238,18 @@ def validate(model: Any, file: str, services: Optional[Iterable[str]] = None) ->
     """
     if services is not None:
         model = _subset(model, services)
+    # Validating means importing jsonschema and compiling the schema, which costs more than
+    # everything else on a small project: a document already found valid is not checked again.
+    key = _cache_key("document", model)
+    if _known_valid(key):
+        return
     validator = _validator()
     error = None
     for candidate in validator.iter_errors(model):
         if error is None or len(list(candidate.absolute_path)) > len(list(error.absolute_path)):
             error = candidate
     if error is None:
+        _remember_valid(key)
         return
     path, message = _message(error)
     location = _locate(model, path) or Location(file)
@@ -192,16 +261,25 @@ def validate_services(model: Any, last_files: dict[str, str]) -> None:
     services = model.get("services")
     if not isinstance(services, dict):
         return
-    definition = _validator().evolve(schema={"$ref": "#/$defs/service"})
+    pending = {}
     for name, file in last_files.items():
         service = services.get(name)
         if service is None:
             continue
+        key = _cache_key("service", service)
+        if not _known_valid(key):
+            pending[name] = (file, key)
+    if not pending:
+        return
+    definition = _validator().evolve(schema={"$ref": "#/$defs/service"})
+    for name, (file, key) in pending.items():
+        service = services[name]
         error = None
         for candidate in definition.iter_errors(service):
             if error is None or len(list(candidate.absolute_path)) > len(list(error.absolute_path)):
                 error = candidate
         if error is None:
+            _remember_valid(key)
             continue
         path, message = _message(error, ["services", name])
         raise ComposeError(f"validating {file}: {message}", _locate(model, path) or Location(file))
