@@ -29,11 +29,17 @@ def test_invalid_document_is_never_remembered(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("SUPERVISOR_NO_CACHE", raising=False)
     (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: nginx\n    bogus: 1\n")
+    seen = []
     for _ in range(2):
         with pytest.raises(ComposeError) as info:
             load_project(LoadOptions(cwd=str(tmp_path), environ={}))
         assert "bogus" in str(info.value)
-    assert _cached(tmp_path / "cache") == []
+        seen.append(_cached(tmp_path / "cache"))
+    assert seen[0] == seen[1]
+    # the service itself was not remembered: once fixed, its verdict is added
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: nginx\n")
+    load_project(LoadOptions(cwd=str(tmp_path), environ={}))
+    assert len(_cached(tmp_path / "cache")) > len(seen[1])
 
 
 def test_cache_can_be_switched_off(tmp_path, monkeypatch):
