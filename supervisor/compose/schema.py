@@ -9,11 +9,13 @@ imported, and the validator compiled, on first use only.  Errors become
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from typing import Any, Iterable, Optional
 
 from supervisor.compose.model import ComposeError, Location
 from supervisor.compose.yamlsource import key_location
+from supervisor.verdicts import known_valid, remember_valid, verdict_key
 
 __all__ = ["validate", "validate_services", "load_schema"]
 
@@ -173,61 +175,13 @@ def _subset(model: Any, services: Iterable[str]) -> Any:
     return view
 
 
-_CACHE_VERSION = "1"
-
-
-def _cache_dir() -> Optional[str]:
-    """Where verdicts of valid documents are kept; None when caching is off."""
-    import os
-
-    if os.environ.get("SUPERVISOR_NO_CACHE"):
-        return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "appview-supervisor", "schema-valid")
+@functools.lru_cache(maxsize=1)
+def _schema_digest() -> str:
+    return hashlib.sha256(json.dumps(load_schema(), sort_keys=True).encode()).hexdigest()
 
 
 def _cache_key(kind: str, document: Any) -> Optional[str]:
-    """A digest of the schema, the definition checked and the document, or None if not hashable."""
-    import hashlib
-
-    try:
-        text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    except (TypeError, ValueError):
-        return None
-    digest = hashlib.sha256()
-    digest.update(_schema_digest().encode())
-    digest.update(b"\0" + kind.encode() + b"\0" + text.encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
-
-
-@functools.lru_cache(maxsize=1)
-def _schema_digest() -> str:
-    import hashlib
-
-    return hashlib.sha256((_CACHE_VERSION + json.dumps(load_schema(), sort_keys=True)).encode()).hexdigest()
-
-
-def _known_valid(key: Optional[str]) -> bool:
-    import os
-
-    directory = _cache_dir()
-    return bool(key and directory and os.path.exists(os.path.join(directory, key[:2], key)))
-
-
-def _remember_valid(key: Optional[str]) -> None:
-    # Only successes are remembered: a document with an error is always validated again,
-    # so its message is always current.  Best effort: an unwritable cache is no error.
-    import os
-
-    directory = _cache_dir()
-    if not key or not directory:
-        return
-    try:
-        os.makedirs(os.path.join(directory, key[:2]), exist_ok=True)
-        with open(os.path.join(directory, key[:2], key), "w"):
-            pass
-    except OSError:
-        pass
+    return verdict_key(_schema_digest(), kind, document)
 
 
 def validate(model: Any, file: str, services: Optional[Iterable[str]] = None) -> None:
@@ -241,7 +195,7 @@ def validate(model: Any, file: str, services: Optional[Iterable[str]] = None) ->
     # Validating means importing jsonschema and compiling the schema, which costs more than
     # everything else on a small project: a document already found valid is not checked again.
     key = _cache_key("document", model)
-    if _known_valid(key):
+    if known_valid(key):
         return
     validator = _validator()
     error = None
@@ -249,7 +203,7 @@ def validate(model: Any, file: str, services: Optional[Iterable[str]] = None) ->
         if error is None or len(list(candidate.absolute_path)) > len(list(error.absolute_path)):
             error = candidate
     if error is None:
-        _remember_valid(key)
+        remember_valid(key)
         return
     path, message = _message(error)
     location = _locate(model, path) or Location(file)
@@ -267,7 +221,7 @@ def validate_services(model: Any, last_files: dict[str, str]) -> None:
         if service is None:
             continue
         key = _cache_key("service", service)
-        if not _known_valid(key):
+        if not known_valid(key):
             pending[name] = (file, key)
     if not pending:
         return
@@ -279,7 +233,7 @@ def validate_services(model: Any, last_files: dict[str, str]) -> None:
             if error is None or len(list(candidate.absolute_path)) > len(list(error.absolute_path)):
                 error = candidate
         if error is None:
-            _remember_valid(key)
+            remember_valid(key)
             continue
         path, message = _message(error, ["services", name])
         raise ComposeError(f"validating {file}: {message}", _locate(model, path) or Location(file))

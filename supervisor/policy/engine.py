@@ -17,6 +17,7 @@ from supervisor.policy.errors import ExtensionError
 from supervisor.policy.expressions import Context, StartFailure, format_value
 from supervisor.policy.findings import Finding, RULES, rule
 from supervisor.policy.profiles import Profile, WriterSpec, builtin_profiles, load_schema
+from supervisor.verdicts import known_valid, remember_valid, verdict_key
 
 __all__ = [
     "DEFAULT_RELAY_WINDOW_HOURS",
@@ -183,11 +184,16 @@ def _check_extension(block: Any, kind: str, where: Optional[Location], label: st
                 raise ExtensionError(f"{label}: x-supervisor.ignore: {found.code} cannot be ignored", where)
             if not isinstance(reason, str) or not reason.strip():
                 raise ExtensionError(f"{label}: x-supervisor.ignore.{code} needs a reason (a non-empty string)", where)
-    import jsonschema  # lazily: only when a block exists
-
     schema = load_schema("x-supervisor.schema.json")
+    key = verdict_key(schema, kind, dict(block))
+    if known_valid(key):
+        return dict(block)
+    import jsonschema  # lazily: only when a block exists and was not seen valid before
+
     validator = jsonschema.Draft202012Validator({**schema, "$ref": f"#/$defs/{kind}"})
     errors = sorted(validator.iter_errors(dict(block)), key=lambda e: list(e.absolute_path))
+    if not errors:
+        remember_valid(key)
     if errors:
         path = ".".join(str(p) for p in errors[0].absolute_path)
         raise ExtensionError(f"{label}: x-supervisor{'.' + path if path else ''}: {errors[0].message}", where)

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 from supervisor.policy.errors import ProfileError
 from supervisor.policy.expressions import referenced_variables
+from supervisor.verdicts import known_valid, remember_valid, verdict_key
 
 __all__ = [
     "DetectClue",
@@ -124,10 +125,16 @@ class Profile:
 
 
 def _validate(document: Any, where: str) -> None:
+    schema = load_schema("profile.schema.json")
+    key = verdict_key(schema, "profile", document)
+    if known_valid(key):
+        return
     import jsonschema  # imported lazily: it is slow to import and only needed here
 
-    validator = jsonschema.Draft202012Validator(load_schema("profile.schema.json"))
+    validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    if not errors:
+        remember_valid(key)
     if errors:
         first = errors[0]
         path = "/".join(str(p) for p in first.absolute_path) or "(root)"
