@@ -50,5 +50,5 @@ def write_capture_frame(fileobj: BinaryIO, frame: bytes) -> None:
     """Append one frame to a capture."""
     if len(frame) > MAX_CAPTURE_FRAME:
         raise ValueError(f"frame of {len(frame)} bytes exceeds {MAX_CAPTURE_FRAME}")
-    fileobj.write(_LENGTH.pack(len(frame)))
-    fileobj.write(frame)
+    # One write: a Ctrl-C between the prefix and the frame would leave a truncated record.
+    fileobj.write(_LENGTH.pack(len(frame)) + frame)

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from collections import Counter
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import click
@@ -17,6 +17,7 @@ from supervisor.atproto.frames import Account, Commit, ErrorFrame, Identity, Inf
 from supervisor.atproto.jsonfmt import to_json
 from supervisor.atproto.repo import load_repo
 from supervisor.cli.base import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, fail, main
+from supervisor.report.mask import mask_text
 
 __all__ = ["firehose", "repo", "frame_to_json", "subscribe_url"]
 
@@ -65,7 +66,7 @@ def _count_key(frame: Any) -> str:
     return frame.type
 
 
-@main.group("firehose")
+@main.group("firehose", short_help="Record and decode firehose captures.")
 def firehose() -> None:
     """Record and decode com.atproto.sync.subscribeRepos streams."""
 
@@ -102,6 +103,8 @@ def decode_command(capture: str, fmt: str) -> None:
                         out.write(json.dumps(frame_to_json(frame), ensure_ascii=False) + "\n")
             except CaptureError as exc:
                 truncated = exc
+    except BrokenPipeError:
+        raise  # the reader of our output went away (| head): not a problem of the capture file
     except OSError as exc:
         fail(f"error: {capture}: {exc.strerror or exc}", EXIT_USAGE)
     elapsed = time.perf_counter() - started
@@ -115,7 +118,9 @@ def decode_command(capture: str, fmt: str) -> None:
         click.echo(f"events/s\t{rate:.0f}")
     out.flush()
     if truncated is not None:
-        fail(f"error: {capture}: {truncated}", EXIT_USAGE)
+        hint = (" (is it a capture file? `supervisor firehose capture` writes them)" if not counts
+                else "; the frames before the damage were printed")
+        fail(f"error: {capture}: {truncated}{hint}", EXIT_USAGE)
     if malformed:
         click.echo(f"{capture}: {malformed} malformed frame(s)", err=True)
         sys.exit(EXIT_FINDINGS)
@@ -126,13 +131,17 @@ def subscribe_url(relay: str, cursor: int | None = None) -> str:
     """The WebSocket URL for ``relay``: a host gets the subscribeRepos path appended."""
     if "://" not in relay:
         relay = "ws://" + relay
-    parts = urlsplit(relay)
+    try:
+        parts = urlsplit(relay)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError as exc:
+        raise click.BadParameter(f"{mask_text(relay)!r} is not a usable URL ({exc})", param_hint="--relay") from None
     scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
     if scheme not in ("ws", "wss"):
         raise click.BadParameter(f"unsupported scheme {parts.scheme!r} (use ws://, wss://, http:// or https://)",
                                  param_hint="--relay")
-    if not parts.netloc:
-        raise click.BadParameter(f"no host in {relay!r}", param_hint="--relay")
+    if not parts.hostname:
+        raise click.BadParameter(f"no host in {mask_text(relay)!r}", param_hint="--relay")
     path = parts.path if parts.path not in ("", "/") else SUBSCRIBE_PATH
     query = parts.query
     if cursor is not None:
@@ -141,61 +150,74 @@ def subscribe_url(relay: str, cursor: int | None = None) -> str:
     return urlunsplit((scheme, parts.netloc, path, query, ""))
 
 
-def _capture(url: str, out: BinaryIO, count: int | None, progress_every: float = 1.0) -> int:
+def _capture(url: str, output: str, count: int | None, progress_every: float = 1.0) -> int:
+    """Record frames into ``output``, opened only once the relay answered (a failed connection
+    leaves an existing file as it was).  Ctrl-C keeps what was recorded."""
     from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
     from websockets.sync.client import connect
 
     received = 0
     last = time.monotonic()
+    shown = mask_text(url)
     try:
         # A short close timeout: when we stop early the relay keeps streaming and the close
         # handshake can stall behind unread frames.
-        with connect(url, max_size=16 * 1024 * 1024, open_timeout=10, close_timeout=1) as ws:
-            click.echo(f"connected to {url}", err=True)
-            while count is None or received < count:
-                try:
-                    message = ws.recv()
-                except ConnectionClosed:
-                    click.echo("relay closed the connection", err=True)
-                    break
-                if isinstance(message, str):
-                    message = message.encode("utf-8")
-                write_capture_frame(out, message)
-                received += 1
-                now = time.monotonic()
-                if now - last >= progress_every:
-                    click.echo(f"{received} frames", err=True)
-                    last = now
+        ws = connect(url, max_size=16 * 1024 * 1024, open_timeout=10, close_timeout=1)
     except (InvalidURI, InvalidHandshake) as exc:
-        fail(f"error: cannot subscribe to {url}: {exc}", EXIT_USAGE)
+        fail(f"error: cannot subscribe to {shown}: {exc}; check the --relay URL", EXIT_USAGE)
     except (OSError, TimeoutError) as exc:
-        fail(f"error: cannot connect to {url}: {exc}", EXIT_USAGE)
+        fail(f"error: cannot connect to {shown}: {exc}; is the relay running?", EXIT_USAGE)
+    with ws:
+        click.echo(f"connected to {shown}", err=True)
+        try:
+            out = open(output, "wb")
+        except OSError as exc:
+            fail(f"error: {output}: {exc.strerror or exc}", EXIT_USAGE)
+        with out:
+            try:
+                while count is None or received < count:
+                    try:
+                        message = ws.recv()
+                    except ConnectionClosed:
+                        click.echo("relay closed the connection", err=True)
+                        break
+                    except (OSError, TimeoutError) as exc:
+                        click.echo(f"connection lost: {exc}", err=True)
+                        break
+                    if isinstance(message, str):
+                        message = message.encode("utf-8")
+                    write_capture_frame(out, message)
+                    received += 1
+                    now = time.monotonic()
+                    if now - last >= progress_every:
+                        click.echo(f"{received} frames", err=True)
+                        last = now
+            except KeyboardInterrupt:
+                click.echo("interrupted", err=True)
+            except OSError as exc:
+                fail(f"error: {output}: {exc.strerror or exc} after {received} frames", EXIT_USAGE)
     return received
 
 
 @firehose.command("capture")
 @click.option("--relay", required=True, metavar="URL",
               help="ws://HOST:PORT (the subscribeRepos path is added) or a full WebSocket URL.")
-@click.option("--cursor", type=int, default=None, help="Start from this sequence number.")
+@click.option("--cursor", type=click.IntRange(min=0), default=None, help="Start from this sequence number.")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Stop after this many frames.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
               help="Capture file to write.")
 def capture_command(relay: str, cursor: int | None, count: int | None, output: str) -> None:
-    """Record a relay's frames verbatim into a capture file, until --count or Ctrl-C."""
+    """Record a relay's frames verbatim into a capture file, until --count, the relay closes, or Ctrl-C.
+
+    Exit 0 when frames were recorded (Ctrl-C included: what arrived is kept), 2 when the relay
+    cannot be reached (an existing OUTPUT is then left untouched) or OUTPUT cannot be written.
+    """
     url = subscribe_url(relay, cursor)
-    received = 0
-    try:
-        with open(output, "wb") as out:
-            try:
-                received = _capture(url, out, count)
-            except KeyboardInterrupt:
-                click.echo("interrupted", err=True)
-    except OSError as exc:
-        fail(f"error: {output}: {exc.strerror or exc}", EXIT_USAGE)
+    received = _capture(url, output, count)
     click.echo(f"wrote {received} frames to {output}", err=True)
 
 
-@main.group("repo")
+@main.group("repo", short_help="Read repository CAR files.")
 def repo() -> None:
     """Read repository CAR files (as com.atproto.sync.getRepo returns them)."""
 
@@ -209,7 +231,8 @@ def _load(path: str):
     try:
         return load_repo(data)
     except AtprotoError as exc:
-        fail(f"error: {path}: {exc}", EXIT_USAGE)
+        fail(f"error: {path}: {exc} (expected a repository CAR file, as com.atproto.sync.getRepo returns)",
+             EXIT_USAGE)
 
 
 @repo.command("dump")
@@ -217,7 +240,10 @@ def _load(path: str):
 @click.option("--format", "fmt", type=click.Choice(["tsv", "jsonl"]), default="tsv", show_default=True,
               help="collection/rkey<TAB>cid lines, or JSON lines that add the record.")
 def dump_command(car: str, fmt: str) -> None:
-    """List every record of a repository CAR in key order."""
+    """List every record of a repository CAR in key order.
+
+    Exit 0 ok, 2 a broken or incomplete CAR (the records before the damage are printed).
+    """
     loaded = _load(car)
     out = sys.stdout
     try:
@@ -235,9 +261,13 @@ def dump_command(car: str, fmt: str) -> None:
 
 @repo.command("inspect")
 @click.argument("car", type=click.Path(exists=True, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Output format.")
 def inspect_command(car: str, fmt: str) -> None:
-    """Show a repository CAR's commit: DID, rev, data CID, version."""
+    """Show a repository CAR's commit: DID, rev, data CID, version, record count.
+
+    Exit 0 ok, 2 a broken or incomplete CAR.
+    """
     loaded = _load(car)
     commit = loaded.commit
     try:

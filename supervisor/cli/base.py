@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import sys
 from typing import Any, Callable, NoReturn, Optional
 
@@ -19,6 +20,8 @@ __all__ = [
     "EXIT_OK",
     "EXIT_FINDINGS",
     "EXIT_USAGE",
+    "EXIT_INTERRUPTED",
+    "EXIT_BROKEN_PIPE",
     "main",
     "compose_options",
     "load_options_from",
@@ -29,6 +32,8 @@ __all__ = [
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as shells report a writer whose reader went away
 
 
 # Which module registers each command: modules are imported only when their command runs,
@@ -62,13 +67,59 @@ class LazyGroup(click.Group):
             importlib.import_module(COMMAND_MODULES[cmd_name])
         return self.commands.get(cmd_name)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # The last line of defence for the exit-code contract: whatever escapes a command
+        # becomes one line and a documented code, never a traceback.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            _quiet_exit("interrupted", EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            _silence_stdout()
+            sys.exit(EXIT_BROKEN_PIPE)
+        except MemoryError:
+            _quiet_exit("error: out of memory (is the input far larger than expected, or a device such as "
+                        "/dev/zero?)", EXIT_USAGE)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - see above
+            if os.environ.get("SUPERVISOR_DEBUG"):
+                raise
+            from supervisor.report.mask import mask_text
+
+            _quiet_exit(f"error: unexpected {type(exc).__name__}: {mask_text(str(exc))} "
+                        "(run again with SUPERVISOR_DEBUG=1 to see where)", EXIT_USAGE)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that flushing it at exit cannot raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _quiet_exit(message: str, code: int) -> NoReturn:
+    try:
+        click.echo(message, err=True)
+    except OSError:
+        pass
+    sys.exit(code)
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="supervisor")
 def main() -> None:
     """Validate, audit and launch an AT Protocol AppView indexing stack.
 
-    Exit codes: 0 ok, 1 findings or failed health check, 2 unusable input or usage.
+    \b
+    Exit codes (every command):
+      0    ok
+      1    findings (validate, up, status), failed health check, malformed frames
+      2    unusable input or usage: the message names the file, line and what to do
+      130  stopped with Ctrl-C
+    Secrets (URL passwords, *PASSWORD*, *_SECRET, *_KEY, *TOKEN*) are masked in all output.
     """
 
 
@@ -102,8 +153,10 @@ def load_options_from(kwargs: dict[str, Any]) -> LoadOptions:
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    """Print one clear line to stderr and exit with ``code``."""
-    click.echo(message, err=True)
+    """Print one clear line to stderr (URL passwords masked) and exit with ``code``."""
+    from supervisor.report.mask import mask_text
+
+    click.echo(mask_text(message), err=True)
     sys.exit(code)
 
 

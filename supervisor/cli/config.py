@@ -9,7 +9,7 @@ import click
 import yaml
 
 from supervisor.cli.base import compose_options, handle_errors, load_options_from, load_project_or_exit, main
-from supervisor.report.mask import mask_config, mask_env_record
+from supervisor.report.mask import mask_config, mask_env_record, secret_values
 
 
 def escape_dollars(value: Any) -> Any:
@@ -84,7 +84,7 @@ def _ordered(mapping: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-@main.command("config")
+@main.command("config", short_help="The resolved project, as docker compose config prints it.")
 @compose_options
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True,
               help="Output format.")
@@ -92,11 +92,16 @@ def _ordered(mapping: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--services", "list_services", is_flag=True, help="Print the service names, one per line.")
 @click.option("--provenance", is_flag=True,
               help="Add, per service, where every environment value came from (x-provenance).")
-@click.option("--no-mask", is_flag=True, help="Print secrets (passwords, *_SECRET, *_KEY) unmasked.")
+@click.option("--no-mask", is_flag=True,
+              help="Print secrets (URL passwords, *PASSWORD*, *_SECRET, *_KEY, *TOKEN*) unmasked, "
+                   "as docker compose config does.")
 @handle_errors
 def config_command(fmt: str, quiet: bool, list_services: bool, provenance: bool, no_mask: bool,
                    **kwargs: Any) -> None:
-    """Resolve compose files, .env and the shell exactly as Docker Compose v2 does."""
+    """Resolve compose files, .env and the shell exactly as Docker Compose v2 does.
+
+    Exit 0 ok, 2 unusable input (the message names the file, line and column and what is wrong).
+    """
     project = load_project_or_exit(load_options_from(kwargs))
     if quiet:
         return
@@ -104,14 +109,16 @@ def config_command(fmt: str, quiet: bool, list_services: bool, provenance: bool,
         for name in project.services:
             click.echo(name)
         return
-    document = escape_dollars(project.config if no_mask else mask_config(project.config))
+    secrets = secret_values(project)
+    document = escape_dollars(project.config if no_mask else mask_config(project.config, secrets))
     if provenance:
         document = dict(document)
         services = dict(document.get("services") or {})
         for name, service in project.services.items():
             entry = dict(services.get(name) or {})
             records = [rec.to_json() for rec in service.environment.values()]
-            entry["x-provenance"] = {"environment": records if no_mask else [mask_env_record(r) for r in records]}
+            entry["x-provenance"] = {"environment": records if no_mask
+                                     else [mask_env_record(r, secrets) for r in records]}
             services[name] = entry
         document["services"] = services
     if fmt == "json":

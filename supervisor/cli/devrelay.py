@@ -27,6 +27,9 @@ def parse_now(text: Optional[str]) -> int:
         return int(float(text) * 1_000_000)
     except ValueError:
         pass
+    except OverflowError:
+        raise click.BadParameter(f"{text!r} is not a usable time; give an RFC 3339 datetime such as "
+                                 "2025-01-01T00:00:00Z", param_hint="--now") from None
     try:
         return parse_time(text.replace(" ", "T", 1))
     except ValueError:
@@ -34,7 +37,7 @@ def parse_now(text: Optional[str]) -> int:
                                  param_hint="--now") from None
 
 
-@main.command("devrelay")
+@main.command("devrelay", short_help="A local relay for tests and the offline stack.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0 picks a free one).")
@@ -80,27 +83,29 @@ def devrelay_command(host: str, port: int, seed: int, accounts: int, events: int
     """Run a development relay: com.atproto.sync.subscribeRepos, listRepos, getRepo.
 
     Prints "listening on ws://HOST:PORT" once ready; stops cleanly on SIGTERM or SIGINT.
+
+    Exit 0 stopped by a signal; 2 unusable options, an unreadable or malformed capture file
+    (named with the frame number and byte offset), or a port already in use.
     """
     from supervisor.devrelay.errors import DevRelayError
     from supervisor.devrelay.faults import Faults
     from supervisor.devrelay.server import DevRelay, RelayConfig
     from supervisor.devrelay.synth import SynthConfig
 
-    synth = None
-    if capture_path is None:
-        synth = SynthConfig(seed=seed, accounts=accounts, events=events, days=days, now_us=parse_now(now_text),
-                            live_events=live_events,
-                            live_step_us=max(1, int(1_000_000 / rate)) if rate > 0 else 1_000)
-    config = RelayConfig(
-        synth=synth, capture=capture_path, retention_hours=retention_hours, rate=rate, buffer=buffer,
-        faults=Faults(drop_every=drop_every, stall_every=stall_every, stall_seconds=stall_seconds,
-                      malformed_every=malformed_every),
-        truth=truth, truth_accounts=truth_accounts, write_capture=write_capture,
-    )
     # Until the event loop takes over, a stop request during preparation still exits cleanly.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_now)
     try:
+        synth = None
+        if capture_path is None:
+            synth = SynthConfig(seed=seed, accounts=accounts, events=events, days=days, now_us=parse_now(now_text),
+                                live_events=live_events, live_step_us=_live_step_us(rate))
+        config = RelayConfig(
+            synth=synth, capture=capture_path, retention_hours=retention_hours, rate=rate, buffer=buffer,
+            faults=Faults(drop_every=drop_every, stall_every=stall_every, stall_seconds=stall_seconds,
+                          malformed_every=malformed_every),
+            truth=truth, truth_accounts=truth_accounts, write_capture=write_capture,
+        )
         relay = DevRelay(config)
         relay.prepare()
     except DevRelayError as exc:
@@ -111,6 +116,13 @@ def devrelay_command(host: str, port: int, seed: int, accounts: int, events: int
         asyncio.run(_serve(relay, host, port))
     except OSError as exc:
         fail(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", EXIT_USAGE)
+
+
+def _live_step_us(rate: float) -> int:
+    """Event-time spacing of live events: 1/rate seconds (1 ms when unthrottled)."""
+    if not 0 < rate < float("inf"):
+        return 1_000
+    return max(1, min(int(1_000_000 / rate), 2 ** 53))
 
 
 def _exit_now(signum: int, frame: object) -> None:

@@ -64,7 +64,7 @@ def _render(findings: list[Finding], fmt: str, strict: bool, fallback: Optional[
     return text_report.render_text(findings, root)
 
 
-@main.command("validate")
+@main.command("validate", short_help="CI preflight: refuse writers that share a cursor row.")
 @compose_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
               show_default=True, help="Output format (sarif: SARIF 2.1.0; github: workflow annotations).")
@@ -102,14 +102,17 @@ def _finish(findings: list[Finding], fmt: str, strict: bool, fallback: Optional[
     sys.exit(exit_code(findings, strict=strict))
 
 
-@main.command("audit")
+@main.command("audit", short_help="Who backfills: BACKFILL_DAYS per service and its origin.")
 @compose_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table",
               show_default=True, help="Output format.")
 @click.option("--all-vars", is_flag=True, help="Also list every environment variable of each service (secrets masked).")
 @handle_errors
 def audit_command(fmt: str, all_vars: bool, **kwargs: Any) -> None:
-    """Show, per service, the effective BACKFILL_DAYS, where it came from and what each program does with it."""
+    """Show, per service, the effective BACKFILL_DAYS, where it came from and what each program does with it.
+
+    Exit 0 (findings are validate's job), 2 unusable input (compose error, malformed x-supervisor).
+    """
     from supervisor.policy.audit import audit_rows
     from supervisor.report.tables import render_audit
 
@@ -154,7 +157,7 @@ def _dotenv_entries(project: Project, options: LoadOptions, variable: str) -> li
     return out
 
 
-@main.command("explain")
+@main.command("explain", short_help="Every layer behind one variable of one service.")
 @compose_options
 @click.argument("service")
 @click.argument("variable", default="BACKFILL_DAYS")
@@ -162,7 +165,10 @@ def _dotenv_entries(project: Project, options: LoadOptions, variable: str) -> li
               help="Output format.")
 @handle_errors
 def explain_command(service: str, variable: str, fmt: str, **kwargs: Any) -> None:
-    """Explain VARIABLE (default BACKFILL_DAYS) in SERVICE: every layer, the winner, and the decision."""
+    """Explain VARIABLE (default BACKFILL_DAYS) in SERVICE: every layer, the winner, and the decision.
+
+    Exit 0 ok, 2 unusable input or an unknown SERVICE (the message lists the services).
+    """
     import json
 
     from supervisor.policy.explain import explain

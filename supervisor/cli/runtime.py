@@ -19,6 +19,7 @@ import click
 
 from supervisor.cli.base import (
     EXIT_FINDINGS,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     compose_options,
@@ -31,9 +32,6 @@ from supervisor.cli.base import (
 from supervisor.compose.model import ComposeError, LoadOptions, Project
 
 __all__ = ["up_command", "down_command", "ps_command", "logs_command", "restart_command", "status_command"]
-
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
-
 
 def _engine():
     from supervisor.runtime.engine import Engine
@@ -61,8 +59,25 @@ def _project_or_name(options: LoadOptions) -> tuple[Optional[Project], str]:
         return project, project.name
     except (ComposeError, OSError) as exc:
         if options.project_name and not options.files:
-            return None, options.project_name
+            from supervisor.compose.discovery import check_project_name
+
+            try:
+                return None, check_project_name(options.project_name)
+            except ComposeError as bad:
+                fail(f"error: {bad}", EXIT_USAGE)
         fail(f"error: {exc}", EXIT_USAGE)
+
+
+def _check_services(project: Optional[Project], services: tuple[str, ...]) -> None:
+    """Refuse unknown SERVICE arguments before the Engine is contacted (exit 2, as compose refuses them)."""
+    if project is None or not services:
+        return
+    unknown = [s for s in services if s not in project.services]
+    if unknown:
+        disabled = [s for s in unknown if s in project.disabled_services]
+        hint = (f" ({', '.join(disabled)} disabled by profiles: add --profile)" if disabled
+                else f"; services: {', '.join(project.services) or '(none)'}")
+        fail(f"error: no such service: {', '.join(unknown)}{hint}", EXIT_USAGE)
 
 
 def _lock(name: str):
@@ -79,13 +94,13 @@ def _sigterm_as_interrupt() -> None:
 
 # --- up ---------------------------------------------------------------------------------------
 
-@main.command("up")
+@main.command("up", short_help="Validate, then create and start the containers.")
 @compose_options
 @click.argument("services", nargs=-1)
 @click.option("-d", "--detach", is_flag=True, help="Run in the background; print nothing but progress.")
 @click.option("--wait", is_flag=True,
               help="Wait until services are healthy and the worker ingests (implies --detach).")
-@click.option("--wait-timeout", type=float, default=None, metavar="SECONDS",
+@click.option("--wait-timeout", type=click.FloatRange(min=0, max=10 ** 9), default=None, metavar="SECONDS",
               help="Give up waiting after this many seconds (exit 1).")
 @click.option("--build", is_flag=True, help="Build images before starting containers.")
 @click.option("--no-build", is_flag=True, help="Don't build an image, even if it's missing.")
@@ -102,6 +117,13 @@ def up_command(services: tuple[str, ...], detach: bool, wait: bool, wait_timeout
     """Validate, then create and start the project's containers (in place of `docker compose up`).
 
     Refuses (exit 1, nothing created) a configuration that `supervisor validate` refuses.
+
+    \b
+    Exit codes:
+      0    started (with --wait: healthy, and the worker ingests)
+      1    refused configuration, failed or timed-out health, failed Engine operation
+      2    unusable input (compose file errors, unknown service, no Docker Engine)
+      130  attached mode stopped with Ctrl-C
     """
     from supervisor.runtime import launcher as R
     from supervisor.runtime import plan as P
@@ -115,6 +137,7 @@ def up_command(services: tuple[str, ...], detach: bool, wait: bool, wait_timeout
         fail("error: --force-recreate and --no-recreate are incompatible", EXIT_USAGE)
     started = time.monotonic()
     project = load_project_or_exit(load_options_from(kwargs))
+    _check_services(project, services)
     findings, code = preflight(project)
     report = render_findings(findings)
     if report and (code != EXIT_OK or any(f.suppressed is None for f in findings)):
@@ -201,7 +224,7 @@ def _attach(engine: Any, result: Any) -> int:
 
 # --- down -------------------------------------------------------------------------------------
 
-@main.command("down")
+@main.command("down", short_help="Stop and remove the containers and networks.")
 @compose_options
 @click.option("-v", "--volumes", is_flag=True, help="Remove named volumes declared in the files, too.")
 @click.option("--remove-orphans", is_flag=True, help="Remove containers of services not in the files.")
@@ -209,7 +232,12 @@ def _attach(engine: Any, result: Any) -> int:
               help="Shutdown timeout (default: each container's stop_grace_period).")
 @handle_errors
 def down_command(volumes: bool, remove_orphans: bool, timeout: Optional[int], **kwargs: Any) -> None:
-    """Stop and remove the project's containers and networks (and volumes with -v)."""
+    """Stop and remove the project's containers and networks (and volumes with -v).
+
+    Without compose files, -p NAME names the project.
+
+    Exit 0 ok, 1 a failed Engine operation, 2 unusable input (compose file errors, no Docker Engine).
+    """
     from supervisor.runtime import launcher as R
     from supervisor.runtime import plan as P
     from supervisor.runtime.errors import RuntimeFailure
@@ -275,7 +303,7 @@ def _ps_rows(engine: Any, name: str, services: tuple[str, ...], all_: bool) -> l
     return rows
 
 
-@main.command("ps")
+@main.command("ps", short_help="List the project's containers.")
 @compose_options
 @click.argument("services", nargs=-1)
 @click.option("-a", "--all", "all_", is_flag=True, help="Show stopped containers too.")
@@ -284,10 +312,14 @@ def _ps_rows(engine: Any, name: str, services: tuple[str, ...], all_: bool) -> l
               help="table, or json (one object per line, as compose prints it).")
 @handle_errors
 def ps_command(services: tuple[str, ...], all_: bool, quiet: bool, fmt: str, **kwargs: Any) -> None:
-    """List the project's containers."""
+    """List the project's containers (of the named services only, when given).
+
+    Exit 0 ok, 2 unusable input (compose file errors, an unknown service, no Docker Engine).
+    """
     from supervisor.runtime.errors import RuntimeFailure
 
-    _, name = _project_or_name(load_options_from(kwargs))
+    project, name = _project_or_name(load_options_from(kwargs))
+    _check_services(project, services)
     try:
         rows = _ps_rows(_engine(), name, services, all_)
     except RuntimeFailure as exc:
@@ -324,7 +356,7 @@ def _compose_options_for_logs(func: Any) -> Any:
     return func
 
 
-@main.command("logs")
+@main.command("logs", short_help="Show the containers' output.")
 @_compose_options_for_logs
 @click.argument("services", nargs=-1)
 @click.option("-f", "--follow", is_flag=True, help="Follow log output.")
@@ -332,7 +364,10 @@ def _compose_options_for_logs(func: Any) -> Any:
 @click.option("--no-log-prefix", is_flag=True, help="Don't print the container name before each line.")
 @handle_errors
 def logs_command(services: tuple[str, ...], follow: bool, tail: str, no_log_prefix: bool, **kwargs: Any) -> None:
-    """Show the output of the project's containers."""
+    """Show the output of the project's containers (-f follows; Ctrl-C stops following, exit 0).
+
+    Exit 0 ok, 2 unusable input (compose file errors, an unknown service, no Docker Engine).
+    """
     from supervisor.runtime.engine import observed_container
     from supervisor.runtime.errors import RuntimeFailure
     from supervisor.runtime.logs import LogMultiplexer
@@ -341,10 +376,7 @@ def logs_command(services: tuple[str, ...], follow: bool, tail: str, no_log_pref
         fail(f"error: --tail: {tail!r} is not a number or 'all'", EXIT_USAGE)
     count = None if tail == "all" or int(tail) < 0 else int(tail)
     project, name = _project_or_name(load_options_from(kwargs))
-    if project is not None:
-        unknown = [s for s in services if s not in project.services]
-        if unknown:
-            fail(f"error: no such service: {', '.join(unknown)}", EXIT_USAGE)
+    _check_services(project, services)
     try:
         engine = _engine()
         found = sorted((observed_container(c) for c in engine.containers(name)), key=lambda c: (c.service, c.number))
@@ -359,19 +391,24 @@ def logs_command(services: tuple[str, ...], follow: bool, tail: str, no_log_pref
 
 # --- restart ----------------------------------------------------------------------------------
 
-@main.command("restart")
+@main.command("restart", short_help="Restart the project's containers.")
 @compose_options
 @click.argument("services", nargs=-1)
 @click.option("-t", "--timeout", type=int, default=None, metavar="SECONDS",
               help="Shutdown timeout (default: each container's stop_grace_period).")
 @handle_errors
 def restart_command(services: tuple[str, ...], timeout: Optional[int], **kwargs: Any) -> None:
-    """Restart the project's containers (dependencies first; dependents with restart: true follow)."""
+    """Restart the project's containers (dependencies first; dependents with restart: true follow).
+
+    Exit 0 ok, 1 a failed Engine operation, 2 unusable input (compose file errors, an unknown
+    service, no Docker Engine).
+    """
     from supervisor.runtime import launcher as R
     from supervisor.runtime.errors import RuntimeFailure
     from supervisor.runtime.progress import Progress
 
     project, name = _project_or_name(load_options_from(kwargs))
+    _check_services(project, services)
     try:
         engine = _engine()
         with _lock(name), Progress() as progress:
@@ -382,15 +419,18 @@ def restart_command(services: tuple[str, ...], timeout: Optional[int], **kwargs:
 
 # --- status -----------------------------------------------------------------------------------
 
-@main.command("status")
+@main.command("status", short_help="The running stack next to its files: drift, cursor rows.")
 @compose_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Output format.")
 @click.option("--no-worker", is_flag=True, help="Don't ask the worker containers for their health report.")
 @handle_errors
 def status_command(fmt: str, no_worker: bool, **kwargs: Any) -> None:
     """The running stack next to its configuration: states, backfill variables, cursor rows, drift.
 
-    Exit 1 when an error finding remains (an unhealthy container, two running writers on one row).
+    Exit 0 ok (warnings allowed), 1 when an error finding remains (an unhealthy container, two
+    running writers on one row), 2 unusable input (compose file errors, no Docker Engine).  An
+    unreachable database is reported, not fatal.
     """
     from supervisor.policy.errors import PolicyError
     from supervisor.runtime import status as T
@@ -418,12 +458,15 @@ def status_command(fmt: str, no_worker: bool, **kwargs: Any) -> None:
         _fail_runtime(exc)
     except PolicyError as exc:  # a malformed x-supervisor block: unusable input, as in validate
         fail(f"error: {exc}", EXIT_USAGE)
+    from supervisor.report.mask import redact, secret_values
+
+    secrets = secret_values(project)  # values templates took from secret variables
     if fmt == "json":
         doc = report.to_json()
         doc["worker_health"] = workers
-        click.echo(json.dumps(doc, indent=2))
+        click.echo(json.dumps(redact(doc, secrets), indent=2))
     else:
-        _print_status(report, workers)
+        _print_status(report, workers, secrets)
     sys.exit(report.exit_code)
 
 
@@ -437,9 +480,9 @@ def _cursor_rows(engine: Any, project: Project, views: list[Any]) -> tuple[Optio
     db = next((v for v in views if v.service == service and v.state == "running"), None)
     if db is None:
         return None, f"database service {service} is not running"
-    cmd = ["env", f"PGPASSWORD={password}", "psql", "-h", "127.0.0.1", "-U", user, "-d", database, "-At", "-F", "\t",
+    cmd = ["psql", "-h", "127.0.0.1", "-U", user, "-d", database, "-At", "-F", "\t",
            "-v", "ON_ERROR_STOP=1", "-c", T.CURSOR_QUERY]
-    code, output = engine.exec(db.id, cmd, timeout=15)
+    code, output = engine.exec(db.id, cmd, timeout=15, env={"PGPASSWORD": password})
     if code != 0:
         if "does not exist" in output:
             return [], ""
@@ -447,38 +490,41 @@ def _cursor_rows(engine: Any, project: Project, views: list[Any]) -> tuple[Optio
     return T.parse_cursor_rows(output), ""
 
 
-def _print_status(report: Any, workers: dict[str, str]) -> None:
-    from supervisor.report.mask import mask_value
+def _print_status(report: Any, workers: dict[str, str], secrets: frozenset[str] = frozenset()) -> None:
+    from supervisor.report.mask import mask_text, mask_value, redact
 
-    click.echo(f"project {report.project}")
+    def echo(line: str) -> None:
+        click.echo(redact(mask_text(line), secrets))
+
+    echo(f"project {report.project}")
     for svc in report.services:
         impl = f" ({svc.implementation})" if svc.implementation else ""
-        click.echo(f"\n{svc.service}{impl}")
+        echo(f"\n{svc.service}{impl}")
         if not svc.containers:
-            click.echo("  no container")
+            echo("  no container")
         for c in svc.containers:
             health = f", {c.health}" if c.health else ""
-            click.echo(f"  {c.name}: {c.state}{health}")
+            echo(f"  {c.name}: {c.state}{health}")
             if c.name in workers:
-                click.echo(f"    worker: {workers[c.name]}")
+                echo(f"    worker: {workers[c.name]}")
         for var in svc.variables:
             mark = "  DRIFT" if var.drift else ""
             running = "unset" if var.running is None else mask_value(var.name, var.running)
             configured = "unset" if var.configured is None else mask_value(var.name, var.configured)
-            click.echo(f"    {var.name}: running {running}, files {configured} [{var.origin}]{mark}")
+            echo(f"    {var.name}: running {running}, files {configured} [{var.origin}]{mark}")
         writes = ", ".join(f"{w.role} -> \"{w.cursor}\"" for w in svc.running_writers) or "nothing"
-        click.echo(f"    writes: {writes}")
-    click.echo("\nfirehose_cursor")
+        echo(f"    writes: {writes}")
+    echo("\nfirehose_cursor")
     if report.cursors is None:
-        click.echo(f"  not read: {report.cursor_error}")
+        echo(f"  not read: {report.cursor_error}")
     elif not report.cursors:
-        click.echo("  no rows yet")
+        echo("  no rows yet")
     else:
         for row, writers in report.cursors:
             who = ", ".join(f"{w.service} ({w.role})" for w in writers) or "no running writer"
-            click.echo(f"  {row.service}: cursor {row.cursor or '-'}, last event {row.last_event_time or '-'}, "
+            echo(f"  {row.service}: cursor {row.cursor or '-'}, last event {row.last_event_time or '-'}, "
                        f"updated {row.updated_at} by {who}")
     if report.findings:
-        click.echo("\nfindings")
+        echo("\nfindings")
         for finding in report.findings:
-            click.echo(f"  {finding.severity} {finding.code}: {finding.message}")
+            echo(f"  {finding.severity} {finding.code}: {finding.message}")

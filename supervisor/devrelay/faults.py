@@ -43,8 +43,8 @@ class Faults:
         for name in ("drop_every", "stall_every", "malformed_every"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', '-')} cannot be negative")
-        if self.stall_seconds < 0:
-            raise ConfigError("stall-seconds cannot be negative")
+        if not 0 <= self.stall_seconds < float("inf"):
+            raise ConfigError(f"stall-seconds must be a finite number of seconds, not {self.stall_seconds}")
         if self.stall_every and not self.stall_seconds:
             raise ConfigError("stall-every needs a positive stall-seconds")
 

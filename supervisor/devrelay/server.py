@@ -37,7 +37,7 @@ from supervisor.devrelay.events import Event
 from supervisor.devrelay.faults import Faults, malformed_frame
 from supervisor.devrelay.log import EventLog, plan_subscription
 from supervisor.devrelay.network import NetworkState
-from supervisor.devrelay.synth import SynthConfig, SyntheticNetwork
+from supervisor.devrelay.synth import MAX_TIME_US, SynthConfig, SyntheticNetwork
 
 __all__ = ["RelayConfig", "DevRelay", "write_truth", "write_truth_accounts"]
 
@@ -72,12 +72,28 @@ class RelayConfig:
             raise ConfigError("give exactly one event source: a synthetic network or a capture file")
         if self.synth is not None:
             self.synth.validate()
-        if not self.retention_hours > 0:
-            raise ConfigError(f"retention-hours must be positive, not {self.retention_hours}")
-        if self.rate < 0:
-            raise ConfigError(f"rate cannot be negative, not {self.rate}")
+        if not (self.retention_hours > 0 and self.retention_hours * 3_600e6 <= MAX_TIME_US):
+            raise ConfigError(f"retention-hours must be positive and at most {MAX_TIME_US // 3_600_000_000} "
+                              f"(the range of record keys), not {self.retention_hours}")
+        if not 0 <= self.rate < float("inf"):
+            raise ConfigError(f"rate must be a finite number of events per second (0: unthrottled), not {self.rate}")
         if self.buffer < 1:
             raise ConfigError(f"buffer must be at least 1, not {self.buffer}")
+        self._check_outputs()
+
+    def _check_outputs(self) -> None:
+        """Refuse an output file that is the capture being served, or another output: it would be lost."""
+        named = [("capture", self.capture), ("truth", self.truth), ("truth-accounts", self.truth_accounts),
+                 ("write-capture", self.write_capture)]
+        seen: list[tuple[str, str]] = []
+        for option, path in named:
+            if path is None:
+                continue
+            for earlier, other in seen:
+                if _same_file(path, other):
+                    raise ConfigError(f"{option} and {earlier} name the same file ({path}): writing one would "
+                                      "destroy the other; give another path")
+            seen.append((option, path))
         if self.close_timeout <= 0:
             raise ConfigError("close_timeout must be positive")
         self.faults.validate()
@@ -126,6 +142,13 @@ class _Subscriber:
 
     def backlog(self, appended: int) -> int:
         return appended - max(self.sent, self.joined)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist yet: compare where they would be
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 class DevRelay:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import math
 import random
 from collections import deque
 from typing import Any, Callable, Generic, Iterator, Optional, TypeVar
@@ -64,6 +65,9 @@ _NAMES = ("alice bob carol dave erin frank grace heidi ivan judy mallory niaj ol
           "rupert sybil trent victor walter yolanda zoe").split()
 _LANGS = (("en",) * 14) + ("ja", "pt", "de", "es", "fr", "ko")
 
+# A TID holds its time in 53 bits of microseconds: no event may happen after this (in 2255).
+MAX_TIME_US = 2 ** 53 - 1
+
 
 @dataclasses.dataclass(frozen=True)
 class SynthConfig:
@@ -87,12 +91,18 @@ class SynthConfig:
             raise ConfigError(f"accounts must be at least 1, not {self.accounts}")
         if self.events < 0 or self.live_events < 0:
             raise ConfigError("event counts cannot be negative")
-        if not self.days > 0:
-            raise ConfigError(f"days must be positive, not {self.days}")
+        if not (self.days > 0 and math.isfinite(self.days)):
+            raise ConfigError(f"days must be a positive number, not {self.days}")
         if self.live_step_us < 1:
             raise ConfigError("live_step_us must be at least 1")
-        if self.now_us - int(self.days * 86_400e6) < 0:
-            raise ConfigError("the history would start before 1970")
+        if not 0 <= self.now_us <= MAX_TIME_US:
+            raise ConfigError("now must lie between 1970 and 2255 (the range of record keys); "
+                              "give an RFC 3339 datetime such as 2025-01-01T00:00:00Z")
+        if self.now_us - self.days * 86_400e6 < 0:
+            raise ConfigError("the history would start before 1970: lower days or move now later")
+        if self.now_us + self.live_events * self.live_step_us > MAX_TIME_US:
+            raise ConfigError("the live events would run past 2255 (the range of record keys): "
+                              "raise the rate or lower live-events")
 
 
 class _Bag(Generic[T]):

@@ -8,7 +8,7 @@ from typing import Any, Optional
 from supervisor.policy.engine import Evaluation, ServiceDecision, Unit
 from supervisor.policy.profiles import Profile
 from supervisor.policy.provenance import describe_value
-from supervisor.report.mask import mask_value
+from supervisor.report.mask import mask_value, redact, secret_values
 
 __all__ = ["AuditRow", "days_meaning", "audit_rows"]
 
@@ -113,7 +113,10 @@ def _safe_replicas(decision: ServiceDecision) -> int:
 
 
 def audit_rows(evaluation: Evaluation, *, all_vars: bool = False) -> list[AuditRow]:
-    """The audit table: one row per service, or per PM2 instance group when they differ."""
+    """The audit table: one row per service, or per PM2 instance group when they differ.
+
+    Values that templates took from secret variables are shown as ``****``.
+    """
     rows: list[AuditRow] = []
     for decision in evaluation.services.values():
         if not decision.units:
@@ -121,4 +124,12 @@ def audit_rows(evaluation: Evaluation, *, all_vars: bool = False) -> list[AuditR
             continue
         for unit in decision.units:
             rows.append(_row(evaluation, decision, unit, all_vars))
+    secrets = secret_values(evaluation.project)
+    if secrets:
+        rows = [_redact_row(row, secrets) for row in rows]
     return rows
+
+
+def _redact_row(row: AuditRow, secrets: frozenset[str]) -> AuditRow:
+    shown = ("backfill_days", "backfill_days_origin", "firehose_enabled", "notes", "variables")
+    return dataclasses.replace(row, **{name: redact(getattr(row, name), secrets) for name in shown})

@@ -17,6 +17,7 @@ from supervisor.policy.errors import ExtensionError
 from supervisor.policy.expressions import Context, StartFailure, format_value
 from supervisor.policy.findings import Finding, RULES, rule
 from supervisor.policy.profiles import Profile, WriterSpec, builtin_profiles, load_schema
+from supervisor.report.mask import redact, secret_values
 from supervisor.verdicts import known_valid, remember_valid, verdict_key
 
 __all__ = [
@@ -357,8 +358,17 @@ def evaluate_project(project: Project, *, profiles: Optional[Mapping[str, Profil
                         writers.append(Writer(name, unit, spec, cursor, unit.count))
         decisions[name] = ServiceDecision(name, service, detection, argv, plan, units, extension)
     evaluation = Evaluation(project, decisions, writers, [], window, root, profiles)
-    evaluation.findings = rules.run_rules(evaluation, top)
+    evaluation.findings = _redact_findings(rules.run_rules(evaluation, top), secret_values(project))
     return evaluation
+
+
+def _redact_findings(findings: list[Finding], secrets: frozenset[str]) -> list[Finding]:
+    """Findings quote values; hide those that templates took from secret variables."""
+    if not secrets:
+        return findings
+    return [dataclasses.replace(f, message=redact(f.message, secrets),
+                                related=[(loc, redact(note, secrets)) for loc, note in f.related])
+            for f in findings]
 
 
 def env_record(evaluation: Evaluation, service: str, variable: str) -> Optional[EnvValue]:

@@ -9,7 +9,7 @@ from supervisor.compose.model import EnvValue, Location
 from supervisor.policy.engine import Evaluation
 from supervisor.policy.errors import PolicyError
 from supervisor.policy.provenance import describe_origin, describe_value, relative_location
-from supervisor.report.mask import mask_text, mask_value
+from supervisor.report.mask import mask_text, mask_value, redact, secret_values
 
 __all__ = ["Layer", "Explanation", "explain"]
 
@@ -118,5 +118,8 @@ def explain(evaluation: Evaluation, service: str, variable: str = "BACKFILL_DAYS
         })
     findings = [f"{f.code} {f.severity}: {f.message}" + (f" [suppressed: {f.suppressed}]" if f.suppressed else "")
                 for f in evaluation.findings if service in f.services]
-    return Explanation(service, variable, layers, winner, overrode,
-                       decision.profile.name if decision.profile else None, decision.detection.clue, decisions, findings)
+    secrets = secret_values(project)
+    layers = [dataclasses.replace(layer, value=redact(layer.value, secrets)) for layer in layers]
+    return Explanation(service, variable, layers, redact(winner, secrets), redact(overrode, secrets),
+                       decision.profile.name if decision.profile else None, decision.detection.clue,
+                       redact(decisions, secrets), redact(findings, secrets))

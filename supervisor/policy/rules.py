@@ -141,7 +141,18 @@ def _several_primaries(evaluation: Evaluation) -> tuple[list[Finding], set[int]]
         location = (key_location(evaluation.project, "services", first, "deploy")
                     if members[0][1].replicas > 1 else None) or unit_value_location(evaluation, first, variable)
         services = sorted({d.name for d, _ in members})
-        if sum(w.count for w in backfilling) > 1:
+        per_row: dict[str, int] = {}
+        for w in backfilling:
+            per_row[w.cursor] = per_row.get(w.cursor, 0) + w.count
+        if sum(per_row.values()) > 1 and all(n == 1 for n in per_row.values()):
+            # Each primary backfills on its own row: no cursor is overwritten, the work is done twice.
+            quoted = ", ".join(f'"{c}"' for c in sorted(per_row))
+            message = (f"{total} containers are the primary {profile.title}: {who}. Each runs its own backfill "
+                       f"(firehose_cursor rows {quoted}), so no cursor is overwritten, but the history is "
+                       f"replayed {len(per_row)} times. Fix: {fix}")
+            findings.append(Finding("SV002", "warning", message, location, [], services))
+        elif sum(per_row.values()) > 1:
+            backfilling = [w for w in backfilling if per_row[w.cursor] > 1]
             quoted = ", ".join(f'"{c}"' for c in sorted({w.cursor for w in backfilling}))
             days = "; ".join(_enabling(evaluation, w) for w in backfilling[:1])
             message = (f"{total} containers are the primary {profile.title}: {who}. Each runs the backfill "

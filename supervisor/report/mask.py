@@ -1,21 +1,37 @@
 """Masking of secrets in everything we print or log.
 
 A value is secret when its variable name looks like one (``*PASSWORD*``, ``*_SECRET``,
-``*_KEY``, ``*TOKEN*``) or, for any variable, the password part of a URL (``scheme://user:pw@host``).
+``*_KEY``, ``*TOKEN*``, ``*_PASS``), when it is the password part of a URL
+(``scheme://user:pw@host``) or of a libpq conninfo (``password=pw``), or when a template
+filled it from a secret variable (``pm_id: ${POSTGRES_PASSWORD}``: see :func:`secret_values`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Collection, Iterator, Optional
 
-__all__ = ["MASK", "is_secret_name", "mask_value", "mask_text", "mask_config", "mask_env_record"]
+if TYPE_CHECKING:
+    from supervisor.compose.model import EnvValue, Project
+
+__all__ = ["MASK", "is_secret_name", "mask_value", "mask_text", "mask_config", "mask_env_record",
+           "secret_values", "redact"]
 
 MASK = "****"
 
-_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|_KEY$|^KEY$|TOKEN|CREDENTIAL|PRIVATE)", re.IGNORECASE)
-# userinfo password in a URL: scheme://user:password@host
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)(?P<pw>[^@/?#\s]*)(?P<at>@)")
+_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|PASSPHRASE|SECRET|_KEY$|^KEY$|APIKEY|TOKEN|CREDENTIAL|PRIVATE"
+                          r"|(^|_)PASS$)", re.IGNORECASE)
+# userinfo password in a URL: scheme://user:password@host.  Passwords are often written
+# without percent-encoding, so the password runs to the last "@" of the token (over-masking
+# a query string that holds an "@" is the safe error).
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s\"'<>]*:)(?P<pw>[^\s\"'<>]*)(?P<at>@)"
+                           r"(?=[^@\s\"'<>]*(?:[\s\"'<>]|$))")
+# password=... in a libpq keyword/value conninfo ("host=db user=u password=pw")
+_KEYWORD_PASSWORD = re.compile(r"(?P<head>\b(?:password|passwd)\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|[^\s'\"]+)",
+                               re.IGNORECASE)
+# Values shorter than this are masked where they are a whole value, never inside other text:
+# replacing "0" or "true" everywhere would garble the output without hiding anything.
+_MIN_SUBSTRING_SECRET = 6
 
 
 def is_secret_name(name: str) -> bool:
@@ -23,28 +39,91 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
 
+_PORT_AND_PATH = re.compile(r"\d{1,5}[/?#]")
+
+
+def _mask_url(match: re.Match[str]) -> str:
+    pw = match.group("pw")
+    if _PORT_AND_PATH.match(pw):  # host:port/path?q=a@b: an "@" after the path, no userinfo
+        return match.group(0)
+    return match.group("head") + (MASK if pw else "") + match.group("at")
+
+
 def mask_text(text: str) -> str:
-    """Mask the passwords of URLs inside free text."""
-    return _URL_PASSWORD.sub(lambda m: m.group("head") + (MASK if m.group("pw") else "") + m.group("at"), text)
+    """Mask the passwords of URLs and of ``password=`` conninfo keywords inside free text."""
+    return _KEYWORD_PASSWORD.sub(lambda m: m.group("head") + MASK, _URL_PASSWORD.sub(_mask_url, text))
 
 
-def mask_value(name: str, value: Optional[str]) -> Optional[str]:
-    """The printable form of ``name=value``: the whole value for secret names, URL passwords otherwise."""
+def mask_value(name: str, value: Optional[str], secrets: Collection[str] = ()) -> Optional[str]:
+    """The printable form of ``name=value``: the whole value for secret names, URL passwords otherwise.
+
+    ``secrets`` are further values to hide wherever they appear (see :func:`secret_values`).
+    """
     if value is None:
         return None
     if is_secret_name(name) and value != "":
         return MASK
-    return mask_text(value)
+    return redact(mask_text(value), secrets) if secrets else mask_text(value)
 
 
-def _mask_environment(env: Any) -> Any:
+def _records(record: "EnvValue") -> Iterator["EnvValue"]:
+    yield record
+    for earlier in record.overridden:
+        yield from _records(earlier)
+
+
+def secret_values(project: "Project") -> frozenset[str]:
+    """Values that templates took from secret variables, to hide wherever they show up.
+
+    ``pm_id: ${POSTGRES_PASSWORD}`` gives ``pm_id`` a secret although its name is not one;
+    the value is then hidden everywhere (decision traces, findings, other variables).
+    """
+    found: set[str] = set()
+    for service in project.services.values():
+        for top in service.environment.values():
+            for record in _records(top):
+                secret_name = is_secret_name(record.name)
+                for sub in record.substitutions:
+                    if sub.value and not sub.used_default and (secret_name or is_secret_name(sub.variable)):
+                        found.add(sub.value)
+                if secret_name and record.value and record.substitutions:
+                    found.add(record.value)
+    return frozenset(found)
+
+
+def redact(obj: Any, secrets: Collection[str]) -> Any:
+    """``obj`` (text, or JSON-like data) with every secret value replaced by :data:`MASK`.
+
+    A string equal to a secret is masked whole; longer secrets are also masked inside text.
+    Mapping keys and non-string scalars are kept.
+    """
+    if not secrets:
+        return obj
+    if isinstance(obj, str):
+        if obj in secrets:
+            return MASK
+        for secret in sorted(secrets, key=len, reverse=True):
+            if len(secret) >= _MIN_SUBSTRING_SECRET and secret in obj:
+                obj = obj.replace(secret, MASK)
+        return obj
+    if isinstance(obj, dict):
+        return {k: redact(v, secrets) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(redact(v, secrets) for v in obj)
+    return obj
+
+
+def _mask_environment(env: Any, secrets: Collection[str] = ()) -> Any:
     if isinstance(env, dict):
-        return {k: mask_value(str(k), v) if isinstance(v, str) or v is None else v for k, v in env.items()}
+        return {k: mask_value(str(k), v, secrets) if isinstance(v, str) or v is None else v for k, v in env.items()}
     return env
 
 
-def mask_config(config: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a compose-config document with service environment secrets masked."""
+def mask_config(config: dict[str, Any], secrets: Collection[str] = ()) -> dict[str, Any]:
+    """A copy of a compose-config document with service environment secrets masked.
+
+    ``secrets`` (see :func:`secret_values`) are hidden in every environment value and build arg.
+    """
     services = config.get("services")
     if not isinstance(services, dict):
         return config
@@ -53,22 +132,22 @@ def mask_config(config: dict[str, Any]) -> dict[str, Any]:
     for name, service in services.items():
         if isinstance(service, dict) and "environment" in service:
             service = dict(service)
-            service["environment"] = _mask_environment(service["environment"])
+            service["environment"] = _mask_environment(service["environment"], secrets)
             build = service.get("build")
             if isinstance(build, dict) and isinstance(build.get("args"), dict):
                 build = dict(build)
-                build["args"] = _mask_environment(build["args"])
+                build["args"] = _mask_environment(build["args"], secrets)
                 service["build"] = build
         masked[name] = service
     out["services"] = masked
     return out
 
 
-def mask_env_record(record: dict[str, Any]) -> dict[str, Any]:
+def mask_env_record(record: dict[str, Any], secrets: Collection[str] = ()) -> dict[str, Any]:
     """Mask a serialised :class:`~supervisor.compose.model.EnvValue` (value, raw, substitutions, overridden)."""
     name = record.get("name", "")
     out = dict(record)
-    out["value"] = mask_value(name, record.get("value"))
+    out["value"] = mask_value(name, record.get("value"), secrets)
     if record.get("raw") is not None and is_secret_name(name):
         out["raw"] = mask_text(record["raw"]) if "$" in record["raw"] else MASK
     elif record.get("raw") is not None:
@@ -77,8 +156,9 @@ def mask_env_record(record: dict[str, Any]) -> dict[str, Any]:
     for sub in record.get("substitutions") or []:
         sub = dict(sub)
         secret = is_secret_name(sub.get("variable", "")) or is_secret_name(name)
-        sub["value"] = MASK if secret and sub.get("value") else mask_value(sub.get("variable", ""), sub.get("value"))
+        sub["value"] = (MASK if secret and sub.get("value")
+                        else mask_value(sub.get("variable", ""), sub.get("value"), secrets))
         subs.append(sub)
     out["substitutions"] = subs
-    out["overridden"] = [mask_env_record(o) for o in record.get("overridden") or []]
+    out["overridden"] = [mask_env_record(o, secrets) for o in record.get("overridden") or []]
     return out

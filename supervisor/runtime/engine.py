@@ -284,10 +284,15 @@ class Engine:
         """Rename a container (recreate moves the old one aside first)."""
         self._call(f"rename {container}", self.api.rename, container, name)
 
-    def exec(self, container: str, cmd: list[str], *, timeout: float = 30.0) -> tuple[int, str]:
-        """Run a command in a running container; return its exit code and combined output."""
+    def exec(self, container: str, cmd: list[str], *, timeout: float = 30.0,
+             env: Optional[dict[str, str]] = None) -> tuple[int, str]:
+        """Run a command in a running container; return its exit code and combined output.
+
+        ``env`` adds variables to the command's environment: the place for a password, which
+        would be visible in the container's process list (and in our messages) as an argument.
+        """
         exec_id = self._call(f"exec in {container}", self.api.exec_create, container, cmd,
-                             stdout=True, stderr=True)["Id"]
+                             stdout=True, stderr=True, environment=env or None)["Id"]
         result: dict[str, Any] = {}
 
         def run() -> None:

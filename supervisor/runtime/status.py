@@ -283,7 +283,8 @@ def build_status(project: Project, containers: list[ContainerView], rows: Option
             if var.drift:
                 findings.append(StatusFinding(
                     "RT001", "warning",
-                    f"{up[0].name}: {var.name} is {_show(var.running)} in the container but {_show(var.configured)} "
+                    f"{up[0].name}: {var.name} is {_show(mask_value(var.name, var.running))} in the container "
+                    f"but {_show(mask_value(var.name, var.configured))} "
                     f"in the files ({var.origin}); run `supervisor up` to apply the files", name))
         digest = S.config_hash(project.config["services"][name])
         for view in views:

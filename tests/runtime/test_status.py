@@ -125,3 +125,20 @@ def test_repository_stacks_validate_clean(tmp_path):
         project = load_project(LoadOptions(files=[str(REPO / f) for f in files], environ={}, cwd=str(REPO)))
         findings, code = preflight(project)
         assert code == 0, [f.message for f in findings]
+
+
+def test_drift_messages_mask_secret_values(tmp_path):
+    stack = project_from(tmp_path, """
+services:
+  worker:
+    x-supervisor: {implementation: supervisor-worker}
+    image: w
+    command: ["supervisor", "worker"]
+    environment:
+      WORKER_ID: "0"
+      BACKFILL_CURSOR_SERVICE: ${CURSOR_TOKEN:-backfill}
+""", environ={})
+    views = views_of(stack, worker={"BACKFILL_CURSOR_SERVICE": "postgres://u:hunter2@h/db"})
+    report = T.build_status(stack, views, [], evaluate=evaluate)
+    drift = [f.message for f in report.findings if f.code == "RT001"]
+    assert drift and all("hunter2" not in m for m in drift), drift
