@@ -2,13 +2,19 @@
 
 Starts a throw-away PostgreSQL cluster (the test suite's PostgresCluster), a devrelay serving a
 synthetic history of N events, and a worker whose live cursor row is seeded at 0 so that it reads
-the history as fast as it can, committing batches with their cursor.  Reports, from one run:
+the history as fast as it can, committing batches with their cursor.  The devrelay encodes each
+frame the first time it sends it, so the history is read once before the worker starts (unless
+``--cold-relay``): the worker is then timed against a relay serving ready frames, as a real relay
+does.  Reports, from one run:
 
 - the worker's sustained rate (first connection -> last event committed) and PostgreSQL rows/s;
-- the decode-only rate on the same frames (receive all, then ``decode_frame``), for comparison;
-- the worker's peak resident memory (VmHWM) and CPU seconds per 1000 events.
+- the decode-only rate on the same frames (``decode_frame``, then batch building), for comparison;
+- the worker's peak resident memory (VmHWM) and CPU seconds per 1000 events, and the CPU seconds
+  per 1000 events of the devrelay and of PostgreSQL over the same interval (all three share the
+  machine), the batches committed and the load average at the start and the end.
 
-Usage: python bench/bench_worker.py [--events 50000] [--accounts 1000] [--json]
+Usage: python bench/bench_worker.py [--events 50000] [--accounts 1000] [--json] [--strict]
+       [--cold-relay] [--profile FILE]   (FILE: py-spy samples of the worker, collapsed stacks)
 Targets: at least 10,000 events/s with at most 300 MB resident (exit 1 when missed, with --strict).
 """
 
@@ -20,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -47,9 +54,12 @@ def _proc_status(pid: int, key: str) -> int:
     return 0
 
 
-def _cpu_seconds(pid: int) -> float:
+def _cpu_seconds(pid: int, system: bool = False) -> float:
+    """User + system CPU seconds of ``pid`` (only system time with ``system``)."""
     with open(f"/proc/{pid}/stat") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
+    if system:
+        return int(fields[12]) / os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -64,14 +74,19 @@ async def _receive(url: str, count: int) -> list[bytes]:
     return frames
 
 
-def decode_only(url: str, count: int) -> dict[str, float]:
-    """Receive ``count`` frames, then time decoding them (and building batches) in this process."""
+def receive_all(url: str, count: int) -> tuple[list[bytes], float]:
+    """Read ``count`` frames from cursor 0; the frames and the rate (frames per second)."""
+    started = time.perf_counter()
+    frames = asyncio.run(_receive(url, count))
+    return frames, count / (time.perf_counter() - started)
+
+
+def decode_only(frames: list[bytes]) -> dict[str, float]:
+    """Time decoding ``frames`` (and building batches) in this process."""
     from supervisor.atproto import frames as frame_codec
     from supervisor.worker.batch import BatchBuilder
 
-    started = time.perf_counter()
-    frames = asyncio.run(_receive(url, count))
-    received = time.perf_counter() - started
+    count = len(frames)
     started = time.perf_counter()
     decoded = [frame_codec.decode_frame(f, records=True) for f in frames]
     decode_seconds = time.perf_counter() - started
@@ -82,11 +97,55 @@ def decode_only(url: str, count: int) -> dict[str, float]:
         if builder.batch.events >= 1000:
             builder.take()
     build_seconds = time.perf_counter() - started
-    return {"receive_per_s": count / received, "decode_per_s": count / decode_seconds,
+    return {"decode_per_s": count / decode_seconds,
             "decode_and_batch_per_s": count / (decode_seconds + build_seconds)}
 
 
-def run(events: int, accounts: int) -> dict[str, object]:
+def _postgres_cpu_seconds(datadir: Path) -> float:
+    """CPU seconds of the postmaster and its live children (the worker's backends among them)."""
+    try:
+        postmaster = int((datadir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == postmaster or int(fields[1]) == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _start_profiler(pid: int, output: str) -> subprocess.Popen:
+    """py-spy sampling the worker into ``output`` (collapsed stacks: one line per stack, with a count)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    return subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--nonblocking",
+                             "--output", output], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _worker_metric(log_text: str, name: str) -> float | None:
+    """The sum of a counter's samples from the worker's /metrics (None when unreachable)."""
+    import urllib.request
+
+    found = re.findall(r"listening on (http://\S+)/health", log_text)
+    if not found:
+        return None
+    try:
+        with urllib.request.urlopen(found[-1] + "/metrics", timeout=5) as reply:
+            text = reply.read().decode()
+    except OSError:
+        return None
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name + "{") or line.startswith(name + " "))
+
+
+def run(events: int, accounts: int, profile: str | None = None, cold_relay: bool = False,
+        batch_size: int | None = None) -> dict[str, object]:
     root = Path(tempfile.mkdtemp(prefix="bench-worker-"))
     pg_root = Path(tempfile.mkdtemp(prefix="bench-worker-pg-"))
     cluster = PostgresCluster(pg_root, _free_port(), _pg_bin())
@@ -103,10 +162,14 @@ def run(events: int, accounts: int) -> dict[str, object]:
                                  cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         line = relay.stdout.readline()
         url = re.search(r"listening on (ws://\S+)", line).group(1)
+        # The devrelay encodes each frame the first time it sends it: read the history once so that
+        # the worker is timed against a relay serving ready frames, as a real relay does.
+        frames, first_read = ([], 0.0) if cold_relay else receive_all(url, events)
 
         log_path = root / "worker.log"
         env = {**os.environ, "DATABASE_URL": dsn, "RELAY_URL": url, "HEALTH_PORT": "0", "HEALTH_HOST": "127.0.0.1",
-               "LOG_LEVEL": "info", "BACKFILL_DAYS": "0", "PYTHONUNBUFFERED": "1"}
+               "LOG_LEVEL": "info", "BACKFILL_DAYS": "0", "PYTHONUNBUFFERED": "1",
+               **({"FIREHOSE_BATCH_SIZE": str(batch_size)} if batch_size else {})}
         with open(log_path, "w") as log:
             worker = subprocess.Popen(WORKER, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
@@ -114,8 +177,13 @@ def run(events: int, accounts: int) -> dict[str, object]:
             if time.monotonic() > deadline or worker.poll() is not None:
                 raise RuntimeError("worker did not connect:\n" + log_path.read_text())
             time.sleep(0.01)
+        profiler = _start_profiler(worker.pid, profile) if profile else None
         started = time.perf_counter()
         cpu_start = _cpu_seconds(worker.pid)
+        sys_start = _cpu_seconds(worker.pid, system=True)
+        relay_cpu_start = _cpu_seconds(relay.pid)
+        pg_cpu_start = _postgres_cpu_seconds(cluster.datadir)
+        load_start = os.getloadavg()[0]
         with psycopg.connect(dsn, autocommit=True) as conn:
             while True:
                 (cursor,) = conn.execute("SELECT cursor FROM firehose_cursor WHERE service = 'firehose'").fetchone()
@@ -126,13 +194,22 @@ def run(events: int, accounts: int) -> dict[str, object]:
                 time.sleep(0.02)
             elapsed = time.perf_counter() - started
             cpu = _cpu_seconds(worker.pid) - cpu_start
+            system_cpu = _cpu_seconds(worker.pid, system=True) - sys_start
+            relay_cpu = _cpu_seconds(relay.pid) - relay_cpu_start
+            pg_cpu = _postgres_cpu_seconds(cluster.datadir) - pg_cpu_start
+            load_end = os.getloadavg()[0]
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(30)
             peak = _proc_status(worker.pid, "VmHWM")
             rows = 0
             for table in ("record", "post", "like", "repost", "follow", "block", "users", "record_tombstone"):
                 rows += conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
+        batches = _worker_metric(log_path.read_text(), "worker_batches_total")
         worker.terminate()
         worker.wait(30)
-        decode = decode_only(url, events)
+        frames, receive_rate = receive_all(url, events)
+        decode = decode_only(frames)
         rate = events / elapsed
         return {
             "events": events,
@@ -142,9 +219,17 @@ def run(events: int, accounts: int) -> dict[str, object]:
             "postgres_rows_per_s": round(rows / elapsed),
             "worker_peak_rss_mb": round(peak / 2**20, 1),
             "worker_cpu_s_per_1000_events": round(cpu / events * 1000, 4),
+            "worker_system_cpu_share": round(system_cpu / cpu, 3) if cpu else None,
+            "relay_cpu_s_per_1000_events": round(relay_cpu / events * 1000, 4),
+            "postgres_cpu_s_per_1000_events": round(pg_cpu / events * 1000, 4),
+            "load_average_1min": [round(load_start, 2), round(load_end, 2)],
             "decode_only_per_s": round(decode["decode_per_s"]),
             "decode_and_batch_per_s": round(decode["decode_and_batch_per_s"]),
-            "receive_only_per_s": round(decode["receive_per_s"]),
+            "receive_only_per_s": round(receive_rate),
+            "relay_first_read_per_s": round(first_read) if first_read else None,
+            "cold_relay": cold_relay,
+            "batches": batches,
+            "events_per_batch": round(events / batches, 1) if batches else None,
             "ratio_worker_to_decode": round(rate / decode["decode_per_s"], 3),
             "cpus": os.cpu_count(),
             "meets_rate_target": rate >= TARGET_RATE,
@@ -169,8 +254,13 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=1_000)
     parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
     parser.add_argument("--strict", action="store_true", help="Exit 1 when a target is missed.")
+    parser.add_argument("--profile", metavar="FILE", help="Sample the worker with py-spy into FILE (collapsed stacks).")
+    parser.add_argument("--cold-relay", action="store_true",
+                        help="Let the worker be the relay's first reader (it then waits for the devrelay to encode "
+                             "every frame).")
+    parser.add_argument("--batch-size", type=int, help="FIREHOSE_BATCH_SIZE of the worker (default: its own).")
     args = parser.parse_args()
-    result = run(args.events, args.accounts)
+    result = run(args.events, args.accounts, args.profile, args.cold_relay, args.batch_size)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -179,7 +269,14 @@ def main() -> int:
         print(f"decode only: {result['decode_only_per_s']} events/s; decode + batch: "
               f"{result['decode_and_batch_per_s']} events/s; worker/decode = {result['ratio_worker_to_decode']}")
         print(f"worker peak RSS {result['worker_peak_rss_mb']} MB (target <= {TARGET_RSS_MB}); "
-              f"CPU {result['worker_cpu_s_per_1000_events']} s per 1000 events; {result['cpus']} CPUs")
+              f"CPU {result['worker_cpu_s_per_1000_events']} s per 1000 events ({result['worker_system_cpu_share']:.0%} in "
+              f"the kernel); {result['cpus']} CPUs")
+        print(f"{result['batches']:.0f} batches ({result['events_per_batch']} events per batch); receive only "
+              f"{result['receive_only_per_s']} events/s"
+              + ("; cold relay" if result["cold_relay"] else f"; relay first read {result['relay_first_read_per_s']} events/s"))
+        print(f"CPU per 1000 events: relay {result['relay_cpu_s_per_1000_events']} s, PostgreSQL "
+              f"{result['postgres_cpu_s_per_1000_events']} s; load average {result['load_average_1min'][0]} at the "
+              f"start, {result['load_average_1min'][1]} at the end")
     ok = result["meets_rate_target"] and result["meets_memory_target"]
     return 0 if ok or not args.strict else 1
 

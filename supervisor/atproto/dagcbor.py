@@ -146,20 +146,27 @@ def _decoder(fp: io.BytesIO, limits: Limits) -> cbor2.CBORDecoder:
 
 
 # Building a CBORDecoder parses all of its options, which costs more than decoding a small
-# record; one decoder per thread and per Limits is kept and pointed at each new input.
+# record; one decoder per thread and per Limits is kept and pointed at each new input.  The
+# cache is keyed by the Limits object's id (hashing a frozen dataclass runs Python code on
+# every call) and checks that the object is the very one it was built for.
 _local = threading.local()
 
 
 def _stream(data: bytes, limits: Limits) -> tuple[cbor2.CBORDecoder, io.BytesIO]:
-    cache = getattr(_local, "decoders", None)
-    if cache is None:
-        cache = _local.decoders = {}
     fp = io.BytesIO(data)
-    decoder = cache.get(limits)
-    if decoder is None:
-        decoder = cache[limits] = _decoder(fp, limits)
-    else:
+    try:
+        cache = _local.decoders
+    except AttributeError:
+        cache = _local.decoders = {}
+    entry = cache.get(id(limits))
+    if entry is not None and entry[0] is limits:
+        decoder = entry[1]
         decoder.fp = fp
+    else:
+        decoder = _decoder(fp, limits)
+        if len(cache) >= 16:
+            cache.clear()
+        cache[id(limits)] = (limits, decoder)
     return decoder, fp
 
 

@@ -11,6 +11,7 @@ the CAR slice, and the records named by the ops (found by CID). MST nodes are no
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -161,7 +162,17 @@ def _field(body: dict, name: str, kind: type, frame: str, *, optional: bool = Fa
     return value
 
 
-def _decode_parts(data: bytes, limits: Limits) -> tuple[Any, Any]:
+def _known_headers() -> dict[bytes, str]:
+    # The canonical header bytes of every message type consumers handle: a frame that starts with
+    # one of them needs no header decoding (other encodings take the general path).
+    kinds = ("#commit", "#identity", "#account", "#sync", "#info")
+    return {dagcbor.encode({"op": 1, "t": kind}): kind for kind in kinds}
+
+
+_KNOWN_HEADERS = _known_headers()
+
+
+def _check_size(data: Any, limits: Limits) -> bytes:
     if type(data) is not bytes:
         if not isinstance(data, (bytearray, memoryview, bytes)):
             raise FrameError(f"a frame must be bytes, not {type(data).__name__}")
@@ -171,20 +182,31 @@ def _decode_parts(data: bytes, limits: Limits) -> tuple[Any, Any]:
         raise FrameError("empty frame", 0)
     if size > limits.max_size:
         raise FrameError(f"frame of {size} bytes exceeds the {limits.max_size}-byte limit", 0)
-    decoder, fp = dagcbor._stream(data, limits)
+    return data
+
+
+def _read_body(data: bytes, decoder: Any, fp: Any) -> Any:
+    size = len(data)
+    if fp.tell() >= size:
+        raise FrameError("frame has a header but no body", size)
     try:
-        header = dagcbor._read(decoder, fp, 0)
-        if fp.tell() >= size:
-            raise FrameError("frame has a header but no body", size)
         body = dagcbor._read(decoder, fp, 0)
-    except FrameError:
-        raise
     except DecodeError as exc:
         raise FrameError(exc.reason, exc.offset) from None
     end = fp.tell()
     if end != size:
         raise FrameError(f"{size - end} trailing bytes after the frame body", end)
-    return header, body
+    return body
+
+
+def _decode_parts(data: bytes, limits: Limits) -> tuple[Any, Any]:
+    data = _check_size(data, limits)
+    decoder, fp = dagcbor._stream(data, limits)
+    try:
+        header = dagcbor._read(decoder, fp, 0)
+    except DecodeError as exc:
+        raise FrameError(exc.reason, exc.offset) from None
+    return header, _read_body(data, decoder, fp)
 
 
 def decode_frame(data: bytes, *, records: bool = True, limits: Limits = FRAME_LIMITS) -> Frame:
@@ -194,6 +216,20 @@ def decode_frame(data: bytes, *, records: bool = True, limits: Limits = FRAME_LI
     its CID); without, ``CommitOp.record`` stays None. Raises :class:`FrameError` on
     malformed input.
     """
+    data = _check_size(data, limits)
+    # Fast path: a canonical message header {"t": ..., "op": 1} (a2 61 74 6X <t> 62 6f 70 01).
+    if data[:3] == b"\xa2at" and len(data) > 3 and 0x61 <= data[3] <= 0x77:
+        header_end = data[3] - 0x58
+        kind = _KNOWN_HEADERS.get(data[:header_end])
+        if kind is not None:
+            decoder, fp = dagcbor._stream(data, limits)
+            fp.seek(header_end)
+            body = _read_body(data, decoder, fp)
+            if type(body) is not dict:
+                raise FrameError("frame body is not a map")
+            if kind == "#commit":
+                return _parse_commit(body, records, limits, decoder)
+            return _PARSERS[kind](body, records)
     header, body = _decode_parts(data, limits)
     if type(header) is not dict:
         raise FrameError("frame header is not a map", 0)
@@ -229,7 +265,7 @@ def _bad(name: str, expected: str, value: Any) -> FrameError:
     return FrameError(f"#commit body field '{name}' must be {expected}, not {type(value).__name__}")
 
 
-def _parse_commit(body: dict, records: bool, limits: Limits = FRAME_LIMITS) -> Commit:
+def _parse_commit(body: dict, records: bool, limits: Limits = FRAME_LIMITS, decoder: Any = None) -> Commit:
     get = body.get
     seq = get("seq", _MISSING)
     did = get("repo", _MISSING)
@@ -286,11 +322,12 @@ def _parse_commit(body: dict, records: bool, limits: Limits = FRAME_LIMITS) -> C
         ops.append(CommitOp(action, path, cid, None, prev))
     frame = Commit(seq, did, rev, time, since, ops, too_big, commit_cid, blocks, blobs, prev_data)
     if records and wanted and blocks:
-        _attach_records(frame, limits)
+        _attach_records(frame, limits, decoder)
     return frame
 
 
-def _attach_records(frame: Commit, limits: Limits = FRAME_LIMITS) -> None:
+def _attach_records(frame: Commit, limits: Limits = FRAME_LIMITS, decoder: Any = None) -> None:
+    """Decode each op's record; ``decoder``: one already set up for ``limits`` (it is reused)."""
     blocks = frame.blocks
     wanted = [op.cid for op in frame.ops if op.cid is not None]
     try:
@@ -304,7 +341,10 @@ def _attach_records(frame: Commit, limits: Limits = FRAME_LIMITS) -> None:
         if span is None:
             continue  # not in the slice (a tooBig commit, or a relay that trimmed it)
         start, stop = span
-        decoder, fp = dagcbor._stream(blocks[start:stop], limits)
+        if decoder is None:
+            decoder, fp = dagcbor._stream(blocks[start:stop], limits)
+        else:
+            fp = decoder.fp = io.BytesIO(blocks[start:stop])
         try:
             op.record = dagcbor._read(decoder, fp, 0)
         except DecodeError as exc:

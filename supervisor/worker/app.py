@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
@@ -33,6 +34,7 @@ log = logging.getLogger("supervisor.worker")
 
 _MONITOR_INTERVAL = 5.0
 _PRUNE_INTERVAL = 600.0
+_SWITCH_INTERVAL = 0.0005
 
 
 def configure_logging(level: int) -> None:
@@ -255,6 +257,10 @@ class Worker:
 def run_worker(config: WorkerConfig) -> int:
     """Run a worker in a fresh event loop; the exit code."""
     configure_logging(config.log_level_number)
+    # The batch writer runs in a thread that waits for PostgreSQL several times per batch and then
+    # needs the GIL back from the decoder, which is always busy under load: with the default 5 ms
+    # switch interval those waits add up to a large part of each batch's commit time.
+    sys.setswitchinterval(_SWITCH_INTERVAL)
     worker = Worker(config)
     try:
         return asyncio.run(worker.run())

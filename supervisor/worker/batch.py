@@ -9,11 +9,20 @@ or event is counted and skipped, never fatal.
 
 from __future__ import annotations
 
+import base64
 import collections
 import dataclasses
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
+
+from supervisor.atproto.cid import CID
+
+try:  # orjson serialises records in C, several times faster than the json module
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - the json module gives the same text, slower
+    _orjson = None
 
 __all__ = [
     "RecordWrite",
@@ -24,6 +33,7 @@ __all__ = [
     "parse_time",
     "record_time",
     "record_json_text",
+    "cid_text",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -87,6 +97,9 @@ class Batch:
     contributing: int = 0
     #: Set by the backfill: this batch reaches the end of the replay.
     final: bool = False
+    #: Event time texts not parsed yet (``last_time`` is resolved from them when the batch is taken:
+    #: one parse per batch instead of one per event).
+    time_texts: list = dataclasses.field(default_factory=list, repr=False)
 
     @property
     def empty(self) -> bool:
@@ -136,20 +149,72 @@ def record_time(rkey: str, record: Optional[dict], syntax: Any) -> Optional[date
     return None
 
 
-def record_json_text(record: dict, jsonfmt: Any) -> Optional[str]:
-    """The record as atproto JSON text for a jsonb column; None when PostgreSQL could not store it."""
-    try:
-        text = json.dumps(jsonfmt.to_json(record), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError):
+_B32 = "abcdefghijklmnopqrstuvwxyz234567"
+# Base32 two characters (ten bits) at a time: str(CID) goes through base64.b32encode, which is
+# written in Python and costs several microseconds per CID; every op and link needs one.
+_B32_PAIRS = tuple(a + b for a in _B32 for b in _B32)
+_B32_PLANS: dict[int, tuple[int, tuple[int, ...], int]] = {}
+
+
+def _b32(raw: bytes) -> str:
+    size = len(raw)
+    plan = _B32_PLANS.get(size)
+    if plan is None:
+        chars = (size * 8 + 4) // 5
+        pairs = (chars + 1) // 2
+        plan = (pairs * 10 - size * 8, tuple(range(pairs * 10 - 10, -1, -10)), chars)
+        if size <= 256:
+            _B32_PLANS[size] = plan
+    pad, shifts, chars = plan
+    number = int.from_bytes(raw, "big") << pad
+    text = "".join([_B32_PAIRS[(number >> shift) & 1023] for shift in shifts])
+    return text if len(text) == chars else text[:chars]
+
+
+def cid_text(cid: CID) -> str:
+    """``str(cid)`` (multibase base32 for CIDv1), computed faster."""
+    if cid[:1] == b"\x01":
+        return "b" + _b32(cid)
+    return str(cid)  # CIDv0: base58
+
+
+def _json_default(value: Any) -> Any:
+    # orjson calls this for what JSON has no type for: links and byte strings (atproto JSON forms).
+    if type(value) is CID:
+        return {"$link": cid_text(value)}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii").rstrip("=")}
+    raise TypeError(f"a value of type {type(value).__name__} has no JSON form")
+
+
+# A JSON \u0000 escape (an odd number of backslashes before "u0000"), not an escaped backslash
+# followed by the text "u0000".
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def record_json_text(record: dict, jsonfmt: Any = None) -> Optional[str]:
+    """The record as atproto JSON text for a jsonb column; None when PostgreSQL could not store it
+    (a NUL character, which jsonb rejects; a lone surrogate, which UTF-8 cannot carry).
+
+    ``jsonfmt`` is accepted for older callers and not used: links and byte strings get their
+    atproto JSON forms (``{"$link": ...}``, ``{"$bytes": ...}``) here.
+    """
+    if _orjson is None:  # pragma: no cover
+        from supervisor.atproto import jsonfmt as fmt
+
+        try:
+            data = json.dumps(fmt.to_json(record), ensure_ascii=False, allow_nan=False,
+                              separators=(",", ":")).encode("utf-8")
+        except (TypeError, ValueError, RecursionError, UnicodeEncodeError):
+            return None
+    else:
+        try:
+            data = _orjson.dumps(record, default=_json_default)
+        except (TypeError, ValueError, RecursionError):
+            return None
+    if b"\\u0000" in data and _NUL_ESCAPE.search(data):
         return None
-    # jsonb rejects \u0000 in strings; lone surrogates cannot be sent as UTF-8.
-    if "\\u0000" in text:
-        return None
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return None
-    return text
+    return data.decode("utf-8")
 
 
 class BatchBuilder:
@@ -166,6 +231,9 @@ class BatchBuilder:
         self._frames = frames
         self._jsonfmt = jsonfmt
         self._syntax = syntax
+        self._commit_type = frames.Commit
+        self._tid_ok = syntax.KINDS["tid"]
+        self._rkey_ok = syntax.KINDS["recordkey"]
         self.cutoff = cutoff
         self.end_seq = end_seq
         #: The last seq seen: events at or below it are duplicates (a replay after a reconnect).
@@ -174,10 +242,13 @@ class BatchBuilder:
         self.batch = Batch()
         self._valid_dids: dict[str, bool] = {}
         self._valid_nsids: dict[str, bool] = {}
+        # Consecutive events often share their time text (millisecond precision): parse it once.
+        self._time_text: Any = None
+        self._time_value: Optional[datetime] = None
 
     # -- identifiers ------------------------------------------------------------------------
     def _did_ok(self, did: Any) -> bool:
-        if not isinstance(did, str):
+        if type(did) is not str:
             return False
         known = self._valid_dids.get(did)
         if known is None:
@@ -196,6 +267,13 @@ class BatchBuilder:
             self._valid_nsids[nsid] = known
         return known
 
+    def _event_time(self, value: Any) -> Optional[datetime]:
+        if value == self._time_text and type(value) is str:
+            return self._time_value
+        parsed = parse_time(value)
+        self._time_text, self._time_value = value, parsed
+        return parsed
+
     # -- feeding ----------------------------------------------------------------------------
     def skip(self, reason: str, count: int = 1) -> None:
         """Count something skipped (a malformed frame, say) against the current batch."""
@@ -204,12 +282,13 @@ class BatchBuilder:
     def add(self, event: Any) -> bool:
         """Add one decoded event; returns False when it was ignored (duplicate, past the end)."""
         seq = getattr(event, "seq", None)
-        if not isinstance(seq, int) or isinstance(seq, bool):
+        if type(seq) is not int:
             return False
         if self.last_seq is not None and seq <= self.last_seq:
             self.batch.skipped["duplicate"] += 1
             return False
-        if self.end_seq is not None and seq > self.end_seq:
+        end_seq = self.end_seq
+        if end_seq is not None and seq > end_seq:
             self.finished = True
             self.batch.final = True
             return False
@@ -219,25 +298,30 @@ class BatchBuilder:
         if batch.first_seq is None:
             batch.first_seq = seq
         batch.last_seq = seq
-        time = parse_time(getattr(event, "time", None))
-        if time is not None:
-            batch.last_time = time
-        frames = self._frames
+        text = getattr(event, "time", None)
+        batch.time_texts.append(text)
         changes = batch.changes
-        if isinstance(event, frames.Commit):
+        if type(event) is self._commit_type:
             batch.kinds["commit"] += 1
-            self._add_commit(event, time)
-        elif isinstance(event, frames.Identity):
-            batch.kinds["identity"] += 1
-            self._add_identity(event, time)
-        elif isinstance(event, frames.Account):
-            batch.kinds["account"] += 1
-            self._add_account(event, time)
+            # A commit needs its time only for the backfill window.
+            self._add_commit(event, self._event_time(text) if self.cutoff is not None else None)
         else:
-            batch.kinds[type(event).__name__.lower()] += 1
+            time = self._event_time(text)
+            frames = self._frames
+            if isinstance(event, frames.Commit):
+                batch.kinds["commit"] += 1
+                self._add_commit(event, time)
+            elif isinstance(event, frames.Identity):
+                batch.kinds["identity"] += 1
+                self._add_identity(event, time)
+            elif isinstance(event, frames.Account):
+                batch.kinds["account"] += 1
+                self._add_account(event, time)
+            else:
+                batch.kinds[type(event).__name__.lower()] += 1
         if batch.changes > changes:
             batch.contributing += 1
-        if self.end_seq is not None and seq >= self.end_seq:
+        if end_seq is not None and seq >= end_seq:
             self.finished = True
             batch.final = True
         return True
@@ -249,56 +333,58 @@ class BatchBuilder:
             batch.skipped["bad did"] += 1
             return
         rev = commit.rev
-        if not isinstance(rev, str) or len(rev) != 13 or not self._syntax.is_valid("tid", rev):
+        if type(rev) is not str or len(rev) != 13 or not self._tid_ok(rev):
             batch.skipped["bad rev"] += 1
             return
         if commit.too_big:
             batch.skipped["too big"] += 1
+        writes = batch.writes
         for op in commit.ops:
             batch.ops += 1
             write = self._op_write(commit, op, did, rev, time)
             if write is not None:
                 # Dicts keep insertion order; re-inserting moves a URI behind later ones.
-                batch.writes.pop(write.uri, None)
-                batch.writes[write.uri] = write
+                if write.uri in writes:
+                    del writes[write.uri]
+                writes[write.uri] = write
                 batch.changes += 1
 
     def _op_write(self, commit: Any, op: Any, did: str, rev: str, time: Optional[datetime]) -> Optional[RecordWrite]:
-        batch = self.batch
         action = op.action
-        if action not in ("create", "update", "delete"):
-            batch.skipped["bad action"] += 1
+        if action != "create" and action != "update" and action != "delete":
+            self.batch.skipped["bad action"] += 1
             return None
         path = op.path
-        if not isinstance(path, str) or path.count("/") != 1:
-            batch.skipped["bad path"] += 1
+        if type(path) is not str:
+            self.batch.skipped["bad path"] += 1
             return None
-        collection, rkey = path.split("/")
-        if not self._nsid_ok(collection) or not self._syntax.is_valid("recordkey", rkey):
-            batch.skipped["bad path"] += 1
+        collection, slash, rkey = path.partition("/")
+        if not slash or "/" in rkey or not self._nsid_ok(collection) or not self._rkey_ok(rkey):
+            self.batch.skipped["bad path"] += 1
             return None
-        uri = f"at://{did}/{collection}/{rkey}"
+        uri = f"at://{did}/{path}"
         if action == "delete":
             return RecordWrite(uri, did, collection, rkey, action, None, rev, None, None, commit.seq)
-        if op.cid is None:
-            batch.skipped["missing cid"] += 1
+        cid = op.cid
+        if cid is None:
+            self.batch.skipped["missing cid"] += 1
             return None
-        cid = str(op.cid)
         record = op.record
-        if not isinstance(record, dict):
-            batch.skipped["missing record"] += 1
+        if type(record) is not dict:
+            self.batch.skipped["missing record"] += 1
             return None
         if self.cutoff is not None:
             made = record_time(rkey, record, self._syntax) or time
             if made is not None and made < self.cutoff:
-                batch.skipped["outside window"] += 1
+                self.batch.skipped["outside window"] += 1
                 return None
-        text = record_json_text(record, self._jsonfmt)
+        text = record_json_text(record)
         if text is None:
-            batch.skipped["unstorable record"] += 1
+            self.batch.skipped["unstorable record"] += 1
             return None
         created = parse_time(record.get("createdAt"))
-        return RecordWrite(uri, did, collection, rkey, action, cid, rev, text, created, commit.seq)
+        cid_str = cid_text(cid) if type(cid) is CID else str(cid)
+        return RecordWrite(uri, did, collection, rkey, action, cid_str, rev, text, created, commit.seq)
 
     def _add_identity(self, event: Any, time: Optional[datetime]) -> None:
         if not self._did_ok(event.did) or time is None:
@@ -330,4 +416,13 @@ class BatchBuilder:
     def take(self) -> Batch:
         """Hand back the current batch and start a new one."""
         batch, self.batch = self.batch, Batch()
+        texts = batch.time_texts
+        if texts:
+            # The time of the last event that has a valid one.
+            for text in reversed(texts):
+                time = self._event_time(text)
+                if time is not None:
+                    batch.last_time = time
+                    break
+            batch.time_texts = []
         return batch

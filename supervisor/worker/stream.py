@@ -72,6 +72,9 @@ class StreamPolicy:
     initial_cursor: Optional[int] = None
     #: How long a non-full batch may wait for more events when the writer is busy.
     linger: float = 0.2
+    #: How long a batch may wait for more events when the writer is idle (so that events arriving
+    #: one by one do not each cost a transaction).
+    min_batch_age: float = 0.05
     receive_timeout: float = 30.0
     queue_frames: int = 1000
     queue_batches: int = 2
@@ -133,6 +136,8 @@ class Stream:
         self._gap_from: Optional[int] = None
         self._backoff = Backoff()
         self._malformed_logged = 0
+        #: When the decoder last found no frame waiting and the writer idle (see min_batch_age).
+        self._idle_since: Optional[float] = None
         self._frames_seen = 0
         #: Called on a FutureCursor error frame (live: restart from the tip; backfill: finish).
         self.on_future_cursor: Optional[Callable[[], None]] = None
@@ -239,33 +244,43 @@ class Stream:
         timeout = self.policy.receive_timeout
         raw = self._raw
         status = self.status
+        monotonic = time.monotonic
+        watchdog = _Watchdog(loop, asyncio.current_task(), timeout)
         first = True
         try:
-            async with asyncio.timeout(timeout) as deadline:
-                while True:
-                    data = await ws.recv()
-                    now = loop.time()
-                    deadline.reschedule(now + timeout)
-                    status.last_frame_at = time.monotonic()
-                    if first:
-                        self._backoff.reset()
-                        first = False
+            while True:
+                data = await ws.recv()
+                watchdog.last = loop.time()
+                status.last_frame_at = monotonic()
+                if first:
+                    self._backoff.reset()
+                    first = False
+                if type(data) is not bytes:
                     if isinstance(data, str):
                         self.metrics.skipped.labels(self.policy.name, "text frame").inc()
                         continue
-                    if raw.full():
+                if raw.full():
+                    # Time spent waiting for the decoder (a slow database behind it) is not the
+                    # relay's silence: the watchdog does not count it.
+                    watchdog.paused = True
+                    try:
                         await raw.put(data)
-                        # Time spent waiting for the decoder is not the relay's silence.
-                        deadline.reschedule(loop.time() + timeout)
-                    else:
-                        raw.put_nowait(data)
-                    if self._reconnect:
-                        return "requested"
-        except TimeoutError:
+                    finally:
+                        watchdog.paused = False
+                        watchdog.last = loop.time()
+                else:
+                    raw.put_nowait(data)
+                if self._reconnect:
+                    return "requested"
+        except asyncio.CancelledError:
+            if not watchdog.expired():
+                raise
             log.warning("%s%s: no frame for %.1f s: the connection is stalled, reconnecting",
                         self.policy.prefix, self.policy.name, timeout)
             self.status.last_error = f"stalled: no frame for {timeout:g} s"
             return "stall"
+        finally:
+            watchdog.close()
 
     def _request_reconnect(self) -> None:
         self._reconnect = True
@@ -284,14 +299,27 @@ class Stream:
         policy = self.policy
         decode = frames.decode_frame
         event_types = (frames.Commit, frames.Identity, frames.Account, frames.Sync)
+        loop = asyncio.get_running_loop()
         since_yield = 0
         while True:
             if raw.empty() and self._pending():
-                if not self._writer_busy and batches.empty():
-                    await self._flush()
+                # No frame waiting.  Commit soon, but not one transaction per event when events
+                # trickle in (each one costs a round of statements): a batch gathers for at least
+                # min_batch_age; frames arriving meanwhile wait in the queue and are decoded together.
+                now = loop.time()
+                if self._idle_since is None:
+                    self._idle_since = now
+                left = self._idle_since + policy.min_batch_age - now
+                if self._writer_busy or not batches.empty():
+                    # The writer is busy: keep filling this batch until it is free (or a short while).
+                    item = await self._next_or_idle(policy.linger)
+                    if item is None and (not self._writer_busy or left > 0):
+                        continue  # the writer is free now: the batch's age decides
+                elif left > 0 and not builder.batch.final:
+                    await asyncio.sleep(left)
                     continue
-                # The writer is busy: keep filling this batch until it is free (or a short while).
-                item = await self._next_or_idle(policy.linger)
+                else:
+                    item = None
                 if item is None:
                     await self._flush()
                     continue
@@ -435,6 +463,7 @@ class Stream:
         self._request_reconnect()
 
     async def _flush(self) -> None:
+        self._idle_since = None
         batch = self.builder.take()
         if batch.empty and not batch.final:
             if batch.skipped:
@@ -556,6 +585,51 @@ class Stream:
             status.finished = True
         if self.on_commit is not None:
             self.on_commit(batch, result)
+
+
+class _Watchdog:
+    """Cancels a task after ``timeout`` seconds without :attr:`last` moving.
+
+    Receiving a frame only stores the loop time in :attr:`last`; the timer re-arms itself when it
+    fires early.  Rescheduling an ``asyncio.timeout`` instead costs a timer cancellation and a new
+    timer for every frame.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, task: Optional["asyncio.Task[Any]"], timeout: float) -> None:
+        self.loop = loop
+        self.task = task
+        self.timeout = timeout
+        self.last = loop.time()
+        #: While True (the reader waits for the decoder) the relay's silence does not count.
+        self.paused = False
+        self.fired = False
+        self._cancelling = task.cancelling() if task is not None else 0
+        self._handle: Optional[asyncio.TimerHandle] = loop.call_at(self.last + timeout, self._check)
+
+    def _check(self) -> None:
+        if self.paused:
+            self.last = self.loop.time()
+        due = self.last + self.timeout
+        if self.loop.time() < due:
+            self._handle = self.loop.call_at(due, self._check)
+            return
+        self._handle = None
+        if self.task is not None and not self.task.done():
+            self.fired = True
+            self.task.cancel()
+
+    def expired(self) -> bool:
+        """True when the cancellation being handled is this watchdog's alone (then it is absorbed)."""
+        if not self.fired or self.task is None:
+            return False
+        self.fired = False
+        return self.task.uncancel() <= self._cancelling
+
+    def close(self) -> None:
+        """Stop watching."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
 
 
 def _close_text(exc: Any) -> str:

@@ -118,3 +118,47 @@ def test_time_helpers():
     assert record_time(key, None, syntax) == NOW
     assert record_time("self", {"createdAt": "2024-01-01T00:00:00Z"}, syntax).year == 2024
     assert record_time("self", {}, syntax) is None
+
+
+def test_record_json_matches_the_atproto_json_form():
+    import os
+
+    from supervisor.atproto import jsonfmt
+    from supervisor.atproto.cid import CID
+    from supervisor.worker.batch import cid_text, record_json_text
+
+    for size in (0, 1, 5, 31, 32, 33, 64):
+        v1 = CID(1, 0x71, os.urandom(size))
+        assert cid_text(v1) == str(v1)
+    v0 = CID(0, 0x70, os.urandom(32))
+    assert cid_text(v0) == str(v0) and str(v0).startswith("Qm")
+    link = CID(1, 0x55, os.urandom(32))
+    record = {"$type": "x.y.z", "blob": {"$type": "blob", "ref": link, "mimeType": "image/png", "size": 3},
+              "raw": b"\x00\xff\x10", "list": [1, -2, True, None, "é \u2028"], "nested": {"a": [{"b": link}]}}
+    assert json.loads(record_json_text(record)) == jsonfmt.to_json(record)
+
+
+def test_a_literal_backslash_u0000_is_kept_but_a_nul_is_not():
+    from supervisor.worker.batch import record_json_text
+
+    # The text \u0000 (a backslash, then "u0000") is ordinary: jsonb stores it.
+    assert json.loads(record_json_text({"text": "C:\\u0000"}))["text"] == "C:\\u0000"
+    assert json.loads(record_json_text({"text": "\\\\u0000"}))["text"] == "\\\\u0000"
+    assert record_json_text({"text": "a\\\x00"}) is None  # a backslash, then a NUL
+    assert record_json_text({"k\x00": 1}) is None
+    assert record_json_text({"text": "\ud800"}) is None  # a lone surrogate
+    builder = BatchBuilder()
+    builder.add(commit(1, [("create", f"app.bsky.feed.post/{tid(NOW)}", None, post("see C:\\u0000 here"))]))
+    batch = builder.take()
+    assert not batch.skipped and json.loads(next(iter(batch.writes.values())).json)["text"] == "see C:\\u0000 here"
+
+
+def test_last_time_is_the_time_of_the_last_event_that_has_a_valid_one():
+    builder = BatchBuilder()
+    builder.add(frames.decode_frame(frames.encode_identity(1, DID, "2024-06-01T12:00:00Z")))
+    builder.add(commit(2, [], time=NOW + timedelta(minutes=5)))
+    builder.add(frames.decode_frame(frames.encode_account(3, DID, "not a time", True)))
+    batch = builder.take()
+    assert batch.last_time == NOW + timedelta(minutes=5) and batch.skipped["bad account"] == 1
+    builder.add(frames.decode_frame(frames.encode_account(4, DID, "still not a time", True)))
+    assert builder.take().last_time is None

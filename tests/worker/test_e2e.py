@@ -106,3 +106,22 @@ def test_sigterm_commits_and_exits_zero_and_restart_resumes(database_url, start_
     records = read_records(database_url)
     assert records
     assert all(truth.get(uri) == value for uri, value in records.items())
+
+
+def test_events_arriving_one_by_one_share_transactions(database_url, start_relay, start_worker):
+    # 600 live events at 300 per second: the database keeps up, yet each batch gathers the events of
+    # about 50 ms instead of one transaction per event; the data still equals the truth.
+    relay = start_relay("--seed", "12", "--accounts", "30", "--events", "10", "--days", "1",
+                        "--live-events", "600", "--rate", "300")
+    worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url})
+    wait_until(lambda: cursor_of(database_url, "firehose") == str(relay.final_seq), 60,
+               what="live ingest to reach the last event")
+    metrics = urllib.request.urlopen(worker.health_url().replace("/health", "/metrics"), timeout=5).read().decode()
+    batches = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                  if line.startswith("worker_batches_total{"))
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    assert 1 <= batches <= 80, batches  # one transaction per event would be about 600
+    truth = read_truth(relay.truth)
+    records = read_records(database_url)
+    assert records and all(truth.get(uri) == value for uri, value in records.items())

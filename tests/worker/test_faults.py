@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 
 import psycopg
 import pytest
@@ -83,3 +84,27 @@ def test_outdated_cursor_is_logged_as_a_gap_with_its_size(database_url, start_re
     # About half the history (the older day) fell out of the relay's window.
     missed = int(gap[0].split(" events missed")[0].rsplit(" ", 1)[1])
     assert 300 < missed < 700, gap[0]
+
+
+def test_a_slow_database_is_not_taken_for_a_stalled_relay(database_url, start_relay, start_worker):
+    # The writer waits for a lock; the queues fill and the reader waits for the decoder longer than
+    # the receive timeout.  That wait is backpressure, not silence from the relay: no reconnect.
+    from supervisor.worker.store import Database
+
+    relay = start_relay("--seed", "10", "--accounts", "40", "--events", "4000", "--days", "1")
+    seed_cursor(database_url, "firehose", "0")
+    database = Database(database_url, 1)
+    database.migrate()
+    database.close()
+    with psycopg.connect(database_url) as blocker:
+        blocker.execute("LOCK TABLE record IN ACCESS EXCLUSIVE MODE")
+        worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url,
+                               "FIREHOSE_RECEIVE_TIMEOUT": "2", "FIREHOSE_BATCH_SIZE": "100"})
+        wait_until(lambda: "connected to" in worker.log, 30, interval=0.05, what="the worker to connect")
+        time.sleep(5)
+        during = worker.log
+        blocker.rollback()
+    _finish(worker, database_url, relay)
+    assert "the connection is stalled" not in during, during
+    assert during.count("connected to") == 1
+    assert diff_records(read_truth(relay.truth), read_records(database_url)) == ""

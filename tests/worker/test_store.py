@@ -166,3 +166,39 @@ def test_a_row_the_database_rejects_is_isolated_and_skipped(database):
     assert rows(database.url, "SELECT text FROM post") == [("good",)]
     assert rows(database.url, "SELECT cursor FROM firehose_cursor") == [("9",)]
     assert batch.skipped["rejected by database"] == 1
+
+
+def test_copy_escapes_tabs_newlines_and_backslashes(database):
+    # COPY text format gives these characters a meaning: every one must arrive as it was.
+    text = "tab\there\nnew line\r\\N back\\slash \\t not a tab \"quoted\" é"
+    w = write("create", "3kggggggggggg", 1, text)
+    w.json = json.dumps(json.loads(w.json) | {"text": text}, ensure_ascii=False)
+    odd = RecordWrite(f"at://{DID}/app.bsky.feed.like/a\tb", DID, "app.bsky.feed.like", "a\tb", "create",
+                      "bafy\\x", rev(2), json.dumps({"$type": "app.bsky.feed.like", "note": "\\u0000 kept"}), None, 2)
+    batch = batch_of(w, odd, seq=4)
+    batch.identities[DID] = IdentityUpdate(DID, "back\\slash.example", T0, 3)
+    batch.accounts[DID] = AccountUpdate(DID, False, "multi\nline\tstatus", T0, 4)
+    assert apply(database, batch).records == 2
+    assert rows(database.url, "SELECT text FROM post") == [(text,)]
+    assert rows(database.url, "SELECT json->>'text' FROM record WHERE collection = 'app.bsky.feed.post'") == [(text,)]
+    assert rows(database.url, "SELECT rkey, cid, json->>'note' FROM record WHERE collection = 'app.bsky.feed.like'") \
+        == [("a\tb", "bafy\\x", "\\u0000 kept")]
+    assert rows(database.url, "SELECT handle, status FROM users") == [("back\\slash.example", "multi\nline\tstatus")]
+    assert rows(database.url, "SELECT created_at FROM record WHERE collection = 'app.bsky.feed.post'") == [(T0,)]
+
+
+def test_an_event_time_past_year_9999_in_utc_does_not_stop_the_writer(database):
+    # Valid RFC 3339 whose UTC form is in year 10000: Python cannot convert it; the cursor still moves.
+    from supervisor.worker.batch import BatchBuilder, parse_time
+
+    late = parse_time("9999-12-31T23:00:00-05:00")
+    assert late is not None
+    apply(database, Batch(events=1, first_seq=1, last_seq=1, last_time=T0))
+    batch = batch_of(write("create", "3khhhhhhhhhhh", 1, "x"), seq=2)
+    batch.last_time = late
+    assert apply(database, batch).records == 1
+    assert rows(database.url, "SELECT cursor, last_event_time FROM firehose_cursor") == [("2", T0.replace(tzinfo=None))]
+    builder = BatchBuilder()
+    assert builder.add(type("Event", (), {"seq": 3, "time": "9999-12-31T23:00:00-05:00"})())
+    apply(database, builder.take())
+    assert rows(database.url, "SELECT cursor FROM firehose_cursor") == [("3",)]
