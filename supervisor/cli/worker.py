@@ -29,6 +29,7 @@ def _options(func: Any) -> Any:
 
 
 @main.group("worker", invoke_without_command=True,
+            short_help="Run the unified worker: firehose into PostgreSQL, backfill on worker 0.",
             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @_options
 @click.option("--print-config", is_flag=True, help="Print the checked configuration (secrets masked) and exit.")
@@ -62,11 +63,21 @@ def worker_group(ctx: click.Context, print_config: bool, **options: Optional[str
 @click.option("--json", "as_json", is_flag=True, help="Print the health document as JSON.")
 @click.option("--url", default=None, metavar="URL",
               help="Health URL [default: http://127.0.0.1:$HEALTH_PORT/health, HEALTH_PORT default 8081].")
-@click.option("--timeout", default=5.0, show_default=True, type=float, help="Seconds to wait for the answer.")
+@click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(min=0.001, max=3600),
+              help="Seconds to wait for the answer.")
 def healthcheck_command(as_json: bool, url: Optional[str], timeout: float) -> None:
-    """Exit 0 when the worker answers healthy, 1 otherwise (for a Docker HEALTHCHECK)."""
+    """Exit 0 when the worker answers healthy, 1 otherwise (for a Docker HEALTHCHECK).
+
+    Exit 2: unusable options (a URL that is not http(s)://, HEALTH_PORT not a port number).
+    """
+    import math
+    import urllib.parse
+
+    from supervisor.report.mask import mask_text
     from supervisor.worker.health import check_health
 
+    if math.isnan(timeout):
+        fail("error: --timeout is nan: give a number of seconds", EXIT_USAGE)
     if url is None:
         port = os.environ.get("HEALTH_PORT", "8081").strip() or "8081"
         try:
@@ -75,8 +86,22 @@ def healthcheck_command(as_json: bool, url: Optional[str], timeout: float) -> No
             fail(f"error: HEALTH_PORT is {port!r}: not a whole number; use a TCP port number", EXIT_USAGE)
         if number == 0:
             fail("error: HEALTH_PORT is 0 (a free port chosen at start); pass --url", EXIT_USAGE)
+        if not 0 < number < 65536:
+            fail(f"error: HEALTH_PORT is {number}: a TCP port is 1 to 65535", EXIT_USAGE)
         url = f"http://127.0.0.1:{number}/health"
+    else:
+        parts = urllib.parse.urlsplit(url)
+        try:
+            parts.port
+        except ValueError:
+            fail(f"error: --url {mask_text(url)!r} has a bad port: give http://HOST:PORT/health", EXIT_USAGE)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            fail(f"error: --url {mask_text(url)!r} is not an http(s) URL: give http://HOST:PORT/health", EXIT_USAGE)
     result = check_health(url, timeout)
+    if result.error:
+        import dataclasses
+
+        result = dataclasses.replace(result, error=mask_text(result.error))
     if as_json:
         click.echo(json.dumps(result.document if result.document is not None
                               else {"status": "unreachable", "error": result.error}, indent=2))
