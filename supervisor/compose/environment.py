@@ -24,8 +24,11 @@ __all__ = ["environment_entries", "resolve_bare_variables", "resolve_service_env
 ProjectEnv = dict[str, tuple[str, Origin]]
 
 
-def environment_entries(value: Any, where: str) -> LList:
-    """A service's ``environment:`` (list or mapping) as ``K=V`` entries that keep their origin."""
+def environment_entries(value: Any, where: str) -> Any:
+    """A service's ``environment:`` (list or mapping) as ``K=V`` entries that keep their origin.
+
+    A string is returned as it is, for the merge or the schema to deal with.
+    """
     out = LList(loc=getattr(value, "loc", None))
     if isinstance(value, dict):
         raws = getattr(value, "raws", {})
@@ -58,6 +61,10 @@ def environment_entries(value: Any, where: str) -> LList:
         return out
     if value is None:
         return out
+    if isinstance(value, str):
+        # compose merges a string over the environment of an ``extends`` base or an earlier
+        # file (as one ``K=V`` entry); left alone, the schema refuses it.
+        return value
     raise ComposeError(f"{where}.environment must be a mapping", getattr(value, "loc", None))
 
 
@@ -95,30 +102,48 @@ def _substitutions(references: Any, lookup_origin: Any) -> list[Substitution]:
     return out
 
 
+EnvFileCache = dict[str, list[tuple[list, list]]]
+
+
 def _env_file_values(env_files: list, project_env: ProjectEnv, where: str,
-                     warnings: Optional[list[str]] = None) -> dict[str, list[EnvValue]]:
-    """Every value the ``env_file:`` entries give, per variable, in order."""
+                     warnings: Optional[list[str]] = None,
+                     own: Optional[dict[str, EnvValue]] = None,
+                     cache: Optional[EnvFileCache] = None) -> dict[str, list[EnvValue]]:
+    """Every value the ``env_file:`` entries give, per variable, in order.
+
+    ``own`` is the service's ``environment:`` (resolved): env file templates see it.
+    """
     from supervisor.compose.dotenv import read_raw_env
 
     chains: dict[str, list[EnvValue]] = {}
     current: dict[str, EnvValue] = {}
+    own = own or {}
 
-    # Templates in an env file see the project environment first, then the entries
-    # above them in the same file, then the earlier files.
-    def lookup(name: str) -> Optional[str]:
+    # Templates in an env file see the project environment first, then the service's own
+    # ``environment:`` values, then the entries above them in the same file and the earlier files.
+    def high(name: str) -> Optional[str]:
         entry = project_env.get(name)
         if entry is not None:
             return entry[0]
-        if name in current and current[name].value is not None:
-            return current[name].value
-        return None
+        found = own.get(name)
+        return found.value if found is not None else None
+
+    def low(name: str) -> Optional[str]:
+        found = current.get(name)
+        return found.value if found is not None else None
+
+    def lookup(name: str) -> Optional[str]:
+        value = high(name)
+        return value if value is not None else low(name)
 
     def origin_of(name: str) -> Origin:
         entry = project_env.get(name)
         if entry is not None:
             return entry[1]
-        if name in current and current[name].value is not None:
-            return current[name].origin
+        for values in (own, current):
+            found = values.get(name)
+            if found is not None and found.value is not None:
+                return found.origin
         return Origin("unset")
 
     for item in env_files:
@@ -132,7 +157,7 @@ def _env_file_values(env_files: list, project_env: ProjectEnv, where: str,
         if isinstance(item, dict) and item.get("format") == "raw":
             entries = read_raw_env(path, lookup=lookup)
         else:
-            entries = _read_env_file(path, lookup, current)
+            entries = _cached_env_file(path, high, low, cache)
             if warnings is not None:
                 from supervisor.compose.template import unset_warning
 
@@ -151,9 +176,50 @@ def _env_file_values(env_files: list, project_env: ProjectEnv, where: str,
     return chains
 
 
-def _read_env_file(path: str, lookup: Any, current: dict[str, EnvValue]) -> list:
+class _Recorder:
+    """Answers a parse's lookups and keeps them: the same answers mean the same entries."""
+
+    def __init__(self, layers: tuple[Any, Any]):
+        self.layers = layers
+        self.trace: list[tuple[int, str, Optional[str]]] = []
+
+    def ask(self, layer: int, name: str) -> Optional[str]:
+        answer = self.layers[layer](name)
+        self.trace.append((layer, name, answer))
+        return answer
+
+
+def _cached_env_file(path: str, high: Any, low: Any, cache: Optional[EnvFileCache]) -> list:
+    """:func:`_read_env_file`, reusing an earlier parse of ``path`` whose lookups get the same answers now.
+
+    Services share env files: one load parses each once, as long as its templates resolve alike.
+    """
+    layers = (high, low)
+    for trace, entries in (cache or {}).get(path, ()):
+        if all(layers[layer](name) == answer for layer, name, answer in trace):
+            return entries
+    recorder = _Recorder(layers)
+    entries = _read_env_file(path, recorder)
+    if cache is not None:
+        variants = cache.setdefault(path, [])
+        if len(variants) < 8:  # a few variants cover services that differ in what the file reads
+            variants.append((recorder.trace, entries))
+    return entries
+
+
+def _read_env_file(path: str, recorder: _Recorder) -> list:
     """Read one ``env_file``, entry by entry, so each template sees the entries above it first."""
     from supervisor.compose.dotenv import DotenvError, parse_dotenv, read_dotenv
+
+    seen: dict[str, str] = {}  # this file's entries so far
+
+    def lookup(name: str) -> Optional[str]:
+        value = recorder.ask(0, name)
+        if value is not None:
+            return value
+        if name in seen:
+            return seen[name]
+        return recorder.ask(1, name)
 
     # A name alone on its line takes the project environment's value (lookup).
     entries = read_dotenv(path, interpolate=False, lookup=lookup)
@@ -179,7 +245,7 @@ def _read_env_file(path: str, lookup: Any, current: dict[str, EnvValue]) -> list
         for item in parsed:
             item = dataclasses.replace(item, line=item.line + offset)
             out.append(item)
-            current[item.name] = EnvValue(item.name, item.value, Origin("env_file", Location(path, item.line)))
+            seen[item.name] = item.value
     return out
 
 
@@ -201,16 +267,22 @@ def _environment_record(entry: Any, project_env: ProjectEnv) -> EnvValue:
 
 
 def resolve_service_environment(service: dict, project_env: ProjectEnv, where: str,
-                                warnings: Optional[list[str]] = None) -> dict[str, EnvValue]:
+                                warnings: Optional[list[str]] = None,
+                                cache: Optional[EnvFileCache] = None) -> dict[str, EnvValue]:
     """The container environment of one service: ``env_file:`` then ``environment:``, with provenance.
 
     Templates of the env files that use an unset variable add compose's warning to ``warnings``.
+    ``cache`` (a dict kept for one load) lets services that share an env file parse it once.
     """
-    chains = _env_file_values(service.get("env_file") or [], project_env, where, warnings)
+    own: dict[str, list[EnvValue]] = {}
     for entry in service.get("environment") or []:
         history = [_environment_record(old, project_env) for old in getattr(entry, "beaten", [])]
         record = _environment_record(entry, project_env)
-        chains.setdefault(record.name, []).extend(history + [record])
+        own.setdefault(record.name, []).extend(history + [record])
+    chains = _env_file_values(service.get("env_file") or [], project_env, where, warnings,
+                              {name: chain[-1] for name, chain in own.items()}, cache)
+    for name, chain in own.items():
+        chains.setdefault(name, []).extend(chain)
     out: dict[str, EnvValue] = {}
     for name in sorted(chains):
         chain = chains[name]

@@ -112,7 +112,7 @@ def parse_duration(text: str) -> int:
     """``time.ParseDuration``: nanoseconds."""
     original = text
     sign = 1
-    if text[:1] in "+-":
+    if text[:1] in ("+", "-"):  # a tuple: "" is a substring of any string
         sign = -1 if text[0] == "-" else 1
         text = text[1:]
     if text == "0":

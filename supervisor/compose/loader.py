@@ -19,7 +19,7 @@ through aliases are refused (see :mod:`supervisor.compose.yamlsource`).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Optional
 
 from supervisor.compose.discovery import (
     Discovery, _apply_dotenv, discover, normalize_project_name,
@@ -32,9 +32,11 @@ from supervisor.compose.include import apply_include
 from supervisor.compose.interpolation import Interpolator, warning_line
 from supervisor.compose.merge import enforce_unicity, merge
 from supervisor.compose.model import ComposeError, LoadOptions, Location, Origin, Project, Service
-from supervisor.compose.normalize import canonical, omit_empty, output_service, resolve_paths, to_mapping
+from supervisor.compose.normalize import (
+    canonical, external_names, omit_empty, output_service, resolve_paths, to_mapping,
+)
 from supervisor.compose.profiles import check_dependencies, split_services
-from supervisor.compose.yamlsource import OVERRIDE, RESET, LMap, read_documents
+from supervisor.compose.yamlsource import OVERRIDE, RESET, LMap, key_location, read_documents
 
 __all__ = ["load_project"]
 
@@ -42,12 +44,14 @@ __all__ = ["load_project"]
 class _Context:
     """What one load shares between files: the environment, warnings, caches."""
 
-    def __init__(self, interpolator: Interpolator, validate: bool = True):
+    def __init__(self, interpolator: Interpolator, validate: bool = True,
+                 documents: Optional[dict[str, list]] = None):
         self.interpolator = interpolator
         self.validate = validate
+        # files parsed ahead (for the project name), each handed once to the load
+        self.documents = documents if documents is not None else {}
         self.extends_cache: dict[str, dict] = {}
         self.version_warned: set[str] = set()
-        self.pending: dict[str, str] = {}  # service -> last file that touched it, to validate
 
     @property
     def warnings(self) -> list[str]:
@@ -106,22 +110,25 @@ def _apply_resets(doc: Any, model: Any) -> None:
 
 def _load_file(filename: str, model: dict, working_dir: str, ctx: _Context, chain: list[str],
                load_included: Any) -> dict:
-    for doc in read_documents(filename):
+    # Documents are changed in place while loading: one parsed ahead is used once, then read afresh.
+    docs = ctx.documents.pop(filename, None)
+    for doc in docs if docs is not None else read_documents(filename):
         doc = _prepare_document(doc, filename, ctx)
         apply_extends(doc, filename, working_dir, lambda path: _load_for_extends(path, ctx))
         _apply_resets(doc, model)
         apply_include(doc, working_dir, load_included, chain + [filename])
-        touched = list(doc.get("services") or ()) if isinstance(doc.get("services"), dict) else None
+        touched = list(doc.get("services") or ()) if isinstance(doc.get("services"), dict) else []
         model = merge(model, doc)
-        enforce_unicity(model)
+        enforce_unicity(model, touched)  # the services this file left alone are unique already
         if ctx.validate:
-            from supervisor.compose.schema import validate
+            from supervisor.compose.schema import validate, validate_services
 
-            # Services are checked once, after the last file that touches them: compose checks
-            # after every file, which only differs when a later file repairs an invalid service.
+            # As compose, after every file: a later file cannot repair what an earlier one broke
+            # (a string ``environment:`` merged with a mapping is still refused). Only the services
+            # this file touched can have changed.
             validate(model, filename, ())
-            for service_name in touched or ():
-                ctx.pending[service_name] = filename
+            if touched:
+                validate_services(model, {service_name: filename for service_name in touched})
         if "version" in model:
             if filename not in ctx.version_warned:
                 ctx.version_warned.add(filename)
@@ -130,7 +137,8 @@ def _load_file(filename: str, model: dict, working_dir: str, ctx: _Context, chai
                     "please remove it to avoid potential confusion"))
             model.pop("version")
         canonical(model)
-        enforce_unicity(model)
+        ctx.warnings.extend(warning_line(text) for text in external_names(model))
+        enforce_unicity(model, touched)
     return model
 
 
@@ -146,11 +154,6 @@ def _load_model(files: list[str], working_dir: str, ctx: _Context, chain: list[s
     model: dict = LMap()
     for filename in files:
         model = _load_file(filename, model, working_dir, ctx, chain, load_included)
-    if ctx.validate and ctx.pending:
-        from supervisor.compose.schema import validate_services
-
-        validate_services(model, ctx.pending)
-        ctx.pending.clear()
     resolve_paths(model, working_dir)
     return model
 
@@ -163,7 +166,17 @@ def _resolve_bare(model: dict, env: dict) -> None:
                 service["environment"] = resolve_bare_variables(service["environment"], env)
 
 
-def _project_name(discovery: Discovery, interpolator: Interpolator) -> str:
+def _check_files(files: list[str]) -> None:
+    """compose reads every file before anything else: a missing one is the first error."""
+    for filename in files:
+        if not os.path.exists(filename):
+            raise ComposeError("no such file or directory", Location(filename))
+        if os.path.isdir(filename):
+            raise ComposeError("is a directory, not a compose file", Location(filename))
+
+
+def _project_name(discovery: Discovery, interpolator: Interpolator, parsed: dict[str, list]) -> str:
+    """The project name; the files parsed on the way are left in ``parsed`` for the load."""
     if discovery.project_name:
         return discovery.project_name
     from_files = ""
@@ -172,12 +185,15 @@ def _project_name(discovery: Discovery, interpolator: Interpolator) -> str:
             docs = read_documents(filename)
         except ComposeError:
             continue  # reported, with its position, when the file is loaded
+        parsed.setdefault(filename, docs)
         for doc in docs:
             if isinstance(doc, dict) and isinstance(doc.get("name"), str) and doc["name"]:
                 from_files = doc["name"]
     if from_files:
+        # A name that interpolates to nothing usable is an error, not a cue to use the folder.
         from_files = normalize_project_name(interpolator.tree(from_files, ["name"]))
-    if from_files:
+        if not from_files:
+            raise ComposeError("project name must not be empty")
         return from_files
     name = normalize_project_name(os.path.basename(discovery.working_dir.rstrip(os.sep)) or "")
     if not name:
@@ -225,9 +241,14 @@ def _resource_section(model: dict, section: str, used: set[str], project: str) -
             item.setdefault("name", f"{project}_{name}")
         if section == "networks":
             item.setdefault("ipam", {})
+            ipam = item["ipam"]
+            for key in [k for k, v in ipam.items() if v in ([], {})] if isinstance(ipam, dict) else ():
+                del ipam[key]  # Go's omitempty (the ipam block itself is always printed)
         for key in ("labels", "driver_opts"):
             if key in item:
                 item[key] = to_mapping(item[key], allow_null=False)
+                if not item[key]:
+                    del item[key]  # Go's omitempty on an empty map
         out[name] = omit_empty(item)
     return out
 
@@ -246,6 +267,8 @@ def _mount_sources(declared: dict, project: str, working_dir: str) -> dict[str, 
             item.setdefault("name", f"{project}_{key}")
         if "labels" in item:
             item["labels"] = to_mapping(item["labels"], allow_null=False)
+            if not item["labels"]:
+                del item["labels"]
         out[key] = omit_empty(item)
     return out
 
@@ -281,12 +304,14 @@ def _load_project(options: LoadOptions) -> Project:
     discovery = discover(options)
     environment = dict(discovery.environment)
     interpolator = Interpolator(environment, list(discovery.warnings))
-    name = _project_name(discovery, interpolator)
+    _check_files(discovery.files)
+    parsed: dict[str, list] = {}
+    name = _project_name(discovery, interpolator, parsed)
     previous = environment.get("COMPOSE_PROJECT_NAME")
     if previous is None or previous[0] != name:
         environment["COMPOSE_PROJECT_NAME"] = (name, Origin("default", detail="project name"))
 
-    ctx = _Context(interpolator)
+    ctx = _Context(interpolator, documents=parsed)
     model = _load_model(discovery.files, discovery.working_dir, ctx, [])
     if not model:
         raise ComposeError("empty compose file", Location(discovery.files[0]))
@@ -301,17 +326,20 @@ def _load_project(options: LoadOptions) -> Project:
                                getattr(services_model, "keylocs", {}).get(service_name))
     enabled, disabled = split_services(services_model, discovery.profiles)
     for service_name, service in enabled.items():
-        _check_service(service_name, service, services_model)  # compose checks active services only
+        _check_service(service_name, service, services_model, model)  # compose checks active services only
     check_dependencies(enabled, services_model)
+    _check_external_volumes(model)
+
+    env_files: dict = {}  # env files parsed in this load, shared by the services that use them
 
     def build(service_name: str, service: dict, active: bool = True) -> Service:
         where = f"services.{service_name}"
         if active:
-            env = resolve_service_environment(service, environment, where, interpolator.warnings)
+            env = resolve_service_environment(service, environment, where, interpolator.warnings, env_files)
         else:
             # compose reads env files of active services only: a missing one here is no error.
             try:
-                env = resolve_service_environment(service, environment, where)
+                env = resolve_service_environment(service, environment, where, cache=env_files)
             except ComposeError:
                 env = resolve_service_environment({k: v for k, v in service.items() if k != "env_file"},
                                                   environment, where)
@@ -378,16 +406,79 @@ def _resolve_build_args(config: dict, environment: dict) -> None:
         del build["args"]
 
 
-def _check_service(name: str, service: Any, services: dict) -> None:
+def _check_service(name: str, service: Any, services: dict, model: dict) -> None:
+    """compose's consistency checks of one active service (``checkConsistency``)."""
     where = getattr(services, "keylocs", {}).get(name)
     if not isinstance(service, dict):
         raise ComposeError(f"services.{name} must be a mapping", where)
     if not service.get("image") and not service.get("build"):
         raise ComposeError(f"service {name!s} has neither an image nor a build context specified: "
                            "invalid compose project", where)
+    _check_references(name, service, model, where)
+    check = service.get("healthcheck")
+    test = check.get("test") if isinstance(check, dict) else None
+    if isinstance(test, list) and test and test[0] not in ("CMD", "CMD-SHELL", "NONE"):
+        raise ComposeError('healthcheck.test must start either by "CMD", "CMD-SHELL" or "NONE"',
+                           key_location(check, "test") or where)
     deploy = service.get("deploy") or {}
     replicas = deploy.get("replicas") if isinstance(deploy, dict) else None
     scale = service.get("scale")
     if replicas is not None and scale is not None and replicas != scale:
         raise ComposeError(f"services.{name}: can't set distinct values on 'scale' and 'deploy.replicas': "
                            "invalid compose project", where)
+    if isinstance(scale, int) and scale < 0:
+        raise ComposeError(f"services.{name}.scale: must be greater than or equal to 0",
+                           key_location(service, "scale") or where)
+    if isinstance(replicas, int) and replicas < 0:
+        raise ComposeError(f"services.{name}.deploy.replicas: must be greater than or equal to 0",
+                           key_location(deploy, "replicas") or where)
+
+
+def _mount_sources_of(items: Any) -> list[str]:
+    """The ``source`` of each ``secrets``/``configs`` entry (short or long form)."""
+    out = []
+    for item in items if isinstance(items, list) else []:
+        source = item.get("source") if isinstance(item, dict) else item
+        if isinstance(source, str):
+            out.append(source)
+    return out
+
+
+def _check_references(name: str, service: dict, model: dict, where: Optional[Location]) -> None:
+    """Networks, named volumes, secrets and configs a service uses must be declared at the top level."""
+    def declared(section: str) -> Any:
+        group = model.get(section)
+        return group if isinstance(group, dict) else {}
+
+    networks = service.get("networks")
+    for network in networks if isinstance(networks, (dict, list)) else ():
+        if network != "default" and network not in declared("networks"):
+            raise ComposeError(f'service "{name}" refers to undefined network {network}: invalid compose project',
+                               where)
+    for volume in service.get("volumes") or ():
+        if isinstance(volume, dict) and volume.get("type", "volume") == "volume" and volume.get("source"):
+            if volume["source"] not in declared("volumes"):
+                raise ComposeError(f'service "{name}" refers to undefined volume {volume["source"]}: '
+                                   "invalid compose project", where)
+    build = service.get("build")
+    for source in _mount_sources_of(build.get("secrets") if isinstance(build, dict) else None):
+        if source not in declared("secrets"):
+            raise ComposeError(f'service "{name}" refers to undefined build secret {source}: '
+                               "invalid compose project", where)
+    for section, kind in (("configs", "config"), ("secrets", "secret")):
+        for source in _mount_sources_of(service.get(section)):
+            if source not in declared(section):
+                raise ComposeError(f'service "{name}" refers to undefined {kind} {source}: invalid compose project',
+                                   where)
+
+
+def _check_external_volumes(model: dict) -> None:
+    """An external volume is created elsewhere: compose refuses options that would create it."""
+    volumes = model.get("volumes")
+    for name, volume in (volumes.items() if isinstance(volumes, dict) else ()):
+        if not isinstance(volume, dict) or volume.get("external") is not True:
+            continue
+        for key in volume:
+            if key not in ("name", "external") and not key.startswith("x-"):
+                raise ComposeError(f'volumes.{name}: conflicting parameters "external" and "{key}" specified',
+                                   key_location(volume, key))

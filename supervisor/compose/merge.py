@@ -6,14 +6,16 @@ key/value attributes are merged by key (both sides turned into ``K=V``
 sequences, later wins); ``depends_on`` and service ``networks`` are merged as
 mappings (short forms turned into long forms first); ``build`` as a mapping;
 ``logging`` options only when the driver is the same; ``x-*`` keys are
-replaced, never merged.  After merging, entries of ``ports``, ``volumes``,
-``env_file``, ``environment``... that share a key are collapsed into one
-(:func:`enforce_unicity`): the later value takes the place of the first.
+replaced, never merged.  A null in the later file keeps the earlier value,
+except where the rule replaces (``command: null`` clears the command).  After
+merging, entries of ``ports``, ``volumes``, ``env_file``, ``environment``...
+that share a key are collapsed into one (:func:`enforce_unicity`): the later
+value takes the place of the first.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from supervisor.compose.goconv import format_value
 from supervisor.compose.model import ComposeError, Location
@@ -146,6 +148,10 @@ def _merge_build(base: Any, other: Any, path: tuple[str, ...]) -> Any:
 
 
 def _merge_logging(base: Any, other: Any, path: tuple[str, ...]) -> Any:
+    if base is None or other is None:
+        # compose fails here (it expects two mappings); a clear refusal instead of its crash.
+        raise ComposeError(f"cannot override {'.'.join(path)}: a null logging cannot be merged",
+                           getattr(other, "loc", None) or getattr(base, "loc", None))
     if not isinstance(base, dict) or not isinstance(other, dict):
         return other
     if "driver" not in other or "driver" not in base or other["driver"] == base["driver"]:
@@ -206,7 +212,10 @@ def _merge_value(base: Any, other: Any, path: tuple[str, ...]) -> Any:
     return other
 
 
-_RESOURCES = frozenset({"volumes", "networks", "secrets", "configs"})
+def _takes_null(path: tuple[str, ...]) -> bool:
+    """Is ``path`` merged by a rule that sees a later null (``command: null`` clears the command)?"""
+    return any(match(path, pattern) for pattern, merger in _SPECIALS_BY_LEN.get(len(path), ())
+               if merger in (_override, _merge_ulimit, _merge_logging))
 
 
 def _merge_mappings(base: Any, other: Any, path: tuple[str, ...]) -> Any:
@@ -214,9 +223,8 @@ def _merge_mappings(base: Any, other: Any, path: tuple[str, ...]) -> Any:
         base = clone(base)
     other_locs = getattr(other, "keylocs", {})
     for key, value in other.items():
-        if value is None and len(path) == 1 and path[0] in _RESOURCES and isinstance(base.get(key), dict):
-            base.pop(key)  # compose drops a resource that a later file sets to null
-            continue
+        if value is None and key in base and not _takes_null(path + (key,)):
+            continue  # compose keeps what the earlier files said when a later one says null
         if key not in base or key.startswith("x-"):
             base[key] = value
         else:
@@ -288,7 +296,8 @@ def _plain_key(item: Any, path: tuple[str, ...]) -> str:
 
 _UNIQUE: list[tuple[tuple[str, ...], Callable[[Any, tuple[str, ...]], str]]] = [
     (("networks", "*", "labels"), _key_value),
-    (("volumes", "*", "labels"), _key_value),
+    # volumes.*.labels is not on compose's list: a label repeated word for word in two files stays
+    # twice, and the schema (unique items) refuses it.
     (("services", "*", "annotations"), _key_value),
     (("services", "*", "build", "args"), _key_value),
     (("services", "*", "build", "additional_contexts"), _key_value),
@@ -318,6 +327,21 @@ _UNIQUE: list[tuple[tuple[str, ...], Callable[[Any, tuple[str, ...]], str]]] = [
 ]
 
 
+def _trie(patterns: list[tuple[tuple[str, ...], Any]]) -> dict[str, Any]:
+    """The patterns as nested mappings, so a walk visits only the paths that can match."""
+    root: dict[str, Any] = {}
+    for pattern, indexer in patterns:
+        node = root
+        for part in pattern[:-1]:
+            node = node.setdefault(part, {})
+        node[pattern[-1]] = indexer
+    return root
+
+
+_UNIQUE_TRIE = _trie(_UNIQUE)
+_UNIQUE_TOP_LEVEL = {k: v for k, v in _UNIQUE_TRIE.items() if k != "services"}
+
+
 def _unique(items: Any, path: tuple[str, ...], indexer: Callable[[Any, tuple[str, ...]], str]) -> LList:
     out = LList(loc=getattr(items, "loc", None))
     locs = _locs(items)
@@ -339,29 +363,33 @@ def _unique(items: Any, path: tuple[str, ...], indexer: Callable[[Any, tuple[str
     return out
 
 
-def enforce_unicity(model: Any) -> Any:
-    """Collapse entries that share a key in the sequences compose keeps unique."""
-    services = model.get("services")
-    if isinstance(services, dict):
-        for name, service in services.items():
+def enforce_unicity(model: Any, services: Optional[Iterable[str]] = None) -> Any:
+    """Collapse entries that share a key in the sequences compose keeps unique.
+
+    ``services`` limits the work to those services (the others are unique already).
+    """
+    if services is None:
+        _unicity_walk(model, _UNIQUE_TRIE, ())
+        return model
+    _unicity_walk(model, _UNIQUE_TOP_LEVEL, ())
+    all_services = model.get("services")
+    if isinstance(all_services, dict):
+        rule = _UNIQUE_TRIE["services"]["*"]
+        for name in services:
+            service = all_services.get(name)
             if isinstance(service, dict):
-                _unicity_walk(service, ("services", name))
-    for section in ("networks", "volumes"):
-        group = model.get(section)
-        if isinstance(group, dict):
-            for name, item in group.items():
-                if isinstance(item, dict):
-                    _unicity_walk(item, (section, name))
+                _unicity_walk(service, rule, ("services", name))
     return model
 
 
-def _unicity_walk(node: dict, path: tuple[str, ...]) -> None:
-    for key, value in list(node.items()):
-        sub = path + (key,)
-        if isinstance(value, list):
-            for pattern, indexer in _UNIQUE:
-                if match(sub, pattern):
-                    node[key] = _unique(value, sub, indexer)
-                    break
-        elif isinstance(value, dict) and len(sub) < 5:
-            _unicity_walk(value, sub)
+def _unicity_walk(node: dict, trie: dict[str, Any], path: tuple[str, ...]) -> None:
+    for part, rule in trie.items():
+        keys = list(node) if part == "*" else ([part] if part in node else [])
+        for key in keys:
+            value = node[key]
+            if callable(rule):
+                if isinstance(value, list):
+                    sub = path + (key,)
+                    node[key] = _unique(value, sub, rule)
+            elif isinstance(value, dict):
+                _unicity_walk(value, rule, path + (key,))

@@ -9,7 +9,6 @@ sizes as strings, ``command`` split like a shell...).
 from __future__ import annotations
 
 import os
-import shlex
 from typing import Any
 
 from supervisor.compose.goconv import (
@@ -20,10 +19,12 @@ from supervisor.compose.yamlsource import LList, LMap, key_location
 
 __all__ = [
     "canonical",
+    "external_names",
     "resolve_paths",
     "parse_volume",
     "parse_ports",
     "shell_split",
+    "split_command_line",
     "output_service",
     "omit_empty",
     "to_mapping",
@@ -33,30 +34,59 @@ _BIND_OPTIONS = {"z", "Z"}
 _PROPAGATION = {"shared", "rshared", "slave", "rslave", "private", "rprivate"}
 
 
+def _is_windows_drive(buffer: str, char: str) -> bool:
+    return char == ":" and len(buffer) == 1 and buffer.isalpha()
+
+
 def _is_path(source: str) -> bool:
-    return source.startswith((".", "/", "~")) or source in (".", "..")
+    if not source:
+        return False
+    if source[0] in "./~" or source.startswith("\\\\"):
+        return True
+    return len(source) > 1 and _is_windows_drive(source[0], source[1])
+
+
+def _split_volume_spec(spec: str) -> list[str]:
+    """The ``:``-separated sections of a short volume spec; a drive letter's ``:`` (``c:``) is no separator."""
+    sections: list[str] = []
+    buffer = ""
+    for char in spec:
+        if char == ":" and not _is_windows_drive(buffer, char):
+            if not buffer:
+                raise ComposeError(f"invalid spec: {spec}: empty section between colons")
+            sections.append(buffer)
+            buffer = ""
+        else:
+            buffer += char
+    if not buffer:
+        raise ComposeError(f"invalid spec: {spec}: empty section between colons")
+    sections.append(buffer)
+    if len(sections) > 3:
+        raise ComposeError(f"invalid spec: {spec}: too many colons")
+    return sections
 
 
 def parse_volume(spec: str) -> dict[str, Any]:
-    """``format.ParseVolume`` for Linux specs: ``[source:]target[:options]``."""
-    parts = spec.split(":")
-    out: dict[str, Any] = {}
+    """``format.ParseVolume`` for Linux: ``[source:]target[:options]`` (``c:/x`` is a Windows path)."""
+    if not spec:
+        raise ComposeError("invalid empty volume spec")
+    if len(spec) <= 2:
+        return {"type": "volume", "target": spec}  # compose's shortcut: no volume options at all
+    parts = _split_volume_spec(spec)
     if len(parts) == 1:
         return {"type": "volume", "target": parts[0], "volume": {}}
-    if len(parts) > 3:
-        raise ComposeError(f"invalid spec: {spec}: too many colons")
     source, target = parts[0], parts[1]
     options = parts[2].split(",") if len(parts) == 3 else []
-    if not source:
-        return {"type": "volume", "target": target, "volume": {}}
     kind = "bind" if _is_path(source) else "volume"
-    out = {"type": kind, "source": source, "target": target}
+    out: dict[str, Any] = {"type": kind, "source": source, "target": target}
     bind: dict[str, Any] = {}
     volume: dict[str, Any] = {}
     for option in options:
         if option in ("ro", "rw"):
             if option == "ro":
                 out["read_only"] = True
+            else:
+                out.pop("read_only", None)
         elif option in _BIND_OPTIONS:
             bind["selinux"] = option
         elif option in _PROPAGATION:
@@ -118,14 +148,78 @@ def parse_ports(spec: Any) -> list[dict[str, Any]]:
     return out
 
 
+_WORD_BREAKS = frozenset(" \t\r\n")
+_COMMAND_ENDS = frozenset(";&|<>")
+
+
+def split_command_line(line: str) -> list[str]:
+    """Split ``line`` into words as compose does (``go-shellwords``, no expansion).
+
+    Unlike a POSIX shell, a backslash escapes any character inside double quotes too, and the
+    words end at the first unquoted ``;``, ``&``, ``|``, ``<`` or ``>`` (the rest is dropped).
+    ``$(...)`` and backquotes are kept as text.  Raises ``ValueError`` when a quote, an escape,
+    ``$(`` (or a lone ``)``) or a backquote is left open, or on a ``(`` that does not follow ``$``.
+    """
+    words: list[str] = []
+    buf: list[str] = []
+    has_word = False
+    escaped = single = double = backquote = dollar = False
+    for char in line:
+        if escaped:
+            buf.append(char)
+            escaped, has_word = False, True
+            continue
+        if char == "\\":
+            if single:
+                buf.append(char)
+            else:
+                escaped = True
+            continue
+        if char in _WORD_BREAKS:
+            if single or double or backquote or dollar:
+                buf.append(char)
+            elif has_word:
+                words.append("".join(buf))
+                buf, has_word = [], False
+            continue
+        if char == "`" and not (single or double or dollar):
+            backquote = not backquote
+        elif char == ")" and not (single or double or backquote):
+            dollar = not dollar  # a ")" with no "$(" opens one, as in compose
+        elif char == "(" and not (single or double or backquote):
+            if dollar or not buf or buf[-1] != "$":
+                raise ValueError("invalid command line string")
+            dollar = True
+        elif char == '"' and not (single or dollar):
+            double = not double
+            has_word = True
+            continue
+        elif char == "'" and not (double or dollar):
+            single = not single
+            has_word = True
+            continue
+        elif char in _COMMAND_ENDS and not (single or double or backquote or dollar):
+            if char == ">" and buf and all("0" <= c <= "9" for c in buf):
+                has_word = False  # "2>": a file descriptor, not a word
+            break
+        buf.append(char)
+        has_word = True
+    else:
+        if escaped or single or double or backquote or dollar:
+            raise ValueError("invalid command line string")
+    if has_word:
+        words.append("".join(buf))
+    return words
+
+
 def shell_split(value: Any, where: str) -> Any:
-    """``command``/``entrypoint``: a string is split like a shell would; lists keep their items."""
+    """``command``/``entrypoint``: a string is split into words as compose does; lists keep their items."""
     if value is None:
         return None
     if isinstance(value, list):
         return [format_value(v) for v in value]
     try:
-        return shlex.split(str(value))
+        return split_command_line(str(value))
     except ValueError:
         raise ComposeError(f"{where}: invalid command line string") from None
 
@@ -163,6 +257,24 @@ def canonical(model: dict) -> dict:
                 if item is None:
                     group[name] = LMap()
     return model
+
+
+def external_names(model: dict) -> list[str]:
+    """The legacy ``external: {name: N}`` as ``name: N`` + ``external: true``, in place; compose's warnings."""
+    warnings = []
+    for section in ("volumes", "networks", "secrets", "configs"):
+        group = model.get(section)
+        for key, item in (group.items() if isinstance(group, dict) else ()):
+            external = item.get("external") if isinstance(item, dict) else None
+            if not isinstance(external, dict) or "name" not in external:
+                continue
+            warnings.append(f"{section}.{key}: external.name is deprecated. Please set name and external: true")
+            if item.get("name") not in (None, external["name"]):
+                raise ComposeError(f"{section}.{key}: name and external.name conflict; only use name",
+                                   key_location(item, "name"))
+            item["name"] = external["name"]
+            item["external"] = True
+    return warnings
 
 
 def _canonical_service(service: dict) -> None:
@@ -254,6 +366,8 @@ def _healthcheck(check: dict, where: str) -> dict:
         out["test"] = ["CMD-SHELL", test]
     elif isinstance(test, list):
         out["test"] = [format_value(t) for t in test]
+        if not test:
+            del out["test"]  # an empty test is Go's omitted empty slice
     for key in _DURATIONS:
         if out.get(key) is not None:
             out[key] = _duration(out[key], f"{where}.healthcheck.{key}")
@@ -309,6 +423,13 @@ def _abs(path: str, base: str) -> str:
     if os.path.isabs(path):
         return path
     return os.path.normpath(os.path.join(base, path))
+
+
+def _abs_source(path: str, base: str) -> str:
+    """A bind mount source made absolute; Windows paths (``c:\\x``, ``\\\\host\\pipe``) are kept."""
+    if path[:1] not in ("", ".", "/", "~") and _is_path(path):
+        return path
+    return _abs(path, base)
 
 
 def _clean_target(path: str) -> str:
@@ -405,7 +526,7 @@ def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]
     if isinstance(volumes, list):
         for volume in volumes:
             if isinstance(volume, dict) and volume.get("type") == "bind" and isinstance(volume.get("source"), str):
-                volume["source"] = _abs(volume["source"], working_dir)
+                volume["source"] = _abs_source(volume["source"], working_dir)
             if isinstance(volume, dict) and isinstance(volume.get("target"), str):
                 volume["target"] = _clean_target(volume["target"])
     if "secrets" in out:
@@ -418,7 +539,12 @@ def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]
     for key in [k for k, v in out.items() if v in ([], {}) and k not in _POINTER_STRUCTS]:
         del out[key]  # Go's omitempty
     if out.get("scale") is not None and isinstance(out.get("deploy"), dict):
-        out["deploy"].setdefault("replicas", out["scale"])  # compose copies scale into an existing deploy
+        deploy = out["deploy"]
+        if "replicas" not in deploy:
+            # compose copies scale into an existing deploy (printed where Go's struct has it: first)
+            out["deploy"] = {"replicas": out["scale"], **{k: v for k, v in deploy.items() if k != "mode"}}
+            if "mode" in deploy:
+                out["deploy"] = {"mode": deploy["mode"], **out["deploy"]}
     if "networks" not in out and "network_mode" not in out:
         out["networks"] = {"default": None}
     return out
@@ -487,5 +613,5 @@ def resolve_paths(model: dict, base_dir: str) -> dict:
                 for volume in volumes:
                     if (isinstance(volume, dict) and volume.get("type") == "bind"
                             and isinstance(volume.get("source"), str)):
-                        volume["source"] = _abs(volume["source"], base_dir)
+                        volume["source"] = _abs_source(volume["source"], base_dir)
     return model

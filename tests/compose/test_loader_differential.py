@@ -369,6 +369,123 @@ CASES = [
         "compose.yaml": "services:\n  app:\n    image: a\nvolumes:\n  data: {name: d}\nnetworks:\n  front: {}\n",
         "o.yaml": "volumes:\n  data: null\n",
     }, args=["-f", "compose.yaml", "-f", "o.yaml"]),
+    Case("name-normalized-to-nothing-refused", {
+        "compose.yaml": "name: '${T:-named}'\nservices:\n  app:\n    image: a\n",
+    }, env={"T": "\n_"}, refused=True),
+    Case("empty-name-falls-back-to-folder", {"compose.yaml": "name: ''\nservices:\n  app:\n    image: a\n"}),
+    Case("command-words-like-compose", {
+        "compose.yaml": "services:\n" + "".join(
+            f"  s{i}:\n    image: a\n    command: {json.dumps(line)}\n    entrypoint: {json.dumps(line)}\n"
+            for i, line in enumerate([r'"\0" "a\ b" "\$$x" "\\"', "run; rm -rf /", "a | b && c", "a 2>/dev/null b",
+                                      "x $$(a b) `c d` e)f g)", "'1'>x", "a\\\nb  '' \"\""])),
+    }),
+    Case("command-open-paren-refused", {"compose.yaml": "services:\n  app:\n    image: a\n    command: a(b\n"},
+         refused=True),
+    Case("empty-resource-maps-omitted", {
+        "compose.yaml": "services:\n  app:\n    image: a\n    volumes: ['data:/d']\n    networks: [front]\n"
+                        "volumes:\n  data: {labels: {}, driver_opts: {}}\n"
+                        "networks:\n  front: {labels: [], driver_opts: {}, ipam: {config: [], options: {}}}\n",
+        "o.yaml": "volumes:\n  data: {labels: {}}\n",
+    }, args=["-f", "compose.yaml", "-f", "o.yaml"]),
+    # -- a later null keeps what came before (commands excepted) -------------
+    Case("override-null-keeps-used-volume", {
+        "compose.yaml": "services:\n  app:\n    image: a\n    volumes: ['data:/d', 'logs:/l']\n"
+                        "volumes:\n  data: {driver: local}\n  logs:\n",
+        "o.yaml": "volumes:\n  data: null\n  logs: null\n",
+    }, args=["-f", "compose.yaml", "-f", "o.yaml"]),
+    Case("override-null-service-attributes", {
+        "compose.yaml": "services:\n  app:\n    image: a\n    command: run\n    entrypoint: [sh]\n"
+                        "    environment: {A: '1'}\n    labels: {l: '1'}\n    deploy: {replicas: 2}\n"
+                        "    healthcheck: {test: 'true', interval: 5s}\n    networks: [front]\n    depends_on: [db]\n"
+                        "    ports: ['80:80']\n    ulimits: {nproc: 5}\n  db:\n    image: b\n"
+                        "networks:\n  front: {driver: bridge}\nx-meta: {k: 1}\n",
+        "o.yaml": "services:\n  app:\n    image: null\n    command: null\n    entrypoint: null\n    environment: null\n"
+                  "    labels: null\n    deploy: {replicas: null}\n    healthcheck: null\n    networks: {front: null}\n"
+                  "    depends_on: {db: null}\n    ports: null\n    ulimits: null\n  db: null\n"
+                  "networks:\n  front: null\nx-meta: null\n",
+    }, args=["-f", "compose.yaml", "-f", "o.yaml"]),
+    Case("override-null-ulimit-refused", {
+        "compose.yaml": "services:\n  app:\n    image: a\n    ulimits: {nproc: 5}\n",
+        "o.yaml": "services:\n  app:\n    ulimits: {nproc: null}\n",
+    }, args=["-f", "compose.yaml", "-f", "o.yaml"], refused=True),
+    # -- environment ------------------------------------------------------------
+    Case("string-environment-merged-over-extends-base", {
+        "compose.yaml": "services:\n  base:\n    image: a\n    environment: {T: '5'}\n"
+                        "  app:\n    extends: base\n    environment: 'A=1 B=${X:-2}'\n",
+    }),
+    Case("string-environment-merged-over-earlier-file", {
+        "compose.yaml": "services:\n  app:\n    image: a\n    environment: {T: '5'}\n",
+        "o.yaml": "services:\n  app:\n    environment: A=1\n",
+    }, args=["-f", "compose.yaml", "-f", "o.yaml"]),
+    Case("string-environment-not-repaired-by-later-file", {
+        "compose.yaml": "services:\n  app:\n    image: a\n    environment: A=1\n",
+        "o.yaml": "services:\n  app:\n    environment: {T: '5'}\n",
+    }, args=["-f", "compose.yaml", "-f", "o.yaml"], refused=True),
+    Case("string-environment-without-base-refused", {
+        "compose.yaml": "services:\n  base:\n    image: a\n  app:\n    extends: base\n    environment: A=1\n",
+    }, refused=True),
+    Case("env-file-templates-see-own-environment", {
+        "compose.yaml": "services:\n  app:\n    image: a\n    environment: {A: v, B: '${U:-z}', E: ''}\n"
+                        "    env_file: [one.env, two.env]\n  other:\n    image: a\n    env_file: [two.env]\n",
+        "one.env": "A=f1\nW1=${A}\nB\n",
+        "two.env": "W2=${A}\nW3=${B}\nW4=${E-unset}\nW5=${C:-c}\n",
+    }, env={"C": "shell"}),
+    # -- references and consistency --------------------------------------------
+    Case("windows-drive-volume-spec", {
+        "compose.yaml": "services:\n  app:\n    image: a\n    volumes: ['v:/v', 'c:\\\\x:/y:ro', 'ab']\n",
+    }),
+    Case("undefined-volume-refused", {
+        "compose.yaml": "services:\n  app:\n    image: a\n    volumes: ['data:/d']\n",
+    }, refused=True),
+    Case("undefined-network-refused", {
+        "compose.yaml": "services:\n  app:\n    image: a\n    networks: [back]\n",
+    }, refused=True),
+    Case("undefined-secret-refused", {
+        "compose.yaml": "services:\n  app:\n    image: a\n    secrets: [{source: token}]\n",
+    }, refused=True),
+    Case("undefined-build-secret-refused", {
+        "compose.yaml": "services:\n  app:\n    build: {context: ., secrets: [token]}\n",
+    }, refused=True),
+    Case("undefined-references-of-disabled-service", {
+        "compose.yaml": "services:\n  app:\n    image: a\n  tool:\n    image: a\n    profiles: [t]\n"
+                        "    volumes: ['data:/d']\n    networks: [back]\n    configs: [c]\n",
+    }),
+    Case("healthcheck-test-must-start-with-cmd", {
+        "compose.yaml": "services:\n  app:\n    image: a\n    healthcheck: {test: [run, x]}\n",
+    }, refused=True),
+    Case("healthcheck-empty-test", {"compose.yaml": "services:\n  app:\n    image: a\n    healthcheck: {test: []}\n"}),
+    Case("negative-replicas-refused", {
+        "compose.yaml": "services:\n  app:\n    image: a\n    deploy: {replicas: '${R:--1}'}\n",
+    }, refused=True),
+    Case("negative-scale-refused", {"compose.yaml": "services:\n  app:\n    image: a\n    scale: -1\n"}, refused=True),
+    # -- top-level volumes ------------------------------------------------------
+    Case("external-volume-with-driver-refused", {
+        "compose.yaml": "services:\n  app:\n    image: a\n    volumes: ['data:/d']\n"
+                        "volumes:\n  data: {driver: local}\n",
+        "o.yaml": "volumes:\n  data: {external: true}\n",
+    }, args=["-f", "compose.yaml", "-f", "o.yaml"], refused=True),
+    Case("unused-external-volume-with-labels-refused", {
+        "compose.yaml": "services:\n  app:\n    image: a\nvolumes:\n  data: {external: true, labels: {}}\n",
+    }, refused=True),
+    Case("external-network-with-driver-accepted", {
+        "compose.yaml": "services:\n  app:\n    image: a\n    networks: [front]\n"
+                        "networks:\n  front: {driver: bridge, external: true}\n",
+    }),
+    Case("legacy-external-name", {
+        "compose.yaml": "services:\n  app:\n    image: a\n    volumes: ['data:/d']\n    networks: [front]\n"
+                        "volumes:\n  data: {external: {name: shared}}\nnetworks:\n  front: {external: {name: edge}}\n",
+    }),
+    Case("volume-labels-repeated-in-two-files-refused", {
+        "compose.yaml": "services:\n  app:\n    image: a\n    volumes: ['data:/d']\n"
+                        "volumes:\n  data: {labels: {tier: x}}\n",
+        "o.yaml": "volumes:\n  data:\n    labels:\n      tier: x\n",
+    }, args=["-f", "compose.yaml", "-f", "o.yaml"], refused=True),
+    Case("volume-labels-changed-in-second-file", {
+        "compose.yaml": "services:\n  app:\n    image: a\n    volumes: ['data:/d']\n"
+                        "volumes:\n  data: {labels: [a=b, c=d]}\n",
+        "o.yaml": "volumes:\n  data:\n    labels: {a: c}\nnetworks:\n  n: {labels: {x: y}}\n",
+        "p.yaml": "networks:\n  n: {labels: {x: y}}\n",
+    }, args=["-f", "compose.yaml", "-f", "o.yaml", "-f", "p.yaml"]),
 ]
 
 

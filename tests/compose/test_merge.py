@@ -53,6 +53,16 @@ CASES = [
     ]),
     ("volumes: ['./c:/a']", "volumes", None),  # checked separately: same target replaces in place
     ("image: !reset null\n    build: .", "image", None),
+    # a null keeps the earlier value, except where the rule replaces
+    ("image: null", "image", "a"),
+    ("environment: null", "environment", {"A": "1", "B": "2"}),
+    ("ports: null", "ports", [
+        {"mode": "ingress", "target": 80, "published": "80", "protocol": "tcp"},
+        {"mode": "ingress", "target": 81, "published": "81", "protocol": "tcp"},
+    ]),
+    ("depends_on: {db: null}", "depends_on", {"db": {"condition": "service_started", "required": True}}),
+    ("healthcheck: {interval: null}", "healthcheck", {"test": ["CMD", "a"], "interval": "10s"}),
+    ("command: null", "command", None),
 ]
 
 
@@ -91,3 +101,17 @@ def test_type_conflict_is_an_error(tmp_path):
              "b.yaml": "services:\n  web:\n    deploy: 3\n"}
     with pytest.raises(ComposeError):
         load(tmp_path, files, ["a.yaml", "b.yaml"])
+
+
+def test_null_logging_is_refused(tmp_path):
+    from supervisor.compose.model import ComposeError
+
+    files = {"a.yaml": "services:\n  web:\n    image: a\n    logging: {driver: json-file}\n",
+             "b.yaml": "services:\n  web:\n    logging: null\n"}
+    with pytest.raises(ComposeError, match="cannot override services.web.logging"):
+        load(tmp_path, files, ["a.yaml", "b.yaml"])
+
+
+def test_null_x_key_keeps_the_earlier_value(tmp_path):
+    files = {"a.yaml": "x-cfg: {a: 1}\nservices:\n  web:\n    image: a\n", "b.yaml": "x-cfg: null\n"}
+    assert load(tmp_path, files, ["a.yaml", "b.yaml"]).extensions == {"x-cfg": {"a": 1}}
