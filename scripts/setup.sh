@@ -34,5 +34,6 @@ fi
 target=.
 [ -n "$extras" ] && target=".[$extras]"
 log "installing $target into .venv"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e "$target" 2>&1 | { grep -v '^WARNING: Location' || true; } >&2
+# compat mode: a plain path in a .pth file, so no import hook is loaded at every start
+.venv/bin/python -m pip install -q --disable-pip-version-check --config-settings editable_mode=compat -e "$target" 2>&1 | { grep -v '^WARNING: Location' || true; } >&2
 .venv/bin/python -c 'import supervisor'
