@@ -130,9 +130,7 @@ def _read_dotenv_files(paths: list[str], env: Environment, warnings: Optional[li
         if not os.path.exists(path):
             raise ComposeError(f"couldn't find env file: {path}", Location(path))
         if os.path.isdir(path):
-            if len(paths) == 1:
-                return found
-            raise ComposeError(f"{path} is a directory", Location(path))
+            raise ComposeError("is a directory: --env-file takes a file", Location(path))
         for entry in read_dotenv(path, lookup=lookup):
             found[entry.name] = (entry.value, Origin("dotenv", Location(path, entry.line)))
             if warnings is not None:

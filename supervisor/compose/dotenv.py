@@ -338,13 +338,19 @@ def parse_dotenv(
     return _Parser(text, path, lookup or _no_lookup, interpolate).parse()
 
 
+_MAX_ENV_FILE_BYTES = 10 * 1024 * 1024
+
+
 def _read_text(path: str, *, raw_format: bool = False) -> str:
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            data = handle.read(_MAX_ENV_FILE_BYTES + 1)
     except OSError as err:
         reason = err.strerror or str(err)
         raise DotenvError(f"cannot read env file: {reason}", Location(path), raw_format=raw_format) from err
+    if len(data) > _MAX_ENV_FILE_BYTES:
+        raise DotenvError(f"env file is larger than {_MAX_ENV_FILE_BYTES // (1024 * 1024)} MiB; refusing to load it",
+                          Location(path), raw_format=raw_format)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -341,7 +341,11 @@ def read_documents(path: str) -> list[Any]:
             raise ComposeError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; refusing to load it",
                                Location(path))
         with open(path, "rb") as handle:
-            data = handle.read()
+            # bounded read: a device or a growing file cannot make us read without end
+            data = handle.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise ComposeError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; refusing to load it",
+                               Location(path))
     except FileNotFoundError:
         raise ComposeError("no such file or directory", Location(path)) from None
     except IsADirectoryError:
@@ -351,5 +355,8 @@ def read_documents(path: str) -> list[Any]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ComposeError(f"not valid UTF-8 (byte {exc.start})", Location(path)) from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ComposeError(f"not valid UTF-8 (byte {exc.start}): save the file as UTF-8",
+                           Location(path, line, column)) from None
     return parse_documents(text, path)

@@ -74,3 +74,37 @@ def test_unset_warning_at_every_use(tmp_path):
     (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: ${NOPE}a\n    command: ${NOPE}\n")
     project = load_project(LoadOptions(cwd=str(tmp_path), environ={}))
     assert project.warnings == ['WARN[0000] The "NOPE" variable is not set. Defaulting to a blank string.'] * 2
+
+
+def test_env_file_option_naming_a_directory_is_refused(tmp_path):
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: nginx\n")
+    (tmp_path / "d").mkdir()
+    with pytest.raises(ComposeError) as info:
+        load_project(LoadOptions(cwd=str(tmp_path), environ={}, env_files=["d"]))
+    assert "is a directory" in str(info.value)
+
+
+def test_default_dotenv_that_is_a_directory_is_ignored(tmp_path):
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: nginx\n")
+    (tmp_path / ".env").mkdir()
+    assert "web" in load_project(LoadOptions(cwd=str(tmp_path), environ={})).services
+
+
+def test_invalid_utf8_names_line_and_column(tmp_path):
+    (tmp_path / "compose.yaml").write_bytes(b"services:\n  web:\n    image: \"x\xff\"\n")
+    with pytest.raises(ComposeError) as info:
+        load_project(LoadOptions(cwd=str(tmp_path), environ={}))
+    assert (info.value.location.line, info.value.location.column) == (3, 14)
+
+
+@pytest.mark.parametrize("as_env_file", [False, True])
+def test_endless_file_is_refused_without_reading_it_all(tmp_path, as_env_file):
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: nginx\n")
+    options = LoadOptions(cwd=str(tmp_path), environ={})
+    if as_env_file:
+        options.env_files = ["/dev/zero"]
+    else:
+        options.files = ["/dev/zero"]
+    with pytest.raises(ComposeError) as info:
+        load_project(options)
+    assert "larger than 10 MiB" in str(info.value)
