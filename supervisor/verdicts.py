@@ -10,10 +10,14 @@ no error.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from typing import Any, Optional
+
+try:  # the built-in implementation: loading OpenSSL through hashlib costs a few ms per start
+    from _sha256 import sha256 as _sha256
+except ImportError:  # pragma: no cover - Python builds without it
+    from hashlib import sha256 as _sha256
 
 __all__ = ["verdict_key", "known_valid", "remember_valid", "cache_dir"]
 
@@ -35,7 +39,7 @@ def verdict_key(schema: Any, definition: str, document: Any) -> Optional[str]:
         text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     except (TypeError, ValueError):
         return None
-    digest = hashlib.sha256(_FORMAT.encode())
+    digest = _sha256(_FORMAT.encode())
     for part in (schema_text, definition, text):
         digest.update(b"\0" + part.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()

@@ -9,7 +9,6 @@ imported, and the validator compiled, on first use only.  Errors become
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from typing import Any, Iterable, Optional
 
@@ -21,8 +20,7 @@ __all__ = ["validate", "validate_services", "load_schema"]
 
 
 @functools.lru_cache(maxsize=1)
-def load_schema() -> dict[str, Any]:
-    """The Compose Specification schema (parsed once)."""
+def _schema_bytes() -> bytes:
     import importlib.util
     import os
 
@@ -31,8 +29,14 @@ def load_schema() -> dict[str, Any]:
     if spec is None or not spec.submodule_search_locations:
         raise ComposeError("the Compose Specification schema is missing: install check-jsonschema")
     path = os.path.join(list(spec.submodule_search_locations)[0], "builtin_schemas", "vendor", "compose-spec.json")
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+@functools.lru_cache(maxsize=1)
+def load_schema() -> dict[str, Any]:
+    """The Compose Specification schema (parsed once)."""
+    return json.loads(_schema_bytes())
 
 
 @functools.lru_cache(maxsize=1)
@@ -177,7 +181,8 @@ def _subset(model: Any, services: Iterable[str]) -> Any:
 
 @functools.lru_cache(maxsize=1)
 def _schema_digest() -> str:
-    return hashlib.sha256(json.dumps(load_schema(), sort_keys=True).encode()).hexdigest()
+    # the file's bytes, not its parsed form: a remembered verdict then costs no JSON parse
+    return verdict_key("compose-spec", "file", _schema_bytes().decode("utf-8", "replace")) or ""
 
 
 def _cache_key(kind: str, document: Any) -> Optional[str]:

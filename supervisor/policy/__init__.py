@@ -5,14 +5,31 @@
 >>> [f.code for f in evaluation.findings]
 """
 
-from supervisor.policy.audit import AuditRow, audit_rows, days_meaning
-from supervisor.policy.engine import Evaluation, ServiceDecision, Unit, Writer, detect, evaluate_project
-from supervisor.policy.errors import ExtensionError, PolicyError, ProfileError
-from supervisor.policy.explain import Explanation, Layer, explain
-from supervisor.policy.findings import RULES, Finding, Rule, exit_code, rule
-from supervisor.policy.parsing import NaN, ParseFailure, js_parse_int, js_truthy, python_int
-from supervisor.policy.profiles import Profile, builtin_profiles, load_profiles, parse_profile
-from supervisor.policy.sources import read_dockerfiles
+import importlib
+from typing import Any
+
+# Public names and their modules: imported on first use, so that a command needing only the
+# engine (validate) does not load the audit and explain renderers.
+_EXPORTS = {
+    "AuditRow": "audit", "audit_rows": "audit", "days_meaning": "audit",
+    "Evaluation": "engine", "ServiceDecision": "engine", "Unit": "engine", "Writer": "engine",
+    "detect": "engine", "evaluate_project": "engine",
+    "ExtensionError": "errors", "PolicyError": "errors", "ProfileError": "errors",
+    "Explanation": "explain", "Layer": "explain", "explain": "explain",
+    "RULES": "findings", "Finding": "findings", "Rule": "findings", "exit_code": "findings", "rule": "findings",
+    "NaN": "parsing", "ParseFailure": "parsing", "js_parse_int": "parsing", "js_truthy": "parsing",
+    "python_int": "parsing",
+    "Profile": "profiles", "builtin_profiles": "profiles", "load_profiles": "profiles", "parse_profile": "profiles",
+    "read_dockerfiles": "sources",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'supervisor.policy' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"supervisor.policy.{module}"), name)
+
 
 __all__ = [
     "AuditRow", "audit_rows", "days_meaning",
