@@ -33,7 +33,7 @@ from supervisor.compose.interpolation import Interpolator, warning_line
 from supervisor.compose.merge import enforce_unicity, merge
 from supervisor.compose.model import ComposeError, LoadOptions, Location, Origin, Project, Service
 from supervisor.compose.normalize import (
-    canonical, external_names, omit_empty, output_service, resolve_paths, to_mapping,
+    canonical, external_names, omit_empty, output_service, plain, resolve_paths, to_mapping,
 )
 from supervisor.compose.profiles import check_dependencies, split_services
 from supervisor.compose.yamlsource import OVERRIDE, RESET, LMap, key_location, read_documents
@@ -217,16 +217,6 @@ def _volumes_used(services: dict) -> set[str]:
     return used
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, str) and type(value) is not str:
-        return str(value)
-    return value
-
-
 def _resource_section(model: dict, section: str, used: set[str], project: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     declared = model.get(section) or {}
@@ -234,7 +224,7 @@ def _resource_section(model: dict, section: str, used: set[str], project: str) -
         config = declared.get(name)
         if config is None and not (section == "networks" and name == "default"):
             continue
-        item = _plain(config or {})
+        item = plain(config or {})
         if item.get("external"):
             item.setdefault("name", name)
         else:
@@ -257,7 +247,7 @@ def _mount_sources(declared: dict, project: str, working_dir: str) -> dict[str, 
     """Top-level ``secrets``/``configs``: file paths made absolute, names prefixed with the project."""
     out: dict[str, Any] = {}
     for key, config in declared.items():
-        item = _plain(config or {})
+        item = plain(config or {})
         if isinstance(item.get("file"), str):
             path = os.path.expanduser(item["file"])
             item["file"] = path if os.path.isabs(path) else os.path.normpath(os.path.join(working_dir, path))
@@ -349,7 +339,7 @@ def _load_project(options: LoadOptions) -> Project:
         if not config["environment"]:
             config.pop("environment")  # compose omits an empty environment
         config = dict(sorted(config.items()))  # compose prints a service's attributes in name order
-        extensions = {k: _plain(v) for k, v in service.items() if k.startswith("x-")}
+        extensions = {k: plain(v) for k, v in service.items() if k.startswith("x-")}
         location = getattr(services_model, "keylocs", {}).get(service_name)
         return Service(service_name, config, env, location, extensions)
 
@@ -372,7 +362,7 @@ def _load_project(options: LoadOptions) -> Project:
                                      discovery.working_dir)
             if sources:
                 config[section] = sources
-    extensions = {k: _plain(v) for k, v in model.items() if k.startswith("x-")}
+    extensions = {k: plain(v) for k, v in model.items() if k.startswith("x-")}
     config.update(extensions)
 
     return Project(

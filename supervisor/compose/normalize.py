@@ -19,6 +19,7 @@ from supervisor.compose.yamlsource import LList, LMap, key_location
 
 __all__ = [
     "canonical",
+    "plain",
     "external_names",
     "resolve_paths",
     "parse_volume",
@@ -375,7 +376,7 @@ def _healthcheck(check: dict, where: str) -> dict:
 
 
 def _deploy(deploy: dict, where: str) -> dict:
-    out = _plain(deploy)
+    out = plain(deploy)
     if "labels" in out:
         out["labels"] = to_mapping(out["labels"], allow_null=False)
     resources = out.get("resources") or {}
@@ -405,12 +406,12 @@ def _deploy(deploy: dict, where: str) -> dict:
     return out
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Drop our location-carrying containers: plain ``dict``/``list``/``str`` for the output."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, str) and type(value) is not str:
         return str(value)
     return value
@@ -475,7 +476,7 @@ def _devices(items: Any) -> Any:
 def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]:
     """The service as ``docker compose config --format json`` prints it (environment excluded)."""
     where = f"services.{name}"
-    out = _plain({k: v for k, v in service.items() if not k.startswith("x-")})
+    out = plain({k: v for k, v in service.items() if not k.startswith("x-")})
     out.pop("env_file", None)
     out.pop("extends", None)
     out["command"] = shell_split(service.get("command"), f"{where}.command")
