@@ -88,7 +88,16 @@ def secret_values(project: "Project") -> frozenset[str]:
                         found.add(sub.value)
                 if secret_name and record.value and record.substitutions:
                     found.add(record.value)
-    return frozenset(found)
+    # A value that the project also shows in the open (a non-secret variable such as
+    # POSTGRES_USER=appview, the project or a service name) hides nothing when masked, and
+    # masking it inside other text would garble names: keep it out.
+    public = {project.name, *project.services}
+    for service in project.services.values():
+        for name, record in service.environment.items():
+            derived = is_secret_name(name) or any(is_secret_name(sub.variable) for sub in record.substitutions)
+            if record.value and not derived:
+                public.add(record.value)
+    return frozenset(found - public)
 
 
 def redact(obj: Any, secrets: Collection[str]) -> Any:
