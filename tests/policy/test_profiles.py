@@ -54,3 +54,29 @@ def test_new_implementation_is_a_new_file(tmp_path):
     (tmp_path / "dup.json").write_text(json.dumps(doc))
     with pytest.raises(ProfileError, match="also defined"):
         load_profiles(tmp_path.glob("*.json"))
+
+
+def test_every_builtin_detection_pattern_compiles():
+    from supervisor.policy.profiles import builtin_profiles
+
+    profiles = builtin_profiles()
+    assert profiles
+    for profile in profiles.values():
+        for clue in profile.detect:
+            assert clue.pattern.search is not None  # compiles (raises re.error otherwise)
+
+
+def test_bad_pattern_in_a_profile_file_is_refused(tmp_path):
+    import json
+
+    import pytest
+
+    from supervisor.policy.errors import ProfileError
+    from supervisor.policy.profiles import load_profiles, schemas_dir
+
+    document = json.loads((schemas_dir() / "profiles" / "supervisor-worker.json").read_text())
+    document["detect"][0]["pattern"] = "(unclosed"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(ProfileError, match="detect pattern"):
+        load_profiles([path])
