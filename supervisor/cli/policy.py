@@ -50,17 +50,20 @@ def _error_finding(exc: Exception, code: str) -> Finding:
 
 
 def _render(findings: list[Finding], fmt: str, strict: bool, fallback: Optional[Location]) -> str:
-    from supervisor.report import findings as text_report
-    from supervisor.report.github import render_github
-    from supervisor.report.sarif import render_sarif
-
+    # each renderer is imported only for its own format (start-up time of a CI preflight)
     root = _root()
-    if fmt == "json":
-        return text_report.render_json(findings, root, strict=strict)
     if fmt == "sarif":
+        from supervisor.report.sarif import render_sarif
+
         return render_sarif(findings, root, fallback=fallback)
     if fmt == "github":
+        from supervisor.report.github import render_github
+
         return render_github(findings, root)
+    from supervisor.report import findings as text_report
+
+    if fmt == "json":
+        return text_report.render_json(findings, root, strict=strict)
     return text_report.render_text(findings, root)
 
 

@@ -10,7 +10,8 @@ import dataclasses
 import functools
 import json
 import re
-from pathlib import Path
+import os
+from typing import TYPE_CHECKING
 from typing import Any, Iterable, Mapping, Optional
 
 from supervisor.policy.errors import ProfileError
@@ -30,21 +31,34 @@ __all__ = [
 ]
 
 
-def schemas_dir() -> Path:
-    """The folder holding our JSON Schemas (``schemas/`` beside the package, or inside it once installed)."""
-    here = Path(__file__).resolve()
-    for candidate in (here.parents[1] / "schemas", here.parents[2] / "schemas"):
-        if (candidate / "profile.schema.json").is_file():
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@functools.lru_cache(maxsize=1)
+def _schemas_path() -> str:
+    # os.path rather than pathlib: this runs at every start of validate
+    package = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    for candidate in (os.path.join(package, "schemas"), os.path.join(os.path.dirname(package), "schemas")):
+        if os.path.isfile(os.path.join(candidate, "profile.schema.json")):
             return candidate
-    raise ProfileError(f"schemas folder not found beside {here.parents[1]}")
+    raise ProfileError(f"schemas folder not found beside {package}")
+
+
+def schemas_dir() -> "Path":
+    """The folder holding our JSON Schemas (``schemas/`` beside the package, or inside it once installed)."""
+    from pathlib import Path
+
+    return Path(_schemas_path())
 
 
 @functools.lru_cache(maxsize=None)
 def load_schema(name: str) -> dict[str, Any]:
     """One of our JSON Schemas by file name, e.g. ``profile.schema.json``."""
-    path = schemas_dir() / name
+    path = os.path.join(_schemas_path(), name)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
     except (OSError, ValueError) as exc:
         raise ProfileError(f"{path}: cannot read schema: {exc}") from None
 
@@ -204,12 +218,13 @@ def parse_profile(document: Any, *, where: str = "<profile>", check_patterns: bo
     )
 
 
-def load_profiles(paths: Iterable[Path], *, check_patterns: bool = True) -> dict[str, Profile]:
+def load_profiles(paths: Iterable["str | os.PathLike[str]"], *, check_patterns: bool = True) -> dict[str, Profile]:
     """Read profile files; names must be unique."""
     profiles: dict[str, Profile] = {}
     for path in sorted(paths):
         try:
-            document = json.loads(Path(path).read_text(encoding="utf-8"))
+            with open(path, encoding="utf-8") as handle:
+                document = json.load(handle)
         except OSError as exc:
             raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
         except ValueError as exc:
@@ -225,4 +240,6 @@ def load_profiles(paths: Iterable[Path], *, check_patterns: bool = True) -> dict
 def builtin_profiles() -> Mapping[str, Profile]:
     """The profiles shipped in ``schemas/profiles``."""
     # the shipped patterns are checked by the test suite, so a run compiles only those it uses
-    return load_profiles((schemas_dir() / "profiles").glob("*.json"), check_patterns=False)
+    folder = os.path.join(_schemas_path(), "profiles")
+    names = [os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".json")]
+    return load_profiles(names, check_patterns=False)
