@@ -17,6 +17,7 @@ __all__ = [
     "EnvValue",
     "Service",
     "Project",
+    "LocatedError",
     "ComposeError",
     "LoadOptions",
 ]
@@ -150,8 +151,11 @@ class Project:
     locations: dict[tuple[str, ...], Location] = dataclasses.field(default_factory=dict)
 
 
-class ComposeError(Exception):
-    """Unusable input: the message names the place and what is wrong (exit code 2)."""
+class LocatedError(Exception):
+    """An error about a place in the user's files: ``str()`` gives ``file:line:column: message``.
+
+    The base of every error hierarchy that points at input (compose, policy, runtime).
+    """
 
     def __init__(self, message: str, location: Optional[Location] = None):
         super().__init__(message)
@@ -162,6 +166,10 @@ class ComposeError(Exception):
         if self.location is not None:
             return f"{self.location}: {self.message}"
         return self.message
+
+
+class ComposeError(LocatedError):
+    """Unusable input: the message names the place and what is wrong (exit code 2)."""
 
 
 @dataclasses.dataclass

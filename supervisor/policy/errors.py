@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
-from supervisor.compose.model import Location
+from supervisor.compose.model import LocatedError
 
 __all__ = ["PolicyError", "ProfileError", "ExtensionError"]
 
 
-class PolicyError(Exception):
+class PolicyError(LocatedError):
     """Unusable policy input (exit code 2); the message says what is wrong and where."""
-
-    def __init__(self, message: str, location: Optional[Location] = None):
-        super().__init__(message)
-        self.message = message
-        self.location = location
-
-    def __str__(self) -> str:
-        if self.location is not None:
-            return f"{self.location}: {self.message}"
-        return self.message
 
 
 class ProfileError(PolicyError):

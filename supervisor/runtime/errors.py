@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
-from supervisor.compose.model import Location
+from supervisor.compose.model import LocatedError
 
 __all__ = [
     "RuntimeFailure",
@@ -20,20 +18,10 @@ __all__ = [
 ]
 
 
-class RuntimeFailure(Exception):
+class RuntimeFailure(LocatedError):
     """Base class: launching or inspecting the project failed; ``exit_code`` is the contract."""
 
     exit_code = 1
-
-    def __init__(self, message: str, location: Optional[Location] = None):
-        super().__init__(message)
-        self.message = message
-        self.location = location
-
-    def __str__(self) -> str:
-        if self.location is not None:
-            return f"{self.location}: {self.message}"
-        return self.message
 
 
 class InvalidSpec(RuntimeFailure):
