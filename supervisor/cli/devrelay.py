@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 import time
@@ -75,11 +76,14 @@ def parse_now(text: Optional[str]) -> int:
               help="Send a malformed frame after every this many events (0: never).")
 @click.option("--buffer", default=10_000, show_default=True, type=click.IntRange(min=1),
               help="Live events a connection may fall behind before ConsumerTooSlow.")
+@click.option("--send-buffer", default=0, show_default=True, type=click.IntRange(min=0), metavar="BYTES",
+              help="Fix each subscriber socket's kernel send buffer (0: the kernel's default, which grows "
+                   "to megabytes and hides a slow consumer from the backlog).")
 def devrelay_command(host: str, port: int, seed: int, accounts: int, events: int, days: float,
                      now_text: Optional[str], retention_hours: float, rate: float, live_events: int,
                      capture_path: Optional[str], truth: Optional[str], truth_accounts: Optional[str],
                      write_capture: Optional[str], drop_every: int, stall_every: int, stall_seconds: float,
-                     malformed_every: int, buffer: int) -> None:
+                     malformed_every: int, buffer: int, send_buffer: int) -> None:
     """Run a development relay: com.atproto.sync.subscribeRepos, listRepos, getRepo.
 
     Prints "listening on ws://HOST:PORT" once ready; stops cleanly on SIGTERM or SIGINT.
@@ -101,7 +105,7 @@ def devrelay_command(host: str, port: int, seed: int, accounts: int, events: int
             synth = SynthConfig(seed=seed, accounts=accounts, events=events, days=days, now_us=parse_now(now_text),
                                 live_events=live_events, live_step_us=_live_step_us(rate))
         config = RelayConfig(
-            synth=synth, capture=capture_path, retention_hours=retention_hours, rate=rate, buffer=buffer,
+            synth=synth, capture=capture_path, retention_hours=retention_hours, rate=rate, buffer=buffer, send_buffer=send_buffer,
             faults=Faults(drop_every=drop_every, stall_every=stall_every, stall_seconds=stall_seconds,
                           malformed_every=malformed_every),
             truth=truth, truth_accounts=truth_accounts, write_capture=write_capture,
@@ -134,6 +138,12 @@ async def _serve(relay: "DevRelay", host: str, port: int) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("devrelay: %(message)s"))
+    relay_logger = logging.getLogger("supervisor.devrelay")
+    relay_logger.addHandler(handler)
+    relay_logger.setLevel(logging.INFO)
+    relay_logger.propagate = False
     await relay.start(host, port)
     log = relay.log
     click.echo(f"devrelay: {log.latest_seq} events sequenced, {len(log)} in the replay window "

@@ -19,7 +19,9 @@ import dataclasses
 import http
 import itertools
 import json
+import logging
 import os
+import socket
 import time
 from typing import Any, Iterable, Iterator, Optional, Sequence
 from urllib.parse import parse_qs, urlsplit
@@ -41,6 +43,8 @@ from supervisor.devrelay.synth import MAX_TIME_US, SynthConfig, SyntheticNetwork
 
 __all__ = ["RelayConfig", "DevRelay", "write_truth", "write_truth_accounts"]
 
+_logger = logging.getLogger("supervisor.devrelay")
+
 _CHUNK = 4096  # events appended to the log at a time while loading the history
 _READ_BATCH = 256  # events a connection takes from the log at a time
 
@@ -51,7 +55,9 @@ class RelayConfig:
 
     Exactly one source: ``synth`` (a synthetic network) or ``capture`` (a capture file).
     ``rate`` is live events per second (0: as fast as consumers read). ``buffer`` is the
-    per-connection backlog of live events allowed before ``ConsumerTooSlow``. The three
+    per-connection backlog of live events allowed before ``ConsumerTooSlow``. ``send_buffer``
+    fixes each subscriber socket's kernel send buffer (bytes; 0: the kernel's own, which grows
+    to megabytes and can hide a slow consumer from the backlog count). The three
     paths, when set, are written while the relay prepares (before it listens).
     """
 
@@ -60,6 +66,7 @@ class RelayConfig:
     retention_hours: float = 72.0
     rate: float = 0.0
     buffer: int = 10_000
+    send_buffer: int = 0
     faults: Faults = Faults()
     truth: Optional[str] = None
     truth_accounts: Optional[str] = None
@@ -79,6 +86,8 @@ class RelayConfig:
             raise ConfigError(f"rate must be a finite number of events per second (0: unthrottled), not {self.rate}")
         if self.buffer < 1:
             raise ConfigError(f"buffer must be at least 1, not {self.buffer}")
+        if self.send_buffer < 0:
+            raise ConfigError(f"send_buffer must be 0 (the kernel's default) or a byte count, not {self.send_buffer}")
         self._check_outputs()
 
     def _check_outputs(self) -> None:
@@ -167,6 +176,7 @@ class DevRelay:
         self.final_state = NetworkState()
         self.live: list[Event] = []
         self.released = 0  # live events appended so far
+        self.too_slow_closed = 0  # connections closed with ConsumerTooSlow
         self.prepare_seconds = 0.0
         self._prepared = False
         self._server: Optional[Server] = None
@@ -368,6 +378,10 @@ class DevRelay:
         if plan.error is not None:
             await self._fail(ws, *plan.error)
             return
+        if self.config.send_buffer:
+            sock = ws.transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.config.send_buffer)
         sub = _Subscriber(joined=self.log.appended, sent=self.log.ordinal_after(plan.after_seq))
         self._subscribers.add(sub)
         tasks: list[asyncio.Task[Any]] = []
@@ -383,6 +397,9 @@ class DevRelay:
                 pump.cancel()
                 with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                     await pump
+                self.too_slow_closed += 1
+                _logger.info("ConsumerTooSlow: closing a connection with more than %d live events waiting",
+                             self.config.buffer)
                 await self._fail(ws, "ConsumerTooSlow",
                                  f"more than {self.config.buffer} events waiting for this consumer")
         except ConnectionClosed:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -55,6 +59,14 @@ class Relay:
         self.live = int(found.group(2))
         self.final_seq = self.history + self.live
 
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+    @property
+    def port(self) -> int:
+        return int(re.search(r":(\d+)", self.url.split("//", 1)[1]).group(1))
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -87,7 +99,19 @@ class WorkerProcess:
                            what="the health server")
         return found[-1]
 
+    def wait_ready(self, timeout: float = 30) -> None:
+        """Wait until the worker has installed its SIGTERM/SIGINT handlers (or has exited).
+
+        The health server's "listening" line is logged after the handlers are in place; a stop
+        request sent before it would kill the interpreter instead of asking the worker to stop.
+        """
+        wait_until(lambda: self.proc.poll() is not None or "health: listening on" in self.log, timeout,
+                   interval=0.05, what="the worker to install its signal handlers")
+
     def signal(self, signum: int) -> None:
+        """Send ``signum``; a graceful stop (SIGTERM, SIGINT) waits until the worker can handle it."""
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            self.wait_ready()
         if self.proc.poll() is None:
             self.proc.send_signal(signum)
 
@@ -100,6 +124,8 @@ class WorkerProcess:
 
     def stop(self) -> Optional[int]:
         if self.proc.poll() is None:
+            with contextlib.suppress(AssertionError):
+                self.wait_ready()
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(30)
@@ -108,6 +134,91 @@ class WorkerProcess:
                 self.proc.wait()
         self._log.close()
         return self.proc.returncode
+
+
+class PausableProxy:
+    """A TCP proxy on loopback whose relay-to-worker direction can be paused.
+
+    While paused it reads nothing from the relay.  Its upstream socket has a small fixed receive
+    buffer (set before connecting, which turns the kernel's autotuning off), so together with a
+    relay started with ``--send-buffer`` only a few kilobytes can be in flight: the relay's own
+    backlog then grows whatever the machine's TCP buffer settings are.
+    """
+
+    def __init__(self, upstream_port: int, buffer_bytes: int = 8192) -> None:
+        self._upstream_port = upstream_port
+        self._buffer = buffer_bytes
+        self._loop = asyncio.new_event_loop()
+        self._flowing: Optional[asyncio.Event] = None
+        self._server: Optional[asyncio.base_events.Server] = None
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        assert self._server is not None, "the proxy did not start"
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        async def start() -> None:
+            self._flowing = asyncio.Event()
+            self._flowing.set()
+            self._server = await asyncio.start_server(self._client, "127.0.0.1", 0, limit=self._buffer)
+            ready.set()
+
+        self._loop.run_until_complete(start())
+        self._loop.run_forever()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._buffer)
+        sock.setblocking(False)
+        try:
+            await self._loop.sock_connect(sock, ("127.0.0.1", self._upstream_port))
+            up_reader, up_writer = await asyncio.open_connection(sock=sock, limit=self._buffer)
+        except OSError:
+            sock.close()
+            writer.close()
+            return
+        await asyncio.gather(self._pipe(reader, up_writer, paused=False),
+                             self._pipe(up_reader, writer, paused=True), return_exceptions=True)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, paused: bool) -> None:
+        assert self._flowing is not None
+        try:
+            while True:
+                if paused:
+                    await self._flowing.wait()
+                data = await reader.read(self._buffer)
+                if not data:
+                    break
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    def url_for(self, relay_url: str) -> str:
+        """``relay_url`` with its port replaced by the proxy's."""
+        return re.sub(r":\d+(?=/|$)", f":{self.port}", relay_url, count=1)
+
+    def pause(self) -> None:
+        assert self._flowing is not None
+        self._loop.call_soon_threadsafe(self._flowing.clear)
+
+    def resume(self) -> None:
+        assert self._flowing is not None
+        self._loop.call_soon_threadsafe(self._flowing.set)
+
+    def close(self) -> None:
+        def shutdown() -> None:
+            if self._server is not None:
+                self._server.close()
+            self._loop.stop()
+        self._loop.call_soon_threadsafe(shutdown)
+        self._thread.join(10)
 
 
 def read_truth(path: Path) -> dict[str, tuple[str, Any]]:

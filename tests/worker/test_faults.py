@@ -8,7 +8,7 @@ import time
 import psycopg
 import pytest
 
-from .support import cursor_of, diff_records, read_records, read_truth, seed_cursor, wait_until
+from .support import PausableProxy, cursor_of, diff_records, read_records, read_truth, seed_cursor, wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -43,17 +43,23 @@ def test_stalls_are_detected_and_the_stream_reopened(database_url, start_relay, 
 
 
 def test_consumer_too_slow_reconnects_from_the_cursor(database_url, start_relay, start_worker):
+    # The relay's kernel send buffer and the proxy's receive buffer are small and fixed, so when the
+    # proxy stops reading the relay's backlog grows past --buffer whatever the machine's TCP
+    # autotuning would otherwise absorb.
     relay = start_relay("--seed", "9", "--accounts", "40", "--events", "100", "--days", "1",
-                        "--live-events", "15000", "--rate", "3000", "--buffer", "30")
-    seed_cursor(database_url, "firehose", "0")
-    worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url})
-    wait_until(lambda: "connected to" in worker.log, 30, interval=0.05, what="the worker to connect")
-    # Hold the cursor table: the writer waits, the queues fill, and the relay sees a slow consumer.
-    with psycopg.connect(database_url) as blocker:
-        blocker.execute("LOCK TABLE firehose_cursor IN ACCESS EXCLUSIVE MODE")
-        wait_until(lambda: "ConsumerTooSlow" in worker.log, 30, what="ConsumerTooSlow")
-        blocker.rollback()
-    _finish(worker, database_url, relay, timeout=120)
+                        "--live-events", "15000", "--rate", "3000", "--buffer", "30", "--send-buffer", "4096")
+    proxy = PausableProxy(relay.port)
+    try:
+        seed_cursor(database_url, "firehose", "0")
+        worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": proxy.url_for(relay.url)})
+        wait_until(lambda: "connected to" in worker.log, 30, interval=0.05, what="the worker to connect")
+        proxy.pause()
+        wait_until(lambda: "ConsumerTooSlow" in relay.stderr, 30, interval=0.05, what="the relay's ConsumerTooSlow")
+        proxy.resume()
+        wait_until(lambda: "ConsumerTooSlow" in worker.log, 30, what="the worker to read ConsumerTooSlow")
+        _finish(worker, database_url, relay, timeout=120)
+    finally:
+        proxy.close()
     assert "reconnecting from cursor" in worker.log
     assert diff_records(read_truth(relay.truth), read_records(database_url)) == ""
 
