@@ -24,11 +24,36 @@ def run(*args: str, cwd: Path, env: Optional[dict[str, str]] = None, timeout: fl
                           input=stdin, text=stdin is None)
 
 
-def interrupt_after(delay: float, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """Start ``supervisor ARGS``, send SIGINT (Ctrl-C) after ``delay`` seconds, collect the result."""
+def interrupt_once_reading(path: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Start ``supervisor ARGS``, send SIGINT (Ctrl-C) once it has ``path`` open, collect the result.
+
+    Waiting for the open file (not a fixed delay) means the signal reaches the command's own loop,
+    however slowly the interpreter starts on a busy machine.
+    """
     proc = subprocess.Popen([*CLI, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(delay)
+    target = os.path.realpath(path)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and not _has_open(proc.pid, target):
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"supervisor {' '.join(args)} did not open {path} within 60 s")
+        time.sleep(0.02)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _has_open(pid: int, target: str) -> bool:
+    fd_dir = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(fd_dir)
+    except OSError:
+        return False
+    for name in names:
+        try:
+            if os.readlink(os.path.join(fd_dir, name)) == target:
+                return True
+        except OSError:
+            continue
+    return False

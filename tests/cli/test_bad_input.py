@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .support import CLI, NO_ENGINE, interrupt_after, run
+from .support import CLI, NO_ENGINE, interrupt_once_reading, run
 
 FILES: dict[str, bytes] = {
     "empty.yml": b"",
@@ -128,7 +128,7 @@ def test_devrelay_on_a_busy_port_exits_2(workdir):
 
 def test_ctrl_c_exits_130_with_one_line(workdir):
     # /dev/zero is an endless run of empty (malformed) frames: a decode that never ends by itself
-    result = interrupt_after(1.5, "firehose", "decode", "/dev/zero", "--format", "count", cwd=workdir)
+    result = interrupt_once_reading("/dev/zero", "firehose", "decode", "/dev/zero", "--format", "count", cwd=workdir)
     assert result.returncode == 130, result.stderr
     assert result.stderr.strip().splitlines()[-1] == "interrupted" and "Traceback" not in result.stderr
 

@@ -25,8 +25,9 @@ def test_rate_is_roughly_honoured():
                 seqs = [(await recv_decoded(ws)).seq for _ in range(60)]
                 elapsed = time.monotonic() - started
         assert seqs == list(range(201, 261))
-        # The 60th event is due 59/40 = 1.475 s after emission began: not a burst, not a crawl.
-        assert 1.3 < elapsed < 8.0, elapsed
+        # The 60th event is due 59/40 = 1.475 s after emission began: not a burst.  (A busy machine
+        # only makes it later, so there is no upper bound to assert.)
+        assert elapsed > 1.3, elapsed
 
     run(scenario())
 
@@ -37,16 +38,13 @@ def test_rate_zero_goes_as_fast_as_the_consumer_then_idles():
     async def scenario():
         async with running(config) as relay:
             async with subscribe(subscribe_url(relay)) as ws:
-                started = time.monotonic()
                 seqs = [(await recv_decoded(ws)).seq for _ in range(2000)]
-                elapsed = time.monotonic() - started
                 assert seqs == list(range(101, 2101))
                 assert relay.finished
                 # then the connection stays open with nothing to send
                 with pytest.raises(asyncio.TimeoutError):
                     await asyncio.wait_for(ws.recv(), 0.5)
                 assert ws.close_code is None
-        assert elapsed < 20
 
     run(scenario())
 

@@ -163,11 +163,10 @@ def test_unhealthy_worker_fails_wait_with_a_report(engine, project_name, tmp_pat
               retries: 2
             stop_grace_period: 1s
     """)
-    start = time.monotonic()
-    up = supervisor("up", "-p", project_name, "-d", "--wait", "--wait-timeout", "60", cwd=tmp_path)
-    elapsed = time.monotonic() - start
+    up = supervisor("up", "-p", project_name, "-d", "--wait", "--wait-timeout", "120", cwd=tmp_path)
     assert up.returncode == 1, up.stderr
-    assert elapsed < 60
+    # Reported as unhealthy as soon as Docker says so, not when the wait times out.
+    assert "timed out" not in up.stderr
     assert f"{project_name}-worker-1 is unhealthy" in up.stderr
     assert "relay connection refused" in up.stderr  # the last health check output
     assert "worker: cannot reach the relay" in up.stderr  # the last log lines
@@ -191,7 +190,7 @@ def test_wait_timeout_is_honoured(engine, project_name, tmp_path):
     elapsed = time.monotonic() - start
     assert up.returncode == 1
     assert "timed out after 4s" in up.stderr and f"{project_name}-slow-1" in up.stderr
-    assert elapsed < 30
+    assert elapsed < 120  # start_period is 300 s: without the timeout it would wait that long
 
 
 def test_ctrl_c_in_attached_mode_stops_every_container(engine, project_name, tmp_path):

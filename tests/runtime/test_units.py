@@ -36,18 +36,33 @@ def test_lock_excludes_a_second_holder(tmp_path):
 
 
 def test_lock_waits_for_another_process(tmp_path):
+    # The holder keeps the lock until told to let go: the waiter is known to wait, on any machine.
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from supervisor.runtime.lock import ProjectLock\n"
+        "import sys; from pathlib import Path; from supervisor.runtime.lock import ProjectLock\n"
         f"l = ProjectLock('demo', directory=Path({str(tmp_path)!r})); l.acquire(); print('held', flush=True);"
-        " time.sleep(1.0); l.release()")], stdout=subprocess.PIPE, text=True)
+        " sys.stdin.readline(); l.release(); print('released', flush=True)")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     told: list[str] = []
-    start = time.monotonic()
-    with ProjectLock("demo", directory=tmp_path, timeout=10, on_wait=told.append):
-        waited = time.monotonic() - start
-    holder.wait(5)
-    assert waited > 0.3
+    entered = threading.Event()
+
+    def wait_for_lock() -> None:
+        with ProjectLock("demo", directory=tmp_path, timeout=30, on_wait=told.append):
+            entered.set()
+
+    waiter = threading.Thread(target=wait_for_lock)
+    waiter.start()
+    deadline = time.monotonic() + 30
+    while not told and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert told and "waiting for another supervisor run on project demo (pid" in told[0]
+    assert not entered.is_set()
+    holder.stdin.write("go\n")
+    holder.stdin.flush()
+    assert holder.stdout.readline().strip() == "released"
+    waiter.join(30)
+    holder.wait(5)
+    assert entered.is_set()
 
 
 def test_lock_threads_serialise(tmp_path):

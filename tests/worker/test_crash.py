@@ -22,11 +22,15 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(database_url, sta
     seed_cursor(database_url, "firehose", "0")
     env = {"DATABASE_URL": database_url, "RELAY_URL": relay.url, "FIREHOSE_BATCH_SIZE": "50"}
     rng = random.Random(20240601)
+    # Each kill lands after the stored cursor has passed a random point of the stream, plus a random
+    # delay within a batch or two: mid-ingest on a fast machine and on a slow one alike.
+    targets = sorted(rng.sample(range(1, relay.final_seq - 200), KILLS))
     positions = []
-    for attempt in range(KILLS):
+    for attempt, target in enumerate(targets):
         worker = start_worker(env, log_name=f"run{attempt}")
-        wait_until(lambda: "connected to" in worker.log, 30, interval=0.05, what="the worker to connect")
-        time.sleep(rng.uniform(0.02, 0.6))
+        wait_until(lambda: int(cursor_of(database_url, "firehose") or 0) >= target, 90, interval=0.02,
+                   what=f"the cursor to pass {target}")
+        time.sleep(rng.uniform(0.0, 0.3))
         worker.signal(signal.SIGKILL)
         assert worker.wait() == -signal.SIGKILL
         positions.append(int(cursor_of(database_url, "firehose") or 0))
