@@ -102,19 +102,39 @@ def parse_volume(spec: str) -> dict[str, Any]:
     return out
 
 
-def _split_range(text: str) -> tuple[int, int]:
-    if "-" in text:
-        start, _, end = text.partition("-")
-        return int(start), int(end)
-    return int(text), int(text)
+_PORT_DIGITS = frozenset("0123456789")
+
+
+def _port_number(text: str) -> int:
+    """Go's ``strconv.ParseUint(text, 10, 16)``: digits only, at most 65535."""
+    if not text or not set(text) <= _PORT_DIGITS or len(text.lstrip("0")) > 5 or int(text) > 65535:
+        raise ValueError(text)
+    return int(text)
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    """``nat.ParsePortRange``: ``N`` or ``START-END`` (what follows a second ``-`` is ignored)."""
+    if "-" not in text:
+        port = _port_number(text)
+        return port, port
+    parts = text.split("-")
+    start, end = _port_number(parts[0]), _port_number(parts[1])
+    if end < start:
+        raise ValueError(text)
+    return start, end
 
 
 def parse_ports(spec: Any) -> list[dict[str, Any]]:
-    """``types.ParsePortConfig``: a short port spec as long-syntax entries."""
+    """``types.ParsePortConfig``: a short port spec as long-syntax entries (``nat.ParsePortSpec``).
+
+    Ports are checked before any range is expanded, so ``1-1000000`` is refused at once, as
+    compose does, instead of growing a million entries.
+    """
     text = format_value(spec)
     protocol = "tcp"
     if "/" in text:
         text, _, protocol = text.partition("/")
+        protocol = protocol.lower() or "tcp"
     host_ip = ""
     if text.startswith("["):
         end = text.find("]")
@@ -126,11 +146,20 @@ def parse_ports(spec: Any) -> list[dict[str, Any]]:
         published, target = parts
     else:
         published, target = "", parts[0]
+    if target == "":
+        protocol = ""
+    if protocol not in ("tcp", "udp", "sctp"):
+        raise ComposeError(f"invalid proto: {protocol}")
     try:
-        t_start, t_end = _split_range(target)
-        p_start, p_end = _split_range(published) if published else (0, 0)
+        t_start, t_end = _port_range(target)
     except ValueError:
-        raise ComposeError(f"invalid port spec: {format_value(spec)}") from None
+        raise ComposeError(f"invalid containerPort: {target}") from None
+    try:
+        p_start, p_end = _port_range(published) if published else (0, 0)
+    except ValueError:
+        raise ComposeError(f"invalid hostPort: {published}") from None
+    if published and t_end - t_start != p_end - p_start and t_end != t_start:
+        raise ComposeError(f"invalid ranges specified for container and host Ports: {target} and {published}")
     out = []
     count = t_end - t_start + 1
     for offset in range(count):
@@ -138,10 +167,8 @@ def parse_ports(spec: Any) -> list[dict[str, Any]]:
         if published:
             if p_end - p_start + 1 == count:
                 entry["published"] = str(p_start + offset)
-            elif count == 1:
+            else:  # one container port and a host range to allocate from
                 entry["published"] = published
-            else:
-                entry["published"] = str(p_start + offset) if p_start + offset <= p_end else published
         entry["protocol"] = protocol
         if host_ip:
             entry["host_ip"] = host_ip
@@ -325,7 +352,11 @@ def _canonical_service(service: dict) -> None:
                 out.append(entry)
                 out.locs.append(loc)
             else:
-                for entry in parse_ports(item):
+                try:
+                    entries = parse_ports(item)
+                except ComposeError as exc:
+                    raise ComposeError(exc.message, loc) from None
+                for entry in entries:
                     out.append(LMap(entry))
                     out.locs.append(loc)
         service["ports"] = out

@@ -44,6 +44,7 @@ from supervisor.compose.model import ComposeError, Location
 
 __all__ = [
     "Lookup",
+    "MAX_RESULT_CHARS",
     "OPERATORS",
     "TemplateError",
     "Reference",
@@ -53,6 +54,10 @@ __all__ = [
     "unset_warning_message",
     "quote_go",
 ]
+
+#: The longest text one interpolation may produce.  Values that interpolate other large values
+#: grow geometrically (``B=$A$A$A``, ``C=$B$B$B``): past this the input is refused, not expanded.
+MAX_RESULT_CHARS = 16 * 1024 * 1024
 
 Lookup = Callable[[str], Optional[str]]
 """Returns a variable's value, or None when it is unset."""
@@ -193,6 +198,12 @@ def interpolate(
         err.location = location
         err.references = tuple(state.references)
         raise
+    except _TooLarge:
+        raise TemplateError(
+            f"interpolation produces more than {MAX_RESULT_CHARS // (1024 * 1024)} MiB of text (variables that "
+            "repeat other large variables?); shorten the values", location, kind="invalid", template=text[:80],
+            references=tuple(state.references),
+        ) from None
     except RecursionError:
         # Only absurdly deep nesting gets here; compose itself has no limit.
         raise TemplateError(
@@ -201,12 +212,17 @@ def interpolate(
     return result, state.references
 
 
+class _TooLarge(Exception):
+    """Internal: the result passed :data:`MAX_RESULT_CHARS`."""
+
+
 class _State:
     """One top-level interpolation: the lookup and every variable consulted so far."""
 
     def __init__(self, lookup: Lookup):
         self.lookup = lookup
         self.references: list[Reference] = []
+        self.produced = 0  # characters substituted so far, against MAX_RESULT_CHARS
 
     def substitute(self, template: str) -> str:
         """One call of compose-go's Substitute; returns "" for the parts that failed."""
@@ -215,16 +231,24 @@ class _State:
         def replace(match: re.Match) -> str:
             nonlocal first_error
             try:
-                return self._replacement(match.group(0))
+                value = self._replacement(match.group(0))
             except TemplateError as err:
-                # An invalid template with no text of its own names the
-                # template being scanned at this level.
-                if err.kind == "invalid" and err.template is None:
-                    err = TemplateError.invalid(template)
+                # Only the first error is reported: later ones are not even formatted (quoting
+                # the template for each of them would be quadratic in its length).
                 if first_error is None:
+                    # An invalid template with no text of its own names the template being
+                    # scanned at this level.
+                    if err.kind == "invalid" and err.template is None:
+                        err = TemplateError.invalid(template)
                     first_error = err
                 return ""
+            self.produced += len(value)
+            if self.produced > MAX_RESULT_CHARS:
+                raise _TooLarge
+            return value
 
+        if len(template) > MAX_RESULT_CHARS:
+            raise _TooLarge
         result = _PATTERN.sub(replace, template)
         if first_error is not None:
             raise first_error

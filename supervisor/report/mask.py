@@ -22,10 +22,12 @@ MASK = "****"
 _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|PASSPHRASE|SECRET|_KEY$|^KEY$|APIKEY|TOKEN|CREDENTIAL|PRIVATE"
                           r"|(^|_)PASS$)", re.IGNORECASE)
 # userinfo password in a URL: scheme://user:password@host.  Passwords are often written
-# without percent-encoding, so the password runs to the last "@" of the token (over-masking
-# a query string that holds an "@" is the safe error).
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s\"'<>]*:)(?P<pw>[^\s\"'<>]*)(?P<at>@)"
-                           r"(?=[^@\s\"'<>]*(?:[\s\"'<>]|$))")
+# without percent-encoding, so the password runs to the last "@" of the token (a run of
+# characters other than white space, quotes and angle brackets; over-masking a query string
+# that holds an "@" is the safe error).  The scheme starts where a word starts: matching is
+# linear in the text's length, whatever it holds.
+_TOKEN = re.compile(r"[^\s\"'<>]+")
+_URL_HEAD = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s\"'<>]*:")
 # password=... in a libpq keyword/value conninfo ("host=db user=u password=pw")
 _KEYWORD_PASSWORD = re.compile(r"(?P<head>\b(?:password|passwd)\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|[^\s'\"]+)",
                                re.IGNORECASE)
@@ -42,16 +44,23 @@ def is_secret_name(name: str) -> bool:
 _PORT_AND_PATH = re.compile(r"\d{1,5}[/?#]")
 
 
-def _mask_url(match: re.Match[str]) -> str:
-    pw = match.group("pw")
+def _mask_token(match: re.Match[str]) -> str:
+    token = match.group(0)
+    at = token.rfind("@")
+    if at < 0 or "://" not in token:
+        return token
+    head = _URL_HEAD.search(token, 0, at)
+    if head is None:
+        return token
+    pw = token[head.end():at]
     if _PORT_AND_PATH.match(pw):  # host:port/path?q=a@b: an "@" after the path, no userinfo
-        return match.group(0)
-    return match.group("head") + (MASK if pw else "") + match.group("at")
+        return token
+    return token[:head.end()] + (MASK if pw else "") + token[at:]
 
 
 def mask_text(text: str) -> str:
     """Mask the passwords of URLs and of ``password=`` conninfo keywords inside free text."""
-    return _KEYWORD_PASSWORD.sub(lambda m: m.group("head") + MASK, _URL_PASSWORD.sub(_mask_url, text))
+    return _KEYWORD_PASSWORD.sub(lambda m: m.group("head") + MASK, _TOKEN.sub(_mask_token, text))
 
 
 def mask_value(name: str, value: Optional[str], secrets: Collection[str] = ()) -> Optional[str]:
