@@ -15,7 +15,7 @@ from typing import Any
 from supervisor.atproto.errors import DecodeError
 from supervisor.atproto.varint import decode_varint, encode_varint
 
-__all__ = ["CID", "DAG_CBOR", "RAW", "DAG_PB", "SHA2_256"]
+__all__ = ["CID", "DAG_CBOR", "RAW", "DAG_PB", "SHA2_256", "link_problem"]
 
 DAG_CBOR = 0x71
 RAW = 0x55
@@ -64,6 +64,24 @@ def _b58_encode(data: bytes) -> str:
         out.append(_B58_ALPHABET[rem])
     zeros = len(data) - len(data.lstrip(b"\x00"))
     return "1" * zeros + "".join(reversed(out))
+
+
+def link_problem(cid: "CID") -> str:
+    """Why ``cid`` is not a CID the atproto data model allows in a link ("" when it is).
+
+    Links are CIDv1 with the dag-cbor (records, tree nodes, commits) or raw (blobs) codec and a
+    32-byte sha2-256 digest; CIDv0, other hashes and short digests are refused.
+    """
+    version, codec, hash_code, digest = cid._fields()
+    if version != 1:
+        return f"CIDv{version} is not allowed (links are CIDv1)"
+    if hash_code != SHA2_256:
+        return f"hash 0x{hash_code:x} is not allowed (links use sha2-256)"
+    if len(digest) != 32:
+        return f"a sha2-256 digest has 32 bytes, not {len(digest)}"
+    if codec not in (DAG_CBOR, RAW):
+        return f"codec 0x{codec:x} is not allowed (links are dag-cbor or raw)"
+    return ""
 
 
 class CID(bytes):

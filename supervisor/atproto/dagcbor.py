@@ -16,7 +16,7 @@ from typing import Any
 
 import cbor2
 
-from supervisor.atproto.cid import CID
+from supervisor.atproto.cid import CID, link_problem
 from supervisor.atproto.errors import DecodeError, EncodeError
 
 __all__ = ["Limits", "DEFAULT_LIMITS", "encode", "decode", "decode_first", "decode_multi", "check_value"]
@@ -42,9 +42,9 @@ class _Reject(DecodeError):
 
 def _tag_hook(tag: Any, immutable: bool) -> CID:
     value = tag.value
-    # Fast path: tag 42 over 0x00 + CIDv1, one-byte codec, sha2-256 (37 bytes).
+    # Fast path: tag 42 over 0x00 + CIDv1, dag-cbor or raw, sha2-256 (37 bytes).
     if (tag.tag == 42 and type(value) is bytes and len(value) == 37 and value[0] == 0 and value[1] == 1
-            and value[2] < 0x80 and value[3] == 0x12 and value[4] == 0x20):
+            and (value[2] == 0x71 or value[2] == 0x55) and value[3] == 0x12 and value[4] == 0x20):
         return _new_cid(CID, value[1:])
     if tag.tag != 42:
         raise _Reject(f"CBOR tag {tag.tag} is not allowed (only 42, CID links)")
@@ -58,6 +58,9 @@ def _tag_hook(tag: Any, immutable: bool) -> CID:
         raise _Reject(f"invalid CID link: {exc.reason}") from None
     if end != len(value):
         raise _Reject("invalid CID link: trailing bytes")
+    problem = link_problem(cid)
+    if problem:
+        raise _Reject(f"invalid CID link: {problem}")
     return cid
 
 

@@ -14,14 +14,22 @@ import click
 from supervisor.atproto.capture_io import iter_capture, write_capture_frame
 from supervisor.atproto.errors import AtprotoError, CaptureError, DecodeError
 from supervisor.atproto.frames import Account, Commit, ErrorFrame, Identity, Info, Sync, Unknown, decode_frame
+from supervisor.atproto.dagcbor import decode
 from supervisor.atproto.jsonfmt import to_json
 from supervisor.atproto.repo import load_repo
 from supervisor.cli.base import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, fail, main
+from supervisor.files import open_input, read_input
 from supervisor.report.mask import mask_text
 
 __all__ = ["firehose", "repo", "frame_to_json", "subscribe_url"]
 
 SUBSCRIBE_PATH = "/xrpc/com.atproto.sync.subscribeRepos"
+
+
+#: A capture whose frames stop decoding for this long is not a capture (or is damaged beyond use).
+MAX_MALFORMED_RUN = 1000
+#: The largest repository CAR that ``repo dump``/``repo inspect`` load (they hold it in memory).
+MAX_CAR_BYTES = 1 << 30
 
 
 def frame_to_json(frame: Any) -> dict[str, Any]:
@@ -87,17 +95,23 @@ def decode_command(capture: str, fmt: str) -> None:
     started = time.perf_counter()
     truncated: CaptureError | None = None
     try:
-        with open(capture, "rb") as fh:
+        with open_input(capture) as fh:
             try:
+                run = 0  # consecutive malformed frames
                 for offset, data in iter_capture(fh):
                     try:
                         frame = decode_frame(data)
                     except DecodeError as exc:
                         malformed += 1
+                        run += 1
                         counts["malformed"] += 1
                         if fmt == "jsonl":
                             out.write(json.dumps({"type": "malformed", "offset": offset, "error": str(exc)}) + "\n")
+                        if run >= MAX_MALFORMED_RUN:
+                            truncated = CaptureError(f"{run} malformed frames in a row: giving up", offset)
+                            break
                         continue
+                    run = 0
                     counts[_count_key(frame)] += 1
                     if fmt == "jsonl":
                         out.write(json.dumps(frame_to_json(frame), ensure_ascii=False) + "\n")
@@ -118,7 +132,8 @@ def decode_command(capture: str, fmt: str) -> None:
         click.echo(f"events/s\t{rate:.0f}")
     out.flush()
     if truncated is not None:
-        hint = (" (is it a capture file? `supervisor firehose capture` writes them)" if not counts
+        decoded = sum(n for key, n in counts.items() if key != "malformed")
+        hint = (" (is it a capture file? `supervisor firehose capture` writes them)" if not decoded
                 else "; the frames before the damage were printed")
         fail(f"error: {capture}: {truncated}{hint}", EXIT_USAGE)
     if malformed:
@@ -224,12 +239,11 @@ def repo() -> None:
 
 def _load(path: str):
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = read_input(path, MAX_CAR_BYTES)
     except OSError as exc:
         fail(f"error: {path}: {exc.strerror or exc}", EXIT_USAGE)
     try:
-        return load_repo(data)
+        return load_repo(data, verify=True)
     except AtprotoError as exc:
         fail(f"error: {path}: {exc} (expected a repository CAR file, as com.atproto.sync.getRepo returns)",
              EXIT_USAGE)
@@ -247,12 +261,16 @@ def dump_command(car: str, fmt: str) -> None:
     loaded = _load(car)
     out = sys.stdout
     try:
-        if fmt == "tsv":
-            for path, cid in loaded.entries():
+        for path, cid in loaded.entries():
+            block = loaded.blocks.get(cid)
+            if block is None:
+                out.flush()
+                fail(f"error: {car}: the block of record {path} ({cid}) is missing: the CAR is incomplete",
+                     EXIT_USAGE)
+            if fmt == "tsv":
                 out.write(f"{path}\t{cid}\n")
-        else:
-            for path, cid, record in loaded.records():
-                line = {"path": path, "cid": str(cid), "record": to_json(record) if record is not None else None}
+            else:
+                line = {"path": path, "cid": str(cid), "record": to_json(decode(block))}
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")
     except AtprotoError as exc:
         out.flush()
@@ -271,9 +289,13 @@ def inspect_command(car: str, fmt: str) -> None:
     loaded = _load(car)
     commit = loaded.commit
     try:
-        records = sum(1 for _ in loaded.entries())
+        entries = list(loaded.entries())
     except AtprotoError as exc:
         fail(f"error: {car}: {exc}", EXIT_USAGE)
+    records = len(entries)
+    missing = sum(1 for _path, cid in entries if cid not in loaded.blocks)
+    if missing:
+        fail(f"error: {car}: {missing} of {records} record blocks are missing: the CAR is incomplete", EXIT_USAGE)
     info = {
         "did": commit.did,
         "rev": commit.rev,

@@ -39,12 +39,14 @@ from typing import Optional
 from supervisor.compose.model import ComposeError, Location
 from supervisor.compose.template import Lookup, Reference, TemplateError, quote_go
 from supervisor.compose.template import interpolate as interpolate_template
+from supervisor.files import InputRefused, InputTooLarge, read_input
 
 __all__ = [
     "DotenvError",
     "DotenvEntry",
     "parse_dotenv",
     "read_dotenv",
+    "read_env_text",
     "parse_raw_env",
     "read_raw_env",
     "fold",
@@ -341,16 +343,18 @@ def parse_dotenv(
 _MAX_ENV_FILE_BYTES = 10 * 1024 * 1024
 
 
-def _read_text(path: str, *, raw_format: bool = False) -> str:
+def read_env_text(path: str, *, raw_format: bool = False) -> str:
+    """The text of an env file (UTF-8, bounded, never a device; errors are :class:`DotenvError`)."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(_MAX_ENV_FILE_BYTES + 1)
+        data = read_input(path, _MAX_ENV_FILE_BYTES)
+    except InputTooLarge:
+        raise DotenvError(f"env file is larger than {_MAX_ENV_FILE_BYTES // (1024 * 1024)} MiB; refusing to load it",
+                          Location(path), raw_format=raw_format) from None
+    except InputRefused as err:
+        raise DotenvError(f"env file {err.strerror}", Location(path), raw_format=raw_format) from None
     except OSError as err:
         reason = err.strerror or str(err)
         raise DotenvError(f"cannot read env file: {reason}", Location(path), raw_format=raw_format) from err
-    if len(data) > _MAX_ENV_FILE_BYTES:
-        raise DotenvError(f"env file is larger than {_MAX_ENV_FILE_BYTES // (1024 * 1024)} MiB; refusing to load it",
-                          Location(path), raw_format=raw_format)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -364,7 +368,7 @@ def read_dotenv(
     path: str, *, lookup: Optional[Lookup] = None, interpolate: bool = True
 ) -> list[DotenvEntry]:
     """Read ``path`` (UTF-8, BOM allowed) and parse it with :func:`parse_dotenv`."""
-    return parse_dotenv(_read_text(path), path=path, lookup=lookup, interpolate=interpolate)
+    return parse_dotenv(read_env_text(path), path=path, lookup=lookup, interpolate=interpolate)
 
 
 def parse_raw_env(text: str, *, path: str, lookup: Optional[Lookup] = None) -> list[DotenvEntry]:
@@ -406,4 +410,4 @@ def parse_raw_env(text: str, *, path: str, lookup: Optional[Lookup] = None) -> l
 
 def read_raw_env(path: str, *, lookup: Optional[Lookup] = None) -> list[DotenvEntry]:
     """Read ``path`` and parse it with :func:`parse_raw_env`."""
-    return parse_raw_env(_read_text(path, raw_format=True), path=path, lookup=lookup)
+    return parse_raw_env(read_env_text(path, raw_format=True), path=path, lookup=lookup)

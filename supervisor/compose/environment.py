@@ -209,7 +209,7 @@ def _cached_env_file(path: str, high: Any, low: Any, cache: Optional[EnvFileCach
 
 def _read_env_file(path: str, recorder: _Recorder) -> list:
     """Read one ``env_file``, entry by entry, so each template sees the entries above it first."""
-    from supervisor.compose.dotenv import DotenvError, parse_dotenv, read_dotenv
+    from supervisor.compose.dotenv import DotenvError, parse_dotenv, read_env_text
 
     seen: dict[str, str] = {}  # this file's entries so far
 
@@ -222,9 +222,9 @@ def _read_env_file(path: str, recorder: _Recorder) -> list:
         return recorder.ask(1, name)
 
     # A name alone on its line takes the project environment's value (lookup).
-    entries = read_dotenv(path, interpolate=False, lookup=lookup)
-    with open(path, encoding="utf-8-sig") as handle:
-        text = handle.read()
+    text = read_env_text(path)  # read once: a pipe cannot be read twice
+    entries = parse_dotenv(text, path=path, interpolate=False, lookup=lookup)
+    text = text.removeprefix("\ufeff")
     if "$" not in text:
         return entries
     lines = text.split("\n")

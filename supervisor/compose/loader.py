@@ -45,7 +45,7 @@ class _Context:
     """What one load shares between files: the environment, warnings, caches."""
 
     def __init__(self, interpolator: Interpolator, validate: bool = True,
-                 documents: Optional[dict[str, list]] = None):
+                 documents: Optional[dict[str, "list | ComposeError"]] = None):
         self.interpolator = interpolator
         self.validate = validate
         # files parsed ahead (for the project name), each handed once to the load
@@ -112,6 +112,8 @@ def _load_file(filename: str, model: dict, working_dir: str, ctx: _Context, chai
                load_included: Any) -> dict:
     # Documents are changed in place while loading: one parsed ahead is used once, then read afresh.
     docs = ctx.documents.pop(filename, None)
+    if isinstance(docs, ComposeError):
+        raise docs
     for doc in docs if docs is not None else read_documents(filename):
         doc = _prepare_document(doc, filename, ctx)
         apply_extends(doc, filename, working_dir, lambda path: _load_for_extends(path, ctx))
@@ -175,7 +177,8 @@ def _check_files(files: list[str]) -> None:
             raise ComposeError("is a directory, not a compose file", Location(filename))
 
 
-def _project_name(discovery: Discovery, interpolator: Interpolator, parsed: dict[str, list]) -> str:
+def _project_name(discovery: Discovery, interpolator: Interpolator,
+                  parsed: dict[str, "list | ComposeError"]) -> str:
     """The project name; the files parsed on the way are left in ``parsed`` for the load."""
     if discovery.project_name:
         return discovery.project_name
@@ -183,8 +186,10 @@ def _project_name(discovery: Discovery, interpolator: Interpolator, parsed: dict
     for filename in discovery.files:
         try:
             docs = read_documents(filename)
-        except ComposeError:
-            continue  # reported, with its position, when the file is loaded
+        except ComposeError as exc:
+            # reported when the file is loaded; kept, because a pipe cannot be read a second time
+            parsed.setdefault(filename, exc)
+            continue
         parsed.setdefault(filename, docs)
         for doc in docs:
             if isinstance(doc, dict) and isinstance(doc.get("name"), str) and doc["name"]:
@@ -295,7 +300,7 @@ def _load_project(options: LoadOptions) -> Project:
     environment = dict(discovery.environment)
     interpolator = Interpolator(environment, list(discovery.warnings))
     _check_files(discovery.files)
-    parsed: dict[str, list] = {}
+    parsed: dict[str, "list | ComposeError"] = {}
     name = _project_name(discovery, interpolator, parsed)
     previous = environment.get("COMPOSE_PROJECT_NAME")
     if previous is None or previous[0] != name:

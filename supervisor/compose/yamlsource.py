@@ -21,13 +21,13 @@ Bounds (refused with a :class:`~supervisor.compose.model.ComposeError`):
 from __future__ import annotations
 
 import math
-import os
 import re
 from typing import Any, Iterable, Optional
 
 import yaml
 
 from supervisor.compose.model import ComposeError, Location
+from supervisor.files import InputRefused, InputTooLarge, read_input
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -336,16 +336,13 @@ def parse_documents(text: str, path: str) -> list[Any]:
 def read_documents(path: str) -> list[Any]:
     """Read and parse the file at ``path`` (see :func:`parse_documents`)."""
     try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise ComposeError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; refusing to load it",
-                               Location(path))
-        with open(path, "rb") as handle:
-            # bounded read: a device or a growing file cannot make us read without end
-            data = handle.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES:
-            raise ComposeError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; refusing to load it",
-                               Location(path))
+        # bounded read: a device, a growing file or a FIFO without writer cannot hold us
+        data = read_input(path, MAX_FILE_BYTES)
+    except InputTooLarge:
+        raise ComposeError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; refusing to load it",
+                           Location(path)) from None
+    except InputRefused as exc:
+        raise ComposeError(f"{exc.strerror}: give a compose file", Location(path)) from None
     except FileNotFoundError:
         raise ComposeError("no such file or directory", Location(path)) from None
     except IsADirectoryError:

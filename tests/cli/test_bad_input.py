@@ -5,8 +5,11 @@ Exit codes: 0 ok, 1 findings / malformed frames, 2 unusable input or usage, 130 
 
 from __future__ import annotations
 
+import io
+import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,20 +129,50 @@ def test_devrelay_on_a_busy_port_exits_2(workdir):
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
 
 
+def _info_record() -> bytes:
+    from supervisor.atproto.capture_io import write_capture_frame
+    from supervisor.atproto.frames import encode_info
+
+    buffer = io.BytesIO()
+    write_capture_frame(buffer, encode_info("OutdatedCursor", "x"))
+    return buffer.getvalue()
+
+
 def test_ctrl_c_exits_130_with_one_line(workdir):
-    # /dev/zero is an endless run of empty (malformed) frames: a decode that never ends by itself
-    result = interrupt_once_reading("/dev/zero", "firehose", "decode", "/dev/zero", "--format", "count", cwd=workdir)
+    # A FIFO fed without end: a decode that never ends by itself
+    fifo = workdir / "endless.cap"
+    os.mkfifo(fifo)
+    record = _info_record()
+    feed = f"import sys\nout = open(sys.argv[1], 'wb')\nwhile True:\n    out.write({record * 100!r})"
+    feeder = subprocess.Popen([sys.executable, "-c", feed, str(fifo)], stderr=subprocess.DEVNULL)
+    try:
+        result = interrupt_once_reading(str(fifo), "firehose", "decode", str(fifo), "--format", "count", cwd=workdir)
+    finally:
+        feeder.kill()
+        feeder.wait()
     assert result.returncode == 130, result.stderr
     assert result.stderr.strip().splitlines()[-1] == "interrupted" and "Traceback" not in result.stderr
+
+
+def test_endless_garbage_stops_with_a_clear_error(workdir):
+    zeros = workdir / "zeros.cap"
+    zeros.write_bytes(b"\x00" * 100_000)  # 25,000 empty frames
+    result = run("firehose", "decode", str(zeros), "--format", "count", cwd=workdir)
+    assert result.returncode == 2, result.stderr
+    assert "1000 malformed frames in a row: giving up" in result.stderr
+    assert "is a device, not a file" in run("firehose", "decode", "/dev/zero", cwd=workdir).stderr
+    for command in ("dump", "inspect"):
+        refused = run("repo", command, "/dev/urandom", cwd=workdir)
+        assert refused.returncode == 2 and "is a device, not a file" in refused.stderr, refused.stderr
 
 
 def test_a_reader_that_goes_away_is_not_an_error_of_the_input_file(workdir):
     # `supervisor firehose decode big.cap | head -1`: stdout closes after the first line
     capture = workdir / "many.cap"
-    capture.write_bytes(b"\x00\x00\x00\x00" * 200_000)  # 200,000 empty frames, one malformed line each
+    capture.write_bytes(_info_record() * 200_000)
     proc = subprocess.Popen([*CLI, "firehose", "decode", str(capture)], cwd=workdir, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
-    assert proc.stdout is not None and proc.stdout.readline().startswith(b'{"type": "malformed"')
+    assert proc.stdout is not None and proc.stdout.readline().startswith(b'{"type": "#info"')
     proc.stdout.close()
     err = proc.stderr.read().decode() if proc.stderr else ""
     assert proc.wait(timeout=30) == 141, err
@@ -153,7 +186,7 @@ def test_unexpected_errors_become_one_line(workdir, monkeypatch):
     import supervisor.cli.atproto as atproto_cli
     from supervisor.cli import main
 
-    def broken(_data):
+    def broken(_data, **_options):
         raise ZeroDivisionError("division by zero")
 
     monkeypatch.setattr(atproto_cli, "load_repo", broken)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -46,17 +48,15 @@ def test_unreadable_file(tmp_path, monkeypatch):
     path.write_text("services: {}\n")
     path.chmod(0)
     if os.geteuid() == 0:
-        # root reads any file, so the permission fault is simulated at open().
-        import builtins
-
-        real_open = builtins.open
+        # root reads any file, so the permission fault is simulated at open(2).
+        real_open = os.open
 
         def deny(file, *args, **kwargs):
             if str(file) == str(path):
                 raise PermissionError(13, "Permission denied", str(file))
             return real_open(file, *args, **kwargs)
 
-        monkeypatch.setattr(builtins, "open", deny)
+        monkeypatch.setattr(os, "open", deny)
     with pytest.raises(ComposeError) as info:
         load_project(LoadOptions(cwd=str(tmp_path), environ={}))
     assert "compose.yaml" in str(info.value)
@@ -107,4 +107,36 @@ def test_endless_file_is_refused_without_reading_it_all(tmp_path, as_env_file):
         options.files = ["/dev/zero"]
     with pytest.raises(ComposeError) as info:
         load_project(options)
+    assert "is a device, not a file" in str(info.value)
+
+
+@pytest.mark.parametrize("as_env_file", [False, True])
+def test_endless_pipe_is_refused_without_reading_it_all(tmp_path, as_env_file):
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: nginx\n")
+    fifo = tmp_path / "endless"
+    os.mkfifo(fifo)
+    feeder = subprocess.Popen([sys.executable, "-c", "import sys\nout = open(sys.argv[1], 'wb')\n"
+                               "while True:\n    out.write(b'#' * 65536)", str(fifo)], stderr=subprocess.DEVNULL)
+    options = LoadOptions(cwd=str(tmp_path), environ={})
+    if as_env_file:
+        options.env_files = [str(fifo)]
+    else:
+        options.files = [str(fifo)]
+    try:
+        with pytest.raises(ComposeError) as info:
+            load_project(options)
+    finally:
+        feeder.kill()
+        feeder.wait()
     assert "larger than 10 MiB" in str(info.value)
+
+
+def test_a_fifo_without_writer_is_refused_instead_of_waited_on_forever(tmp_path, monkeypatch):
+    import supervisor.files
+
+    monkeypatch.setattr(supervisor.files, "FIFO_WAIT_SECONDS", 0.2)
+    os.mkfifo(tmp_path / "quiet.env")
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: nginx\n    env_file: [quiet.env]\n")
+    with pytest.raises(ComposeError) as info:
+        load_project(LoadOptions(cwd=str(tmp_path), environ={}))
+    assert "quiet.env" in str(info.value) and "is a FIFO that no program wrote to within 0.2 s" in str(info.value)
