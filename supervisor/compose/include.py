@@ -27,19 +27,28 @@ def _entries(value: Any, where: Any) -> list[dict]:
     if not isinstance(value, list):
         raise ComposeError("include must be a list", where)
     out = []
-    for item in value:
+    for index, item in enumerate(value):
         if isinstance(item, str):
             out.append({"path": [item], "env_file": []})
         elif isinstance(item, dict):
-            paths = item.get("path")
             entry = dict(item)
-            entry["path"] = [paths] if isinstance(paths, str) else list(paths or [])
-            env_file = item.get("env_file")
-            entry["env_file"] = [env_file] if isinstance(env_file, str) else list(env_file or [])
+            for key in ("path", "env_file"):
+                entry[key] = _string_list(item.get(key), f"include[{index}].{key}", where)
             out.append(entry)
         else:
             raise ComposeError("include entries must be strings or mappings", where)
     return out
+
+
+def _string_list(value: Any, name: str, where: Any) -> list[str]:
+    """A string or a list of strings (compose's "string list"), as a list."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    raise ComposeError(f"{name} must be a string or a list of strings", where)
 
 
 def apply_include(model: dict, working_dir: str, load_project: LoadProject, chain: list[str]) -> None:

@@ -178,9 +178,11 @@ def resolve_plain(text: str) -> Any:
                 return number
         if _FLOAT_RE.match(plain):
             try:
-                return float(plain)
+                number = float(plain)
             except ValueError:
-                pass
+                return text
+            # Go's ParseFloat fails on overflow (1e400), and go-yaml then keeps the text
+            return text if math.isinf(number) else number
     return text
 
 

@@ -1,0 +1,44 @@
+"""Wrong types and odd scalars: accepted or refused as compose does, refusals located, never internal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from supervisor.compose.loader import load_project
+from supervisor.compose.model import ComposeError, LoadOptions
+
+from .oracle import compose_config
+
+pytestmark = pytest.mark.differential
+
+SERVICE = "services:\n  s:\n    image: x\n"
+CASES = {
+    "include-path-int": "include: [{path: 1}]\n" + SERVICE,
+    "include-path-int-list": "include: [{path: [1]}]\n" + SERVICE,
+    "include-path-mapping": "include: [{path: {a: b}}]\n" + SERVICE,
+    "include-env-file-int": "include: [{env_file: 1, path: a.yml}]\n" + SERVICE,
+    "include-int": "include: 1\n" + SERVICE,
+    # go-yaml keeps a float that overflows as text
+    "label-1e400": SERVICE + "    labels:\n      a: 1e400\n      b: -1e400\n      c: 1e-400\n      d: 1e308\n",
+    "image-1e400": "services:\n  s:\n    image: 1e400\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_as_compose(name: str, tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(CASES[name])
+    reference = compose_config(str(tmp_path), {})
+    try:
+        ours = load_project(LoadOptions(cwd=str(tmp_path), environ={})).config
+        error = None
+    except ComposeError as exc:
+        ours, error = None, exc
+    if not reference.ok:
+        assert error is not None, f"compose refused ({reference.error}), we accepted"
+        assert error.location is not None and error.location.line, error
+        return
+    assert error is None, f"we refused ({error}), compose accepted"
+    assert reference.config is not None and ours is not None
+    assert ours["services"] == reference.config["services"]
