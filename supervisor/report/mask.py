@@ -14,13 +14,22 @@ from typing import TYPE_CHECKING, Any, Collection, Iterator, Optional
 if TYPE_CHECKING:
     from supervisor.compose.model import EnvValue, Project
 
-__all__ = ["MASK", "is_secret_name", "mask_value", "mask_text", "mask_config", "mask_env_record",
+__all__ = ["MASK", "is_secret_name", "mask_value", "mask_text", "mask_argv", "mask_config", "mask_env_record",
            "secret_values", "redact"]
 
 MASK = "****"
 
-_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|PASSPHRASE|SECRET|_KEY$|^KEY$|APIKEY|TOKEN|CREDENTIAL|PRIVATE"
-                          r"|(^|_)PASS$)", re.IGNORECASE)
+# Secret names are judged by their words (split at "_", "-", "." and camelCase): a word holding
+# PASSWORD/PASSWD/PASSPHRASE/SECRET, a word TOKEN (or ending in it), CREDENTIAL(S), PASS, APIKEY,
+# BASICAUTH, or KEY as the last word.  A name that ends in a word for a place (FILE, PATH, DIR)
+# names where the secret lives, not the secret; TOKENS counts them; a PRIMARY/PUBLIC/... KEY is
+# not a secret.
+_WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+")
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_SECRET_INFIXES = ("PASSWORD", "PASSWD", "PASSPHRASE", "SECRET")
+_SECRET_WORDS = frozenset({"PASS", "APIKEY", "CREDENTIAL", "CREDENTIALS", "BASICAUTH"})
+_PLACE_WORDS = frozenset({"FILE", "FILES", "PATH", "DIR", "DIRECTORY"})
+_OPEN_KEY_WORDS = frozenset({"PRIMARY", "PUBLIC", "FOREIGN", "SORT", "PARTITION", "CACHE", "IDEMPOTENCY"})
 # userinfo password in a URL: scheme://user:password@host.  Passwords are often written
 # without percent-encoding, so the password runs to the last "@" of the token (a run of
 # characters other than white space, quotes and angle brackets; over-masking a query string
@@ -29,16 +38,32 @@ _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|PASSPHRASE|SECRET|_KEY$|^KEY$|APIKE
 _TOKEN = re.compile(r"[^\s\"'<>]+")
 _URL_HEAD = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s\"'<>]*:")
 # password=... in a libpq keyword/value conninfo ("host=db user=u password=pw")
-_KEYWORD_PASSWORD = re.compile(r"(?P<head>\b(?:password|passwd)\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|[^\s'\"]+)",
-                               re.IGNORECASE)
+# NAME=value where NAME is a secret name: libpq's "password=pw", "PGPASSWORD=pw psql",
+# "--token=abc"; and an option followed by its value: "--api-key abc".
+_ASSIGNMENT = re.compile(r"(?P<head>(?<![A-Za-z0-9_.])(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*)"
+                         r"(?P<pw>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s'\"&;]+)")
+_OPTION_VALUE = re.compile(r"(?P<head>(?<![A-Za-z0-9_.-])--?(?P<name>[A-Za-z][A-Za-z0-9_.-]*)\s+)"
+                           r"(?P<pw>[^\s'\"-][^\s'\"]*)")
 # Values shorter than this are masked where they are a whole value, never inside other text:
 # replacing "0" or "true" everywhere would garble the output without hiding anything.
 _MIN_SUBSTRING_SECRET = 6
 
 
 def is_secret_name(name: str) -> bool:
-    """True when a variable of this name holds a secret."""
-    return bool(_SECRET_NAME.search(name))
+    """True when a variable (or key, or option) of this name holds a secret."""
+    words = [w for w in _WORD_SPLIT.split(_CAMEL.sub(r"\1_\2", name).upper()) if w]
+    if not words or words[-1] in _PLACE_WORDS:
+        return False
+    for index, word in enumerate(words):
+        if word in _SECRET_WORDS or any(infix in word for infix in _SECRET_INFIXES):
+            return True
+        if word == "TOKEN" or (word.endswith("TOKEN") and len(word) > 5):
+            return True
+        if word == "BASIC" and index + 1 < len(words) and words[index + 1] == "AUTH":
+            return True
+    if words[-1] == "KEY":
+        return len(words) == 1 or words[-2] not in _OPEN_KEY_WORDS
+    return False
 
 
 _PORT_AND_PATH = re.compile(r"\d{1,5}[/?#]")
@@ -60,7 +85,41 @@ def _mask_token(match: re.Match[str]) -> str:
 
 def mask_text(text: str) -> str:
     """Mask the passwords of URLs and of ``password=`` conninfo keywords inside free text."""
-    return _KEYWORD_PASSWORD.sub(lambda m: m.group("head") + MASK, _TOKEN.sub(_mask_token, text))
+    if "://" in text:
+        text = _TOKEN.sub(_mask_token, text)
+    if "=" in text:
+        text = _ASSIGNMENT.sub(_mask_named, text)
+    if "-" in text:
+        text = _OPTION_VALUE.sub(_mask_named, text)
+    return text
+
+
+def _mask_named(match: re.Match[str]) -> str:
+    if not is_secret_name(match.group("name")) or match.group("pw") == MASK:
+        return match.group(0)
+    return match.group("head") + MASK
+
+
+def mask_argv(argv: list[Any], secrets: Collection[str] = ()) -> list[Any]:
+    """An argument list (``command``, ``entrypoint``, ``healthcheck.test``) with secrets masked.
+
+    Each argument is masked as text; an option with a secret name (``--token``, ``-password``)
+    also hides the argument after it.
+    """
+    out: list[Any] = []
+    hide_next = False
+    for arg in argv:
+        if not isinstance(arg, str):
+            out.append(arg)
+            hide_next = False
+            continue
+        if hide_next and arg and not arg.startswith("-"):
+            out.append(MASK)
+            hide_next = False
+            continue
+        out.append(redact(mask_text(arg), secrets))
+        hide_next = arg.startswith("-") and "=" not in arg and is_secret_name(arg.lstrip("-"))
+    return out
 
 
 def mask_value(name: str, value: Optional[str], secrets: Collection[str] = ()) -> Optional[str]:
@@ -112,18 +171,24 @@ def secret_values(project: "Project") -> frozenset[str]:
 def redact(obj: Any, secrets: Collection[str]) -> Any:
     """``obj`` (text, or JSON-like data) with every secret value replaced by :data:`MASK`.
 
-    A string equal to a secret is masked whole; longer secrets are also masked inside text.
-    Mapping keys and non-string scalars are kept.
+    A string equal to a secret is masked whole; longer secrets are also masked inside text, where
+    they stand as a word of their own (not inside another word) and outside URLs (whose passwords
+    :func:`mask_text` hides: replacing a password that is also the user or database name there
+    would garble the URL and show the password by its shape).  Mapping keys and non-string
+    scalars are kept.
     """
     if not secrets:
         return obj
     if isinstance(obj, str):
         if obj in secrets:
             return MASK
-        for secret in sorted(secrets, key=len, reverse=True):
-            if len(secret) >= _MIN_SUBSTRING_SECRET and secret in obj:
-                obj = obj.replace(secret, MASK)
-        return obj
+        long_ones = [secret for secret in secrets if len(secret) >= _MIN_SUBSTRING_SECRET and secret in obj]
+        if not long_ones:
+            return obj
+        pattern = re.compile("(?<![A-Za-z0-9])(?:" + "|".join(re.escape(x) for x in sorted(long_ones, key=len,
+                                                                                                 reverse=True))
+                             + ")(?![A-Za-z0-9])")
+        return _TOKEN.sub(lambda m: m.group(0) if "://" in m.group(0) else pattern.sub(MASK, m.group(0)), obj)
     if isinstance(obj, dict):
         return {k: redact(v, secrets) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -137,28 +202,39 @@ def _mask_environment(env: Any, secrets: Collection[str] = ()) -> Any:
     return env
 
 
-def mask_config(config: dict[str, Any], secrets: Collection[str] = ()) -> dict[str, Any]:
-    """A copy of a compose-config document with service environment secrets masked.
+_ARGV_FIELDS = frozenset({"command", "entrypoint", "test"})
+_ENVIRONMENT_FIELDS = frozenset({"environment", "args"})
 
-    ``secrets`` (see :func:`secret_values`) are hidden in every environment value and build arg.
+
+def mask_config(config: dict[str, Any], secrets: Collection[str] = ()) -> dict[str, Any]:
+    """A copy of a compose-config document with every secret masked, in every field.
+
+    Environment variables and build args by their names; everywhere else (labels, commands,
+    health checks, images, extensions, ...) passwords in URLs, ``NAME=value`` and option values
+    with secret names, values under secret-named keys, and ``secrets`` (see :func:`secret_values`)
+    wherever they appear.
     """
-    services = config.get("services")
-    if not isinstance(services, dict):
-        return config
-    out = dict(config)
-    masked = {}
-    for name, service in services.items():
-        if isinstance(service, dict) and "environment" in service:
-            service = dict(service)
-            service["environment"] = _mask_environment(service["environment"], secrets)
-            build = service.get("build")
-            if isinstance(build, dict) and isinstance(build.get("args"), dict):
-                build = dict(build)
-                build["args"] = _mask_environment(build["args"], secrets)
-                service["build"] = build
-        masked[name] = service
-    out["services"] = masked
-    return out
+    return _mask_node(config, secrets, "")
+
+
+def _mask_node(node: Any, secrets: Collection[str], key: str) -> Any:
+    if isinstance(node, dict):
+        if key in _ENVIRONMENT_FIELDS:
+            return _mask_environment(node, secrets)
+        out = {}
+        for name, value in node.items():
+            if isinstance(value, str) and value and is_secret_name(str(name)):
+                out[name] = MASK
+            else:
+                out[name] = _mask_node(value, secrets, str(name))
+        return out
+    if isinstance(node, list):
+        if key in _ARGV_FIELDS:
+            return mask_argv(node, secrets)
+        return [_mask_node(item, secrets, "") for item in node]
+    if isinstance(node, str):
+        return redact(mask_text(node), secrets)
+    return node
 
 
 def mask_env_record(record: dict[str, Any], secrets: Collection[str] = ()) -> dict[str, Any]:
