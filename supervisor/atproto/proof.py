@@ -1,0 +1,409 @@
+"""Commit proofs (sync 1.1): invert a commit's operations on the partial MST it carries.
+
+A ``#commit`` event carries the new tree root (the commit's ``data``), the previous root
+(``prevData``) and the MST nodes that its operations touch. Undoing each operation on that
+partial tree (a create becomes a delete, a delete re-inserts ``prev``, an update restores
+``prev``) must give back exactly ``prevData``: then the operations are the whole difference
+between the two trees, and the records the event names are the ones the repository holds.
+
+Subtrees that no operation reaches stay as bare CIDs, so only the nodes on the operations'
+paths (and the neighbours a split or merge needs) have to be present. A node that is needed
+and absent raises :class:`IncompleteProofError`; every node read must hash to its CID.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Any, Iterable, Mapping, Protocol
+
+from supervisor.atproto import dagcbor
+from supervisor.atproto.cid import CID
+from supervisor.atproto.errors import DecodeError, IncompleteProofError, ProofError
+from supervisor.atproto.mst import _common_prefix, _height_of_bytes, _load
+from supervisor.atproto.verdict import VALID, Verdict, from_error
+
+__all__ = [
+    "Operation",
+    "PartialTree",
+    "invert_ops",
+    "proof_blocks",
+    "check_commit_proof",
+    "verify_commit_proof",
+    "PROOF_MISSING_BLOCK",
+    "PROOF_BAD_BLOCK",
+    "PROOF_BAD_TREE",
+    "PROOF_BAD_OP",
+    "PROOF_OP_MISMATCH",
+    "PROOF_MISSING_RECORD",
+    "PROOF_NO_PREV_DATA",
+    "PROOF_PREV_DATA",
+]
+
+#: Reason codes of failed proofs.
+PROOF_MISSING_BLOCK = "proof_missing_block"  # an MST node needed for the inversion is absent
+PROOF_BAD_BLOCK = "proof_bad_block"  # a block does not hash to its CID
+PROOF_BAD_TREE = "proof_bad_tree"  # a malformed or non-canonical MST node
+PROOF_BAD_OP = "proof_bad_op"  # an unknown action, a missing cid/prev, a path named twice
+PROOF_OP_MISMATCH = "proof_op_mismatch"  # the new tree does not hold what an op says it wrote
+PROOF_MISSING_RECORD = "proof_missing_record"  # a create/update whose record block is absent
+PROOF_NO_PREV_DATA = "proof_no_prev_data"  # no prevData: nothing to check the inversion against
+PROOF_PREV_DATA = "proof_prev_data"  # the inverted tree's root is not prevData
+
+_EMPTY_NODE = dagcbor.encode({"l": None, "e": []})
+_EMPTY_ROOT = CID.for_block(_EMPTY_NODE)
+
+
+class Operation(Protocol):
+    """What an operation must expose (``frames.CommitOp`` does)."""
+
+    action: str
+    path: str
+    cid: CID | None
+    prev: CID | None
+
+
+class _Node:
+    """A loaded MST node; ``children[i]`` is left of ``keys[i]``, ``children[-1]`` right of the last."""
+
+    __slots__ = ("keys", "values", "children", "cid")
+
+    def __init__(self, keys: list[bytes], values: list[CID], children: list[Any], cid: CID | None = None) -> None:
+        self.keys = keys
+        self.values = values
+        self.children = children  # each None, a CID not loaded yet, or a _Node
+        self.cid = cid  # the node's CID while it is unchanged
+
+
+def _trim(node: _Node) -> _Node | None:
+    """None for a node with nothing in it (no keys and no subtree)."""
+    if not node.keys and node.children[0] is None:
+        return None
+    return node
+
+
+class PartialTree:
+    """An MST of which only the needed nodes are loaded, and which can be edited.
+
+    ``blocks`` maps CIDs to node blocks; ``root`` is the tree's root CID. Edits load nodes as
+    they reach them; :meth:`root_cid` re-encodes only the nodes that changed.
+    """
+
+    def __init__(self, blocks: Mapping[CID, bytes], root: CID) -> None:
+        self._blocks = blocks
+        node = self._read(root, None)
+        self._root: Any
+        if not node.keys:
+            if node.children[0] is not None:
+                raise ProofError(PROOF_BAD_TREE, f"MST root {root} has no entries but a subtree")
+            self._root, self._level = None, 0
+        else:
+            self._root, self._level = node, _height_of_bytes(node.keys[0])
+            self._check_level(node, self._level, root)
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def _read(self, cid: CID, level: int | None) -> _Node:
+        block = self._blocks.get(cid)
+        if block is None:
+            raise IncompleteProofError(PROOF_MISSING_BLOCK, f"MST node {cid} is needed and not among the blocks")
+        if not cid.verify(block):
+            raise ProofError(PROOF_BAD_BLOCK, f"block {cid} does not hash to its CID")
+        try:
+            left, entries = _load(self._blocks, cid)
+        except DecodeError as exc:
+            raise ProofError(PROOF_BAD_TREE, str(exc)) from None
+        node = _Node([key for key, _v, _t in entries], [value for _k, value, _t in entries],
+                     [left] + [tree for _k, _v, tree in entries], cid)
+        if level is not None:
+            self._check_level(node, level, cid)
+        return node
+
+    @staticmethod
+    def _check_level(node: _Node, level: int, cid: CID) -> None:
+        for key in node.keys:
+            if _height_of_bytes(key) != level:
+                raise ProofError(PROOF_BAD_TREE, f"MST node {cid}: key {key!r} does not belong at level {level}")
+        if level == 0 and any(child is not None for child in node.children):
+            raise ProofError(PROOF_BAD_TREE, f"MST node {cid} at level 0 links to a subtree")
+        if level > 0 and not node.keys and node.children[0] is None:
+            raise ProofError(PROOF_BAD_TREE, f"MST node {cid} is empty below the root")
+
+    def _open(self, ref: Any, level: int) -> _Node | None:
+        if ref is None or type(ref) is _Node:
+            return ref
+        if level < 0:
+            raise ProofError(PROOF_BAD_TREE, "MST subtree below level 0")
+        return self._read(ref, level)
+
+    # -- edits --------------------------------------------------------------------------------
+
+    def get(self, key: str) -> CID | None:
+        """The value of ``key``, or None when absent."""
+        raw = key.encode("utf-8")
+        height = _height_of_bytes(raw)
+        if self._root is None or height > self._level:
+            return None
+        self._root, value = self._get(self._root, self._level, raw, height)
+        return value
+
+    def _get(self, ref: Any, level: int, key: bytes, height: int) -> tuple[Any, CID | None]:
+        node = self._open(ref, level)
+        if node is None:
+            return None, None
+        index = bisect_left(node.keys, key)
+        if height == level:
+            found = index < len(node.keys) and node.keys[index] == key
+            return node, (node.values[index] if found else None)
+        node.children[index], value = self._get(node.children[index], level - 1, key, height)
+        return node, value
+
+    def put(self, key: str, value: CID) -> CID | None:
+        """Set ``key`` to ``value``; return the value it replaced (None: it was inserted)."""
+        raw = key.encode("utf-8")
+        height = _height_of_bytes(raw)
+        if self._root is None:
+            self._level = height
+        while height > self._level:
+            self._root = _Node([], [], [self._root])
+            self._level += 1
+        old: list[CID | None] = [None]
+        self._root = self._put(self._root, self._level, raw, height, value, old)
+        return old[0]
+
+    def _put(self, ref: Any, level: int, key: bytes, height: int, value: CID, old: list) -> _Node:
+        node = self._open(ref, level)
+        if node is None:
+            if height == level:
+                return _Node([key], [value], [None, None])
+            return _Node([], [], [self._put(None, level - 1, key, height, value, old)])
+        index = bisect_left(node.keys, key)
+        node.cid = None
+        if height == level:
+            if index < len(node.keys) and node.keys[index] == key:
+                old[0] = node.values[index]
+                node.values[index] = value
+                return node
+            low, high = self._split(node.children[index], level - 1, key)
+            node.keys.insert(index, key)
+            node.values.insert(index, value)
+            node.children[index:index + 1] = [low, high]
+            return node
+        node.children[index] = self._put(node.children[index], level - 1, key, height, value, old)
+        return node
+
+    def _split(self, ref: Any, level: int, key: bytes) -> tuple[_Node | None, _Node | None]:
+        """The subtree ``ref`` cut into the keys below ``key`` and those above it."""
+        node = self._open(ref, level)
+        if node is None:
+            return None, None
+        index = bisect_left(node.keys, key)
+        low_child, high_child = self._split(node.children[index], level - 1, key)
+        low = _Node(node.keys[:index], node.values[:index], node.children[:index] + [low_child])
+        high = _Node(node.keys[index:], node.values[index:], [high_child] + node.children[index + 1:])
+        return _trim(low), _trim(high)
+
+    def delete(self, key: str) -> CID | None:
+        """Remove ``key``; return its value (None: it was absent, and nothing changed)."""
+        raw = key.encode("utf-8")
+        height = _height_of_bytes(raw)
+        if self._root is None or height > self._level or self.get(key) is None:
+            return None
+        old: list[CID | None] = [None]
+        root = self._delete(self._root, self._level, raw, height, old)
+        # The root sits at the level of the highest key: drop keyless levels above it.
+        while root is not None and not root.keys:
+            self._level -= 1
+            root = self._open(root.children[0], self._level)
+        self._root = root
+        if root is None:
+            self._level = 0
+        return old[0]
+
+    def _delete(self, ref: Any, level: int, key: bytes, height: int, old: list) -> _Node | None:
+        node = self._open(ref, level)
+        assert node is not None  # get() found the key on this path
+        index = bisect_left(node.keys, key)
+        node.cid = None
+        if height == level:
+            old[0] = node.values[index]
+            merged = self._merge(node.children[index], node.children[index + 1], level - 1)
+            del node.keys[index], node.values[index]
+            node.children[index:index + 2] = [merged]
+        else:
+            node.children[index] = self._delete(node.children[index], level - 1, key, height, old)
+        return _trim(node)
+
+    def _merge(self, left: Any, right: Any, level: int) -> Any:
+        """Join two adjacent subtrees of one level (all of ``left`` below all of ``right``)."""
+        if left is None:
+            return right
+        if right is None:
+            return left
+        low = self._open(left, level)
+        high = self._open(right, level)
+        assert low is not None and high is not None
+        middle = self._merge(low.children[-1], high.children[0], level - 1)
+        return _trim(_Node(low.keys + high.keys, low.values + high.values,
+                           low.children[:-1] + [middle] + high.children[1:]))
+
+    # -- encoding -----------------------------------------------------------------------------
+
+    def root_cid(self) -> CID:
+        """The CID of the tree's root as it is now."""
+        if self._root is None:
+            return _EMPTY_ROOT
+        return self._encode(self._root)
+
+    def _encode(self, ref: Any) -> Any:
+        if ref is None or type(ref) is not _Node:
+            return ref
+        if ref.cid is not None:
+            return ref.cid
+        entries = []
+        previous = b""
+        children = ref.children
+        for index, key in enumerate(ref.keys):
+            shared = _common_prefix(previous, key)
+            entries.append({"p": shared, "k": key[shared:], "v": ref.values[index],
+                            "t": self._encode(children[index + 1])})
+            previous = key
+        ref.cid = CID.for_block(dagcbor.encode({"l": self._encode(children[0]), "e": entries}))
+        return ref.cid
+
+
+def _checked_ops(ops: Iterable[Operation]) -> list[Operation]:
+    ops = list(ops)
+    seen: set[str] = set()
+    for op in ops:
+        action, path, cid, prev = op.action, op.path, op.cid, getattr(op, "prev", None)
+        if type(path) is not str or not path:
+            raise ProofError(PROOF_BAD_OP, f"op path must be a non-empty string, not {path!r}")
+        if path in seen:
+            raise ProofError(PROOF_BAD_OP, f"{path} is named by more than one op")
+        seen.add(path)
+        if action == "create":
+            ok = cid is not None and prev is None
+        elif action == "update":
+            ok = cid is not None and prev is not None
+        elif action == "delete":
+            ok = cid is None and prev is not None
+        else:
+            raise ProofError(PROOF_BAD_OP, f"{path}: unknown action {action!r}")
+        if not ok:
+            raise ProofError(PROOF_BAD_OP, f"{path}: a {action} needs " + {
+                "create": "a cid and no prev", "update": "a cid and a prev", "delete": "a prev and no cid"}[action])
+    return ops
+
+
+def invert_ops(blocks: Mapping[CID, bytes], data: CID, ops: Iterable[Operation]) -> CID:
+    """The root the tree ``data`` had before ``ops``: each op undone, in reverse order.
+
+    Each op must be visible in the tree ``data`` (a create's or update's ``cid`` at its path,
+    a deleted path absent). Raises :class:`ProofError` (or :class:`IncompleteProofError`).
+    """
+    checked = _checked_ops(ops)
+    tree = PartialTree(blocks, data)
+    _invert(tree, checked)
+    return tree.root_cid()
+
+
+def _invert(tree: PartialTree, ops: list[Operation]) -> None:
+    for op in reversed(ops):
+        if op.action == "create":
+            found = tree.delete(op.path)
+        elif op.action == "update":
+            found = tree.put(op.path, op.prev)  # type: ignore[arg-type]
+        else:
+            found = tree.get(op.path)
+            if found is None:
+                tree.put(op.path, op.prev)  # type: ignore[arg-type]
+                continue
+        if op.action == "delete" or found != op.cid:
+            raise ProofError(PROOF_OP_MISMATCH, f"{op.path}: the tree holds {found} where the {op.action} "
+                                                f"says {op.cid}")
+
+
+class _Recording(Mapping[CID, bytes]):
+    """A view of a block map that remembers which blocks were read."""
+
+    def __init__(self, blocks: Mapping[CID, bytes]) -> None:
+        self._blocks = blocks
+        self.read: set[CID] = set()
+
+    def __getitem__(self, cid: CID) -> bytes:
+        block = self._blocks[cid]
+        self.read.add(cid)
+        return block
+
+    def get(self, cid: CID, default: Any = None) -> Any:
+        block = self._blocks.get(cid)
+        if block is not None:
+            self.read.add(cid)
+        return block if block is not None else default
+
+    def __iter__(self) -> Any:
+        return iter(self._blocks)
+
+    def __len__(self) -> int:
+        return len(self._blocks)
+
+
+def proof_blocks(blocks: Mapping[CID, bytes], data: CID, ops: Iterable[Operation]) -> set[CID]:
+    """The MST nodes an event must carry for ``ops`` (a producer's view: ``blocks`` holds the
+    whole tree ``data``; records are not included).
+
+    That is the nodes on each op's path in the tree after and before the commit, and those
+    that undoing or applying the ops reads (the neighbours of a split or merge): the set the
+    reference implementations send and expect.
+    """
+    checked = _checked_ops(ops)
+    recording = _Recording(blocks)
+    tree = PartialTree(recording, data)
+    for op in checked:
+        tree.get(op.path)
+    _invert(tree, checked)
+    for op in checked:
+        tree.get(op.path)
+    # Applying the ops forward may split subtrees that undoing them only had to join.
+    for op in checked:
+        if op.action == "delete":
+            tree.delete(op.path)
+        else:
+            tree.put(op.path, op.cid)  # type: ignore[arg-type]
+    if tree.root_cid() != data:
+        raise ProofError(PROOF_OP_MISMATCH, "the ops applied again do not give back the tree")
+    return recording.read
+
+
+def check_commit_proof(
+    blocks: Mapping[CID, bytes], data: CID, prev_data: CID | None, ops: Iterable[Operation]
+) -> None:
+    """Raise :class:`ProofError` unless ``ops`` lead from ``prev_data`` to ``data``.
+
+    Also requires every create's and update's record block, hashing to the op's ``cid``.
+    """
+    if prev_data is None:
+        raise ProofError(PROOF_NO_PREV_DATA, "the commit carries no prevData")
+    ops = _checked_ops(ops)
+    for op in ops:
+        if op.cid is None:
+            continue
+        record = blocks.get(op.cid)
+        if record is None:
+            raise ProofError(PROOF_MISSING_RECORD, f"{op.path}: record block {op.cid} is not among the blocks")
+        if not op.cid.verify(record):
+            raise ProofError(PROOF_BAD_BLOCK, f"{op.path}: record block does not hash to {op.cid}")
+    before = invert_ops(blocks, data, ops)
+    if before != prev_data:
+        raise ProofError(PROOF_PREV_DATA, f"inverting the ops gives {before}, not prevData {prev_data}")
+
+
+def verify_commit_proof(
+    blocks: Mapping[CID, bytes], data: CID, prev_data: CID | None, ops: Iterable[Operation]
+) -> Verdict:
+    """:func:`check_commit_proof` as a :class:`Verdict`."""
+    try:
+        check_commit_proof(blocks, data, prev_data, ops)
+    except ProofError as exc:
+        return from_error(exc)
+    return VALID
