@@ -16,10 +16,9 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any, Iterable, Mapping, Protocol
 
-from supervisor.atproto import dagcbor
 from supervisor.atproto.cid import CID
 from supervisor.atproto.errors import DecodeError, IncompleteProofError, ProofError
-from supervisor.atproto.mst import _common_prefix, _height_of_bytes, _load
+from supervisor.atproto.mst import MAX_ENTRIES, MAX_KEY, _height_of_bytes, _load
 from supervisor.atproto.verdict import VALID, Verdict, from_error
 
 __all__ = [
@@ -49,8 +48,147 @@ PROOF_MISSING_RECORD = "proof_missing_record"  # a create/update whose record bl
 PROOF_NO_PREV_DATA = "proof_no_prev_data"  # no prevData: nothing to check the inversion against
 PROOF_PREV_DATA = "proof_prev_data"  # the inverted tree's root is not prevData
 
-_EMPTY_NODE = dagcbor.encode({"l": None, "e": []})
-_EMPTY_ROOT = CID.for_block(_EMPTY_NODE)
+
+def _shared_prefix(a: bytes, b: bytes) -> int:
+    """How many leading bytes ``a`` and ``b`` share (one integer XOR, not a loop per byte)."""
+    size = min(len(a), len(b))
+    if a[:size] == b[:size]:
+        return size
+    diff = int.from_bytes(a[:size], "big") ^ int.from_bytes(b[:size], "big")
+    return size - (diff.bit_length() + 7) // 8
+
+
+def _head(major: int, value: int) -> bytes:
+    """A canonical CBOR head: major type and the shortest form of ``value``."""
+    if value < 24:
+        return bytes((major | value,))
+    if value < 0x100:
+        return bytes((major | 24, value))
+    if value < 0x10000:
+        return bytes((major | 25,)) + value.to_bytes(2, "big")
+    return bytes((major | 26,)) + value.to_bytes(4, "big")
+
+
+def _link(cid: CID | None) -> bytes:
+    if cid is None:
+        return b"\xf6"
+    raw = bytes(cid)
+    return b"\xd8\x2a" + _head(0x40, len(raw) + 1) + b"\x00" + raw
+
+
+_BYTES_HEADS = [_head(0x40, size) for size in range(MAX_KEY + 1)]  # every key length there can be
+_UINT_HEADS = [_head(0, size) for size in range(MAX_KEY + 1)]  # every prefix length
+_LINK36 = b"\xd8\x2a\x58\x25\x00"  # tag 42 over 37 bytes: the usual CIDv1 sha2-256 link
+
+
+def _encode_node(left: CID | None, entries: list[tuple[bytes, CID, CID | None]]) -> bytes:
+    """The DAG-CBOR of an MST node, written directly: ``{"e": [{"k", "p", "t", "v"}...], "l"}``
+    (keys in canonical order). Equal to ``dagcbor.encode`` of the node, several times faster."""
+    parts = [b"\xa2\x61e", _head(0x80, len(entries))]
+    append = parts.append
+    previous = b""
+    for key, value, tree in entries:
+        size = min(len(previous), len(key))
+        if previous[:size] == key[:size]:
+            shared = size
+        else:
+            diff = int.from_bytes(previous[:size], "big") ^ int.from_bytes(key[:size], "big")
+            shared = size - (diff.bit_length() + 7) // 8
+        suffix = key[shared:]
+        if len(suffix) > MAX_KEY:
+            raise ProofError(PROOF_BAD_TREE, f"MST key longer than {MAX_KEY} bytes")
+        append(b"\xa4\x61k" + _BYTES_HEADS[len(suffix)] + suffix + b"\x61p" + _UINT_HEADS[shared] + b"\x61t"
+               + (b"\xf6" if tree is None else _LINK36 + tree if len(tree) == 36 else _link(tree))
+               + b"\x61v" + (_LINK36 + value if len(value) == 36 else _link(value)))
+        previous = key
+    append(b"\x61l" + (b"\xf6" if left is None else _LINK36 + left if len(left) == 36 else _link(left)))
+    return b"".join(parts)
+
+
+_EMPTY_ROOT = CID.for_block(_encode_node(None, []))
+_LINK_PREFIX = b"\xd8\x2a\x58\x25\x00\x01\x71\x12\x20"  # tag 42, 37 bytes: 0x00 + CIDv1 dag-cbor sha2-256
+_new_cid = bytes.__new__
+
+
+def _read_head(block: bytes, pos: int, major: int) -> tuple[int, int]:
+    """A canonical (shortest-form) CBOR head of ``major`` at ``pos``; (-1, pos) otherwise."""
+    first = block[pos]
+    if first & 0xE0 != major:
+        return -1, pos
+    info = first & 0x1F
+    if info < 24:
+        return info, pos + 1
+    if info == 24:
+        value = block[pos + 1]
+        return (value, pos + 2) if value >= 24 else (-1, pos)
+    if info == 25:
+        value = int.from_bytes(block[pos + 1:pos + 3], "big")
+        return (value, pos + 3) if value >= 0x100 else (-1, pos)
+    return -1, pos
+
+
+def _read_link(block: bytes, pos: int) -> tuple[Any, int]:
+    """A null or a dag-cbor sha2-256 CID link at ``pos``; (False, pos) for anything else."""
+    if block[pos] == 0xF6:
+        return None, pos + 1
+    if block[pos:pos + 9] != _LINK_PREFIX or len(block) < pos + 41:
+        return False, pos
+    return _new_cid(CID, block[pos + 5:pos + 41]), pos + 41
+
+
+def _parse_node(block: bytes) -> tuple[CID | None, list[tuple[bytes, CID, CID | None]]] | None:
+    """Read a node written exactly as :func:`_encode_node` writes it (the canonical form,
+    maximal prefix compression, dag-cbor links); None for any other bytes, which then take
+    the general decoder. What this accepts re-encodes to the same bytes."""
+    try:
+        if block[:3] != b"\xa2\x61e":
+            return None
+        count, pos = _read_head(block, 3, 0x80)
+        if count < 0 or count > MAX_ENTRIES:
+            return None
+        entries = []
+        previous = b""
+        for _ in range(count):
+            if block[pos:pos + 3] != b"\xa4\x61k":
+                return None
+            size, pos = _read_head(block, pos + 3, 0x40)
+            if size < 0:
+                return None
+            suffix = block[pos:pos + size]
+            pos += size
+            if block[pos:pos + 2] != b"\x61p":
+                return None
+            shared, pos = _read_head(block, pos + 2, 0)
+            if shared < 0 or shared > len(previous) or block[pos:pos + 2] != b"\x61t":
+                return None
+            pos += 2
+            if block[pos] == 0xF6:
+                tree = None
+                pos += 1
+            elif block[pos:pos + 9] == _LINK_PREFIX:  # a truncated CID fails the checks that follow it
+                tree = _new_cid(CID, block[pos + 5:pos + 41])
+                pos += 41
+            else:
+                return None
+            if block[pos:pos + 11] != b"\x61v" + _LINK_PREFIX:
+                return None
+            value = _new_cid(CID, block[pos + 7:pos + 43])
+            pos += 43
+            key = previous[:shared] + suffix
+            if len(suffix) != size or not suffix or len(key) > MAX_KEY:
+                return None
+            if previous and (key <= previous or _shared_prefix(previous, key) != shared):
+                return None
+            entries.append((key, value, tree))
+            previous = key
+        if block[pos:pos + 2] != b"\x61l":
+            return None
+        left, pos = _read_link(block, pos + 2)
+        if left is False or pos != len(block):
+            return None
+        return left, entries
+    except IndexError:
+        return None
 
 
 class Operation(Protocol):
@@ -108,10 +246,13 @@ class PartialTree:
             raise IncompleteProofError(PROOF_MISSING_BLOCK, f"MST node {cid} is needed and not among the blocks")
         if not cid.verify(block):
             raise ProofError(PROOF_BAD_BLOCK, f"block {cid} does not hash to its CID")
-        try:
-            left, entries = _load(self._blocks, cid)
-        except DecodeError as exc:
-            raise ProofError(PROOF_BAD_TREE, str(exc)) from None
+        parsed = _parse_node(block)
+        if parsed is None:  # not in the canonical layout: the general, strict decoder decides
+            try:
+                parsed = _load(self._blocks, cid)
+            except DecodeError as exc:
+                raise ProofError(PROOF_BAD_TREE, str(exc)) from None
+        left, entries = parsed
         node = _Node([key for key, _v, _t in entries], [value for _k, value, _t in entries],
                      [left] + [tree for _k, _v, tree in entries], cid)
         if level is not None:
@@ -259,15 +400,10 @@ class PartialTree:
             return ref
         if ref.cid is not None:
             return ref.cid
-        entries = []
-        previous = b""
+        encode = self._encode
         children = ref.children
-        for index, key in enumerate(ref.keys):
-            shared = _common_prefix(previous, key)
-            entries.append({"p": shared, "k": key[shared:], "v": ref.values[index],
-                            "t": self._encode(children[index + 1])})
-            previous = key
-        ref.cid = CID.for_block(dagcbor.encode({"l": self._encode(children[0]), "e": entries}))
+        entries = [(key, ref.values[index], encode(children[index + 1])) for index, key in enumerate(ref.keys)]
+        ref.cid = CID.for_block(_encode_node(encode(children[0]), entries))
         return ref.cid
 
 

@@ -232,3 +232,63 @@ def test_a_delete_of_a_present_key_and_a_create_of_an_absent_one_mismatch():
         proof.PROOF_OP_MISMATCH
     assert verify_commit_proof(blocks, root, root, [CommitOp("update", "a/c", RECORDS[0], None, RECORDS[1])]).reason \
         == proof.PROOF_OP_MISMATCH
+
+
+# -- the node encoder ---------------------------------------------------------------------------
+
+LINKS = st.sampled_from(RECORDS + [None])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(min_size=1, max_size=300), max_size=30, unique=True), st.data())
+def test_node_encoding_is_the_canonical_dag_cbor(keys, data):
+    keys.sort()
+    left = data.draw(LINKS)
+    entries = [(key, data.draw(st.sampled_from(RECORDS)), data.draw(LINKS)) for key in keys]
+    node = {"l": left, "e": []}
+    previous = b""
+    for key, value, tree in entries:
+        shared = proof._shared_prefix(previous, key)
+        node["e"].append({"p": shared, "k": key[shared:], "v": value, "t": tree})
+        previous = key
+    assert proof._encode_node(left, entries) == dagcbor.encode(node)
+
+
+@given(st.binary(max_size=40), st.binary(max_size=40))
+def test_shared_prefix(a, b):
+    expected = 0
+    while expected < min(len(a), len(b)) and a[expected] == b[expected]:
+        expected += 1
+    assert proof._shared_prefix(a, b) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(PATHS, st.sampled_from(RECORDS), max_size=60))
+def test_the_node_reader_agrees_with_the_general_decoder(entries):
+    _root, blocks = mst.build(entries)
+    for cid, block in blocks.items():
+        assert proof._parse_node(block) == mst._load(blocks, cid)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(PATHS, st.sampled_from(RECORDS), min_size=1, max_size=30), st.data())
+def test_what_the_node_reader_accepts_is_canonical(entries, data):
+    _root, blocks = mst.build(entries)
+    block = bytearray(data.draw(st.sampled_from(sorted(blocks.values()))))
+    for _ in range(data.draw(st.integers(1, 3))):
+        block[data.draw(st.integers(0, len(block) - 1))] = data.draw(st.integers(0, 255))
+    if data.draw(st.booleans()):
+        del block[data.draw(st.integers(0, len(block) - 1)):]
+    parsed = proof._parse_node(bytes(block))
+    if parsed is not None:
+        assert proof._encode_node(*parsed) == bytes(block)
+
+
+def test_the_node_reader_leaves_non_canonical_nodes_to_the_general_decoder():
+    entries = [{"p": 0, "k": b"a/1", "v": RECORDS[0], "t": None}, {"p": 0, "k": b"a/2", "v": RECORDS[1], "t": None}]
+    loose = dagcbor.encode({"l": None, "e": entries})  # 'a/' not shared: valid, not canonical
+    assert proof._parse_node(loose) is None
+    assert mst._load({CID.for_block(loose): loose}, CID.for_block(loose))[1][1][0] == b"a/2"
+    raw_value = CID.for_block(b"blob", 0x55)
+    other_codec = dagcbor.encode({"l": None, "e": [{"p": 0, "k": b"a/1", "v": raw_value, "t": None}]})
+    assert proof._parse_node(other_codec) is None
