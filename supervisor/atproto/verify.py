@@ -10,6 +10,7 @@ Chain checks against the state a consumer holds are in :mod:`supervisor.atproto.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from hashlib import sha256
 
 from supervisor.atproto import car, dagcbor
 from supervisor.atproto.cid import CID
@@ -18,7 +19,7 @@ from supervisor.atproto.errors import DecodeError, ProofError
 from supervisor.atproto.frames import Commit as CommitFrame
 from supervisor.atproto.frames import Sync as SyncFrame
 from supervisor.atproto.proof import PROOF_BAD_BLOCK, check_commit_proof
-from supervisor.atproto.repo import Commit, parse_commit
+from supervisor.atproto.repo import Commit, commit_from_object
 from supervisor.atproto.verdict import VALID, Verdict, failed, from_error
 
 __all__ = [
@@ -56,21 +57,30 @@ class Checked:
         return self.verdict.ok
 
 
-def _blocks(data: bytes) -> tuple[list[CID], dict[CID, bytes]] | Verdict:
+def _blocks(data: bytes) -> tuple[list[CID], dict[bytes, bytes]] | Verdict:
+    """The CAR's roots and blocks (keyed by binary CID), each block checked against its CID."""
     try:
-        roots, _start = car.read_header(data)
-        blocks: dict[CID, bytes] = {}
-        for cid, block in car.iter_car(data):
-            if not cid.verify(block):
-                return failed(PROOF_BAD_BLOCK, f"block does not hash to its CID {cid}")
-            blocks[cid] = block
+        roots, index = car.index_car(data)
     except DecodeError as exc:
         return failed(EVENT_BAD_CAR, str(exc))
+    blocks: dict[bytes, bytes] = {}
+    for raw, (start, stop) in index.items():
+        block = data[start:stop]
+        if len(raw) == 36 and raw[0] == 1 and raw[1] < 0x80 and raw[2:4] == b"\x12\x20":
+            good = sha256(block).digest() == raw[4:]
+        else:
+            try:
+                good = CID.from_bytes(raw).verify(block)
+            except DecodeError:
+                good = False
+        if not good:
+            return failed(PROOF_BAD_BLOCK, f"a block does not hash to its CID {raw.hex()}")
+        blocks[raw] = block
     return roots, blocks
 
 
 def _commit(data: bytes, named: CID | None, did: str, rev: str, key: PublicKey | None,
-            ) -> tuple[Checked, dict[CID, bytes]]:
+            ) -> tuple[Checked, dict[bytes, bytes]]:
     read = _blocks(data)
     if isinstance(read, Verdict):
         return Checked(read), {}
@@ -82,8 +92,8 @@ def _commit(data: bytes, named: CID | None, did: str, rev: str, key: PublicKey |
     if block is None:
         return Checked(failed(EVENT_NO_COMMIT, f"commit block {cid} is not among the blocks")), blocks
     try:
-        commit = parse_commit(cid, block)
         obj = dagcbor.decode(block)
+        commit = commit_from_object(cid, obj)
     except DecodeError as exc:
         return Checked(failed(EVENT_BAD_COMMIT, str(exc))), blocks
     if commit.version != 3:
