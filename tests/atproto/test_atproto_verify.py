@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from supervisor.atproto import car, crypto, dagcbor, proof, verify
+from supervisor.atproto import car, crypto, dagcbor, mst, proof, verify
 from supervisor.atproto.cid import CID
 from supervisor.atproto.crypto import PrivateKey
-from supervisor.atproto.frames import decode_frame, encode_commit, encode_frame, encode_sync
+from supervisor.atproto.frames import CommitOp, decode_frame, encode_commit, encode_frame, encode_sync
 from supervisor.atproto.verify import verify_commit_event, verify_sync_event
 
 DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
@@ -47,7 +49,6 @@ def test_a_signed_inductive_commit_verifies():
     checked = verify_commit_event(frame, KEY.public_key)
     assert checked.ok, checked.verdict
     assert checked.commit is not None and checked.commit.rev == REV
-    from supervisor.atproto import mst
     assert frame.prev_data == mst.build(TREE_BEFORE)[0]
     assert verify_commit_event(frame, None).ok  # signatures not asked for
 
@@ -152,3 +153,24 @@ def test_sync_events(curve):
     other = decode_frame(encode_sync(3, DID, "3lon5dzeaihj3", TIME, data=data, sign=key.sign))
     other.rev = REV
     assert verify_sync_event(other, key.public_key).verdict.reason == verify.EVENT_MISMATCH
+
+
+FRAME = decode_frame(_commit_frame())
+CIDS = st.sampled_from([None, POST_CID, CID.for_block(dagcbor.encode(NEW)), CID.for_block(b"x")])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["create", "update", "delete", "x"]),
+                          st.sampled_from([op.path for op in FRAME.ops] + ["app.bsky.feed.post/3l00000000001", ""]),
+                          CIDS, CIDS), max_size=5),
+       st.one_of(st.none(), CIDS))
+def test_tampered_ops_are_typed_failures(ops, prev_data):
+    frame = decode_frame(_commit_frame())
+    original = [(op.action, op.path, op.cid, op.prev) for op in frame.ops]
+    frame.ops = [CommitOp(action, path, cid, None, prev) for action, path, cid, prev in ops]
+    if prev_data is not None:
+        frame.prev_data = prev_data
+    checked = verify_commit_event(frame, KEY.public_key)
+    if set(ops) != set(original) or (prev_data is not None and prev_data != FRAME.prev_data):
+        assert not checked.ok
+        assert checked.verdict.reason.startswith("proof_")
