@@ -82,27 +82,35 @@ _UINT_HEADS = [_head(0, size) for size in range(MAX_KEY + 1)]  # every prefix le
 _LINK36 = b"\xd8\x2a\x58\x25\x00"  # tag 42 over 37 bytes: the usual CIDv1 sha2-256 link
 
 
+def _encode_entry(previous: bytes, key: bytes, value: CID, tree: CID | None) -> bytes:
+    """One entry ``{"k", "p", "t", "v"}`` of a node, ``key`` compressed against ``previous``."""
+    size = min(len(previous), len(key))
+    if previous[:size] == key[:size]:
+        shared = size
+    else:
+        diff = int.from_bytes(previous[:size], "big") ^ int.from_bytes(key[:size], "big")
+        shared = size - (diff.bit_length() + 7) // 8
+    suffix = key[shared:]
+    if len(suffix) > MAX_KEY:
+        raise ProofError(PROOF_BAD_TREE, f"MST key longer than {MAX_KEY} bytes")
+    return (b"\xa4\x61k" + _BYTES_HEADS[len(suffix)] + suffix + b"\x61p" + _UINT_HEADS[shared] + b"\x61t"
+            + (b"\xf6" if tree is None else _LINK36 + tree if len(tree) == 36 else _link(tree))
+            + b"\x61v" + (_LINK36 + value if len(value) == 36 else _link(value)))
+
+
+def _encode_left(left: CID | None) -> bytes:
+    return b"\x61l" + (b"\xf6" if left is None else _LINK36 + left if len(left) == 36 else _link(left))
+
+
 def _encode_node(left: CID | None, entries: list[tuple[bytes, CID, CID | None]]) -> bytes:
     """The DAG-CBOR of an MST node, written directly: ``{"e": [{"k", "p", "t", "v"}...], "l"}``
     (keys in canonical order). Equal to ``dagcbor.encode`` of the node, several times faster."""
     parts = [b"\xa2\x61e", _head(0x80, len(entries))]
-    append = parts.append
     previous = b""
     for key, value, tree in entries:
-        size = min(len(previous), len(key))
-        if previous[:size] == key[:size]:
-            shared = size
-        else:
-            diff = int.from_bytes(previous[:size], "big") ^ int.from_bytes(key[:size], "big")
-            shared = size - (diff.bit_length() + 7) // 8
-        suffix = key[shared:]
-        if len(suffix) > MAX_KEY:
-            raise ProofError(PROOF_BAD_TREE, f"MST key longer than {MAX_KEY} bytes")
-        append(b"\xa4\x61k" + _BYTES_HEADS[len(suffix)] + suffix + b"\x61p" + _UINT_HEADS[shared] + b"\x61t"
-               + (b"\xf6" if tree is None else _LINK36 + tree if len(tree) == 36 else _link(tree))
-               + b"\x61v" + (_LINK36 + value if len(value) == 36 else _link(value)))
+        parts.append(_encode_entry(previous, key, value, tree))
         previous = key
-    append(b"\x61l" + (b"\xf6" if left is None else _LINK36 + left if len(left) == 36 else _link(left)))
+    parts.append(_encode_left(left))
     return b"".join(parts)
 
 
@@ -141,6 +149,12 @@ def _parse_node(block: bytes) -> tuple[CID | None, list[tuple[bytes, CID, CID | 
     """Read a node written exactly as :func:`_encode_node` writes it (the canonical form,
     maximal prefix compression, dag-cbor links); None for any other bytes, which then take
     the general decoder. What this accepts re-encodes to the same bytes."""
+    parsed = _parse_node_spans(block)
+    return None if parsed is None else (parsed[0], parsed[1])
+
+
+def _parse_node_spans(block: bytes) -> tuple[CID | None, list[tuple[bytes, CID, CID | None]], list[bytes]] | None:
+    """:func:`_parse_node`, and the bytes of each entry (reused when re-encoding the node)."""
     try:
         if block[:3] != b"\xa2\x61e":
             return None
@@ -148,8 +162,10 @@ def _parse_node(block: bytes) -> tuple[CID | None, list[tuple[bytes, CID, CID | 
         if count < 0 or count > MAX_ENTRIES:
             return None
         entries = []
+        spans = []
         previous = b""
         for _ in range(count):
+            start = pos
             if block[pos:pos + 3] != b"\xa4\x61k":
                 return None
             size, pos = _read_head(block, pos + 3, 0x40)
@@ -181,13 +197,14 @@ def _parse_node(block: bytes) -> tuple[CID | None, list[tuple[bytes, CID, CID | 
             if previous and (key <= previous or _shared_prefix(previous, key) != shared):
                 return None
             entries.append((key, value, tree))
+            spans.append(block[start:pos])
             previous = key
         if block[pos:pos + 2] != b"\x61l":
             return None
         left, pos = _read_link(block, pos + 2)
         if left is False or pos != len(block):
             return None
-        return left, entries
+        return left, entries, spans
     except IndexError:
         return None
 
@@ -204,13 +221,17 @@ class Operation(Protocol):
 class _Node:
     """A loaded MST node; ``children[i]`` is left of ``keys[i]``, ``children[-1]`` right of the last."""
 
-    __slots__ = ("keys", "values", "children", "cid")
+    __slots__ = ("keys", "values", "children", "cid", "spans", "links")
 
     def __init__(self, keys: list[bytes], values: list[CID], children: list[Any], cid: CID | None = None) -> None:
         self.keys = keys
         self.values = values
         self.children = children  # each None, a CID not loaded yet, or a _Node
         self.cid = cid  # the node's CID while it is unchanged
+        # As read: each entry's bytes and the children's CIDs. An entry whose subtree still has
+        # its CID is written back as it was; None once keys or values change.
+        self.spans: list[bytes] | None = None
+        self.links: list[CID | None] = []
 
 
 def _hashes_to(cid: CID, block: bytes) -> bool:
@@ -254,15 +275,20 @@ class PartialTree:
             raise IncompleteProofError(PROOF_MISSING_BLOCK, f"MST node {cid} is needed and not among the blocks")
         if not _hashes_to(cid, block):
             raise ProofError(PROOF_BAD_BLOCK, f"block {cid} does not hash to its CID")
-        parsed = _parse_node(block)
+        parsed = _parse_node_spans(block)
+        spans = None
         if parsed is None:  # not in the canonical layout: the general, strict decoder decides
             try:
-                parsed = _load(self._blocks, cid)
+                left, entries = _load(self._blocks, cid)
             except DecodeError as exc:
                 raise ProofError(PROOF_BAD_TREE, str(exc)) from None
-        left, entries = parsed
-        node = _Node([key for key, _v, _t in entries], [value for _k, value, _t in entries],
-                     [left] + [tree for _k, _v, tree in entries], cid)
+        else:
+            left, entries, spans = parsed
+        children = [left] + [tree for _k, _v, tree in entries]
+        node = _Node([key for key, _v, _t in entries], [value for _k, value, _t in entries], children, cid)
+        if spans is not None:
+            node.spans = spans
+            node.links = children[:]
         if level is not None:
             self._check_level(node, level, cid)
         return node
@@ -328,6 +354,7 @@ class PartialTree:
         index = bisect_left(node.keys, key)
         node.cid = None
         if height == level:
+            node.spans = None
             if index < len(node.keys) and node.keys[index] == key:
                 old[0] = node.values[index]
                 node.values[index] = value
@@ -374,6 +401,7 @@ class PartialTree:
         index = bisect_left(node.keys, key)
         node.cid = None
         if height == level:
+            node.spans = None
             old[0] = node.values[index]
             merged = self._merge(node.children[index], node.children[index + 1], level - 1)
             del node.keys[index], node.values[index]
@@ -410,8 +438,24 @@ class PartialTree:
             return ref.cid
         encode = self._encode
         children = ref.children
-        entries = [(key, ref.values[index], encode(children[index + 1])) for index, key in enumerate(ref.keys)]
-        ref.cid = CID.for_block(_encode_node(encode(children[0]), entries))
+        keys = ref.keys
+        spans = ref.spans
+        if spans is None:
+            entries = [(key, ref.values[index], encode(children[index + 1])) for index, key in enumerate(keys)]
+            block = _encode_node(encode(children[0]), entries)
+        else:
+            # Only subtree links changed: entries whose subtree kept its CID are copied as read.
+            links = ref.links
+            parts = [b"\xa2\x61e", _head(0x80, len(keys))]
+            for index, key in enumerate(keys):
+                tree = encode(children[index + 1])
+                if tree == links[index + 1]:
+                    parts.append(spans[index])
+                else:
+                    parts.append(_encode_entry(keys[index - 1] if index else b"", key, ref.values[index], tree))
+            parts.append(_encode_left(encode(children[0])))
+            block = b"".join(parts)
+        ref.cid = CID.for_block(block)
         return ref.cid
 
 
