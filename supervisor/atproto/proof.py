@@ -241,6 +241,12 @@ def _hashes_to(cid: CID, block: bytes) -> bool:
     return cid.verify(block)
 
 
+def _child_bounds(keys: list[bytes], index: int, low: bytes | None, high: bytes | None,
+                  ) -> tuple[bytes | None, bytes | None]:
+    """The key range of the subtree left of ``keys[index]``, in a node whose range is (low, high)."""
+    return (keys[index - 1] if index else low), (keys[index] if index < len(keys) else high)
+
+
 def _trim(node: _Node) -> _Node | None:
     """None for a node with nothing in it (no keys and no subtree)."""
     if not node.keys and node.children[0] is None:
@@ -300,17 +306,24 @@ class PartialTree:
                 raise ProofError(PROOF_BAD_TREE, f"MST node {cid}: key {key!r} does not belong at level {level}")
         if level == 0 and any(child is not None for child in node.children):
             raise ProofError(PROOF_BAD_TREE, f"MST node {cid} at level 0 links to a subtree")
-        if level > 0 and not node.keys and node.children[0] is None:
+        if not node.keys and node.children[0] is None:  # the root has keys when this runs
             raise ProofError(PROOF_BAD_TREE, f"MST node {cid} is empty below the root")
 
-    def _open(self, ref: Any, level: int) -> _Node | None:
+    def _open(self, ref: Any, level: int, low: bytes | None, high: bytes | None) -> _Node | None:
+        """The node ``ref`` (loading it if it is a CID), whose keys must lie between ``low``
+        and ``high`` (exclusive; None: unbounded), as its place in the tree demands."""
         if ref is None or type(ref) is _Node:
             return ref
         if level < 0:
             raise ProofError(PROOF_BAD_TREE, "MST subtree below level 0")
-        return self._read(ref, level)
+        node = self._read(ref, level)
+        keys = node.keys
+        if keys and ((low is not None and keys[0] <= low) or (high is not None and keys[-1] >= high)):
+            raise ProofError(PROOF_BAD_TREE, f"MST node {ref} holds keys outside the range of its place in the tree")
+        return node
 
     # -- edits --------------------------------------------------------------------------------
+    # ``low`` and ``high`` bound the keys of the subtree being visited (exclusive, None: none).
 
     def get(self, key: str) -> CID | None:
         """The value of ``key``, or None when absent."""
@@ -318,18 +331,21 @@ class PartialTree:
         height = _height_of_bytes(raw)
         if self._root is None or height > self._level:
             return None
-        self._root, value = self._get(self._root, self._level, raw, height)
+        self._root, value = self._get(self._root, self._level, raw, height, None, None)
         return value
 
-    def _get(self, ref: Any, level: int, key: bytes, height: int) -> tuple[Any, CID | None]:
-        node = self._open(ref, level)
+    def _get(self, ref: Any, level: int, key: bytes, height: int, low: bytes | None, high: bytes | None,
+             ) -> tuple[Any, CID | None]:
+        node = self._open(ref, level, low, high)
         if node is None:
             return None, None
-        index = bisect_left(node.keys, key)
+        keys = node.keys
+        index = bisect_left(keys, key)
         if height == level:
-            found = index < len(node.keys) and node.keys[index] == key
+            found = index < len(keys) and keys[index] == key
             return node, (node.values[index] if found else None)
-        node.children[index], value = self._get(node.children[index], level - 1, key, height)
+        node.children[index], value = self._get(node.children[index], level - 1, key, height,
+                                                *_child_bounds(keys, index, low, high))
         return node, value
 
     def put(self, key: str, value: CID) -> CID | None:
@@ -342,41 +358,47 @@ class PartialTree:
             self._root = _Node([], [], [self._root])
             self._level += 1
         old: list[CID | None] = [None]
-        self._root = self._put(self._root, self._level, raw, height, value, old)
+        self._root = self._put(self._root, self._level, raw, height, value, old, None, None)
         return old[0]
 
-    def _put(self, ref: Any, level: int, key: bytes, height: int, value: CID, old: list) -> _Node:
-        node = self._open(ref, level)
+    def _put(self, ref: Any, level: int, key: bytes, height: int, value: CID, old: list,
+             low: bytes | None, high: bytes | None) -> _Node:
+        node = self._open(ref, level, low, high)
         if node is None:
             if height == level:
                 return _Node([key], [value], [None, None])
-            return _Node([], [], [self._put(None, level - 1, key, height, value, old)])
-        index = bisect_left(node.keys, key)
+            return _Node([], [], [self._put(None, level - 1, key, height, value, old, low, high)])
+        keys = node.keys
+        index = bisect_left(keys, key)
         node.cid = None
+        bounds = _child_bounds(keys, index, low, high)
         if height == level:
             node.spans = None
-            if index < len(node.keys) and node.keys[index] == key:
+            if index < len(keys) and keys[index] == key:
                 old[0] = node.values[index]
                 node.values[index] = value
                 return node
-            low, high = self._split(node.children[index], level - 1, key)
-            node.keys.insert(index, key)
+            below, above = self._split(node.children[index], level - 1, key, *bounds)
+            keys.insert(index, key)
             node.values.insert(index, value)
-            node.children[index:index + 1] = [low, high]
+            node.children[index:index + 1] = [below, above]
             return node
-        node.children[index] = self._put(node.children[index], level - 1, key, height, value, old)
+        node.children[index] = self._put(node.children[index], level - 1, key, height, value, old, *bounds)
         return node
 
-    def _split(self, ref: Any, level: int, key: bytes) -> tuple[_Node | None, _Node | None]:
+    def _split(self, ref: Any, level: int, key: bytes, low: bytes | None, high: bytes | None,
+               ) -> tuple[_Node | None, _Node | None]:
         """The subtree ``ref`` cut into the keys below ``key`` and those above it."""
-        node = self._open(ref, level)
+        node = self._open(ref, level, low, high)
         if node is None:
             return None, None
-        index = bisect_left(node.keys, key)
-        low_child, high_child = self._split(node.children[index], level - 1, key)
-        low = _Node(node.keys[:index], node.values[:index], node.children[:index] + [low_child])
-        high = _Node(node.keys[index:], node.values[index:], [high_child] + node.children[index + 1:])
-        return _trim(low), _trim(high)
+        keys = node.keys
+        index = bisect_left(keys, key)
+        below_child, above_child = self._split(node.children[index], level - 1, key,
+                                               *_child_bounds(keys, index, low, high))
+        below = _Node(keys[:index], node.values[:index], node.children[:index] + [below_child])
+        above = _Node(keys[index:], node.values[index:], [above_child] + node.children[index + 1:])
+        return _trim(below), _trim(above)
 
     def delete(self, key: str) -> CID | None:
         """Remove ``key``; return its value (None: it was absent, and nothing changed)."""
@@ -385,41 +407,49 @@ class PartialTree:
         if self._root is None or height > self._level or self.get(key) is None:
             return None
         old: list[CID | None] = [None]
-        root = self._delete(self._root, self._level, raw, height, old)
+        root = self._delete(self._root, self._level, raw, height, old, None, None)
         # The root sits at the level of the highest key: drop keyless levels above it.
         while root is not None and not root.keys:
             self._level -= 1
-            root = self._open(root.children[0], self._level)
+            root = self._open(root.children[0], self._level, None, None)
         self._root = root
         if root is None:
             self._level = 0
         return old[0]
 
-    def _delete(self, ref: Any, level: int, key: bytes, height: int, old: list) -> _Node | None:
-        node = self._open(ref, level)
+    def _delete(self, ref: Any, level: int, key: bytes, height: int, old: list,
+                low: bytes | None, high: bytes | None) -> _Node | None:
+        node = self._open(ref, level, low, high)
         assert node is not None  # get() found the key on this path
-        index = bisect_left(node.keys, key)
+        keys = node.keys
+        index = bisect_left(keys, key)
         node.cid = None
         if height == level:
             node.spans = None
             old[0] = node.values[index]
-            merged = self._merge(node.children[index], node.children[index + 1], level - 1)
-            del node.keys[index], node.values[index]
+            left_bounds = (keys[index - 1] if index else low, key)
+            right_bounds = (key, keys[index + 1] if index + 1 < len(keys) else high)
+            merged = self._merge(node.children[index], node.children[index + 1], level - 1, left_bounds, right_bounds)
+            del keys[index], node.values[index]
             node.children[index:index + 2] = [merged]
         else:
-            node.children[index] = self._delete(node.children[index], level - 1, key, height, old)
+            node.children[index] = self._delete(node.children[index], level - 1, key, height, old,
+                                                *_child_bounds(keys, index, low, high))
         return _trim(node)
 
-    def _merge(self, left: Any, right: Any, level: int) -> Any:
+    def _merge(self, left: Any, right: Any, level: int, left_bounds: tuple[bytes | None, bytes | None],
+               right_bounds: tuple[bytes | None, bytes | None]) -> Any:
         """Join two adjacent subtrees of one level (all of ``left`` below all of ``right``)."""
         if left is None:
             return right
         if right is None:
             return left
-        low = self._open(left, level)
-        high = self._open(right, level)
+        low = self._open(left, level, *left_bounds)
+        high = self._open(right, level, *right_bounds)
         assert low is not None and high is not None
-        middle = self._merge(low.children[-1], high.children[0], level - 1)
+        middle = self._merge(low.children[-1], high.children[0], level - 1,
+                             (low.keys[-1] if low.keys else left_bounds[0], left_bounds[1]),
+                             (right_bounds[0], high.keys[0] if high.keys else right_bounds[1]))
         return _trim(_Node(low.keys + high.keys, low.values + high.values,
                            low.children[:-1] + [middle] + high.children[1:]))
 

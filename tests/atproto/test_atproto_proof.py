@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from supervisor.atproto import dagcbor, mst, proof
 from supervisor.atproto.cid import CID
-from supervisor.atproto.errors import AtprotoError, IncompleteProofError, ProofError
+from supervisor.atproto.errors import AtprotoError, IncompleteProofError, MSTError, ProofError
 from supervisor.atproto.frames import CommitOp
 from supervisor.atproto.proof import PartialTree, check_commit_proof, invert_ops, proof_blocks, verify_commit_proof
 
@@ -199,6 +199,27 @@ def test_malformed_trees_are_bad_tree(node):
     root, blocks = _forged_node(node)
     verdict = verify_commit_proof({**blocks, **RECORD_BLOCKS}, root, root, [CommitOp("create", "x/y", RECORDS[0])])
     assert verdict.reason == proof.PROOF_BAD_TREE
+
+
+def test_an_empty_node_below_the_root_is_bad_tree():
+    empty_cid, empty = _forged_node({"l": None, "e": []})
+    key = "blue"  # height 1: its left subtree is a level-0 node
+    root, blocks = _forged_node({"l": empty_cid, "e": [{"p": 0, "k": key.encode(), "v": RECORDS[0], "t": None}]})
+    blocks.update(empty)
+    verdict = verify_commit_proof({**blocks, **RECORD_BLOCKS}, root, root, [CommitOp("create", "a/b", RECORDS[0])])
+    assert verdict.reason == proof.PROOF_BAD_TREE
+
+
+def test_keys_outside_their_place_in_the_tree_are_bad_tree():
+    # "y/1" sorts after "blue" but sits in the subtree left of it
+    child_cid, child = _forged_node({"l": None, "e": [{"p": 0, "k": b"y/1", "v": RECORDS[0], "t": None}]})
+    root, blocks = _forged_node({"l": child_cid, "e": [{"p": 0, "k": b"blue", "v": RECORDS[0], "t": None}]})
+    blocks.update(child)
+    blocks.update(RECORD_BLOCKS)
+    for op in (CommitOp("create", "a/1", RECORDS[0]), CommitOp("delete", "a/1", None, None, RECORDS[0])):
+        assert verify_commit_proof(blocks, root, root, [op]).reason == proof.PROOF_BAD_TREE
+    with pytest.raises(MSTError):  # the general walker agrees that the tree is malformed
+        list(mst.walk(blocks, root))
 
 
 @pytest.mark.parametrize("ops", [
