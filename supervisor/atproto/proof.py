@@ -168,14 +168,22 @@ def _parse_node_spans(block: bytes) -> tuple[CID | None, list[tuple[bytes, CID, 
             start = pos
             if block[pos:pos + 3] != b"\xa4\x61k":
                 return None
-            size, pos = _read_head(block, pos + 3, 0x40)
-            if size < 0:
-                return None
+            head = block[pos + 3]
+            if 0x40 <= head < 0x58:  # a key suffix under 24 bytes: the usual case
+                size, pos = head - 0x40, pos + 4
+            else:
+                size, pos = _read_head(block, pos + 3, 0x40)
+                if size < 0:
+                    return None
             suffix = block[pos:pos + size]
             pos += size
             if block[pos:pos + 2] != b"\x61p":
                 return None
-            shared, pos = _read_head(block, pos + 2, 0)
+            head = block[pos + 2]
+            if head < 24:
+                shared, pos = head, pos + 3
+            else:
+                shared, pos = _read_head(block, pos + 2, 0)
             if shared < 0 or shared > len(previous) or block[pos:pos + 2] != b"\x61t":
                 return None
             pos += 2
@@ -194,7 +202,8 @@ def _parse_node_spans(block: bytes) -> tuple[CID | None, list[tuple[bytes, CID, 
             key = previous[:shared] + suffix
             if len(suffix) != size or not suffix or len(key) > MAX_KEY:
                 return None
-            if previous and (key <= previous or _shared_prefix(previous, key) != shared):
+            # canonical compression shares all it can: the next byte differs, or ``previous`` ends
+            if previous and (key <= previous or (shared < len(previous) and previous[shared] == suffix[0])):
                 return None
             entries.append((key, value, tree))
             spans.append(block[start:pos])
