@@ -256,3 +256,15 @@ def test_not_a_document():
         atproto_key(["not", "a", "map"])
     with pytest.raises(DidDocumentError):
         pds_endpoint(None)
+
+
+def test_k256_without_coincurve_verifies_the_same(monkeypatch):
+    monkeypatch.setattr(crypto, "_coincurve", None)
+    for vector in SIGNATURES:
+        key = parse_did_key(vector["publicKeyDid"])
+        verdict = verify_signature(key, _b64(vector["messageBase64"]), _b64(vector["signatureBase64"]))
+        assert verdict.ok is vector["validSignature"]
+    key = PrivateKey.generate(K256)
+    assert verify_signature(key.public_key, b"m", key.sign(b"m")).ok
+    assert verify_signature(PrivateKey.generate(K256).public_key, b"m", key.sign(b"m")).reason == \
+        crypto.SIGNATURE_INVALID
