@@ -1,5 +1,6 @@
 """AT Protocol wire formats: DAG-CBOR, CIDs, CAR, MST, repository commits, event-stream
-frames and identifier syntax. Pure functions over bytes and values; no I/O.
+frames and identifier syntax; and their verification: keys and signatures, DID document keys,
+commit proofs (MST inversion) and revision chains. Pure functions over bytes and values; no I/O.
 """
 
 from supervisor.atproto.cid import CID, DAG_CBOR, RAW, SHA2_256

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from supervisor.atproto import car, dagcbor, mst
 from supervisor.atproto.cid import CID
 from supervisor.atproto.dagcbor import Limits
 from supervisor.atproto.errors import DecodeError, FrameError
+from supervisor.atproto.proof import invert_ops, proof_blocks
 from supervisor.atproto.repo import make_commit
 
 __all__ = [
@@ -424,6 +425,8 @@ def encode_commit(
     tree: Mapping[str, CID] | None = None,
     blobs: Sequence[CID] = (),
     too_big: bool = False,
+    sign: Callable[[bytes], bytes] | None = None,
+    inductive: bool = False,
 ) -> bytes:
     """A ``#commit`` frame whose CAR slice holds the commit, the records and the MST nodes
     on the path to every op's key.
@@ -431,7 +434,11 @@ def encode_commit(
     Each op is ``(action, path, cid, record)`` or with a fifth item ``prev``. A record's CID
     is computed from the record when given. ``tree`` is the repository's full key -> CID
     mapping after the commit; without it the tree holds just this commit's creates and
-    updates.
+    updates. ``sign`` signs the commit (see :func:`~supervisor.atproto.repo.make_commit`).
+
+    With ``inductive`` (sync 1.1), the slice holds every MST node needed to invert the ops
+    (updates and deletes then need their ``prev``), and ``prevData`` is the inverted root
+    unless ``prev_data`` is given.
     """
     record_blocks: dict[CID, bytes] = {}
     body_ops = []
@@ -455,8 +462,14 @@ def encode_commit(
         body_ops.append(op)
     entries = dict(tree) if tree is not None else changed
     root, nodes = mst.build(entries)
-    proof = mst.node_path(nodes, root, [op["path"] for op in body_ops])
-    commit_cid, commit_block = make_commit(did, root, rev)
+    if inductive:
+        mutations = [CommitOp(op["action"], op["path"], op["cid"], None, op.get("prev")) for op in body_ops]
+        proof = proof_blocks(nodes, root, mutations)
+        if prev_data is None:
+            prev_data = invert_ops(nodes, root, mutations)
+    else:
+        proof = mst.node_path(nodes, root, [op["path"] for op in body_ops])
+    commit_cid, commit_block = make_commit(did, root, rev, sign=sign)
     blocks = [(commit_cid, commit_block)]
     blocks.extend((cid, nodes[cid]) for cid in sorted(proof))
     blocks.extend(record_blocks.items())
@@ -494,11 +507,14 @@ def encode_account(seq: int, did: str, time: str, active: bool, status: str | No
     return _message("#account", body)
 
 
-def encode_sync(seq: int, did: str, rev: str, time: str, *, data: CID | None = None) -> bytes:
-    """A ``#sync`` frame whose ``blocks`` is a CAR holding just the commit block."""
+def encode_sync(
+    seq: int, did: str, rev: str, time: str, *, data: CID | None = None, sign: Callable[[bytes], bytes] | None = None
+) -> bytes:
+    """A ``#sync`` frame whose ``blocks`` is a CAR holding just the commit block (signed by
+    ``sign`` when given)."""
     if data is None:
         data, _nodes = mst.build({})
-    commit_cid, commit_block = make_commit(did, data, rev)
+    commit_cid, commit_block = make_commit(did, data, rev, sign=sign)
     blocks = car.write_car([commit_cid], [(commit_cid, commit_block)])
     return _message("#sync", {"seq": seq, "did": did, "rev": rev, "time": time, "blocks": blocks})
 

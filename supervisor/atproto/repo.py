@@ -15,6 +15,7 @@ __all__ = [
     "make_commit",
     "unsigned_commit_bytes",
     "parse_commit",
+    "commit_from_object",
     "export_repo",
     "Repo",
     "load_repo",
@@ -69,6 +70,11 @@ def parse_commit(cid: CID, block: bytes) -> Commit:
         obj = dagcbor.decode(block)
     except DecodeError as exc:
         raise DecodeError(f"commit {cid}: {exc}") from None
+    return commit_from_object(cid, obj)
+
+
+def commit_from_object(cid: CID, obj: object) -> Commit:
+    """Check a decoded commit object (versions 2 and 3)."""
     if type(obj) is not dict:
         raise DecodeError(f"commit {cid} is not a map")
     did, version, data, rev = obj.get("did"), obj.get("version"), obj.get("data"), obj.get("rev")
