@@ -17,6 +17,7 @@ from supervisor.atproto.frames import Account, Commit, ErrorFrame, Identity, Inf
 from supervisor.atproto.dagcbor import decode
 from supervisor.atproto.jsonfmt import to_json
 from supervisor.atproto.repo import load_repo
+from supervisor.atproto.validate import frame_problems
 from supervisor.cli.base import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, fail, main
 from supervisor.files import open_input, read_input
 from supervisor.report.mask import mask_text
@@ -86,10 +87,12 @@ def firehose() -> None:
 def decode_command(capture: str, fmt: str) -> None:
     """Decode a capture ([u32 LE length][frame] records) into JSON lines.
 
-    Exit 1 if any frame was malformed (each gets a {"type": "malformed"} line), 2 if the
-    file is truncated or unreadable.
+    Exit 1 if any frame was malformed (each gets a {"type": "malformed"} line) or has values
+    that break the specification (a {"type": "invalid"} line with its problems: negative seq,
+    an unknown action, a path that is not collection/record-key, a DID that is not one, ...),
+    2 if the file is truncated, unreadable, or not a capture (1000 malformed frames in a row).
     """
-    malformed = 0
+    malformed = invalid = 0
     counts: Counter[str] = Counter()
     out = sys.stdout
     started = time.perf_counter()
@@ -112,6 +115,14 @@ def decode_command(capture: str, fmt: str) -> None:
                             break
                         continue
                     run = 0
+                    problems = frame_problems(frame)
+                    if problems:
+                        invalid += 1
+                        counts["invalid"] += 1
+                        if fmt == "jsonl":
+                            out.write(json.dumps({"type": "invalid", "offset": offset, "frame": _count_key(frame),
+                                                  "problems": problems}, ensure_ascii=False) + "\n")
+                        continue
                     counts[_count_key(frame)] += 1
                     if fmt == "jsonl":
                         out.write(json.dumps(frame_to_json(frame), ensure_ascii=False) + "\n")
@@ -136,8 +147,10 @@ def decode_command(capture: str, fmt: str) -> None:
         hint = (" (is it a capture file? `supervisor firehose capture` writes them)" if not decoded
                 else "; the frames before the damage were printed")
         fail(f"error: {capture}: {truncated}{hint}", EXIT_USAGE)
-    if malformed:
-        click.echo(f"{capture}: {malformed} malformed frame(s)", err=True)
+    if malformed or invalid:
+        parts = [f"{malformed} malformed frame(s)"] if malformed else []
+        parts += [f"{invalid} frame(s) with invalid fields"] if invalid else []
+        click.echo(f"{capture}: {', '.join(parts)}", err=True)
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_OK)
 

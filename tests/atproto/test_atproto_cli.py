@@ -26,11 +26,11 @@ POST = {"$type": "app.bsky.feed.post", "text": "héllo", "createdAt": TIME,
 
 def _frames():
     return [
-        encode_commit(1, DID, "3kabc", None, TIME, [("create", "app.bsky.feed.post/3k1", None, POST),
+        encode_commit(1, DID, "3kabcaaaaaaaa", None, TIME, [("create", "app.bsky.feed.post/3k1", None, POST),
                                                    ("delete", "app.bsky.feed.like/3k2", None, None)]),
         encode_identity(2, DID, TIME, "alice.test"),
         encode_account(3, DID, TIME, False, "deactivated"),
-        encode_sync(4, DID, "3kabd", TIME),
+        encode_sync(4, DID, "3kabdaaaaaaaa", TIME),
         encode_info("OutdatedCursor", "cursor too old"),
         encode_frame({"op": 1, "t": "#future"}, {"seq": 5}),
         encode_error("ConsumerTooSlow", "slow down"),
@@ -55,7 +55,7 @@ def test_decode_jsonl(tmp_path):
     lines = _lines(result.output)
     commit = lines[0]
     assert commit["type"] == "#commit" and commit["seq"] == 1 and commit["did"] == DID
-    assert commit["rev"] == "3kabc" and commit["since"] is None and commit["time"] == TIME
+    assert commit["rev"] == "3kabcaaaaaaaa" and commit["since"] is None and commit["time"] == TIME
     create, delete = commit["ops"]
     assert create["action"] == "create" and create["path"] == "app.bsky.feed.post/3k1"
     assert create["cid"].startswith("bafyrei")
@@ -66,7 +66,7 @@ def test_decode_jsonl(tmp_path):
     assert lines[1] == {"seq": 2, "type": "#identity", "did": DID, "time": TIME, "handle": "alice.test"}
     assert lines[2] == {"seq": 3, "type": "#account", "did": DID, "time": TIME, "active": False,
                         "status": "deactivated"}
-    assert lines[3] == {"seq": 4, "type": "#sync", "did": DID, "rev": "3kabd", "time": TIME}
+    assert lines[3] == {"seq": 4, "type": "#sync", "did": DID, "rev": "3kabdaaaaaaaa", "time": TIME}
     assert lines[4] == {"type": "#info", "name": "OutdatedCursor", "message": "cursor too old"}
     assert lines[5] == {"type": "#future"}
     assert lines[6] == {"type": "error", "error": "ConsumerTooSlow", "message": "slow down"}
@@ -189,7 +189,7 @@ def _repo_file(tmp_path):
         "app.bsky.actor.profile/self": {"$type": "app.bsky.actor.profile", "avatar": POST["embed"]["images"][0]["image"]},
     }
     path = tmp_path / "repo.car"
-    path.write_bytes(export_repo(DID, "3kabc", records))
+    path.write_bytes(export_repo(DID, "3kabcaaaaaaaa", records))
     return path, records
 
 
@@ -212,7 +212,7 @@ def test_repo_inspect(tmp_path):
     result = CliRunner().invoke(main, ["repo", "inspect", str(path), "--format", "json"])
     assert result.exit_code == 0, result.output
     info = json.loads(result.output)
-    assert info["did"] == DID and info["rev"] == "3kabc" and info["version"] == 3
+    assert info["did"] == DID and info["rev"] == "3kabcaaaaaaaa" and info["version"] == 3
     assert info["data"].startswith("bafyrei") and info["records"] == len(records)
     text = CliRunner().invoke(main, ["repo", "inspect", str(path)])
     assert DID in text.output and "rev" in text.output
