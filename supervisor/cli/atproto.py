@@ -20,7 +20,7 @@ from supervisor.atproto.repo import load_repo
 from supervisor.atproto.validate import frame_problems
 from supervisor.cli.base import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, fail, main
 from supervisor.files import open_input, read_input
-from supervisor.report.mask import mask_text
+from supervisor.secrets import mask_text
 
 __all__ = ["firehose", "repo", "frame_to_json", "subscribe_url"]
 

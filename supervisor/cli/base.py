@@ -85,7 +85,7 @@ class LazyGroup(click.Group):
         except Exception as exc:  # noqa: BLE001 - see above
             if os.environ.get("SUPERVISOR_DEBUG"):
                 raise
-            from supervisor.report.mask import mask_text
+            from supervisor.secrets import mask_text
 
             _quiet_exit(f"error: unexpected {type(exc).__name__}: {mask_text(str(exc))} "
                         "(run again with SUPERVISOR_DEBUG=1 to see where)", EXIT_USAGE)
@@ -154,7 +154,7 @@ def load_options_from(kwargs: dict[str, Any]) -> LoadOptions:
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print one clear line to stderr (URL passwords masked) and exit with ``code``."""
-    from supervisor.report.mask import mask_text
+    from supervisor.secrets import mask_text
 
     click.echo(mask_text(message), err=True)
     sys.exit(code)

@@ -9,7 +9,7 @@ import click
 import yaml
 
 from supervisor.cli.base import compose_options, handle_errors, load_options_from, load_project_or_exit, main
-from supervisor.report.mask import mask_config, mask_env_record, secret_values
+from supervisor.secrets import mask_config, mask_env_record, secret_values
 
 
 def escape_dollars(value: Any) -> Any:

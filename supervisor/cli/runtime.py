@@ -458,7 +458,7 @@ def status_command(fmt: str, no_worker: bool, **kwargs: Any) -> None:
         _fail_runtime(exc)
     except PolicyError as exc:  # a malformed x-supervisor block: unusable input, as in validate
         fail(f"error: {exc}", EXIT_USAGE)
-    from supervisor.report.mask import redact, secret_values
+    from supervisor.secrets import redact, secret_values
 
     secrets = secret_values(project)  # values templates took from secret variables
     if fmt == "json":
@@ -491,7 +491,7 @@ def _cursor_rows(engine: Any, project: Project, views: list[Any]) -> tuple[Optio
 
 
 def _print_status(report: Any, workers: dict[str, str], secrets: frozenset[str] = frozenset()) -> None:
-    from supervisor.report.mask import mask_text, mask_value, redact
+    from supervisor.secrets import mask_text, mask_value, redact
 
     def echo(line: str) -> None:
         click.echo(redact(mask_text(line), secrets))

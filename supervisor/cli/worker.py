@@ -73,7 +73,7 @@ def healthcheck_command(as_json: bool, url: Optional[str], timeout: float) -> No
     import math
     import urllib.parse
 
-    from supervisor.report.mask import mask_text
+    from supervisor.secrets import mask_text
     from supervisor.worker.health import check_health
 
     if math.isnan(timeout):

@@ -40,6 +40,7 @@ from supervisor.compose.model import ComposeError, Location
 from supervisor.compose.template import Lookup, Reference, TemplateError, quote_go
 from supervisor.compose.template import interpolate as interpolate_template
 from supervisor.files import InputRefused, InputTooLarge, read_input
+from supervisor.secrets import MASK, is_secret_name
 
 __all__ = [
     "DotenvError",
@@ -215,7 +216,7 @@ class _Parser:
                 self.entries.append(DotenvEntry(key, value, line, "", (), True))
             return after
 
-        value, raw, refs, rest = self._value(after)
+        value, raw, refs, rest = self._value(after, key)
         self.out[key] = value
         self.entries.append(DotenvEntry(key, value, line, raw, tuple(refs)))
         return rest
@@ -241,7 +242,7 @@ class _Parser:
 
     # values --------------------------------------------------------------
 
-    def _value(self, pos: int) -> tuple[str, str, list[Reference], int]:
+    def _value(self, pos: int, key: str = "") -> tuple[str, str, list[Reference], int]:
         text = self.text
         quote = text[pos] if pos < len(text) and text[pos] in "\"'" else ""
         if not quote:
@@ -257,6 +258,8 @@ class _Parser:
         if close < 0:
             end = text.find("\n", pos)
             shown = text[pos : len(text) if end < 0 else end]
+            if is_secret_name(key):
+                shown = shown[0] + MASK  # the quote, not the secret
             raise self._error(pos, f"unterminated quoted value {shown}")
         raw = text[pos : close + 1]
         refs: list[Reference] = []

@@ -18,6 +18,7 @@ through aliases are refused (see :mod:`supervisor.compose.yamlsource`).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any, Optional
 
@@ -37,6 +38,7 @@ from supervisor.compose.normalize import (
 )
 from supervisor.compose.profiles import check_dependencies, split_services
 from supervisor.compose.yamlsource import OVERRIDE, RESET, LMap, key_location, read_documents
+from supervisor.secrets import is_secret_name, redact_words
 
 __all__ = ["load_project"]
 
@@ -297,6 +299,25 @@ def load_project(options: LoadOptions) -> Project:
 
 def _load_project(options: LoadOptions) -> Project:
     discovery = discover(options)
+    try:
+        return _load_discovered(discovery)
+    except ComposeError as exc:
+        _mask_error(exc, discovery.environment)
+        raise
+
+
+def _mask_error(exc: ComposeError, environment: dict) -> None:
+    """Hide the values of secret-named variables that an error quotes (``cpus: ${API_KEY}``)."""
+    secrets = {value for name, (value, _origin) in environment.items()
+               if value and len(value) >= 4 and is_secret_name(name)}
+    if not secrets:
+        return
+    exc.message = redact_words(exc.message, secrets)
+    if exc.location is not None and exc.location.file:
+        exc.location = dataclasses.replace(exc.location, file=redact_words(exc.location.file, secrets))
+
+
+def _load_discovered(discovery: Discovery) -> Project:
     environment = dict(discovery.environment)
     interpolator = Interpolator(environment, list(discovery.warnings))
     _check_files(discovery.files)

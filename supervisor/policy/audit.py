@@ -8,7 +8,7 @@ from typing import Any, Optional
 from supervisor.policy.engine import Evaluation, ServiceDecision, Unit
 from supervisor.policy.profiles import Profile
 from supervisor.policy.provenance import describe_value
-from supervisor.report.mask import mask_value, redact, secret_values
+from supervisor.secrets import mask_value, redact, secret_values
 
 __all__ = ["AuditRow", "days_meaning", "audit_rows"]
 

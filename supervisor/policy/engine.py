@@ -17,7 +17,7 @@ from supervisor.policy.errors import ExtensionError
 from supervisor.policy.expressions import Context, StartFailure, format_value
 from supervisor.policy.findings import Finding, RULES, rule
 from supervisor.policy.profiles import Profile, WriterSpec, builtin_profiles, load_schema
-from supervisor.report.mask import redact, secret_values
+from supervisor.secrets import redact, secret_values
 from supervisor.verdicts import known_valid, remember_valid, verdict_key
 
 __all__ = [

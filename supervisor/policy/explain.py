@@ -9,7 +9,7 @@ from supervisor.compose.model import EnvValue, Location
 from supervisor.policy.engine import Evaluation
 from supervisor.policy.errors import PolicyError
 from supervisor.policy.provenance import describe_origin, describe_value, relative_location
-from supervisor.report.mask import mask_text, mask_value, redact, secret_values
+from supervisor.secrets import mask_text, mask_value, redact, secret_values
 
 __all__ = ["Layer", "Explanation", "explain"]
 

@@ -8,7 +8,7 @@ from supervisor.compose.model import EnvValue, Location
 from supervisor.policy.engine import Evaluation, ServiceDecision, Unit, Writer, key_location, service_location
 from supervisor.policy.findings import Finding, rule
 from supervisor.policy.provenance import describe_value, show_location, value_location
-from supervisor.report.mask import mask_value
+from supervisor.secrets import mask_value
 
 __all__ = ["run_rules", "describe_unit_value", "unit_value_location"]
 

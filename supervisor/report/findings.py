@@ -7,7 +7,7 @@ from typing import Any, Optional, Sequence
 
 from supervisor.policy.findings import Finding, exit_code
 from supervisor.policy.provenance import relative_location
-from supervisor.report.mask import mask_text
+from supervisor.secrets import mask_text
 
 __all__ = ["summary", "render_text", "render_json", "finding_json"]
 

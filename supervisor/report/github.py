@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 from supervisor.compose.model import Location
 from supervisor.policy.findings import Finding
 from supervisor.policy.provenance import relative_location
-from supervisor.report.mask import mask_text
+from supervisor.secrets import mask_text
 
 __all__ = ["escape_data", "escape_property", "workflow_command", "render_github"]
 

@@ -13,7 +13,7 @@ from supervisor import __version__
 from supervisor.compose.model import Location
 from supervisor.policy.findings import RULES, Finding
 from supervisor.policy.provenance import relative_location
-from supervisor.report.mask import mask_text
+from supervisor.secrets import mask_text
 
 __all__ = ["SARIF_SCHEMA", "to_sarif", "render_sarif"]
 

@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 
 from supervisor.policy.audit import AuditRow
 from supervisor.policy.explain import Explanation
-from supervisor.report.mask import mask_text
+from supervisor.secrets import mask_text
 
 __all__ = ["AUDIT_COLUMNS", "audit_cells", "render_audit", "render_explanation"]
 

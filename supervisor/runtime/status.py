@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 from urllib.parse import unquote, urlsplit
 
 from supervisor.compose.model import EnvValue, Origin, Project
-from supervisor.report.mask import mask_value
+from supervisor.secrets import mask_value
 from supervisor.runtime import spec as S
 
 __all__ = [

@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import psycopg
 
-from supervisor.report.mask import mask_text
+from supervisor.secrets import mask_text
 from supervisor.worker import store
 from supervisor.worker.backfill import Backfill, BackfillStatus, PREFIX
 from supervisor.worker.batch import BatchBuilder

@@ -16,7 +16,7 @@ import re
 import urllib.parse
 from typing import Callable, Mapping, Optional, TypeVar
 
-from supervisor.report.mask import MASK, mask_text, mask_value
+from supervisor.secrets import MASK, mask_text, mask_value
 from supervisor.worker.errors import ConfigError
 
 __all__ = [

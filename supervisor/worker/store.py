@@ -25,7 +25,7 @@ from typing import Any, Iterator, Optional
 
 import psycopg
 
-from supervisor.report.mask import mask_text
+from supervisor.secrets import mask_text
 from supervisor.worker.batch import Batch, RecordWrite
 from supervisor.worker.errors import MigrationError, StoreError
 from supervisor.worker.schema import TYPED_COLLECTIONS, WRITE_LOCK_KEY, migrate

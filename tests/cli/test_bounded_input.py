@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -45,21 +44,30 @@ CASES = {
 }
 
 
+# A small parent for the command: the child's peak RSS (ru_maxrss) counts the pages of the process
+# it was forked from, so measuring from the large test process would count the test process.
+_MEASURE = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[2:])\n"
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "sys.exit(code if code >= 0 else 128 - code)\n"
+)
+
+
 def _run(args: list[str], cwd: Path) -> tuple[int, str, float]:
-    """Run the command; its exit code, stderr and its own peak RSS in MB (``wait4``)."""
+    """Run the command; its exit code, stderr and its own peak RSS in MB."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+    rss_file = cwd / "rss.txt"
     with open(cwd / "out.txt", "wb") as out, open(cwd / "err.txt", "wb") as err:
-        proc = subprocess.Popen([*CLI, *args], cwd=cwd, stdout=out, stderr=err, env=env)
-    timer = threading.Timer(LIMIT_SECONDS, proc.kill)
-    timer.start()
+        proc = subprocess.Popen([sys.executable, "-c", _MEASURE, str(rss_file), *CLI, *args], cwd=cwd, stdout=out,
+                                stderr=err, env=env, start_new_session=True)
     try:
-        _, status, usage = os.wait4(proc.pid, 0)
-    finally:
-        timer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode == -signal.SIGKILL:
-        raise AssertionError(f"supervisor {' '.join(args)} did not finish within {LIMIT_SECONDS} s")
-    return proc.returncode, (cwd / "err.txt").read_text(errors="replace"), usage.ru_maxrss / 1024
+        code = proc.wait(LIMIT_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise AssertionError(f"supervisor {' '.join(args)} did not finish within {LIMIT_SECONDS} s") from None
+    return code, (cwd / "err.txt").read_text(errors="replace"), int(rss_file.read_text()) / 1024
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from supervisor.compose.model import EnvValue, Location, Origin, Project, Service, Substitution
-from supervisor.report.mask import MASK, is_secret_name, mask_text, mask_value, redact, secret_values
+from supervisor.secrets import MASK, is_secret_name, mask_text, mask_value, redact, secret_values
 
 
 @pytest.mark.parametrize("text,expected", [

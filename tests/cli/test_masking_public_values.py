@@ -2,7 +2,7 @@
 
 from supervisor.compose.loader import load_project
 from supervisor.compose.model import LoadOptions
-from supervisor.report.mask import redact, secret_values
+from supervisor.secrets import redact, secret_values
 
 COMPOSE = """
 name: appview

@@ -1,0 +1,272 @@
+"""Masking of secrets in everything we print or log (one home: every layer imports it from here).
+
+A value is secret when its variable name looks like one (``*PASSWORD*``, ``*_SECRET``,
+``*_KEY``, ``*TOKEN*``, ``*_PASS``), when it is the password part of a URL
+(``scheme://user:pw@host``) or of a libpq conninfo (``password=pw``), or when a template
+filled it from a secret variable (``pm_id: ${POSTGRES_PASSWORD}``: see :func:`secret_values`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Collection, Iterator, Optional
+
+if TYPE_CHECKING:
+    from supervisor.compose.model import EnvValue, Project
+
+__all__ = ["MASK", "is_secret_name", "mask_value", "mask_text", "mask_argv", "mask_config", "mask_env_record",
+           "secret_values", "redact", "redact_words"]
+
+MASK = "****"
+
+# Secret names are judged by their words (split at "_", "-", "." and camelCase): a word holding
+# PASSWORD/PASSWD/PASSPHRASE/SECRET, a word TOKEN (or ending in it), CREDENTIAL(S), PASS, APIKEY,
+# BASICAUTH, or KEY as the last word.  A name that ends in a word for a place (FILE, PATH, DIR)
+# names where the secret lives, not the secret; TOKENS counts them; a PRIMARY/PUBLIC/... KEY is
+# not a secret.
+_WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+")
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_SECRET_INFIXES = ("PASSWORD", "PASSWD", "PASSPHRASE", "SECRET")
+_SECRET_WORDS = frozenset({"PASS", "APIKEY", "CREDENTIAL", "CREDENTIALS", "BASICAUTH"})
+_PLACE_WORDS = frozenset({"FILE", "FILES", "PATH", "DIR", "DIRECTORY"})
+_OPEN_KEY_WORDS = frozenset({"PRIMARY", "PUBLIC", "FOREIGN", "SORT", "PARTITION", "CACHE", "IDEMPOTENCY"})
+# userinfo password in a URL: scheme://user:password@host.  Passwords are often written
+# without percent-encoding, so the password runs to the last "@" of the token (a run of
+# characters other than white space, quotes and angle brackets; over-masking a query string
+# that holds an "@" is the safe error).  The scheme starts where a word starts: matching is
+# linear in the text's length, whatever it holds.
+_TOKEN = re.compile(r"[^\s\"'<>]+")
+_URL_HEAD = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s\"'<>]*:")
+# password=... in a libpq keyword/value conninfo ("host=db user=u password=pw")
+# NAME=value where NAME is a secret name: libpq's "password=pw", "PGPASSWORD=pw psql",
+# "--token=abc"; and an option followed by its value: "--api-key abc".
+_ASSIGNMENT = re.compile(r"(?P<head>(?<![A-Za-z0-9_.])(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*)"
+                         r"(?P<pw>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s'\"&;]+)")
+_OPTION_VALUE = re.compile(r"(?P<head>(?<![A-Za-z0-9_.-])--?(?P<name>[A-Za-z][A-Za-z0-9_.-]*)\s+)"
+                           r"(?P<pw>[^\s'\"-][^\s'\"]*)")
+# Values shorter than this are masked where they are a whole value, never inside other text:
+# replacing "0" or "true" everywhere would garble the output without hiding anything.
+_MIN_SUBSTRING_SECRET = 6
+
+
+def is_secret_name(name: str) -> bool:
+    """True when a variable (or key, or option) of this name holds a secret."""
+    words = [w for w in _WORD_SPLIT.split(_CAMEL.sub(r"\1_\2", name).upper()) if w]
+    if not words or words[-1] in _PLACE_WORDS:
+        return False
+    for index, word in enumerate(words):
+        if word in _SECRET_WORDS or any(infix in word for infix in _SECRET_INFIXES):
+            return True
+        if word == "TOKEN" or (word.endswith("TOKEN") and len(word) > 5):
+            return True
+        if word == "BASIC" and index + 1 < len(words) and words[index + 1] == "AUTH":
+            return True
+    if words[-1] == "KEY":
+        return len(words) == 1 or words[-2] not in _OPEN_KEY_WORDS
+    return False
+
+
+_PORT_AND_PATH = re.compile(r"\d{1,5}[/?#]")
+
+
+def _mask_token(match: re.Match[str]) -> str:
+    token = match.group(0)
+    at = token.rfind("@")
+    if at < 0 or "://" not in token:
+        return token
+    head = _URL_HEAD.search(token, 0, at)
+    if head is None:
+        return token
+    pw = token[head.end():at]
+    if _PORT_AND_PATH.match(pw):  # host:port/path?q=a@b: an "@" after the path, no userinfo
+        return token
+    return token[:head.end()] + (MASK if pw else "") + token[at:]
+
+
+def mask_text(text: str) -> str:
+    """Mask the passwords of URLs and of ``password=`` conninfo keywords inside free text."""
+    if "://" in text:
+        text = _TOKEN.sub(_mask_token, text)
+    if "=" in text:
+        text = _ASSIGNMENT.sub(_mask_named, text)
+    if "-" in text:
+        text = _OPTION_VALUE.sub(_mask_named, text)
+    return text
+
+
+def _mask_named(match: re.Match[str]) -> str:
+    if not is_secret_name(match.group("name")) or match.group("pw") == MASK:
+        return match.group(0)
+    return match.group("head") + MASK
+
+
+def mask_argv(argv: list[Any], secrets: Collection[str] = ()) -> list[Any]:
+    """An argument list (``command``, ``entrypoint``, ``healthcheck.test``) with secrets masked.
+
+    Each argument is masked as text; an option with a secret name (``--token``, ``-password``)
+    also hides the argument after it.
+    """
+    out: list[Any] = []
+    hide_next = False
+    for arg in argv:
+        if not isinstance(arg, str):
+            out.append(arg)
+            hide_next = False
+            continue
+        if hide_next and arg and not arg.startswith("-"):
+            out.append(MASK)
+            hide_next = False
+            continue
+        out.append(redact(mask_text(arg), secrets))
+        hide_next = arg.startswith("-") and "=" not in arg and is_secret_name(arg.lstrip("-"))
+    return out
+
+
+def mask_value(name: str, value: Optional[str], secrets: Collection[str] = ()) -> Optional[str]:
+    """The printable form of ``name=value``: the whole value for secret names, URL passwords otherwise.
+
+    ``secrets`` are further values to hide wherever they appear (see :func:`secret_values`).
+    """
+    if value is None:
+        return None
+    if is_secret_name(name) and value != "":
+        return MASK
+    return redact(mask_text(value), secrets) if secrets else mask_text(value)
+
+
+def _records(record: "EnvValue") -> Iterator["EnvValue"]:
+    yield record
+    for earlier in record.overridden:
+        yield from _records(earlier)
+
+
+def secret_values(project: "Project") -> frozenset[str]:
+    """Values that templates took from secret variables, to hide wherever they show up.
+
+    ``pm_id: ${POSTGRES_PASSWORD}`` gives ``pm_id`` a secret although its name is not one;
+    the value is then hidden everywhere (decision traces, findings, other variables).
+    """
+    found: set[str] = set()
+    for service in project.services.values():
+        for top in service.environment.values():
+            for record in _records(top):
+                secret_name = is_secret_name(record.name)
+                for sub in record.substitutions:
+                    if sub.value and not sub.used_default and (secret_name or is_secret_name(sub.variable)):
+                        found.add(sub.value)
+                if secret_name and record.value and record.substitutions:
+                    found.add(record.value)
+    # A value that the project also shows in the open (a non-secret variable such as
+    # POSTGRES_USER=appview, the project or a service name) hides nothing when masked, and
+    # masking it inside other text would garble names: keep it out.
+    public = {project.name, *project.services}
+    for service in project.services.values():
+        for name, record in service.environment.items():
+            derived = is_secret_name(name) or any(is_secret_name(sub.variable) for sub in record.substitutions)
+            if record.value and not derived:
+                public.add(record.value)
+    return frozenset(found - public)
+
+
+def redact(obj: Any, secrets: Collection[str]) -> Any:
+    """``obj`` (text, or JSON-like data) with every secret value replaced by :data:`MASK`.
+
+    A string equal to a secret is masked whole; longer secrets are also masked inside text, where
+    they stand as a word of their own (not inside another word) and outside URLs (whose passwords
+    :func:`mask_text` hides: replacing a password that is also the user or database name there
+    would garble the URL and show the password by its shape).  Mapping keys and non-string
+    scalars are kept.
+    """
+    if not secrets:
+        return obj
+    if isinstance(obj, str):
+        if obj in secrets:
+            return MASK
+        long_ones = [secret for secret in secrets if len(secret) >= _MIN_SUBSTRING_SECRET and secret in obj]
+        if not long_ones:
+            return obj
+        pattern = re.compile("(?<![A-Za-z0-9])(?:" + "|".join(re.escape(x) for x in sorted(long_ones, key=len,
+                                                                                                 reverse=True))
+                             + ")(?![A-Za-z0-9])")
+        return _TOKEN.sub(lambda m: m.group(0) if "://" in m.group(0) else pattern.sub(MASK, m.group(0)), obj)
+    if isinstance(obj, dict):
+        return {k: redact(v, secrets) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(redact(v, secrets) for v in obj)
+    return obj
+
+
+def redact_words(text: str, secrets: Collection[str]) -> str:
+    """``text`` with each of ``secrets`` replaced by :data:`MASK` wherever it stands as a word.
+
+    For messages that quote a value (errors, paths): unlike :func:`redact`, short secrets and
+    secrets inside URLs are replaced too.
+    """
+    present = [secret for secret in secrets if secret and secret in text]
+    if not present:
+        return text
+    pattern = re.compile("(?<![A-Za-z0-9])(?:" + "|".join(re.escape(x) for x in sorted(present, key=len, reverse=True))
+                         + ")(?![A-Za-z0-9])")
+    return pattern.sub(MASK, text)
+
+
+def _mask_environment(env: Any, secrets: Collection[str] = ()) -> Any:
+    if isinstance(env, dict):
+        return {k: mask_value(str(k), v, secrets) if isinstance(v, str) or v is None else v for k, v in env.items()}
+    return env
+
+
+_ARGV_FIELDS = frozenset({"command", "entrypoint", "test"})
+_ENVIRONMENT_FIELDS = frozenset({"environment", "args"})
+
+
+def mask_config(config: dict[str, Any], secrets: Collection[str] = ()) -> dict[str, Any]:
+    """A copy of a compose-config document with every secret masked, in every field.
+
+    Environment variables and build args by their names; everywhere else (labels, commands,
+    health checks, images, extensions, ...) passwords in URLs, ``NAME=value`` and option values
+    with secret names, values under secret-named keys, and ``secrets`` (see :func:`secret_values`)
+    wherever they appear.
+    """
+    return _mask_node(config, secrets, "")
+
+
+def _mask_node(node: Any, secrets: Collection[str], key: str) -> Any:
+    if isinstance(node, dict):
+        if key in _ENVIRONMENT_FIELDS:
+            return _mask_environment(node, secrets)
+        out = {}
+        for name, value in node.items():
+            if isinstance(value, str) and value and is_secret_name(str(name)):
+                out[name] = MASK
+            else:
+                out[name] = _mask_node(value, secrets, str(name))
+        return out
+    if isinstance(node, list):
+        if key in _ARGV_FIELDS:
+            return mask_argv(node, secrets)
+        return [_mask_node(item, secrets, "") for item in node]
+    if isinstance(node, str):
+        return redact(mask_text(node), secrets)
+    return node
+
+
+def mask_env_record(record: dict[str, Any], secrets: Collection[str] = ()) -> dict[str, Any]:
+    """Mask a serialised :class:`~supervisor.compose.model.EnvValue` (value, raw, substitutions, overridden)."""
+    name = record.get("name", "")
+    out = dict(record)
+    out["value"] = mask_value(name, record.get("value"), secrets)
+    if record.get("raw") is not None and is_secret_name(name):
+        out["raw"] = mask_text(record["raw"]) if "$" in record["raw"] else MASK
+    elif record.get("raw") is not None:
+        out["raw"] = mask_text(record["raw"])
+    subs = []
+    for sub in record.get("substitutions") or []:
+        sub = dict(sub)
+        secret = is_secret_name(sub.get("variable", "")) or is_secret_name(name)
+        sub["value"] = (MASK if secret and sub.get("value")
+                        else mask_value(sub.get("variable", ""), sub.get("value"), secrets))
+        subs.append(sub)
+    out["substitutions"] = subs
+    out["overridden"] = [mask_env_record(o, secrets) for o in record.get("overridden") or []]
+    return out
