@@ -9,6 +9,8 @@ whose ``reason`` is a short stable code (``signature_high_s``, ``proof_prev_data
 
 from __future__ import annotations
 
+from supervisor.errors import SupervisorError
+
 __all__ = [
     "AtprotoError",
     "DecodeError",
@@ -30,7 +32,7 @@ __all__ = [
 ]
 
 
-class AtprotoError(Exception):
+class AtprotoError(SupervisorError):
     """Base class of every error raised by this package."""
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
+from supervisor.errors import ComposeError, LocatedError, Location
+
 __all__ = [
     "Location",
     "Origin",
@@ -21,25 +23,6 @@ __all__ = [
     "ComposeError",
     "LoadOptions",
 ]
-
-
-@dataclasses.dataclass(frozen=True)
-class Location:
-    """A place in a file: 1-based line and column (0 when unknown)."""
-
-    file: str
-    line: int = 0
-    column: int = 0
-
-    def __str__(self) -> str:
-        if self.line and self.column:
-            return f"{self.file}:{self.line}:{self.column}"
-        if self.line:
-            return f"{self.file}:{self.line}"
-        return self.file
-
-    def to_json(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "column": self.column}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,27 +132,6 @@ class Project:
     disabled_services: dict[str, Service] = dataclasses.field(default_factory=dict)
     # where top-level ``x-*`` keys and each service's keys were declared, for findings
     locations: dict[tuple[str, ...], Location] = dataclasses.field(default_factory=dict)
-
-
-class LocatedError(Exception):
-    """An error about a place in the user's files: ``str()`` gives ``file:line:column: message``.
-
-    The base of every error hierarchy that points at input (compose, policy, runtime).
-    """
-
-    def __init__(self, message: str, location: Optional[Location] = None):
-        super().__init__(message)
-        self.message = message
-        self.location = location
-
-    def __str__(self) -> str:
-        if self.location is not None:
-            return f"{self.location}: {self.message}"
-        return self.message
-
-
-class ComposeError(LocatedError):
-    """Unusable input: the message names the place and what is wrong (exit code 2)."""
 
 
 @dataclasses.dataclass

@@ -5,10 +5,12 @@ Catch :class:`DevRelayError` for any failure of the relay, or a subclass to be m
 
 from __future__ import annotations
 
+from supervisor.errors import SupervisorError
+
 __all__ = ["DevRelayError", "ConfigError", "CaptureFileError", "XrpcError"]
 
 
-class DevRelayError(Exception):
+class DevRelayError(SupervisorError):
     """Base class of every error raised by the development relay."""
 
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from supervisor.compose.model import LocatedError
+from supervisor.errors import PolicyError
 
 __all__ = ["PolicyError", "ProfileError", "ExtensionError"]
-
-
-class PolicyError(LocatedError):
-    """Unusable policy input (exit code 2); the message says what is wrong and where."""
 
 
 class ProfileError(PolicyError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from supervisor.compose.model import LocatedError
+from supervisor.errors import RuntimeFailure
 
 __all__ = [
     "RuntimeFailure",
@@ -16,12 +16,6 @@ __all__ = [
     "HealthFailed",
     "LockBusy",
 ]
-
-
-class RuntimeFailure(LocatedError):
-    """Base class: launching or inspecting the project failed; ``exit_code`` is the contract."""
-
-    exit_code = 1
 
 
 class InvalidSpec(RuntimeFailure):

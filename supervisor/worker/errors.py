@@ -7,10 +7,12 @@ the variable, its (masked) value and what to do.
 
 from __future__ import annotations
 
+from supervisor.errors import SupervisorError
+
 __all__ = ["WorkerError", "ConfigError", "StoreError", "MigrationError", "RelayError"]
 
 
-class WorkerError(Exception):
+class WorkerError(SupervisorError):
     """Base class of every error raised by :mod:`supervisor.worker`."""
 
 
