@@ -168,7 +168,8 @@ class Backfill:
                 return
             cutoff = backfill_cutoff(config.backfill_days, datetime.now(timezone.utc))
             state = await self._db(store.begin_backfill_state, config.backfill_cursor_service,
-                                   days=config.backfill_days, end_seq=end_seq, cutoff=cutoff)
+                                   days=config.backfill_days, end_seq=end_seq, cutoff=cutoff,
+                                   live_service=config.firehose_cursor_service)
         elif state.days != config.backfill_days:
             log.warning("%sResuming a backfill started with BACKFILL_DAYS=%d (now %d): keeping its window until it "
                         "completes", PREFIX, state.days, config.backfill_days)

@@ -33,6 +33,9 @@ class WorkerMetrics:
                                  ["stream"], registry=r)
         self.reconnects = Counter("worker_reconnects_total", "Relay reconnections, by reason.",
                                   ["stream", "reason"], registry=r)
+        self.resyncs = Counter("worker_resyncs_total",
+                               "Restarts from the stored cursor after a database crash took commits away.",
+                               ["stream"], registry=r)
         self.error_frames = Counter("worker_error_frames_total", "Error frames from the relay.",
                                     ["stream", "error"], registry=r)
         self.gap_events = Counter("worker_gap_events_total",

@@ -239,6 +239,12 @@ class Database:
         self._slots = threading.BoundedSemaphore(size)
         self._prepared: set[int] = set()
         self._closed = False
+        self._lock = threading.Lock()
+        self._server_started: Optional[datetime] = None
+        #: Moves whenever a connection broke or the server restarted: a commit acknowledged before
+        #: that may be gone (asynchronous commit), so writers compare their stored cursor with
+        #: what they last committed before going on (see :meth:`Stream._write`).
+        self.epoch = 0
 
     def connect(self) -> psycopg.Connection:
         """A new autocommit connection outside the pool (transactions are explicit)."""
@@ -267,10 +273,13 @@ class Database:
                 conn = self.connect()
             if id(conn) not in self._prepared:
                 # Safe for exactly-once: data and cursor share each transaction, so a server crash
-                # loses the last batches together with their cursor, and they are read again.
+                # loses the last batches together with their cursor; every writer re-reads its
+                # stored cursor after a lost connection and replays from it.
                 conn.execute("SET synchronous_commit = off")
                 conn.execute(_STAGING)
+                started = conn.execute("SELECT pg_postmaster_start_time()").fetchone()[0]
                 conn.commit()
+                self._note_server(started)
                 self._prepared.add(id(conn))
             yield conn
         except BaseException:
@@ -286,6 +295,16 @@ class Database:
                     self._idle.put(conn)
             self._slots.release()
 
+    def _note_server(self, started: datetime) -> None:
+        with self._lock:
+            if self._server_started is not None and started != self._server_started:
+                self.epoch += 1
+            self._server_started = started
+
+    def _lost(self) -> None:
+        with self._lock:
+            self.epoch += 1
+
     def _discard_or_reset(self, conn: psycopg.Connection) -> None:
         try:
             if not conn.closed and not conn.broken:
@@ -298,6 +317,8 @@ class Database:
         self._discard(conn)
 
     def _discard(self, conn: psycopg.Connection) -> None:
+        if (conn.closed or conn.broken) and not self._closed:
+            self._lost()
         self._prepared.discard(id(conn))
         with contextlib.suppress(Exception):
             conn.close()
@@ -342,12 +363,19 @@ def read_backfill_state(conn: psycopg.Connection, service: str) -> Optional[Back
 
 
 def begin_backfill_state(conn: psycopg.Connection, service: str, *, days: int, end_seq: int,
-                         cutoff: Optional[datetime]) -> BackfillState:
-    """Record a new backfill (its end point and window); an existing row is kept as it is."""
+                         cutoff: Optional[datetime], live_service: str) -> BackfillState:
+    """Record a new backfill (its end point and window); an existing row is kept as it is.
+
+    Live ingest's cursor row is stored at the end point in the same transaction unless it exists:
+    after a crash before live ingest committed anything, the next start resumes live ingest right
+    after the end point instead of at a newer tip (which would leave the events between unindexed).
+    """
     with conn.transaction():
         conn.execute(
             "INSERT INTO backfill_state (service, days, end_seq, cutoff) VALUES (%s, %s, %s, %s) "
             "ON CONFLICT (service) DO NOTHING", (service, days, end_seq, cutoff))
+        conn.execute("INSERT INTO firehose_cursor (service, cursor, updated_at) VALUES (%s, %s, now()) "
+                     "ON CONFLICT (service) DO NOTHING", (live_service, str(end_seq)))
     state = read_backfill_state(conn, service)
     assert state is not None
     return state

@@ -39,6 +39,16 @@ _EOF = object()
 _MAX_FRAME = 16 * 1024 * 1024
 
 
+class _Resync(Exception):
+    """The stored cursor is not where this stream last committed (a database crash took acknowledged
+    commits away): what is in flight is dropped and the stream resumes from ``cursor``."""
+
+    def __init__(self, cursor: Optional[int], epoch: int) -> None:
+        super().__init__(cursor)
+        self.cursor = cursor
+        self.epoch = epoch
+
+
 class StopTimeout(Exception):
     """The database stayed unreachable while stopping: the last batch was not committed (it will be
     replayed from the cursor at the next start)."""
@@ -143,6 +153,12 @@ class Stream:
         self.on_future_cursor: Optional[Callable[[], None]] = None
         #: Called after each committed batch.
         self.on_commit: Optional[Callable[[Batch, store.ApplyResult], None]] = None
+        #: Called (in the event loop) after a resync to the stored cursor (backfill: re-read its state).
+        self.on_resync: Optional[Callable[[Optional[int]], Awaitable[None]]] = None
+        #: The cursor this stream last stored (or found stored at its start) and the database
+        #: epoch it was checked in.
+        self._stored: Optional[int] = builder.last_seq
+        self._epoch = database.epoch
 
     # -- control ------------------------------------------------------------------------------
     def stop(self, grace: float = 20.0) -> None:
@@ -157,6 +173,17 @@ class Stream:
 
     async def run(self) -> None:
         """Run until stopped, or (backfill) until the end of the replay is committed."""
+        while True:
+            try:
+                await self._run_once()
+                return
+            except _Resync as resync:
+                if self._stopping:
+                    # What is not stored is replayed from the stored cursor at the next start.
+                    return
+                await self._restart_from(resync.cursor, resync.epoch)
+
+    async def _run_once(self) -> None:
         self._reader = asyncio.create_task(self._read_loop(), name=f"{self.policy.name}-reader")
         decoder = asyncio.create_task(self._decode_loop(), name=f"{self.policy.name}-decoder")
         writer = asyncio.create_task(self._write_loop(), name=f"{self.policy.name}-writer")
@@ -165,7 +192,7 @@ class Stream:
         try:
             done, _ = await asyncio.wait({self._reader, writer}, return_when=asyncio.FIRST_COMPLETED)
             if writer in done:
-                writer.result()  # a writer failure ends the stream
+                writer.result()  # a writer failure (or a resync) ends this run
             try:
                 await self._reader
             except asyncio.CancelledError:
@@ -181,6 +208,35 @@ class Stream:
             await asyncio.gather(self._reader, decoder, writer, return_exceptions=True)
             self.status.connected = False
             self.metrics.connected.labels(self.policy.name).set(0)
+
+    async def _restart_from(self, cursor: Optional[int], epoch: int) -> None:
+        """Drop everything in flight and go on from the stored ``cursor`` (read in ``epoch``)."""
+        frames, batches = self._raw.qsize(), self._batches.qsize() + 1
+        self._raw = asyncio.Queue(maxsize=self.policy.queue_frames)
+        self._batches = asyncio.Queue(maxsize=self.policy.queue_batches)
+        self._writer_busy = False
+        self._writer_idle = asyncio.Event()
+        self._gap_from = None
+        self._idle_since = None
+        self.finished = False
+        self.status.finished = False
+        builder = self.builder
+        builder.batch = Batch()
+        builder.finished = False
+        if cursor is None and self.first_seq.done():
+            # Nothing stored yet: start again at the first event this stream saw.
+            cursor = self.first_seq.result() - 1
+        builder.last_seq = cursor
+        self._stored, self._epoch = cursor, epoch
+        self.status.committed_seq = cursor
+        if cursor is not None:
+            self.metrics.cursor.labels(self.policy.name).set(cursor)
+        self.metrics.resyncs.labels(self.policy.name).inc()
+        log.warning("%s%s: resuming from the stored cursor %s (dropped what was in flight: %d frames, %d batches)",
+                    self.policy.prefix, self.policy.name, "(none: the live tip)" if cursor is None else cursor,
+                    frames, batches)
+        if self.on_resync is not None:
+            await self.on_resync(cursor)
 
     # -- reader -------------------------------------------------------------------------------
     def _position(self) -> Optional[int]:
@@ -492,12 +548,34 @@ class Stream:
                 return
             await self._write(batch)
 
+    async def _verify_stored(self) -> None:
+        """After a lost connection or a server restart: go on only if the stored cursor is where this
+        stream last committed; otherwise raise :class:`_Resync` (acknowledged commits were lost)."""
+        epoch = self.database.epoch
+
+        def read() -> Optional[store.CursorRow]:
+            with self.database.connection() as conn:
+                return store.read_cursor(conn, self.policy.service)
+
+        row = await asyncio.to_thread(read)
+        stored = row.seq if row is not None else None
+        if stored != self._stored:
+            log.warning("%s%s: the database connection was lost and the stored cursor is %s, not %s as last "
+                        "committed: the crash took commits away", self.policy.prefix, self.policy.name, stored,
+                        self._stored)
+            raise _Resync(stored, epoch)
+        log.info("%s%s: database connection back; the stored cursor %s is where it was last committed",
+                 self.policy.prefix, self.policy.name, stored)
+        self._epoch = epoch
+
     async def _write(self, batch: Batch) -> None:
         backoff = Backoff(base=0.2, cap=10.0)
         name = self.policy.name
         while True:
             started = time.monotonic()
             try:
+                if self.database.epoch != self._epoch:
+                    await self._verify_stored()
                 result = await asyncio.to_thread(self._apply_isolating, batch)
             except psycopg.Error as exc:
                 if not store.is_transient(exc):
@@ -568,6 +646,7 @@ class Stream:
         status.database_ok, status.database_checked_at = True, now
         if batch.last_seq is not None:
             status.committed_seq = batch.last_seq
+            self._stored = batch.last_seq
             metrics.cursor.labels(name).set(batch.last_seq)
         if batch.last_time is not None:
             status.committed_time = batch.last_time

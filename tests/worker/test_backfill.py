@@ -7,6 +7,7 @@ import signal
 import time
 from datetime import datetime, timedelta, timezone
 
+import psycopg
 import pytest
 
 from supervisor.atproto import syntax
@@ -104,4 +105,40 @@ def test_backfill_window_past_the_relay_window_is_announced(database_url, start_
     assert "[BACKFILL] Starting 7-day historical backfill on primary worker" in log
     assert "reaches past the relay's replay window (72 h)" in log
     assert "[BACKFILL] Resource throttling config: batch size 1000 events" in log
+    assert diff_records(read_truth(relay.truth), read_records(database_url)) == ""
+
+
+def _waiting_on_locks(dsn: str) -> int:
+    return query(dsn, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'supervisor-worker' "
+                      "AND wait_event_type = 'Lock'")[0][0]
+
+
+def test_a_kill_before_live_ingest_committed_leaves_no_gap(database_url, start_relay, start_worker):
+    # No live cursor yet: live ingest starts at the tip, and the backfill replays up to there.  Live
+    # commits are held back (cursor writes wait for a lock) and the worker is killed in that window;
+    # the next start must neither skip the events between the two tips nor call the backfill complete
+    # before they are in.
+    from supervisor.worker.store import Database
+
+    relay = start_relay("--seed", "24", "--accounts", "40", "--events", "800", "--days", "1",
+                        "--live-events", "2000", "--rate", "200")
+    database = Database(database_url, 1)
+    database.migrate()
+    database.close()
+    env = {"DATABASE_URL": database_url, "RELAY_URL": relay.url, "BACKFILL_DAYS": "-1",
+           "BACKFILL_BATCH_SIZE": "1000", "BACKFILL_BATCH_DELAY_MS": "0"}
+    with psycopg.connect(database_url) as blocker:
+        # Reads go on; every write of a cursor row waits.
+        blocker.execute("LOCK TABLE firehose_cursor IN EXCLUSIVE MODE")
+        first = start_worker(env, log_name="first")
+        wait_until(lambda: backfill_state(database_url) is not None or _waiting_on_locks(database_url) >= 2, 60,
+                   interval=0.05, what="live ingest and the backfill to wait for the cursor table")
+        first.signal(signal.SIGKILL)
+        first.wait()
+        blocker.rollback()
+    second = start_worker(env, log_name="second")
+    wait_until(lambda: cursor_of(database_url, "firehose") == str(relay.final_seq), 90, what="the last event")
+    wait_until(lambda: (backfill_state(database_url) or [None] * 4)[3] is not None, 90, what="completion")
+    second.signal(signal.SIGTERM)
+    assert second.wait() == 0
     assert diff_records(read_truth(relay.truth), read_records(database_url)) == ""
