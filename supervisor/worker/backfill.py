@@ -62,7 +62,9 @@ def throttle_text(config: WorkerConfig) -> str:
 class BackfillStatus:
     """What the health endpoint reports about the backfill."""
 
-    state: str = "disabled"  # disabled, waiting, running, paused, complete, stopped, failed
+    #: disabled, waiting, running, paused, complete, incomplete (finished, but the relay no longer
+    #: kept some of the events: see ``missed_*``), stopped, failed
+    state: str = "disabled"
     days: int = 0
     end_seq: Optional[int] = None
     start_seq: Optional[int] = None
@@ -72,18 +74,42 @@ class BackfillStatus:
     records: int = 0
     note: Optional[str] = None
     stream: Optional[StreamStatus] = None
+    #: Events of the replay's range the relay no longer kept (OutdatedCursor), and their seq range.
+    missed_events: int = 0
+    missed_from: Optional[int] = None
+    missed_to: Optional[int] = None
 
     @property
     def progress(self) -> Optional[float]:
-        """Share of the replay done, 0..1 (None when unknown)."""
+        """Share of the replay's range replayed, 0..1 (None when unknown); missed events do not count."""
         if self.state == "complete":
             return 1.0
         if self.end_seq is None or self.cursor is None or self.start_seq is None:
             return None
         span = self.end_seq - self.start_seq
         if span <= 0:
-            return 1.0
-        return max(0.0, min(1.0, (self.cursor - self.start_seq) / span))
+            return 0.0 if self.missed_events else 1.0
+        done = (self.cursor - self.start_seq - self.missed_events) / span
+        if self.missed_events and done >= 1.0:
+            done = (span - 1) / span
+        return max(0.0, min(1.0, done))
+
+    def missed_text(self) -> str:
+        """The missed events in words ('' when none)."""
+        if not self.missed_events:
+            return ""
+        return (f"{self.missed_events} events (seq {self.missed_from}..{self.missed_to}) had fallen out of the "
+                f"relay's window (OutdatedCursor) and were never indexed")
+
+    def record_missed(self, count: int, first: Optional[int], last: Optional[int]) -> None:
+        """Add events missed by one batch."""
+        if not count:
+            return
+        self.missed_events += count
+        if first is not None:
+            self.missed_from = first if self.missed_from is None else min(self.missed_from, first)
+        if last is not None:
+            self.missed_to = last if self.missed_to is None else max(self.missed_to, last)
 
     def to_json(self, now: float) -> dict[str, Any]:
         """A JSON-ready summary."""
@@ -99,6 +125,9 @@ class BackfillStatus:
         }
         if self.note:
             out["note"] = self.note
+        if self.missed_events:
+            out["missed"] = {"events": self.missed_events, "from_seq": self.missed_from, "to_seq": self.missed_to,
+                             "reason": "OutdatedCursor: the relay no longer kept them"}
         if self.stream is not None:
             out["connected"] = self.stream.connected
             out["events_per_second"] = round(self.stream.rate.rate(now), 2)
@@ -145,13 +174,18 @@ class Backfill:
         if note:
             log.warning("%s%s", PREFIX, note)
         state = await self._db(store.read_backfill_state, config.backfill_cursor_service)
-        if state is not None and state.complete:
+        if state is not None and state.finished:
             self._adopt(state)
+            finished = state.completed_at.isoformat(timespec="seconds") if state.completed_at else "?"
+            if status.missed_events:
+                status.state = "incomplete"
+                log.warning("%sAlready finished but incomplete (finished %s, replayed up to seq %s, %d records): %s. "
+                            "Delete its backfill_state row to run it again.", PREFIX, finished, state.end_seq,
+                            state.records, status.missed_text())
+                return
             status.state = "complete"
             log.info("%sAlready complete (finished %s, replayed up to seq %s, %d records); nothing to do. "
-                     "Delete its backfill_state row to run it again.", PREFIX,
-                     state.completed_at.isoformat(timespec="seconds") if state.completed_at else "?",
-                     state.end_seq, state.records)
+                     "Delete its backfill_state row to run it again.", PREFIX, finished, state.end_seq, state.records)
             return
         if state is None:
             status.state = "waiting"
@@ -182,8 +216,7 @@ class Backfill:
         if cursor is not None and cursor >= end_seq:
             await self._db(store.complete_backfill_state, config.backfill_cursor_service,
                            "cursor already at the end point")
-            status.state = "complete"
-            log.info("%sComplete: cursor %d already at the end point %d", PREFIX, cursor, end_seq)
+            self._finished(f"cursor {cursor} already at the end point {end_seq}")
             return
         log.info("%sReplaying %s from %s up to seq %d (where live ingest began)", PREFIX, window,
                  f"cursor {cursor}" if cursor is not None else "the oldest event the relay keeps (cursor 0)", end_seq)
@@ -193,6 +226,9 @@ class Backfill:
         status = self.status
         status.end_seq, status.start_seq, status.cutoff = state.end_seq, state.start_seq, state.cutoff
         status.events, status.records, status.note = state.events, state.records, state.note
+        status.missed_events, status.missed_from, status.missed_to = (state.missed_events, state.missed_from,
+                                                                      state.missed_to)
+        self.metrics.backfill_missed.set(status.missed_events)
         self.metrics.backfill_progress.set(status.progress or 0.0)
 
     async def _replay(self, state: store.BackfillState, cursor: Optional[int], end_seq: int) -> None:
@@ -208,6 +244,7 @@ class Backfill:
         stream = Stream(config.relay_url, self.database, policy, builder, self.metrics)
         status.stream = stream.status
         stream.on_commit = self._committed
+        stream.on_resync = self._resynced
         stream.on_future_cursor = lambda: self._future_cursor(builder)
         self.stream = stream
         if self._stopping:
@@ -219,13 +256,29 @@ class Backfill:
         finally:
             first.cancel()
         if stream.status.finished:
-            status.state = "complete"
-            self.metrics.backfill_progress.set(1.0)
-            log.info("%sComplete: replayed up to seq %d; %d events and %d records indexed in total (%.0f s this run)",
-                     PREFIX, end_seq, status.events, status.records, time.monotonic() - self._started)
+            self._finished(f"replayed up to seq {end_seq}; {status.events} events and {status.records} records "
+                           f"indexed in total ({time.monotonic() - self._started:.0f} s this run)")
         else:
             status.state = "stopped"
             log.info("%sStopped at seq %s; the next start resumes from there", PREFIX, status.cursor)
+
+    async def _resynced(self, cursor: Optional[int]) -> None:
+        # A database crash took commits away: the stored state is the truth again.
+        state = await self._db(store.read_backfill_state, self.config.backfill_cursor_service)
+        if state is not None:
+            self._adopt(state)
+        self.status.cursor = cursor
+
+    def _finished(self, what: str) -> None:
+        status = self.status
+        if status.missed_events:
+            status.state = "incomplete"
+            self.metrics.backfill_progress.set(status.progress or 0.0)
+            log.warning("%sIncomplete: %s, but %s", PREFIX, what, status.missed_text())
+            return
+        status.state = "complete"
+        self.metrics.backfill_progress.set(1.0)
+        log.info("%sComplete: %s", PREFIX, what)
 
     async def _record_start(self, stream: Stream) -> None:
         seq = await stream.first_seq
@@ -270,10 +323,12 @@ class Backfill:
         status = self.status
         status.events += batch.events
         status.records += result.records
+        status.record_missed(batch.missed, batch.missed_from, batch.missed_to)
+        self.metrics.backfill_missed.set(status.missed_events)
         if batch.last_seq is not None:
             status.cursor = batch.last_seq
         if batch.final:
-            status.state = "complete"
+            status.state = "incomplete" if status.missed_events else "complete"
         self.metrics.backfill_progress.set(status.progress or 0.0)
         now = time.monotonic()
         if now - self._last_progress >= 5.0 or batch.final:

@@ -97,6 +97,10 @@ class Batch:
     contributing: int = 0
     #: Set by the backfill: this batch reaches the end of the replay.
     final: bool = False
+    #: Events the relay no longer kept (OutdatedCursor) before this batch's events: count and seq range.
+    missed: int = 0
+    missed_from: Optional[int] = None
+    missed_to: Optional[int] = None
     #: Event time texts not parsed yet (``last_time`` is resolved from them when the batch is taken:
     #: one parse per batch instead of one per event).
     time_texts: list = dataclasses.field(default_factory=list, repr=False)
@@ -104,7 +108,8 @@ class Batch:
     @property
     def empty(self) -> bool:
         """True when the batch moves nothing, not even the cursor."""
-        return self.last_seq is None and not self.writes and not self.identities and not self.accounts
+        return (self.last_seq is None and not self.writes and not self.identities and not self.accounts
+                and not self.missed)
 
     @property
     def indexable(self) -> int:

@@ -52,6 +52,9 @@ class WorkerMetrics:
                                  ["stream", "queue"], registry=r)
         self.backfill_progress = Gauge("worker_backfill_progress_ratio",
                                        "Share of the backfill replay done (0..1).", registry=r)
+        self.backfill_missed = Gauge("worker_backfill_missed_events",
+                                     "Events of the backfill's range the relay no longer kept (OutdatedCursor).",
+                                     registry=r)
         self.backfill_paused = Gauge("worker_backfill_paused", "1 while the backfill waits for memory.",
                                      registry=r)
         self.memory = Gauge("worker_resident_memory_bytes", "Resident memory of the worker process.", registry=r)

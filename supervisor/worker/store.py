@@ -155,6 +155,7 @@ _CURSOR = """INSERT INTO firehose_cursor (service, cursor, last_event_time, upda
        updated_at = now()"""
 
 _BACKFILL_PROGRESS = """UPDATE backfill_state SET events = events + %s, records = records + %s,
+   missed_events = missed_events + %s, missed_from = LEAST(missed_from, %s), missed_to = GREATEST(missed_to, %s),
    completed_at = CASE WHEN %s THEN now() ELSE completed_at END,
    note = CASE WHEN %s THEN %s ELSE note END
    WHERE service = %s"""
@@ -211,11 +212,19 @@ class BackfillState:
     events: int
     records: int
     note: Optional[str]
+    missed_events: int = 0
+    missed_from: Optional[int] = None
+    missed_to: Optional[int] = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the backfill reached the point where live ingest began."""
+        return self.completed_at is not None
 
     @property
     def complete(self) -> bool:
-        """True once the backfill reached the point where live ingest began."""
-        return self.completed_at is not None
+        """Finished with nothing missed (a finished backfill that missed events is incomplete)."""
+        return self.finished and not self.missed_events
 
 
 @dataclasses.dataclass(frozen=True)
@@ -355,8 +364,8 @@ def read_cursor(conn: psycopg.Connection, service: str) -> Optional[CursorRow]:
 def read_backfill_state(conn: psycopg.Connection, service: str) -> Optional[BackfillState]:
     """The ``backfill_state`` row of ``service``, or None."""
     row = conn.execute(
-        "SELECT service, days, end_seq, start_seq, cutoff, started_at, completed_at, events, records, note "
-        "FROM backfill_state WHERE service = %s", (service,)
+        "SELECT service, days, end_seq, start_seq, cutoff, started_at, completed_at, events, records, note, "
+        "missed_events, missed_from, missed_to FROM backfill_state WHERE service = %s", (service,)
     ).fetchone()
     conn.commit()
     return BackfillState(*row) if row else None
@@ -492,7 +501,9 @@ def _batch_script(conn: psycopg.Connection, batch: Batch, *, service: str, move_
         final = bool(batch.final) and move_cursor
         applied = "(SELECT count(*) FROM stage_applied)" if writes else "0"
         statements.append((sql.SQL(_BACKFILL_PROGRESS.replace("%s", "{}")).format(
-            sql.Literal(batch.events if move_cursor else 0), sql.SQL(applied), sql.Literal(final),
+            sql.Literal(batch.events if move_cursor else 0), sql.SQL(applied),
+            sql.Literal(batch.missed if move_cursor else 0), sql.Literal(batch.missed_from if move_cursor else None),
+            sql.Literal(batch.missed_to if move_cursor else None), sql.Literal(final),
             sql.Literal(note is not None and final), sql.Literal(note), sql.Literal(backfill_service),
         ).as_string(conn), ""))
     statements.append(("COMMIT", ""))
@@ -551,6 +562,7 @@ def split_batch(batch: Batch) -> tuple[Batch, Batch]:
     second.events, second.ops = batch.events, batch.ops
     second.first_seq, second.last_seq, second.last_time = batch.first_seq, batch.last_seq, batch.last_time
     second.skipped, second.kinds, second.final = batch.skipped, batch.kinds, batch.final
+    second.missed, second.missed_from, second.missed_to = batch.missed, batch.missed_from, batch.missed_to
     return first, second
 
 

@@ -485,11 +485,19 @@ class Stream:
                         self.policy.name, self.builder.last_seq, self._malformed_logged, exc)
 
     def _log_gap(self, cursor: int, seq: int) -> None:
-        missed = max(0, seq - cursor - 1)
+        # Events past the end point (the backfill's) were never this stream's to replay.
+        end_seq = self.builder.end_seq
+        last = seq - 1 if end_seq is None else min(seq - 1, end_seq)
+        missed = max(0, last - cursor)
         self.metrics.gap_events.labels(self.policy.name).inc(missed)
         log.warning("%s%s: gap: the relay no longer keeps the events after cursor %d; resumed at seq %d, "
                     "%d events missed (seq %d..%d)", self.policy.prefix, self.policy.name, cursor, seq, missed,
-                    cursor + 1, seq - 1)
+                    cursor + 1, last)
+        if missed:
+            batch = self.builder.batch
+            batch.missed += missed
+            batch.missed_from = cursor + 1 if batch.missed_from is None else min(batch.missed_from, cursor + 1)
+            batch.missed_to = last if batch.missed_to is None else max(batch.missed_to, last)
 
     def _info(self, frame: Any) -> None:
         name = frame.name
