@@ -23,6 +23,7 @@ from supervisor.worker.batch import Batch, BatchBuilder
 from supervisor.worker.config import WorkerConfig
 from supervisor.worker.metrics import WorkerMetrics
 from supervisor.worker.stream import Stream, StreamPolicy, StreamStatus
+from supervisor.worker.throttle import BackfillEstimate, estimate_backfill
 from supervisor.worker.timing import RateLimit, resident_memory_bytes
 
 __all__ = ["BackfillStatus", "Backfill", "backfill_cutoff", "window_note", "throttle_text", "PREFIX"]
@@ -52,7 +53,7 @@ def window_note(days: int, relay_window_hours: float) -> Optional[str]:
 def throttle_text(config: WorkerConfig) -> str:
     """The throttling configuration in one line."""
     delay = config.backfill_batch_delay_ms
-    rate = "unlimited" if delay == 0 else f"{config.backfill_batch_size * 1000 / delay:g} events/s"
+    rate = "unlimited" if delay == 0 else f"{config.backfill_batch_size * 1000 / delay:g} record-writing events/s"
     return (f"Resource throttling config: batch size {config.backfill_batch_size} events, batch delay {delay}ms "
             f"(at most {rate}), memory ceiling {config.backfill_max_memory_mb}MB, "
             f"cursor row '{config.backfill_cursor_service}'")
@@ -78,6 +79,7 @@ class BackfillStatus:
     missed_events: int = 0
     missed_from: Optional[int] = None
     missed_to: Optional[int] = None
+    estimate: Optional[BackfillEstimate] = None
 
     @property
     def progress(self) -> Optional[float]:
@@ -128,6 +130,8 @@ class BackfillStatus:
         if self.missed_events:
             out["missed"] = {"events": self.missed_events, "from_seq": self.missed_from, "to_seq": self.missed_to,
                              "reason": "OutdatedCursor: the relay no longer kept them"}
+        if self.estimate is not None:
+            out["estimate"] = self.estimate.to_json()
         if self.stream is not None:
             out["connected"] = self.stream.connected
             out["events_per_second"] = round(self.stream.rate.rate(now), 2)
@@ -173,6 +177,10 @@ class Backfill:
         note = window_note(config.backfill_days, config.relay_window_hours)
         if note:
             log.warning("%s%s", PREFIX, note)
+        status.estimate = estimate_backfill(days=config.backfill_days, batch_size=config.backfill_batch_size,
+                                            batch_delay_ms=config.backfill_batch_delay_ms,
+                                            relay_window_hours=config.relay_window_hours)
+        log.log(logging.INFO if status.estimate.fits else logging.WARNING, "%s%s", PREFIX, status.estimate.text())
         state = await self._db(store.read_backfill_state, config.backfill_cursor_service)
         if state is not None and state.finished:
             self._adopt(state)
@@ -313,6 +321,8 @@ class Backfill:
             self.status.state = "running"
             self.metrics.backfill_paused.set(0)
             log.info("%sResumed after %.0f s: memory back under the ceiling", PREFIX, time.monotonic() - paused_at)
+        if not batch.contributing:
+            return  # nothing written that the limit counts: skipped events, deletes, identities, accounts
         loop = asyncio.get_running_loop()
         delay = self._limit.delay(loop.time())
         if delay > 0 and not self._stopping:

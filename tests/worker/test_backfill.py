@@ -107,6 +107,7 @@ def test_backfill_window_past_the_relay_window_is_announced(database_url, start_
     assert "[BACKFILL] Starting 7-day historical backfill on primary worker" in log
     assert "reaches past the relay's replay window (72 h)" in log
     assert "[BACKFILL] Resource throttling config: batch size 1000 events" in log
+    assert "[BACKFILL] Estimate: about" in log and "unthrottled" in log
     assert diff_records(read_truth(relay.truth), read_records(database_url)) == ""
 
 
@@ -198,6 +199,7 @@ def test_a_backfill_that_fell_out_of_the_relay_window_is_never_complete(database
     assert backfill["state"] == "incomplete", backfill
     assert backfill["missed"]["events"] == missed and backfill["missed"]["from_seq"] == 6
     assert backfill["missed"]["to_seq"] == last and backfill["progress"] < 1
+    assert backfill["estimate"]["fits_relay_window"] is True
     assert _metric(worker, "worker_backfill_missed_events") == missed
     assert _metric(worker, 'worker_gap_events_total{stream="backfill"}') == missed
     assert query(database_url, "SELECT missed_events, missed_from, missed_to FROM backfill_state") == [
