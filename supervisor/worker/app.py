@@ -164,6 +164,10 @@ class Worker:
         config = self.config
         row = await self._db(store.read_cursor, config.firehose_cursor_service)
         start = row.seq if row is not None else None
+        if row is None and config.start_cursor is not None:
+            start = config.start_cursor
+            log.info("live: no cursor row '%s' yet: starting after seq %d (FIREHOSE_START_CURSOR)",
+                     config.firehose_cursor_service, start)
         if row is not None and start is None:
             log.warning("live: cursor row '%s' holds %r, not a sequence number: starting from the live tip",
                         config.firehose_cursor_service, row.cursor)

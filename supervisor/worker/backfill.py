@@ -200,7 +200,7 @@ class Backfill:
             if not self.live_start.done():
                 log.info("%sWaiting for live ingest to start: the backfill replays up to that point", PREFIX)
             try:
-                end_seq = await self.live_start
+                end_seq = await self._wait_for_live_start()
             except asyncio.CancelledError:
                 # Stopped before live ingest saw its first event: nothing to resume yet.
                 status.state = "stopped"
@@ -229,6 +229,20 @@ class Backfill:
         log.info("%sReplaying %s from %s up to seq %d (where live ingest began)", PREFIX, window,
                  f"cursor {cursor}" if cursor is not None else "the oldest event the relay keeps (cursor 0)", end_seq)
         await self._replay(state, cursor, end_seq)
+
+    async def _wait_for_live_start(self) -> int:
+        waited = 0.0
+        step = max(self.config.receive_timeout, 1.0)
+        while True:
+            try:
+                return await asyncio.wait_for(asyncio.shield(self.live_start), step)
+            except asyncio.TimeoutError:
+                waited += step
+                if waited == step or waited % 600 < step:
+                    log.warning("%sStill waiting: live ingest has seen no event for %.0f s (a capture or a quiet "
+                                "relay sends none); set FIREHOSE_START_CURSOR (--start-cursor; 0: everything the "
+                                "relay keeps) to give live ingest and the backfill their starting point", PREFIX,
+                                waited)
 
     def _adopt(self, state: store.BackfillState) -> None:
         status = self.status
