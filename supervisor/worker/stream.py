@@ -536,6 +536,10 @@ class Stream:
         if self.policy.before_batch is not None and batch.changes:
             await self.policy.before_batch(batch)
         await self._batches.put(batch)
+        self.report_queues()
+
+    def report_queues(self) -> None:
+        """Set the queue depth gauges to what waits now (safe from another thread)."""
         self.metrics.queue_depth.labels(self.policy.name, "batches").set(self._batches.qsize())
         self.metrics.queue_depth.labels(self.policy.name, "frames").set(self._raw.qsize())
 

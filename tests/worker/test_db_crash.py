@@ -7,16 +7,22 @@ so that the result still equals the relay's truth.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from ..conftest import PostgresCluster, _as_postgres, _free_port, _pg_bin
+from supervisor.worker.health import check_health
+
 from .support import cursor_of, diff_records, query, read_records, read_truth, seed_cursor, wait_until
 
 pytestmark = pytest.mark.postgres
@@ -27,14 +33,21 @@ CRASHES = 4
 class CrashableCluster(PostgresCluster):
     """A cluster of its own, whose server processes can all be killed with SIGKILL."""
 
-    def crash(self) -> None:
+    def processes(self) -> list[int]:
         pid = int((self.datadir / "postmaster.pid").read_text().splitlines()[0])
-        children = [int(p) for p in os.listdir("/proc") if p.isdigit() and _parent_of(int(p)) == pid]
-        for victim in [pid, *children]:
+        return [pid, *(int(p) for p in os.listdir("/proc") if p.isdigit() and _parent_of(int(p)) == pid)]
+
+    def send(self, signum: int) -> list[int]:
+        victims = self.processes()
+        for victim in victims:
             try:
-                os.kill(victim, signal.SIGKILL)
+                os.kill(victim, signum)
             except ProcessLookupError:
                 pass
+        return victims
+
+    def crash(self) -> None:
+        pid, *children = self.send(signal.SIGKILL)
         wait_until(lambda: not any(Path(f"/proc/{p}").exists() for p in [pid, *children]), 30, interval=0.05,
                    what="the server processes to die")
         (self.datadir / "postmaster.pid").unlink(missing_ok=True)
@@ -99,3 +112,41 @@ def test_postgres_kill_9_mid_ingest_loses_and_duplicates_nothing(crashable_clust
         records = query(dsn, "SELECT count(*) FROM record WHERE collection = %s", (collection,))[0][0]
         assert typed == (records, records), table
     assert "stored cursor" in worker.log
+
+
+def _metric(url: str, name: str) -> float:
+    with urllib.request.urlopen(url.rsplit("/", 1)[0] + "/metrics", timeout=5) as response:
+        found = re.search(rf"^{re.escape(name)} (\S+)$", response.read().decode(), re.M)
+    return float(found.group(1)) if found else float("nan")
+
+
+def test_a_hung_database_shows_in_health_within_the_receive_timeout(crashable_cluster, start_relay, start_worker):
+    cluster = crashable_cluster
+    dsn = cluster.create_database("hang")
+    relay = start_relay("--seed", "32", "--accounts", "20", "--events", "200", "--days", "1",
+                        "--live-events", "3000", "--rate", "100")
+    seed_cursor(dsn, "firehose", "0")
+    worker = start_worker({"DATABASE_URL": dsn, "RELAY_URL": relay.url, "FIREHOSE_RECEIVE_TIMEOUT": "4"})
+    url = worker.health_url()
+    wait_until(lambda: "connected to" in worker.log, 30, interval=0.05, what="the worker to connect")
+    # Up from the start, not only after the first periodic check.
+    assert _metric(url, "worker_database_up") == 1
+    wait_until(lambda: check_health(url).ok, 30, what="a healthy worker")
+    stopped = cluster.send(signal.SIGSTOP)
+    try:
+        hung_at = time.monotonic()
+        result = wait_until(lambda: (lambda r: r if r.document and r.document["database"] == "down" else None)(
+            check_health(url, timeout=10)), 30, interval=0.1, what="/health to show the hung database")
+        noticed = time.monotonic() - hung_at
+        assert not result.ok and _metric(url, "worker_database_up") == 0
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    # Within the receive timeout (4 s), with a margin for a loaded machine.
+    assert noticed < 4 + 3, noticed
+    wait_until(lambda: check_health(url).ok, 30, what="/health to recover")
+    wait_until(lambda: cursor_of(dsn, "firehose") == str(relay.final_seq), 120, what="the last event")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    assert diff_records(read_truth(relay.truth), read_records(dsn)) == ""
