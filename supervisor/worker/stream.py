@@ -49,6 +49,10 @@ class _Resync(Exception):
         self.epoch = epoch
 
 
+class _Stalled(Exception):
+    """No frame within the receive timeout and no answer to a ping."""
+
+
 class StopTimeout(Exception):
     """The database stayed unreachable while stopping: the last batch was not committed (it will be
     replayed from the cursor at the next start)."""
@@ -273,8 +277,9 @@ class Stream:
             except asyncio.CancelledError:
                 raise
             except ConnectionClosed as exc:
-                reason = "closed"
-                log.warning("%s%s: connection closed (%s)", prefix, name, _close_text(exc))
+                reason, text = close_cause(exc)
+                self.status.last_error = text
+                log.warning("%s%s: connection closed (%s)", prefix, name, text)
             except InvalidURI as exc:
                 reason = "error"
                 log.error("%s%s: invalid relay URL: %s", prefix, name, exc)
@@ -303,9 +308,24 @@ class Stream:
         monotonic = time.monotonic
         watchdog = _Watchdog(loop, asyncio.current_task(), timeout)
         first = True
+        quiet_logged = False
         try:
             while True:
-                data = await ws.recv()
+                try:
+                    data = await ws.recv()
+                except asyncio.CancelledError:
+                    if not watchdog.expired():
+                        raise
+                    if not await self._answers_ping(ws):
+                        raise _Stalled() from None
+                    # The relay is there and answers: it has nothing to send (a quiet relay).
+                    log.log(logging.DEBUG if quiet_logged else logging.INFO,
+                            "%s%s: no frame for %.1f s, but the relay answers pings: it is quiet, not stalled",
+                            self.policy.prefix, self.policy.name, timeout)
+                    quiet_logged = True
+                    watchdog.rearm()
+                    continue
+                quiet_logged = False
                 watchdog.last = loop.time()
                 status.last_frame_at = monotonic()
                 if first:
@@ -328,15 +348,23 @@ class Stream:
                     raw.put_nowait(data)
                 if self._reconnect:
                     return "requested"
-        except asyncio.CancelledError:
-            if not watchdog.expired():
-                raise
-            log.warning("%s%s: no frame for %.1f s: the connection is stalled, reconnecting",
+        except _Stalled:
+            log.warning("%s%s: no frame for %.1f s and no answer to a ping: the connection is stalled, reconnecting",
                         self.policy.prefix, self.policy.name, timeout)
             self.status.last_error = f"stalled: no frame for {timeout:g} s"
             return "stall"
         finally:
             watchdog.close()
+
+    async def _answers_ping(self, ws: Any) -> bool:
+        try:
+            pong = await ws.ping()
+            await asyncio.wait_for(pong, min(self.policy.receive_timeout, 10.0))
+            return True
+        except asyncio.TimeoutError:
+            return False
+        except Exception:  # the connection closed meanwhile: ws.recv() tells how
+            return True
 
     def _request_reconnect(self) -> None:
         self._reconnect = True
@@ -716,6 +744,12 @@ class _Watchdog:
         self.fired = False
         return self.task.uncancel() <= self._cancelling
 
+    def rearm(self) -> None:
+        """Watch again from now (after a fired timeout was handled)."""
+        self.last = self.loop.time()
+        if self._handle is None:
+            self._handle = self.loop.call_at(self.last + self.timeout, self._check)
+
     def close(self) -> None:
         """Stop watching."""
         if self._handle is not None:
@@ -723,11 +757,18 @@ class _Watchdog:
             self._handle = None
 
 
-def _close_text(exc: Any) -> str:
+def close_cause(exc: Any) -> tuple[str, str]:
+    """Why a connection closed: a reconnect reason (for the metric) and the words for the log."""
     rcvd = getattr(exc, "rcvd", None)
-    if rcvd is None:
-        return "no close frame"
-    return f"code {rcvd.code}{': ' + rcvd.reason if rcvd.reason else ''}"
+    sent = getattr(exc, "sent", None)
+    if rcvd is not None:
+        return "closed", f"closed by the relay: code {rcvd.code}{': ' + rcvd.reason if rcvd.reason else ''}"
+    if sent is not None:
+        if "keepalive" in (sent.reason or ""):
+            return "keepalive", (f"closed by the worker: code {sent.code}: {sent.reason} (the relay did not "
+                                 f"answer a ping in time; the network or the relay is too slow)")
+        return "closed", f"closed by the worker: code {sent.code}{': ' + sent.reason if sent.reason else ''}"
+    return "dropped", "no close frame: the connection dropped"
 
 
 def utc_now() -> datetime:
