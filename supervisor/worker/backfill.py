@@ -262,6 +262,7 @@ class Backfill:
             max_events=max(1000, config.backfill_batch_size), max_contributing=config.backfill_batch_size,
             prefix=PREFIX, backfill_service=config.backfill_cursor_service, before_batch=self._before_batch,
             initial_cursor=0, receive_timeout=config.receive_timeout,
+            keep_read_ahead=config.backfill_batch_delay_ms == 0,
         )
         stream = Stream(config.relay_url, self.database, policy, builder, self.metrics)
         status.stream = stream.status

@@ -90,6 +90,10 @@ class StreamPolicy:
     #: one by one do not each cost a transaction).
     min_batch_age: float = 0.05
     receive_timeout: float = 30.0
+    #: False (the throttled backfill): frames read ahead are dropped, not decoded, when stopping or
+    #: reconnecting (they are read again from the cursor), so a stop commits no more than the batch
+    #: under way and a reconnect does not wait for the throttle to work through the queue.
+    keep_read_ahead: bool = True
     queue_frames: int = 1000
     queue_batches: int = 2
 
@@ -172,8 +176,22 @@ class Stream:
             return
         self._stopping = True
         self._stop_deadline = time.monotonic() + grace
+        if not self.policy.keep_read_ahead:
+            self._drop_read_ahead()
         if self._reader is not None and not self._reader.done():
             self._reader.cancel()
+
+    def _drop_read_ahead(self) -> None:
+        raw = self._raw
+        while True:
+            try:
+                item = raw.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            raw.task_done()
+            if item is _EOF:
+                raw.put_nowait(_EOF)
+                return
 
     async def run(self) -> None:
         """Run until stopped, or (backfill) until the end of the replay is committed."""
@@ -255,6 +273,8 @@ class Stream:
         name = self.policy.name
         while not self._stopping and not self.finished:
             # Everything read so far is decoded: the position is exact, nothing is asked twice.
+            if not self.policy.keep_read_ahead:
+                self._drop_read_ahead()
             await self._raw.join()
             if self.finished:
                 return
@@ -563,6 +583,8 @@ class Stream:
             return
         if self.policy.before_batch is not None and batch.changes:
             await self.policy.before_batch(batch)
+        if self._stopping and not self.policy.keep_read_ahead:
+            return  # not committed: read again from the cursor at the next start
         await self._batches.put(batch)
         self.report_queues()
 
@@ -586,6 +608,8 @@ class Stream:
             self._writer_idle.clear()
             if batch is _EOF:
                 return
+            if self._stopping and not self.policy.keep_read_ahead:
+                continue  # queued but not started: read again from the cursor at the next start
             await self._write(batch)
 
     async def _verify_stored(self) -> None:

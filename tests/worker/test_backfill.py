@@ -214,3 +214,22 @@ def test_a_backfill_that_fell_out_of_the_relay_window_is_never_complete(database
     assert _health(again)["backfill"]["state"] == "incomplete"
     again.signal(signal.SIGTERM)
     assert again.wait() == 0
+
+
+def test_sigterm_during_a_throttled_backfill_commits_only_the_batch_under_way(database_url, start_relay,
+                                                                               start_worker):
+    relay = start_relay("--seed", "26", "--accounts", "40", "--events", "3000", "--days", "1")
+    seed_cursor(database_url, "firehose", str(relay.history))
+    worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url, "BACKFILL_DAYS": "-1",
+                           "BACKFILL_BATCH_SIZE": "5", "BACKFILL_BATCH_DELAY_MS": "300"})
+    # A few throttled batches are in, with (far) more frames read ahead than committed.
+    wait_until(lambda: (backfill_state(database_url) or [0] * 5)[4] >= 15, 60, interval=0.05,
+               what="a few backfill batches")
+    before = backfill_state(database_url)[4]
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    after = backfill_state(database_url)[4]
+    # At most the batch under way and one more that started meanwhile: not the whole read-ahead.
+    assert after - before <= 60, (before, after)
+    assert int(cursor_of(database_url, "backfill")) < relay.history // 2
+    assert "[BACKFILL] Stopped at seq" in worker.log
