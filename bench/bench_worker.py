@@ -151,6 +151,42 @@ def _worker_metric(log_text: str, name: str) -> float | None:
                if line.startswith(name + "{") or line.startswith(name + " "))
 
 
+class HealthPoller:
+    """Asks the worker's /health every 50 ms from a thread; the answer times (seconds)."""
+
+    def __init__(self, url: str) -> None:
+        import threading
+
+        self.url = url
+        self.times: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import urllib.error
+        import urllib.request
+
+        while not self._stop.wait(0.05):
+            started = time.perf_counter()
+            try:
+                urllib.request.urlopen(self.url, timeout=10).read()
+            except urllib.error.HTTPError as exc:
+                exc.read()
+            except OSError:
+                continue
+            self.times.append(time.perf_counter() - started)
+
+    def stop(self) -> dict[str, float | None]:
+        self._stop.set()
+        self._thread.join(15)
+        ordered = sorted(self.times)
+        if not ordered:
+            return {"health_answers": 0, "health_median_ms": None, "health_max_ms": None}
+        return {"health_answers": len(ordered), "health_median_ms": round(ordered[len(ordered) // 2] * 1000, 1),
+                "health_max_ms": round(ordered[-1] * 1000, 1)}
+
+
 def run(events: int, accounts: int, profile: str | None = None, cold_relay: bool = False,
         batch_size: int | None = None) -> dict[str, object]:
     root = Path(tempfile.mkdtemp(prefix="bench-worker-"))
@@ -185,6 +221,7 @@ def run(events: int, accounts: int, profile: str | None = None, cold_relay: bool
                 raise RuntimeError("worker did not connect:\n" + log_path.read_text())
             time.sleep(0.01)
         profiler = _start_profiler(worker.pid, profile) if profile else None
+        poller = HealthPoller(re.findall(r"listening on (http://\S+/health)", log_path.read_text())[-1])
         started = time.perf_counter()
         cpu_start = _cpu_seconds(worker.pid)
         sys_start = _cpu_seconds(worker.pid, system=True)
@@ -205,6 +242,7 @@ def run(events: int, accounts: int, profile: str | None = None, cold_relay: bool
             relay_cpu = _cpu_seconds(relay.pid) - relay_cpu_start
             pg_cpu = _postgres_cpu_seconds(cluster.datadir) - pg_cpu_start
             load_end = os.getloadavg()[0]
+            health = poller.stop()
             if profiler is not None:
                 profiler.send_signal(signal.SIGINT)
                 profiler.wait(30)
@@ -249,6 +287,7 @@ def run(events: int, accounts: int, profile: str | None = None, cold_relay: bool
             "peer_cpu_s_per_1000_events": round(peer_cpu / events * 1000, 4),
             "ratio_worker_to_peer": round(rate / peer["events_per_s"], 2),
             "meets_peer_target": rate >= TARGET_PEER_RATIO * peer["events_per_s"],
+            **health,
             "cpus": os.cpu_count(),
             "meets_rate_target": rate >= TARGET_RATE,
             "meets_memory_target": peak / 2**20 <= TARGET_RSS_MB,
@@ -292,6 +331,8 @@ def main() -> int:
         print(f"worker peak RSS {result['worker_peak_rss_mb']} MB (target <= {TARGET_RSS_MB}); "
               f"CPU {result['worker_cpu_s_per_1000_events']} s per 1000 events ({result['worker_system_cpu_share']:.0%} in "
               f"the kernel); {result['cpus']} CPUs")
+        print(f"/health during the run: {result['health_answers']} answers, median {result['health_median_ms']} ms, "
+              f"max {result['health_max_ms']} ms (target <= 50 ms)")
         print(f"{result['batches']:.0f} batches ({result['events_per_batch']} events per batch); receive only "
               f"{result['receive_only_per_s']} events/s"
               + ("; cold relay" if result["cold_relay"] else f"; relay first read {result['relay_first_read_per_s']} events/s"))
