@@ -48,11 +48,12 @@ class BackfillEstimate:
         if self.seconds is None:
             return (f"Estimate: about {self.writing_events:,} record-writing events to index, unthrottled "
                     f"({assumed}): limited only by the worker's own speed")
-        verdict = ("can finish within" if self.fits else "cannot finish before the relay drops it: raise "
-                   "BACKFILL_BATCH_SIZE or lower BACKFILL_BATCH_DELAY_MS; the relay keeps")
+        window = f"the relay's {self.relay_window_hours:g} h window"
+        verdict = (f"can finish within {window}" if self.fits else
+                   f"cannot finish before the relay drops it ({window}): raise BACKFILL_BATCH_SIZE or lower "
+                   f"BACKFILL_BATCH_DELAY_MS")
         return (f"Estimate: about {self.writing_events:,} record-writing events at {self.limit_per_second:g}/s "
-                f"take {_duration(self.seconds)} ({assumed}): {verdict} the relay's {self.relay_window_hours:g} h "
-                f"window")
+                f"take {_duration(self.seconds)} ({assumed}): {verdict}")
 
     def to_json(self) -> dict:
         """A JSON-ready summary (for /health)."""
