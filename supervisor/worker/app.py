@@ -180,9 +180,13 @@ class Worker:
                         config.firehose_cursor_service, row.cursor)
         log.info("live: resuming after seq %d" if start is not None else "live: no cursor yet, starting at the live tip",
                  *([start] if start is not None else []))
-        builder = BatchBuilder(after_seq=start)
+        stored = row.seq if row is not None else None
+        # A start cursor from the configuration is where to begin, not a stored position: the
+        # stream checks its stored cursor (none yet) after a lost database connection.
+        builder = BatchBuilder(after_seq=stored)
         policy = StreamPolicy(name="live", service=config.firehose_cursor_service, max_events=config.batch_size,
-                              receive_timeout=config.receive_timeout)
+                              receive_timeout=config.receive_timeout,
+                              initial_cursor=start if stored is None else None)
         live = Stream(config.relay_url, self.database, policy, builder, self.metrics, self.live_status)
         self.live = live
 
