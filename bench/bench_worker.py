@@ -15,7 +15,11 @@ does.  Reports, from one run:
 
 Usage: python bench/bench_worker.py [--events 50000] [--accounts 1000] [--json] [--strict]
        [--cold-relay] [--profile FILE]   (FILE: py-spy samples of the worker, collapsed stacks)
-Targets: at least 10,000 events/s with at most 300 MB resident (exit 1 when missed, with --strict).
+- the plain peer (``bench/peer_atproto.py``: the ``atproto`` SDK feeding psycopg ``COPY``) on the
+  same stream right after, and the worker/peer ratio.
+
+Targets: at least 15,000 events/s, 3x the peer, at most 300 MB resident (exit 1 when missed, with
+--strict).
 """
 
 from __future__ import annotations
@@ -36,12 +40,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import psycopg  # noqa: E402
 
 from conftest import PostgresCluster, _free_port, _pg_bin  # noqa: E402
 
-TARGET_RATE = 10_000
+TARGET_RATE = 15_000
+#: The worker against the plain peer (bench/peer_atproto.py) on the same stream and machine.
+TARGET_PEER_RATIO = 3.0
 TARGET_RSS_MB = 300
 WORKER = [sys.executable, "-c", "import supervisor.cli.worker; from supervisor.cli import main; main()", "worker"]
 
@@ -144,6 +151,42 @@ def _worker_metric(log_text: str, name: str) -> float | None:
                if line.startswith(name + "{") or line.startswith(name + " "))
 
 
+class HealthPoller:
+    """Asks the worker's /health every 50 ms from a thread; the answer times (seconds)."""
+
+    def __init__(self, url: str) -> None:
+        import threading
+
+        self.url = url
+        self.times: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import urllib.error
+        import urllib.request
+
+        while not self._stop.wait(0.05):
+            started = time.perf_counter()
+            try:
+                urllib.request.urlopen(self.url, timeout=10).read()
+            except urllib.error.HTTPError as exc:
+                exc.read()
+            except OSError:
+                continue
+            self.times.append(time.perf_counter() - started)
+
+    def stop(self) -> dict[str, float | None]:
+        self._stop.set()
+        self._thread.join(15)
+        ordered = sorted(self.times)
+        if not ordered:
+            return {"health_answers": 0, "health_median_ms": None, "health_max_ms": None}
+        return {"health_answers": len(ordered), "health_median_ms": round(ordered[len(ordered) // 2] * 1000, 1),
+                "health_max_ms": round(ordered[-1] * 1000, 1)}
+
+
 def run(events: int, accounts: int, profile: str | None = None, cold_relay: bool = False,
         batch_size: int | None = None) -> dict[str, object]:
     root = Path(tempfile.mkdtemp(prefix="bench-worker-"))
@@ -178,6 +221,7 @@ def run(events: int, accounts: int, profile: str | None = None, cold_relay: bool
                 raise RuntimeError("worker did not connect:\n" + log_path.read_text())
             time.sleep(0.01)
         profiler = _start_profiler(worker.pid, profile) if profile else None
+        poller = HealthPoller(re.findall(r"listening on (http://\S+/health)", log_path.read_text())[-1])
         started = time.perf_counter()
         cpu_start = _cpu_seconds(worker.pid)
         sys_start = _cpu_seconds(worker.pid, system=True)
@@ -198,6 +242,7 @@ def run(events: int, accounts: int, profile: str | None = None, cold_relay: bool
             relay_cpu = _cpu_seconds(relay.pid) - relay_cpu_start
             pg_cpu = _postgres_cpu_seconds(cluster.datadir) - pg_cpu_start
             load_end = os.getloadavg()[0]
+            health = poller.stop()
             if profiler is not None:
                 profiler.send_signal(signal.SIGINT)
                 profiler.wait(30)
@@ -211,6 +256,13 @@ def run(events: int, accounts: int, profile: str | None = None, cold_relay: bool
         frames, receive_rate = receive_all(url, events)
         decode = decode_only(frames)
         rate = events / elapsed
+        # The plain peer on the same stream, into its own database, right after the worker.
+        from peer_atproto import run_peer
+
+        peer_dsn = cluster.create_database("peer")
+        peer_cpu_start = time.process_time()
+        peer = run_peer(url, peer_dsn, events)
+        peer_cpu = time.process_time() - peer_cpu_start
         return {
             "events": events,
             "seconds": round(elapsed, 3),
@@ -231,6 +283,11 @@ def run(events: int, accounts: int, profile: str | None = None, cold_relay: bool
             "batches": batches,
             "events_per_batch": round(events / batches, 1) if batches else None,
             "ratio_worker_to_decode": round(rate / decode["decode_per_s"], 3),
+            "peer_events_per_s": round(peer["events_per_s"]),
+            "peer_cpu_s_per_1000_events": round(peer_cpu / events * 1000, 4),
+            "ratio_worker_to_peer": round(rate / peer["events_per_s"], 2),
+            "meets_peer_target": rate >= TARGET_PEER_RATIO * peer["events_per_s"],
+            **health,
             "cpus": os.cpu_count(),
             "meets_rate_target": rate >= TARGET_RATE,
             "meets_memory_target": peak / 2**20 <= TARGET_RSS_MB,
@@ -268,16 +325,21 @@ def main() -> int:
               f"(target {TARGET_RATE}); PostgreSQL {result['postgres_rows_per_s']} rows/s")
         print(f"decode only: {result['decode_only_per_s']} events/s; decode + batch: "
               f"{result['decode_and_batch_per_s']} events/s; worker/decode = {result['ratio_worker_to_decode']}")
+        print(f"peer (atproto SDK + psycopg COPY, bench/peer_atproto.py): {result['peer_events_per_s']} events/s, "
+              f"CPU {result['peer_cpu_s_per_1000_events']} s per 1000 events; worker/peer = "
+              f"{result['ratio_worker_to_peer']}x (target >= {TARGET_PEER_RATIO:g}x)")
         print(f"worker peak RSS {result['worker_peak_rss_mb']} MB (target <= {TARGET_RSS_MB}); "
               f"CPU {result['worker_cpu_s_per_1000_events']} s per 1000 events ({result['worker_system_cpu_share']:.0%} in "
               f"the kernel); {result['cpus']} CPUs")
+        print(f"/health during the run: {result['health_answers']} answers, median {result['health_median_ms']} ms, "
+              f"max {result['health_max_ms']} ms (target <= 50 ms)")
         print(f"{result['batches']:.0f} batches ({result['events_per_batch']} events per batch); receive only "
               f"{result['receive_only_per_s']} events/s"
               + ("; cold relay" if result["cold_relay"] else f"; relay first read {result['relay_first_read_per_s']} events/s"))
         print(f"CPU per 1000 events: relay {result['relay_cpu_s_per_1000_events']} s, PostgreSQL "
               f"{result['postgres_cpu_s_per_1000_events']} s; load average {result['load_average_1min'][0]} at the "
               f"start, {result['load_average_1min'][1]} at the end")
-    ok = result["meets_rate_target"] and result["meets_memory_target"]
+    ok = result["meets_rate_target"] and result["meets_memory_target"] and result["meets_peer_target"]
     return 0 if ok or not args.strict else 1
 
 

@@ -146,7 +146,7 @@ async def _serve(relay: "DevRelay", host: str, port: int) -> None:
     relay_logger.propagate = False
     await relay.start(host, port)
     log = relay.log
-    click.echo(f"devrelay: {log.latest_seq} events sequenced, {len(log)} in the replay window "
+    click.echo(f"devrelay: {log.appended} events sequenced (latest seq {log.latest_seq}), {len(log)} in the replay window "
                f"(seq {log.oldest_seq}..{log.latest_seq}), {len(relay.live)} live to come; "
                f"prepared in {relay.prepare_seconds:.1f}s", err=True)
     click.echo(f"listening on {relay.url}")

@@ -439,7 +439,12 @@ class DevRelay:
                     await ws.send(malformed_frame(malformed))
                     malformed += 1
                 if actions.stall_seconds:
-                    await asyncio.sleep(actions.stall_seconds)
+                    # A stalled connection carries nothing, pings included: nothing is read meanwhile.
+                    ws.transport.pause_reading()
+                    try:
+                        await asyncio.sleep(actions.stall_seconds)
+                    finally:
+                        ws.transport.resume_reading()
                 if actions.drop:
                     # A network failure: no close frame, but what was sent gets delivered.
                     ws.transport.close()

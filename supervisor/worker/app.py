@@ -25,6 +25,7 @@ from supervisor.worker.config import WorkerConfig, mask_database_url
 from supervisor.worker.errors import MigrationError
 from supervisor.worker.health import HealthInputs, HealthServer, health_document
 from supervisor.worker.metrics import CONTENT_TYPE_LATEST, WorkerMetrics
+from supervisor.worker.probe import DatabaseProbe
 from supervisor.worker.stream import StopTimeout, Stream, StreamPolicy, StreamStatus
 from supervisor.worker.timing import Backoff, resident_memory_bytes
 
@@ -101,7 +102,7 @@ class Worker:
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self.request_stop)
-        self.health = HealthServer(config.health_host, config.health_port, self.health_now, self.metrics.render,
+        self.health = HealthServer(config.health_host, config.health_port, self.health_now, self.render_metrics,
                                    CONTENT_TYPE_LATEST)
         try:
             await self.health.start()
@@ -119,11 +120,16 @@ class Worker:
                       else f"WORKER_ID={config.worker_id} is not the primary worker")
             log.info("%sDisabled (%s)", PREFIX, reason)
         monitor = asyncio.create_task(self._monitor(), name="monitor")
+        probe_every = min(_MONITOR_INTERVAL, max(0.5, config.receive_timeout / 2))
+        probe = DatabaseProbe(lambda: self.database.connect(), self._probed, interval=probe_every,
+                              timeout=probe_every)
+        probe.start()
         try:
             if not await self._prepare_database():
                 return 0
             return await self._ingest()
         finally:
+            await asyncio.to_thread(probe.stop)
             monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await monitor
@@ -149,6 +155,7 @@ class Worker:
                     await asyncio.wait_for(self._stop.wait(), delay)
                 continue
             self.database_ok, self._db_checked_at = True, time.monotonic()
+            self.metrics.database_up.set(1)
             if applied:
                 log.info("database: applied migrations %s", ", ".join(map(str, applied)))
             return True
@@ -164,14 +171,22 @@ class Worker:
         config = self.config
         row = await self._db(store.read_cursor, config.firehose_cursor_service)
         start = row.seq if row is not None else None
+        if row is None and config.start_cursor is not None:
+            start = config.start_cursor
+            log.info("live: no cursor row '%s' yet: starting after seq %d (FIREHOSE_START_CURSOR)",
+                     config.firehose_cursor_service, start)
         if row is not None and start is None:
             log.warning("live: cursor row '%s' holds %r, not a sequence number: starting from the live tip",
                         config.firehose_cursor_service, row.cursor)
         log.info("live: resuming after seq %d" if start is not None else "live: no cursor yet, starting at the live tip",
                  *([start] if start is not None else []))
-        builder = BatchBuilder(after_seq=start)
+        stored = row.seq if row is not None else None
+        # A start cursor from the configuration is where to begin, not a stored position: the
+        # stream checks its stored cursor (none yet) after a lost database connection.
+        builder = BatchBuilder(after_seq=stored)
         policy = StreamPolicy(name="live", service=config.firehose_cursor_service, max_events=config.batch_size,
-                              receive_timeout=config.receive_timeout)
+                              receive_timeout=config.receive_timeout,
+                              initial_cursor=start if stored is None else None)
         live = Stream(config.relay_url, self.database, policy, builder, self.metrics, self.live_status)
         self.live = live
 
@@ -228,15 +243,25 @@ class Worker:
         log.info("stopped: live cursor %s", self.live_status.committed_seq)
         return code
 
+    def _probed(self, ok: bool) -> None:
+        # Called from the probe's thread.
+        self.database_ok, self._db_checked_at = ok, time.monotonic()
+        self.metrics.database_up.set(1 if ok else 0)
+
+    def render_metrics(self) -> bytes:
+        """The Prometheus text, with the queue depths of this moment (called from the health thread)."""
+        for stream in (self.live, self.backfill.stream if self.backfill is not None else None):
+            if stream is not None:
+                stream.report_queues()
+        return self.metrics.render()
+
     async def _monitor(self) -> None:
         last_prune = 0.0
         retention = timedelta(hours=max(7 * 24.0, 2 * self.config.relay_window_hours))
         while True:
             await asyncio.sleep(_MONITOR_INTERVAL)
             self.metrics.memory.set(resident_memory_bytes())
-            ok = await asyncio.to_thread(self.database.ping, 5.0)
-            self.database_ok, self._db_checked_at = ok, time.monotonic()
-            self.metrics.database_up.set(1 if ok else 0)
+            ok = bool(self.database_ok)
             status = self.live_status
             now = time.monotonic()
             self.metrics.events_per_second.labels("live").set(status.rate.rate(now))

@@ -93,10 +93,17 @@ class Batch:
     kinds: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     #: Changes accepted (record writes, identities, accounts), before de-duplication.
     changes: int = 0
-    #: Events that carried at least one accepted change (the backfill throttles on these).
+    #: Record creates and updates accepted, before de-duplication.
+    record_writes: int = 0
+    #: Events that write at least one record version (a create or update kept): the backfill
+    #: throttles on these only, not on what it skips or on deletes, identity and account events.
     contributing: int = 0
     #: Set by the backfill: this batch reaches the end of the replay.
     final: bool = False
+    #: Events the relay no longer kept (OutdatedCursor) before this batch's events: count and seq range.
+    missed: int = 0
+    missed_from: Optional[int] = None
+    missed_to: Optional[int] = None
     #: Event time texts not parsed yet (``last_time`` is resolved from them when the batch is taken:
     #: one parse per batch instead of one per event).
     time_texts: list = dataclasses.field(default_factory=list, repr=False)
@@ -104,7 +111,8 @@ class Batch:
     @property
     def empty(self) -> bool:
         """True when the batch moves nothing, not even the cursor."""
-        return self.last_seq is None and not self.writes and not self.identities and not self.accounts
+        return (self.last_seq is None and not self.writes and not self.identities and not self.accounts
+                and not self.missed)
 
     @property
     def indexable(self) -> int:
@@ -300,7 +308,7 @@ class BatchBuilder:
         batch.last_seq = seq
         text = getattr(event, "time", None)
         batch.time_texts.append(text)
-        changes = batch.changes
+        writes_before = batch.record_writes
         if type(event) is self._commit_type:
             batch.kinds["commit"] += 1
             # A commit needs its time only for the backfill window.
@@ -319,7 +327,7 @@ class BatchBuilder:
                 self._add_account(event, time)
             else:
                 batch.kinds[type(event).__name__.lower()] += 1
-        if batch.changes > changes:
+        if batch.record_writes > writes_before:
             batch.contributing += 1
         if end_seq is not None and seq >= end_seq:
             self.finished = True
@@ -348,6 +356,8 @@ class BatchBuilder:
                     del writes[write.uri]
                 writes[write.uri] = write
                 batch.changes += 1
+                if write.action != "delete":
+                    batch.record_writes += 1
 
     def _op_write(self, commit: Any, op: Any, did: str, rev: str, time: Optional[datetime]) -> Optional[RecordWrite]:
         action = op.action

@@ -66,6 +66,9 @@ VARIABLES: tuple[Variable, ...] = (
              "--backfill-cursor-service"),
     Variable("FIREHOSE_CURSOR_SERVICE", "firehose", "firehose_cursor row of live ingest.",
              "--firehose-cursor-service"),
+    Variable("FIREHOSE_START_CURSOR", "", "Where live ingest starts when its cursor row does not exist yet "
+             "(a seq: it resumes after it; 0 the oldest event the relay keeps; empty: the live tip). Replaying a "
+             "capture needs it.", "--start-cursor"),
     Variable("HEALTH_PORT", "8081", "Port of /health and /metrics (0 picks a free port).", "--health-port"),
     Variable("HEALTH_HOST", "0.0.0.0", "Address the health server listens on.", "--health-host"),
     Variable("FIREHOSE_RECEIVE_TIMEOUT", "30", "Seconds without a frame before the connection counts as "
@@ -99,6 +102,7 @@ class WorkerConfig:
     receive_timeout: float = 30.0
     batch_size: int = 1000
     relay_window_hours: float = 72.0
+    start_cursor: Optional[int] = None
     #: Remarks about accepted-but-odd values (for example ``BACKFILL_DAYS=-5`` acting as 0).
     notes: tuple[str, ...] = ()
 
@@ -276,6 +280,10 @@ def parse_config(environ: Mapping[str, str], overrides: Optional[Mapping[str, Op
         raise ConfigError("BACKFILL_CURSOR_SERVICE", backfill_service,
                           "is the same cursor row as FIREHOSE_CURSOR_SERVICE (the two would overwrite each other)",
                           "give the backfill and live ingest different names")
+    start_text = get("FIREHOSE_START_CURSOR").strip()
+    start_cursor = None if not start_text else _integer(
+        "FIREHOSE_START_CURSOR", start_text, minimum=0,
+        hint="use a sequence number (0: the oldest event the relay keeps), or leave it empty for the live tip")
     port = _integer("HEALTH_PORT", get("HEALTH_PORT"), minimum=0, maximum=65535,
                     hint="use a TCP port number (0 picks a free one)")
     host = get("HEALTH_HOST").strip()
@@ -292,5 +300,6 @@ def parse_config(environ: Mapping[str, str], overrides: Optional[Mapping[str, Op
         backfill_days=days, backfill_batch_size=batch, backfill_batch_delay_ms=delay,
         backfill_max_memory_mb=memory, backfill_cursor_service=backfill_service,
         firehose_cursor_service=firehose_service, health_port=port, health_host=host,
-        receive_timeout=timeout, batch_size=live_batch, relay_window_hours=window, notes=tuple(notes),
+        receive_timeout=timeout, batch_size=live_batch, relay_window_hours=window, start_cursor=start_cursor,
+        notes=tuple(notes),
     )

@@ -1,8 +1,9 @@
 """Health and metrics over HTTP: ``GET /health`` (JSON) and ``GET /metrics`` (Prometheus text).
 
 :func:`health_document` is pure: it turns the worker's state into the status code and document.
-:class:`HealthServer` is a deliberately small HTTP/1.1 server on asyncio (one request per
-connection), so the worker needs no web framework.  :func:`check_health` is the client behind
+:class:`HealthServer` is the standard library's threading HTTP server (one request per
+connection) in a thread of its own, so the worker needs no web framework and answers while its
+event loop is busy.  :func:`check_health` is the client behind
 ``supervisor worker healthcheck``.
 """
 
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import http.server
 import json
 import logging
+import threading
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
@@ -102,7 +105,11 @@ _REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 400: "Bad Re
 
 
 class HealthServer:
-    """``/health`` and ``/metrics`` on ``host:port`` (port 0 picks a free one: see :attr:`port`)."""
+    """``/health`` and ``/metrics`` on ``host:port`` (port 0 picks a free one: see :attr:`port`).
+
+    It answers from a thread of its own, so a busy event loop (a worker catching up) never delays
+    an answer; ``health`` and ``metrics`` are called in that thread.
+    """
 
     def __init__(self, host: str, port: int, health: Callable[[], tuple[int, dict[str, Any]]],
                  metrics: Callable[[], bytes], metrics_type: str) -> None:
@@ -111,44 +118,59 @@ class HealthServer:
         self._health = health
         self._metrics = metrics
         self._metrics_type = metrics_type
-        self._server: Optional[asyncio.base_events.Server] = None
+        self._server: Optional[http.server.ThreadingHTTPServer] = None
+        self._thread: Optional[threading.Thread] = None
 
     async def start(self) -> None:
         """Listen; :attr:`port` then holds the real port."""
-        self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True)
-        sockets = self._server.sockets or []
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
+        route = self._route
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            timeout = 5
+
+            def _answer(self, body_too: bool) -> None:
+                code, ctype, body = route(f"{self.command} {self.path} HTTP/1.1".encode("latin-1"))
+                self.send_response(code, _REASONS.get(code, "Error"))
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if body_too:
+                    self.wfile.write(body)
+                self.close_connection = True
+
+            def do_GET(self) -> None:  # noqa: N802 (the http.server naming)
+                self._answer(True)
+
+            def do_HEAD(self) -> None:  # noqa: N802
+                self._answer(False)
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._answer(True)
+
+            do_PUT = do_DELETE = do_PATCH = do_POST
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self._server = Server((self.host, self.port), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="health", daemon=True)
+        self._thread.start()
 
     async def close(self) -> None:
         """Stop listening."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            try:
-                request = await asyncio.wait_for(reader.readline(), 5)
-                while True:
-                    line = await asyncio.wait_for(reader.readline(), 5)
-                    if line in (b"\r\n", b"\n", b""):
-                        break
-            except (asyncio.TimeoutError, ConnectionError, asyncio.LimitOverrunError, ValueError):
-                return
-            code, ctype, body = self._route(request)
-            head = (f"HTTP/1.1 {code} {_REASONS.get(code, 'Error')}\r\nContent-Type: {ctype}\r\n"
-                    f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n")
-            writer.write(head.encode("ascii") + (b"" if request.startswith(b"HEAD ") else body))
-            await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass
+        server, self._server = self._server, None
+        if server is not None:
+            await asyncio.to_thread(server.shutdown)
+            server.server_close()
 
     def _route(self, request: bytes) -> tuple[int, str, bytes]:
         parts = request.decode("latin-1").split()

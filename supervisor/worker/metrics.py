@@ -33,6 +33,9 @@ class WorkerMetrics:
                                  ["stream"], registry=r)
         self.reconnects = Counter("worker_reconnects_total", "Relay reconnections, by reason.",
                                   ["stream", "reason"], registry=r)
+        self.resyncs = Counter("worker_resyncs_total",
+                               "Restarts from the stored cursor after a database crash took commits away.",
+                               ["stream"], registry=r)
         self.error_frames = Counter("worker_error_frames_total", "Error frames from the relay.",
                                     ["stream", "error"], registry=r)
         self.gap_events = Counter("worker_gap_events_total",
@@ -49,6 +52,9 @@ class WorkerMetrics:
                                  ["stream", "queue"], registry=r)
         self.backfill_progress = Gauge("worker_backfill_progress_ratio",
                                        "Share of the backfill replay done (0..1).", registry=r)
+        self.backfill_missed = Gauge("worker_backfill_missed_events",
+                                     "Events of the backfill's range the relay no longer kept (OutdatedCursor).",
+                                     registry=r)
         self.backfill_paused = Gauge("worker_backfill_paused", "1 while the backfill waits for memory.",
                                      registry=r)
         self.memory = Gauge("worker_resident_memory_bytes", "Resident memory of the worker process.", registry=r)

@@ -161,9 +161,17 @@ CREATE TABLE IF NOT EXISTS backfill_state (
 );
 """
 
+# What a backfill could not replay: events the relay no longer kept when it asked (OutdatedCursor).
+_V2 = """
+ALTER TABLE backfill_state ADD COLUMN IF NOT EXISTS missed_events bigint NOT NULL DEFAULT 0;
+ALTER TABLE backfill_state ADD COLUMN IF NOT EXISTS missed_from bigint;
+ALTER TABLE backfill_state ADD COLUMN IF NOT EXISTS missed_to bigint;
+"""
+
 #: (version, description, SQL).  Append only: never edit a released migration.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "cursor, record, tombstone, typed tables, users, backfill state", _V1),
+    (2, "backfill state: events missed (OutdatedCursor)", _V2),
 )
 
 

@@ -155,6 +155,7 @@ _CURSOR = """INSERT INTO firehose_cursor (service, cursor, last_event_time, upda
        updated_at = now()"""
 
 _BACKFILL_PROGRESS = """UPDATE backfill_state SET events = events + %s, records = records + %s,
+   missed_events = missed_events + %s, missed_from = LEAST(missed_from, %s), missed_to = GREATEST(missed_to, %s),
    completed_at = CASE WHEN %s THEN now() ELSE completed_at END,
    note = CASE WHEN %s THEN %s ELSE note END
    WHERE service = %s"""
@@ -211,11 +212,19 @@ class BackfillState:
     events: int
     records: int
     note: Optional[str]
+    missed_events: int = 0
+    missed_from: Optional[int] = None
+    missed_to: Optional[int] = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the backfill reached the point where live ingest began."""
+        return self.completed_at is not None
 
     @property
     def complete(self) -> bool:
-        """True once the backfill reached the point where live ingest began."""
-        return self.completed_at is not None
+        """Finished with nothing missed (a finished backfill that missed events is incomplete)."""
+        return self.finished and not self.missed_events
 
 
 @dataclasses.dataclass(frozen=True)
@@ -239,6 +248,12 @@ class Database:
         self._slots = threading.BoundedSemaphore(size)
         self._prepared: set[int] = set()
         self._closed = False
+        self._lock = threading.Lock()
+        self._server_started: Optional[datetime] = None
+        #: Moves whenever a connection broke or the server restarted: a commit acknowledged before
+        #: that may be gone (asynchronous commit), so writers compare their stored cursor with
+        #: what they last committed before going on (see :meth:`Stream._write`).
+        self.epoch = 0
 
     def connect(self) -> psycopg.Connection:
         """A new autocommit connection outside the pool (transactions are explicit)."""
@@ -267,10 +282,13 @@ class Database:
                 conn = self.connect()
             if id(conn) not in self._prepared:
                 # Safe for exactly-once: data and cursor share each transaction, so a server crash
-                # loses the last batches together with their cursor, and they are read again.
+                # loses the last batches together with their cursor; every writer re-reads its
+                # stored cursor after a lost connection and replays from it.
                 conn.execute("SET synchronous_commit = off")
                 conn.execute(_STAGING)
+                started = conn.execute("SELECT pg_postmaster_start_time()").fetchone()[0]
                 conn.commit()
+                self._note_server(started)
                 self._prepared.add(id(conn))
             yield conn
         except BaseException:
@@ -286,6 +304,16 @@ class Database:
                     self._idle.put(conn)
             self._slots.release()
 
+    def _note_server(self, started: datetime) -> None:
+        with self._lock:
+            if self._server_started is not None and started != self._server_started:
+                self.epoch += 1
+            self._server_started = started
+
+    def _lost(self) -> None:
+        with self._lock:
+            self.epoch += 1
+
     def _discard_or_reset(self, conn: psycopg.Connection) -> None:
         try:
             if not conn.closed and not conn.broken:
@@ -298,6 +326,8 @@ class Database:
         self._discard(conn)
 
     def _discard(self, conn: psycopg.Connection) -> None:
+        if (conn.closed or conn.broken) and not self._closed:
+            self._lost()
         self._prepared.discard(id(conn))
         with contextlib.suppress(Exception):
             conn.close()
@@ -334,20 +364,27 @@ def read_cursor(conn: psycopg.Connection, service: str) -> Optional[CursorRow]:
 def read_backfill_state(conn: psycopg.Connection, service: str) -> Optional[BackfillState]:
     """The ``backfill_state`` row of ``service``, or None."""
     row = conn.execute(
-        "SELECT service, days, end_seq, start_seq, cutoff, started_at, completed_at, events, records, note "
-        "FROM backfill_state WHERE service = %s", (service,)
+        "SELECT service, days, end_seq, start_seq, cutoff, started_at, completed_at, events, records, note, "
+        "missed_events, missed_from, missed_to FROM backfill_state WHERE service = %s", (service,)
     ).fetchone()
     conn.commit()
     return BackfillState(*row) if row else None
 
 
 def begin_backfill_state(conn: psycopg.Connection, service: str, *, days: int, end_seq: int,
-                         cutoff: Optional[datetime]) -> BackfillState:
-    """Record a new backfill (its end point and window); an existing row is kept as it is."""
+                         cutoff: Optional[datetime], live_service: str) -> BackfillState:
+    """Record a new backfill (its end point and window); an existing row is kept as it is.
+
+    Live ingest's cursor row is stored at the end point in the same transaction unless it exists:
+    after a crash before live ingest committed anything, the next start resumes live ingest right
+    after the end point instead of at a newer tip (which would leave the events between unindexed).
+    """
     with conn.transaction():
         conn.execute(
             "INSERT INTO backfill_state (service, days, end_seq, cutoff) VALUES (%s, %s, %s, %s) "
             "ON CONFLICT (service) DO NOTHING", (service, days, end_seq, cutoff))
+        conn.execute("INSERT INTO firehose_cursor (service, cursor, updated_at) VALUES (%s, %s, now()) "
+                     "ON CONFLICT (service) DO NOTHING", (live_service, str(end_seq)))
     state = read_backfill_state(conn, service)
     assert state is not None
     return state
@@ -464,7 +501,9 @@ def _batch_script(conn: psycopg.Connection, batch: Batch, *, service: str, move_
         final = bool(batch.final) and move_cursor
         applied = "(SELECT count(*) FROM stage_applied)" if writes else "0"
         statements.append((sql.SQL(_BACKFILL_PROGRESS.replace("%s", "{}")).format(
-            sql.Literal(batch.events if move_cursor else 0), sql.SQL(applied), sql.Literal(final),
+            sql.Literal(batch.events if move_cursor else 0), sql.SQL(applied),
+            sql.Literal(batch.missed if move_cursor else 0), sql.Literal(batch.missed_from if move_cursor else None),
+            sql.Literal(batch.missed_to if move_cursor else None), sql.Literal(final),
             sql.Literal(note is not None and final), sql.Literal(note), sql.Literal(backfill_service),
         ).as_string(conn), ""))
     statements.append(("COMMIT", ""))
@@ -523,6 +562,7 @@ def split_batch(batch: Batch) -> tuple[Batch, Batch]:
     second.events, second.ops = batch.events, batch.ops
     second.first_seq, second.last_seq, second.last_time = batch.first_seq, batch.last_seq, batch.last_time
     second.skipped, second.kinds, second.final = batch.skipped, batch.kinds, batch.final
+    second.missed, second.missed_from, second.missed_to = batch.missed, batch.missed_from, batch.missed_to
     return first, second
 
 

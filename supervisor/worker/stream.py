@@ -39,6 +39,20 @@ _EOF = object()
 _MAX_FRAME = 16 * 1024 * 1024
 
 
+class _Resync(Exception):
+    """The stored cursor is not where this stream last committed (a database crash took acknowledged
+    commits away): what is in flight is dropped and the stream resumes from ``cursor``."""
+
+    def __init__(self, cursor: Optional[int], epoch: int) -> None:
+        super().__init__(cursor)
+        self.cursor = cursor
+        self.epoch = epoch
+
+
+class _Stalled(Exception):
+    """No frame within the receive timeout and no answer to a ping."""
+
+
 class StopTimeout(Exception):
     """The database stayed unreachable while stopping: the last batch was not committed (it will be
     replayed from the cursor at the next start)."""
@@ -76,6 +90,10 @@ class StreamPolicy:
     #: one by one do not each cost a transaction).
     min_batch_age: float = 0.05
     receive_timeout: float = 30.0
+    #: False (the throttled backfill): frames read ahead are dropped, not decoded, when stopping or
+    #: reconnecting (they are read again from the cursor), so a stop commits no more than the batch
+    #: under way and a reconnect does not wait for the throttle to work through the queue.
+    keep_read_ahead: bool = True
     queue_frames: int = 1000
     queue_batches: int = 2
 
@@ -143,6 +161,12 @@ class Stream:
         self.on_future_cursor: Optional[Callable[[], None]] = None
         #: Called after each committed batch.
         self.on_commit: Optional[Callable[[Batch, store.ApplyResult], None]] = None
+        #: Called (in the event loop) after a resync to the stored cursor (backfill: re-read its state).
+        self.on_resync: Optional[Callable[[Optional[int]], Awaitable[None]]] = None
+        #: The cursor this stream last stored (or found stored at its start) and the database
+        #: epoch it was checked in.
+        self._stored: Optional[int] = builder.last_seq
+        self._epoch = database.epoch
 
     # -- control ------------------------------------------------------------------------------
     def stop(self, grace: float = 20.0) -> None:
@@ -152,11 +176,36 @@ class Stream:
             return
         self._stopping = True
         self._stop_deadline = time.monotonic() + grace
+        if not self.policy.keep_read_ahead:
+            self._drop_read_ahead()
         if self._reader is not None and not self._reader.done():
             self._reader.cancel()
 
+    def _drop_read_ahead(self) -> None:
+        raw = self._raw
+        while True:
+            try:
+                item = raw.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            raw.task_done()
+            if item is _EOF:
+                raw.put_nowait(_EOF)
+                return
+
     async def run(self) -> None:
         """Run until stopped, or (backfill) until the end of the replay is committed."""
+        while True:
+            try:
+                await self._run_once()
+                return
+            except _Resync as resync:
+                if self._stopping:
+                    # What is not stored is replayed from the stored cursor at the next start.
+                    return
+                await self._restart_from(resync.cursor, resync.epoch)
+
+    async def _run_once(self) -> None:
         self._reader = asyncio.create_task(self._read_loop(), name=f"{self.policy.name}-reader")
         decoder = asyncio.create_task(self._decode_loop(), name=f"{self.policy.name}-decoder")
         writer = asyncio.create_task(self._write_loop(), name=f"{self.policy.name}-writer")
@@ -165,7 +214,7 @@ class Stream:
         try:
             done, _ = await asyncio.wait({self._reader, writer}, return_when=asyncio.FIRST_COMPLETED)
             if writer in done:
-                writer.result()  # a writer failure ends the stream
+                writer.result()  # a writer failure (or a resync) ends this run
             try:
                 await self._reader
             except asyncio.CancelledError:
@@ -182,6 +231,35 @@ class Stream:
             self.status.connected = False
             self.metrics.connected.labels(self.policy.name).set(0)
 
+    async def _restart_from(self, cursor: Optional[int], epoch: int) -> None:
+        """Drop everything in flight and go on from the stored ``cursor`` (read in ``epoch``)."""
+        frames, batches = self._raw.qsize(), self._batches.qsize() + 1
+        self._raw = asyncio.Queue(maxsize=self.policy.queue_frames)
+        self._batches = asyncio.Queue(maxsize=self.policy.queue_batches)
+        self._writer_busy = False
+        self._writer_idle = asyncio.Event()
+        self._gap_from = None
+        self._idle_since = None
+        self.finished = False
+        self.status.finished = False
+        builder = self.builder
+        builder.batch = Batch()
+        builder.finished = False
+        if cursor is None and self.first_seq.done():
+            # Nothing stored yet: start again at the first event this stream saw.
+            cursor = self.first_seq.result() - 1
+        builder.last_seq = cursor
+        self._stored, self._epoch = cursor, epoch
+        self.status.committed_seq = cursor
+        if cursor is not None:
+            self.metrics.cursor.labels(self.policy.name).set(cursor)
+        self.metrics.resyncs.labels(self.policy.name).inc()
+        log.warning("%s%s: resuming from the stored cursor %s (dropped what was in flight: %d frames, %d batches)",
+                    self.policy.prefix, self.policy.name, "(none: the live tip)" if cursor is None else cursor,
+                    frames, batches)
+        if self.on_resync is not None:
+            await self.on_resync(cursor)
+
     # -- reader -------------------------------------------------------------------------------
     def _position(self) -> Optional[int]:
         seq = self.builder.last_seq
@@ -195,6 +273,8 @@ class Stream:
         name = self.policy.name
         while not self._stopping and not self.finished:
             # Everything read so far is decoded: the position is exact, nothing is asked twice.
+            if not self.policy.keep_read_ahead:
+                self._drop_read_ahead()
             await self._raw.join()
             if self.finished:
                 return
@@ -217,8 +297,9 @@ class Stream:
             except asyncio.CancelledError:
                 raise
             except ConnectionClosed as exc:
-                reason = "closed"
-                log.warning("%s%s: connection closed (%s)", prefix, name, _close_text(exc))
+                reason, text = close_cause(exc)
+                self.status.last_error = text
+                log.warning("%s%s: connection closed (%s)", prefix, name, text)
             except InvalidURI as exc:
                 reason = "error"
                 log.error("%s%s: invalid relay URL: %s", prefix, name, exc)
@@ -247,9 +328,24 @@ class Stream:
         monotonic = time.monotonic
         watchdog = _Watchdog(loop, asyncio.current_task(), timeout)
         first = True
+        quiet_logged = False
         try:
             while True:
-                data = await ws.recv()
+                try:
+                    data = await ws.recv()
+                except asyncio.CancelledError:
+                    if not watchdog.expired():
+                        raise
+                    if not await self._answers_ping(ws):
+                        raise _Stalled() from None
+                    # The relay is there and answers: it has nothing to send (a quiet relay).
+                    log.log(logging.DEBUG if quiet_logged else logging.INFO,
+                            "%s%s: no frame for %.1f s, but the relay answers pings: it is quiet, not stalled",
+                            self.policy.prefix, self.policy.name, timeout)
+                    quiet_logged = True
+                    watchdog.rearm()
+                    continue
+                quiet_logged = False
                 watchdog.last = loop.time()
                 status.last_frame_at = monotonic()
                 if first:
@@ -272,15 +368,23 @@ class Stream:
                     raw.put_nowait(data)
                 if self._reconnect:
                     return "requested"
-        except asyncio.CancelledError:
-            if not watchdog.expired():
-                raise
-            log.warning("%s%s: no frame for %.1f s: the connection is stalled, reconnecting",
+        except _Stalled:
+            log.warning("%s%s: no frame for %.1f s and no answer to a ping: the connection is stalled, reconnecting",
                         self.policy.prefix, self.policy.name, timeout)
             self.status.last_error = f"stalled: no frame for {timeout:g} s"
             return "stall"
         finally:
             watchdog.close()
+
+    async def _answers_ping(self, ws: Any) -> bool:
+        try:
+            pong = await ws.ping()
+            await asyncio.wait_for(pong, min(self.policy.receive_timeout, 10.0))
+            return True
+        except asyncio.TimeoutError:
+            return False
+        except Exception:  # the connection closed meanwhile: ws.recv() tells how
+            return True
 
     def _request_reconnect(self) -> None:
         self._reconnect = True
@@ -429,11 +533,19 @@ class Stream:
                         self.policy.name, self.builder.last_seq, self._malformed_logged, exc)
 
     def _log_gap(self, cursor: int, seq: int) -> None:
-        missed = max(0, seq - cursor - 1)
+        # Events past the end point (the backfill's) were never this stream's to replay.
+        end_seq = self.builder.end_seq
+        last = seq - 1 if end_seq is None else min(seq - 1, end_seq)
+        missed = max(0, last - cursor)
         self.metrics.gap_events.labels(self.policy.name).inc(missed)
         log.warning("%s%s: gap: the relay no longer keeps the events after cursor %d; resumed at seq %d, "
                     "%d events missed (seq %d..%d)", self.policy.prefix, self.policy.name, cursor, seq, missed,
-                    cursor + 1, seq - 1)
+                    cursor + 1, last)
+        if missed:
+            batch = self.builder.batch
+            batch.missed += missed
+            batch.missed_from = cursor + 1 if batch.missed_from is None else min(batch.missed_from, cursor + 1)
+            batch.missed_to = last if batch.missed_to is None else max(batch.missed_to, last)
 
     def _info(self, frame: Any) -> None:
         name = frame.name
@@ -471,7 +583,13 @@ class Stream:
             return
         if self.policy.before_batch is not None and batch.changes:
             await self.policy.before_batch(batch)
+        if self._stopping and not self.policy.keep_read_ahead:
+            return  # not committed: read again from the cursor at the next start
         await self._batches.put(batch)
+        self.report_queues()
+
+    def report_queues(self) -> None:
+        """Set the queue depth gauges to what waits now (safe from another thread)."""
         self.metrics.queue_depth.labels(self.policy.name, "batches").set(self._batches.qsize())
         self.metrics.queue_depth.labels(self.policy.name, "frames").set(self._raw.qsize())
 
@@ -490,7 +608,29 @@ class Stream:
             self._writer_idle.clear()
             if batch is _EOF:
                 return
+            if self._stopping and not self.policy.keep_read_ahead:
+                continue  # queued but not started: read again from the cursor at the next start
             await self._write(batch)
+
+    async def _verify_stored(self) -> None:
+        """After a lost connection or a server restart: go on only if the stored cursor is where this
+        stream last committed; otherwise raise :class:`_Resync` (acknowledged commits were lost)."""
+        epoch = self.database.epoch
+
+        def read() -> Optional[store.CursorRow]:
+            with self.database.connection() as conn:
+                return store.read_cursor(conn, self.policy.service)
+
+        row = await asyncio.to_thread(read)
+        stored = row.seq if row is not None else None
+        if stored != self._stored:
+            log.warning("%s%s: the database connection was lost and the stored cursor is %s, not %s as last "
+                        "committed: the crash took commits away", self.policy.prefix, self.policy.name, stored,
+                        self._stored)
+            raise _Resync(stored, epoch)
+        log.info("%s%s: database connection back; the stored cursor %s is where it was last committed",
+                 self.policy.prefix, self.policy.name, stored)
+        self._epoch = epoch
 
     async def _write(self, batch: Batch) -> None:
         backoff = Backoff(base=0.2, cap=10.0)
@@ -498,6 +638,8 @@ class Stream:
         while True:
             started = time.monotonic()
             try:
+                if self.database.epoch != self._epoch:
+                    await self._verify_stored()
                 result = await asyncio.to_thread(self._apply_isolating, batch)
             except psycopg.Error as exc:
                 if not store.is_transient(exc):
@@ -568,6 +710,7 @@ class Stream:
         status.database_ok, status.database_checked_at = True, now
         if batch.last_seq is not None:
             status.committed_seq = batch.last_seq
+            self._stored = batch.last_seq
             metrics.cursor.labels(name).set(batch.last_seq)
         if batch.last_time is not None:
             status.committed_time = batch.last_time
@@ -625,6 +768,12 @@ class _Watchdog:
         self.fired = False
         return self.task.uncancel() <= self._cancelling
 
+    def rearm(self) -> None:
+        """Watch again from now (after a fired timeout was handled)."""
+        self.last = self.loop.time()
+        if self._handle is None:
+            self._handle = self.loop.call_at(self.last + self.timeout, self._check)
+
     def close(self) -> None:
         """Stop watching."""
         if self._handle is not None:
@@ -632,11 +781,18 @@ class _Watchdog:
             self._handle = None
 
 
-def _close_text(exc: Any) -> str:
+def close_cause(exc: Any) -> tuple[str, str]:
+    """Why a connection closed: a reconnect reason (for the metric) and the words for the log."""
     rcvd = getattr(exc, "rcvd", None)
-    if rcvd is None:
-        return "no close frame"
-    return f"code {rcvd.code}{': ' + rcvd.reason if rcvd.reason else ''}"
+    sent = getattr(exc, "sent", None)
+    if rcvd is not None:
+        return "closed", f"closed by the relay: code {rcvd.code}{': ' + rcvd.reason if rcvd.reason else ''}"
+    if sent is not None:
+        if "keepalive" in (sent.reason or ""):
+            return "keepalive", (f"closed by the worker: code {sent.code}: {sent.reason} (the relay did not "
+                                 f"answer a ping in time; the network or the relay is too slow)")
+        return "closed", f"closed by the worker: code {sent.code}{': ' + sent.reason if sent.reason else ''}"
+    return "dropped", "no close frame: the connection dropped"
 
 
 def utc_now() -> datetime:

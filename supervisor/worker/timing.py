@@ -6,6 +6,7 @@ import collections
 import os
 import random
 import resource
+import threading
 from typing import Optional
 
 __all__ = ["Backoff", "RateMeter", "RateLimit", "resident_memory_bytes", "peak_memory_bytes"]
@@ -37,13 +38,15 @@ class RateMeter:
     def __init__(self, window: float = 10.0) -> None:
         self.window = window
         self._samples: collections.deque[tuple[float, int]] = collections.deque()
+        self._lock = threading.Lock()  # the health server reads it from its own thread
         self.total = 0
 
     def add(self, count: int, now: float) -> None:
         """Record ``count`` events at monotonic time ``now``."""
-        self.total += count
-        self._samples.append((now, count))
-        self._trim(now)
+        with self._lock:
+            self.total += count
+            self._samples.append((now, count))
+            self._trim(now)
 
     def _trim(self, now: float) -> None:
         while self._samples and self._samples[0][0] < now - self.window:
@@ -51,8 +54,9 @@ class RateMeter:
 
     def rate(self, now: float) -> float:
         """Events per second over the last ``window`` seconds."""
-        self._trim(now)
-        return sum(count for _, count in self._samples) / self.window
+        with self._lock:
+            self._trim(now)
+            return sum(count for _, count in self._samples) / self.window
 
 
 class RateLimit:

@@ -98,3 +98,25 @@ def test_port_in_use_exits_2():
         proc = subprocess.run([sys.executable, "-m", "supervisor", "devrelay", "--events", "10",
                                "--port", str(port)], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "cannot listen" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_ready_line_counts_the_events_of_a_capture_with_real_sequence_numbers(tmp_path):
+    from supervisor.atproto import capture_io
+
+    capture = tmp_path / "real.capture"
+    first = 31_527_015_469
+    with open(capture, "wb") as out:
+        for seq in range(first, first + 3):
+            capture_io.write_capture_frame(out, frames.encode_identity(
+                seq, "did:plc:abcdefghijklmnopqrstuvwx", "2025-01-01T00:00:00.000Z", "alice.example.com"))
+    proc = start("--capture", str(capture), "--retention-hours", "1000000")
+    try:
+        ready_url(proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        finally:
+            proc.kill()
+    summary = proc.stderr.read()
+    assert f"devrelay: 3 events sequenced (latest seq {first + 2}), 3 in the replay window" in summary, summary

@@ -53,10 +53,10 @@ class Relay:
             raise RuntimeError(f"devrelay did not start: {line!r} {self.stderr_path.read_text()}")
         self.url = match.group(1)
         summary = self.stderr_path.read_text()
-        found = re.search(r"(\d+) events sequenced.*?(\d+) live to come", summary)
+        found = re.search(r"(\d+) events sequenced \(latest seq (\d+)\).*?(\d+) live to come", summary)
         assert found, summary
-        self.history = int(found.group(1))
-        self.live = int(found.group(2))
+        self.history = int(found.group(2))
+        self.live = int(found.group(3))
         self.final_seq = self.history + self.live
 
     @property

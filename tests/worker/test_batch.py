@@ -162,3 +162,20 @@ def test_last_time_is_the_time_of_the_last_event_that_has_a_valid_one():
     assert batch.last_time == NOW + timedelta(minutes=5) and batch.skipped["bad account"] == 1
     builder.add(frames.decode_frame(frames.encode_account(4, DID, "still not a time", True)))
     assert builder.take().last_time is None
+
+
+def test_the_backfill_limit_counts_only_events_that_write_records():
+    builder = BatchBuilder(cutoff=NOW - timedelta(days=1))
+    stamp = NOW.isoformat().replace("+00:00", "Z")
+    builder.add(commit(1, [("create", f"app.bsky.feed.post/{tid(NOW)}", None, post("kept"))]))
+    builder.add(commit(2, [("delete", f"app.bsky.feed.post/{tid(NOW, 1)}", None, None)]))
+    builder.add(frames.decode_frame(frames.encode_identity(3, DID, stamp, "alice.example.com")))
+    builder.add(frames.decode_frame(frames.encode_account(4, DID, stamp, True)))
+    old = NOW - timedelta(days=3)
+    builder.add(commit(5, [("create", f"app.bsky.feed.post/{tid(old)}", None, post("old", old))]))
+    builder.add(commit(6, [("update", f"app.bsky.feed.post/{tid(NOW)}", None, post("again")),
+                           ("create", f"app.bsky.feed.post/{tid(NOW, 2)}", None, post("more"))]))
+    batch = builder.take()
+    assert batch.events == 6 and batch.skipped["outside window"] == 1
+    # Seqs 1 and 6 write records; the delete, identity, account and out-of-window events cost nothing.
+    assert batch.contributing == 2

@@ -24,6 +24,7 @@ def test_defaults_match_the_original_worker():
     assert (config.backfill_batch_size, config.backfill_batch_delay_ms, config.backfill_max_memory_mb) == (5, 2000, 512)
     assert (config.backfill_cursor_service, config.firehose_cursor_service) == ("backfill", "firehose")
     assert config.health_port == 8081 and config.db_pool_size == 4 and config.log_level == "info"
+    assert config.start_cursor is None and parse(FIREHOSE_START_CURSOR=" 42 ").start_cursor == 42
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -55,6 +56,8 @@ def test_relay_url_forms(raw, expected):
     ({"RELAY_URL": "wss://relay.example/?cursor=5"}, "RELAY_URL"),
     ({"RELAY_URL": ""}, "RELAY_URL"),
     ({"FIREHOSE_CURSOR_SERVICE": ""}, "FIREHOSE_CURSOR_SERVICE"),
+    ({"FIREHOSE_START_CURSOR": "-1"}, "FIREHOSE_START_CURSOR"),
+    ({"FIREHOSE_START_CURSOR": "tip"}, "FIREHOSE_START_CURSOR"),
     ({"BACKFILL_CURSOR_SERVICE": "firehose"}, "BACKFILL_CURSOR_SERVICE"),
     ({"FIREHOSE_RECEIVE_TIMEOUT": "nan"}, "FIREHOSE_RECEIVE_TIMEOUT"),
     ({"DATABASE_URL": ""}, "DATABASE_URL"),

@@ -125,3 +125,23 @@ def test_events_arriving_one_by_one_share_transactions(database_url, start_relay
     truth = read_truth(relay.truth)
     records = read_records(database_url)
     assert records and all(truth.get(uri) == value for uri, value in records.items())
+
+
+def test_a_capture_is_replayed_with_start_cursor_and_no_seeded_row(database_url, start_relay, start_worker,
+                                                                    workdir):
+    capture = workdir / "net.capture"
+    writer = start_relay("--seed", "13", "--accounts", "20", "--events", "300", "--days", "1",
+                         "--write-capture", str(capture))
+    writer.stop()
+    truth = read_truth(writer.truth)
+    relay = start_relay("--capture", str(capture), "--retention-hours", "100000")
+    # The ready line counts the events, whatever their sequence numbers.
+    assert "300 events sequenced (latest seq 300)" in relay.stderr
+    worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url, "BACKFILL_DAYS": "-1",
+                           "BACKFILL_BATCH_DELAY_MS": "0"}, "--start-cursor", "0")
+    wait_until(lambda: cursor_of(database_url, "firehose") == str(relay.final_seq), 60, what="the last event")
+    wait_until(lambda: "[BACKFILL] Complete" in worker.log, 30, what="the backfill to finish")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    assert "starting after seq 0 (FIREHOSE_START_CURSOR)" in worker.log
+    assert diff_records(truth, read_records(database_url)) == ""

@@ -114,3 +114,31 @@ def test_a_slow_database_is_not_taken_for_a_stalled_relay(database_url, start_re
     assert "the connection is stalled" not in during, during
     assert during.count("connected to") == 1
     assert diff_records(read_truth(relay.truth), read_records(database_url)) == ""
+
+
+def test_a_quiet_relay_is_not_taken_for_a_stall(database_url, start_relay, start_worker):
+    # Everything replayed, nothing live: the relay sends nothing but answers pings.
+    relay = start_relay("--seed", "14", "--accounts", "20", "--events", "100", "--days", "1")
+    seed_cursor(database_url, "firehose", "0")
+    worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url, "FIREHOSE_RECEIVE_TIMEOUT": "1",
+                           "LOG_LEVEL": "debug"})
+    wait_until(lambda: cursor_of(database_url, "firehose") == str(relay.final_seq), 60, what="the last event")
+    wait_until(lambda: worker.log.count("it is quiet, not stalled") >= 3, 30, what="three quiet receive timeouts")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    log = worker.log
+    assert "stalled" not in log.replace("not stalled", "") and "reconnecting" not in log
+    assert log.count("connected to") == 1
+
+
+def test_close_causes_are_named_as_they_are():
+    from websockets.exceptions import ConnectionClosedError
+    from websockets.frames import Close
+
+    from supervisor.worker.stream import close_cause
+
+    keepalive = close_cause(ConnectionClosedError(None, Close(1011, "keepalive ping timeout")))
+    assert keepalive[0] == "keepalive" and "closed by the worker: code 1011: keepalive ping timeout" in keepalive[1]
+    assert close_cause(ConnectionClosedError(None, None)) == ("dropped", "no close frame: the connection dropped")
+    by_relay = close_cause(ConnectionClosedError(Close(1008, "ConsumerTooSlow"), None))
+    assert by_relay == ("closed", "closed by the relay: code 1008: ConsumerTooSlow")

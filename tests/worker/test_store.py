@@ -137,7 +137,7 @@ def test_account_and_identity_updates_keep_the_newest(database):
 
 def test_backfill_progress_and_completion_in_the_same_transaction(database):
     with database.connection() as conn:
-        store.begin_backfill_state(conn, "backfill", days=2, end_seq=10, cutoff=T0)
+        store.begin_backfill_state(conn, "backfill", days=2, end_seq=10, cutoff=T0, live_service="firehose")
     batch = batch_of(write("create", "3kddddddddddd", 1, "x"), seq=10)
     batch.final = True
     apply(database, batch, service="backfill", backfill_service="backfill")
@@ -145,6 +145,17 @@ def test_backfill_progress_and_completion_in_the_same_transaction(database):
         state = store.read_backfill_state(conn, "backfill")
         cursor = store.read_cursor(conn, "backfill")
     assert state.complete and state.events == 1 and state.records == 1 and cursor.seq == 10
+
+
+def test_the_backfill_end_point_is_also_where_live_ingest_resumes(database):
+    with database.connection() as conn:
+        store.begin_backfill_state(conn, "backfill", days=2, end_seq=10, cutoff=T0, live_service="firehose")
+        assert store.read_cursor(conn, "firehose").seq == 10
+        conn.execute("UPDATE firehose_cursor SET cursor = '25' WHERE service = 'firehose'")
+        conn.execute("DELETE FROM backfill_state")
+        store.begin_backfill_state(conn, "backfill", days=2, end_seq=30, cutoff=T0, live_service="firehose")
+        # A live cursor that exists is never moved back.
+        assert store.read_cursor(conn, "firehose").seq == 25
 
 
 def test_a_row_the_database_rejects_is_isolated_and_skipped(database):
