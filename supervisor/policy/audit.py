@@ -143,7 +143,7 @@ def _row(evaluation: Evaluation, decision: ServiceDecision, unit: Optional[Unit]
         detected_by=decision.detection.clue,
         backfill_days=days,
         backfill_days_origin=origin,
-        meaning=days_meaning(profile, unit),
+        meaning="does not start" if decision.not_started else days_meaning(profile, unit),
         primary=primary if isinstance(primary, bool) else None,
         backfill_enabled=bool(extra["starts"] and unit.count > 0 and unit.enabled.get("backfill")),
         cursor_service=unit.cursors.get("backfill"),
