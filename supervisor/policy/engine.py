@@ -19,7 +19,7 @@ from supervisor.policy.managers import ProcessManager, process_managers
 from supervisor.policy.variants import VariantChoice, choose_variant, match_program
 from supervisor.policy.errors import ExtensionError
 from supervisor.policy.expressions import Context, StartFailure, format_value
-from supervisor.policy.findings import Finding, RULES, rule
+from supervisor.policy.findings import Finding, rule
 from supervisor.policy.profiles import Profile, WriterSpec, builtin_profiles, load_schema
 from supervisor.report.mask import redact, secret_values
 from supervisor.verdicts import known_valid, remember_valid, verdict_key
@@ -187,9 +187,11 @@ def _check_extension(block: Any, kind: str, where: Optional[Location], label: st
         for code, reason in ignore.items():
             found = rule(str(code))
             if found is None:
-                known = ", ".join(f"{r.code} ({r.name})" for r in RULES.values())
+                from supervisor.policy.rules import registry
+
+                known = ", ".join(f"{r.code} ({r.name})" for r in registry().values())
                 raise ExtensionError(f"{label}: x-supervisor.ignore: unknown finding code {code!r}; known: {known}", where)
-            if found.code in ("SV000", "SV010"):
+            if not found.suppressible:
                 raise ExtensionError(f"{label}: x-supervisor.ignore: {found.code} cannot be ignored", where)
             if not isinstance(reason, str) or not reason.strip():
                 raise ExtensionError(f"{label}: x-supervisor.ignore.{code} needs a reason (a non-empty string)", where)
