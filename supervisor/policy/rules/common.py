@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Optional
 
 from supervisor.compose.model import Location
-from supervisor.policy.engine import Evaluation, Unit, Writer, service_location
+from supervisor.policy.engine import Evaluation, ServiceDecision, Unit, Writer, service_location
 from supervisor.policy.provenance import describe_value, show_location, value_location
 from supervisor.report.mask import mask_value
 
-__all__ = ["describe_unit_value", "unit_value_location", "where", "enabling", "writer_title", "fixes", "deciding_variable"]
+__all__ = ["describe_unit_value", "unit_value_location", "where", "enabling", "writer_title", "fixes", "deciding_variable",
+           "variables_that_matter"]
 
 
 def describe_unit_value(evaluation: Evaluation, unit: Unit, variable: str) -> str:
@@ -97,3 +98,37 @@ def deciding_variable(writer: Writer) -> str:
             if declared:
                 return declared[-1]
     return writer.spec.disable[0][0] if writer.spec.disable else ""
+
+
+def _can_fail(expr: object) -> bool:
+    if isinstance(expr, dict):
+        return any(k in expr for k in ("python_int", "require", "check")) or any(_can_fail(v) for v in expr.values())
+    if isinstance(expr, list):
+        return any(_can_fail(v) for v in expr)
+    return False
+
+
+def variables_that_matter(decision: ServiceDecision) -> list[str]:
+    """The variables that can change what a service writes or whether it starts, per its profile (and variant).
+
+    Those read by a writer's switch or cursor name (unless the variant fixes the switch to a
+    constant), by a value whose parse can stop the program, and the profile's misleading ones.
+    """
+    profile = decision.profile
+    if profile is None:
+        return []
+    exprs = {name: expr for name, _, expr in profile.values}
+    wanted = {name for name, expr in exprs.items() if _can_fail(expr)}
+    for spec in profile.writers:
+        if not isinstance(exprs.get(spec.enabled), bool):
+            wanted.add(spec.enabled)
+            if spec.cursor:
+                wanted.add(spec.cursor)
+    names: list[str] = []
+    for unit in decision.units:
+        for step in unit.trace:
+            if step.name in wanted:
+                names.extend(step.reads)
+    names.extend(m.variable for m in profile.misleading)
+    names.extend(w.rename for w in profile.writers if w.rename)
+    return list(dict.fromkeys(names))

@@ -32,7 +32,9 @@ def check(evaluation: Evaluation) -> list[Finding]:
                 break
             primary = unit.values.get(profile.primary) is True
             backfill = profile.writer("backfill")
-            if unit.count == 0:
+            if decision.not_started:
+                why = f"{decision.name} never starts ({decision.not_started})"
+            elif unit.count == 0:
                 why = f"{decision.name} runs no container (replicas: 0)"
             elif not primary:
                 why = (f"{unit.title} is not the primary worker ({profile.value_source(profile.primary)} is false: "

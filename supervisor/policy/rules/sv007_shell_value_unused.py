@@ -6,6 +6,7 @@ from supervisor.compose.model import EnvValue
 from supervisor.policy.engine import Evaluation, ServiceDecision
 from supervisor.policy.findings import Finding, Rule
 from supervisor.policy.provenance import describe_value, show_location, value_location
+from supervisor.policy.rules.common import variables_that_matter
 from supervisor.report.mask import mask_value
 
 __all__ = ["RULE", "check"]
@@ -25,7 +26,7 @@ def check(evaluation: Evaluation) -> list[Finding]:
     readers: dict[str, list[ServiceDecision]] = {}
     for decision in evaluation.services.values():
         if decision.profile is not None:
-            for variable in decision.profile.variables:
+            for variable in variables_that_matter(decision):
                 readers.setdefault(variable, []).append(decision)
     findings = []
     for variable, decisions in readers.items():
