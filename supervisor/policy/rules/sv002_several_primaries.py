@@ -65,7 +65,7 @@ def primaries(evaluation: Evaluation) -> tuple[list[Finding], set[int]]:
             covered.update(id(w) for w in backfilling)
         else:
             message = (f"{total} containers are the primary {profile.title}: {who}. Their backfill is off now, "
-                       f"but as soon as BACKFILL_DAYS is set they would all backfill on one cursor row. Fix: {fix}")
+                       f"but as soon as {profile.days_variable} is set they would all backfill on one cursor row. Fix: {fix}")
             findings.append(Finding("SV002", "warning", message, location, [], services))
     return findings, covered
 
