@@ -8,7 +8,7 @@ from typing import Any, Optional
 from supervisor.policy.engine import Evaluation, ServiceDecision, Unit
 from supervisor.policy.profiles import Profile
 from supervisor.policy.provenance import describe_value
-from supervisor.report.mask import mask_value, redact, secret_values
+from supervisor.report.mask import mask_text, mask_value, redact, secret_values
 
 __all__ = ["AuditRow", "days_meaning", "audit_rows"]
 
@@ -95,7 +95,8 @@ def _launch_fields(decision: ServiceDecision, unit: Optional[Unit]) -> dict[str,
         "variant": choice.variant.name if choice.variant else None, "variant_chosen_by": choice.how,
         "markers": [r.render() for r in choice.markers] + list(choice.missing),
         "starts": starts, "start_note": note, "writes": writes,
-        "guessed": decision.detection.guessed, "chain": [s.to_json() for s in launch.steps],
+        "guessed": decision.detection.guessed,
+        "chain": [{**s.to_json(), "text": mask_text(s.text)} for s in launch.steps],
     }
 
 
@@ -182,5 +183,5 @@ def audit_rows(evaluation: Evaluation, *, all_vars: bool = False) -> list[AuditR
 
 
 def _redact_row(row: AuditRow, secrets: frozenset[str]) -> AuditRow:
-    shown = ("backfill_days", "backfill_days_origin", "firehose_enabled", "notes", "variables")
+    shown = ("backfill_days", "backfill_days_origin", "firehose_enabled", "notes", "variables", "chain", "start_note")
     return dataclasses.replace(row, **{name: redact(getattr(row, name), secrets) for name in shown})

@@ -288,3 +288,12 @@ def test_sources_matching_no_variant_use_the_newest_with_a_finding(tmp_path):
     assert decision.variant.variant.name == decision.profile.variants[0].name
     (finding,) = [f for f in evaluation.findings if f.code == "SV011"]
     assert "server/routes.ts" in finding.message and finding.severity == "warning"
+
+
+def test_secrets_in_a_start_command_are_masked(tmp_path):
+    _write(tmp_path, {"Dockerfile": 'FROM node:20\nCMD ["sh", "-c", "psql postgresql://u:hunter2@db/x && exec node dist/index.js"]\n',
+                      "docker-compose.yml": "services:\n  app:\n    build: .\n"})
+    project = load_project(LoadOptions(files=[str(tmp_path / "docker-compose.yml")], environ={}, cwd=str(tmp_path)))
+    evaluation = evaluate_project(project, contexts=read_build_contexts(project), root=str(tmp_path))
+    (row,) = audit_rows(evaluation)
+    assert row.chain and "hunter2" not in json.dumps(row.to_json())

@@ -48,3 +48,12 @@ def test_rule_code_names_no_program_or_variable(module):
     code = text.split("RULE = Rule(", 1)[-1].split(")\n", 1)[-1] if "RULE = Rule(" in text else text
     code = re.sub(r'"""(.|\n)*?"""', "", code)  # docstrings may give examples
     assert not FORBIDDEN.findall(code)
+
+
+def test_status_findings_are_policy_findings():
+    from supervisor.runtime.status import STATUS_RULES, StatusFinding
+
+    finding = StatusFinding("RT004", "error", "two writers", "app")
+    assert isinstance(finding, Finding) and finding.services == ["app"] and finding.service == "app"
+    assert finding.to_json()["name"] == "running-collision" == STATUS_RULES["RT004"]
+    assert exit_code([finding]) == 1
