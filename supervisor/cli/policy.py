@@ -94,7 +94,7 @@ def validate_command(fmt: str, strict: bool, **kwargs: Any) -> None:
     try:
         evaluation = evaluate_project(project, contexts=read_build_contexts(project), root=_root())
     except PolicyError as exc:
-        _finish([_error_finding(exc, "SV010")], fmt, strict, fallback)
+        _finish([_error_finding(exc, exc.code)], fmt, strict, fallback)
     _finish(evaluation.findings, fmt, strict, fallback)
 
 

@@ -256,7 +256,7 @@ def detect(service: Service, profiles: Mapping[str, Profile], *, argv: list[str]
             profile, clue = matches[0]
             others = sorted({p.name for p, _ in matches} - {profile.name})
             note = f" (also matches {', '.join(others)}: declare x-supervisor.implementation)" if others else ""
-            return Detection(profile, clue.clue + note, guessed=field not in ("command", "dockerfile", "image"))
+            return Detection(profile, clue.clue + note, guessed=True)
     return Detection(None, "no clue matched")
 
 

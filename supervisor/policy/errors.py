@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from supervisor.compose.model import LocatedError
 
-__all__ = ["PolicyError", "ProfileError", "ExtensionError"]
+__all__ = ["PolicyError", "ProfileError", "ExtensionError", "SourceError"]
 
 
 class PolicyError(LocatedError):
     """Unusable policy input (exit code 2); the message says what is wrong and where."""
+
+    code = "SV010"  # the finding ``validate`` reports it as
 
 
 class ProfileError(PolicyError):
@@ -17,3 +19,9 @@ class ProfileError(PolicyError):
 
 class ExtensionError(PolicyError):
     """A malformed ``x-supervisor`` block in a compose file."""
+
+
+class SourceError(PolicyError):
+    """A file of a build context that is refused: not a regular file, or too large."""
+
+    code = "SV013"

@@ -12,7 +12,7 @@ import stat
 from typing import Any, Iterator, Mapping, Optional
 
 from supervisor.compose.model import Location, Project
-from supervisor.policy.errors import PolicyError
+from supervisor.policy.errors import SourceError
 
 __all__ = ["MAX_DOCKERFILE_BYTES", "MAX_SOURCE_BYTES", "BuildContext", "ContextFiles", "read_build_contexts",
            "read_dockerfiles"]
@@ -28,10 +28,11 @@ def read_source(path: str, limit: int = MAX_SOURCE_BYTES) -> Optional[str]:
     except OSError:
         return None
     if not stat.S_ISREG(info.st_mode):
-        raise PolicyError(f"{path}: not a regular file; build context sources must be files", Location(path))
-    if info.st_size > limit:
-        raise PolicyError(f"{path}: {info.st_size} bytes, more than the {limit} bytes read from a build context file",
+        raise SourceError(f"{path}: not a regular file; a build context's Dockerfile and sources must be files",
                           Location(path))
+    if info.st_size > limit:
+        raise SourceError(f"{path}: {info.st_size} bytes, more than the {limit} bytes read from a build context file; "
+                          f"shorten it or declare x-supervisor: {{implementation: NAME}} on the service", Location(path))
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             return handle.read(limit + 1)[:limit]
