@@ -346,7 +346,8 @@ def _launch(project: Project, name: str, service: Service, build: Any, text: Opt
              if key in service.config}
     return follow_launch(service.config, image, build.files if build is not None else {},
                          label=build.label if build is not None else "",
-                         dockerfile=build.dockerfile if build is not None else "Dockerfile", compose_where=where)
+                         dockerfile=build.dockerfile if build is not None else "Dockerfile", compose_where=where,
+                         environment={k: v.value for k, v in service.environment.items()})
 
 
 def _detect_program(service: Service, profiles: Mapping[str, Profile], launch: Launch, files: Mapping[str, str],

@@ -89,6 +89,7 @@ def shell_words(script: str) -> list[str]:
     lexer = shlex.shlex(script, posix=True, punctuation_chars=True)
     lexer.whitespace = " \t\r"
     lexer.commenters = "#"
+    lexer.wordchars += "$@{}:+%,!^[]"  # parameter expansions stay one word
     try:
         words = []
         for word in lexer:
@@ -168,6 +169,7 @@ class _Walk:
     steps: list[Step]
     env: list[tuple[str, str, str]]
     managers: Mapping[str, ProcessManager]
+    environ: Mapping[str, Optional[str]] = dataclasses.field(default_factory=dict)
     manager: Optional[ProcessManager] = None
     instances: int = 1
     cpu_dependent: bool = False
@@ -212,6 +214,42 @@ def _npm_script(command: list[str]) -> Optional[str]:
     return None
 
 
+_PARAM = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-=+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def _expand(words: list[str], args: list[str], walk: "_Walk") -> list[str]:
+    """A shell's expansion of ``$@``, ``$1``..., ``${VAR:-default}`` and ``$VAR`` in a command's words."""
+    values: dict[str, Optional[str]] = dict(walk.environ)
+    values.update({name: value for name, value, _ in walk.env})
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(4)
+        op, default = match.group(2), match.group(3) or ""
+        value = values.get(name)
+        if op in (":-", ":="):
+            return value if value else default
+        if op in ("-", "="):
+            return value if value is not None else default
+        if op in (":+", "+"):
+            return default if (value if op == ":+" else value is not None) else ""
+        return value or ""
+
+    out: list[str] = []
+    for word in words:
+        if word in ("$@", "$*"):
+            out.extend(args)
+            continue
+        if re.fullmatch(r"\$[1-9]", word):
+            index = int(word[1]) - 1
+            if index < len(args):
+                out.append(args[index])
+            continue
+        expanded = _PARAM.sub(one, word) if "$" in word else word
+        if expanded or not word.startswith("$"):
+            out.append(expanded)
+    return out
+
+
 def _walk(command: list[str], walk: _Walk, where: str, depth: int) -> tuple[list[str], Optional[str]]:
     """Follow one command; returns the final argv and the program's entry (context-relative)."""
     while command and (command[0] in ("exec", "env", "nohup") or _ASSIGNMENT.match(command[0])):
@@ -226,7 +264,7 @@ def _walk(command: list[str], walk: _Walk, where: str, depth: int) -> tuple[list
         rest = command[1:]
         if "-c" in rest and rest.index("-c") + 1 < len(rest):
             script = rest[rest.index("-c") + 1]
-            inner = last_command(script)
+            inner = _expand(last_command(script), rest[rest.index("-c") + 3:], walk)
             walk.steps.append(Step("shell", f"{tool} -c: runs {' '.join(inner)}", where))
             return _walk(inner, walk, where, depth + 1)
         scripts = [a for a in rest if not a.startswith("-")]
@@ -239,6 +277,7 @@ def _walk(command: list[str], walk: _Walk, where: str, depth: int) -> tuple[list
         text = walk.read(path)
         if text is not None and not path.endswith((".js", ".py", ".ts")):
             inner, line = _script_command(text)
+            inner = _expand(inner, command[1:], walk)
             if inner:
                 shown = " ".join(inner)
                 walk.steps.append(Step("script", shown, walk.where(path, line)))
@@ -393,12 +432,14 @@ def _node_source(entry: str, walk: _Walk) -> tuple[Optional[str], Optional[str]]
 
 def follow_launch(config: Mapping[str, Any], image: Optional[ImageConfig], files: Mapping[str, str], *,
                   label: str = "", dockerfile: str = "Dockerfile", compose_where: Mapping[str, str] = {},
-                  managers: Optional[Mapping[str, ProcessManager]] = None) -> Launch:
+                  managers: Optional[Mapping[str, ProcessManager]] = None,
+                  environment: Mapping[str, Optional[str]] = {}) -> Launch:
     """The chain from a service's configuration to the program it runs.
 
     ``image`` is the Dockerfile's stage (None for a prebuilt image), ``files`` the build context,
     ``label`` the context's path as shown to users ("python-firehose/"), ``compose_where`` the
-    locations of the service's ``entrypoint``/``command`` keys.
+    locations of the service's ``entrypoint``/``command`` keys, ``environment`` the container's
+    variables from the compose file (shell scripts expand them; the image's ENV fills the rest).
     """
     image = image or ImageConfig()
     steps: list[Step] = []
@@ -443,7 +484,9 @@ def follow_launch(config: Mapping[str, Any], image: Optional[ImageConfig], files
         where = where or (steps[-1].where if steps else "")
     if not argv:
         return Launch(tuple(steps), env=tuple(env))
-    walk = _Walk(files, label, image.workdir, steps, env, managers if managers is not None else process_managers())
+    environ = {name: value for name, (value, _) in image.env_defaults().items()}
+    environ.update({k: v for k, v in environment.items() if v is not None})
+    walk = _Walk(files, label, image.workdir, steps, env, managers if managers is not None else process_managers(), environ)
     final, entry_file = _walk(list(argv), walk, where, 0)
     program = posixpath.basename(final[0]) if final else None
     if walk.manager is not None:

@@ -59,6 +59,19 @@ def test_chain(config, dockerfile, target, files, program, entry, source, instan
     assert launch.followed == (program is not None)
 
 
+@pytest.mark.parametrize("script,environment,instances,entry", [
+    # ENTRYPOINT script ending in exec "$@" runs the image's CMD
+    ('#!/bin/sh\nmigrate\nexec "$@"\n', {}, 1, "dist/index.js"),
+    ("#!/bin/sh\nexec pm2-runtime start dist/index.js -i ${PM2_INSTANCES:-3}\n", {}, 3, "dist/index.js"),
+    ("#!/bin/sh\nexec pm2-runtime start dist/index.js -i ${PM2_INSTANCES:-3}\n", {"PM2_INSTANCES": "7"}, 7, "dist/index.js"),
+    ("#!/bin/sh\nexec pm2-runtime start $2 -i $WORKERS\n", {"WORKERS": "5"}, 5, "dist/index.js"),
+])
+def test_scripts_expand_arguments_and_variables(script, environment, instances, entry):
+    image = read_image_config('FROM node:20\nENTRYPOINT ["./start.sh"]\nCMD ["node", "dist/index.js"]\n')
+    launch = follow_launch({}, image, {**APP, "start.sh": script}, environment=environment)
+    assert (launch.instances, launch.entry, launch.source) == (instances, entry, "server/index.ts")
+
+
 def test_every_step_is_located():
     image = read_image_config('FROM node:20\nWORKDIR /app\nENV BACKFILL_DAYS=0\nCMD ["./docker-entrypoint.sh"]\n')
     launch = follow_launch({}, image, APP, label="app/", dockerfile="Dockerfile")
