@@ -50,7 +50,7 @@ def writer_title(writer: Writer, evaluation: Optional[Evaluation] = None) -> str
     if writer.unit.replicas > 1:
         parts.append(f"({writer.unit.replicas} replicas)")
     origin = ""
-    if evaluation is not None and writer.unit.instances > 1:
+    if evaluation is not None and writer.unit.label.startswith("instances"):
         launch = evaluation.services[writer.service].launch
         if launch.instances_origin:
             origin = f" ({launch.instances_origin})"

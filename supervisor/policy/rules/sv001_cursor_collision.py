@@ -26,7 +26,8 @@ def check(evaluation: Evaluation) -> list[Finding]:
             continue
         parts = [f"{writer_title(w, evaluation)} with {enabling(evaluation, w)}" for w in writers]
         remedies = fixes(evaluation, writers)
-        message = (f'{total} writers share the firehose_cursor row "{cursor}" and overwrite each other: '
+        several = any(evaluation.services[w.service].launch.cpu_dependent for w in writers)
+        message = (f'{total}{" or more" if several else ""} writers share the firehose_cursor row "{cursor}" and overwrite each other: '
                    + " | ".join(parts)
                    + (". Fix: " + "; or ".join(remedies) if remedies else "."))
         first = writers[0]
