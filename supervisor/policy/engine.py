@@ -297,8 +297,6 @@ def _manager_environment(env: dict[str, Optional[str]], index: int,
     return out, synthetic
 
 
-_pm2_environment = _manager_environment
-
 
 def _evaluate_unit(profile: Profile, service: str, label: str, replicas: int, instances: int,
                    env: dict[str, Optional[str]], synthetic: dict[str, str]) -> Unit:
@@ -443,7 +441,7 @@ def evaluate_project(project: Project, *, profiles: Optional[Mapping[str, Profil
                                      f"service {name}")
         build = contexts.get(name)
         text = build.dockerfile_text if build is not None else dockerfiles.get(name)
-        argv = effective_argv(service.config, parse_dockerfile(text) if text else DockerfileCommand())
+        argv = effective_argv(service.config, parse_dockerfile(text, getattr(build, "target", None)) if text else DockerfileCommand())
         launch = _launch(project, name, service, build, text, root)
         files = build.files if build is not None else {}
         label = build.label if build is not None else ""
