@@ -69,6 +69,7 @@ class Launch:
     env: tuple[tuple[str, str, str], ...] = ()  # (name, value, where): image ENV, then inline assignments
     cannot_start: Optional[str] = None  # why the program cannot start (its entry is not built)
     followed: bool = False  # the chain reached a program
+    built_from: tuple[str, ...] = ()  # when the entry is not built: the sources the build does compile
 
     @property
     def process_count(self) -> int:
@@ -174,6 +175,7 @@ class _Walk:
     instances: int = 1
     cpu_dependent: bool = False
     instances_origin: str = ""
+    built_from: tuple[str, ...] = ()
 
     def read(self, path: str) -> Optional[str]:
         try:
@@ -421,6 +423,7 @@ def _node_source(entry: str, walk: _Walk) -> tuple[Optional[str], Optional[str]]
     if real and "*tsc" not in outputs:
         made = ", ".join(sorted(real))
         walk.steps.append(Step("build", f"the build writes {made}, not {entry}", here))
+        walk.built_from = tuple(sorted(set(real.values())))
         return None, f"{entry} is not built (the build script at {here} writes {made})"
     stem = re.sub(r"^(dist|build|out|lib)/", "", entry)
     for candidate in (re.sub(r"\.js$", ".ts", "src/" + stem), re.sub(r"\.js$", ".ts", stem)):
@@ -501,4 +504,4 @@ def follow_launch(config: Mapping[str, Any], image: Optional[ImageConfig], files
     shown = entry_file or " ".join(final)
     steps.append(Step("program", f"{program}: {shown}" + (f" (from {source})" if source and source != entry_file else ""), ""))
     return Launch(tuple(steps), tuple(final), program, entry_file, source, walk.manager, walk.instances,
-                  walk.cpu_dependent, walk.instances_origin, tuple(env), cannot, bool(program))
+                  walk.cpu_dependent, walk.instances_origin, tuple(env), cannot, bool(program), walk.built_from)

@@ -65,7 +65,7 @@ def check_marker(marker: Marker, files: Mapping[str, str], label: str = "") -> M
 def match_program(launch: Launch, profiles: Mapping[str, Profile], files: Mapping[str, str],
                   label: str = "") -> Optional[tuple[Profile, str]]:
     """The profile whose program the chain reaches, and the clue; None when no profile claims it."""
-    candidates = [p for p in (launch.source, launch.entry, " ".join(launch.argv)) if p]
+    candidates = [p for p in (launch.source, launch.entry, " ".join(launch.argv)) if p] + list(launch.built_from)
     for profile in profiles.values():
         for match in profile.program:
             pattern = _compiled(match.source)

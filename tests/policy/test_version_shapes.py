@@ -222,6 +222,8 @@ def test_version_shape(tmp_path, shape, env, extra, writers, finding_codes, prog
     # programs that write no cursor row are never the subject of a finding
     quiet = {n for n, d in evaluation.services.items() if d.profile is not None and not d.profile.writers}
     assert not [f for f in evaluation.findings if quiet & set(f.services)]
+    # every service that builds is recognised by the program its chain reaches, not guessed
+    assert not [n for n, d in evaluation.services.items() if "build" in d.service.config and d.detection.guessed]
     if shape == "V14b":
         (unused,) = [f for f in evaluation.findings if f.code == "SV006"]
         assert "python-backfill-worker never starts (waits for app (service_healthy)" in unused.message
@@ -297,3 +299,24 @@ def test_secrets_in_a_start_command_are_masked(tmp_path):
     evaluation = evaluate_project(project, contexts=read_build_contexts(project), root=str(tmp_path))
     (row,) = audit_rows(evaluation)
     assert row.chain and "hunter2" not in json.dumps(row.to_json())
+
+
+def test_cli_audit_json_and_explain_show_the_chain(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from supervisor.cli import main
+
+    _write(tmp_path, SHAPES["V09"])
+    monkeypatch.chdir(tmp_path)
+    for name in ("BACKFILL_DAYS", "FIREHOSE_ENABLED", "COMPOSE_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    audit = CliRunner().invoke(main, ["audit", "--format", "json"], catch_exceptions=False)
+    rows = json.loads(audit.output)["services"]
+    assert {r["program"] for r in rows} == {"node server/index.ts"}
+    assert sum(r["process_count"] for r in rows) == 32
+    assert rows[0]["chain"][1] == {"kind": "script", "location": "docker-entrypoint.sh:5",
+                                   "text": "exec pm2-runtime start dist/index.js -i 32 --name app"}
+    explained = CliRunner().invoke(main, ["explain", "app"], catch_exceptions=False).output
+    assert "start-up chain (compose file -> program):" in explained
+    assert "variant: primary-backfill-live-opt-out" in explained and "server/routes.ts:2: has /FIREHOSE_ENABLED" in explained
+    assert "program: node server/index.ts, 32 processes (docker-entrypoint.sh:5: -i 32)" in explained
