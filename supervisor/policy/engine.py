@@ -376,15 +376,13 @@ def _container_environment(service: Service, launch: Launch) -> tuple[dict[str, 
     """The image's ENV defaults, under the compose environment, under assignments in the start command."""
     env: dict[str, Optional[str]] = {k: v.value for k, v in service.environment.items()}
     notes: dict[str, str] = {}
-    for variable, value, where in launch.env:
-        from_image = "Dockerfile" in where or "dockerfile_inline" in where
-        if from_image:
-            if env.get(variable) is None:
-                env[variable] = value
-                notes[variable] = f"image default: ENV {variable}={value} at {where}"
-        else:
+    for variable, value, where in launch.image_env:
+        if env.get(variable) is None:
             env[variable] = value
-            notes[variable] = f"set by the start command at {where}"
+            notes[variable] = f"image default: ENV {variable}={value} at {where}"
+    for variable, value, where in launch.env:
+        env[variable] = value
+        notes[variable] = f"set by the start command at {where}"
     return env, notes
 
 

@@ -66,7 +66,8 @@ class Launch:
     instances: int = 1
     cpu_dependent: bool = False
     instances_origin: str = ""  # "docker-entrypoint.sh:31: -i 32"
-    env: tuple[tuple[str, str, str], ...] = ()  # (name, value, where): image ENV, then inline assignments
+    env: tuple[tuple[str, str, str], ...] = ()  # (name, value, where): assignments in the start command
+    image_env: tuple[tuple[str, str, str], ...] = ()  # (name, value, where): the image's ENV defaults
     cannot_start: Optional[str] = None  # why the program cannot start (its entry is not built)
     followed: bool = False  # the chain reached a program
     built_from: tuple[str, ...] = ()  # when the entry is not built: the sources the build does compile
@@ -447,8 +448,7 @@ def follow_launch(config: Mapping[str, Any], image: Optional[ImageConfig], files
     image = image or ImageConfig()
     steps: list[Step] = []
     env: list[tuple[str, str, str]] = []
-    for name, (value, line) in image.env_defaults().items():
-        env.append((name, value, f"{label}{dockerfile}:{line}"))
+    image_env = tuple((name, value, f"{label}{dockerfile}:{line}") for name, (value, line) in image.env_defaults().items())
 
     def as_list(value: Any) -> Optional[list[str]]:
         if value is None:
@@ -486,7 +486,7 @@ def follow_launch(config: Mapping[str, Any], image: Optional[ImageConfig], files
         argv += image_part(image.cmd, "CMD")
         where = where or (steps[-1].where if steps else "")
     if not argv:
-        return Launch(tuple(steps), env=tuple(env))
+        return Launch(tuple(steps), image_env=image_env)
     environ = {name: value for name, (value, _) in image.env_defaults().items()}
     environ.update({k: v for k, v in environment.items() if v is not None})
     walk = _Walk(files, label, image.workdir, steps, env, managers if managers is not None else process_managers(), environ)
@@ -504,4 +504,5 @@ def follow_launch(config: Mapping[str, Any], image: Optional[ImageConfig], files
     shown = entry_file or " ".join(final)
     steps.append(Step("program", f"{program}: {shown}" + (f" (from {source})" if source and source != entry_file else ""), ""))
     return Launch(tuple(steps), tuple(final), program, entry_file, source, walk.manager, walk.instances,
-                  walk.cpu_dependent, walk.instances_origin, tuple(env), cannot, bool(program), walk.built_from)
+                  walk.cpu_dependent, walk.instances_origin, tuple(env), image_env, cannot, bool(program),
+                  walk.built_from)

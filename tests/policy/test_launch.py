@@ -78,7 +78,7 @@ def test_every_step_is_located():
     assert [(s.kind, s.where) for s in launch.steps] == [
         ("dockerfile", "app/Dockerfile:4"), ("script", "app/docker-entrypoint.sh:5"),
         ("manager", "app/docker-entrypoint.sh:5"), ("build", "app/package.json:4"), ("program", "")]
-    assert ("BACKFILL_DAYS", "0", "app/Dockerfile:3") in launch.env
+    assert ("BACKFILL_DAYS", "0", "app/Dockerfile:3") in launch.image_env and not launch.env
 
 
 def test_assignments_in_the_start_command_are_recorded():

@@ -320,3 +320,16 @@ def test_cli_audit_json_and_explain_show_the_chain(tmp_path, monkeypatch):
     assert "start-up chain (compose file -> program):" in explained
     assert "variant: primary-backfill-live-opt-out" in explained and "server/routes.ts:2: has /FIREHOSE_ENABLED" in explained
     assert "program: node server/index.ts, 32 processes (docker-entrypoint.sh:5: -i 32)" in explained
+
+
+def test_compose_environment_beats_the_image_env_whatever_the_dockerfile_is_called(tmp_path):
+    _write(tmp_path, {"Containerfile": 'FROM python:3.11\nENV BACKFILL_DAYS=9\nCMD ["python", "unified_worker.py"]\n',
+                      "unified_worker.py": "",
+                      "docker-compose.yml": "services:\n  w:\n    build:\n      context: .\n      dockerfile: Containerfile\n"
+                                            "    environment:\n      - BACKFILL_DAYS=2\n  v:\n    build:\n      context: .\n"
+                                            "      dockerfile: Containerfile\n"})
+    project = load_project(LoadOptions(files=[str(tmp_path / "docker-compose.yml")], environ={}, cwd=str(tmp_path)))
+    evaluation = evaluate_project(project, contexts=read_build_contexts(project), root=str(tmp_path))
+    assert evaluation.services["w"].units[0].env["BACKFILL_DAYS"] == "2"
+    assert evaluation.services["v"].units[0].env["BACKFILL_DAYS"] == "9"
+    assert "Containerfile:2" in evaluation.services["v"].units[0].synthetic["BACKFILL_DAYS"]
