@@ -278,6 +278,10 @@ def _walk(command: list[str], walk: _Walk, where: str, depth: int) -> tuple[list
     if command[0].endswith(".sh") or "/" in command[0]:
         path = _context_path(command[0], walk.workdir)
         text = walk.read(path)
+        if text is None and command[0].startswith("/") and command[0].endswith(".sh"):
+            # a script copied outside WORKDIR (COPY docker-entrypoint.sh /usr/local/bin/): look for it by name
+            path = posixpath.basename(command[0])
+            text = walk.read(path)
         if text is not None and not path.endswith((".js", ".py", ".ts")):
             inner, line = _script_command(text)
             inner = _expand(inner, command[1:], walk)

@@ -38,6 +38,9 @@ CASES = [
     ({}, None, None, {}, None, None, None, 1, False, ""),
     ({"image": "redis:7", "command": "redis-server --appendonly yes"}, None, None, {},
      "redis-server", None, None, 1, False, ""),
+    # a script copied outside WORKDIR is found in the context by its name
+    ({"entrypoint": ["/usr/local/bin/docker-entrypoint.sh"]}, "FROM node:20\nWORKDIR /app\n", None, APP,
+     "node", "dist/index.js", "server/index.ts", 12, False, "docker-entrypoint.sh:5: -i 12"),
     # a tsc build: dist/index.js is compiled from src/index.ts
     ({}, 'FROM node:20\nWORKDIR /app\nCMD ["node", "dist/index.js"]\n', None,
      {"package.json": json.dumps({"scripts": {"build": "tsc"}}), "src/index.ts": ""},
