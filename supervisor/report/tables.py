@@ -134,6 +134,8 @@ def render_explanation(ex: Explanation) -> str:
             lines.append(f"    {mask_text(step)}")
         for failure in d["failures"]:
             lines.append(f"    does not start: {mask_text(failure)}")
+        if not d["writers"]:
+            lines.append("    writes no firehose_cursor row: the program has no backfill and no cursor row")
         for w in d["writers"]:
             state = f'writes "{w["cursor"]}"' if w["enabled"] and w["cursor"] else (
                 "runs (cursor not documented)" if w["enabled"] else "off")

@@ -320,6 +320,9 @@ def test_cli_audit_json_and_explain_show_the_chain(tmp_path, monkeypatch):
     assert "start-up chain (compose file -> program):" in explained
     assert "variant: primary-backfill-live-opt-out" in explained and "server/routes.ts:2: has /FIREHOSE_ENABLED" in explained
     assert "program: node server/index.ts, 32 processes (docker-entrypoint.sh:5: -i 32)" in explained
+    _write(tmp_path, SHAPES["V10"])
+    producer = CliRunner().invoke(main, ["explain", "python-firehose"], catch_exceptions=False).output
+    assert "writes no firehose_cursor row" in producer and "program: python firehose_consumer.py, 1 process" in producer
 
 
 def test_compose_environment_beats_the_image_env_whatever_the_dockerfile_is_called(tmp_path):
