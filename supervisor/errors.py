@@ -68,6 +68,8 @@ class ComposeError(LocatedError):
 class PolicyError(LocatedError):
     """Unusable policy input (exit code 2); the message says what is wrong and where."""
 
+    code = "SV010"  # the finding ``validate`` reports it as
+
 
 class RuntimeFailure(LocatedError):
     """Launching or inspecting the project failed; ``exit_code`` is the contract."""

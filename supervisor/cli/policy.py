@@ -37,10 +37,10 @@ def _load(options: LoadOptions) -> Project:
 def evaluate_options(options: LoadOptions, root: Optional[str] = None):
     """Resolve a project and evaluate its policy (raises ComposeError / PolicyError)."""
     from supervisor.policy.engine import evaluate_project
-    from supervisor.policy.sources import read_dockerfiles
+    from supervisor.policy.sources import read_build_contexts
 
     project = _load(options)
-    return evaluate_project(project, dockerfiles=read_dockerfiles(project), root=root or _root())
+    return evaluate_project(project, contexts=read_build_contexts(project), root=root or _root())
 
 
 def _error_finding(exc: Exception, code: str) -> Finding:
@@ -88,13 +88,13 @@ def validate_command(fmt: str, strict: bool, **kwargs: Any) -> None:
     for warning in project.warnings:
         click.echo(warning, err=True)
     from supervisor.policy.engine import evaluate_project
-    from supervisor.policy.sources import read_dockerfiles
+    from supervisor.policy.sources import read_build_contexts
 
     fallback = Location(project.files[0]) if project.files else fallback
     try:
-        evaluation = evaluate_project(project, dockerfiles=read_dockerfiles(project), root=_root())
+        evaluation = evaluate_project(project, contexts=read_build_contexts(project), root=_root())
     except PolicyError as exc:
-        _finish([_error_finding(exc, "SV010")], fmt, strict, fallback)
+        _finish([_error_finding(exc, exc.code)], fmt, strict, fallback)
     _finish(evaluation.findings, fmt, strict, fallback)
 
 
@@ -131,10 +131,10 @@ def _evaluate_or_exit(options: LoadOptions):
     for warning in project.warnings:
         click.echo(warning, err=True)
     from supervisor.policy.engine import evaluate_project
-    from supervisor.policy.sources import read_dockerfiles
+    from supervisor.policy.sources import read_build_contexts
 
     try:
-        return evaluate_project(project, dockerfiles=read_dockerfiles(project), root=_root())
+        return evaluate_project(project, contexts=read_build_contexts(project), root=_root())
     except PolicyError as exc:
         fail(f"error: {exc}", EXIT_USAGE)
 

@@ -20,7 +20,8 @@ _EXPORTS = {
     "NaN": "parsing", "ParseFailure": "parsing", "js_parse_int": "parsing", "js_truthy": "parsing",
     "python_int": "parsing",
     "Profile": "profiles", "builtin_profiles": "profiles", "load_profiles": "profiles", "parse_profile": "profiles",
-    "read_dockerfiles": "sources",
+    "read_dockerfiles": "sources", "read_build_contexts": "sources", "BuildContext": "sources",
+    "Launch": "launch", "follow_launch": "launch",
 }
 
 
@@ -39,5 +40,6 @@ __all__ = [
     "RULES", "Finding", "Rule", "exit_code", "rule",
     "NaN", "ParseFailure", "js_parse_int", "js_truthy", "python_int",
     "Profile", "builtin_profiles", "load_profiles", "parse_profile",
-    "read_dockerfiles",
+    "read_dockerfiles", "read_build_contexts", "BuildContext",
+    "Launch", "follow_launch",
 ]

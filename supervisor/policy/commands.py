@@ -5,7 +5,6 @@ and how many instances ``pm2-runtime`` starts.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import shlex
 from typing import Any, Optional
@@ -25,49 +24,13 @@ class DockerfileCommand:
     cmd: Optional[list[str]] = None
 
 
-def _logical_lines(text: str) -> list[str]:
-    lines: list[str] = []
-    current = ""
-    for raw in text.splitlines():
-        stripped = raw.strip()
-        if not current and (not stripped or stripped.startswith("#")):
-            continue
-        if stripped.endswith("\\"):
-            current += stripped[:-1] + " "
-            continue
-        current += stripped
-        lines.append(current)
-        current = ""
-    if current:
-        lines.append(current)
-    return lines
+def parse_dockerfile(text: str, target: Optional[str] = None) -> DockerfileCommand:
+    """ENTRYPOINT and CMD as Docker sees them for the final stage (or ``target``), inherited ones included."""
+    from supervisor.policy.dockerfile import read_image_config
 
-
-def _command_form(argument: str) -> list[str]:
-    argument = argument.strip()
-    if argument.startswith("["):
-        try:
-            value = json.loads(argument)
-            if isinstance(value, list) and all(isinstance(x, str) for x in value):
-                return value
-        except ValueError:
-            pass
-    return ["/bin/sh", "-c", argument]
-
-
-def parse_dockerfile(text: str) -> DockerfileCommand:
-    """ENTRYPOINT and CMD as Docker sees them for the last stage (inherited ones included)."""
-    entrypoint: Optional[list[str]] = None
-    cmd: Optional[list[str]] = None
-    for line in _logical_lines(text):
-        word, _, rest = line.partition(" ")
-        keyword = word.upper()
-        if keyword == "ENTRYPOINT":
-            entrypoint = _command_form(rest)
-            cmd = None  # Docker resets an inherited CMD when ENTRYPOINT is set
-        elif keyword == "CMD":
-            cmd = _command_form(rest)
-    return DockerfileCommand(entrypoint, cmd)
+    image = read_image_config(text, target)
+    return DockerfileCommand(list(image.entrypoint.argv) if image.entrypoint else None,
+                             list(image.cmd.argv) if image.cmd else None)
 
 
 def _as_list(value: Any) -> Optional[list[str]]:

@@ -13,9 +13,13 @@ from typing import Any, Mapping, Optional
 
 from supervisor.compose.model import EnvValue, Location, Project, Service
 from supervisor.policy.commands import DockerfileCommand, Pm2Plan, effective_argv, parse_dockerfile, pm2_plan
+from supervisor.policy.dockerfile import read_image_config
+from supervisor.policy.launch import Launch, follow_launch
+from supervisor.policy.managers import ProcessManager, process_managers
+from supervisor.policy.variants import VariantChoice, choose_variant, match_program
 from supervisor.policy.errors import ExtensionError
 from supervisor.policy.expressions import Context, StartFailure, format_value
-from supervisor.policy.findings import Finding, RULES, rule
+from supervisor.policy.findings import Finding, rule
 from supervisor.policy.profiles import Profile, WriterSpec, builtin_profiles, load_schema
 from supervisor.secrets import redact, secret_values
 from supervisor.verdicts import known_valid, remember_valid, verdict_key
@@ -59,6 +63,7 @@ class Detection:
     clue: str  # "x-supervisor.implementation", or the clue that matched
     explicit: bool = False
     unknown_name: Optional[str] = None  # x-supervisor names a profile we do not have
+    guessed: bool = False  # from clues (names, patterns), not from the program the chain reaches
 
 
 @dataclasses.dataclass
@@ -125,6 +130,9 @@ class ServiceDecision:
     pm2: Optional[Pm2Plan]
     units: list[Unit]
     extension: dict[str, Any]
+    launch: Launch = dataclasses.field(default_factory=Launch)
+    variant: VariantChoice = dataclasses.field(default_factory=lambda: VariantChoice(None, ""))
+    not_started: Optional[str] = None  # why no process of this service runs
 
     @property
     def profile(self) -> Optional[Profile]:
@@ -179,9 +187,11 @@ def _check_extension(block: Any, kind: str, where: Optional[Location], label: st
         for code, reason in ignore.items():
             found = rule(str(code))
             if found is None:
-                known = ", ".join(f"{r.code} ({r.name})" for r in RULES.values())
+                from supervisor.policy.rules import registry
+
+                known = ", ".join(f"{r.code} ({r.name})" for r in registry().values())
                 raise ExtensionError(f"{label}: x-supervisor.ignore: unknown finding code {code!r}; known: {known}", where)
-            if found.code in ("SV000", "SV010"):
+            if not found.suppressible:
                 raise ExtensionError(f"{label}: x-supervisor.ignore: {found.code} cannot be ignored", where)
             if not isinstance(reason, str) or not reason.strip():
                 raise ExtensionError(f"{label}: x-supervisor.ignore.{code} needs a reason (a non-empty string)", where)
@@ -246,7 +256,7 @@ def detect(service: Service, profiles: Mapping[str, Profile], *, argv: list[str]
             profile, clue = matches[0]
             others = sorted({p.name for p, _ in matches} - {profile.name})
             note = f" (also matches {', '.join(others)}: declare x-supervisor.implementation)" if others else ""
-            return Detection(profile, clue.clue + note)
+            return Detection(profile, clue.clue + note, guessed=True)
     return Detection(None, "no clue matched")
 
 
@@ -263,23 +273,29 @@ def _instance_groups(plan: Optional[Pm2Plan]) -> list[tuple[int, int, str]]:
     return [(0, 1, "instance 0"), (1, plan.instances - 1, rest)]
 
 
-def _pm2_environment(env: dict[str, Optional[str]], index: int) -> tuple[dict[str, Optional[str]], dict[str, str]]:
-    """The environment PM2 (5.x) gives instance ``index``.
+def _manager_environment(env: dict[str, Optional[str]], index: int,
+                         manager: Optional[ProcessManager] = None) -> tuple[dict[str, Optional[str]], dict[str, str]]:
+    """The environment a process manager gives instance ``index`` (described in process-managers.json).
 
     PM2 copies the container environment into each instance but drops a non-empty ``pm_id``
-    (Common.safeExtend ignores it) and assigns its own; the instance variable
-    ``NODE_APP_INSTANCE`` it injects is overwritten by one set in the container environment.
+    and assigns its own; the ``NODE_APP_INSTANCE`` it injects is overwritten by one set in the
+    container environment.
     """
+    manager = manager or process_managers()["pm2"]
     out = dict(env)
     synthetic: dict[str, str] = {}
-    if env.get("pm_id") is None or env.get("pm_id") != "":
-        out["pm_id"] = str(index)
-        synthetic["pm_id"] = f"assigned by PM2 to instance {index}" + (
-            "; the environment's pm_id is ignored" if env.get("pm_id") else "")
-    if env.get("NODE_APP_INSTANCE") is None:
-        out["NODE_APP_INSTANCE"] = str(index)
-        synthetic["NODE_APP_INSTANCE"] = f"assigned by PM2 to instance {index}"
+    for variable in manager.per_instance:
+        current = env.get(variable.name)
+        if variable.environment_overrides:
+            if current is None:
+                out[variable.name] = str(index)
+                synthetic[variable.name] = f"assigned by {manager.name.upper()} to instance {index}"
+        elif current is None or current != "":
+            out[variable.name] = str(index)
+            synthetic[variable.name] = f"assigned by {manager.name.upper()} to instance {index}" + (
+                f"; the environment's {variable.name} is ignored" if current else "")
     return out, synthetic
+
 
 
 def _evaluate_unit(profile: Profile, service: str, label: str, replicas: int, instances: int,
@@ -312,11 +328,95 @@ def _replicas(service: Service) -> int:
         return 1
 
 
+def _show(loc: Optional[Location], root: Optional[str]) -> str:
+    from supervisor.policy.provenance import show_location
+
+    return show_location(loc, root) if loc is not None else ""
+
+
+def _launch(project: Project, name: str, service: Service, build: Any, text: Optional[str],
+            root: Optional[str]) -> Launch:
+    """Follow the service's start-up chain from the compose file into its build context."""
+    image = None
+    if text:
+        image = read_image_config(text, getattr(build, "target", None))
+    where = {key: _show(key_location(project, "services", name, key), root) for key in ("entrypoint", "command")
+             if key in service.config}
+    return follow_launch(service.config, image, build.files if build is not None else {},
+                         label=build.label if build is not None else "",
+                         dockerfile=build.dockerfile if build is not None else "Dockerfile", compose_where=where,
+                         environment={k: v.value for k, v in service.environment.items()})
+
+
+def _detect_program(service: Service, profiles: Mapping[str, Profile], launch: Launch, files: Mapping[str, str],
+                    label: str, argv: list[str], text: Optional[str], extension: Mapping[str, Any]) -> Detection:
+    """x-supervisor.implementation, else the program the chain reaches, else today's clues (a guess)."""
+    if extension.get("implementation") is None and launch.followed:
+        found = match_program(launch, profiles, files, label)
+        if found is not None:
+            return Detection(found[0], found[1])
+    return detect(service, profiles, argv=argv, dockerfile_text=text, extension=extension)
+
+
+def _has_sources(profile: Profile, files: Mapping[str, str], detection: Detection) -> bool:
+    """Whether the build context holds the program's own sources (so markers can choose a variant)."""
+    if detection.clue.startswith("start-up chain reaches"):
+        return True
+    names = {m.file for v in profile.variants for m in v.markers}
+    for name in names:
+        try:
+            if files.get(name) is not None:
+                return True
+        except (KeyError, OSError):
+            continue
+    return False
+
+
+def _container_environment(service: Service, launch: Launch) -> tuple[dict[str, Optional[str]], dict[str, str]]:
+    """The image's ENV defaults, under the compose environment, under assignments in the start command."""
+    env: dict[str, Optional[str]] = {k: v.value for k, v in service.environment.items()}
+    notes: dict[str, str] = {}
+    for variable, value, where in launch.image_env:
+        if env.get(variable) is None:
+            env[variable] = value
+            notes[variable] = f"image default: ENV {variable}={value} at {where}"
+    for variable, value, where in launch.env:
+        env[variable] = value
+        notes[variable] = f"set by the start command at {where}"
+    return env, notes
+
+
+_BLOCKING = ("service_healthy", "service_completed_successfully")
+
+
+def _propagate_not_started(project: Project, decisions: dict[str, ServiceDecision]) -> None:
+    """A service that waits for the health of one that never starts never starts either."""
+    changed = True
+    while changed:
+        changed = False
+        for name, decision in decisions.items():
+            if decision.not_started:
+                continue
+            depends = decision.service.config.get("depends_on")
+            if not isinstance(depends, Mapping):
+                continue
+            for other, spec in depends.items():
+                condition = spec.get("condition", "service_started") if isinstance(spec, Mapping) else "service_started"
+                blocked = decisions.get(str(other))
+                if blocked is not None and blocked.not_started and condition in _BLOCKING:
+                    decision.not_started = f"waits for {other} ({condition}), which never starts"
+                    changed = True
+                    break
+
+
 def evaluate_project(project: Project, *, profiles: Optional[Mapping[str, Profile]] = None,
-                     dockerfiles: Optional[Mapping[str, str]] = None, root: Optional[str] = None) -> Evaluation:
+                     dockerfiles: Optional[Mapping[str, str]] = None, root: Optional[str] = None,
+                     contexts: Optional[Mapping[str, Any]] = None) -> Evaluation:
     """Decide every service's writers and produce the findings.
 
-    ``dockerfiles`` maps a service name to its Dockerfile text (read by the caller);
+    ``contexts`` maps a service name to its build context (:class:`supervisor.policy.sources.BuildContext`,
+    read by the caller): label, Dockerfile name and text, target and files.
+    ``dockerfiles`` maps a service name to its Dockerfile text (when no context is given);
     ``root`` is the folder locations in messages are shown relative to.
     Raises :class:`~supervisor.policy.errors.ExtensionError` for a malformed ``x-supervisor`` block.
     """
@@ -324,6 +424,7 @@ def evaluate_project(project: Project, *, profiles: Optional[Mapping[str, Profil
 
     profiles = builtin_profiles() if profiles is None else profiles
     dockerfiles = dockerfiles or {}
+    contexts = contexts or {}
     top = _check_extension(project.extensions.get("x-supervisor"), "project",
                            key_location(project, "x-supervisor"), "x-supervisor")
     window = float(top.get("relay_window_hours", DEFAULT_RELAY_WINDOW_HOURS))
@@ -336,27 +437,52 @@ def evaluate_project(project: Project, *, profiles: Optional[Mapping[str, Profil
         extension = _check_extension(ext_block, "service",
                                      key_location(project, "services", name, "x-supervisor") or service.location,
                                      f"service {name}")
-        text = dockerfiles.get(name)
-        argv = effective_argv(service.config, parse_dockerfile(text) if text else DockerfileCommand())
-        detection = detect(service, profiles, argv=argv, dockerfile_text=text, extension=extension)
+        build = contexts.get(name)
+        text = build.dockerfile_text if build is not None else dockerfiles.get(name)
+        argv = effective_argv(service.config, parse_dockerfile(text, getattr(build, "target", None)) if text else DockerfileCommand())
+        launch = _launch(project, name, service, build, text, root)
+        files = build.files if build is not None else {}
+        label = build.label if build is not None else ""
+        detection = _detect_program(service, profiles, launch, files, label, argv, text, extension)
         profile = detection.profile
+        choice = VariantChoice(None, "")
+        if profile is not None and (extension.get("variant") is not None or (
+                build is not None and _has_sources(profile, files, detection))):
+            # without the program's sources there is nothing to tell the version: the base model applies
+            choice = choose_variant(profile, files, declared=extension.get("variant"), label=label)
+            if choice.variant is not None:
+                profile = profile.with_variant(choice.variant)
+                detection = dataclasses.replace(detection, profile=profile)
         units: list[Unit] = []
         plan: Optional[Pm2Plan] = None
         if profile is not None:
-            env = {k: v.value for k, v in service.environment.items()}
-            plan = pm2_plan(argv) if profile.process_manager == "pm2" else None
+            env, notes = _container_environment(service, launch)
+            if launch.manager is not None:
+                plan = Pm2Plan(True, launch.instances, launch.cpu_dependent, launch.instances_origin)
+            elif profile.process_manager == "pm2" and not launch.followed:
+                plan = pm2_plan(argv)
             replicas = _replicas(service)
-            for index, count, label in _instance_groups(plan):
-                unit_env, synthetic = _pm2_environment(env, index) if plan is not None and plan.used else (env, {})
-                unit = _evaluate_unit(profile, name, label, replicas, count, unit_env, synthetic)
+            for index, count, label_ in _instance_groups(plan):
+                if plan is not None and plan.used:
+                    unit_env, synthetic = _manager_environment(env, index, launch.manager)
+                    synthetic = {**notes, **synthetic}
+                else:
+                    unit_env, synthetic = env, dict(notes)
+                unit = _evaluate_unit(profile, name, label_, replicas, count, unit_env, synthetic)
                 units.append(unit)
-                if not unit.started or unit.count == 0:
-                    continue
-                for spec in profile.writers:
-                    cursor = unit.cursors.get(spec.role)
-                    if unit.enabled.get(spec.role) and cursor is not None:
-                        writers.append(Writer(name, unit, spec, cursor, unit.count))
-        decisions[name] = ServiceDecision(name, service, detection, argv, plan, units, extension)
+        decisions[name] = ServiceDecision(name, service, detection, argv, plan, units, extension, launch, choice,
+                                          launch.cannot_start)
+    _propagate_not_started(project, decisions)
+    for name, decision in decisions.items():
+        if decision.profile is None or decision.not_started:
+            continue
+        for unit in decision.units:
+            if not unit.started or unit.count == 0:
+                continue
+            for spec in decision.profile.writers:
+                cursor = unit.cursors.get(spec.role)
+                if unit.enabled.get(spec.role) and cursor is not None:
+                    writers.append(Writer(name, unit, spec, cursor, unit.count))
     evaluation = Evaluation(project, decisions, writers, [], window, root, profiles)
     evaluation.findings = _redact_findings(rules.run_rules(evaluation, top), secret_values(project))
     return evaluation

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from supervisor.errors import PolicyError
 
-__all__ = ["PolicyError", "ProfileError", "ExtensionError"]
+__all__ = ["PolicyError", "ProfileError", "ExtensionError", "SourceError"]
 
 
 class ProfileError(PolicyError):
@@ -13,3 +13,9 @@ class ProfileError(PolicyError):
 
 class ExtensionError(PolicyError):
     """A malformed ``x-supervisor`` block in a compose file."""
+
+
+class SourceError(PolicyError):
+    """A file of a build context that is refused: not a regular file, or too large."""
+
+    code = "SV013"

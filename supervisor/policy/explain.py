@@ -42,9 +42,23 @@ class Explanation:
     detected_by: str
     decisions: list[dict[str, Any]]
     findings: list[str]
+    chain: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    program: Optional[str] = None
+    process_count: int = 1
+    process_count_origin: str = ""
+    variant: Optional[str] = None
+    variant_title: str = ""
+    variant_chosen_by: str = ""
+    markers: list[str] = dataclasses.field(default_factory=list)
+    not_started: Optional[str] = None
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "program": self.program, "chain": self.chain,
+            "process_count": self.process_count, "process_count_origin": self.process_count_origin,
+            "variant": self.variant, "variant_title": self.variant_title,
+            "variant_chosen_by": self.variant_chosen_by, "markers": self.markers,
+            "not_started": self.not_started,
             "service": self.service, "variable": self.variable,
             "layers": [layer.to_json() for layer in self.layers],
             "winner": self.winner, "overrode": self.overrode,
@@ -120,6 +134,19 @@ def explain(evaluation: Evaluation, service: str, variable: str = "BACKFILL_DAYS
                 for f in evaluation.findings if service in f.services]
     secrets = secret_values(project)
     layers = [dataclasses.replace(layer, value=redact(layer.value, secrets)) for layer in layers]
+    from supervisor.policy.audit import program_text
+
+    choice = decision.variant
+    count = sum(u.count for u in decision.units) if decision.units else decision.launch.instances
+    origin = decision.launch.instances_origin if decision.launch.manager is not None else ""
     return Explanation(service, variable, layers, redact(winner, secrets), redact(overrode, secrets),
-                       decision.profile.name if decision.profile else None, decision.detection.clue,
-                       redact(decisions, secrets), redact(findings, secrets))
+                       decision.profile.name if decision.profile else None,
+                       decision.detection.clue + (" (a guess)" if decision.detection.guessed else ""),
+                       redact(decisions, secrets), redact(findings, secrets),
+                       chain=redact([s.to_json() for s in decision.launch.steps], secrets),
+                       program=program_text(decision), process_count=count, process_count_origin=origin,
+                       variant=choice.variant.name if choice.variant else None,
+                       variant_title=choice.variant.title if choice.variant else "",
+                       variant_chosen_by=choice.how,
+                       markers=[r.render() for r in choice.markers] + list(choice.missing),
+                       not_started=decision.not_started)

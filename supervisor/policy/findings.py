@@ -14,58 +14,41 @@ SEVERITIES = ("error", "warning", "info")
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
-    """A finding code and what it is about (also the SARIF rule metadata)."""
+    """A finding code and what it is about (also the SARIF rule metadata).
+
+    Each rule lives in a module of :mod:`supervisor.policy.rules` with its check; the registry
+    there lists them in order.
+    """
 
     code: str
     name: str
     severity: str  # the default severity
     summary: str
     help: str
+    suppressible: bool = True  # an x-supervisor ignore entry may silence it
+    exit_code: int = 1  # the exit code an unsuppressed error finding of this rule gives
 
 
-RULES: dict[str, Rule] = {r.code: r for r in [
-    Rule("SV000", "compose-error", "error",
-         "The compose files cannot be resolved.",
-         "Fix the compose file at the location given; Docker Compose would refuse it too."),
-    Rule("SV001", "cursor-collision", "error",
-         "Two enabled writers share one firehose_cursor row.",
-         "Each firehose_cursor row must have one writer: turn one backfill off (BACKFILL_DAYS=0) or give "
-         "one writer another cursor name (BACKFILL_CURSOR_SERVICE / FIREHOSE_CURSOR_SERVICE on this project's worker)."),
-    Rule("SV002", "several-primaries", "error",
-         "Several containers are the primary worker (replicas with a fixed WORKER_ID=0).",
-         "Run one replica of the primary worker, or a separate service per worker with its own WORKER_ID."),
-    Rule("SV003", "start-failure", "error",
-         "A value makes a worker crash or refuse to start.",
-         "Use a whole number: BACKFILL_DAYS is a number of days (0 off, -1 all history), WORKER_ID is 0 for the primary."),
-    Rule("SV004", "misleading-switch", "warning",
-         "A variable is set to turn a backfill off, but it does not.",
-         "FIREHOSE_ENABLED only gates the TypeScript live firehose consumer; BACKFILL_DAYS=0 turns the TypeScript backfill off."),
-    Rule("SV005", "beyond-relay-window", "warning",
-         "The backfill reaches further back than the relay replays.",
-         "A relay keeps a limited window (72 hours by default): ask for at most that many days, or expect the backfill to cover only the window."),
-    Rule("SV006", "backfill-days-unused", "info",
-         "BACKFILL_DAYS is set but no service will backfill.",
-         "Check which service is meant to backfill: it must be the primary (WORKER_ID 0 / PM2 instance 0) with a day count its parser accepts."),
-    Rule("SV007", "shell-value-unused", "info",
-         "A variable set in the shell or .env reaches no service.",
-         "Compose passes the shell to a container only through ${VAR} in a compose file or a bare `- VAR` entry; a literal value in the compose file wins."),
-    Rule("SV008", "unknown-implementation", "warning",
-         "A service sets BACKFILL_DAYS but matches no implementation profile, or names an unknown one.",
-         "Declare it: x-supervisor: {implementation: NAME} with a profile from schemas/profiles."),
-    Rule("SV009", "pm2-assigns-pm-id", "warning",
-         "pm_id is set for a service run by PM2, which assigns its own.",
-         "PM2 gives each instance its own pm_id (0..N-1) and ignores a pm_id from the environment: set BACKFILL_DAYS=0 to keep the TypeScript backfill off."),
-    Rule("SV010", "invalid-extension", "error",
-         "The x-supervisor block is malformed.",
-         "See schemas/x-supervisor.schema.json: implementation, ignore: {CODE: reason}, relay_window_hours."),
-]}
+def _registry() -> dict[str, Rule]:
+    from supervisor.policy.rules import registry
 
-_BY_NAME = {r.name: r for r in RULES.values()}
+    return registry()
+
+
+def __getattr__(name: str) -> Any:
+    # RULES is read from the rule modules on first use (they import the engine, which imports this module)
+    if name == "RULES":
+        return _registry()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def rule(code_or_name: str) -> Optional[Rule]:
     """The rule for a code (``SV001``) or a name (``cursor-collision``)."""
-    return RULES.get(code_or_name.upper()) or _BY_NAME.get(code_or_name.lower())
+    rules = _registry()
+    found = rules.get(code_or_name.upper())
+    if found is not None:
+        return found
+    return next((r for r in rules.values() if r.name == code_or_name.lower()), None)
 
 
 @dataclasses.dataclass
@@ -82,7 +65,8 @@ class Finding:
 
     @property
     def name(self) -> str:
-        return RULES[self.code].name
+        found = _registry().get(self.code)
+        return found.name if found is not None else "policy"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -101,7 +85,8 @@ class Finding:
 def exit_code(findings: list[Finding], *, strict: bool = False) -> int:
     """0 clean, 1 when an unsuppressed error (or warning with ``strict``) remains, 2 for unusable input."""
     active = [f for f in findings if f.suppressed is None]
-    if any(f.code in ("SV000", "SV010") for f in active):
+    rules = _registry()
+    if any(rules[f.code].exit_code == 2 for f in active if f.code in rules):
         return 2
     if any(f.severity == "error" for f in active):
         return 1

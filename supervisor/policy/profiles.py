@@ -20,6 +20,9 @@ from supervisor.verdicts import known_valid, remember_valid, verdict_key
 
 __all__ = [
     "DetectClue",
+    "Marker",
+    "ProgramMatch",
+    "Variant",
     "WriterSpec",
     "MisleadingSpec",
     "Profile",
@@ -108,6 +111,38 @@ class MisleadingSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class Marker:
+    """A pattern in one source file of the build context that identifies a version of a program."""
+
+    file: str  # relative to the build context
+    pattern: str  # a regular expression searched line by line
+    present: bool = True  # False: the version is the one where no line matches
+    about: str = ""
+
+    def describe(self) -> str:
+        return f"{self.file} {'has' if self.present else 'lacks'} /{self.pattern}/" + (f" ({self.about})" if self.about else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class ProgramMatch:
+    """How to recognise the program at the end of a service's start-up chain."""
+
+    source: str  # regular expression on the entry's source file, relative to the build context
+    markers: tuple[Marker, ...] = ()  # all must hold too
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """How one version of the program decided: named values that replace the profile's."""
+
+    name: str
+    title: str
+    markers: tuple[Marker, ...]
+    values: Mapping[str, tuple[str, Any]]  # value name -> (source text, expression)
+    commits: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class Profile:
     """One implementation, as the engine interprets it."""
 
@@ -118,15 +153,23 @@ class Profile:
     process_manager: str
     start_failure: Mapping[str, str]
     values: tuple[tuple[str, str, Any], ...]  # (name, source text, expression)
-    primary: str
+    primary: Optional[str]
     unique_primary: Optional[str]
     days_variable: str
-    days_value: str
+    days_value: Optional[str]
     all_history: tuple[int, ...]
     writers: tuple[WriterSpec, ...]
     misleading: tuple[MisleadingSpec, ...] = ()
     notes: tuple[str, ...] = ()
     path: str = ""
+    program: tuple[ProgramMatch, ...] = ()
+    variants: tuple[Variant, ...] = ()  # newest first
+    variant: Optional[Variant] = None  # the variant these values are of
+
+    def with_variant(self, variant: Variant) -> "Profile":
+        """This profile with ``variant``'s values in place of the base ones."""
+        values = tuple((name, *variant.values.get(name, (source, expr))) for name, source, expr in self.values)
+        return dataclasses.replace(self, values=values, variant=variant)
 
     @property
     def variables(self) -> list[str]:
@@ -177,8 +220,9 @@ def parse_profile(document: Any, *, where: str = "<profile>", check_patterns: bo
         if name is not None and name not in known:
             raise ProfileError(f"{where}: {what} names an unknown value {name!r}")
 
-    need(document["primary"], "primary")
-    need(document["backfill_days"]["value"], "backfill_days.value")
+    days = document.get("backfill_days") or {"variable": "BACKFILL_DAYS", "value": None}
+    need(document.get("primary"), "primary")
+    need(days["value"], "backfill_days.value")
     writers = []
     for spec in document["writers"]:
         need(spec["enabled"], f"writer {spec['role']}.enabled")
@@ -205,17 +249,42 @@ def parse_profile(document: Any, *, where: str = "<profile>", check_patterns: bo
         process_manager=document["process_manager"],
         start_failure=dict(document.get("start_failure", {})),
         values=tuple((v["name"], v["source"], v["expr"]) for v in document["values"]),
-        primary=document["primary"],
+        primary=document.get("primary"),
         unique_primary=(document.get("unique_primary") or {}).get("variable"),
-        days_variable=document["backfill_days"]["variable"],
-        days_value=document["backfill_days"]["value"],
-        all_history=tuple(document["backfill_days"].get("all_history", [])),
+        days_variable=days["variable"],
+        days_value=days["value"],
+        all_history=tuple(days.get("all_history", [])),
         writers=tuple(writers),
         misleading=tuple(MisleadingSpec(m["variable"], m["when"], m["while_writer"], m["message"])
                          for m in document.get("misleading", [])),
         notes=tuple(document.get("notes", [])),
         path=where,
+        program=tuple(ProgramMatch(m["source"], _markers(m.get("markers", []), where, check_patterns))
+                      for m in document.get("program", [])),
+        variants=tuple(_variant(v, known, where, check_patterns) for v in document.get("variants", [])),
     )
+
+
+def _markers(items: list[Mapping[str, Any]], where: str, check: bool) -> tuple[Marker, ...]:
+    out = []
+    for item in items:
+        if check:
+            try:
+                re.compile(item["pattern"])
+            except re.error as exc:
+                raise ProfileError(f"{where}: marker pattern {item['pattern']!r}: {exc}") from None
+        out.append(Marker(item["file"], item["pattern"], bool(item.get("present", True)), item.get("about", "")))
+    return tuple(out)
+
+
+def _variant(document: Mapping[str, Any], known: set[str], where: str, check: bool) -> Variant:
+    values = {}
+    for name, spec in document.get("values", {}).items():
+        if name not in known:
+            raise ProfileError(f"{where}: variant {document['name']!r} replaces an unknown value {name!r}")
+        values[name] = (spec["source"], spec["expr"])
+    return Variant(document["name"], document["title"], _markers(document.get("markers", []), where, check),
+                   values, document.get("commits", ""))
 
 
 def load_profiles(paths: Iterable["str | os.PathLike[str]"], *, check_patterns: bool = True) -> dict[str, Profile]:

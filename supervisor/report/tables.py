@@ -13,7 +13,7 @@ from supervisor.secrets import mask_text
 
 __all__ = ["AUDIT_COLUMNS", "audit_cells", "render_audit", "render_explanation"]
 
-AUDIT_COLUMNS = ["SERVICE", "GROUP", "IMPLEMENTATION", "BACKFILL_DAYS", "MEANING", "PRIMARY", "BACKFILL",
+AUDIT_COLUMNS = ["SERVICE", "GROUP", "PROGRAM", "PROCS", "IMPLEMENTATION", "VARIANT", "BACKFILL_DAYS", "MEANING", "PRIMARY", "BACKFILL",
                  "CURSOR", "LIVE", "LIVE CURSOR", "FIREHOSE_ENABLED", "ORIGIN"]
 
 
@@ -33,7 +33,9 @@ def _group(row: AuditRow) -> str:
 def audit_cells(row: AuditRow) -> list[str]:
     """The table cells of one row, in :data:`AUDIT_COLUMNS` order."""
     return [
-        row.service, _group(row), row.implementation or "(unknown)",
+        row.service, _group(row), row.program or "(not followed)", str(row.process_count),
+        (row.implementation or "(unknown)") + (" (guess)" if row.guessed and row.implementation else ""),
+        row.variant or "-",
         "(unset)" if row.backfill_days is None else row.backfill_days,
         row.meaning, _yes(row.primary), _yes(row.backfill_enabled), row.cursor_service or "-",
         _yes(row.live_consumer), row.live_cursor or ("?" if row.live_consumer else "-"),
@@ -94,8 +96,21 @@ def render_audit(rows: Sequence[AuditRow], fmt: str = "table") -> str:
 def render_explanation(ex: Explanation) -> str:
     """The text form of ``supervisor explain``."""
     lines = [f"{ex.service}: {ex.variable}",
-             f"implementation: {ex.implementation or '(unknown)'} ({ex.detected_by})",
-             "layers (lowest precedence first):"]
+             f"implementation: {ex.implementation or '(unknown)'} ({ex.detected_by})"]
+    if ex.chain:
+        lines.append("start-up chain (compose file -> program):")
+        for step in ex.chain:
+            where = f"{step['location']}: " if step["location"] else ""
+            lines.append(f"  {step['kind']:<10} {where}{mask_text(step['text'])}")
+    if ex.program:
+        origin = f" ({ex.process_count_origin})" if ex.process_count_origin else ""
+        lines.append(f"program: {ex.program}, {ex.process_count} process{'es' if ex.process_count != 1 else ''}{origin}")
+    if ex.not_started:
+        lines.append(f"does not start: {ex.not_started}")
+    if ex.variant:
+        lines.append(f"variant: {ex.variant} ({ex.variant_title}); chosen by {ex.variant_chosen_by}")
+        lines += [f"  {m}" for m in ex.markers]
+    lines.append("layers (lowest precedence first):")
     if not ex.layers:
         lines.append("  (none: no layer sets it)")
     for layer in ex.layers:
@@ -119,6 +134,8 @@ def render_explanation(ex: Explanation) -> str:
             lines.append(f"    {mask_text(step)}")
         for failure in d["failures"]:
             lines.append(f"    does not start: {mask_text(failure)}")
+        if not d["writers"]:
+            lines.append("    writes no firehose_cursor row: the program has no backfill and no cursor row")
         for w in d["writers"]:
             state = f'writes "{w["cursor"]}"' if w["enabled"] and w["cursor"] else (
                 "runs (cursor not documented)" if w["enabled"] else "off")

@@ -18,9 +18,9 @@ def evaluate(project: Project, root: Optional[str] = None) -> Any:
 
     Raises :class:`supervisor.policy.errors.PolicyError` for a malformed ``x-supervisor`` block.
     """
-    from supervisor.policy import evaluate_project, read_dockerfiles
+    from supervisor.policy import evaluate_project, read_build_contexts
 
-    return evaluate_project(project, dockerfiles=read_dockerfiles(project), root=root or os.getcwd())
+    return evaluate_project(project, contexts=read_build_contexts(project), root=root or os.getcwd())
 
 
 def preflight(project: Project, root: Optional[str] = None) -> tuple[list[Any], int]:

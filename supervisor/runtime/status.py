@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 from urllib.parse import unquote, urlsplit
 
 from supervisor.compose.model import EnvValue, Origin, Project
+from supervisor.policy.findings import Finding
 from supervisor.secrets import mask_value
 from supervisor.runtime import spec as S
 
@@ -34,14 +35,15 @@ __all__ = [
     "build_status",
 ]
 
-# Findings of ``status``, beside the policy's own SVxxx codes.
-STATUS_RULES = {
-    "RT001": "environment-drift",  # a running container's variable differs from the files
-    "RT002": "config-drift",  # a container was created from another version of the configuration
-    "RT003": "not-running",  # a service has no running container, or is unhealthy
-    "RT004": "running-collision",  # two running writers share one cursor row
-    "RT005": "orphan-cursor",  # a cursor row that no running writer owns
-}
+# Findings of ``status``, beside the policy's own SVxxx codes: their metadata lives in the policy's
+# rule registry (supervisor/policy/rules/rt00N_*.py), and they are policy Findings.
+def _status_rules() -> dict[str, str]:
+    from supervisor.policy.rules import registry
+
+    return {code: r.name for code, r in registry().items() if code.startswith("RT")}
+
+
+STATUS_RULES = _status_rules()
 
 CURSOR_QUERY = ("SELECT service, coalesce(cursor, ''), coalesce(to_char(last_event_time, 'YYYY-MM-DD\"T\"HH24:MI:SS'), ''), "
                 "to_char(updated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM firehose_cursor ORDER BY service")
@@ -111,19 +113,20 @@ class ServiceStatus:
     audit_files: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # audit rows of the files
 
 
-@dataclasses.dataclass
-class StatusFinding:
-    """A difference between the running stack and the files (or a policy finding on what runs)."""
+class StatusFinding(Finding):
+    """A difference between the running stack and the files (or a policy finding on what runs), about one service."""
 
-    code: str
-    severity: str
-    message: str
-    service: Optional[str] = None
+    def __init__(self, code: str, severity: str, message: str, service: Optional[str] = None):
+        super().__init__(code, severity, message, services=[service] if service else [])
+
+    @property
+    def service(self) -> Optional[str]:
+        return self.services[0] if self.services else None
 
     def to_json(self) -> dict[str, Any]:
-        name = STATUS_RULES.get(self.code, "policy")
-        return {"code": self.code, "name": name, "severity": self.severity, "message": self.message,
-                "service": self.service}
+        out = super().to_json()
+        out["service"] = self.service
+        return out
 
 
 @dataclasses.dataclass

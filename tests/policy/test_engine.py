@@ -32,7 +32,8 @@ def backfillers(ev):
     ({"image": "ghcr.io/example/publicappview:1"}, "publicappview-typescript", "image"),
     ({"image": "appview-supervisor-worker:latest"}, "supervisor-worker", "image"),
     ({"image": "python-unified-worker"}, "publicappview-python", "image"),
-    ({"image": "postgres:16"}, None, "no clue"),
+    ({"image": "postgres:16"}, "postgres", "PostgreSQL"),
+    ({"image": "busybox:1"}, None, "no clue"),
     # the command is a stronger clue than the image
     ({"image": "appview-app", "command": ["supervisor", "worker"]}, "supervisor-worker", "supervisor worker"),
 ])

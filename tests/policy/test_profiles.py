@@ -15,7 +15,11 @@ def _document(name="publicappview-typescript"):
 
 def test_builtin_profiles_validate():
     profiles = builtin_profiles()
-    assert set(profiles) == {"supervisor-worker", "publicappview-python", "publicappview-typescript"}
+    assert set(profiles) == {"supervisor-worker", "publicappview-python", "publicappview-typescript",
+                             "publicappview-firehose-consumer", "publicappview-redis-consumer",
+                             "constellation-client", "postgres", "redis"}
+    assert all(not profiles[name].writers for name in ("publicappview-firehose-consumer", "publicappview-redis-consumer",
+                                                        "constellation-client", "postgres", "redis"))
     assert profiles["publicappview-typescript"].process_manager == "pm2"
     assert "BACKFILL_DAYS" in profiles["publicappview-python"].variables
     assert profiles["supervisor-worker"].writer("backfill").rename == "BACKFILL_CURSOR_SERVICE"
@@ -80,3 +84,18 @@ def test_bad_pattern_in_a_profile_file_is_refused(tmp_path):
     path.write_text(json.dumps(document))
     with pytest.raises(ProfileError, match="detect pattern"):
         load_profiles([path])
+
+
+def test_variants_are_named_once_and_their_markers_compile():
+    import re
+
+    for profile in builtin_profiles().values():
+        names = [v.name for v in profile.variants]
+        assert len(names) == len(set(names)), profile.name
+        for variant in profile.variants:
+            assert variant.markers, f"{profile.name}/{variant.name} has no markers"
+            for marker in variant.markers:
+                re.compile(marker.pattern)
+        # two variants with the same markers could never both be chosen
+        keys = [tuple(sorted((m.file, m.pattern, m.present) for m in v.markers)) for v in profile.variants]
+        assert len(keys) == len(set(keys)), profile.name

@@ -115,4 +115,5 @@ def test_audit_meanings():
     assert rows["b"].meaning == "crashes at start"
     assert rows["c"].meaning == "refuses to start"
     assert rows["d"].meaning == "disabled"
-    assert rows["e"].meaning == "not checked" and rows["e"].backfill_days is None
+    # a cache is recognised by its profile, and it has no backfill at all
+    assert rows["e"].meaning == "no backfill" and rows["e"].implementation == "redis" and rows["e"].backfill_days is None

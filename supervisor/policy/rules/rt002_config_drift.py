@@ -1,0 +1,17 @@
+"""RT002 config-drift: a finding of ``supervisor status`` on the running stack.
+
+Its check needs the running containers, so it lives in :mod:`supervisor.runtime.status`; the
+metadata is here, beside the policy's rules, and its findings are :class:`~supervisor.policy.findings.Finding`.
+"""
+
+from __future__ import annotations
+
+from supervisor.policy.findings import Rule
+
+__all__ = ["RULE", "check"]
+
+RULE = Rule("RT002", "config-drift", "warning",
+            'A container was created from another version of the configuration.',
+            'Recreate the container (supervisor up) from the current files.')
+
+check = None  # computed from the running stack by supervisor.runtime.status

@@ -1,0 +1,17 @@
+"""SV000 compose-error: raised by the compose loader; the CLI turns the error into this finding."""
+
+from __future__ import annotations
+
+from supervisor.policy.engine import Evaluation
+from supervisor.policy.findings import Finding, Rule
+
+__all__ = ["RULE", "check"]
+
+RULE = Rule("SV000", "compose-error", "error",
+            'The compose files cannot be resolved.',
+            'Fix the compose file at the location given; Docker Compose would refuse it too.', suppressible=False, exit_code=2)
+
+
+def check(evaluation: Evaluation) -> list[Finding]:
+    """Nothing to check on an evaluation: this finding comes from unusable input."""
+    return []

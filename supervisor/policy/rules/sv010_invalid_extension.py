@@ -1,0 +1,17 @@
+"""SV010 invalid-extension: raised by the engine for a malformed x-supervisor block; the CLI turns it into this finding."""
+
+from __future__ import annotations
+
+from supervisor.policy.engine import Evaluation
+from supervisor.policy.findings import Finding, Rule
+
+__all__ = ["RULE", "check"]
+
+RULE = Rule("SV010", "invalid-extension", "error",
+            'The x-supervisor block is malformed.',
+            'See schemas/x-supervisor.schema.json: implementation, variant, ignore: {CODE: reason}, relay_window_hours.', suppressible=False, exit_code=2)
+
+
+def check(evaluation: Evaluation) -> list[Finding]:
+    """Nothing to check on an evaluation: this finding comes from unusable input."""
+    return []
