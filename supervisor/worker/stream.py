@@ -26,6 +26,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 import psycopg
 
+from supervisor.atproto.validate import frame_problems
 from supervisor.worker import store
 from supervisor.worker.batch import Batch, BatchBuilder
 from supervisor.worker.metrics import WorkerMetrics
@@ -500,6 +501,12 @@ class Stream:
             self._malformed(exc)
             return
         if isinstance(frame, event_types):
+            problems = frame_problems(frame)
+            if problems:
+                # well-formed but against the specification (a negative seq, a path like ../x,
+                # an unknown action): never written
+                self._malformed(ValueError(f"{frame.type} with invalid fields: {'; '.join(problems)}"))
+                return
             gap_from = self._gap_from
             if gap_from is not None:
                 self._gap_from = None
