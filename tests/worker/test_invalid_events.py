@@ -30,7 +30,11 @@ def test_invalid_events_are_skipped_and_valid_ones_written(database_url, start_r
                                                              _post("action"))]),
         encode_commit(4, "not-a-did", "3kabcaaaaaaa5", None, TIME, [("create", "app.bsky.feed.post/3kabcaaaaaab5",
                                                                       None, _post("did"))]),
-        encode_commit(5, DID, "3kabcaaaaaaa6", None, TIME, [("create", "app.bsky.feed.post/3kabcaaaaaab6", None,
+        encode_commit(5, DID, "not-a-tid", None, TIME, [("create", "app.bsky.feed.post/3kabcaaaaaab7", None,
+                                                         _post("bad rev"))]),
+        encode_commit(6, DID, "3kabcaaaaaaa6", None, "yesterday", [("create", "app.bsky.feed.post/3kabcaaaaaab8",
+                                                                    None, _post("bad time"))]),
+        encode_commit(7, DID, "3kabcaaaaaaa7", None, TIME, [("create", "app.bsky.feed.post/3kabcaaaaaab6", None,
                                                              _post("good two"))]),
     ]
     capture = workdir / "mixed.capture"
@@ -39,7 +43,7 @@ def test_invalid_events_are_skipped_and_valid_ones_written(database_url, start_r
             write_capture_frame(out, frame)
     relay = start_relay("--capture", str(capture), "--retention-hours", "100000")
     worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url}, "--start-cursor", "0")
-    wait_until(lambda: cursor_of(database_url, "firehose") == "5", 60, what="the last event")
+    wait_until(lambda: cursor_of(database_url, "firehose") == "7", 60, what="the last event")
     worker.signal(signal.SIGTERM)
     assert worker.wait() == 0
     texts = sorted(record[1]["text"] for record in read_records(database_url).values())
