@@ -7,10 +7,10 @@ import sys
 import time
 from collections import Counter
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import click
 
+from supervisor.atproto import endpoints
 from supervisor.atproto.capture_io import iter_capture, write_capture_frame
 from supervisor.atproto.errors import AtprotoError, CaptureError, DecodeError
 from supervisor.atproto.frames import Account, Commit, ErrorFrame, Identity, Info, Sync, Unknown, decode_frame
@@ -24,7 +24,7 @@ from supervisor.secrets import mask_text
 
 __all__ = ["firehose", "repo", "frame_to_json", "subscribe_url"]
 
-SUBSCRIBE_PATH = "/xrpc/com.atproto.sync.subscribeRepos"
+SUBSCRIBE_PATH = endpoints.SUBSCRIBE_PATH
 
 
 #: A capture whose frames stop decoding for this long is not a capture (or is damaged beyond use).
@@ -156,26 +156,11 @@ def decode_command(capture: str, fmt: str) -> None:
 
 
 def subscribe_url(relay: str, cursor: int | None = None) -> str:
-    """The WebSocket URL for ``relay``: a host gets the subscribeRepos path appended."""
-    if "://" not in relay:
-        relay = "ws://" + relay
+    """The WebSocket URL for ``--relay`` (see :mod:`supervisor.atproto.endpoints`)."""
     try:
-        parts = urlsplit(relay)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+        return endpoints.subscribe_url(relay, cursor)
     except ValueError as exc:
-        raise click.BadParameter(f"{mask_text(relay)!r} is not a usable URL ({exc})", param_hint="--relay") from None
-    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
-    if scheme not in ("ws", "wss"):
-        raise click.BadParameter(f"unsupported scheme {parts.scheme!r} (use ws://, wss://, http:// or https://)",
-                                 param_hint="--relay")
-    if not parts.hostname:
-        raise click.BadParameter(f"no host in {mask_text(relay)!r}", param_hint="--relay")
-    path = parts.path if parts.path not in ("", "/") else SUBSCRIBE_PATH
-    query = parts.query
-    if cursor is not None:
-        extra = urlencode({"cursor": cursor})
-        query = f"{query}&{extra}" if query else extra
-    return urlunsplit((scheme, parts.netloc, path, query, ""))
+        raise click.BadParameter(f"{mask_text(relay)!r} {exc}", param_hint="--relay") from None
 
 
 def _capture(url: str, output: str, count: int | None, progress_every: float = 1.0) -> int:

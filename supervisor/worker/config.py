@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
-import urllib.parse
 from typing import Callable, Mapping, Optional, TypeVar
 
-from supervisor.secrets import MASK, mask_text, mask_value
+from supervisor.atproto import endpoints
+from supervisor.secrets import mask_text, mask_value
 from supervisor.worker.errors import ConfigError
 
 __all__ = [
@@ -29,7 +28,7 @@ __all__ = [
     "mask_database_url",
 ]
 
-SUBSCRIBE_PATH = "/xrpc/com.atproto.sync.subscribeRepos"
+SUBSCRIBE_PATH = endpoints.SUBSCRIBE_PATH
 
 _LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
                "warn": logging.WARNING, "error": logging.ERROR, "critical": logging.CRITICAL}
@@ -159,46 +158,17 @@ def _number(name: str, raw: str, *, minimum: float, hint: str) -> float:
 
 
 def subscribe_url(raw: str, name: str = "RELAY_URL") -> str:
-    """The full ``subscribeRepos`` WebSocket URL for a relay host or URL.
-
-    ``bsky.network`` and ``wss://bsky.network`` become
-    ``wss://bsky.network/xrpc/com.atproto.sync.subscribeRepos``; ``http``/``https`` map to
-    ``ws``/``wss``; a URL that already ends with the method path is kept.
-    """
+    """The full ``subscribeRepos`` WebSocket URL for a relay host or URL (see :mod:`supervisor.atproto.endpoints`)."""
     hint = "give a relay host such as wss://bsky.network or a full .../xrpc/com.atproto.sync.subscribeRepos URL"
-    text = raw.strip()
-    if not text:
-        raise ConfigError(name, raw, "is empty", hint)
-    if "://" not in text:
-        text = "wss://" + text
-    parts = urllib.parse.urlsplit(text)
-    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme.lower(), parts.scheme.lower())
-    if scheme not in ("ws", "wss"):
-        raise ConfigError(name, mask_text(raw), f"scheme {parts.scheme!r} is not ws, wss, http or https", hint)
     try:
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise ConfigError(name, mask_text(raw), "has an invalid port", hint) from None
-    if not host:
-        raise ConfigError(name, mask_text(raw), "has no host", hint)
-    if parts.query or parts.fragment:
-        raise ConfigError(name, mask_text(raw), "has a query or fragment (the worker manages the cursor itself)",
-                          hint)
-    path = parts.path.rstrip("/")
-    if path == "":
-        path = SUBSCRIBE_PATH
-    elif not path.endswith(SUBSCRIBE_PATH):
-        raise ConfigError(name, mask_text(raw), f"path {parts.path!r} is not {SUBSCRIBE_PATH}", hint)
-    return urllib.parse.urlunsplit((scheme, parts.netloc, path, "", ""))
-
-
-_KEYWORD_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+        return endpoints.subscribe_url(raw, allow_query=False)
+    except ValueError as exc:
+        raise ConfigError(name, mask_text(raw) if raw.strip() else raw, str(exc), hint) from None
 
 
 def mask_database_url(text: str) -> str:
     """DATABASE_URL with its password masked, in URL or keyword (``password=...``) form."""
-    return _KEYWORD_PASSWORD.sub(lambda m: m.group(1) + MASK, mask_text(text))
+    return mask_text(text)
 
 
 def _database_url(raw: str) -> str:

@@ -66,7 +66,7 @@ CASES = [
     ("repo-dump-directory", ["repo", "dump", "adir"], 2, "is a directory"),
     ("capture-bad-ipv6", ["firehose", "capture", "--relay", "ws://[bad", "-o", "c.cap"], 2, "not a usable URL"),
     ("capture-port-range", ["firehose", "capture", "--relay", "ws://h:99999", "-o", "c.cap"], 2, "Port out of range"),
-    ("capture-bad-scheme", ["firehose", "capture", "--relay", "ftp://h", "-o", "c.cap"], 2, "unsupported scheme"),
+    ("capture-bad-scheme", ["firehose", "capture", "--relay", "ftp://h", "-o", "c.cap"], 2, "unsupported scheme 'ftp'"),
     ("capture-negative-cursor", ["firehose", "capture", "--relay", "h:1", "--cursor", "-1", "-o", "c.cap"], 2,
      "--cursor"),
     ("devrelay-now-infinite", ["devrelay", "--now", "inf"], 2, "--now"),
