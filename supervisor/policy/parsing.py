@@ -98,14 +98,16 @@ _JS_SPACE = frozenset(
     "\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
 _DEC = "0123456789"
+_INFINITY = float("inf")
 _HEX = "0123456789abcdefABCDEF"
 
 
 def js_parse_int(text: Optional[str]) -> JsNumber:
     """``parseInt(text)`` (no radix) as JavaScript evaluates it; ``None`` stands for ``undefined``.
 
-    Returns an ``int`` or :data:`NaN`. (JavaScript rounds integers above 2**53 to a double;
-    the comparisons the implementations make, ``> 0`` and ``=== 0``, are unaffected.)
+    Returns an ``int``, :data:`NaN`, or ``±inf`` beyond the largest double. (JavaScript rounds
+    integers above 2**53 to a double; the comparisons the implementations make, ``> 0`` and
+    ``=== 0``, are unaffected.)
     """
     s = "undefined" if text is None else text
     i = 0
@@ -124,7 +126,11 @@ def js_parse_int(text: Optional[str]) -> JsNumber:
         i += 1
     if i == start:
         return NaN
-    return sign * int(s[start:i], radix)
+    significant = s[start:i].lstrip("0")
+    if len(significant) > (256 if radix == 16 else 309):
+        # beyond the largest double (about 1.8e308): JavaScript's parseInt gives Infinity
+        return sign * _INFINITY  # type: ignore[return-value]
+    return sign * int(significant or "0", radix)
 
 
 def js_truthy(value: object) -> bool:

@@ -36,6 +36,10 @@ CASES = {
     # a port range is checked before it is expanded
     "port-range": ({"compose.yaml": "services:\n  s:\n    image: x\n    ports: ['1-1000000']\n"}, ["config", "-q"], 2,
                    "compose.yaml:4:13: invalid containerPort: 1-1000000"),
+    # thousands of digits where a program parses a number: modelled, never an internal error
+    "huge-number": ({"compose.yaml": "services:\n  app:\n    build: .\n    command: pm2-runtime start dist/index.js -i 4\n"
+                                     "    x-supervisor: {implementation: publicappview-typescript}\n    environment:\n"
+                                     "      BACKFILL_DAYS: '" + "9" * 5000 + "'\n"}, ["validate"], None, ""),
     # values that repeat other values grow geometrically: refused, not expanded
     "env-value-bomb": ({".env": "A=" + "x" * 100_000 + "\nB=" + "${A}" * 20 + "\nC=" + "${B}" * 20 + "\nD="
                         + "${C}" * 20 + "\n",

@@ -52,3 +52,18 @@ def test_nan_compares_like_javascript():
 ])
 def test_js_truthy(value, truthy):
     assert js_truthy(value) is truthy
+
+
+def test_js_parse_int_of_thousands_of_digits_is_infinity_not_an_error():
+    # parseInt("9".repeat(5000)) is Infinity in JavaScript; Python's int() would refuse the conversion
+    assert js_parse_int("9" * 5000) == float("inf")
+    assert js_parse_int("-" + "9" * 5000) == float("-inf")
+    assert js_parse_int("0" * 5000 + "7") == 7
+    assert js_parse_int("0x" + "f" * 300) == float("inf")
+    assert js_parse_int("9" * 300) == int("9" * 300)
+
+
+def test_python_int_of_thousands_of_digits_fails_as_python_does():
+    # Python 3.11 refuses str -> int conversions above 4,300 digits: the original worker crashes
+    with pytest.raises(ParseFailure):
+        python_int("9" * 5000)
