@@ -351,6 +351,12 @@ def read_documents(path: str) -> list[Any]:
         raise ComposeError("is a directory, not a compose file", Location(path)) from None
     except OSError as exc:
         raise ComposeError(f"cannot read file: {exc.strerror or exc}", Location(path)) from None
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        # a UTF-16 byte order mark: YAML allows UTF-16, and compose reads it
+        try:
+            return parse_documents(data.decode("utf-16"), path)
+        except UnicodeDecodeError as exc:
+            raise ComposeError(f"not valid UTF-16 (byte {exc.start}): save the file as UTF-8", Location(path)) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

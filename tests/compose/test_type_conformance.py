@@ -42,3 +42,16 @@ def test_as_compose(name: str, tmp_path: Path) -> None:
     assert error is None, f"we refused ({error}), compose accepted"
     assert reference.config is not None and ours is not None
     assert ours["services"] == reference.config["services"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig"])
+def test_a_file_with_a_byte_order_mark_reads_as_compose_reads_it(tmp_path: Path, encoding: str) -> None:
+    text = "services:\n  s:\n    image: x\n    environment:\n      A: é\n"
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    (tmp_path / "compose.yaml").write_bytes(data)
+    reference = compose_config(str(tmp_path), {})
+    assert reference.ok and reference.config is not None, reference.error
+    ours = load_project(LoadOptions(cwd=str(tmp_path), environ={})).config
+    assert ours["services"] == reference.config["services"]
