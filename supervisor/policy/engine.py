@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 DEFAULT_RELAY_WINDOW_HOURS = 72.0
+DEFAULT_NETWORK_EVENTS_PER_SECOND = 500.0  # the live network's average in 2025-2026
 
 
 class _Failed:
@@ -150,6 +151,7 @@ class Evaluation:
     window_hours: float
     root: Optional[str] = None
     profiles: Mapping[str, Profile] = dataclasses.field(default_factory=dict)
+    network_events_per_second: float = DEFAULT_NETWORK_EVENTS_PER_SECOND
 
     def writers_on(self, cursor: str) -> list[Writer]:
         return [w for w in self.writers if w.cursor == cursor]
@@ -483,7 +485,8 @@ def evaluate_project(project: Project, *, profiles: Optional[Mapping[str, Profil
                 cursor = unit.cursors.get(spec.role)
                 if unit.enabled.get(spec.role) and cursor is not None:
                     writers.append(Writer(name, unit, spec, cursor, unit.count))
-    evaluation = Evaluation(project, decisions, writers, [], window, root, profiles)
+    evaluation = Evaluation(project, decisions, writers, [], window, root, profiles,
+                            float(top.get("network_events_per_second", DEFAULT_NETWORK_EVENTS_PER_SECOND)))
     evaluation.findings = _redact_findings(rules.run_rules(evaluation, top), secret_values(project))
     return evaluation
 

@@ -165,6 +165,8 @@ class Profile:
     program: tuple[ProgramMatch, ...] = ()
     variants: tuple[Variant, ...] = ()  # newest first
     variant: Optional[Variant] = None  # the variant these values are of
+    #: (batch size value, its variable, batch delay value, its variable) of a throttled backfill
+    backfill_throttle: Optional[tuple[str, str, str, str]] = None
 
     def with_variant(self, variant: Variant) -> "Profile":
         """This profile with ``variant``'s values in place of the base ones."""
@@ -254,6 +256,7 @@ def parse_profile(document: Any, *, where: str = "<profile>", check_patterns: bo
         days_variable=days["variable"],
         days_value=days["value"],
         all_history=tuple(days.get("all_history", [])),
+        backfill_throttle=_throttle(document.get("backfill_throttle")),
         writers=tuple(writers),
         misleading=tuple(MisleadingSpec(m["variable"], m["when"], m["while_writer"], m["message"])
                          for m in document.get("misleading", [])),
@@ -312,3 +315,10 @@ def builtin_profiles() -> Mapping[str, Profile]:
     folder = os.path.join(_schemas_path(), "profiles")
     names = [os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".json")]
     return load_profiles(names, check_patterns=False)
+
+
+def _throttle(block: Optional[Mapping[str, Any]]) -> Optional[tuple[str, str, str, str]]:
+    if not block:
+        return None
+    size, delay = block["batch_size"], block["batch_delay_ms"]
+    return size["value"], size["variable"], delay["value"], delay["variable"]

@@ -23,7 +23,7 @@ from supervisor.worker.batch import Batch, BatchBuilder
 from supervisor.worker.config import WorkerConfig
 from supervisor.worker.metrics import WorkerMetrics
 from supervisor.worker.stream import Stream, StreamPolicy, StreamStatus
-from supervisor.worker.throttle import BackfillEstimate, estimate_backfill
+from supervisor.throttle import BackfillEstimate, estimate_backfill
 from supervisor.worker.timing import RateLimit, resident_memory_bytes
 
 __all__ = ["BackfillStatus", "Backfill", "backfill_cutoff", "window_note", "throttle_text", "PREFIX"]

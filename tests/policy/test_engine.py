@@ -155,7 +155,8 @@ def test_dotenv_origin_in_message():
 
 def test_renamed_cursor_avoids_collision():
     worker = service("w", {"BACKFILL_DAYS": "2", "BACKFILL_CURSOR_SERVICE": "backfill_python",
-                           "FIREHOSE_CURSOR_SERVICE": "firehose_python"}, command=["supervisor", "worker"])
+                           "FIREHOSE_CURSOR_SERVICE": "firehose_python", "BACKFILL_BATCH_DELAY_MS": "0"},
+                     command=["supervisor", "worker"])
     app = service("app", {"BACKFILL_DAYS": "2", "FIREHOSE_ENABLED": "true"}, command=PM2)
     ev = run(worker, app)
     assert codes(ev.findings) == [] and backfillers(ev) == ["app", "w"]
@@ -183,7 +184,7 @@ def test_zero_replicas_write_nothing():
 
 
 def test_relay_window_setting():
-    svc = service("w", {"BACKFILL_DAYS": "5"}, command=["supervisor", "worker"])
+    svc = service("w", {"BACKFILL_DAYS": "5", "BACKFILL_BATCH_DELAY_MS": "0"}, command=["supervisor", "worker"])
     assert codes(run(svc).findings) == ["SV005"]
     assert codes(run(svc, extensions={"x-supervisor": {"relay_window_hours": 168}}).findings) == []
     assert codes(run(service("w", {"BACKFILL_DAYS": "-1"}, command=PY)).findings) == ["SV005"]

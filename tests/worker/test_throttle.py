@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from supervisor.worker.throttle import estimate_backfill
+from supervisor.throttle import estimate_backfill
 
 
 def test_the_default_limit_cannot_finish_a_two_day_window():
