@@ -341,7 +341,8 @@ def _load_project(options: LoadOptions) -> Project:
         config = dict(sorted(config.items()))  # compose prints a service's attributes in name order
         extensions = {k: plain(v) for k, v in service.items() if k.startswith("x-")}
         location = getattr(services_model, "keylocs", {}).get(service_name)
-        return Service(service_name, config, env, location, extensions)
+        listed = plain(service.get("env_file") or [])
+        return Service(service_name, config, env, location, extensions, listed if isinstance(listed, list) else [])
 
     services = {n: build(n, s) for n, s in enabled.items()}
     disabled_services = {n: build(n, s, active=False) for n, s in disabled.items()}

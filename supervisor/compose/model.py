@@ -123,6 +123,8 @@ class Service:
     environment: dict[str, EnvValue]  # same keys as config["environment"]
     location: Optional[Location] = None  # where the service is declared (last file that did)
     extensions: dict[str, Any] = dataclasses.field(default_factory=dict)  # ``x-*`` keys
+    # ``env_file`` entries in long form ({"path": absolute, "required": bool}), before they are read
+    env_files: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     @property
     def replicas(self) -> int:

@@ -314,16 +314,22 @@ def plan_up(project: Project, observed: Observed, services: Sequence[str] = (), 
         by_service.setdefault(container.service, []).append(container)
 
     plans = []
+    kept: dict[str, str] = {}  # service -> id of its first container, when up leaves that one in place
     for name in selected:
         svc = project.services[name]
         existing = {c.number: c for c in by_service.get(name, [])}
         image_id = observed.images.get(S.image_ref(project.name, name, project.config["services"][name]))
+        # compose hashes a service:X reference as X's container id: a recreated X changes it
+        references = {ref: kept[ref] for ref in S.referenced_services(svc.config) if ref in kept}
         steps = []
         for number in range(1, svc.replicas + 1):
-            spec = S.container_spec(project, name, number, api_version=api_version, image_id=image_id)
+            spec = S.container_spec(project, name, number, api_version=api_version, image_id=image_id,
+                                    references=references)
             if number == 1:
                 warnings.extend(spec.warnings)
             steps.append(_step_for(existing.get(number), spec, image_id, force_recreate, no_recreate))
+        if steps and steps[0].action in ("keep", "start") and steps[0].existing is not None:
+            kept[name] = steps[0].existing.id
         extra = sorted((c for n, c in existing.items() if n > svc.replicas), key=lambda c: c.number)
         plans.append(ServicePlan(name, _active_dependencies(project, name), steps, extra))
 

@@ -133,7 +133,8 @@ def test_replicas_scale_up_and_down(tmp_path):
     three = project_from(tmp_path, "services:\n  w: {image: x, deploy: {replicas: 3}}\n")
     plan = P.plan_up(three, P.Observed())
     assert [s.spec.name for s in plan.service("w").steps] == ["demo-w-1", "demo-w-2", "demo-w-3"]
-    one = project_from(tmp_path, "services:\n  w: {image: x}\n")
+    # replicas: 1, not a removed deploy block: compose hashes an empty deploy, but not its replicas
+    one = project_from(tmp_path, "services:\n  w: {image: x, deploy: {replicas: 1}}\n")
     observed = P.Observed(containers=[running(three, "w", n) for n in (1, 2, 3)])
     plan = P.plan_up(one, observed)
     assert [c.name for c in plan.service("w").remove] == ["demo-w-2", "demo-w-3"]
