@@ -159,8 +159,11 @@ def _condition_met(engine: Engine, dep: P.Dependency, ids: list[str], names: dic
 
 
 def apply_plan(engine: Engine, project: Project, plan: P.Plan, progress: Progress, *,
-               timeout: Optional[float] = None) -> UpResult:
-    """Create networks, volumes and containers, then start services as their dependencies allow."""
+               timeout: Optional[float] = None, parallel: Optional[int] = None) -> UpResult:
+    """Create networks, volumes and containers, then start services as their dependencies allow.
+
+    ``parallel``: containers created at once (compose's --parallel; default 8).
+    """
     deadline = _deadline(timeout)
     for body in plan.networks:
         progress.update("Network", body["Name"], "Creating")
@@ -186,7 +189,7 @@ def apply_plan(engine: Engine, project: Project, plan: P.Plan, progress: Progres
     # Create every container first (in parallel), as compose does; start in dependency order after.
     containers: dict[str, list[str]] = {svc.service: [] for svc in plan.services}
     names: dict[str, str] = {}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=parallel or 8) as pool:
         futures = {svc.service: [pool.submit(_create, engine, step, progress) for step in svc.steps]
                    for svc in plan.services}
         for svc in plan.services:
