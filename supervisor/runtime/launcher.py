@@ -13,6 +13,7 @@ import time
 from typing import Optional, Sequence
 
 from supervisor.compose.model import Project
+from supervisor.runtime import labels as L
 from supervisor.runtime import plan as P
 from supervisor.runtime import spec as S
 from supervisor.runtime.engine import Engine, observed_container
@@ -96,6 +97,31 @@ def prepare_images(engine: Engine, project: Project, services: Sequence[str], op
                 raise
             progress.update("Image", ref, "Pulled")
     return images
+
+
+def _creation_waves(project: Project, plan: P.Plan) -> list[list[P.ServicePlan]]:
+    """Services in groups created at once; one naming another's container (``service:X``) comes after it."""
+    waves: list[list[P.ServicePlan]] = []
+    placed: dict[str, int] = {}
+    for svc in plan.services:  # in dependency order, and compose makes a reference a dependency
+        refs = [r for r in S.referenced_services(project.config["services"][svc.service]) if r in placed]
+        level = max((placed[r] + 1 for r in refs), default=0)
+        placed[svc.service] = level
+        while len(waves) <= level:
+            waves.append([])
+        waves[level].append(svc)
+    return waves
+
+
+def _with_references(project: Project, step: P.ContainerStep, containers: dict[str, list[str]]) -> P.ContainerStep:
+    """The step with compose's config hash of the container ids its ``service:X`` references now have."""
+    config = project.config["services"][step.spec.service]
+    refs = {r: containers[r][0] for r in S.referenced_services(config) if containers.get(r)}
+    if not refs or step.action not in ("create", "recreate"):
+        return step
+    digest = S.config_hash(config, refs)
+    body = {**step.spec.body, "Labels": {**step.spec.body.get("Labels", {}), L.CONFIG_HASH: digest}}
+    return dataclasses.replace(step, spec=dataclasses.replace(step.spec, body=body, config_hash=digest))
 
 
 def _create(engine: Engine, step: P.ContainerStep, progress: Progress) -> str:
@@ -190,13 +216,15 @@ def apply_plan(engine: Engine, project: Project, plan: P.Plan, progress: Progres
     containers: dict[str, list[str]] = {svc.service: [] for svc in plan.services}
     names: dict[str, str] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=parallel or 8) as pool:
-        futures = {svc.service: [pool.submit(_create, engine, step, progress) for step in svc.steps]
-                   for svc in plan.services}
-        for svc in plan.services:
-            for step, future in zip(svc.steps, futures[svc.service]):
-                cid = future.result()
-                containers[svc.service].append(cid)
-                names[cid] = step.spec.name
+        for wave in _creation_waves(project, plan):
+            futures = {svc.service: [pool.submit(_create, engine, _with_references(project, step, containers),
+                                                 progress) for step in svc.steps]
+                       for svc in wave}
+            for svc in wave:
+                for step, future in zip(svc.steps, futures[svc.service]):
+                    cid = future.result()
+                    containers[svc.service].append(cid)
+                    names[cid] = step.spec.name
 
     planned = {svc.service for svc in plan.services}
     started = {svc.service: threading.Event() for svc in plan.services}
