@@ -232,8 +232,9 @@ def _resource_section(model: dict, section: str, used: set[str], project: str) -
         if section == "networks":
             item.setdefault("ipam", {})
             ipam = item["ipam"]
-            for key in [k for k, v in ipam.items() if v in ([], {})] if isinstance(ipam, dict) else ():
-                del ipam[key]  # Go's omitempty (the ipam block itself is always printed)
+            for key in [k for k, v in ipam.items() if v in ([], {}) or k == "options"] if isinstance(ipam, dict) else ():
+                # Go's omitempty (the ipam block itself is always printed); compose's model has no ipam options
+                del ipam[key]
         for key in ("labels", "driver_opts"):
             if key in item:
                 item[key] = to_mapping(item[key], allow_null=False)

@@ -453,6 +453,8 @@ def _service_mounts(items: Any, prefix: str) -> Any:
     for item in items:
         if isinstance(item, str):
             out.append({"source": item, "target": f"{prefix}/{item}"} if prefix else {"source": item})
+        elif isinstance(item, dict) and prefix and "target" not in item:
+            out.append({**item, "target": f"{prefix}/{item.get('source')}"})  # compose's default secret path
         else:
             out.append(item)
     return out

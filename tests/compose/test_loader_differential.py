@@ -473,6 +473,35 @@ CASES = [
         "o.yaml": "volumes:\n  data:\n    labels: {a: c}\nnetworks:\n  n: {labels: {x: y}}\n",
         "p.yaml": "networks:\n  n: {labels: {x: y}}\n",
     }, args=["-f", "compose.yaml", "-f", "o.yaml", "-f", "p.yaml"]),
+    # -- merge rules of compose-go (see test_merge_tables.py) ------------------
+    Case("merge-extra-hosts-ulimits-devices-ipam-models-platforms", {
+        "a.yml": 'services:\n  s:\n    image: x\n    extra_hosts: ["a=1.1.1.1", "b=2.2.2.2"]\n    ulimits: {nofile: {soft: 1, hard: 2}}\n    devices: ["/dev/a:/dev/x", "/dev/b:/dev/y:rwm"]\n    build: {context: ., platforms: [linux/amd64], extra_hosts: ["h=1.1.1.1"]}\n    models: [m1]\nnetworks:\n  n:\n    ipam:\n      config: [{subnet: 10.1.0.0/16, gateway: 10.1.0.1}, {subnet: 10.2.0.0/16}]\n      options: {a: "1"}\nmodels:\n  m1: {model: ai/x}\n  m2: {model: ai/y}\n',
+        "b.yml": 'services:\n  s:\n    extra_hosts: ["b=2.2.2.2", "c=3.3.3.3"]\n    ulimits: {nofile: {soft: 5, hard: 6}, nproc: 3}\n    devices: ["/dev/c:/dev/x"]\n    build: {platforms: [linux/amd64, linux/arm64], extra_hosts: ["h=1.1.1.1", "i=2.2.2.2"]}\n    models: {m2: {endpoint_var: E}}\n    networks: [n]\nnetworks:\n  n:\n    ipam:\n      config: [{subnet: 10.1.0.0/16, ip_range: 10.1.1.0/24}, {subnet: 10.3.0.0/16}]\n',
+        "Dockerfile": "FROM scratch\n",
+    }, args=["-f", "a.yml", "-f", "b.yml"]),
+    Case("extra-hosts-repeated-by-an-override", {
+        "compose.yaml": "services:\n  s:\n    image: x\n    extra_hosts: {a: 1.1.1.1}\n",
+        "o.yaml": "services:\n  s:\n    extra_hosts: ['a=1.1.1.1', 'b:2.2.2.2']\n",
+    }, args=["-f", "compose.yaml", "-f", "o.yaml"]),
+    # -- fields the policy does not read ----------------------------------------
+    Case("named-volume-selinux-and-propagation", {
+        "compose.yaml": "services:\n  db:\n    image: postgres\n    volumes:\n"
+                        "      - postgres_data:/var/lib/postgresql/data:Z\n      - other:/o:z,rshared,ro\n"
+                        "      - ./x:/x:Z\nvolumes: {postgres_data: {}, other: {}}\n",
+    }),
+    Case("implicit-depends-on-for-shared-namespaces-links-volumes-from", {
+        "compose.yaml": "services:\n  a: {image: x, links: ['b:bb', c]}\n  b: {image: x}\n  c: {image: x}\n"
+                        "  d: {image: x, network_mode: 'service:b', ipc: 'service:c', pid: 'service:a',\n"
+                        "      volumes_from: ['a:ro', 'container:zz'], depends_on: {b: {condition: service_healthy}}}\n",
+    }),
+    Case("file-modes-tmpfs-sizes-sorted-hosts", {
+        "compose.yaml": "services:\n  s:\n    image: x\n    secrets: [{source: t, mode: 0440}]\n"
+                        "    configs: [{source: t2, mode: 0o600}]\n"
+                        "    volumes: [{type: tmpfs, target: /t, tmpfs: {size: 1m, mode: 01777}}]\n"
+                        "    extra_hosts: ['z=1.1.1.1', 'a=2.2.2.2']\n"
+                        "secrets: {t: {file: ./f}}\nconfigs: {t2: {file: ./f}}\n",
+        "f": "x\n",
+    }),
 ]
 
 
