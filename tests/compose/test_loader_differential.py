@@ -483,6 +483,13 @@ CASES = [
         "compose.yaml": "services:\n  s:\n    image: x\n    extra_hosts: {a: 1.1.1.1}\n",
         "o.yaml": "services:\n  s:\n    extra_hosts: ['a=1.1.1.1', 'b:2.2.2.2']\n",
     }, args=["-f", "compose.yaml", "-f", "o.yaml"]),
+    Case("include-project-directory-is-the-base-of-build-contexts", {
+        "compose.yaml": "include:\n  - path: sub/inc.yaml\n    project_directory: sub/other\n"
+                        "services:\n  main: {image: x}\n",
+        "sub/inc.yaml": "services:\n  inc: {build: ctx}\n  inc2: {build: {context: ./ctx, dockerfile: ../D}}\n"
+                        "  inc3: {image: x, volumes: ['./data:/d'], env_file: [e.env]}\n",
+        "sub/other/ctx/Dockerfile": "FROM scratch\n", "sub/other/e.env": "A=1\n", "sub/e.env": "A=2\n",
+    }),
     # -- fields the policy does not read ----------------------------------------
     Case("named-volume-selinux-and-propagation", {
         "compose.yaml": "services:\n  db:\n    image: postgres\n    volumes:\n"
