@@ -287,7 +287,7 @@ def down_command(volumes: bool, remove_orphans: bool, timeout: Optional[int], **
                 if strays:
                     progress.message(f"warning: found orphan containers ({', '.join(strays)}); "
                                      "run with --remove-orphans to remove them")
-            R.run_down(engine, down, progress, timeout=timeout)
+            R.run_down(engine, down, progress, timeout=timeout, parallel=_parallel())
     except RuntimeFailure as exc:
         _fail_runtime(exc)
 
@@ -438,7 +438,7 @@ def restart_command(services: tuple[str, ...], timeout: Optional[int], **kwargs:
     try:
         engine = _engine()
         with _lock(name), _progress() as progress:
-            R.restart_services(engine, project, name, services, progress, timeout=timeout)
+            R.restart_services(engine, project, name, services, progress, timeout=timeout, parallel=_parallel())
     except RuntimeFailure as exc:
         _fail_runtime(exc)
 

@@ -25,6 +25,7 @@ __all__ = [
     "BuildStep",
     "Plan",
     "dependencies",
+    "dependents",
     "start_order",
     "select_services",
     "plan_builds",
@@ -349,12 +350,26 @@ class DownPlan:
     containers: list[ObservedContainer]
     networks: list[str]
     volumes: list[str]
+    # service -> the services to stop before it (its dependents); services not named wait for nothing
+    after: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     def actions(self) -> list[str]:
         """A flat, human-readable list of what will happen, in order."""
         return ([f"stop and remove {c.name}" for c in self.containers]
                 + [f"remove network {n}" for n in self.networks]
                 + [f"remove volume {v}" for v in self.volumes])
+
+
+def dependents(project: Project, services: set[str]) -> dict[str, list[str]]:
+    """Among ``services``: service -> the ones that depend on it (what stops first, in ``down``)."""
+    out: dict[str, list[str]] = {name: [] for name in sorted(services)}
+    for name in sorted(services):
+        if name not in project.services:
+            continue
+        for dep in dependencies(project, name):
+            if dep.service in out and name not in out[dep.service]:
+                out[dep.service].append(name)
+    return out
 
 
 def plan_down(project_name: str, observed: Observed, *, project: Optional[Project] = None,
@@ -378,7 +393,8 @@ def plan_down(project_name: str, observed: Observed, *, project: Optional[Projec
             rank = {}
     # Dependents stop before what they depend on: reverse start order.
     containers.sort(key=lambda c: (-rank.get(c.service, len(rank)), c.service, c.number))
+    after = dependents(project, {c.service for c in containers}) if project is not None else {}
     nets = sorted(name for name, lab in observed.networks.items() if lab.get("com.docker.compose.project") == project_name)
     vols = sorted(name for name, lab in observed.volumes.items()
                   if lab.get("com.docker.compose.project") == project_name) if volumes else []
-    return DownPlan(containers, nets, vols)
+    return DownPlan(containers, nets, vols, after)

@@ -53,3 +53,24 @@ def test_no_engine_message_has_no_exception_repr(tmp_path) -> None:
     assert result.returncode == 2
     assert "(No such file or directory)" in result.stderr
     assert "Connection aborted" not in result.stderr and "FileNotFoundError" not in result.stderr
+
+
+@pytest.mark.docker
+def test_a_wait_timeout_on_a_dependency_shows_its_state_and_last_log_lines(engine, project_name, tmp_path) -> None:
+    (tmp_path / "compose.yaml").write_text(textwrap.dedent(f"""\
+        services:
+          db:
+            image: {PYTHON_IMAGE}
+            command: ["python3", "-u", "-c", "print('db says hello'); import time; time.sleep(60)"]
+            stop_signal: SIGKILL
+            healthcheck: {{test: ["CMD", "true"], interval: 1h, start_period: 1h}}
+          web:
+            image: {PYTHON_IMAGE}
+            command: ["python3", "-c", "import time; time.sleep(60)"]
+            depends_on: {{db: {{condition: service_healthy}}}}
+        """))
+    result = supervisor("-p", project_name, "up", "-d", "--wait-timeout", "3", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "timed out waiting for db (service_healthy) before starting web" in result.stderr
+    assert f"--- {project_name}-db-1: state running" in result.stderr
+    assert "db says hello" in result.stderr

@@ -177,6 +177,8 @@ def test_down_removes_dependents_first_and_volumes_only_with_v(stack):
         volumes={"demo_data": {"com.docker.compose.project": "demo"}, "other": {}})
     down = P.plan_down("demo", observed, project=stack)
     assert [c.service for c in down.containers] == ["web", "api", "db"]
+    # what waits for what: db after its dependents (migrate has no container here), api after web
+    assert down.after == {"api": ["web"], "db": ["api"], "web": []}
     assert down.networks == ["demo_default"] and down.volumes == []
     assert P.plan_down("demo", observed, project=stack, volumes=True).volumes == ["demo_data"]
 
