@@ -129,7 +129,10 @@ def config_command(fmt: str, quiet: bool, list_services: bool, list_volumes: boo
         if flag:
             fail(f"error: config {name} is not supported: supervisor prints the model compose runs "
                  "(interpolated and normalized); use docker compose config for the raw model", EXIT_USAGE)
-    project = load_project_or_exit(load_options_from(kwargs))
+    options = load_options_from(kwargs)
+    if hash_services is not None:
+        options.read_env_files = False  # as compose: the hash lists env files, it does not read them
+    project = load_project_or_exit(options)
     if resolve_image_digests:
         _refuse_unpinned_images(project)
     if quiet:

@@ -325,7 +325,10 @@ def _load_project(options: LoadOptions) -> Project:
 
     def build(service_name: str, service: dict, active: bool = True) -> Service:
         where = f"services.{service_name}"
-        if active:
+        if not options.read_env_files:
+            env = resolve_service_environment({k: v for k, v in service.items() if k != "env_file"},
+                                              environment, where)
+        elif active:
             env = resolve_service_environment(service, environment, where, interpolator.warnings, env_files)
         else:
             # compose reads env files of active services only: a missing one here is no error.

@@ -185,3 +185,5 @@ class LoadOptions:
     profiles: list[str] = dataclasses.field(default_factory=list)  # --profile, repeatable
     environ: Optional[dict[str, str]] = None  # the shell; None means os.environ
     cwd: Optional[str] = None  # None means os.getcwd()
+    # False: env_file entries are listed, not read (compose's `config --hash` resolves no env files)
+    read_env_files: bool = True

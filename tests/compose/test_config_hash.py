@@ -164,3 +164,58 @@ def test_generated_projects_hash_equal_compose(case: ComposeCase) -> None:
         assert ours.stdout == theirs.stdout
     finally:
         shutil.rmtree(parent, ignore_errors=True)
+
+
+LISTINGS = """\
+services:
+  web:
+    image: nginx:alpine
+    depends_on: [db]
+    volumes: ["data:/d"]
+    networks: [front]
+  db:
+    image: postgres:16
+    profiles: [db, all]
+  built:
+    build: .
+    profiles: [dev]
+    volumes: ["cache:/c"]
+networks: {front: {}, unused: {}}
+volumes: {data: {}, cache: {}, unused: {}}
+"""
+
+
+@pytest.mark.parametrize("args", [["--profile", "db"], ["--profile", "dev", "--profile", "all"], ["--profile", "*"]])
+@pytest.mark.parametrize("listing", ["--services", "--volumes", "--networks", "--images", "--profiles"])
+def test_listings_equal_compose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, listing: str,
+                                args: list[str]) -> None:
+    (tmp_path / "compose.yaml").write_text(LISTINGS, encoding="utf-8")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
+    theirs = run_compose([*args, "config", listing], str(tmp_path), {})
+    ours = _ours(tmp_path, [*args, "config", listing], {}, monkeypatch)
+    assert (ours.exit_code == 0) == (theirs.returncode == 0), (ours.output, theirs.stderr)
+    # compose prints map keys in Go's random map order: compare as sets, ours is sorted or in file order
+    assert sorted(ours.stdout.splitlines()) == sorted(theirs.stdout.splitlines())
+
+
+def test_output_file_holds_what_stdout_would(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "compose.yaml").write_text(LISTINGS, encoding="utf-8")
+    printed = _ours(tmp_path, ["--profile", "all", "config", "--format", "json"], {}, monkeypatch).stdout
+    assert printed.startswith("{")
+    written = _ours(tmp_path, ["--profile", "all", "config", "--format", "json", "-o", "out.json"], {}, monkeypatch)
+    assert written.exit_code == 0 and written.output == "", written.output
+    assert (tmp_path / "out.json").read_text(encoding="utf-8") == printed
+    theirs = run_compose(["--profile", "all", "config", "--format", "json", "-o", "theirs.json"], str(tmp_path), {})
+    assert theirs.returncode == 0 and theirs.stdout == ""
+    import json
+
+    assert json.loads((tmp_path / "theirs.json").read_text()) == json.loads(printed)
+
+
+def test_resolve_image_digests_is_refused_offline_unless_pinned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  a: {image: nginx:alpine}\n", encoding="utf-8")
+    refused = _ours(tmp_path, ["config", "--resolve-image-digests"], {}, monkeypatch)
+    assert refused.exit_code == 2 and "needs a registry to look up nginx:alpine" in refused.output
+    digest = "sha256:" + "a" * 64
+    (tmp_path / "compose.yaml").write_text(f"services:\n  a: {{image: 'nginx@{digest}'}}\n", encoding="utf-8")
+    assert _ours(tmp_path, ["config", "--resolve-image-digests", "-q"], {}, monkeypatch).exit_code == 0
