@@ -501,6 +501,12 @@ CASES = [
                         "  d: {image: x, network_mode: 'service:b', ipc: 'service:c', pid: 'service:a',\n"
                         "      volumes_from: ['a:ro', 'container:zz'], depends_on: {b: {condition: service_healthy}}}\n",
     }),
+    Case("implicit-dependency-on-a-service-disabled-by-profiles", {
+        "compose.yaml": "services:\n  a: {image: x, network_mode: 'service:b'}\n  b: {image: x, profiles: [p]}\n",
+    }, refused=True),
+    Case("implicit-dependency-enabled-by-its-profile", {
+        "compose.yaml": "services:\n  a: {image: x, volumes_from: [b]}\n  b: {image: x, profiles: [p]}\n",
+    }, args=["--profile", "p"]),
     Case("file-modes-tmpfs-sizes-sorted-hosts", {
         "compose.yaml": "services:\n  s:\n    image: x\n    secrets: [{source: t, mode: 0440}]\n"
                         "    configs: [{source: t2, mode: 0o600}]\n"
