@@ -56,6 +56,8 @@ def observed_container(info: dict[str, Any]) -> ObservedContainer:
         state=state_name,
         health=health,
         exit_code=exit_code,
+        # "db:service_healthy:false,cache:service_started:true"
+        depends_on=tuple(entry.split(":", 1)[0] for entry in (labels.get(L.DEPENDS_ON) or "").split(",") if entry),
     )
 
 

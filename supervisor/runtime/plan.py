@@ -50,6 +50,7 @@ class ObservedContainer:
     state: str  # created, running, paused, restarting, exited, dead
     health: Optional[str] = None  # starting, healthy, unhealthy, or None without a health check
     exit_code: int = 0
+    depends_on: tuple[str, ...] = ()  # services named by its com.docker.compose.depends_on label
 
 
 @dataclasses.dataclass
@@ -393,7 +394,15 @@ def plan_down(project_name: str, observed: Observed, *, project: Optional[Projec
             rank = {}
     # Dependents stop before what they depend on: reverse start order.
     containers.sort(key=lambda c: (-rank.get(c.service, len(rank)), c.service, c.number))
-    after = dependents(project, {c.service for c in containers}) if project is not None else {}
+    services = {c.service for c in containers}
+    if project is not None:
+        after = dependents(project, services)
+    else:  # down -p NAME without files: the containers' labels say what depends on what, as for compose
+        after = {name: [] for name in sorted(services)}
+        for c in containers:
+            for dep in c.depends_on:
+                if dep in after and c.service not in after[dep] and dep != c.service:
+                    after[dep].append(c.service)
     nets = sorted(name for name, lab in observed.networks.items() if lab.get("com.docker.compose.project") == project_name)
     vols = sorted(name for name, lab in observed.volumes.items()
                   if lab.get("com.docker.compose.project") == project_name) if volumes else []

@@ -87,7 +87,8 @@ def _events(engine, project: str, since: str, kinds: list[str]) -> list[tuple[st
 
 
 @pytest.mark.docker
-def test_down_and_restart_follow_the_dependencies(engine, project_name, tmp_path) -> None:
+@pytest.mark.parametrize("with_files", [True, False])
+def test_down_and_restart_follow_the_dependencies(engine, project_name, tmp_path, with_files) -> None:
     import time as _time
 
     from .conftest import PYTHON_IMAGE, supervisor
@@ -104,7 +105,8 @@ def test_down_and_restart_follow_the_dependencies(engine, project_name, tmp_path
     assert ("web", "start") in seen[db_healthy:], seen  # web (restart: true) restarted after db was healthy
 
     since = f"{_time.time():.3f}"
-    down = supervisor("-p", project_name, "down", cwd=tmp_path)
+    # without files (-p NAME from another folder), the depends_on labels give the order
+    down = supervisor("-p", project_name, "down", cwd=tmp_path if with_files else tmp_path.parent)
     assert down.returncode == 0, down.stderr
     died = [service for service, _ in _events(engine, project_name, since, ["die"])]
     assert sorted(died) == ["db", "side", "web"]

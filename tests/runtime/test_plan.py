@@ -189,3 +189,12 @@ def test_down_keeps_orphans_unless_asked(stack):
     assert [c.name for c in P.plan_down("demo", observed, project=stack).containers] == ["demo-db-1"]
     assert len(P.plan_down("demo", observed, project=stack, remove_orphans=True).containers) == 2
     assert len(P.plan_down("demo", observed).containers) == 2  # -p NAME without files: everything
+
+
+def test_down_without_files_orders_by_the_depends_on_labels():
+    def seen(service, deps=()):
+        return P.ObservedContainer(f"id-{service}", f"demo-{service}-1", service, 1, "h", "i", "running",
+                                   depends_on=deps)
+
+    observed = P.Observed(containers=[seen("db"), seen("web", ("db", "cache")), seen("cache"), seen("side")])
+    assert P.plan_down("demo", observed).after == {"cache": ["web"], "db": ["web"], "side": [], "web": []}
