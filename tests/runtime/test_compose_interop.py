@@ -81,6 +81,10 @@ def test_compose_then_supervisor_recreates_nothing(engine, project_name, tmp_pat
     assert started.returncode == 0, started.stderr
     before = _containers(engine, project_name)
     assert len(before) == 4
+    status = supervisor("-p", project_name, "status", "--format", "json", "--no-worker", cwd=root,
+                        env={"FROM_SHELL": "yes"})
+    assert status.stdout.startswith("{"), status.stderr
+    assert "RT002" not in status.stdout  # status sees compose's containers as up to date too
     result = supervisor("-p", project_name, "up", "-d", cwd=root, env={"FROM_SHELL": "yes"})
     assert result.returncode == 0, result.stderr
     assert "Recreate" not in result.stderr
