@@ -10,7 +10,9 @@ on (a) the bundled deployment ``compose/docker-compose.yml`` and (b) a generated
 (200 services, 5 override files, a 50-line ``.env``, templates throughout).  The figures are
 printed with the ratio ours/compose (target: at most 2.5x); nothing is asserted.
 
-Usage: ``python bench/bench_compose.py [--runs N] [--profile]``.  ``--profile`` adds the top
+Project options go before the command (``supervisor -f F config -q``), as with compose.
+
+Usage: ``python bench/bench_compose.py [--runs N] [--profile] [--options-after]``.  ``--profile`` adds the top
 functions of an in-process ``load_project`` on the large project (cProfile).
 """
 
@@ -37,6 +39,7 @@ from common import Measurement, measure, print_table  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 2.5
+OPTIONS_AFTER = False  # --options-after: for versions that take -f only after the command
 
 
 def compose_binary() -> Optional[str]:
@@ -185,15 +188,19 @@ def bench_target(title: str, compose_args: list[str], cwd: str, env: dict[str, s
         reference = measure("docker compose config -q", [binary, *compose_args, "config", "-q"],
                             runs=runs, cwd=cwd, env=env)
         results.append(reference)
+    def argv(*command: str) -> list[str]:
+        # as docker compose takes them: project options before the command (--options-after: after it)
+        return [*command, *compose_args] if OPTIONS_AFTER else [*compose_args, *command]
+
     results.append(measure("python -m supervisor config -q",
-                           [sys.executable, "-m", "supervisor", "config", "-q", *compose_args],
+                           [sys.executable, "-m", "supervisor", *argv("config", "-q")],
                            runs=runs, cwd=cwd, env=env))
     if script:
         results.append(measure("supervisor config -q (console script)",
-                               [script, "config", "-q", *compose_args], runs=runs, cwd=cwd, env=env))
+                               [script, *argv("config", "-q")], runs=runs, cwd=cwd, env=env))
     if validate:
         results.append(measure("python -m supervisor validate",
-                               [sys.executable, "-m", "supervisor", "validate", *compose_args],
+                               [sys.executable, "-m", "supervisor", *argv("validate")],
                                runs=runs, cwd=cwd, env=env))
     rows = []
     for m in results:
@@ -231,7 +238,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="measured runs per command (default 10)")
     parser.add_argument("--profile", action="store_true", help="also profile load_project on the large project")
+    parser.add_argument("--options-after", action="store_true",
+                        help="give -f after the command (versions before project options moved to the front)")
     args = parser.parse_args(argv)
+    global OPTIONS_AFTER
+    OPTIONS_AFTER = args.options_after
     runs = max(1, args.runs)
 
     binary = compose_binary()

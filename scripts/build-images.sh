@@ -29,6 +29,23 @@ log() { echo "build-images: $*" >&2; }
 
 have_image() { [[ $FORCE == 0 ]] && docker image inspect "$1" >/dev/null 2>&1; }
 
+# One line per debootstrap stage (Retrieving, Extracting, Unpacking, Configuring...) and every 25
+# packages within one, with the time so far: the minute or two it takes is not silent.
+debootstrap_progress() {
+    local name=$1 stage="" count=0 start=$SECONDS line verb
+    while IFS= read -r line; do
+        [[ $line == "I: "* ]] || continue
+        verb=${line#I: }
+        verb=${verb%% *}
+        if [[ $verb != "$stage" ]]; then
+            stage=$verb count=0
+            log "debootstrap $name: ${line#I: } ($((SECONDS - start))s)"
+        elif (( ++count % 25 == 0 )); then
+            log "debootstrap $name: $stage... $count packages ($((SECONDS - start))s)"
+        fi
+    done
+}
+
 # debootstrap into a temporary directory and pack it as a tarball (cached).
 rootfs() {
     local name=$1 include=$2 post=${3:-}
@@ -41,9 +58,11 @@ rootfs() {
     mkdir -p "$CACHE"
     local dir
     dir=$(mktemp -d "$CACHE/.rootfs-$name.XXXXXX")
-    log "debootstrap $SUITE ($include) -> $name (about a minute)"
-    debootstrap --variant=minbase --include="$include" "$SUITE" "$dir" "$MIRROR" >"$CACHE/$name.debootstrap.log" 2>&1 \
-        || { log "debootstrap failed; see $CACHE/$name.debootstrap.log"; rm -rf "$dir"; exit 1; }
+    log "debootstrap $SUITE ($include) -> $name (1-2 minutes; full log: $CACHE/$name.debootstrap.log)"
+    if ! debootstrap --variant=minbase --include="$include" "$SUITE" "$dir" "$MIRROR" 2>&1 \
+            | tee "$CACHE/$name.debootstrap.log" | debootstrap_progress "$name"; then
+        log "debootstrap failed; see $CACHE/$name.debootstrap.log"; rm -rf "$dir"; exit 1
+    fi
     if [[ -n $post ]]; then
         chroot "$dir" /bin/sh -c "$post"
     fi

@@ -23,8 +23,11 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_BROKEN_PIPE",
     "main",
+    "PROJECT_COMMANDS",
     "compose_options",
+    "logs_compose_options",
     "load_options_from",
+    "top_level_option",
     "fail",
     "load_project_or_exit",
 ]
@@ -108,10 +111,53 @@ def _quiet_exit(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+# The commands that read a project: compose's project options may come before them.
+PROJECT_COMMANDS = frozenset({"config", "validate", "audit", "explain", "up", "down", "ps", "logs", "restart",
+                              "status"})
+
+# name -> (flags, metavar or None for a choice, help): the options of ``docker compose`` that shape
+# the project, accepted before the command (as compose takes them) and after it (as before).
+_PROJECT_OPTIONS = (
+    ("files", ("-f", "--file"), "Compose configuration file (repeatable; '-' is not supported)."),
+    ("project_name", ("-p", "--project-name"), "Project name."),
+    ("project_directory", ("--project-directory",), "Alternate working directory (default: the first file's folder)."),
+    ("env_files", ("--env-file",), "Alternate environment file (repeatable; later files win)."),
+    ("profiles", ("--profile",), "Enable a profile (repeatable)."),
+)
+_METAVARS = {"files": "FILE", "project_name": "NAME", "project_directory": "DIR", "env_files": "FILE",
+             "profiles": "NAME"}
+_MULTIPLE = {"files", "env_files", "profiles"}
+
+
+def _project_option(name: str, flags: tuple[str, ...], help_text: str, *, hidden: bool = False) -> Callable:
+    return click.option(*flags, name, multiple=name in _MULTIPLE, default=None, metavar=_METAVARS[name],
+                        help=help_text, hidden=hidden)
+
+
+def _top_level_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [_project_option(name, flags, help_text) for name, flags, help_text in _PROJECT_OPTIONS]
+    options += [
+        click.option("--parallel", type=click.IntRange(min=-1), default=None, metavar="N",
+                     help="Engine operations at once in up, down and restart (-1: no limit; default 8)."),
+        click.option("--progress", type=click.Choice(["auto", "tty", "plain", "quiet"]), default=None,
+                     help="Progress display of up, down and restart (default: auto, tty on a terminal)."),
+        click.option("--ansi", type=click.Choice(["never", "always", "auto"]), default=None,
+                     help="Control characters in the progress display (never: plain lines)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="supervisor")
-def main() -> None:
+@_top_level_options
+@click.pass_context
+def main(ctx: click.Context, **given: Any) -> None:
     """Validate, audit and launch an AT Protocol AppView indexing stack.
+
+    Project options (-f, -p, --project-directory, --env-file, --profile) go before the command,
+    as with docker compose, or after it; once only.
 
     \b
     Exit codes (every command):
@@ -121,35 +167,66 @@ def main() -> None:
       130  stopped with Ctrl-C
     Secrets (URL passwords, *PASSWORD*, *_SECRET, *_KEY, *TOKEN*) are masked in all output.
     """
+    ctx.obj = {k: v for k, v in given.items() if v not in (None, ())}
+    if ctx.obj and ctx.invoked_subcommand not in PROJECT_COMMANDS:
+        names = ", ".join(sorted(_flag(k) for k in ctx.obj))
+        fail(f"error: {names}: only the project commands ({', '.join(sorted(PROJECT_COMMANDS))}) "
+             f"take project options, {ctx.invoked_subcommand} does not", EXIT_USAGE)
+
+
+def _flag(name: str) -> str:
+    for key, flags, _ in _PROJECT_OPTIONS:
+        if key == name:
+            return "/".join(flags)
+    return "--" + name.replace("_", "-")
+
+
+def top_level_option(name: str) -> Any:
+    """A value given before the command (``--parallel``, ``--progress``, ``--ansi``...), or None."""
+    return top_level_option_values().get(name)
 
 
 def compose_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The options of ``docker compose`` that shape the project, as on its command line."""
-    options = [
-        click.option("-f", "--file", "files", multiple=True, metavar="FILE",
-                     help="Compose configuration file (repeatable; '-' is not supported)."),
-        click.option("-p", "--project-name", default=None, metavar="NAME", help="Project name."),
-        click.option("--project-directory", default=None, metavar="DIR",
-                     help="Alternate working directory (default: the first file's folder)."),
-        click.option("--env-file", "env_files", multiple=True, metavar="FILE",
-                     help="Alternate environment file (repeatable; later files win)."),
-        click.option("--profile", "profiles", multiple=True, metavar="NAME",
-                     help="Enable a profile (repeatable)."),
-    ]
-    for option in reversed(options):
-        func = option(func)
+    """The project options after the command (shown once, in the top-level help)."""
+    for name, flags, help_text in reversed(_PROJECT_OPTIONS):
+        func = _project_option(name, flags, help_text, hidden=True)(func)
+    return func
+
+
+def logs_compose_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """:func:`compose_options` without ``-f``: after ``logs``, ``-f`` means --follow, as in compose."""
+    for name, flags, help_text in reversed(_PROJECT_OPTIONS):
+        func = _project_option(name, tuple(f for f in flags if f != "-f"), help_text, hidden=True)(func)
     return func
 
 
 def load_options_from(kwargs: dict[str, Any]) -> LoadOptions:
-    """Pop the compose options from a command's keyword arguments."""
+    """Pop the project options from a command's keyword arguments, with those given before the command.
+
+    The same option in both places is a usage error (exit 2).
+    """
+    before = dict(top_level_option_values())
+    values: dict[str, Any] = {}
+    for name, _, _ in _PROJECT_OPTIONS:
+        after = kwargs.pop(name, None)
+        after = None if after in (None, ()) else after
+        if after is not None and name in before:
+            fail(f"error: {_flag(name)} is given both before and after the command; give it once", EXIT_USAGE)
+        values[name] = after if after is not None else before.get(name)
     return LoadOptions(
-        files=list(kwargs.pop("files", ()) or ()),
-        project_name=kwargs.pop("project_name", None),
-        project_directory=kwargs.pop("project_directory", None),
-        env_files=list(kwargs.pop("env_files", ()) or ()),
-        profiles=list(kwargs.pop("profiles", ()) or ()),
+        files=list(values["files"] or ()),
+        project_name=values["project_name"],
+        project_directory=values["project_directory"],
+        env_files=list(values["env_files"] or ()),
+        profiles=list(values["profiles"] or ()),
     )
+
+
+def top_level_option_values() -> dict[str, Any]:
+    """Every option given before the command."""
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    return dict((root.obj if root is not None else None) or {})
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Optional
 
 import click
 import yaml
 
-from supervisor.cli.base import compose_options, handle_errors, load_options_from, load_project_or_exit, main
+from supervisor.cli.base import (
+    EXIT_USAGE,
+    compose_options,
+    fail,
+    handle_errors,
+    load_options_from,
+    load_project_or_exit,
+    main,
+)
 from supervisor.secrets import mask_config, mask_env_record, secret_values
 
 
@@ -90,24 +98,50 @@ def _ordered(mapping: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
               help="Output format.")
 @click.option("-q", "--quiet", is_flag=True, help="Only validate the configuration, print nothing.")
 @click.option("--services", "list_services", is_flag=True, help="Print the service names, one per line.")
+@click.option("--volumes", "list_volumes", is_flag=True, help="Print the volume names, one per line.")
+@click.option("--networks", "list_networks", is_flag=True, help="Print the network names, one per line.")
+@click.option("--images", "list_images", is_flag=True, help="Print the image names, one per line.")
+@click.option("--profiles", "list_profiles", is_flag=True, help="Print the profile names, one per line.")
+@click.option("--hash", "hash_services", default=None, metavar="SERVICES",
+              help="Print compose's config hash of each service ('*' for all, or a comma-separated list).")
+@click.option("--no-interpolate", is_flag=True, help="Don't interpolate environment variables (not supported: "
+                                                     "refused with a message).")
+@click.option("--no-normalize", is_flag=True, help="Don't normalize the model (not supported: refused with a "
+                                                   "message).")
+@click.option("--resolve-image-digests", is_flag=True,
+              help="Pin image tags to digests (needs a registry: refused unless every image is pinned).")
+@click.option("-o", "--output", "output", default=None, metavar="FILE", help="Save to FILE instead of stdout.")
 @click.option("--provenance", is_flag=True,
               help="Add, per service, where every environment value came from (x-provenance).")
 @click.option("--no-mask", is_flag=True,
               help="Print secrets (URL passwords, *PASSWORD*, *_SECRET, *_KEY, *TOKEN*) unmasked, "
                    "as docker compose config does.")
 @handle_errors
-def config_command(fmt: str, quiet: bool, list_services: bool, provenance: bool, no_mask: bool,
-                   **kwargs: Any) -> None:
+def config_command(fmt: str, quiet: bool, list_services: bool, list_volumes: bool, list_networks: bool,
+                   list_images: bool, list_profiles: bool, hash_services: Optional[str], no_interpolate: bool,
+                   no_normalize: bool, resolve_image_digests: bool, output: Optional[str], provenance: bool,
+                   no_mask: bool, **kwargs: Any) -> None:
     """Resolve compose files, .env and the shell exactly as Docker Compose v2 does.
 
     Exit 0 ok, 2 unusable input (the message names the file, line and column and what is wrong).
     """
-    project = load_project_or_exit(load_options_from(kwargs))
+    for flag, name in ((no_interpolate, "--no-interpolate"), (no_normalize, "--no-normalize")):
+        if flag:
+            fail(f"error: config {name} is not supported: supervisor prints the model compose runs "
+                 "(interpolated and normalized); use docker compose config for the raw model", EXIT_USAGE)
+    options = load_options_from(kwargs)
+    if hash_services is not None:
+        options.read_env_files = False  # as compose: the hash lists env files, it does not read them
+    project = load_project_or_exit(options)
+    if resolve_image_digests:
+        _refuse_unpinned_images(project)
     if quiet:
         return
-    if list_services:
-        for name in project.services:
-            click.echo(name)
+    listing = _listing(project, list_services, list_volumes, list_networks, list_images, list_profiles,
+                       hash_services)
+    if listing is not None:
+        for line in listing:
+            click.echo(line)
         return
     secrets = secret_values(project)
     document = escape_dollars(project.config if no_mask else mask_config(project.config, secrets))
@@ -122,8 +156,58 @@ def config_command(fmt: str, quiet: bool, list_services: bool, provenance: bool,
             services[name] = entry
         document["services"] = services
     if fmt == "json":
-        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     else:
         extensions = {name: escape_dollars(service.extensions) for name, service in project.services.items()}
-        click.echo(yaml.dump(yaml_document(document, extensions), Dumper=_ComposeStyleDumper, sort_keys=False,
-                             default_flow_style=False, allow_unicode=True, width=1_000_000), nl=False)
+        text = yaml.dump(yaml_document(document, extensions), Dumper=_ComposeStyleDumper, sort_keys=False,
+                         default_flow_style=False, allow_unicode=True, width=1_000_000)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
+    click.echo(text, nl=False)
+
+
+def _listing(project: Any, services: bool, volumes: bool, networks: bool, images: bool, profiles: bool,
+             hashes: Optional[str]) -> Optional[list[str]]:
+    """The one-per-line answers of ``config --services/--volumes/...``, or None for the model itself."""
+    if services:
+        return list(project.services)
+    if volumes:
+        return list(project.config.get("volumes") or {})
+    if networks:
+        return list(project.config.get("networks") or {})
+    if hashes is not None:
+        return _hash_lines(project, hashes)
+    if profiles:
+        names = {str(p) for svc in [*project.services.values(), *project.disabled_services.values()]
+                 for p in svc.config.get("profiles") or []}
+        return sorted(names)
+    if images:
+        return [service.config.get("image") or f"{project.name}-{name}".lower()
+                for name, service in project.services.items()]
+    return None
+
+
+def _hash_lines(project: Any, hashes: str) -> list[str]:
+    from supervisor.compose.confighash import service_hash, unresolved_view
+
+    names = sorted(project.services) if hashes == "*" else sorted(n for n in hashes.split(",") if n)
+    lines = []
+    for name in names:
+        service = project.services.get(name)
+        if service is None:
+            state = "disabled" if name in project.disabled_services else "not found"
+            fail(f"error: no such service: {name}: {state}", EXIT_USAGE)
+        declared = {k: v.value for k, v in service.environment.items() if v.origin.kind == "environment"}
+        lines.append(f"{name} {service_hash(unresolved_view(service.config, declared, service.env_files))}")
+    return lines
+
+
+def _refuse_unpinned_images(project: Any) -> None:
+    unpinned = sorted({str(s.config.get("image") or f"{project.name}-{n}") for n, s in project.services.items()
+                       if "@sha256:" not in str(s.config.get("image") or "")})
+    if unpinned:
+        fail(f"error: --resolve-image-digests needs a registry to look up {', '.join(unpinned)}; "
+             "supervisor does not contact registries: pin the images (name@sha256:...) or run "
+             "docker compose config --resolve-image-digests where a registry is reachable", EXIT_USAGE)

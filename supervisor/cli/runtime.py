@@ -27,7 +27,9 @@ from supervisor.cli.base import (
     handle_errors,
     load_options_from,
     load_project_or_exit,
+    logs_compose_options,
     main,
+    top_level_option,
 )
 from supervisor.compose.model import ComposeError, LoadOptions, Project
 
@@ -78,6 +80,36 @@ def _check_services(project: Optional[Project], services: tuple[str, ...]) -> No
         hint = (f" ({', '.join(disabled)} disabled by profiles: add --profile)" if disabled
                 else f"; services: {', '.join(project.services) or '(none)'}")
         fail(f"error: no such service: {', '.join(unknown)}{hint}", EXIT_USAGE)
+
+
+def _check_running_services(name: str, running: set[str], services: tuple[str, ...]) -> None:
+    """Without compose files, the project is what its containers say: refuse a service it has none of."""
+    unknown = [s for s in services if s not in running]
+    if unknown:
+        have = f"its containers are of {', '.join(sorted(running))}" if running else "it has no containers"
+        fail(f"error: no such service: {', '.join(unknown)} (project {name}: {have}; "
+             "without -f, services are known from the running containers)", EXIT_USAGE)
+
+
+def _progress():
+    """The progress display, as --progress and --ansi (before the command) ask."""
+    from supervisor.runtime.progress import Progress
+
+    mode = top_level_option("progress") or "auto"
+    ansi = top_level_option("ansi") or "auto"
+    tty = {"tty": True, "plain": False}.get(mode)
+    if ansi == "never":
+        tty = False
+    elif ansi == "always" and mode != "plain":
+        tty = True
+    return Progress(tty=tty, quiet=mode == "quiet")
+
+
+def _parallel() -> Optional[int]:
+    value = top_level_option("parallel")
+    if value is None:
+        return None
+    return 64 if value < 0 else max(1, value)  # -1: as many as the Engine takes; 64 bounds the threads
 
 
 def _lock(name: str):
@@ -151,7 +183,7 @@ def up_command(services: tuple[str, ...], detach: bool, wait: bool, wait_timeout
     _sigterm_as_interrupt()
     try:
         engine = _engine()
-        with _lock(project.name), Progress() as progress:
+        with _lock(project.name), _progress() as progress:
             selected = P.select_services(project, services, with_deps=not no_deps)
             images = R.prepare_images(engine, project, selected, options, progress)
             observed = engine.observe(project.name, tuple(images))
@@ -160,7 +192,7 @@ def up_command(services: tuple[str, ...], detach: bool, wait: bool, wait_timeout
                              api_version=engine.api_version)
             for warning in plan.warnings:
                 progress.message(f"warning: {warning}")
-            result = R.apply_plan(engine, project, plan, progress, timeout=wait_timeout)
+            result = R.apply_plan(engine, project, plan, progress, timeout=wait_timeout, parallel=_parallel())
             if wait:
                 remaining = None if wait_timeout is None else max(1.0, wait_timeout - (time.monotonic() - started))
                 R.wait_for_services(engine, project, result, progress, timeout=remaining, total=wait_timeout)
@@ -246,7 +278,7 @@ def down_command(volumes: bool, remove_orphans: bool, timeout: Optional[int], **
     project, name = _project_or_name(load_options_from(kwargs))
     try:
         engine = _engine()
-        with _lock(name), Progress() as progress:
+        with _lock(name), _progress() as progress:
             observed = engine.observe(name)
             down = P.plan_down(name, observed, project=project, volumes=volumes, remove_orphans=remove_orphans)
             if project is not None and not remove_orphans:
@@ -255,7 +287,7 @@ def down_command(volumes: bool, remove_orphans: bool, timeout: Optional[int], **
                 if strays:
                     progress.message(f"warning: found orphan containers ({', '.join(strays)}); "
                                      "run with --remove-orphans to remove them")
-            R.run_down(engine, down, progress, timeout=timeout)
+            R.run_down(engine, down, progress, timeout=timeout, parallel=_parallel())
     except RuntimeFailure as exc:
         _fail_runtime(exc)
 
@@ -321,7 +353,13 @@ def ps_command(services: tuple[str, ...], all_: bool, quiet: bool, fmt: str, **k
     project, name = _project_or_name(load_options_from(kwargs))
     _check_services(project, services)
     try:
-        rows = _ps_rows(_engine(), name, services, all_)
+        engine = _engine()
+        if project is None and services:
+            from supervisor.runtime.engine import observed_container
+
+            _check_running_services(name, {observed_container(c).service for c in engine.containers(name, all=True)},
+                                    services)
+        rows = _ps_rows(engine, name, services, all_)
     except RuntimeFailure as exc:
         _fail_runtime(exc)
     if quiet:
@@ -342,22 +380,8 @@ def ps_command(services: tuple[str, ...], all_: bool, quiet: bool, fmt: str, **k
 
 # --- logs -------------------------------------------------------------------------------------
 
-def _compose_options_for_logs(func: Any) -> Any:
-    """compose_options without ``-f``: in ``logs``, ``-f`` means --follow (as in ``docker compose logs``)."""
-    options = [
-        click.option("--file", "files", multiple=True, metavar="FILE", help="Compose configuration file (repeatable)."),
-        click.option("-p", "--project-name", default=None, metavar="NAME", help="Project name."),
-        click.option("--project-directory", default=None, metavar="DIR", help="Alternate working directory."),
-        click.option("--env-file", "env_files", multiple=True, metavar="FILE", help="Alternate environment file."),
-        click.option("--profile", "profiles", multiple=True, metavar="NAME", help="Enable a profile (repeatable)."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
 @main.command("logs", short_help="Show the containers' output.")
-@_compose_options_for_logs
+@logs_compose_options
 @click.argument("services", nargs=-1)
 @click.option("-f", "--follow", is_flag=True, help="Follow log output.")
 @click.option("-n", "--tail", default="all", metavar="N", help="Number of lines from the end (default: all).")
@@ -380,6 +404,8 @@ def logs_command(services: tuple[str, ...], follow: bool, tail: str, no_log_pref
     try:
         engine = _engine()
         found = sorted((observed_container(c) for c in engine.containers(name)), key=lambda c: (c.service, c.number))
+        if project is None:
+            _check_running_services(name, {c.service for c in found}, services)
         targets = [(c.id, _log_label(name, c.name)) for c in found if not services or c.service in services]
         mux = LogMultiplexer(engine, targets, follow=follow, tail=count, prefix=not no_log_prefix)
         mux.run()
@@ -411,8 +437,8 @@ def restart_command(services: tuple[str, ...], timeout: Optional[int], **kwargs:
     _check_services(project, services)
     try:
         engine = _engine()
-        with _lock(name), Progress() as progress:
-            R.restart_services(engine, project, name, services, progress, timeout=timeout)
+        with _lock(name), _progress() as progress:
+            R.restart_services(engine, project, name, services, progress, timeout=timeout, parallel=_parallel())
     except RuntimeFailure as exc:
         _fail_runtime(exc)
 

@@ -239,8 +239,9 @@ def _resource_section(model: dict, section: str, used: set[str], project: str) -
         if section == "networks":
             item.setdefault("ipam", {})
             ipam = item["ipam"]
-            for key in [k for k, v in ipam.items() if v in ([], {})] if isinstance(ipam, dict) else ():
-                del ipam[key]  # Go's omitempty (the ipam block itself is always printed)
+            for key in [k for k, v in ipam.items() if v in ([], {}) or k == "options"] if isinstance(ipam, dict) else ():
+                # Go's omitempty (the ipam block itself is always printed); compose's model has no ipam options
+                del ipam[key]
         for key in ("labels", "driver_opts"):
             if key in item:
                 item[key] = to_mapping(item[key], allow_null=False)
@@ -300,7 +301,7 @@ def load_project(options: LoadOptions) -> Project:
 def _load_project(options: LoadOptions) -> Project:
     discovery = discover(options)
     try:
-        return _load_discovered(discovery)
+        return _load_discovered(discovery, options)
     except ComposeError as exc:
         _mask_error(exc, discovery.environment)
         raise
@@ -317,7 +318,7 @@ def _mask_error(exc: ComposeError, environment: dict) -> None:
         exc.location = dataclasses.replace(exc.location, file=redact_words(exc.location.file, secrets))
 
 
-def _load_discovered(discovery: Discovery) -> Project:
+def _load_discovered(discovery: Discovery, options: LoadOptions) -> Project:
     environment = dict(discovery.environment)
     interpolator = Interpolator(environment, list(discovery.warnings))
     _check_files(discovery.files)
@@ -350,7 +351,10 @@ def _load_discovered(discovery: Discovery) -> Project:
 
     def build(service_name: str, service: dict, active: bool = True) -> Service:
         where = f"services.{service_name}"
-        if active:
+        if not options.read_env_files:
+            env = resolve_service_environment({k: v for k, v in service.items() if k != "env_file"},
+                                              environment, where)
+        elif active:
             env = resolve_service_environment(service, environment, where, interpolator.warnings, env_files)
         else:
             # compose reads env files of active services only: a missing one here is no error.
@@ -367,7 +371,8 @@ def _load_discovered(discovery: Discovery) -> Project:
         config = dict(sorted(config.items()))  # compose prints a service's attributes in name order
         extensions = {k: plain(v) for k, v in service.items() if k.startswith("x-")}
         location = getattr(services_model, "keylocs", {}).get(service_name)
-        return Service(service_name, config, env, location, extensions)
+        listed = plain(service.get("env_file") or [])
+        return Service(service_name, config, env, location, extensions, listed if isinstance(listed, list) else [])
 
     services = {n: build(n, s) for n, s in enabled.items()}
     disabled_services = {n: build(n, s, active=False) for n, s in disabled.items()}

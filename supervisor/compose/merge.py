@@ -160,18 +160,67 @@ def _merge_logging(base: Any, other: Any, path: tuple[str, ...]) -> Any:
 
 
 def _merge_ulimit(base: Any, other: Any, path: tuple[str, ...]) -> Any:
-    if isinstance(base, dict) and isinstance(other, dict):
-        return _merge_mappings(base, other, path)
+    # compose-go merges the later limit with itself: the later one replaces the earlier whole
     return other
 
 
+def _merge_models(base: Any, other: Any, path: tuple[str, ...]) -> Any:
+    return _merge_mappings(_to_mapping(base, None), _to_mapping(other, None), path)
+
+
+def _merge_extra_hosts(base: Any, other: Any, path: tuple[str, ...]) -> Any:
+    """Sequences appended, leaving out the later entries the earlier list has already."""
+    first, later = to_sequence(base), to_sequence(other)
+    seen = set(first)
+    out = LList(loc=getattr(first, "loc", None))
+    out.extend(first)
+    out.locs = _locs(first)
+    for item, loc in zip(later, _locs(later)):
+        if item not in seen:
+            out.append(item)
+            out.locs.append(loc)
+    return out
+
+
+def _merge_ipam_config(base: Any, other: Any, path: tuple[str, ...]) -> Any:
+    """Pools matched by subnet: a later pool of a known subnet merges into it, others are added."""
+    if not isinstance(base, list) or not isinstance(other, list):
+        raise ComposeError(f"{'.'.join(path)}: unexpected type", getattr(other, "loc", None))
+    pools: list[Any] = []
+
+    def index_of(subnet: Any) -> int:
+        return next((i for i, pool in enumerate(pools) if pool.get("subnet") == subnet), -1)
+
+    # as compose-go walks them: each earlier pool against every later one
+    for original in base:
+        right = _to_mapping(original, None)
+        for override in other:
+            left = _to_mapping(override, None)
+            if left.get("subnet") != right.get("subnet") and index_of(left.get("subnet")) < 0:
+                pools.append(left)
+                continue
+            merged = _merge_mappings(right, left, path)
+            at = index_of(merged.get("subnet"))
+            if at >= 0:
+                pools[at] = merged
+            else:
+                pools.append(merged)
+    out = LList(pools, loc=getattr(base, "loc", None))
+    out.locs = [getattr(pool, "loc", None) for pool in pools]
+    return out
+
+
+# compose-go ``override/merge.go`` (mergeSpecials) at COMPOSE_GO_VERSION; tests/compose/test_merge_tables.py
+# holds this table and _UNIQUE against that version.
 _SPECIALS: list[tuple[tuple[str, ...], Callable[[Any, Any, tuple[str, ...]], Any]]] = [
+    (("networks", "*", "ipam", "config"), _merge_ipam_config),
     (("networks", "*", "labels"), _merge_to_sequence),
     (("volumes", "*", "labels"), _merge_to_sequence),
     (("services", "*", "annotations"), _merge_to_sequence),
     (("services", "*", "build"), _merge_build),
     (("services", "*", "build", "args"), _merge_to_sequence),
     (("services", "*", "build", "additional_contexts"), _merge_to_sequence),
+    (("services", "*", "build", "extra_hosts"), _merge_extra_hosts),
     (("services", "*", "build", "labels"), _merge_to_sequence),
     (("services", "*", "command"), _override),
     (("services", "*", "depends_on"), _merge_depends_on),
@@ -183,10 +232,12 @@ _SPECIALS: list[tuple[tuple[str, ...], Callable[[Any, Any, tuple[str, ...]], Any
     (("services", "*", "env_file"), _merge_to_sequence),
     (("services", "*", "label_file"), _merge_to_sequence),
     (("services", "*", "environment"), _merge_to_sequence),
-    (("services", "*", "extra_hosts"), _merge_to_sequence),
+    (("services", "*", "extra_hosts"), _merge_extra_hosts),
     (("services", "*", "healthcheck", "test"), _override),
     (("services", "*", "labels"), _merge_to_sequence),
+    (("services", "*", "volumes", "*", "volume", "labels"), _merge_to_sequence),
     (("services", "*", "logging"), _merge_logging),
+    (("services", "*", "models"), _merge_models),
     (("services", "*", "networks"), _merge_networks),
     (("services", "*", "sysctls"), _merge_to_sequence),
     (("services", "*", "tmpfs"), _merge_to_sequence),
@@ -294,18 +345,34 @@ def _plain_key(item: Any, path: tuple[str, ...]) -> str:
     return format_value(item) if not isinstance(item, (dict, list)) else repr(item)
 
 
+def _device_key(item: Any, path: tuple[str, ...]) -> str:
+    if isinstance(item, dict):
+        target = item.get("target")
+        if not isinstance(target, str):
+            raise ComposeError(f"service device {'.'.join(path)} is missing a mount target", getattr(item, "loc", None))
+        return target
+    if isinstance(item, str):
+        parts = item.split(":")
+        return parts[0] if len(parts) == 1 else parts[1]
+    return ""
+
+
+# compose-go ``override/uncity.go`` (unique) at COMPOSE_GO_VERSION.
 _UNIQUE: list[tuple[tuple[str, ...], Callable[[Any, tuple[str, ...]], str]]] = [
     (("networks", "*", "labels"), _key_value),
+    (("networks", "*", "ipam", "options"), _key_value),
     # volumes.*.labels is not on compose's list: a label repeated word for word in two files stays
     # twice, and the schema (unique items) refuses it.
     (("services", "*", "annotations"), _key_value),
     (("services", "*", "build", "args"), _key_value),
     (("services", "*", "build", "additional_contexts"), _key_value),
-    (("services", "*", "build", "platforms"), _key_value),
+    # compose-go names "build.platform", which no file has: build.platforms keeps its repeats
+    (("services", "*", "build", "platform"), _key_value),
     (("services", "*", "build", "tags"), _key_value),
     (("services", "*", "build", "labels"), _key_value),
     (("services", "*", "cap_add"), _key_value),
     (("services", "*", "cap_drop"), _key_value),
+    (("services", "*", "devices"), _device_key),
     (("services", "*", "configs"), _mount_key("")),
     (("services", "*", "deploy", "labels"), _key_value),
     (("services", "*", "dns"), _key_value),

@@ -106,6 +106,8 @@ class Service:
     environment: dict[str, EnvValue]  # same keys as config["environment"]
     location: Optional[Location] = None  # where the service is declared (last file that did)
     extensions: dict[str, Any] = dataclasses.field(default_factory=dict)  # ``x-*`` keys
+    # ``env_file`` entries in long form ({"path": absolute, "required": bool}), before they are read
+    env_files: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     @property
     def replicas(self) -> int:
@@ -145,3 +147,5 @@ class LoadOptions:
     profiles: list[str] = dataclasses.field(default_factory=list)  # --profile, repeatable
     environ: Optional[dict[str, str]] = None  # the shell; None means os.environ
     cwd: Optional[str] = None  # None means os.getcwd()
+    # False: env_file entries are listed, not read (compose's `config --hash` resolves no env files)
+    read_env_files: bool = True

@@ -98,6 +98,8 @@ def parse_volume(spec: str) -> dict[str, Any]:
         bind["create_host_path"] = True
         out["bind"] = bind
     else:
+        if bind:  # compose keeps a named volume's SELinux and propagation options too
+            out["bind"] = bind
         out["volume"] = volume
     return out
 
@@ -482,6 +484,8 @@ def _service_mounts(items: Any, prefix: str) -> Any:
     for item in items:
         if isinstance(item, str):
             out.append({"source": item, "target": f"{prefix}/{item}"} if prefix else {"source": item})
+        elif isinstance(item, dict) and prefix and "target" not in item:
+            out.append({**item, "target": f"{prefix}/{item.get('source')}"})  # compose's default secret path
         else:
             out.append(item)
     return out
@@ -501,6 +505,23 @@ def _devices(items: Any) -> Any:
             out.append({"source": source, "target": target, "permissions": permissions})
         else:
             out.append(item)
+    return out
+
+
+def implicit_dependencies(service: dict) -> dict[str, dict[str, Any]]:
+    """The dependencies compose adds for ``links``, ``service:X`` namespaces and ``volumes_from``."""
+    out: dict[str, dict[str, Any]] = {}
+    started_restart = {"condition": "service_started", "restart": True, "required": True}
+    for link in service.get("links") or []:
+        parts = str(link).split(":")
+        out.setdefault(parts[0] if len(parts) == 2 else str(link), dict(started_restart))
+    for key in ("network_mode", "ipc", "pid", "uts", "cgroup"):
+        mode = service.get(key)
+        if isinstance(mode, str) and mode.startswith("service:"):
+            out.setdefault(mode[8:], dict(started_restart))
+    for entry in service.get("volumes_from") or []:
+        if not str(entry).startswith("container:"):
+            out.setdefault(str(entry).split(":")[0], {"condition": "service_started", "required": True})
     return out
 
 
@@ -538,6 +559,7 @@ def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]
             out["extra_hosts"] = [f"{k}={format_value(v)}" for k, v in hosts.items()]
         else:
             out["extra_hosts"] = [h.replace(":", "=", 1) if "=" not in h else h for h in map(str, hosts)]
+        out["extra_hosts"] = sorted(out["extra_hosts"])  # compose prints the host list sorted
     if isinstance(out.get("tmpfs"), str):
         out["tmpfs"] = [out["tmpfs"]]
     if "dns" in out and isinstance(out["dns"], str):
@@ -554,6 +576,11 @@ def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]
             if isinstance(dep, dict):
                 dep.setdefault("condition", "service_started")
                 dep.setdefault("required", True)
+    implied = implicit_dependencies(out)
+    if implied:
+        depends = out.get("depends_on") if isinstance(out.get("depends_on"), dict) else {}
+        out["depends_on"] = {**{k: v for k, v in implied.items() if k not in depends}, **depends}
+        out["depends_on"] = dict(sorted(out["depends_on"].items()))
     volumes = out.get("volumes")
     if isinstance(volumes, list):
         for volume in volumes:
@@ -561,10 +588,17 @@ def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]
                 volume["source"] = _abs_source(volume["source"], working_dir)
             if isinstance(volume, dict) and isinstance(volume.get("target"), str):
                 volume["target"] = _clean_target(volume["target"])
+            tmpfs = volume.get("tmpfs") if isinstance(volume, dict) else None
+            if isinstance(tmpfs, dict) and tmpfs.get("size") is not None:
+                tmpfs["size"] = _bytes_text(tmpfs["size"], f"{where}.volumes.tmpfs.size")
     if "secrets" in out:
         out["secrets"] = _service_mounts(out["secrets"], "/run/secrets")
     if "configs" in out:
         out["configs"] = _service_mounts(out["configs"], "")
+    for key in ("secrets", "configs"):
+        for mount in out.get(key) or []:
+            if isinstance(mount, dict) and isinstance(mount.get("mode"), int) and not isinstance(mount["mode"], bool):
+                mount["mode"] = f"0{mount['mode']:o}"  # compose prints a file mode in octal, as text
     if "devices" in out:
         out["devices"] = _devices(out["devices"])
     omit_empty(out, _SERVICE_KEEP)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Optional
 
 from supervisor.compose.model import ComposeError
+from supervisor.compose.normalize import implicit_dependencies
 
 __all__ = ["is_enabled", "split_services", "check_dependencies", "check_cycles"]
 
@@ -41,7 +42,7 @@ def check_dependencies(enabled: dict[str, Any], declared: Optional[Iterable[str]
     """
     known = set(declared) if declared is not None else set(enabled)
     for name, service in enabled.items():
-        for dep, options in (service.get("depends_on") or {}).items():
+        for dep, options in _all_dependencies(service).items():
             if dep not in enabled:
                 required = True if not isinstance(options, dict) else options.get("required", True)
                 if required or dep not in known:
@@ -50,9 +51,16 @@ def check_dependencies(enabled: dict[str, Any], declared: Optional[Iterable[str]
     check_cycles(enabled)
 
 
+def _all_dependencies(service: Any) -> dict[str, Any]:
+    """``depends_on`` plus what compose implies (links, ``service:X`` namespaces, ``volumes_from``)."""
+    declared = service.get("depends_on") if isinstance(service, dict) else None
+    declared = declared if isinstance(declared, dict) else {}
+    return {**implicit_dependencies(service), **declared} if isinstance(service, dict) else declared
+
+
 def check_cycles(enabled: dict[str, Any]) -> None:
     """Refuse a ``depends_on`` cycle, naming it as compose does (names visited in sorted order)."""
-    children = {name: sorted(d for d in (service.get("depends_on") or {}) if d in enabled)
+    children = {name: sorted(d for d in _all_dependencies(service) if d in enabled)
                 for name, service in enabled.items()}
     done: set[str] = set()
 

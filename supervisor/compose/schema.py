@@ -1,6 +1,7 @@
 """Validation against the Compose Specification JSON schema.
 
-The schema is the copy vendored by ``check-jsonschema``; ``jsonschema`` is
+The schema is the one compiled into the compose release we reproduce (see
+:data:`SCHEMA_SOURCE`), shipped in ``schemas/compose-spec.json``; ``jsonschema`` is
 imported, and the validator compiled, on first use only.  Errors become
 ``file:line:column: message`` at the offending key, with compose's wording
 (``services.web additional properties 'foo' not allowed``).
@@ -16,21 +17,26 @@ from supervisor.compose.model import ComposeError, Location
 from supervisor.compose.yamlsource import key_location
 from supervisor.verdicts import known_valid, remember_valid, verdict_key
 
-__all__ = ["validate", "validate_services", "load_schema"]
+__all__ = ["SCHEMA_SOURCE", "SCHEMA_SHA256", "validate", "validate_services", "load_schema"]
+
+
+#: Where the schema comes from: compose-go's own copy, at the release inside the compose binary we
+#: reproduce (compose 2.40.3 is built with compose-go 2.9.1), byte for byte.
+SCHEMA_SOURCE = "github.com/compose-spec/compose-go v2.9.1 schema/compose-spec.json"
+SCHEMA_SHA256 = "89f4bdc4ba651ff024118917a7cdb67d9d78c1af4bab9b12ec2fc85f5b7d90d3"
 
 
 @functools.lru_cache(maxsize=1)
 def _schema_bytes() -> bytes:
-    import importlib.util
     import os
 
-    # Locate the vendored file without importing check_jsonschema (its import costs ~100 ms).
-    spec = importlib.util.find_spec("check_jsonschema")
-    if spec is None or not spec.submodule_search_locations:
-        raise ComposeError("the Compose Specification schema is missing: install check-jsonschema")
-    path = os.path.join(list(spec.submodule_search_locations)[0], "builtin_schemas", "vendor", "compose-spec.json")
-    with open(path, "rb") as handle:
-        return handle.read()
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "schemas", "compose-spec.json")
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise ComposeError(f"the Compose Specification schema is missing ({path}: {exc.strerror}); "
+                           "reinstall supervisor") from None
 
 
 @functools.lru_cache(maxsize=1)
@@ -44,9 +50,16 @@ def _validator() -> Any:
     import jsonschema
 
     schema = _flatten(load_schema())
-    cls = jsonschema.validators.validator_for(schema)
+    # compose-go's copy names draft-07 without the trailing "#" jsonschema looks for
+    draft7 = "draft-07" in str(schema.get("$schema", ""))
+    cls = jsonschema.Draft7Validator if draft7 else jsonschema.validators.validator_for(schema)
     # Formats are not checked by compose either ("duration" is checked by the loader).
     return cls(schema)
+
+
+def _defs_key(schema: dict[str, Any]) -> str:
+    # draft-07 (compose-go's copy) keeps definitions under "definitions", 2019-09 and later "$defs"
+    return "definitions" if "definitions" in schema else "$defs"
 
 
 def _flatten(schema: dict[str, Any]) -> dict[str, Any]:
@@ -56,7 +69,7 @@ def _flatten(schema: dict[str, Any]) -> dict[str, Any]:
     than ``unevaluatedProperties``, which jsonschema tracks through every branch.
     """
     schema = json.loads(json.dumps(schema))
-    defs = schema.get("$defs") or {}
+    defs = schema.get(_defs_key(schema)) or {}
     for definition in defs.values():
         parts = definition.get("allOf")
         if not parts or definition.get("unevaluatedProperties") is not False:
@@ -64,7 +77,7 @@ def _flatten(schema: dict[str, Any]) -> dict[str, Any]:
         targets = []
         for part in parts:
             ref = part.get("$ref", "") if isinstance(part, dict) else ""
-            target = defs.get(ref.rpartition("/")[2]) if ref.startswith("#/$defs/") else None
+            target = defs.get(ref.rpartition("/")[2]) if ref.startswith(f"#/{_defs_key(schema)}/") else None
             simple = isinstance(target, dict) and set(target) <= {"type", "description", "properties",
                                                                    "patternProperties", "required"}
             if not simple or len(part) != 1:
@@ -230,7 +243,7 @@ def validate_services(model: Any, last_files: dict[str, str]) -> None:
             pending[name] = (file, key)
     if not pending:
         return
-    definition = _validator().evolve(schema={"$ref": "#/$defs/service"})
+    definition = _validator().evolve(schema={"$ref": f"#/{_defs_key(load_schema())}/service"})
     for name, (file, key) in pending.items():
         service = services[name]
         error = None

@@ -7,6 +7,7 @@ SDK errors become :mod:`supervisor.runtime.errors` exceptions with the Engine's 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from typing import Any, Callable, Iterator, Optional
 
@@ -55,13 +56,52 @@ def observed_container(info: dict[str, Any]) -> ObservedContainer:
         state=state_name,
         health=health,
         exit_code=exit_code,
+        # "db:service_healthy:false,cache:service_started:true"
+        depends_on=tuple(entry.split(":", 1)[0] for entry in (labels.get(L.DEPENDS_ON) or "").split(",") if entry),
     )
 
 
 def _message(exc: Exception) -> str:
     if isinstance(exc, docker.errors.APIError):
         return str(exc.explanation or exc)
-    return str(exc)
+    return _root_cause(exc)
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost reason of a connection error, as a sentence (no nested exception reprs)."""
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    found: Optional[OSError] = None
+    while todo:
+        item = todo.pop(0)
+        if isinstance(item, (tuple, list)):
+            todo.extend(item)
+            continue
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, OSError) and item.strerror:
+            found = item
+        todo.extend([item.__cause__, item.__context__, *item.args])
+    if found is not None:
+        return found.strerror
+    text = str(exc)
+    return re.sub(r"\(.*\)$", "", text).strip() or type(exc).__name__
+
+
+_PORT_TAKEN = re.compile(r"(?:Bind for |bind host port for |listen tcp[46]? )\[?([0-9a-fA-F.:]*?)\]?:(\d+)"
+                         r"(?!\d).*?(port is already allocated|address already in use)", re.S)
+
+
+def explain_start_failure(name: str, message: str) -> str:
+    """``start NAME: ...``, saying which host port is taken when that is the reason."""
+    message = re.sub(r"\s*\([0-9a-f]{64}\)", "", message)  # endpoint ids mean nothing to users
+    found = _PORT_TAKEN.search(message)
+    if found:
+        host = found.group(1) or "0.0.0.0"
+        return (f"start {name}: host port {found.group(2)} ({host}) is already taken by another container or "
+                f"program; free it or publish another port ({message})")
+    return f"start {name}: {message}"
 
 
 class Engine:
@@ -80,6 +120,16 @@ class Engine:
         self.client = client
         self.api = client.api
         self._lock = threading.Lock()
+        self._names: dict[str, str] = {}  # container id -> name, to name containers as users know them
+
+    def name_of(self, container: str) -> str:
+        """The container's name when known (ids are what the Engine answers with, names what users know)."""
+        if container in self._names:
+            return self._names[container]
+        for cid, name in self._names.items():
+            if cid.startswith(container) and len(container) >= 12:
+                return name
+        return container[:12] if re.fullmatch(r"[0-9a-f]{64}", container) else container
 
     @property
     def api_version(self) -> str:
@@ -96,7 +146,11 @@ class Engine:
 
     def containers(self, project: str, *, all: bool = True) -> list[dict[str, Any]]:
         """The project's containers as ``GET /containers/json`` entries."""
-        return self._call("list containers", self.api.containers, all=all, filters=L.project_filter(project))
+        found = self._call("list containers", self.api.containers, all=all, filters=L.project_filter(project))
+        for info in found:
+            if info.get("Id") and info.get("Names"):
+                self._names[info["Id"]] = str(info["Names"][0]).lstrip("/")
+        return found
 
     def observe(self, project: str, images: tuple[str, ...] = ()) -> Observed:
         """The project's containers, networks and volumes, and the ids of the given images."""
@@ -122,7 +176,7 @@ class Engine:
 
     def inspect(self, container: str) -> dict[str, Any]:
         """``GET /containers/{id}/json``."""
-        return self._call(f"inspect {container}", self.api.inspect_container, container)
+        return self._call(f"inspect {self.name_of(container)}", self.api.inspect_container, container)
 
     def network_exists(self, name: str) -> bool:
         """Whether a network of that name exists (for external networks)."""
@@ -231,6 +285,7 @@ class Engine:
         """``POST /containers/create?name=NAME`` with the raw body; attach further networks."""
         result = self._call(f"create container {name}", self.api.create_container_from_config, body, name)
         cid = result["Id"]
+        self._names[cid] = name
         for network, endpoint in extra_networks:
             self._call(f"connect {name} to {network}", self.api.connect_container_to_network, cid, network,
                        aliases=endpoint.get("Aliases"),
@@ -242,9 +297,12 @@ class Engine:
         """Start (or unpause) a container."""
         info = self.inspect(container)
         if (info.get("State") or {}).get("Paused"):
-            self._call(f"unpause {container}", self.api.unpause, container)
+            self._call(f"unpause {self.name_of(container)}", self.api.unpause, container)
             return
-        self._call(f"start {container}", self.api.start, container)
+        try:
+            self.api.start(container)
+        except docker.errors.DockerException as exc:
+            raise EngineFailure(explain_start_failure(self.name_of(container), _message(exc))) from None
 
     def stop(self, container: str, timeout: Optional[int] = None) -> None:
         """Stop gracefully: the stop signal, then SIGKILL after ``timeout`` seconds."""
@@ -254,7 +312,7 @@ class Engine:
         except docker.errors.NotFound:
             pass
         except docker.errors.DockerException as exc:
-            raise EngineFailure(f"stop {container}: {_message(exc)}") from None
+            raise EngineFailure(f"stop {self.name_of(container)}: {_message(exc)}") from None
 
     def kill(self, container: str) -> None:
         """SIGKILL, ignoring containers that already stopped."""
@@ -269,7 +327,7 @@ class Engine:
             # The SDK would default to 10 s; the container's stop_grace_period is the right wait.
             configured = (self.inspect(container).get("Config") or {}).get("StopTimeout")
             timeout = 10 if configured is None else int(configured)
-        self._call(f"restart {container}", self.api.restart, container, timeout=timeout)
+        self._call(f"restart {self.name_of(container)}", self.api.restart, container, timeout=timeout)
 
     def remove(self, container: str, *, force: bool = False, volumes: bool = False) -> None:
         """Remove a container (its anonymous volumes too with ``volumes``)."""
@@ -278,11 +336,11 @@ class Engine:
         except docker.errors.NotFound:
             pass
         except docker.errors.DockerException as exc:
-            raise EngineFailure(f"remove {container}: {_message(exc)}") from None
+            raise EngineFailure(f"remove {self.name_of(container)}: {_message(exc)}") from None
 
     def rename(self, container: str, name: str) -> None:
         """Rename a container (recreate moves the old one aside first)."""
-        self._call(f"rename {container}", self.api.rename, container, name)
+        self._call(f"rename {self.name_of(container)}", self.api.rename, container, name)
 
     def exec(self, container: str, cmd: list[str], *, timeout: float = 30.0,
              env: Optional[dict[str, str]] = None) -> tuple[int, str]:
@@ -291,7 +349,7 @@ class Engine:
         ``env`` adds variables to the command's environment: the place for a password, which
         would be visible in the container's process list (and in our messages) as an argument.
         """
-        exec_id = self._call(f"exec in {container}", self.api.exec_create, container, cmd,
+        exec_id = self._call(f"exec in {self.name_of(container)}", self.api.exec_create, container, cmd,
                              stdout=True, stderr=True, environment=env or None)["Id"]
         result: dict[str, Any] = {}
 
@@ -307,7 +365,7 @@ class Engine:
         if thread.is_alive():
             return 124, f"timed out after {timeout:.0f}s: {' '.join(cmd)}"
         if "error" in result:
-            raise EngineFailure(f"exec in {container}: {result['error']}")
+            raise EngineFailure(f"exec in {self.name_of(container)}: {result['error']}")
         code = self._call("exec inspect", self.api.exec_inspect, exec_id).get("ExitCode")
         output = (result.get("out") or b"").decode("utf-8", "replace")
         return int(code if code is not None else 1), output
@@ -319,7 +377,7 @@ class Engine:
                                   "tail": "all" if tail is None else tail}
         if since is not None:
             kwargs["since"] = since
-        return self._call(f"logs of {container}", self.api.logs, container, **kwargs)
+        return self._call(f"logs of {self.name_of(container)}", self.api.logs, container, **kwargs)
 
     def tail(self, container: str, lines: int = 20) -> list[str]:
         """The last ``lines`` lines of output, for failure reports."""

@@ -10,9 +10,10 @@ import concurrent.futures
 import dataclasses
 import threading
 import time
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from supervisor.compose.model import Project
+from supervisor.runtime import labels as L
 from supervisor.runtime import plan as P
 from supervisor.runtime import spec as S
 from supervisor.runtime.engine import Engine, observed_container
@@ -30,6 +31,7 @@ __all__ = [
     "wait_for_worker",
     "stop_containers",
     "run_down",
+    "in_dependency_order",
     "restart_services",
     "failure_report",
     "WORKER_HEALTH_COMMAND",
@@ -98,6 +100,31 @@ def prepare_images(engine: Engine, project: Project, services: Sequence[str], op
     return images
 
 
+def _creation_waves(project: Project, plan: P.Plan) -> list[list[P.ServicePlan]]:
+    """Services in groups created at once; one naming another's container (``service:X``) comes after it."""
+    waves: list[list[P.ServicePlan]] = []
+    placed: dict[str, int] = {}
+    for svc in plan.services:  # in dependency order, and compose makes a reference a dependency
+        refs = [r for r in S.referenced_services(project.config["services"][svc.service]) if r in placed]
+        level = max((placed[r] + 1 for r in refs), default=0)
+        placed[svc.service] = level
+        while len(waves) <= level:
+            waves.append([])
+        waves[level].append(svc)
+    return waves
+
+
+def _with_references(project: Project, step: P.ContainerStep, containers: dict[str, list[str]]) -> P.ContainerStep:
+    """The step with compose's config hash of the container ids its ``service:X`` references now have."""
+    config = project.config["services"][step.spec.service]
+    refs = {r: containers[r][0] for r in S.referenced_services(config) if containers.get(r)}
+    if not refs or step.action not in ("create", "recreate"):
+        return step
+    digest = S.config_hash(config, refs)
+    body = {**step.spec.body, "Labels": {**step.spec.body.get("Labels", {}), L.CONFIG_HASH: digest}}
+    return dataclasses.replace(step, spec=dataclasses.replace(step.spec, body=body, config_hash=digest))
+
+
 def _create(engine: Engine, step: P.ContainerStep, progress: Progress) -> str:
     spec = step.spec
     if step.action == "create":
@@ -159,8 +186,11 @@ def _condition_met(engine: Engine, dep: P.Dependency, ids: list[str], names: dic
 
 
 def apply_plan(engine: Engine, project: Project, plan: P.Plan, progress: Progress, *,
-               timeout: Optional[float] = None) -> UpResult:
-    """Create networks, volumes and containers, then start services as their dependencies allow."""
+               timeout: Optional[float] = None, parallel: Optional[int] = None) -> UpResult:
+    """Create networks, volumes and containers, then start services as their dependencies allow.
+
+    ``parallel``: containers created at once (compose's --parallel; default 8).
+    """
     deadline = _deadline(timeout)
     for body in plan.networks:
         progress.update("Network", body["Name"], "Creating")
@@ -186,14 +216,16 @@ def apply_plan(engine: Engine, project: Project, plan: P.Plan, progress: Progres
     # Create every container first (in parallel), as compose does; start in dependency order after.
     containers: dict[str, list[str]] = {svc.service: [] for svc in plan.services}
     names: dict[str, str] = {}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        futures = {svc.service: [pool.submit(_create, engine, step, progress) for step in svc.steps]
-                   for svc in plan.services}
-        for svc in plan.services:
-            for step, future in zip(svc.steps, futures[svc.service]):
-                cid = future.result()
-                containers[svc.service].append(cid)
-                names[cid] = step.spec.name
+    with concurrent.futures.ThreadPoolExecutor(max_workers=parallel or 8) as pool:
+        for wave in _creation_waves(project, plan):
+            futures = {svc.service: [pool.submit(_create, engine, _with_references(project, step, containers),
+                                                 progress) for step in svc.steps]
+                       for svc in wave}
+            for svc in wave:
+                for step, future in zip(svc.steps, futures[svc.service]):
+                    cid = future.result()
+                    containers[svc.service].append(cid)
+                    names[cid] = step.spec.name
 
     planned = {svc.service for svc in plan.services}
     started = {svc.service: threading.Event() for svc in plan.services}
@@ -228,7 +260,10 @@ def apply_plan(engine: Engine, project: Project, plan: P.Plan, progress: Progres
                         if failed.is_set():
                             return
                         if _expired(deadline):
-                            raise StartFailed(f"timed out waiting for {dep.service} ({dep.condition})")
+                            # what the README promises: the dependency's health output and last log lines
+                            report = "\n".join(failure_report(engine, cid, names.get(cid, cid[:12])) for cid in ids)
+                            raise HealthFailed(f"timed out waiting for {dep.service} ({dep.condition}) "
+                                               f"before starting {svc.service}", report)
                         time.sleep(POLL)
                 except StartFailed as exc:
                     if dep.required:
@@ -389,21 +424,61 @@ def stop_containers(engine: Engine, targets: Sequence[tuple[str, str, Optional[i
             thread.join(0.1)
 
 
-def run_down(engine: Engine, down: P.DownPlan, progress: Progress, *, timeout: Optional[int] = None) -> None:
-    """Stop and remove the plan's containers (dependents first), then its networks and volumes."""
-    groups: list[list[P.ObservedContainer]] = []
+def in_dependency_order(services: Sequence[str], first: dict[str, list[str]],
+                        action: Callable[[str], None], *, parallel: Optional[int] = None) -> None:
+    """Run ``action(service)`` for each service once the services ``first[service]`` are done.
+
+    Independent services run at once (at most ``parallel``); the first error stops what has not
+    started yet and is raised.
+    """
+    done = {name: threading.Event() for name in services}
+    failed = threading.Event()
+    errors: list[BaseException] = []
+    slots = threading.BoundedSemaphore(parallel or len(services) or 1)
+
+    def run(name: str) -> None:
+        try:
+            for other in first.get(name, ()):
+                if other in done:
+                    while not done[other].wait(POLL):
+                        if failed.is_set():
+                            return
+            if failed.is_set():
+                return
+            with slots:
+                action(name)
+            done[name].set()
+        except BaseException as exc:  # noqa: BLE001 - raised by the caller, in order
+            errors.append(exc)
+            failed.set()
+
+    threads = [threading.Thread(target=run, args=(name,), daemon=True, name=f"order-{name}") for name in services]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def run_down(engine: Engine, down: P.DownPlan, progress: Progress, *, timeout: Optional[int] = None,
+             parallel: Optional[int] = None) -> None:
+    """Stop and remove the plan's containers, dependents before what they depend on and independent
+    services at once (as compose does), then its networks and volumes."""
+    groups: dict[str, list[P.ObservedContainer]] = {}
     for container in down.containers:
-        if groups and groups[-1][0].service == container.service:
-            groups[-1].append(container)
-        else:
-            groups.append([container])
-    for group in groups:
+        groups.setdefault(container.service, []).append(container)
+
+    def stop_service(service: str) -> None:
+        group = groups[service]
         running = [(c.id, c.name, timeout) for c in group if c.state in ("running", "restarting", "paused")]
         stop_containers(engine, running, progress)
         for c in group:
             progress.update("Container", c.name, "Removing")
             engine.remove(c.id, force=True, volumes=True)
             progress.update("Container", c.name, "Removed")
+
+    in_dependency_order(list(groups), down.after, stop_service, parallel=parallel)
     for name in down.networks:
         progress.update("Network", name, "Removing")
         engine.remove_network(name)
@@ -415,7 +490,8 @@ def run_down(engine: Engine, down: P.DownPlan, progress: Progress, *, timeout: O
 
 
 def restart_services(engine: Engine, project: Optional[Project], project_name: str, services: Sequence[str],
-                     progress: Progress, *, timeout: Optional[int] = None) -> list[str]:
+                     progress: Progress, *, timeout: Optional[int] = None,
+                     parallel: Optional[int] = None) -> list[str]:
     """Restart the services' containers in dependency order (dependents with ``restart: true`` too)."""
     found = [observed_container(c) for c in engine.containers(project_name)]
     chosen = list(services) or sorted({c.service for c in found})
@@ -431,10 +507,33 @@ def restart_services(engine: Engine, project: Optional[Project], project_name: s
                     chosen.append(name)
                     grow = True
         chosen = P.start_order(project, chosen)
+    deps = {name: [d for d in P.dependencies(project, name) if d.service in chosen] if project is not None else []
+            for name in chosen}
+    names = {c.id: c.name for c in found}
     done = []
-    for service in chosen:
+
+    def restart_service(service: str) -> None:
+        # a dependency restarted just before must meet its condition again (healthy...) first
+        for dep in deps[service]:
+            ids = [c.id for c in found if c.service == dep.service]
+            if ids:
+                _await_condition(engine, dep, ids, names, service)
         targets = [(c.id, c.name, timeout) for c in found if c.service == service]
         if targets:
             stop_containers(engine, targets, progress, action="restart")
             done.append(service)
-    return done
+
+    in_dependency_order(chosen, {name: [d.service for d in deps[name]] for name in chosen}, restart_service,
+                        parallel=parallel)
+    return [name for name in chosen if name in done]
+
+
+def _await_condition(engine: Engine, dep: P.Dependency, ids: list[str], names: dict[str, str], service: str,
+                     timeout: float = 300.0) -> None:
+    deadline = _deadline(timeout)
+    while not _condition_met(engine, dep, ids, names):
+        if _expired(deadline):
+            report = "\n".join(failure_report(engine, cid, names.get(cid, cid[:12])) for cid in ids)
+            raise HealthFailed(f"timed out waiting for {dep.service} ({dep.condition}) before restarting {service}",
+                               report)
+        time.sleep(POLL)

@@ -25,6 +25,7 @@ __all__ = [
     "BuildStep",
     "Plan",
     "dependencies",
+    "dependents",
     "start_order",
     "select_services",
     "plan_builds",
@@ -49,6 +50,7 @@ class ObservedContainer:
     state: str  # created, running, paused, restarting, exited, dead
     health: Optional[str] = None  # starting, healthy, unhealthy, or None without a health check
     exit_code: int = 0
+    depends_on: tuple[str, ...] = ()  # services named by its com.docker.compose.depends_on label
 
 
 @dataclasses.dataclass
@@ -314,16 +316,22 @@ def plan_up(project: Project, observed: Observed, services: Sequence[str] = (), 
         by_service.setdefault(container.service, []).append(container)
 
     plans = []
+    kept: dict[str, str] = {}  # service -> id of its first container, when up leaves that one in place
     for name in selected:
         svc = project.services[name]
         existing = {c.number: c for c in by_service.get(name, [])}
         image_id = observed.images.get(S.image_ref(project.name, name, project.config["services"][name]))
+        # compose hashes a service:X reference as X's container id: a recreated X changes it
+        references = {ref: kept[ref] for ref in S.referenced_services(svc.config) if ref in kept}
         steps = []
         for number in range(1, svc.replicas + 1):
-            spec = S.container_spec(project, name, number, api_version=api_version, image_id=image_id)
+            spec = S.container_spec(project, name, number, api_version=api_version, image_id=image_id,
+                                    references=references)
             if number == 1:
                 warnings.extend(spec.warnings)
             steps.append(_step_for(existing.get(number), spec, image_id, force_recreate, no_recreate))
+        if steps and steps[0].action in ("keep", "start") and steps[0].existing is not None:
+            kept[name] = steps[0].existing.id
         extra = sorted((c for n, c in existing.items() if n > svc.replicas), key=lambda c: c.number)
         plans.append(ServicePlan(name, _active_dependencies(project, name), steps, extra))
 
@@ -343,12 +351,26 @@ class DownPlan:
     containers: list[ObservedContainer]
     networks: list[str]
     volumes: list[str]
+    # service -> the services to stop before it (its dependents); services not named wait for nothing
+    after: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     def actions(self) -> list[str]:
         """A flat, human-readable list of what will happen, in order."""
         return ([f"stop and remove {c.name}" for c in self.containers]
                 + [f"remove network {n}" for n in self.networks]
                 + [f"remove volume {v}" for v in self.volumes])
+
+
+def dependents(project: Project, services: set[str]) -> dict[str, list[str]]:
+    """Among ``services``: service -> the ones that depend on it (what stops first, in ``down``)."""
+    out: dict[str, list[str]] = {name: [] for name in sorted(services)}
+    for name in sorted(services):
+        if name not in project.services:
+            continue
+        for dep in dependencies(project, name):
+            if dep.service in out and name not in out[dep.service]:
+                out[dep.service].append(name)
+    return out
 
 
 def plan_down(project_name: str, observed: Observed, *, project: Optional[Project] = None,
@@ -372,7 +394,16 @@ def plan_down(project_name: str, observed: Observed, *, project: Optional[Projec
             rank = {}
     # Dependents stop before what they depend on: reverse start order.
     containers.sort(key=lambda c: (-rank.get(c.service, len(rank)), c.service, c.number))
+    services = {c.service for c in containers}
+    if project is not None:
+        after = dependents(project, services)
+    else:  # down -p NAME without files: the containers' labels say what depends on what, as for compose
+        after = {name: [] for name in sorted(services)}
+        for c in containers:
+            for dep in c.depends_on:
+                if dep in after and c.service not in after[dep] and dep != c.service:
+                    after[dep].append(c.service)
     nets = sorted(name for name, lab in observed.networks.items() if lab.get("com.docker.compose.project") == project_name)
     vols = sorted(name for name, lab in observed.volumes.items()
                   if lab.get("com.docker.compose.project") == project_name) if volumes else []
-    return DownPlan(containers, nets, vols)
+    return DownPlan(containers, nets, vols, after)

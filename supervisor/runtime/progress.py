@@ -12,8 +12,9 @@ from typing import Optional, TextIO
 
 __all__ = ["Progress"]
 
+# Final states: the row stops its clock and shows "+" ("Ingesting" ends a worker's check).
 _DONE = {"Created", "Started", "Running", "Healthy", "Built", "Removed", "Stopped", "Recreated",
-         "Exited", "Killed", "Pulled", "Waiting done"}
+         "Exited", "Killed", "Pulled", "Waiting done", "Ingesting", "Restarted"}
 _FAILED = {"Error", "Unhealthy", "Failed"}
 
 

@@ -11,13 +11,12 @@ Engine body, not the docker SDK's keyword arguments, keeps settings the SDK drop
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import re
 import shlex
 from typing import Any, Optional
 
 from supervisor.compose import goconv
+from supervisor.compose.confighash import service_hash
 from supervisor.compose.model import Location, Project
 from supervisor.runtime import labels as L
 from supervisor.runtime.errors import InvalidSpec
@@ -125,24 +124,27 @@ def volume_name(project: Project, key: str) -> str:
     return str(entry.get("name") or f"{project.name}_{key}")
 
 
-def _hash_view(config: dict[str, Any]) -> dict[str, Any]:
-    # As compose: settings that do not change the container itself do not force a recreate.
-    view = {k: v for k, v in config.items()
-            if k not in ("build", "pull_policy", "scale", "depends_on", "profiles") and not k.startswith("x-")}
-    deploy = view.get("deploy")
-    if isinstance(deploy, dict):
-        rest = {k: v for k, v in deploy.items() if k != "replicas" and v not in ({}, None)}
-        if rest:
-            view["deploy"] = rest
-        else:
-            del view["deploy"]
-    return view
+def config_hash(config: dict[str, Any], references: Optional[dict[str, str]] = None) -> str:
+    """Compose's ``config-hash`` label of a service, so compose and supervisor agree on what changed.
+
+    ``references`` maps the services named by ``network_mode``/``ipc``/``pid: service:X`` or
+    ``volumes_from`` to the id of their first container, which compose hashes in their place.
+    """
+    return service_hash(config, references)
 
 
-def config_hash(config: dict[str, Any]) -> str:
-    """SHA-256 of the service's settings that shape its containers (``config-hash`` label)."""
-    canonical = json.dumps(_hash_view(config), sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def referenced_services(config: dict[str, Any]) -> list[str]:
+    """The services whose containers ``config`` names (``service:X`` modes, ``volumes_from``)."""
+    out = []
+    for key in ("network_mode", "ipc", "pid"):
+        mode = config.get(key)
+        if isinstance(mode, str) and mode.startswith("service:"):
+            out.append(mode[8:])
+    for entry in config.get("volumes_from") or []:
+        name = str(entry).split(":")[0]
+        if name != "container":
+            out.append(name)
+    return list(dict.fromkeys(out))
 
 
 def unsupported_keys(config: dict[str, Any]) -> list[str]:
@@ -325,15 +327,18 @@ def _depends_on_label(config: dict[str, Any]) -> str:
 
 
 def container_spec(project: Project, service: str, number: int, *, api_version: str = "1.41",
-                   image_id: Optional[str] = None) -> ContainerSpec:
-    """The Engine body that creates container ``number`` of ``service`` (labels as compose writes them)."""
+                   image_id: Optional[str] = None, references: Optional[dict[str, str]] = None) -> ContainerSpec:
+    """The Engine body that creates container ``number`` of ``service`` (labels as compose writes them).
+
+    ``references``: the container ids of the services this one names in ``service:X`` modes.
+    """
     # The loader's config holds real values (compose's `config` output would escape $ as $$).
     config = project.config["services"][service]
     loc = _where(project, service, "healthcheck")
     warnings = [f"service {service}: {key} is not applied by supervisor up" for key in unsupported_keys(config)]
     name = config.get("container_name") or L.container_name(project.name, service, number)
     image = image_ref(project.name, service, config)
-    digest = config_hash(config)
+    digest = config_hash(config, references)
 
     container_labels = {str(k): str(v) for k, v in (config.get("labels") or {}).items()}
     container_labels.update({

@@ -289,7 +289,11 @@ def build_status(project: Project, containers: list[ContainerView], rows: Option
                     f"{up[0].name}: {var.name} is {_show(mask_value(var.name, var.running))} in the container "
                     f"but {_show(mask_value(var.name, var.configured))} "
                     f"in the files ({var.origin}); run `supervisor up` to apply the files", name))
-        digest = S.config_hash(project.config["services"][name])
+        # compose hashes a service:X reference as X's first container id (by name, as compose sorts)
+        config = project.config["services"][name]
+        references = {ref: min((v for v in containers if v.service == ref), key=lambda v: v.name).id
+                      for ref in S.referenced_services(config) if any(v.service == ref for v in containers)}
+        digest = S.config_hash(config, references)
         for view in views:
             if view.config_hash and view.config_hash != digest:
                 findings.append(StatusFinding(

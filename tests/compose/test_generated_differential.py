@@ -3,9 +3,7 @@
 Each example is a random project folder (see ``strategies.py``).  Our side runs in-process
 (``load_project``) or through our CLI; the reference is ``docker-compose config --format json``
 with a clean environment (only the generated shell variables, PATH and HOME).  Compared exactly:
-the project ``name``; per service ``environment``, ``image``, ``build``, ``command``,
-``entrypoint``, ``healthcheck``, ``depends_on``, ``deploy``, ``profiles``, ``labels``,
-``env_file``; the set of active services; top-level ``networks`` and ``volumes``.  When compose
+the whole document, every field of every service and every top-level section.  When compose
 refuses a project we must raise :class:`ComposeError` (the CLI must exit 2), and the reverse.
 
 ``Project.config`` holds resolved values, while ``config`` output (compose's and our CLI's)
@@ -51,8 +49,6 @@ from .strategies import ComposeCase, broken_cases, compose_cases
 
 pytestmark = pytest.mark.differential
 
-SERVICE_FIELDS = ("environment", "image", "build", "command", "entrypoint", "healthcheck", "depends_on",
-                  "deploy", "profiles", "labels", "env_file")
 ABSENT = "<absent>"  # a key missing from the output (distinct from an explicit null)
 
 _SCALE = float(os.environ.get("DIFFERENTIAL_SCALE", "1") or 1)
@@ -125,15 +121,8 @@ class Outcome:
 
 
 def comparable(config: dict[str, Any]) -> dict[str, Any]:
-    """The compared part of a ``config --format json`` document."""
-    services = config.get("services") or {}
-    return {
-        "name": config.get("name", ABSENT),
-        "networks": config.get("networks", ABSENT),
-        "volumes": config.get("volumes", ABSENT),
-        "services": {name: {field: (body or {}).get(field, ABSENT) for field in SERVICE_FIELDS}
-                     for name, body in services.items()},
-    }
+    """The compared part of a ``config --format json`` document: all of it, every field."""
+    return config
 
 
 def _reference(case: ComposeCase, root: Path, env: dict[str, str]) -> "concurrent.futures.Future[Outcome]":
@@ -309,10 +298,11 @@ def test_comparison_catches_a_changed_environment_value() -> None:
     assert differences(comparable(base), comparable(changed)) == [("services.a.environment.B", None, "")]
 
 
-def test_comparison_tells_absent_from_null_and_ignores_other_keys() -> None:
-    base = {"name": "p", "services": {"a": {"image": "x", "command": None, "ports": []}}}
-    other = {"name": "p", "services": {"a": {"image": "x", "ports": [{"target": 80}]}}}
-    assert differences(comparable(base), comparable(other)) == [("services.a.command", None, ABSENT)]
+def test_comparison_tells_absent_from_null_and_compares_every_key() -> None:
+    base = {"name": "p", "services": {"a": {"image": "x", "command": None, "ports": []}}, "x-top": 1}
+    other = {"name": "p", "services": {"a": {"image": "x", "ports": [{"target": 80}]}}, "x-top": 2}
+    assert differences(comparable(base), comparable(other)) == [
+        ("services.a.command", None, ABSENT), ("services.a.ports", [], [{"target": 80}]), ("x-top", 1, 2)]
 
 
 def test_escaping_doubles_every_dollar_and_nothing_else() -> None:

@@ -22,12 +22,6 @@ from .oracle import compose_config
 
 pytestmark = pytest.mark.differential
 
-SERVICE_FIELDS = (
-    "environment", "image", "build", "command", "entrypoint", "healthcheck", "depends_on", "deploy",
-    "profiles", "labels", "env_file", "ports", "volumes", "networks", "scale", "network_mode",
-)
-
-
 @dataclasses.dataclass
 class Case:
     id: str
@@ -69,15 +63,8 @@ def _options(args: list[str], env: dict[str, str], cwd: Path) -> LoadOptions:
 
 
 def _select(config: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": config.get("name")}
-    out["services"] = {
-        name: {k: v for k, v in service.items() if k in SERVICE_FIELDS}
-        for name, service in (config.get("services") or {}).items()
-    }
-    out["networks"] = config.get("networks")
-    out["volumes"] = config.get("volumes")
-    out.update({k: v for k, v in config.items() if k.startswith("x-")})
-    return out
+    """The whole document: every field is compared."""
+    return config
 
 
 def write_files(root: Path, files: dict[str, str]) -> None:
@@ -486,6 +473,48 @@ CASES = [
         "o.yaml": "volumes:\n  data:\n    labels: {a: c}\nnetworks:\n  n: {labels: {x: y}}\n",
         "p.yaml": "networks:\n  n: {labels: {x: y}}\n",
     }, args=["-f", "compose.yaml", "-f", "o.yaml", "-f", "p.yaml"]),
+    # -- merge rules of compose-go (see test_merge_tables.py) ------------------
+    Case("merge-extra-hosts-ulimits-devices-ipam-models-platforms", {
+        "a.yml": 'services:\n  s:\n    image: x\n    extra_hosts: ["a=1.1.1.1", "b=2.2.2.2"]\n    ulimits: {nofile: {soft: 1, hard: 2}}\n    devices: ["/dev/a:/dev/x", "/dev/b:/dev/y:rwm"]\n    build: {context: ., platforms: [linux/amd64], extra_hosts: ["h=1.1.1.1"]}\n    models: [m1]\nnetworks:\n  n:\n    ipam:\n      config: [{subnet: 10.1.0.0/16, gateway: 10.1.0.1}, {subnet: 10.2.0.0/16}]\n      options: {a: "1"}\nmodels:\n  m1: {model: ai/x}\n  m2: {model: ai/y}\n',
+        "b.yml": 'services:\n  s:\n    extra_hosts: ["b=2.2.2.2", "c=3.3.3.3"]\n    ulimits: {nofile: {soft: 5, hard: 6}, nproc: 3}\n    devices: ["/dev/c:/dev/x"]\n    build: {platforms: [linux/amd64, linux/arm64], extra_hosts: ["h=1.1.1.1", "i=2.2.2.2"]}\n    models: {m2: {endpoint_var: E}}\n    networks: [n]\nnetworks:\n  n:\n    ipam:\n      config: [{subnet: 10.1.0.0/16, ip_range: 10.1.1.0/24}, {subnet: 10.3.0.0/16}]\n',
+        "Dockerfile": "FROM scratch\n",
+    }, args=["-f", "a.yml", "-f", "b.yml"]),
+    Case("extra-hosts-repeated-by-an-override", {
+        "compose.yaml": "services:\n  s:\n    image: x\n    extra_hosts: {a: 1.1.1.1}\n",
+        "o.yaml": "services:\n  s:\n    extra_hosts: ['a=1.1.1.1', 'b:2.2.2.2']\n",
+    }, args=["-f", "compose.yaml", "-f", "o.yaml"]),
+    Case("include-project-directory-is-the-base-of-build-contexts", {
+        "compose.yaml": "include:\n  - path: sub/inc.yaml\n    project_directory: sub/other\n"
+                        "services:\n  main: {image: x}\n",
+        "sub/inc.yaml": "services:\n  inc: {build: ctx}\n  inc2: {build: {context: ./ctx, dockerfile: ../D}}\n"
+                        "  inc3: {image: x, volumes: ['./data:/d'], env_file: [e.env]}\n",
+        "sub/other/ctx/Dockerfile": "FROM scratch\n", "sub/other/e.env": "A=1\n", "sub/e.env": "A=2\n",
+    }),
+    # -- fields the policy does not read ----------------------------------------
+    Case("named-volume-selinux-and-propagation", {
+        "compose.yaml": "services:\n  db:\n    image: postgres\n    volumes:\n"
+                        "      - postgres_data:/var/lib/postgresql/data:Z\n      - other:/o:z,rshared,ro\n"
+                        "      - ./x:/x:Z\nvolumes: {postgres_data: {}, other: {}}\n",
+    }),
+    Case("implicit-depends-on-for-shared-namespaces-links-volumes-from", {
+        "compose.yaml": "services:\n  a: {image: x, links: ['b:bb', c]}\n  b: {image: x}\n  c: {image: x}\n"
+                        "  d: {image: x, network_mode: 'service:b', ipc: 'service:c', pid: 'service:a',\n"
+                        "      volumes_from: ['a:ro', 'container:zz'], depends_on: {b: {condition: service_healthy}}}\n",
+    }),
+    Case("implicit-dependency-on-a-service-disabled-by-profiles", {
+        "compose.yaml": "services:\n  a: {image: x, network_mode: 'service:b'}\n  b: {image: x, profiles: [p]}\n",
+    }, refused=True),
+    Case("implicit-dependency-enabled-by-its-profile", {
+        "compose.yaml": "services:\n  a: {image: x, volumes_from: [b]}\n  b: {image: x, profiles: [p]}\n",
+    }, args=["--profile", "p"]),
+    Case("file-modes-tmpfs-sizes-sorted-hosts", {
+        "compose.yaml": "services:\n  s:\n    image: x\n    secrets: [{source: t, mode: 0440}]\n"
+                        "    configs: [{source: t2, mode: 0o600}]\n"
+                        "    volumes: [{type: tmpfs, target: /t, tmpfs: {size: 1m, mode: 01777}}]\n"
+                        "    extra_hosts: ['z=1.1.1.1', 'a=2.2.2.2']\n"
+                        "secrets: {t: {file: ./f}}\nconfigs: {t2: {file: ./f}}\n",
+        "f": "x\n",
+    }),
 ]
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import subprocess
+import tempfile
 
 import pytest
 
@@ -94,6 +96,27 @@ def test_compose_ps_lists_the_containers(engine, stack):
     assert listed.returncode == 0, listed.stderr
     services = sorted(json.loads(line)["Service"] for line in listed.stdout.splitlines() if line.strip())
     assert services == sorted(SERVICES)
+
+
+def _ids(engine, name: str) -> dict[str, str]:
+    label = {"label": [f"com.docker.compose.project={name}"]}
+    return {c["Names"][0]: c["Id"] for c in engine.api.containers(all=True, filters=label)}
+
+
+def test_docker_compose_up_then_supervisor_up_recreate_nothing(engine, stack):
+    name, _ = stack
+    before = _ids(engine, name)
+    assert len(before) == len(SERVICES)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tempfile.mkdtemp(prefix="compose-home-"), **ENV}
+    again = subprocess.run([COMPOSE_BIN, "-p", name, *FILES, "up", "-d"], cwd=REPO, capture_output=True, text=True,
+                           timeout=300, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "Recreate" not in again.stderr, again.stderr
+    assert _ids(engine, name) == before
+    up = supervisor("-p", name, *FILES, "up", "-d", cwd=REPO, env=ENV)
+    assert up.returncode == 0, up.stderr
+    assert "Recreate" not in up.stderr, up.stderr
+    assert _ids(engine, name) == before
 
 
 def test_down_v_removes_everything(engine, stack):

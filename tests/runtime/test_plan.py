@@ -133,7 +133,8 @@ def test_replicas_scale_up_and_down(tmp_path):
     three = project_from(tmp_path, "services:\n  w: {image: x, deploy: {replicas: 3}}\n")
     plan = P.plan_up(three, P.Observed())
     assert [s.spec.name for s in plan.service("w").steps] == ["demo-w-1", "demo-w-2", "demo-w-3"]
-    one = project_from(tmp_path, "services:\n  w: {image: x}\n")
+    # replicas: 1, not a removed deploy block: compose hashes an empty deploy, but not its replicas
+    one = project_from(tmp_path, "services:\n  w: {image: x, deploy: {replicas: 1}}\n")
     observed = P.Observed(containers=[running(three, "w", n) for n in (1, 2, 3)])
     plan = P.plan_up(one, observed)
     assert [c.name for c in plan.service("w").remove] == ["demo-w-2", "demo-w-3"]
@@ -176,6 +177,8 @@ def test_down_removes_dependents_first_and_volumes_only_with_v(stack):
         volumes={"demo_data": {"com.docker.compose.project": "demo"}, "other": {}})
     down = P.plan_down("demo", observed, project=stack)
     assert [c.service for c in down.containers] == ["web", "api", "db"]
+    # what waits for what: db after its dependents (migrate has no container here), api after web
+    assert down.after == {"api": ["web"], "db": ["api"], "web": []}
     assert down.networks == ["demo_default"] and down.volumes == []
     assert P.plan_down("demo", observed, project=stack, volumes=True).volumes == ["demo_data"]
 
@@ -186,3 +189,12 @@ def test_down_keeps_orphans_unless_asked(stack):
     assert [c.name for c in P.plan_down("demo", observed, project=stack).containers] == ["demo-db-1"]
     assert len(P.plan_down("demo", observed, project=stack, remove_orphans=True).containers) == 2
     assert len(P.plan_down("demo", observed).containers) == 2  # -p NAME without files: everything
+
+
+def test_down_without_files_orders_by_the_depends_on_labels():
+    def seen(service, deps=()):
+        return P.ObservedContainer(f"id-{service}", f"demo-{service}-1", service, 1, "h", "i", "running",
+                                   depends_on=deps)
+
+    observed = P.Observed(containers=[seen("db"), seen("web", ("db", "cache")), seen("cache"), seen("side")])
+    assert P.plan_down("demo", observed).after == {"cache": ["web"], "db": ["web"], "side": [], "web": []}

@@ -155,15 +155,18 @@ def test_second_network_is_connected_after_create(tmp_path):
 def test_config_hash_follows_the_container_settings_only(tmp_path):
     one = project_from(tmp_path, "services:\n  a: {image: x, environment: {A: '1'}}\n")
     two = project_from(tmp_path, "services:\n  a: {image: x, environment: {A: '2'}}\n")
-    scaled = project_from(tmp_path, """
+    depending = project_from(tmp_path, """
         services:
-          a: {image: x, environment: {A: '1'}, deploy: {replicas: 3}, depends_on: [b]}
+          a: {image: x, environment: {A: '1'}, depends_on: [b], pull_policy: always}
           b: {image: y}
     """)
     h1 = S.config_hash(one.config["services"]["a"])
     assert h1 == S.config_hash(one.config["services"]["a"])
     assert h1 != S.config_hash(two.config["services"]["a"])
-    assert h1 == S.config_hash(scaled.config["services"]["a"])
+    assert h1 == S.config_hash(depending.config["services"]["a"])
+    # as compose: the replica count is left out, the rest of deploy (even empty) is not
+    scaled = [project_from(tmp_path, f"services:\n  a: {{image: x, deploy: {{replicas: {n}}}}}\n") for n in (2, 3)]
+    assert S.config_hash(scaled[0].config["services"]["a"]) == S.config_hash(scaled[1].config["services"]["a"])
 
 
 def test_build_without_image_is_named_after_project_and_service(tmp_path):
