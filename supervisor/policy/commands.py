@@ -9,7 +9,7 @@ import re
 import shlex
 from typing import Any, Optional
 
-__all__ = ["DockerfileCommand", "parse_dockerfile", "effective_argv", "Pm2Plan", "pm2_plan", "CPU_INSTANCES"]
+__all__ = ["DockerfileCommand", "argv_list", "parse_dockerfile", "effective_argv", "Pm2Plan", "pm2_plan", "CPU_INSTANCES"]
 
 # pm2 "-i max", "-i 0" and negative counts depend on the CPU count of the host: we assume
 # several, which is what matters (one primary per container, several writers when all agree).
@@ -33,7 +33,8 @@ def parse_dockerfile(text: str, target: Optional[str] = None) -> DockerfileComma
                              list(image.cmd.argv) if image.cmd else None)
 
 
-def _as_list(value: Any) -> Optional[list[str]]:
+def argv_list(value: Any) -> Optional[list[str]]:
+    """A compose ``command``/``entrypoint`` as an argument list (a string is split as a shell would)."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -49,8 +50,8 @@ def _as_list(value: Any) -> Optional[list[str]]:
 def effective_argv(config: dict[str, Any], dockerfile: Optional[DockerfileCommand] = None) -> list[str]:
     """The process a container starts: compose entrypoint/command over the image's."""
     image = dockerfile or DockerfileCommand()
-    compose_entry = _as_list(config.get("entrypoint"))
-    compose_cmd = _as_list(config.get("command"))
+    compose_entry = argv_list(config.get("entrypoint"))
+    compose_cmd = argv_list(config.get("command"))
     entry = compose_entry if compose_entry is not None else image.entrypoint
     if compose_cmd is not None:
         cmd = compose_cmd

@@ -20,6 +20,7 @@ import re
 import shlex
 from typing import Any, Mapping, Optional
 
+from supervisor.policy.commands import argv_list
 from supervisor.policy.dockerfile import ImageConfig, Instruction
 from supervisor.policy.managers import ProcessManager, process_managers
 
@@ -454,16 +455,6 @@ def follow_launch(config: Mapping[str, Any], image: Optional[ImageConfig], files
     env: list[tuple[str, str, str]] = []
     image_env = tuple((name, value, f"{label}{dockerfile}:{line}") for name, (value, line) in image.env_defaults().items())
 
-    def as_list(value: Any) -> Optional[list[str]]:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            try:
-                return shlex.split(value)
-            except ValueError:
-                return value.split()
-        return [str(x) for x in value] if isinstance(value, list) else None
-
     def image_part(instruction: Optional[Instruction], what: str) -> list[str]:
         if instruction is None:
             return []
@@ -471,8 +462,8 @@ def follow_launch(config: Mapping[str, Any], image: Optional[ImageConfig], files
                           else f"{what} {instruction.argv[-1]}", f"{label}{dockerfile}:{instruction.line}"))
         return list(instruction.argv)
 
-    entry = as_list(config.get("entrypoint"))
-    cmd = as_list(config.get("command"))
+    entry = argv_list(config.get("entrypoint"))
+    cmd = argv_list(config.get("command"))
     argv: list[str] = []
     where = ""
     if entry is not None:
