@@ -14,13 +14,13 @@ from typing import Any, Mapping, Optional
 from supervisor.compose.model import EnvValue, Location, Project, Service
 from supervisor.policy.commands import DockerfileCommand, Pm2Plan, effective_argv, parse_dockerfile, pm2_plan
 from supervisor.policy.dockerfile import read_image_config
-from supervisor.policy.launch import Launch, follow_launch
-from supervisor.policy.managers import ProcessManager, process_managers
-from supervisor.policy.variants import VariantChoice, choose_variant, match_program
 from supervisor.policy.errors import ExtensionError
 from supervisor.policy.expressions import Context, StartFailure, format_value
 from supervisor.policy.findings import Finding, rule
+from supervisor.policy.launch import Launch, follow_launch
+from supervisor.policy.managers import ProcessManager, process_managers
 from supervisor.policy.profiles import Profile, WriterSpec, builtin_profiles, load_schema
+from supervisor.policy.variants import VariantChoice, choose_variant, match_program
 from supervisor.secrets import redact, secret_values
 from supervisor.verdicts import known_valid, remember_valid, verdict_key
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import re
 import os
-from typing import TYPE_CHECKING
-from typing import Any, Iterable, Mapping, Optional
+import re
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional
 
 from supervisor.policy.errors import ProfileError
 from supervisor.policy.expressions import referenced_variables

@@ -19,7 +19,7 @@ import psycopg
 
 from supervisor.secrets import mask_text
 from supervisor.worker import store
-from supervisor.worker.backfill import Backfill, BackfillStatus, PREFIX
+from supervisor.worker.backfill import PREFIX, Backfill, BackfillStatus
 from supervisor.worker.batch import BatchBuilder
 from supervisor.worker.config import WorkerConfig, mask_database_url
 from supervisor.worker.errors import MigrationError

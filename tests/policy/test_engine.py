@@ -7,7 +7,6 @@ from supervisor.policy.commands import effective_argv, parse_dockerfile, pm2_pla
 from supervisor.policy.engine import evaluate_project
 from supervisor.policy.errors import ExtensionError
 from supervisor.policy.findings import exit_code
-
 from tests.policy.builders import codes, from_shell, literal, project, service
 
 PM2 = ["pm2-runtime", "start", "dist/index.js", "-i", "4"]
