@@ -36,7 +36,7 @@ from supervisor.atproto.verdict import VALID, Verdict, failed, from_error
 try:  # libsecp256k1: the fast path for k256 verification
     import coincurve as _coincurve
 except ImportError:  # pragma: no cover - exercised only where coincurve is not installed
-    _coincurve = None
+    _coincurve = None  # type: ignore[assignment]  # an optional module: None stands for "not installed"
 
 __all__ = [
     "Curve",
