@@ -107,6 +107,10 @@ class Unit:
     def title(self) -> str:
         return f"{self.service} {self.label}".strip()
 
+    def value(self, name: Optional[str]) -> Any:
+        """The value called ``name``; None when there is none (or no name: a profile without that value)."""
+        return self.values.get(name) if name is not None else None
+
 
 @dataclasses.dataclass
 class Writer:
@@ -340,8 +344,8 @@ def _launch(project: Project, name: str, service: Service, build: Any, text: Opt
     image = None
     if text:
         image = read_image_config(text, getattr(build, "target", None))
-    where = {key: _show(key_location(project, "services", name, key), root) for key in ("entrypoint", "command")
-             if key in service.config}
+    where: dict[str, str] = {key: _show(key_location(project, "services", name, key), root)
+                             for key in ("entrypoint", "command") if key in service.config}
     return follow_launch(service.config, image, build.files if build is not None else {},
                          label=build.label if build is not None else "",
                          dockerfile=build.dockerfile if build is not None else "Dockerfile", compose_where=where,
