@@ -43,7 +43,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import psycopg  # noqa: E402
-
 from conftest import PostgresCluster, _free_port, _pg_bin  # noqa: E402
 
 TARGET_RATE = 15_000

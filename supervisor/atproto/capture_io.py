@@ -6,7 +6,7 @@ Frames are stored verbatim as received from the WebSocket, so a capture replays 
 from __future__ import annotations
 
 import struct
-from typing import BinaryIO, Iterator
+from typing import IO, Iterator
 
 from supervisor.atproto.errors import CaptureError
 
@@ -17,13 +17,13 @@ MAX_CAPTURE_FRAME = 64 * 1024 * 1024
 _LENGTH = struct.Struct("<I")
 
 
-def iter_capture_frames(fileobj: BinaryIO) -> Iterator[bytes]:
+def iter_capture_frames(fileobj: IO[bytes]) -> Iterator[bytes]:
     """Yield just the frames of a capture, in order (see :func:`iter_capture`)."""
     for _offset, frame in iter_capture(fileobj):
         yield frame
 
 
-def iter_capture(fileobj: BinaryIO) -> Iterator[tuple[int, bytes]]:
+def iter_capture(fileobj: IO[bytes]) -> Iterator[tuple[int, bytes]]:
     """Yield ``(offset, frame)`` for each record; ``offset`` is where its length prefix starts.
 
     Raises :class:`CaptureError` on a truncated record or an impossible length.
@@ -46,7 +46,7 @@ def iter_capture(fileobj: BinaryIO) -> Iterator[tuple[int, bytes]]:
         offset += 4 + length
 
 
-def write_capture_frame(fileobj: BinaryIO, frame: bytes) -> None:
+def write_capture_frame(fileobj: IO[bytes], frame: bytes) -> None:
     """Append one frame to a capture."""
     if len(frame) > MAX_CAPTURE_FRAME:
         raise ValueError(f"frame of {len(frame)} bytes exceeds {MAX_CAPTURE_FRAME}")

@@ -4,7 +4,7 @@ varint-length-prefixed sections, each a binary CID followed by the block bytes.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 from supervisor.atproto import dagcbor
 from supervisor.atproto.cid import CID
@@ -151,7 +151,7 @@ def index_car(data: bytes) -> tuple[list[CID], dict[bytes, tuple[int, int]]]:
     return roots, index
 
 
-def find_blocks(data: bytes, wanted: list[bytes]) -> dict[bytes, tuple[int, int]]:
+def find_blocks(data: bytes, wanted: Sequence[bytes]) -> dict[bytes, tuple[int, int]]:
     """``(start, end)`` of the blocks whose binary CIDs are in ``wanted``; absent ones are left out.
 
     Walks the section headers only as far as needed and allocates nothing per section, which

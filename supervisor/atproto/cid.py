@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from typing import Any
+from typing import Any, Callable
 
 from supervisor.atproto.errors import DecodeError
 from supervisor.atproto.varint import decode_varint, encode_varint
@@ -222,7 +222,7 @@ class CID(bytes):
     def __format__(self, spec: str) -> str:
         return format(str(self), spec)
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Callable[[bytes], "CID"], tuple[bytes]]:
         return (CID.from_bytes, (bytes(self),))
 
     def __copy__(self) -> "CID":

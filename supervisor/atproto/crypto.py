@@ -30,13 +30,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from supervisor.atproto import dagcbor
 from supervisor.atproto.cid import _b58_decode, _b58_encode  # the one base58btc codec of the package
 from supervisor.atproto.errors import DecodeError, EncodeError, KeyFormatError, SignatureError
-from supervisor.atproto.verdict import VALID, Verdict, failed, from_error
 from supervisor.atproto.varint import decode_varint, encode_varint
+from supervisor.atproto.verdict import VALID, Verdict, failed, from_error
 
 try:  # libsecp256k1: the fast path for k256 verification
     import coincurve as _coincurve
 except ImportError:  # pragma: no cover - exercised only where coincurve is not installed
-    _coincurve = None
+    _coincurve = None  # type: ignore[assignment]  # an optional module: None stands for "not installed"
 
 __all__ = [
     "Curve",

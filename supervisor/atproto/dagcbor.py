@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import cbor2
 
@@ -67,7 +67,7 @@ def _tag_hook(tag: Any, immutable: bool) -> CID:
 _new_cid = bytes.__new__
 
 
-def _reject_builtin_tag(tag: int):
+def _reject_builtin_tag(tag: int) -> Callable[[Any, bool], Any]:
     def reject(value: Any, immutable: bool) -> Any:
         raise _Reject(f"CBOR tag {tag} is not allowed (only 42, CID links)")
 
@@ -210,12 +210,12 @@ def _as_bytes(data: Any) -> bytes:
 
 
 def _sized(data: Any, limits: Limits) -> bytes:
-    data = _as_bytes(data)
-    if len(data) > limits.max_size:
-        raise DecodeError(f"input of {len(data)} bytes exceeds the {limits.max_size}-byte limit")
-    if not data:
+    raw = _as_bytes(data)
+    if len(raw) > limits.max_size:
+        raise DecodeError(f"input of {len(raw)} bytes exceeds the {limits.max_size}-byte limit")
+    if not raw:
         raise DecodeError("invalid DAG-CBOR: empty input", 0)
-    return data
+    return raw
 
 
 def decode(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Any:

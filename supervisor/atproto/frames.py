@@ -150,7 +150,8 @@ Frame = Commit | Identity | Account | Sync | Info | ErrorFrame | Unknown
 _MISSING = object()
 
 
-def _field(body: dict, name: str, kind: type, frame: str, *, optional: bool = False, nullable: bool = False) -> Any:
+def _field(body: dict[str, Any], name: str, kind: type, frame: str, *, optional: bool = False,
+           nullable: bool = False) -> Any:
     value = body.get(name, _MISSING)
     if value is _MISSING:
         if optional:
@@ -173,7 +174,7 @@ def _known_headers() -> dict[bytes, str]:
 _KNOWN_HEADERS = _known_headers()
 
 
-def _check_size(data: Any, limits: Limits) -> bytes:
+def _check_size(data: object, limits: Limits) -> bytes:
     if type(data) is not bytes:
         if not isinstance(data, (bytearray, memoryview, bytes)):
             raise FrameError(f"a frame must be bytes, not {type(data).__name__}")
@@ -266,7 +267,7 @@ def _bad(name: str, expected: str, value: Any) -> FrameError:
     return FrameError(f"#commit body field '{name}' must be {expected}, not {type(value).__name__}")
 
 
-def _parse_commit(body: dict, records: bool, limits: Limits = FRAME_LIMITS, decoder: Any = None) -> Commit:
+def _parse_commit(body: dict[str, Any], records: bool, limits: Limits = FRAME_LIMITS, decoder: Any = None) -> Commit:
     get = body.get
     seq = get("seq", _MISSING)
     did = get("repo", _MISSING)
@@ -354,7 +355,7 @@ def _attach_records(frame: Commit, limits: Limits = FRAME_LIMITS, decoder: Any =
             raise FrameError(f"#commit record {op.path}: trailing bytes after the record", start + fp.tell())
 
 
-def _parse_identity(body: dict, records: bool) -> Identity:
+def _parse_identity(body: dict[str, Any], records: bool) -> Identity:
     return Identity(
         seq=_field(body, "seq", int, "#identity"),
         did=_field(body, "did", str, "#identity"),
@@ -363,7 +364,7 @@ def _parse_identity(body: dict, records: bool) -> Identity:
     )
 
 
-def _parse_account(body: dict, records: bool) -> Account:
+def _parse_account(body: dict[str, Any], records: bool) -> Account:
     return Account(
         seq=_field(body, "seq", int, "#account"),
         did=_field(body, "did", str, "#account"),
@@ -373,7 +374,7 @@ def _parse_account(body: dict, records: bool) -> Account:
     )
 
 
-def _parse_sync(body: dict, records: bool) -> Sync:
+def _parse_sync(body: dict[str, Any], records: bool) -> Sync:
     return Sync(
         seq=_field(body, "seq", int, "#sync"),
         did=_field(body, "did", str, "#sync"),
@@ -383,14 +384,14 @@ def _parse_sync(body: dict, records: bool) -> Sync:
     )
 
 
-def _parse_info(body: dict, records: bool) -> Info:
+def _parse_info(body: dict[str, Any], records: bool) -> Info:
     return Info(
         name=_field(body, "name", str, "#info"),
         message=_field(body, "message", str, "#info", optional=True, nullable=True),
     )
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[dict[str, Any], bool], Frame]] = {
     "#identity": _parse_identity,
     "#account": _parse_account,
     "#sync": _parse_sync,
@@ -401,12 +402,12 @@ _PARSERS = {
 # -- encoding ---------------------------------------------------------------------------
 
 
-def encode_frame(header: dict, body: dict) -> bytes:
+def encode_frame(header: dict[str, Any], body: dict[str, Any]) -> bytes:
     """A frame: the canonical DAG-CBOR of ``header`` followed by that of ``body``."""
     return dagcbor.encode(header) + dagcbor.encode(body)
 
 
-def _message(kind: str, body: dict) -> bytes:
+def _message(kind: str, body: dict[str, Any]) -> bytes:
     return encode_frame({"op": 1, "t": kind}, body)
 
 

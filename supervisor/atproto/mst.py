@@ -9,7 +9,7 @@ number of leading zero bits of sha256(key) counted in 2-bit steps (fanout 4).
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from supervisor.atproto import dagcbor
 from supervisor.atproto.cid import CID, DAG_CBOR, SHA2_256
@@ -46,7 +46,7 @@ class _Builder:
     def __init__(self) -> None:
         self.blocks: dict[CID, bytes] = {}
 
-    def store(self, node: dict) -> CID:
+    def store(self, node: dict[str, Any]) -> CID:
         block = dagcbor.encode(node)
         cid = CID.for_block(block)
         self.blocks[cid] = block

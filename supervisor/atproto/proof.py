@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from hashlib import sha256
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Iterable, Mapping, Protocol, cast
 
 from supervisor.atproto.cid import CID
 from supervisor.atproto.errors import DecodeError, IncompleteProofError, ProofError
@@ -370,7 +370,7 @@ class PartialTree:
         self._root = self._put(self._root, self._level, raw, height, value, old, None, None)
         return old[0]
 
-    def _put(self, ref: Any, level: int, key: bytes, height: int, value: CID, old: list,
+    def _put(self, ref: Any, level: int, key: bytes, height: int, value: CID, old: list[CID | None],
              low: bytes | None, high: bytes | None) -> _Node:
         node = self._open(ref, level, low, high)
         if node is None:
@@ -426,7 +426,7 @@ class PartialTree:
             self._level = 0
         return old[0]
 
-    def _delete(self, ref: Any, level: int, key: bytes, height: int, old: list,
+    def _delete(self, ref: Any, level: int, key: bytes, height: int, old: list[CID | None],
                 low: bytes | None, high: bytes | None) -> _Node | None:
         node = self._open(ref, level, low, high)
         assert node is not None  # get() found the key on this path
@@ -468,7 +468,7 @@ class PartialTree:
         """The CID of the tree's root as it is now."""
         if self._root is None:
             return _EMPTY_ROOT
-        return self._encode(self._root)
+        return cast(CID, self._encode(self._root))  # a node encodes to its CID; an unloaded subtree is a CID
 
     def _encode(self, ref: Any) -> Any:
         if ref is None or type(ref) is not _Node:

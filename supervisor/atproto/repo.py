@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from supervisor.atproto import car, dagcbor, mst
 from supervisor.atproto.cid import CID
@@ -92,7 +92,7 @@ def commit_from_object(cid: CID, obj: object) -> Commit:
     return Commit(cid=cid, did=did, version=version, data=data, rev=rev or "", prev=prev, sig=sig)
 
 
-def export_repo(did: str, rev: str, records: Mapping[str, dict]) -> bytes:
+def export_repo(did: str, rev: str, records: Mapping[str, dict[str, Any]]) -> bytes:
     """A full repository CAR (commit root, every MST node, every record), as getRepo returns."""
     record_blocks: dict[CID, bytes] = {}
     entries: dict[str, CID] = {}

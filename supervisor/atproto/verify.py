@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from hashlib import sha256
+from typing import Mapping, cast
 
 from supervisor.atproto import car, dagcbor
 from supervisor.atproto.cid import CID
@@ -118,7 +119,8 @@ def verify_commit_event(frame: CommitFrame, key: PublicKey | None, *, proof: boo
         return checked
     assert checked.commit is not None
     try:
-        check_commit_proof(blocks, checked.commit.data, frame.prev_data, frame.ops)
+        # keyed by binary CID: a CID is bytes and hashes and compares as its binary form
+        check_commit_proof(cast(Mapping[CID, bytes], blocks), checked.commit.data, frame.prev_data, frame.ops)
     except ProofError as exc:
         return Checked(from_error(exc), checked.commit)
     return checked

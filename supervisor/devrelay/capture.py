@@ -19,6 +19,9 @@ from supervisor.devrelay.events import ACCOUNT, COMMIT, IDENTITY, Event, parse_t
 __all__ = ["load_capture", "event_from_frame", "write_capture", "iter_frames"]
 
 
+_SEQUENCED = (frames.Commit, frames.Identity, frames.Account, frames.Sync)  # the frames with a ``seq``
+
+
 def event_from_frame(frame: bytes) -> Optional[Event]:
     """The sequenced event in ``frame``, or ``None`` for frames without one (info, errors).
 
@@ -26,7 +29,7 @@ def event_from_frame(frame: bytes) -> Optional[Event]:
     """
     decoded = frames.decode_frame(frame, records=True)
     seq = getattr(decoded, "seq", None)
-    if not isinstance(seq, int):
+    if not isinstance(seq, int) or not isinstance(decoded, _SEQUENCED):
         return None
     try:
         time_us = parse_time(decoded.time)

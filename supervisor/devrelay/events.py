@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import time
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from supervisor.atproto import frames
 from supervisor.atproto.cid import CID
@@ -88,8 +88,8 @@ def encode_event(event: Event) -> bytes:
         for _action, _path, _cid, record in event.ops:
             if record is not None:
                 _collect_blobs(record, blobs)
-        return frames.encode_commit(event.seq, event.did, event.rev, event.since, when, list(event.ops),
-                                    blobs=blobs)
+        rev = cast(str, event.rev)  # commit events carry their revision
+        return frames.encode_commit(event.seq, event.did, rev, event.since, when, list(event.ops), blobs=blobs)
     if event.kind == IDENTITY:
         return frames.encode_identity(event.seq, event.did, when, event.handle)
     if event.kind == ACCOUNT:

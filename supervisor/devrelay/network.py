@@ -7,7 +7,7 @@ capture loader and the HTTP routes all share it, so "the final state" has one de
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, cast
 
 from supervisor.atproto import jsonfmt, mst, repo
 from supervisor.atproto.cid import CID
@@ -89,7 +89,8 @@ class NetworkState:
     def export(self, did: str) -> bytes:
         """The full repository of ``did`` as a CAR file (commit, MST nodes and records)."""
         acct = self.accounts[did]
-        return repo.export_repo(did, acct.rev, {path: record for path, (_cid, record) in acct.records.items()})
+        rev = cast(str, acct.rev)  # a hosted account: it has a commit (getRepo refuses the others)
+        return repo.export_repo(did, rev, {path: record for path, (_cid, record) in acct.records.items()})
 
     def truth_records(self) -> Iterator[dict[str, Any]]:
         """Every record as ``{"uri", "cid", "record"}`` (atproto JSON), sorted by URI."""

@@ -364,7 +364,8 @@ class DevRelay:
 
     async def _connection(self, ws: ServerConnection) -> None:
         query = parse_qs(urlsplit(ws.request.path if ws.request else "").query)
-        cursor_text = (query.get("cursor") or [None])[-1]
+        cursors = query.get("cursor")
+        cursor_text = cursors[-1] if cursors else None
         cursor: Optional[int] = None
         if cursor_text not in (None, ""):
             try:

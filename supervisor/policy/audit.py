@@ -59,7 +59,7 @@ def days_meaning(profile: Profile, unit: Unit) -> str:
         return "crashes at start" if failure.kind == "crash" else "refuses to start"
     if profile.writer("backfill") is None:
         return "no backfill"
-    days = unit.values.get(profile.days_value)
+    days = unit.value(profile.days_value)
     if not isinstance(days, int) or isinstance(days, bool):
         return "disabled"
     if days in profile.all_history:
@@ -134,7 +134,7 @@ def _row(evaluation: Evaluation, decision: ServiceDecision, unit: Optional[Unit]
                         "not checked", None, False, None, None, None, firehose,
                         notes + ([f"unknown implementation {decision.detection.unknown_name!r}"]
                                  if decision.detection.unknown_name else []), variables, **extra)
-    primary = unit.values.get(profile.primary)
+    primary = unit.value(profile.primary)
     return AuditRow(
         service=decision.name,
         group=unit.label,

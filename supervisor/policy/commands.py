@@ -53,6 +53,7 @@ def effective_argv(config: dict[str, Any], dockerfile: Optional[DockerfileComman
     compose_entry = argv_list(config.get("entrypoint"))
     compose_cmd = argv_list(config.get("command"))
     entry = compose_entry if compose_entry is not None else image.entrypoint
+    cmd: Optional[list[str]]
     if compose_cmd is not None:
         cmd = compose_cmd
     else:

@@ -14,13 +14,13 @@ from typing import Any, Mapping, Optional
 from supervisor.compose.model import EnvValue, Location, Project, Service
 from supervisor.policy.commands import DockerfileCommand, Pm2Plan, effective_argv, parse_dockerfile, pm2_plan
 from supervisor.policy.dockerfile import read_image_config
-from supervisor.policy.launch import Launch, follow_launch
-from supervisor.policy.managers import ProcessManager, process_managers
-from supervisor.policy.variants import VariantChoice, choose_variant, match_program
 from supervisor.policy.errors import ExtensionError
 from supervisor.policy.expressions import Context, StartFailure, format_value
 from supervisor.policy.findings import Finding, rule
+from supervisor.policy.launch import Launch, follow_launch
+from supervisor.policy.managers import ProcessManager, process_managers
 from supervisor.policy.profiles import Profile, WriterSpec, builtin_profiles, load_schema
+from supervisor.policy.variants import VariantChoice, choose_variant, match_program
 from supervisor.secrets import redact, secret_values
 from supervisor.verdicts import known_valid, remember_valid, verdict_key
 
@@ -107,6 +107,10 @@ class Unit:
     @property
     def title(self) -> str:
         return f"{self.service} {self.label}".strip()
+
+    def value(self, name: Optional[str]) -> Any:
+        """The value called ``name``; None when there is none (or no name: a profile without that value)."""
+        return self.values.get(name) if name is not None else None
 
 
 @dataclasses.dataclass
@@ -342,8 +346,8 @@ def _launch(project: Project, name: str, service: Service, build: Any, text: Opt
     image = None
     if text:
         image = read_image_config(text, getattr(build, "target", None))
-    where = {key: _show(key_location(project, "services", name, key), root) for key in ("entrypoint", "command")
-             if key in service.config}
+    where: dict[str, str] = {key: _show(key_location(project, "services", name, key), root)
+                             for key in ("entrypoint", "command") if key in service.config}
     return follow_launch(service.config, image, build.files if build is not None else {},
                          label=build.label if build is not None else "",
                          dockerfile=build.dockerfile if build is not None else "Dockerfile", compose_where=where,

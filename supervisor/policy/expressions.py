@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from supervisor.policy.errors import ProfileError
 from supervisor.policy.parsing import NaN, ParseFailure, js_parse_int, js_truthy, python_int
@@ -71,7 +71,7 @@ class Context:
         return result
 
 
-_COMPARE = {
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "eq": lambda a, b: _strict_equal(a, b),
     "ne": lambda a, b: not _strict_equal(a, b),
     "gt": lambda a, b: _ordered(a, b) and a > b,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from supervisor.compose.model import Location
 
@@ -33,6 +33,10 @@ def _registry() -> dict[str, Rule]:
     from supervisor.policy.rules import registry
 
     return registry()
+
+
+if TYPE_CHECKING:  # at run time RULES comes from the module __getattr__ below
+    RULES: dict[str, Rule]
 
 
 def __getattr__(name: str) -> Any:

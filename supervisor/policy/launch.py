@@ -267,13 +267,13 @@ def _walk(command: list[str], walk: _Walk, where: str, depth: int) -> tuple[list
     if tool in _SHELLS:
         rest = command[1:]
         if "-c" in rest and rest.index("-c") + 1 < len(rest):
-            script = rest[rest.index("-c") + 1]
-            inner = _expand(last_command(script), rest[rest.index("-c") + 3:], walk)
+            shell_script = rest[rest.index("-c") + 1]
+            inner = _expand(last_command(shell_script), rest[rest.index("-c") + 3:], walk)
             walk.steps.append(Step("shell", f"{tool} -c: runs {' '.join(inner)}", where))
             return _walk(inner, walk, where, depth + 1)
-        scripts = [a for a in rest if not a.startswith("-")]
-        if scripts:
-            return _walk(scripts, walk, where, depth + 1)
+        operands = [a for a in rest if not a.startswith("-")]
+        if operands:
+            return _walk(operands, walk, where, depth + 1)
         return command, None
     # a script of the build context
     if command[0].endswith(".sh") or "/" in command[0]:
@@ -369,9 +369,9 @@ def _manager(command: list[str], manager: ProcessManager, walk: _Walk, where: st
         config_text = walk.read(path)
         if config_text is not None:
             found = re.search(r"\bscript\s*[:=]\s*['\"]([^'\"]+)['\"]", config_text)
-            count = re.search(r"\binstances\s*[:=]\s*['\"]?(-?\w+)", config_text)
-            if count and value is None:
-                value = count.group(1)
+            instances = re.search(r"\binstances\s*[:=]\s*['\"]?(-?\w+)", config_text)
+            if instances and value is None:
+                value = instances.group(1)
                 walk.instances_origin = f"{walk.where(path, _line_of(config_text, r'instances'))}: instances {value}"
             script = found.group(1) if found else None
     count, cpu, note = manager.count(value)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import re
 import os
-from typing import TYPE_CHECKING
-from typing import Any, Iterable, Mapping, Optional
+import re
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, TypeVar
 
 from supervisor.policy.errors import ProfileError
 from supervisor.policy.expressions import referenced_variables
@@ -61,7 +61,8 @@ def load_schema(name: str) -> dict[str, Any]:
     path = os.path.join(_schemas_path(), name)
     try:
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+            schema: dict[str, Any] = json.load(handle)
+            return schema
     except (OSError, ValueError) as exc:
         raise ProfileError(f"{path}: cannot read schema: {exc}") from None
 
@@ -290,8 +291,11 @@ def _variant(document: Mapping[str, Any], known: set[str], where: str, check: bo
                    values, document.get("commits", ""))
 
 
-def load_profiles(paths: Iterable["str | os.PathLike[str]"], *, check_patterns: bool = True) -> dict[str, Profile]:
-    """Read profile files; names must be unique."""
+_PathT = TypeVar("_PathT", str, PurePath)
+
+
+def load_profiles(paths: Iterable[_PathT], *, check_patterns: bool = True) -> dict[str, Profile]:
+    """Read profile files (all ``str`` or all paths: they are sorted); names must be unique."""
     profiles: dict[str, Profile] = {}
     for path in sorted(paths):
         try:

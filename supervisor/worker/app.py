@@ -19,7 +19,7 @@ import psycopg
 
 from supervisor.secrets import mask_text
 from supervisor.worker import store
-from supervisor.worker.backfill import Backfill, BackfillStatus, PREFIX
+from supervisor.worker.backfill import PREFIX, Backfill, BackfillStatus
 from supervisor.worker.batch import BatchBuilder
 from supervisor.worker.config import WorkerConfig, mask_database_url
 from supervisor.worker.errors import MigrationError
@@ -202,8 +202,11 @@ class Worker:
         if start is not None:
             live_start.set_result(start)
         else:
-            live.first_seq.add_done_callback(
-                lambda fut: live_start.done() or fut.cancelled() or live_start.set_result(fut.result() - 1))
+            def start_before_first(fut: asyncio.Future[int]) -> None:
+                if not (live_start.done() or fut.cancelled()):
+                    live_start.set_result(fut.result() - 1)
+
+            live.first_seq.add_done_callback(start_before_first)
         tasks = {asyncio.create_task(live.run(), name="live")}
         backfill_task: Optional[asyncio.Task[None]] = None
         if config.backfill_enabled:

@@ -22,7 +22,7 @@ from supervisor.atproto.cid import CID
 try:  # orjson serialises records in C, several times faster than the json module
     import orjson as _orjson
 except ImportError:  # pragma: no cover - the json module gives the same text, slower
-    _orjson = None
+    _orjson = None  # type: ignore[assignment]  # an optional module: None stands for "not installed"
 
 __all__ = [
     "RecordWrite",

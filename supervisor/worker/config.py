@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Callable, Mapping, Optional, TypeVar
+from typing import Mapping, Optional, TypeVar
 
 from supervisor.atproto import endpoints
 from supervisor.secrets import mask_text, mask_value

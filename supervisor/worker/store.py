@@ -286,7 +286,9 @@ class Database:
                 # stored cursor after a lost connection and replays from it.
                 conn.execute("SET synchronous_commit = off")
                 conn.execute(_STAGING)
-                started = conn.execute("SELECT pg_postmaster_start_time()").fetchone()[0]
+                row = conn.execute("SELECT pg_postmaster_start_time()").fetchone()
+                assert row is not None  # a SELECT without FROM gives one row
+                started = row[0]
                 conn.commit()
                 self._note_server(started)
                 self._prepared.add(id(conn))
@@ -555,8 +557,9 @@ def split_batch(batch: Batch) -> tuple[Batch, Batch]:
     for part in (items[:middle], items[middle:]):
         half = Batch()
         for kind, key, value in part:
-            target = {"write": half.writes, "identity": half.identities, "account": half.accounts}[kind]
-            target[key] = value
+            targets: dict[str, dict[str, Any]] = {"write": half.writes, "identity": half.identities,
+                                                  "account": half.accounts}
+            targets[kind][key] = value
         halves.append(half)
     first, second = halves
     second.events, second.ops = batch.events, batch.ops

@@ -22,7 +22,7 @@ import logging
 import time
 import urllib.parse
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 import psycopg
 
@@ -31,6 +31,11 @@ from supervisor.worker import store
 from supervisor.worker.batch import Batch, BatchBuilder
 from supervisor.worker.metrics import WorkerMetrics
 from supervisor.worker.timing import Backoff, RateMeter
+
+if TYPE_CHECKING:  # supervisor.atproto.frames is imported when a stream starts
+    from supervisor.atproto.frames import Account, Commit, Identity, Sync
+
+    EventFrame = Commit | Identity | Account | Sync
 
 __all__ = ["StreamPolicy", "StreamStatus", "Stream", "with_cursor", "StopTimeout"]
 
@@ -488,7 +493,8 @@ class Stream:
         batch = self.builder.batch
         return batch.events > 0 or bool(batch.skipped) or batch.final
 
-    async def _handle(self, data: Any, decode: Callable[..., Any], event_types: tuple, decode_error: type) -> None:
+    async def _handle(self, data: Any, decode: Callable[..., Any], event_types: tuple[type[EventFrame], ...],
+                      decode_error: type[Exception]) -> None:
         if data is _EOF:
             return
         builder = self.builder

@@ -11,7 +11,13 @@ from click.testing import CliRunner
 from supervisor.atproto import dagcbor
 from supervisor.atproto.capture_io import iter_capture_frames, write_capture_frame
 from supervisor.atproto.frames import (
-    encode_account, encode_commit, encode_error, encode_frame, encode_identity, encode_info, encode_sync,
+    encode_account,
+    encode_commit,
+    encode_error,
+    encode_frame,
+    encode_identity,
+    encode_info,
+    encode_sync,
 )
 from supervisor.atproto.repo import export_repo
 from supervisor.cli import main

@@ -82,7 +82,10 @@ def test_errors_carry_a_byte_offset():
 
 def test_depth_and_size_limits():
     deep = b"\x81" * 50 + b"\x01"
-    assert decode(deep, limits=Limits(max_depth=60)) is not None
+    nested: object = 1
+    for _ in range(50):
+        nested = [nested]
+    assert decode(deep, limits=Limits(max_depth=60)) == nested
     with pytest.raises(DecodeError, match="depth"):
         decode(deep, limits=Limits(max_depth=10))
     with pytest.raises(DecodeError, match="limit"):

@@ -10,8 +10,21 @@ from supervisor.atproto.car import read_car
 from supervisor.atproto.cid import CID
 from supervisor.atproto.errors import FrameError
 from supervisor.atproto.frames import (
-    Account, Commit, ErrorFrame, Identity, Info, Sync, Unknown, decode_frame, encode_account, encode_commit,
-    encode_error, encode_frame, encode_identity, encode_info, encode_sync,
+    Account,
+    Commit,
+    ErrorFrame,
+    Identity,
+    Info,
+    Sync,
+    Unknown,
+    decode_frame,
+    encode_account,
+    encode_commit,
+    encode_error,
+    encode_frame,
+    encode_identity,
+    encode_info,
+    encode_sync,
 )
 from supervisor.atproto.mst import walk
 from supervisor.atproto.repo import parse_commit

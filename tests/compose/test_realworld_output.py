@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from supervisor.compose.loader import load_project
+
 from .oracle import compose_config
 from .test_loader_differential import Case, _options, _unescape, write_files
-from supervisor.compose.loader import load_project
 
 pytestmark = pytest.mark.differential
 

@@ -10,7 +10,7 @@ from websockets.exceptions import ConnectionClosed
 from supervisor.atproto import frames
 from supervisor.devrelay import RelayConfig
 
-from .support import collect, subscribe, recv_decoded, run, running, subscribe_url, synth
+from .support import collect, recv_decoded, run, running, subscribe, subscribe_url, synth
 
 # 600 events over 3 days; a 24-hour window keeps roughly the last third.
 WINDOWED = RelayConfig(synth=synth(), retention_hours=24)

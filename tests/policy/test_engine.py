@@ -2,13 +2,12 @@
 
 import pytest
 
-from supervisor.compose.model import Origin
+from supervisor.compose.model import EnvValue, Location, Origin, Substitution
 from supervisor.policy.commands import effective_argv, parse_dockerfile, pm2_plan
 from supervisor.policy.engine import evaluate_project
 from supervisor.policy.errors import ExtensionError
 from supervisor.policy.findings import exit_code
-
-from tests.policy.builders import codes, from_shell, literal, project, service
+from tests.policy.builders import FILE, codes, from_shell, literal, project, service
 
 PM2 = ["pm2-runtime", "start", "dist/index.js", "-i", "4"]
 PY = ["python", "unified_worker.py"]
@@ -202,7 +201,12 @@ def test_shell_value_unused_and_unknown():
 
 
 def test_secret_values_are_masked_in_messages():
-    ev = run(service("w", {"BACKFILL_DAYS": "7d", "DATABASE_URL": "postgresql://u:hunter2@db/x"}, command=PY))
+    # BACKFILL_DAYS takes a secret variable's value, which SV003 quotes: it must show masked
+    days = EnvValue("BACKFILL_DAYS", "hunter2", Origin("environment", Location(FILE, 7, 9)), raw="${POSTGRES_PASSWORD}",
+                    substitutions=[Substitution("POSTGRES_PASSWORD", "hunter2", Origin("shell"))])
+    ev = run(service("w", {"BACKFILL_DAYS": days, "DATABASE_URL": "postgresql://u:hunter2@db/x"}, command=PY))
+    assert codes(ev.findings) == ["SV003"]
+    assert 'BACKFILL_DAYS is "****"' in ev.findings[0].message
     assert all("hunter2" not in f.message for f in ev.findings)
 
 

@@ -1,8 +1,7 @@
 """The pre-commit hook definition is well formed and runs our command."""
 
-from pathlib import Path
-
 import re
+from pathlib import Path
 
 import yaml
 

@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from supervisor.policy.engine import evaluate_project
 from supervisor.policy.findings import exit_code
-
 from tests.policy.builders import project, service
 
 # BACKFILL_DAYS values and what each language makes of them (None: Python raises).

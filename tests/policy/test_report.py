@@ -12,7 +12,6 @@ from supervisor.report.findings import render_json, render_text
 from supervisor.report.github import escape_data, escape_property, render_github, workflow_command
 from supervisor.report.sarif import to_sarif
 from supervisor.report.tables import render_audit
-
 from tests.policy.builders import project, service
 
 FINDINGS = [

@@ -117,9 +117,10 @@ def test_preflight_refuses_two_backfills(tmp_path):
 
 
 def test_repository_stacks_validate_clean(tmp_path):
-    from .helpers import REPO
     from supervisor.compose.loader import load_project
     from supervisor.compose.model import LoadOptions
+
+    from .helpers import REPO
 
     for files in (["compose/docker-compose.yml"], ["compose/docker-compose.yml", "compose/docker-compose.dev.yml"]):
         project = load_project(LoadOptions(files=[str(REPO / f) for f in files], environ={}, cwd=str(REPO)))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 import signal
 import time
+import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import psycopg

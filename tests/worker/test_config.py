@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from supervisor.cli import main
 import supervisor.cli.worker  # noqa: F401  (registers the command)
+from supervisor.cli import main
 from supervisor.worker.config import SUBSCRIBE_PATH, parse_config, subscribe_url
 from supervisor.worker.errors import ConfigError
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import PostgresCluster, _as_postgres, _free_port, _pg_bin
 from supervisor.worker.health import check_health
 
+from ..conftest import PostgresCluster, _as_postgres, _free_port, _pg_bin
 from .support import cursor_of, diff_records, query, read_records, read_truth, seed_cursor, wait_until
 
 pytestmark = pytest.mark.postgres

@@ -67,11 +67,11 @@ def fixes(evaluation: Evaluation, writers: list[Writer]) -> list[str]:
         decision = evaluation.services[writer.service]
         manager = decision.launch.manager or (process_managers().get("pm2") if decision.pm2 and decision.pm2.used else None)
         if manager is not None and writer.unit.instances > 1:
-            for variable in manager.per_instance:
+            for per_instance in manager.per_instance:
                 # a value from the environment that replaces the manager's makes every instance alike
-                if variable.environment_overrides and variable.name not in writer.unit.synthetic:
-                    out.append(f"remove {variable.name} from {writer.service}'s environment"
-                               f"{where(evaluation, writer.service, variable.name)} so {manager.name.upper()} numbers its instances")
+                if per_instance.environment_overrides and per_instance.name not in writer.unit.synthetic:
+                    out.append(f"remove {per_instance.name} from {writer.service}'s environment"
+                               f"{where(evaluation, writer.service, per_instance.name)} so {manager.name.upper()} numbers its instances")
         key = (writer.service, writer.spec.role)
         if key in seen:
             continue

@@ -22,7 +22,7 @@ def primaries(evaluation: Evaluation) -> tuple[list[Finding], set[int]]:
         if profile is None or profile.unique_primary is None:
             continue
         for unit in decision.units:
-            if unit.started and unit.count > 0 and unit.values.get(profile.primary) is True:
+            if unit.started and unit.count > 0 and unit.value(profile.primary) is True:
                 groups.setdefault(profile.name, []).append((decision, unit))
     for name, members in groups.items():
         total = sum(u.count for _, u in members)

@@ -21,7 +21,7 @@ def check(evaluation: Evaluation) -> list[Finding]:
             continue
         profile = evaluation.services[writer.service].profile
         assert profile is not None
-        days = writer.unit.values.get(profile.days_value)
+        days = writer.unit.value(profile.days_value)
         if not isinstance(days, int):
             continue
         shown = describe_unit_value(evaluation, writer.unit, profile.days_variable)

@@ -27,17 +27,19 @@ def check(evaluation: Evaluation) -> list[Finding]:
         for unit in decision.units:
             if not unit.started:
                 break
-            days = unit.values.get(profile.days_value)
+            days = unit.value(profile.days_value)
             if not isinstance(days, int) or days == 0:
                 break
-            primary = unit.values.get(profile.primary) is True
+            primary = unit.value(profile.primary) is True
             backfill = profile.writer("backfill")
             if decision.not_started:
                 why = f"{decision.name} never starts ({decision.not_started})"
             elif unit.count == 0:
                 why = f"{decision.name} runs no container (replicas: 0)"
             elif not primary:
-                why = (f"{unit.title} is not the primary worker ({profile.value_source(profile.primary)} is false: "
+                # a profile without a primary value names none ("None is false")
+                primary_source = profile.value_source(profile.primary) if profile.primary is not None else None
+                why = (f"{unit.title} is not the primary worker ({primary_source} is false: "
                        + "; ".join(describe_unit_value(evaluation, unit, v)
                                    for s in unit.trace if s.name == profile.primary for v in s.reads) + ")")
             else:
