@@ -5,8 +5,9 @@
 #
 # Installs (when missing): the PostgreSQL server, the Docker engine and debootstrap (Debian
 # packages), .venv with the project and its test dependencies (scripts/setup.sh test); starts the
-# Docker engine; runs pytest (the tests start their own PostgreSQL cluster and build the images
-# they need). Exit code: pytest's, except that "no tests ran" (5) is a failure.
+# Docker engine; checks lint (ruff) and types (mypy, configured in pyproject.toml); runs pytest (the
+# tests start their own PostgreSQL cluster and build the images they need). Exit code: 1 when lint or
+# types fail, else pytest's, except that "no tests ran" (5) is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[test] %s\n' "$*" >&2; }
@@ -16,6 +17,10 @@ scripts/setup.sh test
 
 log "starting the Docker engine (if not running)"
 scripts/docker-engine.sh start
+
+log "lint (ruff) and types (mypy)"
+.venv/bin/ruff check supervisor tests bench
+.venv/bin/mypy
 
 log "running pytest"
 set +e

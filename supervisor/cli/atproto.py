@@ -12,9 +12,9 @@ import click
 
 from supervisor.atproto import endpoints
 from supervisor.atproto.capture_io import iter_capture, write_capture_frame
+from supervisor.atproto.dagcbor import decode
 from supervisor.atproto.errors import AtprotoError, CaptureError, DecodeError
 from supervisor.atproto.frames import Account, Commit, ErrorFrame, Identity, Info, Sync, Unknown, decode_frame
-from supervisor.atproto.dagcbor import decode
 from supervisor.atproto.jsonfmt import to_json
 from supervisor.atproto.repo import load_repo
 from supervisor.atproto.validate import frame_problems

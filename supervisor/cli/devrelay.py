@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Optional
 import click
 
 from supervisor.cli.base import EXIT_USAGE, fail, main
+
 if TYPE_CHECKING:
     from supervisor.devrelay.server import DevRelay
 

@@ -161,7 +161,6 @@ def up_command(services: tuple[str, ...], detach: bool, wait: bool, wait_timeout
     from supervisor.runtime import plan as P
     from supervisor.runtime.errors import RuntimeFailure
     from supervisor.runtime.preflight import preflight, render_findings
-    from supervisor.runtime.progress import Progress
 
     if build and no_build:
         fail("error: --build and --no-build are incompatible", EXIT_USAGE)
@@ -204,8 +203,8 @@ def up_command(services: tuple[str, ...], detach: bool, wait: bool, wait_timeout
         fail("interrupted", EXIT_INTERRUPTED)
     except RuntimeFailure as exc:
         _fail_runtime(exc)
-    for name, report in result.worker.items():
-        click.echo(f"worker {name}: {report.summary()}", err=True)
+    for name, health in result.worker.items():
+        click.echo(f"worker {name}: {health.summary()}", err=True)
     if wait:
         click.echo(f"project {project.name}: ready in {time.monotonic() - started:.1f}s", err=True)
     if options.detach:
@@ -273,7 +272,6 @@ def down_command(volumes: bool, remove_orphans: bool, timeout: Optional[int], **
     from supervisor.runtime import launcher as R
     from supervisor.runtime import plan as P
     from supervisor.runtime.errors import RuntimeFailure
-    from supervisor.runtime.progress import Progress
 
     project, name = _project_or_name(load_options_from(kwargs))
     try:
@@ -431,7 +429,6 @@ def restart_command(services: tuple[str, ...], timeout: Optional[int], **kwargs:
     """
     from supervisor.runtime import launcher as R
     from supervisor.runtime.errors import RuntimeFailure
-    from supervisor.runtime.progress import Progress
 
     project, name = _project_or_name(load_options_from(kwargs))
     _check_services(project, services)

@@ -262,7 +262,7 @@ class _Parser:
                 shown = shown[0] + MASK  # the quote, not the secret
             raise self._error(pos, f"unterminated quoted value {shown}")
         raw = text[pos : close + 1]
-        refs: list[Reference] = []
+        refs = []
         if quote == '"':
             value, refs = self._expand(_expand_escapes(value), pos)
         return value, raw, refs, close + 1

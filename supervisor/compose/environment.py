@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from supervisor.compose.goconv import format_value
 from supervisor.compose.merge import EnvStr
@@ -147,7 +147,8 @@ def _env_file_values(env_files: list, project_env: ProjectEnv, where: str,
         return Origin("unset")
 
     for item in env_files:
-        path = item.get("path") if isinstance(item, dict) else str(item)
+        # The schema requires ``path`` in the long form.
+        path = cast(str, item.get("path")) if isinstance(item, dict) else str(item)
         required = item.get("required", True) if isinstance(item, dict) else True
         if not os.path.exists(path):
             if required is False:

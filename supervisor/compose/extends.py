@@ -51,6 +51,8 @@ def _extend(name: str, services: dict, filename: str, base_dir: str, load_file: 
     if extends is None:
         return service
     where = key_location(service, "extends")
+    ref: object
+    file: object
     if isinstance(extends, str):
         ref, file = extends, None
     elif isinstance(extends, dict):
@@ -66,9 +68,10 @@ def _extend(name: str, services: dict, filename: str, base_dir: str, load_file: 
     if file is not None:
         ref_file = os.path.normpath(os.path.join(base_dir, str(file)))
         other = load_file(ref_file)
-        ref_services = other.get("services")
-        if not isinstance(ref_services, dict):
+        other_services = other.get("services")
+        if not isinstance(other_services, dict):
             raise ComposeError(f'cannot extend service "{name}" in {ref_file}: no services section', where)
+        ref_services = other_services
         if ref not in ref_services:
             raise ComposeError(f'cannot extend service "{name}" in {file}: service "{ref}" not found in {file}',
                                where)

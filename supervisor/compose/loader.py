@@ -20,13 +20,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from supervisor.compose.discovery import (
-    Discovery, _apply_dotenv, discover, normalize_project_name,
+    Discovery,
+    _apply_dotenv,
+    discover,
+    normalize_project_name,
 )
 from supervisor.compose.environment import (
-    environment_entries, resolve_bare_variables, resolve_service_environment,
+    environment_entries,
+    resolve_bare_variables,
+    resolve_service_environment,
 )
 from supervisor.compose.extends import apply_extends
 from supervisor.compose.include import apply_include
@@ -34,7 +39,13 @@ from supervisor.compose.interpolation import Interpolator, warning_line
 from supervisor.compose.merge import enforce_unicity, merge
 from supervisor.compose.model import ComposeError, LoadOptions, Location, Origin, Project, Service
 from supervisor.compose.normalize import (
-    canonical, external_names, omit_empty, output_service, plain, resolve_paths, to_mapping,
+    canonical,
+    external_names,
+    omit_empty,
+    output_service,
+    plain,
+    resolve_paths,
+    to_mapping,
 )
 from supervisor.compose.profiles import check_dependencies, split_services
 from supervisor.compose.yamlsource import OVERRIDE, RESET, LMap, key_location, read_documents
@@ -71,7 +82,8 @@ def _prepare_document(doc: Any, filename: str, ctx: _Context) -> LMap:
         for name, service in services.items():
             if isinstance(service, dict) and "environment" in service:
                 service["environment"] = environment_entries(service["environment"], f"services.{name}")
-    return doc
+    # Every mapping read from YAML is an LMap.
+    return cast(LMap, doc)
 
 
 def _load_for_extends(path: str, ctx: _Context) -> dict:
@@ -275,7 +287,7 @@ def _locations(model: dict) -> dict[tuple[str, ...], Location]:
     out: dict[tuple[str, ...], Location] = {}
     for key, loc in getattr(model, "keylocs", {}).items():
         out[(key,)] = loc
-    services = model.get("services") or {}
+    services: Any = model.get("services") or {}
     for name, service in services.items():
         if name in getattr(services, "keylocs", {}):
             out[("services", name)] = services.keylocs[name]
@@ -414,7 +426,7 @@ def _resolve_build_args(config: dict, environment: dict) -> None:
     """A bare build arg takes the project environment's value; compose drops it when there is none."""
     build = config.get("build")
     args = build.get("args") if isinstance(build, dict) else None
-    if not isinstance(args, dict):
+    if not isinstance(build, dict) or not isinstance(args, dict):
         return
     for key in list(args):
         if args[key] is None:

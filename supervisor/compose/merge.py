@@ -29,13 +29,18 @@ class EnvStr(str):
 
     __slots__ = ("raw", "references", "loc", "beaten")
 
+    raw: Optional[str]
+    references: list
+    loc: Optional[Location]
+    beaten: list["EnvStr"]  # entries of the same variable this one replaced
+
     def __new__(cls, text: str, raw: Optional[str] = None, references: Optional[list] = None,
                 loc: Optional[Location] = None) -> "EnvStr":
         self = super().__new__(cls, text)
         self.raw = raw
         self.references = references or []
         self.loc = loc
-        self.beaten: list["EnvStr"] = []  # entries of the same variable this one replaced
+        self.beaten = []
         return self
 
 

@@ -12,7 +12,11 @@ import os
 from typing import Any
 
 from supervisor.compose.goconv import (
-    GoConvError, format_duration, format_value, parse_bytes, parse_duration,
+    GoConvError,
+    format_duration,
+    format_value,
+    parse_bytes,
+    parse_duration,
 )
 from supervisor.compose.model import ComposeError
 from supervisor.compose.yamlsource import LList, LMap, key_location

@@ -28,7 +28,8 @@ def is_enabled(service: dict, profiles: Iterable[str]) -> bool:
 def split_services(services: dict[str, Any], profiles: Iterable[str]) -> tuple[dict, dict]:
     """(enabled, disabled) services, in declaration order."""
     wanted = list(profiles)
-    enabled, disabled = {}, {}
+    enabled: dict[str, Any] = {}
+    disabled: dict[str, Any] = {}
     for name, service in services.items():
         (enabled if is_enabled(service or {}, wanted) else disabled)[name] = service
     return enabled, disabled

@@ -74,13 +74,13 @@ def _flatten(schema: dict[str, Any]) -> dict[str, Any]:
         parts = definition.get("allOf")
         if not parts or definition.get("unevaluatedProperties") is not False:
             continue
-        targets = []
+        targets: list[dict[str, Any]] = []
         for part in parts:
             ref = part.get("$ref", "") if isinstance(part, dict) else ""
             target = defs.get(ref.rpartition("/")[2]) if ref.startswith(f"#/{_defs_key(schema)}/") else None
             simple = isinstance(target, dict) and set(target) <= {"type", "description", "properties",
                                                                    "patternProperties", "required"}
-            if not simple or len(part) != 1:
+            if not isinstance(target, dict) or not simple or len(part) != 1:
                 break
             targets.append(target)
         else:
@@ -141,9 +141,9 @@ def _message(error: Any, base: Optional[list[Any]] = None) -> tuple[list[Any], s
     if validator == "type":
         expected = error.validator_value
         if isinstance(expected, list):
-            text = " or ".join(_TYPE_NAMES.get(t, t) for t in expected)
+            text = " or ".join((_TYPE_NAMES[t] if t in _TYPE_NAMES else t) for t in expected)
         else:
-            text = _TYPE_NAMES.get(expected, expected)
+            text = _TYPE_NAMES[expected] if expected in _TYPE_NAMES else expected
         return path, f"{where} must be {text}"
     if validator == "required":
         missing = [k for k in error.validator_value if k not in (error.instance or {})]
@@ -171,7 +171,7 @@ def _one_of_types(error: Any) -> str:
         if sub.validator == "type":
             value = sub.validator_value
             for t in value if isinstance(value, list) else [value]:
-                name = _TYPE_NAMES.get(t, t)
+                name = (_TYPE_NAMES[t] if t in _TYPE_NAMES else t)
                 if name not in names:
                     names.append(name)
     # compose names the first alternative only ("must be a mapping" for a list_or_dict)

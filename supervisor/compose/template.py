@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Callable, Optional
+from typing import Callable, Optional, cast
 
 from supervisor.compose.model import ComposeError, Location
 
@@ -276,10 +276,11 @@ class _State:
             value = self._apply(operator, braced)
             return value + self.substitute(rest)
 
-        name = named or braced
-        value = self.lookup(name)
-        self.references.append(Reference(name, value, False))
-        return value if value is not None else ""
+        # One of the two is set, checked above.
+        name = cast(str, named or braced)
+        found = self.lookup(name)
+        self.references.append(Reference(name, found, False))
+        return found if found is not None else ""
 
     def _apply(self, operator: str, substitution: str) -> str:
         name, _, text = substitution.partition(operator)

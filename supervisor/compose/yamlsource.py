@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, cast
 
 import yaml
 
@@ -178,11 +178,11 @@ def resolve_plain(text: str) -> Any:
                 return number
         if _FLOAT_RE.match(plain):
             try:
-                number = float(plain)
+                real = float(plain)
             except ValueError:
                 return text
             # Go's ParseFloat fails on overflow (1e400), and go-yaml then keeps the text
-            return text if math.isinf(number) else number
+            return text if math.isinf(real) else real
     return text
 
 
@@ -247,7 +247,8 @@ class _Builder:
         try:
             if isinstance(node, yaml.SequenceNode):
                 return self.sequence(node)
-            return self.mapping(node)
+            # Scalars were handled above; what is left is a mapping.
+            return self.mapping(cast(yaml.MappingNode, node))
         finally:
             self.active.discard(ident)
 
@@ -293,7 +294,8 @@ class _Builder:
             for key, item in value.items():
                 if key not in out:
                     out[key] = item
-                    out.keylocs[key] = value.keylocs.get(key, value.loc)
+                    # A mapping built here always has its location set.
+                    out.keylocs[key] = cast(Location, value.keylocs.get(key, value.loc))
                     if key in value.tags:
                         out.tags[key] = value.tags[key]
 

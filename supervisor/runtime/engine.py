@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import docker
 import docker.errors
@@ -84,7 +84,7 @@ def _root_cause(exc: BaseException) -> str:
             found = item
         todo.extend([item.__cause__, item.__context__, *item.args])
     if found is not None:
-        return found.strerror
+        return str(found.strerror)
     text = str(exc)
     return re.sub(r"\(.*\)$", "", text).strip() or type(exc).__name__
 
@@ -281,7 +281,7 @@ class Engine:
     # --- containers ----------------------------------------------------------------------
 
     def create_container(self, name: str, body: dict[str, Any],
-                         extra_networks: list[tuple[str, dict[str, Any]]] = ()) -> str:
+                         extra_networks: Sequence[tuple[str, dict[str, Any]]] = ()) -> str:
         """``POST /containers/create?name=NAME`` with the raw body; attach further networks."""
         result = self._call(f"create container {name}", self.api.create_container_from_config, body, name)
         cid = result["Id"]

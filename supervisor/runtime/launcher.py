@@ -83,7 +83,10 @@ def prepare_images(engine: Engine, project: Project, services: Sequence[str], op
     for step in P.plan_builds(project, services, images, build=options.build, no_build=options.no_build):
         progress.update("Image", step.image, "Building")
         try:
-            images[step.image] = engine.build(step, lambda line, s=step.service: progress.message(f"#{s} {line}"))
+            def show(line: str, service: str = step.service) -> None:
+                progress.message(f"#{service} {line}")
+
+            images[step.image] = engine.build(step, show)
         except RuntimeFailure:
             progress.update("Image", step.image, "Error")
             raise

@@ -15,8 +15,8 @@ from urllib.parse import unquote, urlsplit
 
 from supervisor.compose.model import EnvValue, Origin, Project
 from supervisor.policy.findings import Finding
-from supervisor.secrets import mask_value
 from supervisor.runtime import spec as S
+from supervisor.secrets import mask_value
 
 __all__ = [
     "STATUS_RULES",
@@ -209,9 +209,10 @@ def running_project(project: Project, containers: list[ContainerView]) -> Projec
         if view.state in ("running", "restarting") and view.service not in first:
             first[view.service] = view
     for name, service in project.services.items():
-        view = first.get(name)
-        if view is None:
+        found = first.get(name)
+        if found is None:
             continue
+        view = found
         svc = copy.copy(service)
         svc.config = copy.deepcopy(service.config)
         origin = Origin("environment", None, f"container {view.name} (Engine inspect)")

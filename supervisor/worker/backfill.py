@@ -18,12 +18,12 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
+from supervisor.throttle import BackfillEstimate, estimate_backfill
 from supervisor.worker import store
 from supervisor.worker.batch import Batch, BatchBuilder
 from supervisor.worker.config import WorkerConfig
 from supervisor.worker.metrics import WorkerMetrics
 from supervisor.worker.stream import Stream, StreamPolicy, StreamStatus
-from supervisor.throttle import BackfillEstimate, estimate_backfill
 from supervisor.worker.timing import RateLimit, resident_memory_bytes
 
 __all__ = ["BackfillStatus", "Backfill", "backfill_cutoff", "window_note", "throttle_text", "PREFIX"]

@@ -25,9 +25,10 @@ def check(evaluation: Evaluation) -> list[Finding]:
         if profile is None or profile.backfill_throttle is None:
             continue
         size_value, size_variable, delay_value, delay_variable = profile.backfill_throttle
-        values = writer.unit.values
-        days, size, delay = values.get(profile.days_value), values.get(size_value), values.get(delay_value)
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (days, size, delay)):
+        days, size, delay = (writer.unit.value(profile.days_value), writer.unit.value(size_value),
+                             writer.unit.value(delay_value))
+        if not (isinstance(days, int) and isinstance(size, int) and isinstance(delay, int)) or \
+                any(isinstance(v, bool) for v in (days, size, delay)):
             continue
         estimate = estimate_backfill(days=days, batch_size=size, batch_delay_ms=delay,
                                      relay_window_hours=evaluation.window_hours,
