@@ -319,6 +319,24 @@ def _load_project(options: LoadOptions) -> Project:
         raise
 
 
+def _apply_label_files(config: dict[str, Any], label_files: Any, environment: dict) -> None:
+    """``label_file``: labels read like ``.env`` files (later files win), under the service's own ``labels``."""
+    from supervisor.compose.dotenv import read_dotenv
+
+    def lookup(name: str) -> Optional[str]:
+        entry = environment.get(name)
+        return entry[0] if entry is not None else None
+
+    merged: dict[str, Any] = {}
+    for path in [label_files] if isinstance(label_files, str) else list(label_files):
+        if not os.path.exists(path):
+            raise ComposeError(f"label file {path} not found: stat {path}: no such file or directory", Location(path))
+        for entry in read_dotenv(path, lookup=lookup):
+            merged[entry.name] = entry.value
+    merged.update(config.get("labels") or {})
+    config["labels"] = dict(sorted(merged.items()))
+
+
 def _mask_error(exc: ComposeError, environment: dict) -> None:
     """Hide the values of secret-named variables that an error quotes (``cpus: ${API_KEY}``)."""
     secrets = {value for name, (value, _origin) in environment.items()
@@ -376,6 +394,8 @@ def _load_discovered(discovery: Discovery, options: LoadOptions) -> Project:
                 env = resolve_service_environment({k: v for k, v in service.items() if k != "env_file"},
                                                   environment, where)
         config = output_service(service_name, service, discovery.working_dir)
+        if active and service.get("label_file") is not None:
+            _apply_label_files(config, service["label_file"], environment)
         _resolve_build_args(config, environment)
         config["environment"] = {k: v.value for k, v in env.items()}
         if not config["environment"]:

@@ -534,6 +534,7 @@ def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]
     where = f"services.{name}"
     out = plain({k: v for k, v in service.items() if not k.startswith("x-")})
     out.pop("env_file", None)
+    out.pop("label_file", None)  # read into labels by the loader
     out.pop("extends", None)
     out["command"] = shell_split(service.get("command"), f"{where}.command")
     out["entrypoint"] = shell_split(service.get("entrypoint"), f"{where}.entrypoint")
@@ -673,6 +674,11 @@ def resolve_paths(model: dict, base_dir: str) -> dict:
                 context = build.get("context", ".")
                 if isinstance(context, str) and not _is_remote(context):
                     build["context"] = _abs(context, base_dir)
+            label_files = service.get("label_file")
+            if isinstance(label_files, str):
+                service["label_file"] = _abs(label_files, base_dir)
+            elif isinstance(label_files, list):
+                service["label_file"] = [_abs(f, base_dir) if isinstance(f, str) else f for f in label_files]
             env_files = service.get("env_file")
             if isinstance(env_files, list):
                 for item in env_files:

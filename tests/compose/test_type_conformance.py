@@ -55,3 +55,29 @@ def test_a_file_with_a_byte_order_mark_reads_as_compose_reads_it(tmp_path: Path,
     assert reference.ok and reference.config is not None, reference.error
     ours = load_project(LoadOptions(cwd=str(tmp_path), environ={})).config
     assert ours["services"] == reference.config["services"]
+
+
+LABEL_FILES = {
+    "list": ("    label_file: [l1.env, l2.env]\n    labels:\n      a: inline\n", True),
+    "string": ("    label_file: l2.env\n", True),
+    "missing": ("    label_file: missing.env\n", False),
+    "missing-inactive": ("    label_file: missing.env\n    profiles: [off]\n", True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LABEL_FILES))
+def test_label_file_as_compose(name: str, tmp_path: Path) -> None:
+    body, accepted = LABEL_FILES[name]
+    (tmp_path / "l1.env").write_text('a=1\nb=from-file\n# c\nd="q v"\n')
+    (tmp_path / "l2.env").write_text("b=second\ne=${X:-dflt}\n")
+    (tmp_path / "compose.yaml").write_text("services:\n  s:\n    image: x\n" + body + "  t:\n    image: y\n")
+    reference = compose_config(str(tmp_path), {})
+    assert reference.ok is accepted, reference.error
+    try:
+        ours = load_project(LoadOptions(cwd=str(tmp_path), environ={})).config
+    except ComposeError as exc:
+        assert not accepted, exc
+        assert "label file" in exc.message and "missing.env" in exc.message
+        return
+    assert accepted and reference.config is not None
+    assert ours["services"] == reference.config["services"]
