@@ -219,8 +219,9 @@ def profile_load(root: Path, files: list[str], env: dict[str, str], top: int = 2
     """cProfile of an in-process ``load_project`` (after one warm-up load), top functions."""
     from supervisor.compose.loader import load_project
     from supervisor.compose.model import LoadOptions
+    from supervisor.verdicts import MemoryVerdicts
 
-    options = LoadOptions(files=files, environ=env, cwd=str(root))
+    options = LoadOptions(files=files, environ=env, cwd=str(root), verdicts=MemoryVerdicts())
     load_project(options)
     profiler = cProfile.Profile()
     profiler.enable()

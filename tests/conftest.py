@@ -103,3 +103,16 @@ _db_counter = iter(range(1, 1_000_000))
 def database_url(postgres_cluster: PostgresCluster) -> str:
     """A fresh, empty database for one test."""
     return postgres_cluster.create_database(f"t{os.getpid()}_{next(_db_counter)}_{int(time.time() * 1000) % 100000}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every cache the commands keep (schema verdicts, locks) goes to a throw-away folder, never ~/.cache."""
+    folder = tmp_path_factory.mktemp("cache-home")
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous

@@ -15,6 +15,7 @@ import click
 
 from supervisor import __version__
 from supervisor.compose.model import ComposeError, LoadOptions
+from supervisor.verdicts import VerdictCache
 
 __all__ = [
     "EXIT_OK",
@@ -219,7 +220,13 @@ def load_options_from(kwargs: dict[str, Any]) -> LoadOptions:
         project_directory=values["project_directory"],
         env_files=list(values["env_files"] or ()),
         profiles=list(values["profiles"] or ()),
+        verdicts=verdict_cache(),
     )
+
+
+def verdict_cache() -> Optional[VerdictCache]:
+    """Where the command line remembers schema verdicts (``$XDG_CACHE_HOME``; off with ``SUPERVISOR_NO_CACHE``)."""
+    return VerdictCache.from_environment(os.environ)
 
 
 def top_level_option_values() -> dict[str, Any]:

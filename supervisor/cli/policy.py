@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
@@ -16,10 +16,14 @@ from supervisor.cli.base import (
     handle_errors,
     load_options_from,
     main,
+    verdict_cache,
 )
 from supervisor.compose.model import ComposeError, LoadOptions, Location, Project
 from supervisor.policy.errors import PolicyError
 from supervisor.policy.findings import Finding, exit_code
+
+if TYPE_CHECKING:
+    from supervisor.policy.engine import Evaluation
 
 __all__ = ["validate_command", "audit_command", "explain_command", "evaluate_options"]
 
@@ -34,13 +38,15 @@ def _load(options: LoadOptions) -> Project:
     return load_project(options)
 
 
-def evaluate_options(options: LoadOptions, root: Optional[str] = None):
+def evaluate_options(options: LoadOptions, root: Optional[str] = None) -> "Evaluation":
     """Resolve a project and evaluate its policy (raises ComposeError / PolicyError)."""
-    from supervisor.policy.engine import evaluate_project
-    from supervisor.policy.sources import read_build_contexts
+    return _evaluate(_load(options), root)
 
-    project = _load(options)
-    return evaluate_project(project, contexts=read_build_contexts(project), root=root or _root())
+
+def _evaluate(project: Project, root: Optional[str] = None) -> "Evaluation":
+    from supervisor.policy.sources import evaluate_sources
+
+    return evaluate_sources(project, root=root or _root(), verdicts=verdict_cache())
 
 
 def _error_finding(exc: Exception, code: str) -> Finding:
@@ -87,12 +93,9 @@ def validate_command(fmt: str, strict: bool, **kwargs: Any) -> None:
         _finish([Finding("SV000", "error", str(exc))], fmt, strict, fallback)
     for warning in project.warnings:
         click.echo(warning, err=True)
-    from supervisor.policy.engine import evaluate_project
-    from supervisor.policy.sources import read_build_contexts
-
     fallback = Location(project.files[0]) if project.files else fallback
     try:
-        evaluation = evaluate_project(project, contexts=read_build_contexts(project), root=_root())
+        evaluation = _evaluate(project)
     except PolicyError as exc:
         _finish([_error_finding(exc, exc.code)], fmt, strict, fallback)
     _finish(evaluation.findings, fmt, strict, fallback)
@@ -123,18 +126,15 @@ def audit_command(fmt: str, all_vars: bool, **kwargs: Any) -> None:
     click.echo(render_audit(audit_rows(evaluation, all_vars=all_vars), fmt))
 
 
-def _evaluate_or_exit(options: LoadOptions):
+def _evaluate_or_exit(options: LoadOptions) -> "Evaluation":
     try:
         project = _load(options)
     except ComposeError as exc:
         fail(f"error: {exc}", EXIT_USAGE)
     for warning in project.warnings:
         click.echo(warning, err=True)
-    from supervisor.policy.engine import evaluate_project
-    from supervisor.policy.sources import read_build_contexts
-
     try:
-        return evaluate_project(project, contexts=read_build_contexts(project), root=_root())
+        return _evaluate(project)
     except PolicyError as exc:
         fail(f"error: {exc}", EXIT_USAGE)
 

@@ -456,17 +456,22 @@ def status_command(fmt: str, no_worker: bool, **kwargs: Any) -> None:
     unreachable database is reported, not fatal.
     """
     from supervisor.policy.errors import PolicyError
+    from supervisor.policy.sources import evaluate_sources
     from supervisor.runtime import status as T
     from supervisor.runtime.errors import RuntimeFailure
     from supervisor.runtime.health import is_worker_service
     from supervisor.runtime.launcher import worker_health
-    from supervisor.runtime.preflight import evaluate
 
-    project = load_project_or_exit(load_options_from(kwargs))
+    def evaluate(checked: Project) -> Any:
+        return evaluate_sources(checked, verdicts=verdicts)
+
+    options = load_options_from(kwargs)
+    verdicts = options.verdicts
+    project = load_project_or_exit(options)
     try:
         engine = _engine()
         views = [T.container_view(engine.inspect(c["Id"])) for c in engine.containers(project.name)]
-        rows, error = _cursor_rows(engine, project, views)
+        rows, error = T.read_cursor_rows(engine, project, views)
         report = T.build_status(project, views, rows, evaluate=evaluate, cursor_error=error)
         workers: dict[str, str] = {}
         if not no_worker:
@@ -491,26 +496,6 @@ def status_command(fmt: str, no_worker: bool, **kwargs: Any) -> None:
     else:
         _print_status(report, workers, secrets)
     sys.exit(report.exit_code)
-
-
-def _cursor_rows(engine: Any, project: Project, views: list[Any]) -> tuple[Optional[list[Any]], str]:
-    from supervisor.runtime import status as T
-
-    target = T.database_target(project)
-    if target is None:
-        return None, "no service has a postgresql:// DATABASE_URL naming a service of the project"
-    service, user, password, database = target
-    db = next((v for v in views if v.service == service and v.state == "running"), None)
-    if db is None:
-        return None, f"database service {service} is not running"
-    cmd = ["psql", "-h", "127.0.0.1", "-U", user, "-d", database, "-At", "-F", "\t",
-           "-v", "ON_ERROR_STOP=1", "-c", T.CURSOR_QUERY]
-    code, output = engine.exec(db.id, cmd, timeout=15, env={"PGPASSWORD": password})
-    if code != 0:
-        if "does not exist" in output:
-            return [], ""
-        return None, f"psql in {db.name} failed (exit {code}): {output.strip()[-300:]}"
-    return T.parse_cursor_rows(output), ""
 
 
 def _print_status(report: Any, workers: dict[str, str], secrets: frozenset[str] = frozenset()) -> None:
@@ -545,8 +530,9 @@ def _print_status(report: Any, workers: dict[str, str], secrets: frozenset[str] 
     else:
         for row, writers in report.cursors:
             who = ", ".join(f"{w.service} ({w.role})" for w in writers) or "no running writer"
-            echo(f"  {row.service}: cursor {row.cursor or '-'}, last event {row.last_event_time or '-'}, "
-                       f"updated {row.updated_at} by {who}")
+            shown = row.to_json()
+            echo(f"  {row.service}: cursor {shown['cursor'] or '-'}, last event {shown['last_event_time'] or '-'}, "
+                 f"updated {shown['updated_at']} by {who}")
     if report.findings:
         echo("\nfindings")
         for finding in report.findings:

@@ -50,6 +50,7 @@ from supervisor.compose.normalize import (
 from supervisor.compose.profiles import check_dependencies, split_services
 from supervisor.compose.yamlsource import OVERRIDE, RESET, LMap, key_location, read_documents
 from supervisor.secrets import is_secret_name, redact_words
+from supervisor.verdicts import Verdicts
 
 __all__ = ["load_project"]
 
@@ -58,9 +59,10 @@ class _Context:
     """What one load shares between files: the environment, warnings, caches."""
 
     def __init__(self, interpolator: Interpolator, validate: bool = True,
-                 documents: Optional[dict[str, "list | ComposeError"]] = None):
+                 documents: Optional[dict[str, "list | ComposeError"]] = None, verdicts: Optional[Verdicts] = None):
         self.interpolator = interpolator
         self.validate = validate
+        self.verdicts = verdicts
         # files parsed ahead (for the project name), each handed once to the load
         self.documents = documents if documents is not None else {}
         self.extends_cache: dict[str, dict] = {}
@@ -142,9 +144,9 @@ def _load_file(filename: str, model: dict, working_dir: str, ctx: _Context, chai
             # As compose, after every file: a later file cannot repair what an earlier one broke
             # (a string ``environment:`` merged with a mapping is still refused). Only the services
             # this file touched can have changed.
-            validate(model, filename, ())
+            validate(model, filename, (), verdicts=ctx.verdicts)
             if touched:
-                validate_services(model, {service_name: filename for service_name in touched})
+                validate_services(model, {service_name: filename for service_name in touched}, verdicts=ctx.verdicts)
         if "version" in model:
             if filename not in ctx.version_warned:
                 ctx.version_warned.add(filename)
@@ -162,7 +164,8 @@ def _load_model(files: list[str], working_dir: str, ctx: _Context, chain: list[s
     def load_included(paths: list[str], project_dir: str, env_files: list[str]) -> dict:
         env = dict(ctx.interpolator.environment)
         _apply_dotenv(env_files, env, ctx.interpolator.warnings)
-        sub = _Context(Interpolator(env, ctx.interpolator.warnings, ctx.interpolator._warned), ctx.validate)
+        sub = _Context(Interpolator(env, ctx.interpolator.warnings, ctx.interpolator._warned), ctx.validate,
+                       verdicts=ctx.verdicts)
         sub_model = _load_model(paths, project_dir, sub, chain + files[:1])
         _resolve_bare(sub_model, env)
         return sub_model
@@ -358,7 +361,7 @@ def _load_discovered(discovery: Discovery, options: LoadOptions) -> Project:
     if previous is None or previous[0] != name:
         environment["COMPOSE_PROJECT_NAME"] = (name, Origin("default", detail="project name"))
 
-    ctx = _Context(interpolator, documents=parsed)
+    ctx = _Context(interpolator, documents=parsed, verdicts=options.verdicts)
     model = _load_model(discovery.files, discovery.working_dir, ctx, [])
     if not model:
         raise ComposeError("empty compose file", Location(discovery.files[0]))

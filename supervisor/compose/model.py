@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any, Optional
 
 from supervisor.errors import ComposeError, LocatedError, Location
+from supervisor.verdicts import Verdicts
 
 __all__ = [
     "Location",
@@ -149,3 +150,5 @@ class LoadOptions:
     cwd: Optional[str] = None  # None means os.getcwd()
     # False: env_file entries are listed, not read (compose's `config --hash` resolves no env files)
     read_env_files: bool = True
+    # where schema verdicts are remembered (see supervisor.verdicts); None: every document is checked
+    verdicts: Optional[Verdicts] = None

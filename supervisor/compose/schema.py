@@ -15,7 +15,7 @@ from typing import Any, Iterable, Optional
 
 from supervisor.compose.model import ComposeError, Location
 from supervisor.compose.yamlsource import key_location
-from supervisor.verdicts import known_valid, remember_valid, verdict_key
+from supervisor.verdicts import Verdicts, schema_violation, verdict_key
 
 __all__ = ["SCHEMA_SOURCE", "SCHEMA_SHA256", "validate", "validate_services", "load_schema"]
 
@@ -198,60 +198,41 @@ def _schema_digest() -> str:
     return verdict_key("compose-spec", "file", _schema_bytes().decode("utf-8", "replace")) or ""
 
 
-def _cache_key(kind: str, document: Any) -> Optional[str]:
-    return verdict_key(_schema_digest(), kind, document)
+@functools.lru_cache(maxsize=1)
+def _service_validator() -> Any:
+    return _validator().evolve(schema={"$ref": f"#/{_defs_key(load_schema())}/service"})
 
 
-def validate(model: Any, file: str, services: Optional[Iterable[str]] = None) -> None:
+def validate(model: Any, file: str, services: Optional[Iterable[str]] = None, *,
+             verdicts: Optional[Verdicts] = None) -> None:
     """Raise :class:`ComposeError` for the first schema violation of ``model`` (merged up to ``file``).
 
     With ``services``, only those services are checked (the others are
     unchanged since they were last validated), with the rest of the model.
+    ``verdicts`` remembers documents found valid (validating means importing jsonschema and
+    compiling the schema, which costs more than everything else on a small project).
     """
     if services is not None:
         model = _subset(model, services)
-    # Validating means importing jsonschema and compiling the schema, which costs more than
-    # everything else on a small project: a document already found valid is not checked again.
-    key = _cache_key("document", model)
-    if known_valid(key):
-        return
-    validator = _validator()
-    error = None
-    for candidate in validator.iter_errors(model):
-        if error is None or len(list(candidate.absolute_path)) > len(list(error.absolute_path)):
-            error = candidate
+    error = schema_violation(_validator, model, schema=_schema_digest(), definition="document", verdicts=verdicts)
     if error is None:
-        remember_valid(key)
         return
     path, message = _message(error)
     location = _locate(model, path) or Location(file)
     raise ComposeError(f"validating {file}: {message}", location)
 
 
-def validate_services(model: Any, last_files: dict[str, str]) -> None:
+def validate_services(model: Any, last_files: dict[str, str], *, verdicts: Optional[Verdicts] = None) -> None:
     """Validate the services named in ``last_files`` (service -> the file named in errors)."""
     services = model.get("services")
     if not isinstance(services, dict):
         return
-    pending = {}
     for name, file in last_files.items():
         service = services.get(name)
         if service is None:
             continue
-        key = _cache_key("service", service)
-        if not known_valid(key):
-            pending[name] = (file, key)
-    if not pending:
-        return
-    definition = _validator().evolve(schema={"$ref": f"#/{_defs_key(load_schema())}/service"})
-    for name, (file, key) in pending.items():
-        service = services[name]
-        error = None
-        for candidate in definition.iter_errors(service):
-            if error is None or len(list(candidate.absolute_path)) > len(list(error.absolute_path)):
-                error = candidate
-        if error is None:
-            remember_valid(key)
-            continue
-        path, message = _message(error, ["services", name])
-        raise ComposeError(f"validating {file}: {message}", _locate(model, path) or Location(file))
+        error = schema_violation(_service_validator, service, schema=_schema_digest(), definition="service",
+                                 verdicts=verdicts)
+        if error is not None:
+            path, message = _message(error, ["services", name])
+            raise ComposeError(f"validating {file}: {message}", _locate(model, path) or Location(file))

@@ -1,7 +1,7 @@
 """Decide who really backfills: implementation profiles, the policy engine and its findings (pure).
 
->>> from supervisor.policy import evaluate_project
->>> evaluation = evaluate_project(project)          # a Project from supervisor.compose.loader
+>>> from supervisor.policy import evaluate_sources
+>>> evaluation = evaluate_sources(project)          # a Project from supervisor.compose.loader
 >>> [f.code for f in evaluation.findings]
 """
 
@@ -19,7 +19,9 @@ _EXPORTS = {
     "RULES": "findings", "Finding": "findings", "Rule": "findings", "exit_code": "findings", "rule": "findings",
     "NaN": "parsing", "ParseFailure": "parsing", "js_parse_int": "parsing", "js_truthy": "parsing",
     "python_int": "parsing",
-    "Profile": "profiles", "builtin_profiles": "profiles", "load_profiles": "profiles", "parse_profile": "profiles",
+    "Catalog": "profiles", "Profile": "profiles", "parse_profile": "profiles",
+    "builtin_catalog": "sources", "builtin_profiles": "sources", "load_profiles": "sources",
+    "evaluate_sources": "sources",
     "read_dockerfiles": "sources", "read_build_contexts": "sources", "BuildContext": "sources",
     "Launch": "launch", "follow_launch": "launch",
 }
@@ -39,7 +41,8 @@ __all__ = [
     "Explanation", "Layer", "explain",
     "RULES", "Finding", "Rule", "exit_code", "rule",
     "NaN", "ParseFailure", "js_parse_int", "js_truthy", "python_int",
-    "Profile", "builtin_profiles", "load_profiles", "parse_profile",
+    "Catalog", "Profile", "parse_profile",
+    "builtin_catalog", "builtin_profiles", "load_profiles", "evaluate_sources",
     "read_dockerfiles", "read_build_contexts", "BuildContext",
     "Launch", "follow_launch",
 ]

@@ -18,11 +18,11 @@ from supervisor.policy.errors import ExtensionError
 from supervisor.policy.expressions import Context, StartFailure, format_value
 from supervisor.policy.findings import Finding, rule
 from supervisor.policy.launch import Launch, follow_launch
-from supervisor.policy.managers import ProcessManager, process_managers
-from supervisor.policy.profiles import Profile, WriterSpec, builtin_profiles, load_schema
+from supervisor.policy.managers import ProcessManager
+from supervisor.policy.profiles import Catalog, Profile, WriterSpec
 from supervisor.policy.variants import VariantChoice, choose_variant, match_program
 from supervisor.secrets import redact, secret_values
-from supervisor.verdicts import known_valid, remember_valid, verdict_key
+from supervisor.verdicts import Verdicts, schema_violation
 
 __all__ = [
     "DEFAULT_RELAY_WINDOW_HOURS",
@@ -156,6 +156,7 @@ class Evaluation:
     root: Optional[str] = None
     profiles: Mapping[str, Profile] = dataclasses.field(default_factory=dict)
     network_events_per_second: float = DEFAULT_NETWORK_EVENTS_PER_SECOND
+    managers: Mapping[str, ProcessManager] = dataclasses.field(default_factory=dict)
 
     def writers_on(self, cursor: str) -> list[Writer]:
         return [w for w in self.writers if w.cursor == cursor]
@@ -181,7 +182,8 @@ def service_location(project: Project, name: str) -> Optional[Location]:
 
 # --- x-supervisor ---------------------------------------------------------------------------
 
-def _check_extension(block: Any, kind: str, where: Optional[Location], label: str) -> dict[str, Any]:
+def _check_extension(block: Any, kind: str, where: Optional[Location], label: str, schema: Mapping[str, Any],
+                     verdicts: Optional[Verdicts]) -> dict[str, Any]:
     if block is None:
         return {}
     if not isinstance(block, Mapping):
@@ -201,19 +203,16 @@ def _check_extension(block: Any, kind: str, where: Optional[Location], label: st
                 raise ExtensionError(f"{label}: x-supervisor.ignore: {found.code} cannot be ignored", where)
             if not isinstance(reason, str) or not reason.strip():
                 raise ExtensionError(f"{label}: x-supervisor.ignore.{code} needs a reason (a non-empty string)", where)
-    schema = load_schema("x-supervisor.schema.json")
-    key = verdict_key(schema, kind, dict(block))
-    if known_valid(key):
-        return dict(block)
-    import jsonschema  # lazily: only when a block exists and was not seen valid before
 
-    validator = jsonschema.Draft202012Validator({**schema, "$ref": f"#/$defs/{kind}"})
-    errors = sorted(validator.iter_errors(dict(block)), key=lambda e: list(e.absolute_path))
-    if not errors:
-        remember_valid(key)
-    if errors:
-        path = ".".join(str(p) for p in errors[0].absolute_path)
-        raise ExtensionError(f"{label}: x-supervisor{'.' + path if path else ''}: {errors[0].message}", where)
+    def validator() -> Any:
+        import jsonschema  # lazily: only when a block exists and was not seen valid before
+
+        return jsonschema.Draft202012Validator({**schema, "$ref": f"#/$defs/{kind}"})
+
+    error = schema_violation(validator, dict(block), schema=schema, definition=kind, verdicts=verdicts)
+    if error is not None:
+        path = ".".join(str(p) for p in error.absolute_path)
+        raise ExtensionError(f"{label}: x-supervisor{'.' + path if path else ''}: {error.message}", where)
     return dict(block)
 
 
@@ -280,14 +279,13 @@ def _instance_groups(plan: Optional[Pm2Plan]) -> list[tuple[int, int, str]]:
 
 
 def _manager_environment(env: dict[str, Optional[str]], index: int,
-                         manager: Optional[ProcessManager] = None) -> tuple[dict[str, Optional[str]], dict[str, str]]:
+                         manager: ProcessManager) -> tuple[dict[str, Optional[str]], dict[str, str]]:
     """The environment a process manager gives instance ``index`` (described in process-managers.json).
 
     PM2 copies the container environment into each instance but drops a non-empty ``pm_id``
     and assigns its own; the ``NODE_APP_INSTANCE`` it injects is overwritten by one set in the
     container environment.
     """
-    manager = manager or process_managers()["pm2"]
     out = dict(env)
     synthetic: dict[str, str] = {}
     for variable in manager.per_instance:
@@ -341,7 +339,7 @@ def _show(loc: Optional[Location], root: Optional[str]) -> str:
 
 
 def _launch(project: Project, name: str, service: Service, build: Any, text: Optional[str],
-            root: Optional[str]) -> Launch:
+            root: Optional[str], managers: Mapping[str, ProcessManager]) -> Launch:
     """Follow the service's start-up chain from the compose file into its build context."""
     image = None
     if text:
@@ -351,7 +349,7 @@ def _launch(project: Project, name: str, service: Service, build: Any, text: Opt
     return follow_launch(service.config, image, build.files if build is not None else {},
                          label=build.label if build is not None else "",
                          dockerfile=build.dockerfile if build is not None else "Dockerfile", compose_where=where,
-                         environment={k: v.value for k, v in service.environment.items()})
+                         managers=managers, environment={k: v.value for k, v in service.environment.items()})
 
 
 def _detect_program(service: Service, profiles: Mapping[str, Profile], launch: Launch, files: Mapping[str, str],
@@ -415,10 +413,14 @@ def _propagate_not_started(project: Project, decisions: dict[str, ServiceDecisio
                     break
 
 
-def evaluate_project(project: Project, *, profiles: Optional[Mapping[str, Profile]] = None,
+def evaluate_project(project: Project, *, catalog: Catalog,
                      dockerfiles: Optional[Mapping[str, str]] = None, root: Optional[str] = None,
-                     contexts: Optional[Mapping[str, Any]] = None) -> Evaluation:
-    """Decide every service's writers and produce the findings.
+                     contexts: Optional[Mapping[str, Any]] = None, verdicts: Optional[Verdicts] = None) -> Evaluation:
+    """Decide every service's writers and produce the findings (no I/O: everything read comes in).
+
+    ``catalog`` holds the profiles, process managers and ``x-supervisor`` schema
+    (:func:`supervisor.policy.sources.builtin_catalog` reads the shipped ones); ``verdicts``
+    remembers ``x-supervisor`` blocks found valid (None: each is checked).
 
     ``contexts`` maps a service name to its build context (:class:`supervisor.policy.sources.BuildContext`,
     read by the caller): label, Dockerfile name and text, target and files.
@@ -428,11 +430,11 @@ def evaluate_project(project: Project, *, profiles: Optional[Mapping[str, Profil
     """
     from supervisor.policy import rules  # rules use the types above
 
-    profiles = builtin_profiles() if profiles is None else profiles
+    profiles = catalog.profiles
     dockerfiles = dockerfiles or {}
     contexts = contexts or {}
     top = _check_extension(project.extensions.get("x-supervisor"), "project",
-                           key_location(project, "x-supervisor"), "x-supervisor")
+                           key_location(project, "x-supervisor"), "x-supervisor", catalog.extension_schema, verdicts)
     window = float(top.get("relay_window_hours", DEFAULT_RELAY_WINDOW_HOURS))
     decisions: dict[str, ServiceDecision] = {}
     writers: list[Writer] = []
@@ -442,11 +444,11 @@ def evaluate_project(project: Project, *, profiles: Optional[Mapping[str, Profil
             ext_block = (service.config.get("x-supervisor") if isinstance(service.config, Mapping) else None)
         extension = _check_extension(ext_block, "service",
                                      key_location(project, "services", name, "x-supervisor") or service.location,
-                                     f"service {name}")
+                                     f"service {name}", catalog.extension_schema, verdicts)
         build = contexts.get(name)
         text = build.dockerfile_text if build is not None else dockerfiles.get(name)
         argv = effective_argv(service.config, parse_dockerfile(text, getattr(build, "target", None)) if text else DockerfileCommand())
-        launch = _launch(project, name, service, build, text, root)
+        launch = _launch(project, name, service, build, text, root, catalog.managers)
         files = build.files if build is not None else {}
         label = build.label if build is not None else ""
         detection = _detect_program(service, profiles, launch, files, label, argv, text, extension)
@@ -470,7 +472,7 @@ def evaluate_project(project: Project, *, profiles: Optional[Mapping[str, Profil
             replicas = _replicas(service)
             for index, count, label_ in _instance_groups(plan):
                 if plan is not None and plan.used:
-                    unit_env, synthetic = _manager_environment(env, index, launch.manager)
+                    unit_env, synthetic = _manager_environment(env, index, launch.manager or catalog.managers["pm2"])
                     synthetic = {**notes, **synthetic}
                 else:
                     unit_env, synthetic = env, dict(notes)
@@ -490,7 +492,8 @@ def evaluate_project(project: Project, *, profiles: Optional[Mapping[str, Profil
                 if unit.enabled.get(spec.role) and cursor is not None:
                     writers.append(Writer(name, unit, spec, cursor, unit.count))
     evaluation = Evaluation(project, decisions, writers, [], window, root, profiles,
-                            float(top.get("network_events_per_second", DEFAULT_NETWORK_EVENTS_PER_SECOND)))
+                            float(top.get("network_events_per_second", DEFAULT_NETWORK_EVENTS_PER_SECOND)),
+                            catalog.managers)
     evaluation.findings = _redact_findings(rules.run_rules(evaluation, top), secret_values(project))
     return evaluation
 

@@ -22,7 +22,7 @@ from typing import Any, Mapping, Optional
 
 from supervisor.policy.commands import argv_list
 from supervisor.policy.dockerfile import ImageConfig, Instruction
-from supervisor.policy.managers import ProcessManager, process_managers
+from supervisor.policy.managers import ProcessManager
 
 __all__ = ["Step", "Launch", "follow_launch", "shell_words", "last_command"]
 
@@ -441,13 +441,14 @@ def _node_source(entry: str, walk: _Walk) -> tuple[Optional[str], Optional[str]]
 
 def follow_launch(config: Mapping[str, Any], image: Optional[ImageConfig], files: Mapping[str, str], *,
                   label: str = "", dockerfile: str = "Dockerfile", compose_where: Mapping[str, str] = {},
-                  managers: Optional[Mapping[str, ProcessManager]] = None,
+                  managers: Mapping[str, ProcessManager],
                   environment: Mapping[str, Optional[str]] = {}) -> Launch:
     """The chain from a service's configuration to the program it runs.
 
     ``image`` is the Dockerfile's stage (None for a prebuilt image), ``files`` the build context,
     ``label`` the context's path as shown to users ("python-firehose/"), ``compose_where`` the
-    locations of the service's ``entrypoint``/``command`` keys, ``environment`` the container's
+    locations of the service's ``entrypoint``/``command`` keys, ``managers`` the process managers
+    by command name, ``environment`` the container's
     variables from the compose file (shell scripts expand them; the image's ENV fills the rest).
     """
     image = image or ImageConfig()
@@ -484,7 +485,7 @@ def follow_launch(config: Mapping[str, Any], image: Optional[ImageConfig], files
         return Launch(tuple(steps), image_env=image_env)
     environ = {name: value for name, (value, _) in image.env_defaults().items()}
     environ.update({k: v for k, v in environment.items() if v is not None})
-    walk = _Walk(files, label, image.workdir, steps, env, managers if managers is not None else process_managers(), environ)
+    walk = _Walk(files, label, image.workdir, steps, env, managers, environ)
     final, entry_file = _walk(list(argv), walk, where, 0)
     program = posixpath.basename(final[0]) if final else None
     if walk.manager is not None:

@@ -1,17 +1,15 @@
-"""Process managers described as data (``schemas/process-managers.json``): how many processes they
-start, and what they set in each process's environment."""
+"""Process managers described as data (``schemas/process-managers.json``, read by
+:mod:`supervisor.policy.sources`): how many processes they start, and what they set in each
+process's environment."""
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import json
-import os
 from typing import Mapping, Optional
 
 from supervisor.policy.errors import ProfileError
 
-__all__ = ["InstanceVariable", "ProcessManager", "process_managers", "parse_managers"]
+__all__ = ["InstanceVariable", "ProcessManager", "parse_managers"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,15 +66,3 @@ def parse_managers(document: Mapping[str, object]) -> dict[str, ProcessManager]:
     except (KeyError, TypeError, ValueError, AssertionError) as exc:
         raise ProfileError(f"process-managers.json: malformed entry: {exc}") from None
     return out
-
-
-@functools.lru_cache(maxsize=1)
-def process_managers() -> Mapping[str, ProcessManager]:
-    from supervisor.policy.profiles import _schemas_path
-
-    path = os.path.join(_schemas_path(), "process-managers.json")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return parse_managers(json.load(handle))
-    except (OSError, ValueError) as exc:
-        raise ProfileError(f"{path}: cannot read: {exc}") from None

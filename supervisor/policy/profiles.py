@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
-import os
 import re
-from pathlib import PurePath
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, TypeVar
+from typing import Any, Iterable, Mapping, Optional
 
 from supervisor.policy.errors import ProfileError
 from supervisor.policy.expressions import referenced_variables
-from supervisor.verdicts import known_valid, remember_valid, verdict_key
+from supervisor.policy.managers import ProcessManager
+from supervisor.verdicts import Verdicts, schema_violation
 
 __all__ = [
     "DetectClue",
@@ -26,45 +24,10 @@ __all__ = [
     "WriterSpec",
     "MisleadingSpec",
     "Profile",
-    "schemas_dir",
-    "load_schema",
+    "Catalog",
     "parse_profile",
-    "load_profiles",
-    "builtin_profiles",
+    "collect_profiles",
 ]
-
-
-if TYPE_CHECKING:
-    from pathlib import Path
-
-
-@functools.lru_cache(maxsize=1)
-def _schemas_path() -> str:
-    # os.path rather than pathlib: this runs at every start of validate
-    package = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-    for candidate in (os.path.join(package, "schemas"), os.path.join(os.path.dirname(package), "schemas")):
-        if os.path.isfile(os.path.join(candidate, "profile.schema.json")):
-            return candidate
-    raise ProfileError(f"schemas folder not found beside {package}")
-
-
-def schemas_dir() -> "Path":
-    """The folder holding our JSON Schemas (``schemas/`` beside the package, or inside it once installed)."""
-    from pathlib import Path
-
-    return Path(_schemas_path())
-
-
-@functools.lru_cache(maxsize=None)
-def load_schema(name: str) -> dict[str, Any]:
-    """One of our JSON Schemas by file name, e.g. ``profile.schema.json``."""
-    path = os.path.join(_schemas_path(), name)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            schema: dict[str, Any] = json.load(handle)
-            return schema
-    except (OSError, ValueError) as exc:
-        raise ProfileError(f"{path}: cannot read schema: {exc}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,26 +157,22 @@ class Profile:
         return next((w for w in self.writers if w.role == role), None)
 
 
-def _validate(document: Any, where: str) -> None:
-    schema = load_schema("profile.schema.json")
-    key = verdict_key(schema, "profile", document)
-    if known_valid(key):
-        return
-    import jsonschema  # imported lazily: it is slow to import and only needed here
+def _validate(document: Any, where: str, schema: Mapping[str, Any], verdicts: Optional[Verdicts]) -> None:
+    def validator() -> Any:
+        import jsonschema  # imported lazily: it is slow to import and only needed here
 
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
-    if not errors:
-        remember_valid(key)
-    if errors:
-        first = errors[0]
-        path = "/".join(str(p) for p in first.absolute_path) or "(root)"
-        raise ProfileError(f"{where}: {path}: {first.message}")
+        return jsonschema.Draft202012Validator(schema)
+
+    error = schema_violation(validator, document, schema=schema, definition="profile", verdicts=verdicts)
+    if error is not None:
+        path = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        raise ProfileError(f"{where}: {path}: {error.message}")
 
 
-def parse_profile(document: Any, *, where: str = "<profile>", check_patterns: bool = True) -> Profile:
-    """Check one profile document against the schema and build a :class:`Profile`."""
-    _validate(document, where)
+def parse_profile(document: Any, schema: Mapping[str, Any], *, where: str = "<profile>", check_patterns: bool = True,
+                  verdicts: Optional[Verdicts] = None) -> Profile:
+    """Check one profile document against ``schema`` (``profile.schema.json``) and build a :class:`Profile`."""
+    _validate(document, where, schema, verdicts)
     names = [v["name"] for v in document["values"]]
     if len(set(names)) != len(names):
         raise ProfileError(f"{where}: values: duplicate value names")
@@ -291,34 +250,26 @@ def _variant(document: Mapping[str, Any], known: set[str], where: str, check: bo
                    values, document.get("commits", ""))
 
 
-_PathT = TypeVar("_PathT", str, PurePath)
+def collect_profiles(profiles: Iterable[Profile]) -> dict[str, Profile]:
+    """Name -> profile; names must be unique."""
+    out: dict[str, Profile] = {}
+    for profile in profiles:
+        if profile.name in out:
+            raise ProfileError(f"{profile.path}: profile {profile.name!r} is also defined in {out[profile.name].path}")
+        out[profile.name] = profile
+    return out
 
 
-def load_profiles(paths: Iterable[_PathT], *, check_patterns: bool = True) -> dict[str, Profile]:
-    """Read profile files (all ``str`` or all paths: they are sorted); names must be unique."""
-    profiles: dict[str, Profile] = {}
-    for path in sorted(paths):
-        try:
-            with open(path, encoding="utf-8") as handle:
-                document = json.load(handle)
-        except OSError as exc:
-            raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
-        except ValueError as exc:
-            raise ProfileError(f"{path}: not JSON: {exc}") from None
-        profile = parse_profile(document, where=str(path), check_patterns=check_patterns)
-        if profile.name in profiles:
-            raise ProfileError(f"{path}: profile {profile.name!r} is also defined in {profiles[profile.name].path}")
-        profiles[profile.name] = profile
-    return profiles
+@dataclasses.dataclass(frozen=True)
+class Catalog:
+    """What the engine knows besides the project: the profiles, the process managers, the x-supervisor schema.
 
+    Read from ``schemas/`` by :func:`supervisor.policy.sources.builtin_catalog`.
+    """
 
-@functools.lru_cache(maxsize=1)
-def builtin_profiles() -> Mapping[str, Profile]:
-    """The profiles shipped in ``schemas/profiles``."""
-    # the shipped patterns are checked by the test suite, so a run compiles only those it uses
-    folder = os.path.join(_schemas_path(), "profiles")
-    names = [os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".json")]
-    return load_profiles(names, check_patterns=False)
+    profiles: Mapping[str, Profile]
+    managers: Mapping[str, ProcessManager]
+    extension_schema: Mapping[str, Any]
 
 
 def _throttle(block: Optional[Mapping[str, Any]]) -> Optional[tuple[str, str, str, str]]:

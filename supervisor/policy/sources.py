@@ -1,21 +1,39 @@
-"""The one I/O edge of the policy layer: reading the build context of services that build.
+"""The one I/O edge of the policy layer: what the engine reads, read here and handed to it.
 
-Files are read on demand (only those the start-up chain and the profiles' markers name), must be
-regular files inside the context, and are refused above :data:`MAX_SOURCE_BYTES`.
+- the build context of services that build: files are read on demand (only those the start-up
+  chain and the profiles' markers name), must be regular files inside the context, and are
+  refused above :data:`MAX_SOURCE_BYTES`;
+- the shipped data (``schemas/``): implementation profiles, process managers and the
+  ``x-supervisor`` schema, as one :class:`~supervisor.policy.profiles.Catalog`;
+- :func:`evaluate_sources`, the one pipeline from a loaded project to its evaluation
+  (``validate``, ``audit``, ``explain``, ``status`` and the check ``up`` runs first).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import os
 import stat
-from typing import Any, Iterator, Mapping, Optional
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Optional, TypeVar
 
 from supervisor.compose.model import Location, Project
-from supervisor.policy.errors import SourceError
+from supervisor.files import InputTooLarge, read_input
+from supervisor.policy.errors import ProfileError, SourceError
+from supervisor.policy.managers import ProcessManager, parse_managers
+from supervisor.policy.profiles import Catalog, Profile, collect_profiles, parse_profile
+from supervisor.verdicts import Verdicts
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from supervisor.policy.engine import Evaluation
 
 __all__ = ["MAX_DOCKERFILE_BYTES", "MAX_SOURCE_BYTES", "BuildContext", "ContextFiles", "read_build_contexts",
-           "read_dockerfiles"]
+           "read_dockerfiles", "schemas_dir", "load_schema", "load_profiles", "builtin_profiles",
+           "process_managers", "builtin_catalog", "evaluate_sources"]
 
 MAX_SOURCE_BYTES = 1 << 20
 MAX_DOCKERFILE_BYTES = MAX_SOURCE_BYTES
@@ -34,8 +52,11 @@ def read_source(path: str, limit: int = MAX_SOURCE_BYTES) -> Optional[str]:
         raise SourceError(f"{path}: {info.st_size} bytes, more than the {limit} bytes read from a build context file; "
                           f"shorten it or declare x-supervisor: {{implementation: NAME}} on the service", Location(path))
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read(limit + 1)[:limit]
+        return read_input(path, limit).decode("utf-8", errors="replace")
+    except InputTooLarge:  # grew since it was looked at
+        raise SourceError(f"{path}: more than the {limit} bytes read from a build context file; "
+                          f"shorten it or declare x-supervisor: {{implementation: NAME}} on the service",
+                          Location(path)) from None
     except OSError:
         return None
 
@@ -125,3 +146,96 @@ def read_dockerfiles(project: Project) -> dict[str, str]:
     """Service name -> Dockerfile text, for services whose Dockerfile can be read."""
     return {name: ctx.dockerfile_text for name, ctx in read_build_contexts(project).items()
             if ctx.dockerfile_text is not None}
+
+
+# --- the shipped data -----------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def _schemas_path() -> str:
+    # os.path rather than pathlib: this runs at every start of validate
+    package = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    for candidate in (os.path.join(package, "schemas"), os.path.join(os.path.dirname(package), "schemas")):
+        if os.path.isfile(os.path.join(candidate, "profile.schema.json")):
+            return candidate
+    raise ProfileError(f"schemas folder not found beside {package}")
+
+
+def schemas_dir() -> "Path":
+    """The folder holding our JSON Schemas (``schemas/`` beside the package, or inside it once installed)."""
+    from pathlib import Path
+
+    return Path(_schemas_path())
+
+
+@functools.lru_cache(maxsize=None)
+def load_schema(name: str) -> dict[str, Any]:
+    """One of our JSON Schemas by file name, e.g. ``profile.schema.json``."""
+    path = os.path.join(_schemas_path(), name)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            schema: dict[str, Any] = json.load(handle)
+            return schema
+    except (OSError, ValueError) as exc:
+        raise ProfileError(f"{path}: cannot read schema: {exc}") from None
+
+
+_PathT = TypeVar("_PathT", str, PurePath)
+
+
+def load_profiles(paths: Iterable[_PathT], *, check_patterns: bool = True,
+                  verdicts: Optional[Verdicts] = None) -> dict[str, Profile]:
+    """Read profile files (all ``str`` or all paths: they are sorted); names must be unique."""
+    schema = load_schema("profile.schema.json")
+    parsed: list[Profile] = []
+    for path in sorted(paths):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                document = json.load(handle)
+        except OSError as exc:
+            raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise ProfileError(f"{path}: not JSON: {exc}") from None
+        parsed.append(parse_profile(document, schema, where=str(path), check_patterns=check_patterns,
+                                    verdicts=verdicts))
+    return collect_profiles(parsed)
+
+
+@functools.lru_cache(maxsize=4)
+def builtin_profiles(verdicts: Optional[Verdicts] = None) -> Mapping[str, Profile]:
+    """The profiles shipped in ``schemas/profiles``."""
+    # the shipped patterns are checked by the test suite, so a run compiles only those it uses
+    folder = os.path.join(_schemas_path(), "profiles")
+    names = [os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".json")]
+    return load_profiles(names, check_patterns=False, verdicts=verdicts)
+
+
+@functools.lru_cache(maxsize=1)
+def process_managers() -> Mapping[str, ProcessManager]:
+    """The process managers described in ``schemas/process-managers.json``."""
+    path = os.path.join(_schemas_path(), "process-managers.json")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return parse_managers(json.load(handle))
+    except (OSError, ValueError) as exc:
+        raise ProfileError(f"{path}: cannot read: {exc}") from None
+
+
+def builtin_catalog(verdicts: Optional[Verdicts] = None) -> Catalog:
+    """The shipped profiles, process managers and ``x-supervisor`` schema."""
+    return Catalog(builtin_profiles(verdicts), process_managers(), load_schema("x-supervisor.schema.json"))
+
+
+# --- the pipeline ---------------------------------------------------------------------------
+
+def evaluate_sources(project: Project, *, root: Optional[str] = None,
+                     verdicts: Optional[Verdicts] = None) -> "Evaluation":
+    """The policy's evaluation of a loaded project, with its build contexts and the shipped catalog.
+
+    ``root`` is the folder locations are shown relative to (default: the current folder).
+    Raises :class:`~supervisor.policy.errors.PolicyError` for a malformed ``x-supervisor`` block
+    or an unreadable build context file.
+    """
+    from supervisor.policy.engine import evaluate_project
+
+    return evaluate_project(project, catalog=builtin_catalog(verdicts), contexts=read_build_contexts(project),
+                            root=root or os.getcwd(), verdicts=verdicts)

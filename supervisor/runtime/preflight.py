@@ -9,27 +9,20 @@ import os
 from typing import Any, Optional
 
 from supervisor.compose.model import Project
+from supervisor.verdicts import Verdicts
 
-__all__ = ["evaluate", "preflight", "render_findings"]
-
-
-def evaluate(project: Project, root: Optional[str] = None) -> Any:
-    """The policy's evaluation of a project (writers per cursor row, findings).
-
-    Raises :class:`supervisor.policy.errors.PolicyError` for a malformed ``x-supervisor`` block.
-    """
-    from supervisor.policy import evaluate_project, read_build_contexts
-
-    return evaluate_project(project, contexts=read_build_contexts(project), root=root or os.getcwd())
+__all__ = ["preflight", "render_findings"]
 
 
-def preflight(project: Project, root: Optional[str] = None) -> tuple[list[Any], int]:
+def preflight(project: Project, root: Optional[str] = None,
+              verdicts: Optional[Verdicts] = None) -> tuple[list[Any], int]:
     """The findings ``supervisor validate`` reports for the project, and its exit code (0, 1 or 2)."""
     from supervisor.policy.errors import PolicyError
     from supervisor.policy.findings import Finding, exit_code
+    from supervisor.policy.sources import evaluate_sources
 
     try:
-        findings = evaluate(project, root).findings
+        findings = evaluate_sources(project, root=root, verdicts=verdicts).findings
     except PolicyError as exc:
         # As validate: a malformed x-supervisor block is finding SV010 (exit 2).
         findings = [Finding("SV010", "error", getattr(exc, "message", None) or str(exc),

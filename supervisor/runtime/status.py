@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 from urllib.parse import unquote, urlsplit
 
 from supervisor.compose.model import EnvValue, Origin, Project
+from supervisor.cursors import CursorRow, moment, parse_cursor_line
 from supervisor.policy.findings import Finding
 from supervisor.runtime import spec as S
 from supervisor.secrets import mask_value
@@ -31,6 +32,7 @@ __all__ = [
     "running_project",
     "database_target",
     "parse_cursor_rows",
+    "read_cursor_rows",
     "CURSOR_QUERY",
     "build_status",
 ]
@@ -63,16 +65,6 @@ class ContainerView:
     entrypoint: Optional[list[str]]
     config_hash: str
     started_at: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class CursorRow:
-    """One ``firehose_cursor`` row."""
-
-    service: str
-    cursor: str
-    last_event_time: str
-    updated_at: str
 
 
 @dataclasses.dataclass
@@ -161,7 +153,7 @@ class StatusReport:
                 "audit_files": s.audit_files,
             } for s in self.services],
             "firehose_cursor": None if self.cursors is None else [
-                {**dataclasses.asdict(row), "writers": [dataclasses.asdict(w) for w in writers]}
+                {**row.to_json(), "writers": [dataclasses.asdict(w) for w in writers]}
                 for row, writers in self.cursors],
             "firehose_cursor_error": self.cursor_error or None,
             "findings": [f.to_json() for f in self.findings],
@@ -243,10 +235,34 @@ def parse_cursor_rows(text: str) -> list[CursorRow]:
     """Rows printed by ``psql -At -F '\\t'`` for :data:`CURSOR_QUERY`."""
     rows = []
     for line in text.splitlines():
-        fields = line.split("\t")
-        if len(fields) == 4:
-            rows.append(CursorRow(*fields))
+        row = parse_cursor_line(line.split("\t"))
+        if row is not None:
+            rows.append(row)
     return rows
+
+
+def read_cursor_rows(engine: Any, project: Project,
+                     containers: list[ContainerView]) -> tuple[Optional[list[CursorRow]], str]:
+    """The ``firehose_cursor`` rows, read with ``psql`` inside the project's running database container.
+
+    ``engine`` runs a command in a container (:meth:`supervisor.runtime.engine.Engine.exec`).
+    Returns ``(rows, "")``, or ``(None, why)`` when the rows cannot be read; no table yet is no rows.
+    """
+    target = database_target(project)
+    if target is None:
+        return None, "no service has a postgresql:// DATABASE_URL naming a service of the project"
+    service, user, password, database = target
+    db = next((v for v in containers if v.service == service and v.state == "running"), None)
+    if db is None:
+        return None, f"database service {service} is not running"
+    cmd = ["psql", "-h", "127.0.0.1", "-U", user, "-d", database, "-At", "-F", "\t",
+           "-v", "ON_ERROR_STOP=1", "-c", CURSOR_QUERY]
+    code, output = engine.exec(db.id, cmd, timeout=15, env={"PGPASSWORD": password})
+    if code != 0:
+        if "does not exist" in output:
+            return [], ""
+        return None, f"psql in {db.name} failed (exit {code}): {output.strip()[-300:]}"
+    return parse_cursor_rows(output), ""
 
 
 def _writers(evaluation: Any) -> list[WriterView]:
@@ -341,7 +357,7 @@ def build_status(project: Project, containers: list[ContainerView], rows: Option
             if not owners:
                 findings.append(StatusFinding(
                     "RT005", "info",
-                    f'firehose_cursor row "{row.service}" (updated {row.updated_at}) has no running writer: '
+                    f'firehose_cursor row "{row.service}" (updated {moment(row.updated_at)}) has no running writer: '
                     "it was written by a stopped service or another program"))
     return StatusReport(project.name, services, cursors, cursor_error, findings)
 

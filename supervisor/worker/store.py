@@ -25,6 +25,7 @@ from typing import Any, Iterator, Optional
 
 import psycopg
 
+from supervisor.cursors import CursorRow
 from supervisor.secrets import mask_text
 from supervisor.worker.batch import Batch, RecordWrite
 from supervisor.worker.errors import MigrationError, StoreError
@@ -180,22 +181,6 @@ def _naive_utc(value: Optional[datetime]) -> Optional[datetime]:
         return value.astimezone(timezone.utc).replace(tzinfo=None)
     except OverflowError:
         return None
-
-
-@dataclasses.dataclass(frozen=True)
-class CursorRow:
-    """A ``firehose_cursor`` row: ``seq`` is the cursor as a number when it is one."""
-
-    service: str
-    cursor: Optional[str]
-    last_event_time: Optional[datetime]
-    updated_at: Optional[datetime]
-
-    @property
-    def seq(self) -> Optional[int]:
-        """The cursor as a sequence number (None when empty or not a plain number)."""
-        text = (self.cursor or "").strip()
-        return int(text) if text.isdigit() else None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any, Optional, Union
 
 from supervisor.compose.model import EnvValue, Location, Origin, Project, Service, Substitution
+from supervisor.policy import engine
+from supervisor.policy.sources import builtin_catalog
 
 FILE = "/proj/docker-compose.yml"
 
@@ -62,3 +64,8 @@ def project(*services: Service, environment: Optional[dict[str, tuple[str, Origi
 
 def codes(findings, *, active_only: bool = True) -> list[str]:
     return sorted(f.code for f in findings if not active_only or f.suppressed is None)
+
+
+def evaluate_project(project: Project, **kwargs: Any) -> engine.Evaluation:
+    """The engine with the shipped catalog (profiles, process managers, x-supervisor schema)."""
+    return engine.evaluate_project(project, catalog=builtin_catalog(), **kwargs)

@@ -4,10 +4,9 @@ import pytest
 
 from supervisor.compose.model import EnvValue, Location, Origin, Substitution
 from supervisor.policy.commands import effective_argv, parse_dockerfile, pm2_plan
-from supervisor.policy.engine import evaluate_project
 from supervisor.policy.errors import ExtensionError
 from supervisor.policy.findings import exit_code
-from tests.policy.builders import FILE, codes, from_shell, literal, project, service
+from tests.policy.builders import FILE, codes, evaluate_project, from_shell, literal, project, service
 
 PM2 = ["pm2-runtime", "start", "dist/index.js", "-i", "4"]
 PY = ["python", "unified_worker.py"]

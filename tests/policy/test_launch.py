@@ -8,6 +8,7 @@ import pytest
 
 from supervisor.policy.dockerfile import read_image_config
 from supervisor.policy.launch import follow_launch, last_command
+from supervisor.policy.sources import process_managers
 
 PKG = json.dumps({"scripts": {"start": "NODE_ENV=production node dist/index.js",
                               "build": "esbuild server/index.ts --bundle --outfile=dist/index.js",
@@ -55,7 +56,7 @@ CASES = [
 @pytest.mark.parametrize("config,dockerfile,target,files,program,entry,source,instances,cpu,origin", CASES)
 def test_chain(config, dockerfile, target, files, program, entry, source, instances, cpu, origin):
     image = read_image_config(dockerfile, target) if dockerfile else None
-    launch = follow_launch(config, image, files)
+    launch = follow_launch(config, image, files, managers=process_managers())
     assert (launch.program, launch.entry, launch.source) == (program, entry, source)
     assert (launch.instances, launch.cpu_dependent) == (instances, cpu)
     assert launch.instances_origin == origin
@@ -71,13 +72,13 @@ def test_chain(config, dockerfile, target, files, program, entry, source, instan
 ])
 def test_scripts_expand_arguments_and_variables(script, environment, instances, entry):
     image = read_image_config('FROM node:20\nENTRYPOINT ["./start.sh"]\nCMD ["node", "dist/index.js"]\n')
-    launch = follow_launch({}, image, {**APP, "start.sh": script}, environment=environment)
+    launch = follow_launch({}, image, {**APP, "start.sh": script}, environment=environment, managers=process_managers())
     assert (launch.instances, launch.entry, launch.source) == (instances, entry, "server/index.ts")
 
 
 def test_every_step_is_located():
     image = read_image_config('FROM node:20\nWORKDIR /app\nENV BACKFILL_DAYS=0\nCMD ["./docker-entrypoint.sh"]\n')
-    launch = follow_launch({}, image, APP, label="app/", dockerfile="Dockerfile")
+    launch = follow_launch({}, image, APP, label="app/", dockerfile="Dockerfile", managers=process_managers())
     assert [(s.kind, s.where) for s in launch.steps] == [
         ("dockerfile", "app/Dockerfile:4"), ("script", "app/docker-entrypoint.sh:5"),
         ("manager", "app/docker-entrypoint.sh:5"), ("build", "app/package.json:4"), ("program", "")]
@@ -85,14 +86,14 @@ def test_every_step_is_located():
 
 
 def test_assignments_in_the_start_command_are_recorded():
-    launch = follow_launch({"command": ["npm", "start"]}, None, APP)
+    launch = follow_launch({"command": ["npm", "start"]}, None, APP, managers=process_managers())
     assert ("NODE_ENV", "production", "package.json:3") in launch.env
 
 
 def test_an_entry_the_build_does_not_write_cannot_start():
     files = {"package.json": json.dumps({"scripts": {"build": "esbuild a/index.ts b/main.ts --outdir=dist"}}),
              "a/index.ts": "", "b/main.ts": ""}
-    launch = follow_launch({"command": ["node", "dist/index.js"]}, None, files)
+    launch = follow_launch({"command": ["node", "dist/index.js"]}, None, files, managers=process_managers())
     assert launch.cannot_start is not None and "dist/a/index.js" in launch.cannot_start
     assert launch.source is None
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from supervisor.policy.engine import evaluate_project
 from supervisor.policy.findings import exit_code
+from tests.policy.builders import evaluate_project
 
 from .builders import project, service
 

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from supervisor.policy.errors import ProfileError
-from supervisor.policy.profiles import builtin_profiles, load_profiles, parse_profile, schemas_dir
+from supervisor.policy.profiles import parse_profile
+from supervisor.policy.sources import builtin_profiles, load_profiles, load_schema, schemas_dir
 
 
 def _document(name="publicappview-typescript"):
@@ -29,21 +30,21 @@ def test_unknown_operator_is_refused():
     doc = _document()
     doc["values"][0]["expr"] = {"frobnicate": 1}
     with pytest.raises(ProfileError, match="values/0/expr"):
-        parse_profile(doc, where="x.json")
+        parse_profile(doc, load_schema("profile.schema.json"), where="x.json")
 
 
 def test_unknown_reference_is_refused():
     doc = _document()
     doc["primary"] = "nope"
     with pytest.raises(ProfileError, match="unknown value 'nope'"):
-        parse_profile(doc, where="x.json")
+        parse_profile(doc, load_schema("profile.schema.json"), where="x.json")
 
 
 def test_missing_field_is_refused():
     doc = _document()
     del doc["writers"]
     with pytest.raises(ProfileError, match="'writers' is a required property"):
-        parse_profile(doc)
+        parse_profile(doc, load_schema("profile.schema.json"))
 
 
 def test_new_implementation_is_a_new_file(tmp_path):
@@ -61,7 +62,7 @@ def test_new_implementation_is_a_new_file(tmp_path):
 
 
 def test_every_builtin_detection_pattern_compiles():
-    from supervisor.policy.profiles import builtin_profiles
+    from supervisor.policy.sources import builtin_profiles
 
     profiles = builtin_profiles()
     assert profiles
@@ -76,7 +77,7 @@ def test_bad_pattern_in_a_profile_file_is_refused(tmp_path):
     import pytest
 
     from supervisor.policy.errors import ProfileError
-    from supervisor.policy.profiles import load_profiles, schemas_dir
+    from supervisor.policy.sources import load_profiles, schemas_dir
 
     document = json.loads((schemas_dir() / "profiles" / "supervisor-worker.json").read_text())
     document["detect"][0]["pattern"] = "(unclosed"

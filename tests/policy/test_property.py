@@ -6,9 +6,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from supervisor.policy.engine import evaluate_project
 from supervisor.policy.findings import exit_code
-from tests.policy.builders import project, service
+from tests.policy.builders import evaluate_project, project, service
 
 # BACKFILL_DAYS values and what each language makes of them (None: Python raises).
 DAYS = {"0": (0, 0), "1": (1, 1), "3": (3, 3), "-1": (-1, -1), "-5": (-5, -5), " 2 ": (2, 2),

@@ -6,13 +6,12 @@ import pytest
 
 from supervisor.compose.model import Location
 from supervisor.policy.audit import audit_rows
-from supervisor.policy.engine import evaluate_project
 from supervisor.policy.findings import RULES, Finding
 from supervisor.report.findings import render_json, render_text
 from supervisor.report.github import escape_data, escape_property, render_github, workflow_command
 from supervisor.report.sarif import to_sarif
 from supervisor.report.tables import render_audit
-from tests.policy.builders import project, service
+from tests.policy.builders import evaluate_project, project, service
 
 FINDINGS = [
     Finding("SV001", "error", "two writers, 100% sure:\nfix it", Location("/proj/docker-compose.yml", 12, 9),

@@ -16,8 +16,8 @@ import pytest
 from supervisor.compose.loader import load_project
 from supervisor.compose.model import LoadOptions
 from supervisor.policy.audit import audit_rows
-from supervisor.policy.engine import evaluate_project
 from supervisor.policy.sources import read_build_contexts
+from tests.policy.builders import evaluate_project
 
 # --- the pieces of a tree ---------------------------------------------------------------------
 

@@ -64,7 +64,7 @@ def test_status_agrees_with_audit(engine, stack):
     from supervisor.compose.loader import load_project
     from supervisor.compose.model import LoadOptions
     from supervisor.policy.audit import audit_rows
-    from supervisor.runtime.preflight import evaluate
+    from supervisor.policy.sources import evaluate_sources as evaluate
 
     name, _ = stack
     status = supervisor("status", "-p", name, *FILES, "--format", "json", cwd=REPO, env=ENV)
@@ -76,7 +76,7 @@ def test_status_agrees_with_audit(engine, stack):
     environ = dict(ENV, PATH="/usr/bin:/bin")
     project = load_project(LoadOptions(files=[str(REPO / f) for f in FILES[1::2]], project_name=name,
                                        environ=environ, cwd=str(REPO)))
-    audit = {row.service: row.to_json() for row in audit_rows(evaluate(project, str(REPO)))}
+    audit = {row.service: row.to_json() for row in audit_rows(evaluate(project, root=str(REPO)))}
     services = {s["service"]: s for s in doc["services"]}
     worker = services["python-unified-worker"]
     assert [r["backfill_enabled"] for r in worker["audit_running"]] == [audit["python-unified-worker"]["backfill_enabled"]]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
+from supervisor.policy.sources import evaluate_sources as evaluate
 from supervisor.runtime import spec as S
 from supervisor.runtime import status as T
-from supervisor.runtime.preflight import evaluate, preflight
+from supervisor.runtime.preflight import preflight
 
 from .helpers import project_from
 
@@ -53,7 +56,7 @@ def stack(tmp_path):
 
 
 def test_matching_stack_has_no_findings(stack):
-    rows = [T.CursorRow("backfill", "c1", "2024-01-01T00:00:00", "2024-01-02T00:00:00")]
+    rows = [T.CursorRow("backfill", "c1", datetime(2024, 1, 1), datetime(2024, 1, 2))]
     report = T.build_status(stack, views_of(stack), rows, evaluate=evaluate)
     assert report.findings == [] and report.exit_code == 0
     worker = next(s for s in report.services if s.service == "worker")
@@ -93,7 +96,7 @@ def test_config_drift_and_stopped_service(stack):
 
 
 def test_cursor_row_without_writer(stack):
-    rows = [T.CursorRow("old-name", "", "", "2024-01-01T00:00:00")]
+    rows = [T.CursorRow("old-name", None, None, datetime(2024, 1, 1))]
     report = T.build_status(stack, views_of(stack), rows, evaluate=evaluate)
     assert [f.code for f in report.findings] == ["RT005"]
 
@@ -105,8 +108,8 @@ def test_database_target_from_database_url(stack):
 def test_parse_cursor_rows():
     text = "backfill\t123\t2024-01-01T00:00:00\t2024-01-02T00:00:00\nfirehose\t\t\t2024-01-02T00:00:00\n"
     assert T.parse_cursor_rows(text) == [
-        T.CursorRow("backfill", "123", "2024-01-01T00:00:00", "2024-01-02T00:00:00"),
-        T.CursorRow("firehose", "", "", "2024-01-02T00:00:00")]
+        T.CursorRow("backfill", "123", datetime(2024, 1, 1), datetime(2024, 1, 2)),
+        T.CursorRow("firehose", None, None, datetime(2024, 1, 2))]
 
 
 def test_preflight_refuses_two_backfills(tmp_path):

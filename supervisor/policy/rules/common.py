@@ -59,13 +59,11 @@ def writer_title(writer: Writer, evaluation: Optional[Evaluation] = None) -> str
 
 def fixes(evaluation: Evaluation, writers: list[Writer]) -> list[str]:
     """What to change so that these writers no longer share a row, from the profiles and process managers."""
-    from supervisor.policy.managers import process_managers
-
     out: list[str] = []
     seen: set[tuple[str, str]] = set()
     for writer in writers:
         decision = evaluation.services[writer.service]
-        manager = decision.launch.manager or (process_managers().get("pm2") if decision.pm2 and decision.pm2.used else None)
+        manager = decision.launch.manager or (evaluation.managers.get("pm2") if decision.pm2 and decision.pm2.used else None)
         if manager is not None and writer.unit.instances > 1:
             for per_instance in manager.per_instance:
                 # a value from the environment that replaces the manager's makes every instance alike

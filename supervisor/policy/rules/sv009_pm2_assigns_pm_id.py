@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from supervisor.policy.engine import Evaluation
 from supervisor.policy.findings import Finding, Rule
-from supervisor.policy.managers import process_managers
 from supervisor.policy.provenance import value_location
 from supervisor.policy.rules.common import enabling
 
@@ -20,7 +19,7 @@ def check(evaluation: Evaluation) -> list[Finding]:
     for decision in evaluation.services.values():
         if decision.pm2 is None or not decision.pm2.used:
             continue
-        manager = decision.launch.manager or process_managers()["pm2"]
+        manager = decision.launch.manager or evaluation.managers["pm2"]
         for variable in manager.per_instance:
             if variable.environment_overrides:
                 continue

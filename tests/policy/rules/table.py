@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from supervisor.policy.engine import evaluate_project
-from tests.policy.builders import project
+from tests.policy.builders import evaluate_project, project
 
 PY = ["python", "-u", "unified_worker.py"]
 PM2 = ["pm2-runtime", "start", "dist/index.js", "-i", "4"]
