@@ -68,7 +68,7 @@ class ComposeError(LocatedError):
 class PolicyError(LocatedError):
     """Unusable policy input (exit code 2); the message says what is wrong and where."""
 
-    code = "SV010"  # the finding ``validate`` reports it as
+    code = "SV010"  # the finding ``validate`` reports it as (supervisor.policy.findings.INVALID_EXTENSION)
 
 
 class RuntimeFailure(LocatedError):

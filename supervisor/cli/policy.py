@@ -20,7 +20,7 @@ from supervisor.cli.base import (
 )
 from supervisor.compose.model import ComposeError, LoadOptions, Location, Project
 from supervisor.policy.errors import PolicyError
-from supervisor.policy.findings import Finding, exit_code
+from supervisor.policy.findings import COMPOSE_ERROR, Finding, exit_code, input_finding
 
 if TYPE_CHECKING:
     from supervisor.policy.engine import Evaluation
@@ -47,12 +47,6 @@ def _evaluate(project: Project, root: Optional[str] = None) -> "Evaluation":
     from supervisor.policy.sources import evaluate_sources
 
     return evaluate_sources(project, root=root or _root(), verdicts=verdict_cache())
-
-
-def _error_finding(exc: Exception, code: str) -> Finding:
-    location: Optional[Location] = getattr(exc, "location", None)
-    message = getattr(exc, "message", None) or str(exc)
-    return Finding(code, "error", message, location)
 
 
 def _render(findings: list[Finding], fmt: str, strict: bool, fallback: Optional[Location]) -> str:
@@ -88,16 +82,16 @@ def validate_command(fmt: str, strict: bool, **kwargs: Any) -> None:
     try:
         project = _load(options)
     except ComposeError as exc:
-        _finish([_error_finding(exc, "SV000")], fmt, strict, fallback)
+        _finish([input_finding(exc, COMPOSE_ERROR)], fmt, strict, fallback)
     except OSError as exc:
-        _finish([Finding("SV000", "error", str(exc))], fmt, strict, fallback)
+        _finish([Finding(COMPOSE_ERROR, "error", str(exc))], fmt, strict, fallback)
     for warning in project.warnings:
         click.echo(warning, err=True)
     fallback = Location(project.files[0]) if project.files else fallback
     try:
         evaluation = _evaluate(project)
     except PolicyError as exc:
-        _finish([_error_finding(exc, exc.code)], fmt, strict, fallback)
+        _finish([input_finding(exc)], fmt, strict, fallback)
     _finish(evaluation.findings, fmt, strict, fallback)
 
 

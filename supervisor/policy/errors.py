@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from supervisor.errors import PolicyError
+from supervisor.policy.findings import UNREADABLE_SOURCE
 
 __all__ = ["PolicyError", "ProfileError", "ExtensionError", "SourceError"]
 
@@ -18,4 +19,4 @@ class ExtensionError(PolicyError):
 class SourceError(PolicyError):
     """A file of a build context that is refused: not a regular file, or too large."""
 
-    code = "SV013"
+    code = UNREADABLE_SOURCE

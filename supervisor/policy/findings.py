@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Final, Literal, Optional, get_args
 
 from supervisor.compose.model import Location
 
-__all__ = ["Rule", "RULES", "rule", "Finding", "SEVERITIES", "exit_code"]
+__all__ = ["Rule", "RULES", "rule", "Finding", "Severity", "SEVERITIES", "COMPOSE_ERROR", "INVALID_EXTENSION",
+           "UNREADABLE_SOURCE", "UNSUPPRESSIBLE", "input_finding", "exit_code"]
 
-SEVERITIES = ("error", "warning", "info")
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+
+#: The findings that stand for unusable input, not for a decision about the project.
+COMPOSE_ERROR: Final = "SV000"
+INVALID_EXTENSION: Final = "SV010"
+UNREADABLE_SOURCE: Final = "SV013"
+#: The codes an ``x-supervisor`` ``ignore`` entry cannot silence: the only place that says so.
+UNSUPPRESSIBLE: Final = frozenset({COMPOSE_ERROR, INVALID_EXTENSION, UNREADABLE_SOURCE})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,11 +31,15 @@ class Rule:
 
     code: str
     name: str
-    severity: str  # the default severity
+    severity: Severity  # the default severity
     summary: str
     help: str
-    suppressible: bool = True  # an x-supervisor ignore entry may silence it
     exit_code: int = 1  # the exit code an unsuppressed error finding of this rule gives
+
+    @property
+    def suppressible(self) -> bool:
+        """Whether an x-supervisor ignore entry may silence it (see :data:`UNSUPPRESSIBLE`)."""
+        return self.code not in UNSUPPRESSIBLE
 
 
 def _registry() -> dict[str, Rule]:
@@ -60,7 +73,7 @@ class Finding:
     """One finding. ``location`` points at the deciding value; ``related`` at the others involved."""
 
     code: str
-    severity: str
+    severity: Severity
     message: str
     location: Optional[Location] = None
     related: list[tuple[Location, str]] = dataclasses.field(default_factory=list)
@@ -84,6 +97,14 @@ class Finding:
             "suppressed": self.suppressed is not None,
             "suppression_reason": self.suppressed,
         }
+
+
+def input_finding(exc: BaseException, code: Optional[str] = None) -> Finding:
+    """The error finding of unusable input: a compose error (:data:`COMPOSE_ERROR`), or a policy error
+    under its own code (``exc.code``: :data:`INVALID_EXTENSION`, :data:`UNREADABLE_SOURCE`)."""
+    location: Optional[Location] = getattr(exc, "location", None)
+    message = getattr(exc, "message", None) or str(exc)
+    return Finding(code or str(getattr(exc, "code", COMPOSE_ERROR)), "error", message, location)
 
 
 def exit_code(findings: list[Finding], *, strict: bool = False) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Literal, Mapping, Optional
 
 from supervisor.policy.errors import ProfileError
 from supervisor.policy.expressions import referenced_variables
@@ -24,10 +24,15 @@ __all__ = [
     "WriterSpec",
     "MisleadingSpec",
     "Profile",
+    "Role",
     "Catalog",
     "parse_profile",
     "collect_profiles",
 ]
+
+
+#: What a writer of a ``firehose_cursor`` row is (``profile.schema.json``'s ``role``).
+Role = Literal["backfill", "live"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +59,7 @@ def _compile_clue(source: str) -> re.Pattern[str]:
 class WriterSpec:
     """A program part that writes a ``firehose_cursor`` row when ``enabled`` is true."""
 
-    role: str  # backfill | live
+    role: Role
     title: str
     enabled: str  # name of a boolean value
     cursor: Optional[str]  # name of the value holding the cursor name; None: not documented
@@ -70,7 +75,7 @@ class MisleadingSpec:
 
     variable: str
     when: Any
-    while_writer: str
+    while_writer: Role
     message: str
 
 
@@ -153,7 +158,7 @@ class Profile:
                 return source
         return name
 
-    def writer(self, role: str) -> Optional[WriterSpec]:
+    def writer(self, role: Role) -> Optional[WriterSpec]:
         return next((w for w in self.writers if w.role == role), None)
 
 

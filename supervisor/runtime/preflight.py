@@ -18,15 +18,14 @@ def preflight(project: Project, root: Optional[str] = None,
               verdicts: Optional[Verdicts] = None) -> tuple[list[Any], int]:
     """The findings ``supervisor validate`` reports for the project, and its exit code (0, 1 or 2)."""
     from supervisor.policy.errors import PolicyError
-    from supervisor.policy.findings import Finding, exit_code
+    from supervisor.policy.findings import exit_code, input_finding
     from supervisor.policy.sources import evaluate_sources
 
     try:
         findings = evaluate_sources(project, root=root, verdicts=verdicts).findings
     except PolicyError as exc:
-        # As validate: a malformed x-supervisor block is finding SV010 (exit 2).
-        findings = [Finding("SV010", "error", getattr(exc, "message", None) or str(exc),
-                            getattr(exc, "location", None))]
+        # As validate: a malformed x-supervisor block is finding SV010, an unreadable source SV013 (exit 2).
+        findings = [input_finding(exc)]
     return findings, exit_code(findings)
 
 

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from supervisor.compose.model import EnvValue, Origin, Project
 from supervisor.cursors import CursorRow, moment, parse_cursor_line
-from supervisor.policy.findings import Finding
+from supervisor.policy.findings import Finding, Severity
 from supervisor.runtime import spec as S
 from supervisor.secrets import mask_value
 
@@ -108,7 +108,7 @@ class ServiceStatus:
 class StatusFinding(Finding):
     """A difference between the running stack and the files (or a policy finding on what runs), about one service."""
 
-    def __init__(self, code: str, severity: str, message: str, service: Optional[str] = None):
+    def __init__(self, code: str, severity: Severity, message: str, service: Optional[str] = None):
         super().__init__(code, severity, message, services=[service] if service else [])
 
     @property

@@ -16,7 +16,7 @@ import gc
 import logging
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from supervisor.throttle import BackfillEstimate, estimate_backfill
 from supervisor.worker import store
@@ -59,13 +59,16 @@ def throttle_text(config: WorkerConfig) -> str:
             f"cursor row '{config.backfill_cursor_service}'")
 
 
+#: disabled, waiting, running, paused, complete, incomplete (finished, but the relay no longer
+#: kept some of the events: see ``missed_*``), stopped, failed
+BackfillPhase = Literal["disabled", "waiting", "running", "paused", "complete", "incomplete", "stopped", "failed"]
+
+
 @dataclasses.dataclass
 class BackfillStatus:
     """What the health endpoint reports about the backfill."""
 
-    #: disabled, waiting, running, paused, complete, incomplete (finished, but the relay no longer
-    #: kept some of the events: see ``missed_*``), stopped, failed
-    state: str = "disabled"
+    state: BackfillPhase = "disabled"
     days: int = 0
     end_seq: Optional[int] = None
     start_seq: Optional[int] = None

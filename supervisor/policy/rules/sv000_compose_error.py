@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from supervisor.policy.engine import Evaluation
-from supervisor.policy.findings import Finding, Rule
+from supervisor.policy.findings import COMPOSE_ERROR, Finding, Rule
 
 __all__ = ["RULE", "check"]
 
-RULE = Rule("SV000", "compose-error", "error",
+RULE = Rule(COMPOSE_ERROR, "compose-error", "error",
             'The compose files cannot be resolved.',
-            'Fix the compose file at the location given; Docker Compose would refuse it too.', suppressible=False, exit_code=2)
+            'Fix the compose file at the location given; Docker Compose would refuse it too.', exit_code=2)
 
 
 def check(evaluation: Evaluation) -> list[Finding]:

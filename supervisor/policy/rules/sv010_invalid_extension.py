@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from supervisor.policy.engine import Evaluation
-from supervisor.policy.findings import Finding, Rule
+from supervisor.policy.findings import INVALID_EXTENSION, Finding, Rule
 
 __all__ = ["RULE", "check"]
 
-RULE = Rule("SV010", "invalid-extension", "error",
+RULE = Rule(INVALID_EXTENSION, "invalid-extension", "error",
             'The x-supervisor block is malformed.',
-            'See schemas/x-supervisor.schema.json: implementation, variant, ignore: {CODE: reason}, relay_window_hours.', suppressible=False, exit_code=2)
+            'See schemas/x-supervisor.schema.json: implementation, variant, ignore: {CODE: reason}, relay_window_hours.', exit_code=2)
 
 
 def check(evaluation: Evaluation) -> list[Finding]:

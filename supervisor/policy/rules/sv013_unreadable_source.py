@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from supervisor.policy.engine import Evaluation
-from supervisor.policy.findings import Finding, Rule
+from supervisor.policy.findings import UNREADABLE_SOURCE, Finding, Rule
 
 __all__ = ["RULE", "check"]
 
-RULE = Rule("SV013", "unreadable-source", "error",
+RULE = Rule(UNREADABLE_SOURCE, "unreadable-source", "error",
             "A Dockerfile or source file of a build context cannot be read: not a regular file, or too large.",
             "Build context files are read up to 1 MiB and must be regular files; fix the file, or declare "
-            "x-supervisor: {implementation: NAME} on the service.", suppressible=False, exit_code=2)
+            "x-supervisor: {implementation: NAME} on the service.", exit_code=2)
 
 
 def check(evaluation: Evaluation) -> list[Finding]:

@@ -57,3 +57,18 @@ def test_status_findings_are_policy_findings():
     assert isinstance(finding, Finding) and finding.services == ["app"] and finding.service == "app"
     assert finding.to_json()["name"] == "running-collision" == STATUS_RULES["RT004"]
     assert exit_code([finding]) == 1
+
+
+def test_the_unsuppressible_codes_are_those_of_unusable_input():
+    from supervisor.errors import PolicyError
+    from supervisor.policy.errors import ExtensionError, SourceError
+    from supervisor.policy.findings import COMPOSE_ERROR, SEVERITIES, UNSUPPRESSIBLE, input_finding
+
+    # what cannot be ignored is exactly what makes the input unusable (exit 2)
+    assert {r.code for r in registry().values() if r.exit_code == 2} == set(UNSUPPRESSIBLE)
+    assert {r.code for r in registry().values() if not r.suppressible} == set(UNSUPPRESSIBLE)
+    assert {r.severity for r in registry().values()} <= set(SEVERITIES)
+    # each error of unusable input becomes the finding of its own code
+    assert input_finding(ExtensionError("bad block")).code == PolicyError.code == "SV010"
+    assert input_finding(SourceError("too large")).code == "SV013"
+    assert input_finding(ValueError("broken yaml"), COMPOSE_ERROR).code == "SV000"
