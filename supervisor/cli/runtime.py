@@ -226,13 +226,16 @@ def up_command(services: tuple[str, ...], detach: bool, wait: bool, wait_timeout
 
 @main.command("down", short_help="Stop and remove the containers and networks.")
 @compose_options
+@click.argument("services", nargs=-1)
 @click.option("-v", "--volumes", is_flag=True, help="Remove named volumes declared in the files, too.")
 @click.option("--remove-orphans", is_flag=True, help="Remove containers of services not in the files.")
 @click.option("-t", "--timeout", type=int, default=None, metavar="SECONDS",
               help="Shutdown timeout (default: each container's stop_grace_period).")
 @handle_errors
-def down_command(volumes: bool, remove_orphans: bool, timeout: Optional[int], **kwargs: Any) -> None:
-    """Stop and remove the project's containers and networks (and volumes with -v).
+def down_command(services: tuple[str, ...], volumes: bool, remove_orphans: bool, timeout: Optional[int],
+                 **kwargs: Any) -> None:
+    """Stop and remove the project's containers and networks (and volumes with -v); with SERVICE
+    names, only their containers (a network still in use stays).
 
     Without compose files, -p NAME names the project.
 
@@ -242,11 +245,12 @@ def down_command(volumes: bool, remove_orphans: bool, timeout: Optional[int], **
     from supervisor.runtime.errors import RuntimeFailure
 
     project, name = _project_or_name(load_options_from(kwargs))
+    _check_services(project, services)
     try:
         engine = _engine()
         with _progress() as progress:
             O.down(engine, name, project, progress, volumes=volumes, remove_orphans=remove_orphans, timeout=timeout,
-                   parallel=_parallel(), on_lock_wait=_lock_wait)
+                   parallel=_parallel(), services=services, on_lock_wait=_lock_wait)
     except RuntimeFailure as exc:
         _fail_runtime(exc)
 
@@ -397,6 +401,11 @@ def restart_command(services: tuple[str, ...], timeout: Optional[int], **kwargs:
     _check_services(project, services)
     try:
         engine = _engine()
+        if project is None and services:
+            from supervisor.runtime.engine import observed_container
+
+            _check_running_services(name, {observed_container(c).service for c in engine.containers(name, all=True)},
+                                    services)
         with _progress() as progress:
             O.restart(engine, project, name, services, progress, timeout=timeout, parallel=_parallel(),
                       on_lock_wait=_lock_wait)

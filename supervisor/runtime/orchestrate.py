@@ -80,17 +80,26 @@ def orphan_services(project: Project, observed: P.Observed) -> list[str]:
 
 def down(engine: Engine, name: str, project: Optional[Project], progress: Progress, *, volumes: bool = False,
          remove_orphans: bool = False, timeout: Optional[int] = None, parallel: Optional[int] = None,
-         on_lock_wait: Optional[Callable[[str], None]] = None) -> P.DownPlan:
-    """Stop and remove the project's containers and networks (volumes too with ``volumes``)."""
+         services: tuple[str, ...] = (), on_lock_wait: Optional[Callable[[str], None]] = None) -> P.DownPlan:
+    """Stop and remove the project's containers and networks (volumes too with ``volumes``); with
+    ``services``, only their containers.
+
+    Without files (``project`` None) a named service may be one already removed: when none of them
+    has a container, nothing happens (exit 0, compose's message).
+    """
     with ProjectLock(name, on_wait=on_lock_wait):
         observed = engine.observe(name)
-        plan = P.plan_down(name, observed, project=project, volumes=volumes, remove_orphans=remove_orphans)
+        if services and project is None and not {c.service for c in observed.containers} & set(services):
+            progress.message(f'info: Any of the services [{" ".join(services)}] not running in project "{name}"')
+            return P.DownPlan([], [], [])
+        plan = P.plan_down(name, observed, project=project, volumes=volumes, remove_orphans=remove_orphans,
+                           services=services)
         if project is not None and not remove_orphans:
             strays = orphan_services(project, observed)
             if strays:
                 progress.message(f"warning: found orphan containers ({', '.join(strays)}); "
                                  "run with --remove-orphans to remove them")
-        if not (plan.containers or plan.networks or plan.volumes):
+        if not (services or plan.containers or plan.networks or plan.volumes):
             progress.message(f'warning: No resource found to remove for project "{name}".')
         R.run_down(engine, plan, progress, timeout=timeout, parallel=parallel)
     return plan

@@ -3,7 +3,7 @@
 Not on a terminal (CI, pipes) it prints one line per change, like compose's plain mode; in json
 mode one JSON object per change, the lines ``docker compose --progress json`` prints:
 ``{"id":"Container p-db-1","status":"Started"}``; warnings as compose logs them
-(``{"level":"warning","msg":...,"time":...}``), other messages as ``{"tail":true,"text":...}``.
+(``{"level":"warning","msg":...,"time":...}``, ``info`` likewise), other messages as ``{"tail":true,"text":...}``.
 """
 
 from __future__ import annotations
@@ -112,10 +112,11 @@ class Progress:
 
     @staticmethod
     def _json_message(text: str) -> str:
-        if text.startswith("warning: "):
-            now = datetime.datetime.now(datetime.timezone.utc).astimezone()
-            return compose_json({"level": "warning", "msg": text[len("warning: "):],
-                                 "time": now.isoformat(timespec="seconds").replace("+00:00", "Z")})
+        for level in ("warning", "info"):
+            if text.startswith(level + ": "):
+                now = datetime.datetime.now(datetime.timezone.utc).astimezone()
+                return compose_json({"level": level, "msg": text[len(level) + 2:],
+                                     "time": now.isoformat(timespec="seconds").replace("+00:00", "Z")})
         return compose_json({"tail": True, "text": text})
 
     def _tick(self) -> None:
