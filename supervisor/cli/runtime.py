@@ -11,7 +11,7 @@ import datetime
 import json
 import sys
 import time
-from typing import Any, NoReturn, Optional
+from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 import click
 
@@ -30,6 +30,9 @@ from supervisor.cli.base import (
     top_level_option,
 )
 from supervisor.compose.model import ComposeError, LoadOptions, Project
+
+if TYPE_CHECKING:
+    from supervisor.runtime.progress import Progress
 
 __all__ = ["up_command", "down_command", "ps_command", "logs_command", "restart_command", "status_command"]
 
@@ -112,10 +115,10 @@ def _check_running_services(name: str, running: set[str], services: tuple[str, .
     if unknown:
         have = f"its containers are of {', '.join(sorted(running))}" if running else "it has no containers"
         _fail(f"error: no such service: {', '.join(unknown)} (project {name}: {have}; "
-             "without -f, services are known from the running containers)", EXIT_USAGE)
+              "without -f, services are known from the running containers)", EXIT_USAGE)
 
 
-def _progress() -> Any:
+def _progress() -> "Progress":
     """The progress display, as --progress and --ansi (before the command) ask (compose's rules)."""
     from supervisor.runtime.progress import Progress
 
