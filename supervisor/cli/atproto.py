@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from supervisor.atproto import endpoints
-from supervisor.atproto.capture_io import iter_capture, write_capture_frame
+from supervisor.atproto.capture_io import iter_capture
 from supervisor.atproto.dagcbor import decode
 from supervisor.atproto.errors import AtprotoError, CaptureError, DecodeError
 from supervisor.atproto.frames import Account, Commit, ErrorFrame, Identity, Info, Sync, Unknown, decode_frame
@@ -163,55 +163,6 @@ def subscribe_url(relay: str, cursor: int | None = None) -> str:
         raise click.BadParameter(f"{mask_text(relay)!r} {exc}", param_hint="--relay") from None
 
 
-def _capture(url: str, output: str, count: int | None, progress_every: float = 1.0) -> int:
-    """Record frames into ``output``, opened only once the relay answered (a failed connection
-    leaves an existing file as it was).  Ctrl-C keeps what was recorded."""
-    from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-    from websockets.sync.client import connect
-
-    received = 0
-    last = time.monotonic()
-    shown = mask_text(url)
-    try:
-        # A short close timeout: when we stop early the relay keeps streaming and the close
-        # handshake can stall behind unread frames.
-        ws = connect(url, max_size=16 * 1024 * 1024, open_timeout=10, close_timeout=1)
-    except (InvalidURI, InvalidHandshake) as exc:
-        fail(f"error: cannot subscribe to {shown}: {exc}; check the --relay URL", EXIT_USAGE)
-    except (OSError, TimeoutError) as exc:
-        fail(f"error: cannot connect to {shown}: {exc}; is the relay running?", EXIT_USAGE)
-    with ws:
-        click.echo(f"connected to {shown}", err=True)
-        try:
-            out = open(output, "wb")
-        except OSError as exc:
-            fail(f"error: {output}: {exc.strerror or exc}", EXIT_USAGE)
-        with out:
-            try:
-                while count is None or received < count:
-                    try:
-                        message = ws.recv()
-                    except ConnectionClosed:
-                        click.echo("relay closed the connection", err=True)
-                        break
-                    except (OSError, TimeoutError) as exc:
-                        click.echo(f"connection lost: {exc}", err=True)
-                        break
-                    if isinstance(message, str):
-                        message = message.encode("utf-8")
-                    write_capture_frame(out, message)
-                    received += 1
-                    now = time.monotonic()
-                    if now - last >= progress_every:
-                        click.echo(f"{received} frames", err=True)
-                        last = now
-            except KeyboardInterrupt:
-                click.echo("interrupted", err=True)
-            except OSError as exc:
-                fail(f"error: {output}: {exc.strerror or exc} after {received} frames", EXIT_USAGE)
-    return received
-
-
 @firehose.command("capture")
 @click.option("--relay", required=True, metavar="URL",
               help="ws://HOST:PORT (the subscribeRepos path is added) or a full WebSocket URL.")
@@ -225,8 +176,13 @@ def capture_command(relay: str, cursor: int | None, count: int | None, output: s
     Exit 0 when frames were recorded (Ctrl-C included: what arrived is kept), 2 when the relay
     cannot be reached (an existing OUTPUT is then left untouched) or OUTPUT cannot be written.
     """
+    from supervisor.worker.capture import CaptureFailed, record
+
     url = subscribe_url(relay, cursor)
-    received = _capture(url, output, count)
+    try:
+        received = record(url, output, count=count, on_status=lambda line: click.echo(line, err=True))
+    except CaptureFailed as exc:
+        fail(f"error: {exc}", EXIT_USAGE)
     click.echo(f"wrote {received} frames to {output}", err=True)
 
 

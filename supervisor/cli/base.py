@@ -135,13 +135,22 @@ def _project_option(name: str, flags: tuple[str, ...], help_text: str, *, hidden
                         help=help_text, hidden=hidden)
 
 
+def _progress_mode(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[str]:
+    from supervisor.runtime.progress import MODES
+
+    if value is None or value in MODES or value == "none":
+        return value
+    fail(f'error: unsupported --progress value "{value}"; use one of {", ".join(MODES)}', EXIT_USAGE)
+
+
 def _top_level_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [_project_option(name, flags, help_text) for name, flags, help_text in _PROJECT_OPTIONS]
     options += [
         click.option("--parallel", type=click.IntRange(min=-1), default=None, metavar="N",
                      help="Engine operations at once in up, down and restart (-1: no limit; default 8)."),
-        click.option("--progress", type=click.Choice(["auto", "tty", "plain", "quiet"]), default=None,
-                     help="Progress display of up, down and restart (default: auto, tty on a terminal)."),
+        click.option("--progress", default=None, metavar="auto|tty|plain|json|quiet", callback=_progress_mode,
+                     help="Progress display of up, down and restart (default: auto, tty on a terminal; "
+                          "json: one JSON object per line, as compose prints them)."),
         click.option("--ansi", type=click.Choice(["never", "always", "auto"]), default=None,
                      help="Control characters in the progress display (never: plain lines)."),
     ]

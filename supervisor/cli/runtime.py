@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import datetime
 import json
-import signal
 import sys
-import threading
 import time
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 import click
 
@@ -33,6 +31,9 @@ from supervisor.cli.base import (
 )
 from supervisor.compose.model import ComposeError, LoadOptions, Project
 
+if TYPE_CHECKING:
+    from supervisor.runtime.progress import Progress
+
 __all__ = ["up_command", "down_command", "ps_command", "logs_command", "restart_command", "status_command"]
 
 def _engine():
@@ -41,13 +42,39 @@ def _engine():
     return Engine()
 
 
-def _fail_runtime(exc: Exception) -> None:
+def _json_lines() -> bool:
+    """``--progress json``: every line on stderr is a JSON object, as compose writes them."""
+    return top_level_option("progress") == "json"
+
+
+def _note(text: str) -> None:
+    """A line for the user on stderr (with --progress json: ``{"tail":true,"text":...}``)."""
+    if _json_lines():
+        from supervisor.runtime.progress import compose_json
+        from supervisor.secrets import mask_text
+
+        text = compose_json({"tail": True, "text": mask_text(text)})
+    click.echo(text, err=True)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    """:func:`fail`; with --progress json the line is compose's ``{"error":true,"message":...}``."""
+    if _json_lines():
+        from supervisor.runtime.progress import compose_json
+        from supervisor.secrets import mask_text
+
+        click.echo(compose_json({"error": True, "message": mask_text(message.removeprefix("error: "))}), err=True)
+        sys.exit(code)
+    fail(message, code)
+
+
+def _fail_runtime(exc: Exception) -> NoReturn:
     from supervisor.runtime.errors import HealthFailed, RuntimeFailure
 
     if isinstance(exc, HealthFailed) and exc.report:
-        click.echo(exc.report, err=True)
+        _note(exc.report)
     code = exc.exit_code if isinstance(exc, RuntimeFailure) else EXIT_FINDINGS
-    fail(f"error: {exc}", code)
+    _fail(f"error: {exc}", code)
 
 
 def _project_or_name(options: LoadOptions) -> tuple[Optional[Project], str]:
@@ -79,7 +106,7 @@ def _check_services(project: Optional[Project], services: tuple[str, ...]) -> No
         disabled = [s for s in unknown if s in project.disabled_services]
         hint = (f" ({', '.join(disabled)} disabled by profiles: add --profile)" if disabled
                 else f"; services: {', '.join(project.services) or '(none)'}")
-        fail(f"error: no such service: {', '.join(unknown)}{hint}", EXIT_USAGE)
+        _fail(f"error: no such service: {', '.join(unknown)}{hint}", EXIT_USAGE)
 
 
 def _check_running_services(name: str, running: set[str], services: tuple[str, ...]) -> None:
@@ -87,22 +114,28 @@ def _check_running_services(name: str, running: set[str], services: tuple[str, .
     unknown = [s for s in services if s not in running]
     if unknown:
         have = f"its containers are of {', '.join(sorted(running))}" if running else "it has no containers"
-        fail(f"error: no such service: {', '.join(unknown)} (project {name}: {have}; "
-             "without -f, services are known from the running containers)", EXIT_USAGE)
+        _fail(f"error: no such service: {', '.join(unknown)} (project {name}: {have}; "
+              "without -f, services are known from the running containers)", EXIT_USAGE)
 
 
-def _progress():
-    """The progress display, as --progress and --ansi (before the command) ask."""
+def _progress() -> "Progress":
+    """The progress display, as --progress and --ansi (before the command) ask (compose's rules)."""
     from supervisor.runtime.progress import Progress
 
     mode = top_level_option("progress") or "auto"
     ansi = top_level_option("ansi") or "auto"
+    if mode == "tty" and ansi == "never":
+        fail("error: can't use --progress tty while ANSI support is disabled; drop --ansi never", EXIT_USAGE)
+    if mode == "plain" and ansi == "always":
+        fail("error: can't use --progress plain while ANSI support is forced; drop --ansi always", EXIT_USAGE)
+    if mode == "json":
+        return Progress(json_lines=True)
     tty = {"tty": True, "plain": False}.get(mode)
     if ansi == "never":
         tty = False
     elif ansi == "always" and mode != "plain":
         tty = True
-    return Progress(tty=tty, quiet=mode == "quiet")
+    return Progress(tty=tty, quiet=mode in ("quiet", "none"))
 
 
 def _parallel() -> Optional[int]:
@@ -112,16 +145,8 @@ def _parallel() -> Optional[int]:
     return 64 if value < 0 else max(1, value)  # -1: as many as the Engine takes; 64 bounds the threads
 
 
-def _lock(name: str):
-    from supervisor.runtime.lock import ProjectLock
-
-    return ProjectLock(name, on_wait=lambda msg: click.echo(msg, err=True))
-
-
-def _sigterm_as_interrupt() -> None:
-    # A supervisor stopping ``up`` with SIGTERM gets the same graceful stop as Ctrl-C.
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
+def _lock_wait(message: str) -> None:
+    _note(message)
 
 
 # --- up ---------------------------------------------------------------------------------------
@@ -158,7 +183,7 @@ def up_command(services: tuple[str, ...], detach: bool, wait: bool, wait_timeout
       130  attached mode stopped with Ctrl-C
     """
     from supervisor.runtime import launcher as R
-    from supervisor.runtime import plan as P
+    from supervisor.runtime import orchestrate as O
     from supervisor.runtime.errors import RuntimeFailure
     from supervisor.runtime.preflight import preflight, render_findings
 
@@ -179,113 +204,56 @@ def up_command(services: tuple[str, ...], detach: bool, wait: bool, wait_timeout
     options = R.UpOptions(services=services, detach=detach or wait, wait=wait, wait_timeout=wait_timeout,
                           build=build, no_build=no_build, force_recreate=force_recreate,
                           no_recreate=no_recreate, remove_orphans=remove_orphans, no_deps=no_deps)
-    _sigterm_as_interrupt()
+    O.sigterm_as_interrupt()
     try:
         engine = _engine()
-        with _lock(project.name), _progress() as progress:
-            selected = P.select_services(project, services, with_deps=not no_deps)
-            images = R.prepare_images(engine, project, selected, options, progress)
-            observed = engine.observe(project.name, tuple(images))
-            plan = P.plan_up(project, observed, services, force_recreate=force_recreate, no_recreate=no_recreate,
-                             remove_orphans=remove_orphans, with_deps=not no_deps,
-                             api_version=engine.api_version)
-            for warning in plan.warnings:
-                progress.message(f"warning: {warning}")
-            result = R.apply_plan(engine, project, plan, progress, timeout=wait_timeout, parallel=_parallel())
-            if wait:
-                remaining = None if wait_timeout is None else max(1.0, wait_timeout - (time.monotonic() - started))
-                R.wait_for_services(engine, project, result, progress, timeout=remaining, total=wait_timeout)
-                if not skip_worker_check:
-                    remaining = None if wait_timeout is None else max(1.0, wait_timeout - (time.monotonic() - started))
-                    result.worker = R.wait_for_worker(engine, project, result, progress, timeout=remaining,
-                                                      total=wait_timeout)
+        with _progress() as progress:
+            result = O.up(engine, project, options, progress, skip_worker_check=skip_worker_check,
+                          parallel=_parallel(), on_lock_wait=_lock_wait, started=started)
     except KeyboardInterrupt:
         fail("interrupted", EXIT_INTERRUPTED)
     except RuntimeFailure as exc:
         _fail_runtime(exc)
     for name, health in result.worker.items():
-        click.echo(f"worker {name}: {health.summary()}", err=True)
+        _note(f"worker {name}: {health.summary()}")
     if wait:
-        click.echo(f"project {project.name}: ready in {time.monotonic() - started:.1f}s", err=True)
+        _note(f"project {project.name}: ready in {time.monotonic() - started:.1f}s")
     if options.detach:
         return
-    sys.exit(_attach(engine, result))
-
-
-def _log_label(project: str, container: str) -> str:
-    """``SERVICE-N``: the container name without the project, as compose prefixes log lines."""
-    return container[len(project) + 1:] if container.startswith(project + "-") else container
-
-
-def _attach(engine: Any, result: Any) -> int:
-    """Stream every container's output until they all stop; Ctrl-C stops them, a second Ctrl-C kills."""
-    from supervisor.runtime.launcher import stop_containers
-    from supervisor.runtime.logs import LogMultiplexer
-    from supervisor.runtime.progress import Progress
-
-    targets = [(cid, result.names[cid]) for ids in result.containers.values() for cid in ids]
-    stop_timeouts = {step.spec.name: step.spec.stop_timeout for svc in result.plan.services for step in svc.steps}
-    click.echo(f"Attaching to {', '.join(name for _, name in targets)}", err=True)
-    since = int(time.time()) - 1
-    shown = [(cid, _log_label(result.plan.project, name)) for cid, name in targets]
-    mux = LogMultiplexer(engine, shown, follow=True, since=since)
-    try:
-        mux.start()
-        for name, line in mux.lines():
-            click.echo(mux.format(name, line))
-        return EXIT_OK
-    except KeyboardInterrupt:
-        pass
-    click.echo("Gracefully stopping... (press Ctrl+C again to force)", err=True)
-    kill = threading.Event()
-    stops = [(cid, name, stop_timeouts.get(name)) for cid, name in targets]
-    with Progress() as progress:
-        worker = threading.Thread(target=stop_containers, args=(engine, stops, progress), kwargs={"kill": kill},
-                                  daemon=True)
-        worker.start()
-        while worker.is_alive():
-            try:
-                worker.join(0.2)
-            except KeyboardInterrupt:
-                if not kill.is_set():
-                    click.echo("Killing...", err=True)
-                kill.set()
-    return EXIT_INTERRUPTED
+    attached = O.attach(engine, result, on_line=click.echo, on_status=_note,
+                        progress=_progress)
+    sys.exit(EXIT_INTERRUPTED if attached.interrupted else EXIT_OK)
 
 
 # --- down -------------------------------------------------------------------------------------
 
 @main.command("down", short_help="Stop and remove the containers and networks.")
 @compose_options
+@click.argument("services", nargs=-1)
 @click.option("-v", "--volumes", is_flag=True, help="Remove named volumes declared in the files, too.")
 @click.option("--remove-orphans", is_flag=True, help="Remove containers of services not in the files.")
 @click.option("-t", "--timeout", type=int, default=None, metavar="SECONDS",
               help="Shutdown timeout (default: each container's stop_grace_period).")
 @handle_errors
-def down_command(volumes: bool, remove_orphans: bool, timeout: Optional[int], **kwargs: Any) -> None:
-    """Stop and remove the project's containers and networks (and volumes with -v).
+def down_command(services: tuple[str, ...], volumes: bool, remove_orphans: bool, timeout: Optional[int],
+                 **kwargs: Any) -> None:
+    """Stop and remove the project's containers and networks (and volumes with -v); with SERVICE
+    names, only their containers (a network still in use stays).
 
     Without compose files, -p NAME names the project.
 
     Exit 0 ok, 1 a failed Engine operation, 2 unusable input (compose file errors, no Docker Engine).
     """
-    from supervisor.runtime import launcher as R
-    from supervisor.runtime import plan as P
+    from supervisor.runtime import orchestrate as O
     from supervisor.runtime.errors import RuntimeFailure
 
     project, name = _project_or_name(load_options_from(kwargs))
+    _check_services(project, services)
     try:
         engine = _engine()
-        with _lock(name), _progress() as progress:
-            observed = engine.observe(name)
-            down = P.plan_down(name, observed, project=project, volumes=volumes, remove_orphans=remove_orphans)
-            if project is not None and not remove_orphans:
-                known = set(project.services) | set(project.disabled_services)
-                strays = sorted({c.service for c in observed.containers if c.service not in known})
-                if strays:
-                    progress.message(f"warning: found orphan containers ({', '.join(strays)}); "
-                                     "run with --remove-orphans to remove them")
-            R.run_down(engine, down, progress, timeout=timeout, parallel=_parallel())
+        with _progress() as progress:
+            O.down(engine, name, project, progress, volumes=volumes, remove_orphans=remove_orphans, timeout=timeout,
+                   parallel=_parallel(), services=services, on_lock_wait=_lock_wait)
     except RuntimeFailure as exc:
         _fail_runtime(exc)
 
@@ -404,7 +372,9 @@ def logs_command(services: tuple[str, ...], follow: bool, tail: str, no_log_pref
         found = sorted((observed_container(c) for c in engine.containers(name)), key=lambda c: (c.service, c.number))
         if project is None:
             _check_running_services(name, {c.service for c in found}, services)
-        targets = [(c.id, _log_label(name, c.name)) for c in found if not services or c.service in services]
+        from supervisor.runtime.orchestrate import log_label
+
+        targets = [(c.id, log_label(name, c.name)) for c in found if not services or c.service in services]
         mux = LogMultiplexer(engine, targets, follow=follow, tail=count, prefix=not no_log_prefix)
         mux.run()
     except KeyboardInterrupt:
@@ -427,15 +397,21 @@ def restart_command(services: tuple[str, ...], timeout: Optional[int], **kwargs:
     Exit 0 ok, 1 a failed Engine operation, 2 unusable input (compose file errors, an unknown
     service, no Docker Engine).
     """
-    from supervisor.runtime import launcher as R
+    from supervisor.runtime import orchestrate as O
     from supervisor.runtime.errors import RuntimeFailure
 
     project, name = _project_or_name(load_options_from(kwargs))
     _check_services(project, services)
     try:
         engine = _engine()
-        with _lock(name), _progress() as progress:
-            R.restart_services(engine, project, name, services, progress, timeout=timeout, parallel=_parallel())
+        if project is None and services:
+            from supervisor.runtime.engine import observed_container
+
+            _check_running_services(name, {observed_container(c).service for c in engine.containers(name, all=True)},
+                                    services)
+        with _progress() as progress:
+            O.restart(engine, project, name, services, progress, timeout=timeout, parallel=_parallel(),
+                      on_lock_wait=_lock_wait)
     except RuntimeFailure as exc:
         _fail_runtime(exc)
 

@@ -6,6 +6,7 @@
 - :mod:`~supervisor.runtime.health`: the worker's own health report (pure)
 - :mod:`~supervisor.runtime.engine`: the thin Docker I/O layer (docker SDK, low-level API)
 - :mod:`~supervisor.runtime.launcher`: carries a plan out: build, create, start, wait, stop
+- :mod:`~supervisor.runtime.orchestrate`: one call per command (``up``, ``down``, ``restart``, attached mode)
 - :mod:`~supervisor.runtime.logs`, :mod:`~supervisor.runtime.progress`: output
 - :mod:`~supervisor.runtime.lock`: one ``up``/``down`` per project at a time
 - :mod:`~supervisor.runtime.preflight`: the ``validate`` check ``up`` runs first

@@ -260,23 +260,34 @@ class Engine:
         self._call(f"create volume {body['Name']}", self.api.create_volume, name=body["Name"],
                    driver=body.get("Driver"), driver_opts=body.get("DriverOpts") or None, labels=body.get("Labels"))
 
-    def remove_network(self, name: str) -> None:
-        """Remove a network; a missing one is not an error."""
+    def remove_network(self, name: str) -> bool:
+        """Remove a network; False when containers outside the plan still use it (compose leaves it
+        then, "Resource is still in use"); a missing one is not an error."""
         try:
             self.api.remove_network(name)
         except docker.errors.NotFound:
             pass
+        except docker.errors.APIError as exc:
+            if exc.status_code == 403 and "active endpoints" in str(exc.explanation or ""):
+                return False
+            raise EngineFailure(f"remove network {name}: {_message(exc)}") from None
         except docker.errors.DockerException as exc:
             raise EngineFailure(f"remove network {name}: {_message(exc)}") from None
+        return True
 
-    def remove_volume(self, name: str) -> None:
-        """Remove a volume; a missing one is not an error."""
+    def remove_volume(self, name: str) -> bool:
+        """Remove a volume; False when a container still uses it (left, as compose leaves it)."""
         try:
             self.api.remove_volume(name)
         except docker.errors.NotFound:
             pass
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:
+                return False
+            raise EngineFailure(f"remove volume {name}: {_message(exc)}") from None
         except docker.errors.DockerException as exc:
             raise EngineFailure(f"remove volume {name}: {_message(exc)}") from None
+        return True
 
     # --- containers ----------------------------------------------------------------------
 

@@ -37,6 +37,8 @@ __all__ = [
     "WORKER_HEALTH_COMMAND",
 ]
 
+#: compose's state for a network or volume that ``down`` leaves because a container still uses it
+IN_USE = "Resource is still in use"
 POLL = 0.2  # seconds between Engine polls while waiting for a state
 WORKER_HEALTH_COMMAND = ["supervisor", "worker", "healthcheck", "--json"]
 
@@ -256,7 +258,9 @@ def apply_plan(engine: Engine, project: Project, plan: P.Plan, progress: Progres
                     if dep.required:
                         raise StartFailed(f"service {svc.service} depends on {dep.service}, which has no container")
                     continue
-                for cid in ids:
+                # compose shows no wait for service_started: the start order already gives it
+                shown = dep.condition != "service_started"
+                for cid in ids if shown else ():
                     progress.update("Container", names.get(cid, cid[:12]), "Waiting")
                 try:
                     while not _condition_met(engine, dep, ids, names):
@@ -272,9 +276,8 @@ def apply_plan(engine: Engine, project: Project, plan: P.Plan, progress: Progres
                     if dep.required:
                         raise
                     progress.message(f"warning: {exc} (optional dependency of {svc.service}; continuing)")
-                for cid in ids:
-                    state = "Healthy" if dep.condition == "service_healthy" else (
-                        "Exited" if dep.condition == "service_completed_successfully" else "Started")
+                for cid in ids if shown else ():
+                    state = "Healthy" if dep.condition == "service_healthy" else "Exited"
                     progress.update("Container", names.get(cid, cid[:12]), state)
             for step, cid in zip(svc.steps, containers[svc.service]):
                 if step.action == "keep" and step.existing and step.existing.state == "running":
@@ -326,6 +329,8 @@ def wait_for_services(engine: Engine, project: Project, result: UpResult, progre
     completers = {dep.service for svc in result.plan.services for dep in svc.depends_on
                   if dep.condition == "service_completed_successfully"}
     pending = {cid: svc for svc, ids in result.containers.items() for cid in ids}
+    for cid in pending:  # as compose: every container waits, then is Healthy (or Exited) or fails
+        progress.update("Container", result.names.get(cid, cid[:12]), "Waiting")
     while pending:
         for cid, service in list(pending.items()):
             name = result.names.get(cid, cid[:12])
@@ -344,10 +349,8 @@ def wait_for_services(engine: Engine, project: Project, result: UpResult, progre
                 progress.update("Container", name, "Unhealthy")
                 raise HealthFailed(f"container {name} is unhealthy", failure_report(engine, cid, name))
             if (health == "healthy") or (health is None and status == "running"):
-                progress.update("Container", name, "Healthy" if health else "Running")
+                progress.update("Container", name, "Healthy")  # compose's "running or healthy"
                 del pending[cid]
-            elif health == "starting":
-                progress.update("Container", name, "Waiting")
         if not pending:
             break
         if _expired(deadline):
@@ -482,14 +485,12 @@ def run_down(engine: Engine, down: P.DownPlan, progress: Progress, *, timeout: O
             progress.update("Container", c.name, "Removed")
 
     in_dependency_order(list(groups), down.after, stop_service, parallel=parallel)
-    for name in down.networks:
+    for name in down.networks:  # one still used by a container the plan keeps stays, as in compose
         progress.update("Network", name, "Removing")
-        engine.remove_network(name)
-        progress.update("Network", name, "Removed")
+        progress.update("Network", name, "Removed" if engine.remove_network(name) else IN_USE)
     for name in down.volumes:
         progress.update("Volume", name, "Removing")
-        engine.remove_volume(name)
-        progress.update("Volume", name, "Removed")
+        progress.update("Volume", name, "Removed" if engine.remove_volume(name) else IN_USE)
 
 
 def restart_services(engine: Engine, project: Optional[Project], project_name: str, services: Sequence[str],

@@ -374,14 +374,27 @@ def dependents(project: Project, services: set[str]) -> dict[str, list[str]]:
 
 
 def plan_down(project_name: str, observed: Observed, *, project: Optional[Project] = None,
-              volumes: bool = False, remove_orphans: bool = False) -> DownPlan:
-    """What ``down [-v] [--remove-orphans]`` removes.
+              volumes: bool = False, remove_orphans: bool = False, services: Sequence[str] = ()) -> DownPlan:
+    """What ``down [-v] [--remove-orphans] [SERVICE...]`` removes.
 
     Without a loaded project (``down -p NAME`` with no files) everything labelled with the
     project goes, as compose does; with one, containers of unknown services are kept unless
-    ``remove_orphans``.
+    ``remove_orphans``. Named ``services``: their containers go, as compose removes them: with
+    files only those, without files also the services that depend on them (their
+    ``depends_on`` labels, transitively); the networks and volumes are still tried, and stay
+    while a container uses them.
     """
     containers = list(observed.containers)
+    if services:
+        chosen = set(services)
+        grow = project is None
+        while grow:
+            grow = False
+            for c in containers:
+                if c.service not in chosen and chosen & set(c.depends_on):
+                    chosen.add(c.service)
+                    grow = True
+        containers = [c for c in containers if c.service in chosen]
     if project is not None and not remove_orphans:
         known = set(project.services) | set(project.disabled_services)
         containers = [c for c in containers if c.service in known]
@@ -394,11 +407,11 @@ def plan_down(project_name: str, observed: Observed, *, project: Optional[Projec
             rank = {}
     # Dependents stop before what they depend on: reverse start order.
     containers.sort(key=lambda c: (-rank.get(c.service, len(rank)), c.service, c.number))
-    services = {c.service for c in containers}
+    present = {c.service for c in containers}
     if project is not None:
-        after = dependents(project, services)
+        after = dependents(project, present)
     else:  # down -p NAME without files: the containers' labels say what depends on what, as for compose
-        after = {name: [] for name in sorted(services)}
+        after = {name: [] for name in sorted(present)}
         for c in containers:
             for dep in c.depends_on:
                 if dep in after and c.service not in after[dep] and dep != c.service:

@@ -1,29 +1,49 @@
 """A progress display for ``up``/``down``: one line per object, redrawn in place on a terminal.
 
-Not on a terminal (CI, pipes) it prints one line per change, like compose's plain mode.
+Not on a terminal (CI, pipes) it prints one line per change, like compose's plain mode; in json
+mode one JSON object per change, the lines ``docker compose --progress json`` prints:
+``{"id":"Container p-db-1","status":"Started"}``; warnings as compose logs them
+(``{"level":"warning","msg":...,"time":...}``, ``info`` likewise), other messages as ``{"tail":true,"text":...}``.
 """
 
 from __future__ import annotations
 
+import datetime
+import json
 import sys
 import threading
 import time
-from typing import Optional, TextIO
+from typing import Any, Optional, TextIO
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "MODES", "compose_json"]
+
+#: The values of ``--progress``, as compose takes them ("none" is compose's other name for quiet).
+MODES = ("auto", "tty", "plain", "json", "quiet")
 
 # Final states: the row stops its clock and shows "+" ("Ingesting" ends a worker's check).
 _DONE = {"Created", "Started", "Running", "Healthy", "Built", "Removed", "Stopped", "Recreated",
          "Exited", "Killed", "Pulled", "Waiting done", "Ingesting", "Restarted"}
 _FAILED = {"Error", "Unhealthy", "Failed"}
+_WARNED = {"Resource is still in use"}  # done, with a warning (compose's yellow rows)
+
+
+def compose_json(doc: dict[str, Any]) -> str:
+    """``doc`` as Go's ``json.Marshal`` writes it: no spaces, UTF-8, ``<``, ``>``, ``&`` escaped."""
+    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    for char, escape in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"),
+                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escape)
+    return text
 
 
 class Progress:
     """Tracks ``(kind, name) -> state`` and shows it; thread-safe."""
 
-    def __init__(self, stream: Optional[TextIO] = None, *, tty: Optional[bool] = None, quiet: bool = False):
+    def __init__(self, stream: Optional[TextIO] = None, *, tty: Optional[bool] = None, quiet: bool = False,
+                 json_lines: bool = False):
         self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty() if tty is None else tty
+        self.json = json_lines
+        self.tty = False if json_lines else (self.stream.isatty() if tty is None else tty)
         self.quiet = quiet
         self._lock = threading.RLock()
         self._rows: dict[tuple[str, str], list] = {}  # key -> [state, started, finished]
@@ -62,10 +82,12 @@ class Progress:
             if row is None:
                 row = self._rows[(kind, name)] = [state, now, None]
             row[0] = state
-            row[2] = now if (state in _DONE or state in _FAILED) else None
+            row[2] = now if (state in _DONE or state in _FAILED or state in _WARNED) else None
             if self.quiet:
                 return
-            if self.tty:
+            if self.json:
+                self.stream.write(compose_json({"id": f"{kind} {name}", "status": state}) + "\n")
+            elif self.tty:
                 self._draw()
             else:
                 self.stream.write(f" {kind} {name}  {state}\n")
@@ -76,6 +98,10 @@ class Progress:
         with self._lock:
             if self.quiet:
                 return
+            if self.json:
+                self.stream.write(self._json_message(text) + "\n")
+                self.stream.flush()
+                return
             if self.tty and self._drawn:
                 self.stream.write(f"\x1b[{self._drawn}F\x1b[J")
                 self._drawn = 0
@@ -83,6 +109,15 @@ class Progress:
             if self.tty:
                 self._draw()
             self.stream.flush()
+
+    @staticmethod
+    def _json_message(text: str) -> str:
+        for level in ("warning", "info"):
+            if text.startswith(level + ": "):
+                now = datetime.datetime.now(datetime.timezone.utc).astimezone()
+                return compose_json({"level": level, "msg": text[len(level) + 2:],
+                                     "time": now.isoformat(timespec="seconds").replace("+00:00", "Z")})
+        return compose_json({"tail": True, "text": text})
 
     def _tick(self) -> None:
         while not self._stop.wait(0.25):
@@ -97,7 +132,7 @@ class Progress:
         width = max((len(f"{k} {n}") for k, n in self._rows), default=0)
         lines = []
         for (kind, name), (state, started, finished) in self._rows.items():
-            mark = "!" if state in _FAILED else ("+" if finished is not None else "*")
+            mark = "!" if state in _FAILED else ("~" if state in _WARNED else ("+" if finished is not None else "*"))
             elapsed = (finished or now) - started
             lines.append(f" {mark} {f'{kind} {name}':<{width}}  {state:<12} {elapsed:5.1f}s")
         for line in lines:

@@ -198,3 +198,21 @@ def test_down_without_files_orders_by_the_depends_on_labels():
 
     observed = P.Observed(containers=[seen("db"), seen("web", ("db", "cache")), seen("cache"), seen("side")])
     assert P.plan_down("demo", observed).after == {"cache": ["web"], "db": ["web"], "side": [], "web": []}
+
+
+def test_down_of_named_services(stack):
+    def seen(service, deps=()):
+        return P.ObservedContainer(f"id-{service}", f"demo-{service}-1", service, 1, "h", "i", "running",
+                                   depends_on=deps)
+
+    # without files, what depends on a named service goes too (labels, transitively), as in compose
+    observed = P.Observed(containers=[seen("db"), seen("api", ("db",)), seen("web", ("api",)), seen("side")],
+                          networks={"demo_default": {"com.docker.compose.project": "demo"}})
+    down = P.plan_down("demo", observed, services=("db",))
+    assert sorted(c.service for c in down.containers) == ["api", "db", "web"]
+    assert down.after["db"] == ["api"] and down.after["api"] == ["web"]
+    assert down.networks == ["demo_default"]  # still tried: it stays while side uses it
+    assert [c.service for c in P.plan_down("demo", observed, services=("web",)).containers] == ["web"]
+    # with files, only the named ones
+    with_files = P.Observed(containers=[running(stack, s) for s in ("db", "web", "api")])
+    assert [c.service for c in P.plan_down("demo", with_files, project=stack, services=("db",)).containers] == ["db"]

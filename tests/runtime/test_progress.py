@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import io
+import json
 
 from supervisor.runtime.progress import Progress
 
@@ -35,3 +37,32 @@ def test_plain_output_writes_one_line_per_change() -> None:
         progress.update("Worker", "w", "Checking")
         progress.update("Worker", "w", "Ingesting")
     assert out.getvalue() == " Worker w  Checking\n Worker w  Ingesting\n"
+
+
+def test_json_mode_writes_compose_event_lines() -> None:
+    out = io.StringIO()
+    with Progress(out, tty=True, json_lines=True) as progress:
+        progress.update("Container", "p-db-1", "Starting")
+        progress.update("Container", "p-db-1", "Starting")  # no change: no line
+        progress.update("Container", "p-db-1", "Started")
+        progress.message("warning: found orphan containers (old)")
+        progress.message("#web step 1/2 <done> & more")
+    lines = out.getvalue().splitlines()
+    assert lines[:2] == ['{"id":"Container p-db-1","status":"Starting"}',
+                         '{"id":"Container p-db-1","status":"Started"}']
+    warning = json.loads(lines[2])
+    assert sorted(warning) == ["level", "msg", "time"]  # logrus' JSON formatter, as compose logs warnings
+    assert warning["level"] == "warning" and warning["msg"] == "found orphan containers (old)"
+    assert datetime.datetime.fromisoformat(warning["time"].replace("Z", "+00:00")).tzinfo is not None
+    # Go's encoder escapes <, > and & (json.Marshal's HTML-safe default)
+    assert lines[3] == '{"tail":true,"text":"#web step 1/2 \\u003cdone\\u003e \\u0026 more"}'
+    assert json.loads(lines[3])["text"] == "#web step 1/2 <done> & more"
+    assert "\x1b" not in out.getvalue()  # json mode never draws, even when told the stream is a terminal
+
+
+def test_quiet_mode_writes_nothing() -> None:
+    out = io.StringIO()
+    with Progress(out, tty=True, quiet=True) as progress:
+        progress.update("Container", "p-db-1", "Started")
+        progress.message("warning: something")
+    assert out.getvalue() == ""
