@@ -192,9 +192,10 @@ def up_command(services: tuple[str, ...], detach: bool, wait: bool, wait_timeout
     if force_recreate and no_recreate:
         fail("error: --force-recreate and --no-recreate are incompatible", EXIT_USAGE)
     started = time.monotonic()
-    project = load_project_or_exit(load_options_from(kwargs))
+    load_options = load_options_from(kwargs)
+    project = load_project_or_exit(load_options)
     _check_services(project, services)
-    findings, code = preflight(project)
+    findings, code = preflight(project, verdicts=load_options.verdicts)
     report = render_findings(findings)
     if report and (code != EXIT_OK or any(f.suppressed is None for f in findings)):
         click.echo(report, err=True)
