@@ -143,9 +143,6 @@ _KEY_SIZES: dict[tuple[Any, ...], int] = {}
 def _keys_size(keys: tuple[Any, ...]) -> int:
     """The canonical encoded size of a map's keys; _Reject unless they are strings in DAG-CBOR
     order (shorter first, then bytewise)."""
-    known = _KEY_SIZES.get(keys)
-    if known is not None:
-        return known
     total = 0
     last: tuple[int, bytes] | None = None
     last_key = ""
@@ -168,12 +165,20 @@ def _keys_size(keys: tuple[Any, ...]) -> int:
 def _size(value: Any) -> int:
     """Walk a decoded tree: raise _Reject for anything outside the data model or a map whose keys
     are out of order; return the size of the tree's canonical encoding."""
+    # Written for speed (it runs over every frame and record): the common cases first, the head
+    # sizes inline.
     kind = type(value)
     if kind is dict:
-        size = _head(len(value)) + _keys_size(tuple(value))
+        keys = tuple(value)
+        size = _KEY_SIZES.get(keys)
+        if size is None:
+            size = _keys_size(keys)
+        count = len(keys)
+        size += 1 if count < 24 else _head(count)
         items: Any = value.values()
     elif kind is list:
-        size = _head(len(value))
+        count = len(value)
+        size = 1 if count < 24 else _head(count)
         items = value
     else:
         return _size([value]) - 1
@@ -184,9 +189,13 @@ def _size(value: Any) -> int:
             size += length + (1 if length < 24 else 2 if length < 0x100 else 3 if length < 0x10000 else 5
                               if length < 0x100000000 else 9)
         elif kind is CID:
-            length = len(item) + 1  # tag 42 (2 bytes) over a byte string of 0x00 + the CID
+            # tag 42 (2 bytes) over a byte string of 0x00 + the CID: 41 bytes for the usual 36
+            length = len(item) + 1
             size += length + (3 if length < 24 else 4)
         elif kind is int:
+            if 0 <= item < 24:
+                size += 1
+                continue
             if item < 0:
                 if item < _INT_MIN:
                     raise _Reject(_invalid_value(item))
@@ -196,12 +205,12 @@ def _size(value: Any) -> int:
             size += 1 if item < 24 else 2 if item < 0x100 else 3 if item < 0x10000 else 5 if item < 0x100000000 else 9
         elif kind is bool or item is None:
             size += 1
+        elif kind is dict or kind is list:
+            size += _size(item)
         elif kind is bytes:
             length = len(item)
             size += length + (1 if length < 24 else 2 if length < 0x100 else 3 if length < 0x10000 else 5
                               if length < 0x100000000 else 9)
-        elif kind is dict or kind is list:
-            size += _size(item)
         else:
             raise _Reject(_invalid_value(item))
     return size

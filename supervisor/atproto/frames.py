@@ -345,13 +345,14 @@ def _attach_records(frame: Commit, limits: Limits = FRAME_LIMITS, decoder: Any =
         if span is None:
             continue  # not in the slice (a tooBig commit, or a relay that trimmed it)
         start, stop = span
+        block = blocks[start:stop]
         # Links are CIDv1 sha2-256 (the decoder refuses others): 4 prefix bytes, then the digest.
-        if _sha256(blocks[start:stop]).digest() != op.cid[4:]:
+        if _sha256(block).digest() != op.cid[4:]:
             raise FrameError(f"#commit record {op.path}: its block does not hash to the op's CID {op.cid}", start)
         if decoder is None:
-            decoder, fp = dagcbor._stream(blocks[start:stop], limits)
+            decoder, fp = dagcbor._stream(block, limits)
         else:
-            fp = decoder.fp = io.BytesIO(blocks[start:stop])
+            fp = decoder.fp = io.BytesIO(block)
         try:
             op.record = dagcbor._read(decoder, fp, 0)
         except DecodeError as exc:
