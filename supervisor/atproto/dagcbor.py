@@ -2,7 +2,11 @@
 
 Decoding is strict: exactly one object, string map keys only, no duplicate keys, no floats,
 no ``undefined`` or other simple values, no tags other than 42 (CID links), no
-indefinite lengths, integers within signed 64 bits, and bounded size and nesting depth.
+indefinite lengths, integers within signed 64 bits, and bounded size and nesting depth; and the
+input must be canonical: map keys in DAG-CBOR order and every integer, length and tag in its
+shortest form.  That is checked without re-encoding: the walk that checks the decoded values
+adds up the size of their canonical encoding and compares it with the bytes read (a longer form
+is the only way left to spell the same values differently), and checks each map's key order.
 Encoding is canonical: map keys sorted by length then bytes, shortest integer forms,
 definite lengths, CIDs as tag 42 over ``0x00 + CID bytes``.
 """
@@ -126,6 +130,92 @@ def _check(value: Any) -> None:
         raise _Reject(_invalid_value(value))
 
 
+def _head(n: int) -> int:
+    """Bytes of the shortest CBOR head carrying argument ``n``."""
+    return 1 if n < 24 else 2 if n < 0x100 else 3 if n < 0x10000 else 5 if n < 0x100000000 else 9
+
+
+# Map key tuples already checked (in canonical order) -> the encoded size of those keys.
+# Records of one type share their keys, so a map's keys are usually checked by one lookup.
+_KEY_SIZES: dict[tuple[Any, ...], int] = {}
+
+
+def _keys_size(keys: tuple[Any, ...]) -> int:
+    """The canonical encoded size of a map's keys; _Reject unless they are strings in DAG-CBOR
+    order (shorter first, then bytewise)."""
+    total = 0
+    last: tuple[int, bytes] | None = None
+    last_key = ""
+    for key in keys:
+        if type(key) is not str:
+            raise _Reject(f"map key {key!r} is not a string")
+        raw = key.encode("utf-8")
+        order = (len(raw), raw)
+        if last is not None and order <= last:
+            raise _Reject(f"map keys are not in canonical order (length, then bytes): {key!r} after {last_key!r}")
+        last, last_key = order, key
+        total += _head(len(raw)) + len(raw)
+    if len(keys) <= 64 and total <= 2048:
+        if len(_KEY_SIZES) >= 4096:
+            _KEY_SIZES.clear()
+        _KEY_SIZES[keys] = total
+    return total
+
+
+def _size(value: Any) -> int:
+    """Walk a decoded tree: raise _Reject for anything outside the data model or a map whose keys
+    are out of order; return the size of the tree's canonical encoding."""
+    # Written for speed (it runs over every frame and record): the common cases first, the head
+    # sizes inline.
+    kind = type(value)
+    if kind is dict:
+        keys = tuple(value)
+        size = _KEY_SIZES.get(keys)
+        if size is None:
+            size = _keys_size(keys)
+        count = len(keys)
+        size += 1 if count < 24 else _head(count)
+        items: Any = value.values()
+    elif kind is list:
+        count = len(value)
+        size = 1 if count < 24 else _head(count)
+        items = value
+    else:
+        return _size([value]) - 1
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            length = len(item) if item.isascii() else len(item.encode("utf-8"))
+            size += length + (1 if length < 24 else 2 if length < 0x100 else 3 if length < 0x10000 else 5
+                              if length < 0x100000000 else 9)
+        elif kind is CID:
+            # tag 42 (2 bytes) over a byte string of 0x00 + the CID: 41 bytes for the usual 36
+            length = len(item) + 1
+            size += length + (3 if length < 24 else 4)
+        elif kind is int:
+            if 0 <= item < 24:
+                size += 1
+                continue
+            if item < 0:
+                if item < _INT_MIN:
+                    raise _Reject(_invalid_value(item))
+                item = ~item
+            elif item > _INT_MAX:
+                raise _Reject(_invalid_value(item))
+            size += 1 if item < 24 else 2 if item < 0x100 else 3 if item < 0x10000 else 5 if item < 0x100000000 else 9
+        elif kind is bool or item is None:
+            size += 1
+        elif kind is dict or kind is list:
+            size += _size(item)
+        elif kind is bytes:
+            length = len(item)
+            size += length + (1 if length < 24 else 2 if length < 0x100 else 3 if length < 0x10000 else 5
+                              if length < 0x100000000 else 9)
+        else:
+            raise _Reject(_invalid_value(item))
+    return size
+
+
 def check_value(value: Any) -> None:
     """Raise :class:`DecodeError` if ``value`` (decoded data) is outside the data model."""
     try:
@@ -193,12 +283,48 @@ def _read(decoder: cbor2.CBORDecoder, fp: io.BytesIO, base: int) -> Any:
             UnicodeError, EOFError, KeyError, IndexError, AttributeError) as exc:
         raise _translate(exc, base + fp.tell()) from None
     try:
-        _check(value)
+        size = _size(value)
     except RecursionError:
         raise DecodeError("invalid DAG-CBOR: nested too deeply", base + start) from None
     except _Reject as exc:
         raise DecodeError(f"invalid DAG-CBOR: {exc.reason}", base + start) from None
+    if size != fp.tell() - start:
+        # Every head is at least as long as its shortest form, so a size that differs from the
+        # canonical one means some integer or length was written in a longer form.
+        at = _long_form_at(fp.getvalue(), start)
+        raise DecodeError("invalid DAG-CBOR: not canonical: an integer, length or tag is written in a longer form "
+                          "than needed (DAG-CBOR requires the shortest)", base + (start if at < 0 else at))
     return value
+
+
+def _long_form_at(data: bytes, pos: int) -> int:
+    """The offset of the first head of the well-formed item at ``pos`` whose argument has a longer
+    form than needed (-1: none)."""
+    pending = 1
+    end = len(data)
+    while pending and pos < end:
+        pending -= 1
+        first = data[pos]
+        major, info = first >> 5, first & 31
+        width = 0
+        arg = info
+        if 24 <= info <= 27:
+            width = 1 << (info - 24)
+            arg = int.from_bytes(data[pos + 1:pos + 1 + width], "big")
+            if arg < (24 if width == 1 else 1 << (4 * width)):
+                return pos
+        elif info > 27:
+            return -1
+        pos += 1 + width
+        if major == 2 or major == 3:
+            pos += arg
+        elif major == 4:
+            pending += arg
+        elif major == 5:
+            pending += 2 * arg
+        elif major == 6:
+            pending += 1
+    return -1
 
 
 def _as_bytes(data: Any) -> bytes:

@@ -6,13 +6,15 @@ and a body. ``op`` 1 is a message whose type is ``t`` (``#commit``, ``#identity`
 ``op`` or ``t`` values decode to :class:`Unknown`, which consumers skip.
 
 Decoding a ``#commit`` reads only what a consumer needs: the header, the body, an index of
-the CAR slice, and the records named by the ops (found by CID). MST nodes are not decoded.
+the CAR slice, and the records named by the ops (found by CID, and each block checked to hash to
+that CID). MST nodes are not decoded.
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from hashlib import sha256 as _sha256
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from supervisor.atproto import car, dagcbor, mst
@@ -343,10 +345,14 @@ def _attach_records(frame: Commit, limits: Limits = FRAME_LIMITS, decoder: Any =
         if span is None:
             continue  # not in the slice (a tooBig commit, or a relay that trimmed it)
         start, stop = span
+        block = blocks[start:stop]
+        # Links are CIDv1 sha2-256 (the decoder refuses others): 4 prefix bytes, then the digest.
+        if _sha256(block).digest() != op.cid[4:]:
+            raise FrameError(f"#commit record {op.path}: its block does not hash to the op's CID {op.cid}", start)
         if decoder is None:
-            decoder, fp = dagcbor._stream(blocks[start:stop], limits)
+            decoder, fp = dagcbor._stream(block, limits)
         else:
-            fp = decoder.fp = io.BytesIO(blocks[start:stop])
+            fp = decoder.fp = io.BytesIO(block)
         try:
             op.record = dagcbor._read(decoder, fp, 0)
         except DecodeError as exc:

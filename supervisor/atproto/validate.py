@@ -18,6 +18,21 @@ __all__ = ["frame_problems", "ACTIONS"]
 #: The op actions of a ``#commit``.
 ACTIONS = frozenset({"create", "update", "delete"})
 
+# DIDs and collections recur from event to event: each distinct one is checked once (bounded).
+_VALID: dict[tuple[str, str], bool] = {}
+
+
+def _valid(kind: str, value: Any) -> bool:
+    key = (kind, value)
+    known = _VALID.get(key) if type(value) is str else None
+    if known is None:
+        known = is_valid(kind, value)
+        if type(value) is str and len(value) <= 512:
+            if len(_VALID) >= 50_000:
+                _VALID.clear()
+            _VALID[key] = known
+    return known
+
 
 def frame_problems(frame: Any) -> list[str]:
     """What is wrong with ``frame``'s values (an empty list for a frame that may be indexed)."""
@@ -29,7 +44,7 @@ def frame_problems(frame: Any) -> list[str]:
     if isinstance(frame, (Commit, Identity, Account, Sync)):
         if frame.seq < 1:
             problems.append(f"seq {frame.seq} is not a positive integer")
-        if not is_valid("did", frame.did):
+        if not _valid("did", frame.did):
             problems.append(f"repo {frame.did!r} is not a DID")
         if not is_valid("datetime", frame.time):
             problems.append(f"time {frame.time!r} is not an atproto datetime")
@@ -50,7 +65,7 @@ def _op_problems(op: Any) -> list[str]:
     if op.action not in ACTIONS:
         problems.append(f"action {op.action!r} is not create, update or delete")
     collection, slash, rkey = op.path.partition("/")
-    if not slash or not is_valid("nsid", collection) or not is_valid("record-key", rkey):
+    if not slash or not _valid("nsid", collection) or not is_valid("record-key", rkey):
         problems.append(f"path {op.path!r} is not collection/record-key")
     if op.action in ("create", "update") and op.cid is None:
         problems.append(f"a {op.action} needs a cid")

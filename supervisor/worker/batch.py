@@ -164,8 +164,34 @@ _B32_PAIRS = tuple(a + b for a in _B32 for b in _B32)
 _B32_PLANS: dict[int, tuple[int, tuple[int, ...], int]] = {}
 
 
+def _spread_steps() -> tuple[tuple[int, int, int], ...]:
+    # Moving 64 five-bit fields (320 bits) into the low five bits of 64 bytes, by halves: in every
+    # block of s fields, the upper s/2 fields move up by 3*s/2 bits to start a byte-aligned half.
+    steps = []
+    block = 64
+    while block > 1:
+        half = block // 2
+        high = 0
+        for index in range(64 // block):
+            high |= ((1 << (5 * half)) - 1) << (8 * block * index + 5 * half)
+        steps.append((high, ((1 << 512) - 1) & ~high, 3 * half))
+        block = half
+    return tuple(steps)
+
+
+_SPREAD = _spread_steps()
+_B32_BYTES = bytes(ord(_B32[index & 31]) for index in range(256))
+
+
 def _b32(raw: bytes) -> str:
     size = len(raw)
+    if size <= 40:
+        # Up to 40 bytes (a CID has 36): spread the bits with six big-integer steps, then one
+        # table translation; about twice as fast as the character pairs below.
+        number = int.from_bytes(raw, "big") << (320 - size * 8)
+        for high, low, shift in _SPREAD:
+            number = (number & low) | ((number & high) << shift)
+        return number.to_bytes(64, "big").translate(_B32_BYTES)[:(size * 8 + 4) // 5].decode("ascii")
     plan = _B32_PLANS.get(size)
     if plan is None:
         chars = (size * 8 + 4) // 5

@@ -119,3 +119,94 @@ def test_json_representation():
     assert out["bytes"] == {"$bytes": "AP8Q"}  # base64 without padding
     assert out["blob"] == {"$type": "blob", "ref": {"$link": str(blob["ref"])}, "mimeType": "image/png", "size": 3}
     assert from_json(out) == value
+
+
+# -- canonical form: what DAG-CBOR spells one way only ------------------------------------
+
+LINK_HEX = "d82a5825" + "00" + bytes(LINK).hex()
+
+
+@pytest.mark.parametrize("hexdata, offset", [
+    ("1817", 0),                       # 23 in a one-byte argument
+    ("190001", 0),                     # 1 in two bytes
+    ("1a0000ffff", 0),                 # 65535 in four bytes
+    ("1b00000000ffffffff", 0),         # 2**32 - 1 in eight bytes
+    ("3817", 0),                       # -24 in a one-byte argument
+    ("39000f", 0),                     # -16 in two bytes
+    ("830118ff190064", 4),             # [1, 255, 100]: the 100 in two bytes
+    ("780161", 0),                     # text of length 1, length in one extra byte
+    ("59000161", 0),                   # bytes of length 1, length in two extra bytes
+    ("980101", 0),                     # array of one, count in one extra byte
+    ("b8016161f5", 0),                 # map of one, count in one extra byte
+    ("a161611a00010000", None),        # {"a": 65536}: canonical; the control case below
+    ("d9002a5825" + "00" + bytes(LINK).hex(), 0),   # tag 42 in two bytes
+    ("d82a590025" + "00" + bytes(LINK).hex(), 2),   # the CID's byte string length in two bytes
+    ("a16161a1616219002a", 6),         # {"a": {"b": 42}} with the inner 42 in two bytes
+])
+def test_long_forms_are_refused_at_their_offset(hexdata, offset):
+    data = bytes.fromhex(hexdata)
+    if offset is None:
+        assert encode(decode(data)) == data
+        return
+    with pytest.raises(DecodeError, match="not canonical") as info:
+        decode(data)
+    assert info.value.offset == offset
+
+
+@pytest.mark.parametrize("hexdata, keys", [
+    ("a2616201616102", "'a' after 'b'"),                    # {"b", "a"}: bytes out of order
+    ("a2626161016162" "02", "'b' after 'aa'"),              # {"aa", "b"}: the shorter key goes first
+    ("a3616101616302616202", "'b' after 'c'"),              # third key out of order
+    ("a1617881a2616201616102", "'a' after 'b'"),            # {"x": [{"b", "a"}]}: nested in an array
+    ("a262c3a90162616202", "'ab' after 'é'"),               # same length: UTF-8 bytes decide (c3a9 > 6162)
+])
+def test_map_keys_out_of_canonical_order_are_refused(hexdata, keys):
+    with pytest.raises(DecodeError, match=f"canonical order.*{keys}"):
+        decode(bytes.fromhex(hexdata))
+
+
+@pytest.mark.parametrize("value, hexdata", [
+    (23, "17"), (24, "1818"), (255, "18ff"), (256, "190100"), (65535, "19ffff"), (65536, "1a00010000"),
+    (2**32 - 1, "1affffffff"), (2**32, "1b0000000100000000"), (2**63 - 1, "1b7fffffffffffffff"),
+    (-24, "37"), (-25, "3818"), (-(2**63), "3b7fffffffffffffff"),
+    ("x" * 23, "77" + "78" * 23), ("x" * 24, "7818" + "78" * 24), (b"\x01" * 300, "59012c" + "01" * 300),
+    ({"b": 1, "aa": 2, "é": 3, "ab": 4}, "a4616201626161026261620462c3a903"),
+    ([LINK], "81" + LINK_HEX), ({"ref": LINK, "n": None, "t": True}, None),
+])
+def test_shortest_forms_at_every_boundary_are_accepted(value, hexdata):
+    data = encode(value)
+    if hexdata is not None:
+        assert data.hex() == hexdata
+    assert decode(data) == value
+
+
+def test_the_interop_data_model_fixtures_decode_and_re_encode_byte_for_byte():
+    import base64
+    import json
+    from pathlib import Path
+
+    fixtures = json.loads((Path(__file__).parent / "vectors" / "data-model-fixtures.json").read_text())
+    assert fixtures
+    for fixture in fixtures:
+        data = base64.b64decode(fixture["cbor_base64"] + "=" * (-len(fixture["cbor_base64"]) % 4))
+        value = decode(data)
+        assert to_json(value) == fixture["json"]
+        assert encode(value) == data
+        assert str(CID.for_block(data)) == fixture["cid"]
+        # the same values with two map keys swapped, or one length spelled long, are refused
+        if type(value) is dict and len(value) >= 2:
+            first, second = list(value)[:2]
+            swapped = {second: value[second], first: value[first], **value}
+            with pytest.raises(DecodeError, match="canonical order"):
+                decode(cbor2.dumps(_as_cbor(swapped)))
+
+
+def _as_cbor(value):
+    # the tree as cbor2 writes it, in the order given (CIDs as tag 42)
+    if type(value) is CID:
+        return cbor2.CBORTag(42, b"\x00" + bytes(value))
+    if type(value) is dict:
+        return {key: _as_cbor(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_as_cbor(item) for item in value]
+    return value

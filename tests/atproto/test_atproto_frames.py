@@ -119,12 +119,51 @@ def test_malformed_frames_raise_frame_error(frame, reason):
         decode_frame(frame)
 
 
-def test_corrupt_record_in_the_car_slice_is_reported():
-    frame = encode_commit(1, DID, "3kabc", None, TIME, [("create", "app.bsky.feed.post/3k1", None, POST)])
+def _commit_with_record_block(block: bytes, cid: CID | None = None) -> bytes:
+    """A #commit frame whose one create carries ``block`` as its record (named by ``cid``, by
+    default the block's own CID)."""
+    from supervisor.atproto.car import write_car
+
+    cid = cid or CID.for_block(block)
+    frame = encode_commit(1, DID, "3kabc", None, TIME, [("create", "app.bsky.feed.post/3k1", cid, None)])
     body = dagcbor.decode_multi(frame, 2)[1]
-    blocks = body["blocks"]
-    text = b"hello"
-    body["blocks"] = blocks.replace(b"\x65" + text, b"\xfa" + b"\x00" * 4 + b"\x01")  # text -> a float
-    bad = encode_frame({"op": 1, "t": "#commit"}, body)
-    with pytest.raises(FrameError, match="app.bsky.feed.post/3k1"):
-        decode_frame(bad)
+    roots, blocks = read_car(body["blocks"])
+    body["blocks"] = write_car(roots, [*blocks.items(), (cid, block)])
+    return encode_frame({"op": 1, "t": "#commit"}, body)
+
+
+def test_corrupt_record_in_the_car_slice_is_reported():
+    block = dagcbor.encode(POST).replace(b"\x65hello", b"\xfa\x3f\x80\x00\x00")  # the text -> 1.0, a float
+    with pytest.raises(FrameError, match="app.bsky.feed.post/3k1: invalid DAG-CBOR: floating-point"):
+        decode_frame(_commit_with_record_block(block))
+
+
+def test_a_record_block_that_does_not_hash_to_its_cid_is_refused():
+    good = dagcbor.encode(POST)
+    assert decode_frame(_commit_with_record_block(good)).ops[0].record == POST
+    tampered = good.replace(b"hello", b"jello")
+    with pytest.raises(FrameError, match="app.bsky.feed.post/3k1: its block does not hash to the op's CID"):
+        decode_frame(_commit_with_record_block(tampered, CID.for_block(good)))
+
+
+@pytest.mark.parametrize("spoil", [
+    lambda block: cbor2.dumps(dict(reversed(list(dagcbor.decode(block).items())))),  # keys out of order
+    lambda block: block.replace(b"\x65hello", b"\x78\x05hello"),                   # a long-form length
+])
+def test_a_non_canonical_record_is_refused_even_with_a_matching_cid(spoil):
+    block = spoil(dagcbor.encode(POST))
+    with pytest.raises(FrameError, match="app.bsky.feed.post/3k1: .*(not canonical|canonical order)"):
+        decode_frame(_commit_with_record_block(block))
+
+
+def test_a_non_canonical_frame_body_is_refused():
+    frame = encode_identity(7, DID, TIME)
+    header_size = len(dagcbor.encode({"op": 1, "t": "#identity"}))
+    body = frame[header_size:]
+    assert body.startswith(b"\xa3cdid")
+    long_seq = frame[:header_size] + body.replace(b"cseq\x07", b"cseq\x18\x07")
+    with pytest.raises(FrameError, match="not canonical"):
+        decode_frame(long_seq)
+    unsorted = frame[:header_size] + cbor2.dumps({"seq": 7, "did": DID, "time": TIME})
+    with pytest.raises(FrameError, match="canonical order"):
+        decode_frame(unsorted)
