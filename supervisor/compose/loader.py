@@ -49,6 +49,7 @@ from supervisor.compose.normalize import (
 )
 from supervisor.compose.profiles import check_dependencies, split_services
 from supervisor.compose.yamlsource import OVERRIDE, RESET, LMap, key_location, read_documents
+from supervisor.files import stat_failure
 from supervisor.secrets import is_secret_name, redact_words
 
 __all__ = ["load_project"]
@@ -81,7 +82,8 @@ def _prepare_document(doc: Any, filename: str, ctx: _Context) -> LMap:
     if isinstance(services, dict):
         for name, service in services.items():
             if isinstance(service, dict) and "environment" in service:
-                service["environment"] = environment_entries(service["environment"], f"services.{name}")
+                service["environment"] = environment_entries(service["environment"], f"services.{name}",
+                                                             key_location(service, "environment"))
     # Every mapping read from YAML is an LMap.
     return cast(LMap, doc)
 
@@ -185,8 +187,9 @@ def _resolve_bare(model: dict, env: dict) -> None:
 def _check_files(files: list[str]) -> None:
     """compose reads every file before anything else: a missing one is the first error."""
     for filename in files:
-        if not os.path.exists(filename):
-            raise ComposeError("no such file or directory", Location(filename))
+        failure = stat_failure(filename)
+        if failure is not None:
+            raise ComposeError(failure, Location(filename))
         if os.path.isdir(filename):
             raise ComposeError("is a directory, not a compose file", Location(filename))
 
@@ -319,7 +322,8 @@ def _load_project(options: LoadOptions) -> Project:
         raise
 
 
-def _apply_label_files(config: dict[str, Any], label_files: Any, environment: dict) -> None:
+def _apply_label_files(config: dict[str, Any], label_files: Any, environment: dict,
+                       declared: Optional[Location] = None) -> None:
     """``label_file``: labels read like ``.env`` files (later files win), under the service's own ``labels``."""
     from supervisor.compose.dotenv import read_dotenv
 
@@ -329,8 +333,9 @@ def _apply_label_files(config: dict[str, Any], label_files: Any, environment: di
 
     merged: dict[str, Any] = {}
     for path in [label_files] if isinstance(label_files, str) else list(label_files):
-        if not os.path.exists(path):
-            raise ComposeError(f"label file {path} not found: stat {path}: no such file or directory", Location(path))
+        failure = stat_failure(path)
+        if failure is not None:
+            raise ComposeError(f"label file {path} not found: stat {path}: {failure}", declared or Location(path))
         for entry in read_dotenv(path, lookup=lookup):
             merged[entry.name] = entry.value
     merged.update(config.get("labels") or {})
@@ -395,7 +400,7 @@ def _load_discovered(discovery: Discovery, options: LoadOptions) -> Project:
                                                   environment, where)
         config = output_service(service_name, service, discovery.working_dir)
         if active and service.get("label_file") is not None:
-            _apply_label_files(config, service["label_file"], environment)
+            _apply_label_files(config, service["label_file"], environment, key_location(service, "label_file"))
         _resolve_build_args(config, environment)
         config["environment"] = {k: v.value for k, v in env.items()}
         if not config["environment"]:

@@ -109,6 +109,15 @@ def run_cli(args: Sequence[str], cwd: Path, env: Optional[Mapping[str, str]] = N
     return outcome
 
 
+#: how every exit-2 message of a project command starts: the file, line and column it is about
+LOCATED = re.compile(r"^(error: )?(\S[^:\n]*):(\d+):(\d+): ")
+
+
+def assert_located(outcome: Outcome) -> None:
+    if outcome.code == 2:
+        assert LOCATED.match(outcome.stderr), f"no file:line:col in: {outcome.stderr[:2000]}"
+
+
 def assert_no_secret(outcomes: Sequence[Outcome], secret: str = SECRET) -> None:
     for outcome in outcomes:
         assert secret not in outcome.text, (

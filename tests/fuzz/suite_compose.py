@@ -13,7 +13,7 @@ from pathlib import Path
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from .harness import SECRET, assert_no_secret, run_project
+from .harness import SECRET, assert_located, assert_no_secret, run_project
 from .settings import fuzz_settings
 from .strategies import SERVICE_NAMES, compose_text, env_text
 
@@ -38,6 +38,7 @@ def test_generated_projects(compose: str, env: str, extra_env: str) -> None:
         _project(root, compose, env, extra_env)
         outcomes = run_project(root, explain=SERVICE_NAMES[:2])
         event(f"config exit {outcomes[0].code}")
+        assert_located(outcomes[2])  # config -q
         assert_no_secret(outcomes)
 
 
