@@ -8,14 +8,15 @@ filled it from a secret variable (``pm_id: ${POSTGRES_PASSWORD}``: see :func:`se
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import TYPE_CHECKING, Any, Collection, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Collection, Iterator, Mapping, Optional
 
 if TYPE_CHECKING:
     from supervisor.compose.model import EnvValue, Project
 
 __all__ = ["MASK", "is_secret_name", "mask_value", "mask_text", "mask_argv", "mask_config", "mask_env_record",
-           "secret_values", "redact", "redact_words"]
+           "secret_values", "environment_secrets", "redact", "redact_words", "MaskingFilter"]
 
 MASK = "****"
 
@@ -176,6 +177,44 @@ def secret_values(project: "Project") -> frozenset[str]:
             public.add(image)
             public.update(part for part in re.split(r"[/:@]", image) if part)
     return frozenset(found - public)
+
+
+_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s\"'<>]*:([^\s\"'<>/?#]+)@")
+
+
+def environment_secrets(environ: Mapping[str, str]) -> frozenset[str]:
+    """Secrets a process environment holds: values of secret-named variables, URL and conninfo passwords.
+
+    For a program that reads its settings from the environment (the worker): a secret given by
+    mistake as another setting (``DB_POOL_SIZE=$DB_PASSWORD``) is then hidden in its messages.
+    """
+    found: set[str] = set()
+    for name, value in environ.items():
+        if is_secret_name(name) and len(value) >= _MIN_KNOWN_SECRET:
+            found.add(value)
+        if "://" in value and "@" in value:
+            found.update(m.group(1) for m in _URL_PASSWORD.finditer(value) if len(m.group(1)) >= _MIN_KNOWN_SECRET)
+        if "=" in value:
+            for match in _ASSIGNMENT.finditer(value):
+                password = match.group("pw").strip("'\"")
+                if is_secret_name(match.group("name")) and len(password) >= _MIN_KNOWN_SECRET:
+                    found.add(password)
+    return frozenset(found)
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks every record's message (URL passwords, ``NAME=secret``, known secrets)."""
+
+    def __init__(self, secrets: Collection[str] = ()) -> None:
+        super().__init__()
+        self.secrets = tuple(secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = redact_words(mask_text(message), self.secrets)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
 
 
 def redact(obj: Any, secrets: Collection[str]) -> Any:
