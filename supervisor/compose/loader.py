@@ -473,6 +473,10 @@ def _check_service(name: str, service: Any, services: dict, model: dict) -> None
         raise ComposeError(f"service {name!s} has neither an image nor a build context specified: "
                            "invalid compose project", where)
     _check_references(name, service, model, where)
+    if "pid" in service and service["pid"] is None:
+        # compose itself crashes here (a nil interface in its normalisation)
+        raise ComposeError(f"services.{name}.pid is null: remove the key, or write host, service:NAME or "
+                           "container:NAME", key_location(service, "pid") or where)
     check = service.get("healthcheck")
     test = check.get("test") if isinstance(check, dict) else None
     if isinstance(test, list) and test and test[0] not in ("CMD", "CMD-SHELL", "NONE"):
@@ -484,12 +488,55 @@ def _check_service(name: str, service: Any, services: dict, model: dict) -> None
     if replicas is not None and scale is not None and replicas != scale:
         raise ComposeError(f"services.{name}: can't set distinct values on 'scale' and 'deploy.replicas': "
                            "invalid compose project", where)
+    _check_resource_pairs(name, service, deploy, where)
     if isinstance(scale, int) and scale < 0:
         raise ComposeError(f"services.{name}.scale: must be greater than or equal to 0",
                            key_location(service, "scale") or where)
     if isinstance(replicas, int) and replicas < 0:
         raise ComposeError(f"services.{name}.deploy.replicas: must be greater than or equal to 0",
                            key_location(deploy, "replicas") or where)
+
+
+def _float32(value: Any) -> Optional[float]:
+    import struct
+
+    try:
+        return float(struct.unpack("f", struct.pack("f", float(value)))[0])
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _size(value: Any) -> Optional[int]:
+    from supervisor.compose.goconv import GoConvError, parse_bytes
+
+    try:
+        return parse_bytes(value)
+    except (GoConvError, TypeError, ValueError):
+        return None
+
+
+def _check_resource_pairs(name: str, service: dict, deploy: Any, where: Optional[Location]) -> None:
+    """compose refuses a top-level limit that differs from its ``deploy.resources`` twin.
+
+    As compose compares them, an absent twin counts as 0: ``cpus: 1.5`` beside a
+    ``deploy.resources.limits`` without ``cpus`` is refused too.
+    """
+    if not isinstance(deploy, dict) or "deploy" not in service:
+        return
+    found = deploy.get("resources")
+    resources: dict[str, Any] = found if isinstance(found, dict) else {}
+    pairs = (("cpus", "limits", "cpus", _float32), ("mem_limit", "limits", "memory", _size),
+             ("mem_reservation", "reservations", "memory", _size), ("pids_limit", "limits", "pids", _float32))
+    for top, section, key, parse in pairs:
+        part = resources.get(section)
+        own = parse(service.get(top)) if service.get(top) is not None else None
+        if not own or not isinstance(part, dict):
+            continue
+        twin = parse(part[key]) if part.get(key) is not None else 0
+        if twin is not None and twin != own:
+            raise ComposeError(f"services.{name}: can't set distinct values on '{top}' and "
+                               f"'deploy.resources.{section}.{key}': invalid compose project",
+                               key_location(service, top) or where)
 
 
 def _mount_sources_of(items: Any) -> list[str]:

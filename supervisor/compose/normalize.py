@@ -15,6 +15,7 @@ from supervisor.compose.goconv import (
     GoConvError,
     format_duration,
     format_value,
+    parse_bool_loose,
     parse_bytes,
     parse_duration,
 )
@@ -326,9 +327,16 @@ def _canonical_service(service: dict) -> None:
         service["depends_on"] = long
     elif isinstance(depends, dict):
         # "condition" is required by the schema in the long form: no default here.
-        for item in depends.values():
+        for dep, item in depends.items():
             if isinstance(item, dict):
                 item.setdefault("required", True)
+                for key in ("restart", "required"):
+                    if isinstance(item.get(key), str):  # compose decodes these as booleans
+                        try:
+                            item[key] = parse_bool_loose(item[key])[0]
+                        except GoConvError:
+                            raise ComposeError(f"depends_on.{dep}.{key}: invalid boolean: {item[key]}: use true or "
+                                               "false", key_location(item, key)) from None
     env_file = service.get("env_file")
     if isinstance(env_file, (str, list)):  # anything else is left for the schema to refuse
         items = env_file if isinstance(env_file, list) else [env_file]
@@ -351,6 +359,7 @@ def _canonical_service(service: dict) -> None:
         out = LList(loc=getattr(ports, "loc", None))
         for index, item in enumerate(ports):
             loc = key_location(ports, index)
+            start = len(out)
             if isinstance(item, dict):
                 entry = item
                 if "published" in entry and entry["published"] is not None:
@@ -365,6 +374,9 @@ def _canonical_service(service: dict) -> None:
                 for entry in entries:
                     out.append(LMap(entry))
                     out.locs.append(loc)
+            if any(isinstance(e, dict) and e.get("target") in (0, "0") for e in out[start:]):
+                raise ComposeError(f"service ports ports.[{index}] is missing a target port: give the container "
+                                   "port (1-65535)", loc)
         service["ports"] = out
     volumes = service.get("volumes")
     if isinstance(volumes, list):
@@ -579,6 +591,10 @@ def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]
         if isinstance(hosts, dict):
             out["extra_hosts"] = [f"{k}={format_value(v)}" for k, v in hosts.items()]
         else:
+            for host in map(str, hosts):
+                if "=" not in host and ":" not in host:
+                    raise ComposeError(f"{where}.extra_hosts: invalid additional host, missing IP: {host}: write "
+                                       "NAME=IP (or NAME:IP)", _at((service, "extra_hosts")))
             out["extra_hosts"] = [h.replace(":", "=", 1) if "=" not in h else h for h in map(str, hosts)]
         out["extra_hosts"] = sorted(out["extra_hosts"])  # compose prints the host list sorted
     if isinstance(out.get("tmpfs"), str):
