@@ -21,9 +21,10 @@ import errno
 import os
 import select
 import stat
-from typing import BinaryIO
+from typing import BinaryIO, Optional
 
-__all__ = ["FIFO_WAIT_SECONDS", "InputRefused", "InputTooLarge", "open_input", "read_input", "describe_size"]
+__all__ = ["FIFO_WAIT_SECONDS", "InputRefused", "InputTooLarge", "open_input", "read_input", "describe_size",
+           "stat_failure"]
 
 #: How long a FIFO may stay without data (or without any writer) before it is refused.
 FIFO_WAIT_SECONDS = 10.0
@@ -42,6 +43,24 @@ class InputTooLarge(InputRefused):
     def __init__(self, path: str, limit: int) -> None:
         super().__init__(path, f"file is larger than {describe_size(limit)}; refusing to read it")
         self.limit = limit
+
+
+def stat_failure(path: str) -> Optional[str]:
+    """Why ``path`` cannot be reached, or None when it exists.
+
+    A folder without search permission hides what it holds: that is said as such, not as "no such
+    file or directory" (which ``os.path.exists`` would suggest).
+    """
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return "no such file or directory"
+    except PermissionError:
+        return ("permission denied (a folder on the path cannot be searched by this user: "
+                "give it the x permission, or run as a user who can read it)")
+    except OSError as exc:
+        return (exc.strerror or str(exc)).lower()
+    return None
 
 
 def describe_size(size: int) -> str:

@@ -8,14 +8,15 @@ filled it from a secret variable (``pm_id: ${POSTGRES_PASSWORD}``: see :func:`se
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import TYPE_CHECKING, Any, Collection, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Collection, Iterator, Mapping, Optional
 
 if TYPE_CHECKING:
     from supervisor.compose.model import EnvValue, Project
 
 __all__ = ["MASK", "is_secret_name", "mask_value", "mask_text", "mask_argv", "mask_config", "mask_env_record",
-           "secret_values", "redact", "redact_words"]
+           "secret_values", "environment_secrets", "redact", "redact_words", "MaskingFilter"]
 
 MASK = "****"
 
@@ -47,6 +48,11 @@ _OPTION_VALUE = re.compile(r"(?P<head>(?<![A-Za-z0-9_.-])--?(?P<name>[A-Za-z][A-
 # Values shorter than this are masked where they are a whole value, never inside other text:
 # replacing "0" or "true" everywhere would garble the output without hiding anything.
 _MIN_SUBSTRING_SECRET = 6
+# A secret-named variable's literal value shorter than this is not hidden elsewhere ("1", "no"):
+# it would mask every equal value of the project without hiding anything.
+_MIN_KNOWN_SECRET = 4
+# Secrets this long are hidden inside other words too; shorter ones only where they stand alone.
+_MIN_INNER_SECRET = 8
 
 
 def is_secret_name(name: str) -> bool:
@@ -141,12 +147,18 @@ def _records(record: "EnvValue") -> Iterator["EnvValue"]:
 
 
 def secret_values(project: "Project") -> frozenset[str]:
-    """Values that templates took from secret variables, to hide wherever they show up.
+    """Values known to be secret, to hide wherever they show up.
 
-    ``pm_id: ${POSTGRES_PASSWORD}`` gives ``pm_id`` a secret although its name is not one;
-    the value is then hidden everywhere (decision traces, findings, other variables).
+    The values of secret-named variables (in a service's environment, or in the project
+    environment that templates read: the shell over ``.env``), and values that templates took from
+    them: ``pm_id: ${POSTGRES_PASSWORD}`` gives ``pm_id`` a secret although its name is not one,
+    and ``OTHER: hunter22`` next to ``DB_PASSWORD: hunter22`` repeats one.  Each is then hidden
+    everywhere (other variables, commands, labels, decision traces, findings).
     """
     found: set[str] = set()
+    for name, (value, _origin) in project.environment.items():
+        if is_secret_name(name) and len(value) >= _MIN_KNOWN_SECRET:
+            found.add(value)
     for service in project.services.values():
         for top in service.environment.values():
             for record in _records(top):
@@ -154,18 +166,55 @@ def secret_values(project: "Project") -> frozenset[str]:
                 for sub in record.substitutions:
                     if sub.value and not sub.used_default and (secret_name or is_secret_name(sub.variable)):
                         found.add(sub.value)
-                if secret_name and record.value and record.substitutions:
+                if secret_name and record.value and (record.substitutions or len(record.value) >= _MIN_KNOWN_SECRET):
                     found.add(record.value)
-    # A value that the project also shows in the open (a non-secret variable such as
-    # POSTGRES_USER=appview, the project or a service name) hides nothing when masked, and
-    # masking it inside other text would garble names: keep it out.
+    # Names the project shows in the open (the project, its services, the images' names) hide
+    # nothing when masked, and masking them inside other text would garble the output: keep them.
     public = {project.name, *project.services}
     for service in project.services.values():
-        for name, record in service.environment.items():
-            derived = is_secret_name(name) or any(is_secret_name(sub.variable) for sub in record.substitutions)
-            if record.value and not derived:
-                public.add(record.value)
+        image = service.config.get("image")
+        if isinstance(image, str):
+            public.add(image)
+            public.update(part for part in re.split(r"[/:@]", image) if part)
     return frozenset(found - public)
+
+
+_URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s\"'<>]*:([^\s\"'<>/?#]+)@")
+
+
+def environment_secrets(environ: Mapping[str, str]) -> frozenset[str]:
+    """Secrets a process environment holds: values of secret-named variables, URL and conninfo passwords.
+
+    For a program that reads its settings from the environment (the worker): a secret given by
+    mistake as another setting (``DB_POOL_SIZE=$DB_PASSWORD``) is then hidden in its messages.
+    """
+    found: set[str] = set()
+    for name, value in environ.items():
+        if is_secret_name(name) and len(value) >= _MIN_KNOWN_SECRET:
+            found.add(value)
+        if "://" in value and "@" in value:
+            found.update(m.group(1) for m in _URL_PASSWORD.finditer(value) if len(m.group(1)) >= _MIN_KNOWN_SECRET)
+        if "=" in value:
+            for match in _ASSIGNMENT.finditer(value):
+                password = match.group("pw").strip("'\"")
+                if is_secret_name(match.group("name")) and len(password) >= _MIN_KNOWN_SECRET:
+                    found.add(password)
+    return frozenset(found)
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks every record's message (URL passwords, ``NAME=secret``, known secrets)."""
+
+    def __init__(self, secrets: Collection[str] = ()) -> None:
+        super().__init__()
+        self.secrets = tuple(secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = redact_words(mask_text(message), self.secrets)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
 
 
 def redact(obj: Any, secrets: Collection[str]) -> Any:
@@ -185,9 +234,12 @@ def redact(obj: Any, secrets: Collection[str]) -> Any:
         long_ones = [secret for secret in secrets if len(secret) >= _MIN_SUBSTRING_SECRET and secret in obj]
         if not long_ones:
             return obj
-        pattern = re.compile("(?<![A-Za-z0-9])(?:" + "|".join(re.escape(x) for x in sorted(long_ones, key=len,
-                                                                                                 reverse=True))
-                             + ")(?![A-Za-z0-9])")
+        # a secret of _MIN_INNER_SECRET characters or more is hidden inside words too ("x" + secret)
+        inner = [re.escape(x) for x in long_ones if len(x) >= _MIN_INNER_SECRET]
+        words = [re.escape(x) for x in long_ones if len(x) < _MIN_INNER_SECRET]
+        alternatives = ([f"(?:{'|'.join(sorted(inner, key=len, reverse=True))})"] if inner else []) + (
+            [f"(?<![A-Za-z0-9])(?:{'|'.join(sorted(words, key=len, reverse=True))})(?![A-Za-z0-9])"] if words else [])
+        pattern = re.compile("|".join(alternatives))
         return _TOKEN.sub(lambda m: m.group(0) if "://" in m.group(0) else pattern.sub(MASK, m.group(0)), obj)
     if isinstance(obj, dict):
         return {k: redact(v, secrets) for k, v in obj.items()}

@@ -158,7 +158,8 @@ def config_command(fmt: str, quiet: bool, list_services: bool, list_volumes: boo
     if fmt == "json":
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     else:
-        extensions = {name: escape_dollars(service.extensions) for name, service in project.services.items()}
+        extensions = {name: escape_dollars(service.extensions if no_mask else mask_config(service.extensions, secrets))
+                      for name, service in project.services.items()}
         text = yaml.dump(yaml_document(document, extensions), Dumper=_ComposeStyleDumper, sort_keys=False,
                          default_flow_style=False, allow_unicode=True, width=1_000_000)
     if output:

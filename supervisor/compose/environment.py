@@ -11,20 +11,20 @@ string.
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Any, Optional, cast
 
 from supervisor.compose.goconv import format_value
 from supervisor.compose.merge import EnvStr
 from supervisor.compose.model import ComposeError, EnvValue, Location, Origin, Substitution
-from supervisor.compose.yamlsource import LList
+from supervisor.compose.yamlsource import LList, key_location
+from supervisor.files import stat_failure
 
 __all__ = ["environment_entries", "resolve_bare_variables", "resolve_service_environment"]
 
 ProjectEnv = dict[str, tuple[str, Origin]]
 
 
-def environment_entries(value: Any, where: str) -> Any:
+def environment_entries(value: Any, where: str, declared: Optional[Location] = None) -> Any:
     """A service's ``environment:`` (list or mapping) as ``K=V`` entries that keep their origin.
 
     A string is returned as it is, for the merge or the schema to deal with.
@@ -65,7 +65,7 @@ def environment_entries(value: Any, where: str) -> Any:
         # compose merges a string over the environment of an ``extends`` base or an earlier
         # file (as one ``K=V`` entry); left alone, the schema refuses it.
         return value
-    raise ComposeError(f"{where}.environment must be a mapping", getattr(value, "loc", None))
+    raise ComposeError(f"{where}.environment must be a mapping", getattr(value, "loc", None) or declared)
 
 
 def resolve_bare_variables(entries: list, project_env: ProjectEnv) -> LList:
@@ -108,8 +108,12 @@ EnvFileCache = dict[str, list[tuple[list, list]]]
 def _env_file_values(env_files: list, project_env: ProjectEnv, where: str,
                      warnings: Optional[list[str]] = None,
                      own: Optional[dict[str, EnvValue]] = None,
-                     cache: Optional[EnvFileCache] = None) -> dict[str, list[EnvValue]]:
+                     cache: Optional[EnvFileCache] = None,
+                     declared: Optional[Location] = None) -> dict[str, list[EnvValue]]:
     """Every value the ``env_file:`` entries give, per variable, in order.
+
+    ``declared`` is where the service's ``env_file:`` is written: a file that cannot be reached is
+    reported there.
 
     ``own`` is the service's ``environment:`` (resolved): env file templates see it.
     """
@@ -150,20 +154,27 @@ def _env_file_values(env_files: list, project_env: ProjectEnv, where: str,
         # The schema requires ``path`` in the long form.
         path = cast(str, item.get("path")) if isinstance(item, dict) else str(item)
         required = item.get("required", True) if isinstance(item, dict) else True
-        if not os.path.exists(path):
-            if required is False:
+        failure = stat_failure(path)
+        if failure is not None:
+            if required is False and failure == "no such file or directory":
                 continue
-            raise ComposeError(f"env file {path} not found: stat {path}: no such file or directory",
-                               Location(path))
-        if isinstance(item, dict) and item.get("format") == "raw":
-            entries = read_raw_env(path, lookup=lookup)
-        else:
-            entries = _cached_env_file(path, high, low, cache)
-            if warnings is not None:
-                from supervisor.compose.template import unset_warning
+            raise ComposeError(f"env file {path} not found: stat {path}: {failure}",
+                               declared or Location(path))
+        try:
+            if isinstance(item, dict) and item.get("format") == "raw":
+                entries = read_raw_env(path, lookup=lookup)
+            else:
+                entries = _cached_env_file(path, high, low, cache)
+        except ComposeError as exc:
+            if declared is None or (exc.location is not None and exc.location.line):
+                raise
+            # the file as a whole (a device, a folder, too large): reported where env_file names it
+            raise ComposeError(f"{path}: {exc.message}", declared) from None
+        if warnings is not None and not (isinstance(item, dict) and item.get("format") == "raw"):
+            from supervisor.compose.template import unset_warning
 
-                for entry in entries:
-                    warnings.extend(unset_warning(ref.name) for ref in entry.references if ref.defaulted_to_blank)
+            for entry in entries:
+                warnings.extend(unset_warning(ref.name) for ref in entry.references if ref.defaulted_to_blank)
         for entry in entries:
             record = EnvValue(
                 name=entry.name,
@@ -281,7 +292,8 @@ def resolve_service_environment(service: dict, project_env: ProjectEnv, where: s
         record = _environment_record(entry, project_env)
         own.setdefault(record.name, []).extend(history + [record])
     chains = _env_file_values(service.get("env_file") or [], project_env, where, warnings,
-                              {name: chain[-1] for name, chain in own.items()}, cache)
+                              {name: chain[-1] for name, chain in own.items()}, cache,
+                              key_location(service, "env_file"))
     for name, chain in own.items():
         chains.setdefault(name, []).extend(chain)
     out: dict[str, EnvValue] = {}

@@ -12,7 +12,7 @@ import os
 from typing import Any, Callable, Optional
 
 from supervisor.compose.merge import clone, merge
-from supervisor.compose.model import ComposeError
+from supervisor.compose.model import ComposeError, Location
 from supervisor.compose.yamlsource import LMap, key_location
 
 __all__ = ["apply_extends", "LoadFile"]
@@ -33,11 +33,12 @@ def apply_extends(model: dict, filename: str, base_dir: str, load_file: LoadFile
         _extend(name, services, filename, base_dir, load_file, list(chain or []))
 
 
-def _cycle_error(chain: list[tuple[str, str]], added: tuple[str, str]) -> ComposeError:
+def _cycle_error(chain: list[tuple[str, str]], added: tuple[str, str],
+                 where: Optional[Location] = None) -> ComposeError:
     lines = ["Circular reference:", f"  {chain[0][1]} in {chain[0][0]}"]
     for file, service in chain[1:] + [added]:
         lines.append(f"  extends {service} in {file}")
-    return ComposeError("\n".join(lines))
+    return ComposeError("\n".join(lines), where)
 
 
 def _extend(name: str, services: dict, filename: str, base_dir: str, load_file: LoadFile,
@@ -81,10 +82,10 @@ def _extend(name: str, services: dict, filename: str, base_dir: str, load_file: 
 
     entry = (filename, name)
     if entry in chain:
-        raise _cycle_error(chain, entry)
+        raise _cycle_error(chain, entry, where)
     chain = chain + [entry]
     if ref_file != filename and (ref_file, ref) in chain:
-        raise _cycle_error(chain, (ref_file, ref))
+        raise _cycle_error(chain, (ref_file, ref), where)
 
     base = _extend(ref, ref_services, ref_file, ref_dir, load_file, chain)
     if base is None:

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from supervisor.compose.model import ComposeError
 from supervisor.compose.yamlsource import key_location
+from supervisor.files import stat_failure
 
 __all__ = ["apply_include", "LoadProject"]
 
@@ -60,6 +61,10 @@ def apply_include(model: dict, working_dir: str, load_project: LoadProject, chai
         paths = [os.path.normpath(os.path.join(working_dir, p)) for p in entry["path"]]
         if not paths:
             continue
+        for path in paths:
+            failure = stat_failure(path)
+            if failure is not None:
+                raise ComposeError(f"include {path}: {failure}", where)
         if paths[0] in chain:
             cycle = chain + [paths[0]]
             raise ComposeError("include cycle detected:\n" + cycle[0] + "\n include " + "\n include ".join(cycle[1:]),
@@ -71,8 +76,9 @@ def apply_include(model: dict, working_dir: str, load_project: LoadProject, chai
             if name == "/dev/null":
                 continue
             full = os.path.join(working_dir, name)
-            if not os.path.exists(full):
-                raise ComposeError(f"stat {full}: no such file or directory", where)
+            failure = stat_failure(full)
+            if failure is not None:
+                raise ComposeError(f"stat {full}: {failure}", where)
             env_files.append(full)
         if not entry["env_file"] and os.path.isfile(os.path.join(project_dir, ".env")):
             env_files = [os.path.join(project_dir, ".env")]

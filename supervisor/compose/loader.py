@@ -49,6 +49,7 @@ from supervisor.compose.normalize import (
 )
 from supervisor.compose.profiles import check_dependencies, split_services
 from supervisor.compose.yamlsource import OVERRIDE, RESET, LMap, key_location, read_documents
+from supervisor.files import stat_failure
 from supervisor.secrets import is_secret_name, redact_words
 from supervisor.verdicts import Verdicts
 
@@ -83,7 +84,8 @@ def _prepare_document(doc: Any, filename: str, ctx: _Context) -> LMap:
     if isinstance(services, dict):
         for name, service in services.items():
             if isinstance(service, dict) and "environment" in service:
-                service["environment"] = environment_entries(service["environment"], f"services.{name}")
+                service["environment"] = environment_entries(service["environment"], f"services.{name}",
+                                                             key_location(service, "environment"))
     # Every mapping read from YAML is an LMap.
     return cast(LMap, doc)
 
@@ -188,8 +190,9 @@ def _resolve_bare(model: dict, env: dict) -> None:
 def _check_files(files: list[str]) -> None:
     """compose reads every file before anything else: a missing one is the first error."""
     for filename in files:
-        if not os.path.exists(filename):
-            raise ComposeError("no such file or directory", Location(filename))
+        failure = stat_failure(filename)
+        if failure is not None:
+            raise ComposeError(failure, Location(filename))
         if os.path.isdir(filename):
             raise ComposeError("is a directory, not a compose file", Location(filename))
 
@@ -322,7 +325,8 @@ def _load_project(options: LoadOptions) -> Project:
         raise
 
 
-def _apply_label_files(config: dict[str, Any], label_files: Any, environment: dict) -> None:
+def _apply_label_files(config: dict[str, Any], label_files: Any, environment: dict,
+                       declared: Optional[Location] = None) -> None:
     """``label_file``: labels read like ``.env`` files (later files win), under the service's own ``labels``."""
     from supervisor.compose.dotenv import read_dotenv
 
@@ -332,8 +336,9 @@ def _apply_label_files(config: dict[str, Any], label_files: Any, environment: di
 
     merged: dict[str, Any] = {}
     for path in [label_files] if isinstance(label_files, str) else list(label_files):
-        if not os.path.exists(path):
-            raise ComposeError(f"label file {path} not found: stat {path}: no such file or directory", Location(path))
+        failure = stat_failure(path)
+        if failure is not None:
+            raise ComposeError(f"label file {path} not found: stat {path}: {failure}", declared or Location(path))
         for entry in read_dotenv(path, lookup=lookup):
             merged[entry.name] = entry.value
     merged.update(config.get("labels") or {})
@@ -398,7 +403,7 @@ def _load_discovered(discovery: Discovery, options: LoadOptions) -> Project:
                                                   environment, where)
         config = output_service(service_name, service, discovery.working_dir)
         if active and service.get("label_file") is not None:
-            _apply_label_files(config, service["label_file"], environment)
+            _apply_label_files(config, service["label_file"], environment, key_location(service, "label_file"))
         _resolve_build_args(config, environment)
         config["environment"] = {k: v.value for k, v in env.items()}
         if not config["environment"]:
@@ -471,6 +476,10 @@ def _check_service(name: str, service: Any, services: dict, model: dict) -> None
         raise ComposeError(f"service {name!s} has neither an image nor a build context specified: "
                            "invalid compose project", where)
     _check_references(name, service, model, where)
+    if "pid" in service and service["pid"] is None:
+        # compose itself crashes here (a nil interface in its normalisation)
+        raise ComposeError(f"services.{name}.pid is null: remove the key, or write host, service:NAME or "
+                           "container:NAME", key_location(service, "pid") or where)
     check = service.get("healthcheck")
     test = check.get("test") if isinstance(check, dict) else None
     if isinstance(test, list) and test and test[0] not in ("CMD", "CMD-SHELL", "NONE"):
@@ -482,12 +491,55 @@ def _check_service(name: str, service: Any, services: dict, model: dict) -> None
     if replicas is not None and scale is not None and replicas != scale:
         raise ComposeError(f"services.{name}: can't set distinct values on 'scale' and 'deploy.replicas': "
                            "invalid compose project", where)
+    _check_resource_pairs(name, service, deploy, where)
     if isinstance(scale, int) and scale < 0:
         raise ComposeError(f"services.{name}.scale: must be greater than or equal to 0",
                            key_location(service, "scale") or where)
     if isinstance(replicas, int) and replicas < 0:
         raise ComposeError(f"services.{name}.deploy.replicas: must be greater than or equal to 0",
                            key_location(deploy, "replicas") or where)
+
+
+def _float32(value: Any) -> Optional[float]:
+    import struct
+
+    try:
+        return float(struct.unpack("f", struct.pack("f", float(value)))[0])
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _size(value: Any) -> Optional[int]:
+    from supervisor.compose.goconv import GoConvError, parse_bytes
+
+    try:
+        return parse_bytes(value)
+    except (GoConvError, TypeError, ValueError):
+        return None
+
+
+def _check_resource_pairs(name: str, service: dict, deploy: Any, where: Optional[Location]) -> None:
+    """compose refuses a top-level limit that differs from its ``deploy.resources`` twin.
+
+    As compose compares them, an absent twin counts as 0: ``cpus: 1.5`` beside a
+    ``deploy.resources.limits`` without ``cpus`` is refused too.
+    """
+    if not isinstance(deploy, dict) or "deploy" not in service:
+        return
+    found = deploy.get("resources")
+    resources: dict[str, Any] = found if isinstance(found, dict) else {}
+    pairs = (("cpus", "limits", "cpus", _float32), ("mem_limit", "limits", "memory", _size),
+             ("mem_reservation", "reservations", "memory", _size), ("pids_limit", "limits", "pids", _float32))
+    for top, section, key, parse in pairs:
+        part = resources.get(section)
+        own = parse(service.get(top)) if service.get(top) is not None else None
+        if not own or not isinstance(part, dict):
+            continue
+        twin = parse(part[key]) if part.get(key) is not None else 0
+        if twin is not None and twin != own:
+            raise ComposeError(f"services.{name}: can't set distinct values on '{top}' and "
+                               f"'deploy.resources.{section}.{key}': invalid compose project",
+                               key_location(service, top) or where)
 
 
 def _mount_sources_of(items: Any) -> list[str]:

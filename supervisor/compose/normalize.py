@@ -9,16 +9,17 @@ sizes as strings, ``command`` split like a shell...).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Optional
 
 from supervisor.compose.goconv import (
     GoConvError,
     format_duration,
     format_value,
+    parse_bool_loose,
     parse_bytes,
     parse_duration,
 )
-from supervisor.compose.model import ComposeError
+from supervisor.compose.model import ComposeError, Location
 from supervisor.compose.yamlsource import LList, LMap, key_location
 
 __all__ = [
@@ -246,7 +247,7 @@ def split_command_line(line: str) -> list[str]:
     return words
 
 
-def shell_split(value: Any, where: str) -> Any:
+def shell_split(value: Any, where: str, loc: Optional[Location] = None) -> Any:
     """``command``/``entrypoint``: a string is split into words as compose does; lists keep their items."""
     if value is None:
         return None
@@ -255,7 +256,7 @@ def shell_split(value: Any, where: str) -> Any:
     try:
         return split_command_line(str(value))
     except ValueError:
-        raise ComposeError(f"{where}: invalid command line string") from None
+        raise ComposeError(f"{where}: invalid command line string (an unterminated quote?)", loc) from None
 
 
 def to_mapping(value: Any, *, sep: str = "=", allow_null: bool = True) -> dict[str, Any]:
@@ -326,9 +327,16 @@ def _canonical_service(service: dict) -> None:
         service["depends_on"] = long
     elif isinstance(depends, dict):
         # "condition" is required by the schema in the long form: no default here.
-        for item in depends.values():
+        for dep, item in depends.items():
             if isinstance(item, dict):
                 item.setdefault("required", True)
+                for key in ("restart", "required"):
+                    if isinstance(item.get(key), str):  # compose decodes these as booleans
+                        try:
+                            item[key] = parse_bool_loose(item[key])[0]
+                        except GoConvError:
+                            raise ComposeError(f"depends_on.{dep}.{key}: invalid boolean: {item[key]}: use true or "
+                                               "false", key_location(item, key)) from None
     env_file = service.get("env_file")
     if isinstance(env_file, (str, list)):  # anything else is left for the schema to refuse
         items = env_file if isinstance(env_file, list) else [env_file]
@@ -351,6 +359,7 @@ def _canonical_service(service: dict) -> None:
         out = LList(loc=getattr(ports, "loc", None))
         for index, item in enumerate(ports):
             loc = key_location(ports, index)
+            start = len(out)
             if isinstance(item, dict):
                 entry = item
                 if "published" in entry and entry["published"] is not None:
@@ -365,6 +374,9 @@ def _canonical_service(service: dict) -> None:
                 for entry in entries:
                     out.append(LMap(entry))
                     out.locs.append(loc)
+            if any(isinstance(e, dict) and e.get("target") in (0, "0") for e in out[start:]):
+                raise ComposeError(f"service ports ports.[{index}] is missing a target port: give the container "
+                                   "port (1-65535)", loc)
         service["ports"] = out
     volumes = service.get("volumes")
     if isinstance(volumes, list):
@@ -381,23 +393,32 @@ def _canonical_service(service: dict) -> None:
 _DURATIONS = ("interval", "timeout", "start_period", "start_interval")
 
 
-def _duration(value: Any, where: str) -> str:
+def _duration(value: Any, where: str, loc: Optional[Location] = None) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return format_duration(int(value))
     try:
         return format_duration(parse_duration(str(value)))
     except GoConvError as exc:
-        raise ComposeError(f"{where}: {exc}") from None
+        raise ComposeError(f"{where}: {exc}: write a duration such as 30s, 1m30s or 2h", loc) from None
 
 
-def _bytes_text(value: Any, where: str) -> str:
+def _bytes_text(value: Any, where: str, loc: Optional[Location] = None) -> str:
     try:
         return str(parse_bytes(value))
     except GoConvError as exc:
-        raise ComposeError(f"{where}: {exc}") from None
+        raise ComposeError(f"{where}: {exc}: write a size such as 512m, 1g or 1048576", loc) from None
 
 
-def _healthcheck(check: dict, where: str) -> dict:
+def _at(*containers_and_keys: tuple[Any, Any]) -> Optional[Location]:
+    """The first known location among (container, key) pairs, innermost first."""
+    for container, key in containers_and_keys:
+        loc = key_location(container, key)
+        if loc is not None:
+            return loc
+    return None
+
+
+def _healthcheck(check: dict, where: str, source: Any = None, loc: Optional[Location] = None) -> dict:
     out = dict(check)
     test = out.get("test")
     if isinstance(test, str):
@@ -408,11 +429,12 @@ def _healthcheck(check: dict, where: str) -> dict:
             del out["test"]  # an empty test is Go's omitted empty slice
     for key in _DURATIONS:
         if out.get(key) is not None:
-            out[key] = _duration(out[key], f"{where}.healthcheck.{key}")
+            out[key] = _duration(out[key], f"{where}.healthcheck.{key}", key_location(source, key) or loc)
     return out
 
 
-def _deploy(deploy: dict, where: str) -> dict:
+def _deploy(deploy: dict, where: str, loc: Optional[Location] = None) -> dict:
+    original = deploy
     out = plain(deploy)
     if "labels" in out:
         out["labels"] = to_mapping(out["labels"], allow_null=False)
@@ -421,7 +443,9 @@ def _deploy(deploy: dict, where: str) -> dict:
         part = resources.get(section)
         if isinstance(part, dict):
             if part.get("memory") is not None:
-                part["memory"] = _bytes_text(part["memory"], f"{where}.deploy.resources.{section}.memory")
+                source = (original.get("resources") or {}).get(section)
+                part["memory"] = _bytes_text(part["memory"], f"{where}.deploy.resources.{section}.memory",
+                                             _at((source, "memory"), (original, "resources")) or loc)
             if part.get("cpus") is not None:
                 cpus = part["cpus"]
                 part["cpus"] = float(cpus) if not isinstance(cpus, float) else cpus
@@ -434,12 +458,15 @@ def _deploy(deploy: dict, where: str) -> dict:
         if isinstance(part, dict):
             for key in ("delay", "monitor"):
                 if part.get(key) is not None:
-                    part[key] = _duration(part[key], f"{where}.deploy.{policy}.{key}")
+                    part[key] = _duration(part[key], f"{where}.deploy.{policy}.{key}",
+                                          _at((original.get(policy), key), (original, policy)) or loc)
     restart = out.get("restart_policy")
     if isinstance(restart, dict):
         for key in ("delay", "window"):
             if restart.get(key) is not None:
-                restart[key] = _duration(restart[key], f"{where}.deploy.restart_policy.{key}")
+                restart[key] = _duration(restart[key], f"{where}.deploy.restart_policy.{key}",
+                                         _at((original.get("restart_policy"), key), (original, "restart_policy"))
+                                         or loc)
     return out
 
 
@@ -536,8 +563,8 @@ def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]
     out.pop("env_file", None)
     out.pop("label_file", None)  # read into labels by the loader
     out.pop("extends", None)
-    out["command"] = shell_split(service.get("command"), f"{where}.command")
-    out["entrypoint"] = shell_split(service.get("entrypoint"), f"{where}.entrypoint")
+    out["command"] = shell_split(service.get("command"), f"{where}.command", _at((service, "command")))
+    out["entrypoint"] = shell_split(service.get("entrypoint"), f"{where}.entrypoint", _at((service, "entrypoint")))
     build = out.get("build")
     if isinstance(build, dict):
         context = build.get("context", ".")
@@ -549,9 +576,10 @@ def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]
             if key in build:
                 build[key] = to_mapping(build[key], allow_null=key == "args")
     if isinstance(out.get("healthcheck"), dict):
-        out["healthcheck"] = _healthcheck(out["healthcheck"], where)
+        out["healthcheck"] = _healthcheck(out["healthcheck"], where, service.get("healthcheck"),
+                                          _at((service, "healthcheck")))
     if isinstance(out.get("deploy"), dict):
-        out["deploy"] = _deploy(service["deploy"], where)
+        out["deploy"] = _deploy(service["deploy"], where, _at((service, "deploy")))
     if "labels" in out:
         out["labels"] = to_mapping(out["labels"], allow_null=False)
     if "annotations" in out:
@@ -563,6 +591,10 @@ def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]
         if isinstance(hosts, dict):
             out["extra_hosts"] = [f"{k}={format_value(v)}" for k, v in hosts.items()]
         else:
+            for host in map(str, hosts):
+                if "=" not in host and ":" not in host:
+                    raise ComposeError(f"{where}.extra_hosts: invalid additional host, missing IP: {host}: write "
+                                       "NAME=IP (or NAME:IP)", _at((service, "extra_hosts")))
             out["extra_hosts"] = [h.replace(":", "=", 1) if "=" not in h else h for h in map(str, hosts)]
         out["extra_hosts"] = sorted(out["extra_hosts"])  # compose prints the host list sorted
     if isinstance(out.get("tmpfs"), str):
@@ -573,9 +605,10 @@ def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]
         out["expose"] = [format_value(e) for e in out["expose"]]
     for key in ("mem_limit", "mem_reservation", "memswap_limit", "shm_size"):
         if out.get(key) is not None:
-            out[key] = _bytes_text(out[key], f"{where}.{key}")
+            out[key] = _bytes_text(out[key], f"{where}.{key}", _at((service, key)))
     if out.get("stop_grace_period") is not None:
-        out["stop_grace_period"] = _duration(out["stop_grace_period"], f"{where}.stop_grace_period")
+        out["stop_grace_period"] = _duration(out["stop_grace_period"], f"{where}.stop_grace_period",
+                                             _at((service, "stop_grace_period")))
     if isinstance(out.get("depends_on"), dict):
         for dep in out["depends_on"].values():
             if isinstance(dep, dict):
@@ -595,7 +628,7 @@ def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]
                 volume["target"] = _clean_target(volume["target"])
             tmpfs = volume.get("tmpfs") if isinstance(volume, dict) else None
             if isinstance(tmpfs, dict) and tmpfs.get("size") is not None:
-                tmpfs["size"] = _bytes_text(tmpfs["size"], f"{where}.volumes.tmpfs.size")
+                tmpfs["size"] = _bytes_text(tmpfs["size"], f"{where}.volumes.tmpfs.size", _at((service, "volumes")))
     if "secrets" in out:
         out["secrets"] = _service_mounts(out["secrets"], "/run/secrets")
     if "configs" in out:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
-from supervisor.compose.model import ComposeError
+from supervisor.compose.model import ComposeError, Location
 from supervisor.compose.normalize import implicit_dependencies
+from supervisor.compose.yamlsource import key_location, node_location
 
 __all__ = ["is_enabled", "split_services", "check_dependencies", "check_cycles"]
 
@@ -48,7 +49,7 @@ def check_dependencies(enabled: dict[str, Any], declared: Optional[Iterable[str]
                 required = True if not isinstance(options, dict) else options.get("required", True)
                 if required or dep not in known:
                     raise ComposeError(f'service "{name}" depends on undefined service "{dep}": '
-                                       "invalid compose project")
+                                       "invalid compose project", _dependency_location(service, dep))
     check_cycles(enabled)
 
 
@@ -57,6 +58,15 @@ def _all_dependencies(service: Any) -> dict[str, Any]:
     declared = service.get("depends_on") if isinstance(service, dict) else None
     declared = declared if isinstance(declared, dict) else {}
     return {**implicit_dependencies(service), **declared} if isinstance(service, dict) else declared
+
+
+def _dependency_location(service: Any, dep: str) -> Optional[Location]:
+    """Where ``service`` names ``dep``: its depends_on, links, network_mode or volumes_from key."""
+    for key in ("depends_on", "links", "network_mode", "volumes_from"):
+        value = service.get(key) if isinstance(service, dict) else None
+        if value is not None and dep in str(value):
+            return key_location(service, key)
+    return node_location(service)
 
 
 def check_cycles(enabled: dict[str, Any]) -> None:
@@ -69,7 +79,8 @@ def check_cycles(enabled: dict[str, Any]) -> None:
         for child in children[path[-1]]:
             if child in path:
                 cycle = path[path.index(child):] + [child]
-                raise ComposeError("dependency cycle detected: " + " -> ".join(cycle))
+                raise ComposeError("dependency cycle detected: " + " -> ".join(cycle),
+                                   _dependency_location(enabled[cycle[0]], cycle[1]))
             if child not in done:
                 search(path + [child])
         done.add(path[-1])

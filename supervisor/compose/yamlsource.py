@@ -203,6 +203,14 @@ def _resolve_tagged(tag: str, text: str, location: Location) -> Any:
     return value
 
 
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [value for _key, value in node.value]
+    return []
+
+
 class _Builder:
     """Turns one composed node tree into located Python values."""
 
@@ -215,6 +223,37 @@ class _Builder:
     def loc(self, node: yaml.Node) -> Location:
         mark = node.start_mark
         return Location(self.path, mark.line + 1, mark.column + 1)
+
+    def check_expansion(self, root: yaml.Node) -> None:
+        """Refuse a document that aliases would expand past :data:`MAX_NODES`, before building any of it.
+
+        Each distinct node is sized once (aliases share their node), so the check is linear in the
+        text, where building the expansion first would take seconds and hundreds of megabytes.
+        """
+        sizes: dict[int, int] = {}
+        entered: set[int] = set()  # children pushed; a child met again here is a recursive alias
+        stack: list[yaml.Node] = [root]
+        while stack:
+            node = stack[-1]
+            ident = id(node)
+            if ident in sizes:
+                stack.pop()
+                continue
+            children = _children(node)
+            if ident not in entered:
+                entered.add(ident)
+                pending = [child for child in children if id(child) not in sizes and id(child) not in entered]
+                if pending:
+                    stack.extend(pending)
+                    continue
+            stack.pop()
+            # a child still being sized is a recursive alias, which build() reports
+            size = 1 + sum(sizes.get(id(child), 0) for child in children)
+            sizes[ident] = size
+            if size > MAX_NODES:
+                raise ComposeError(
+                    f"this value expands to more than {MAX_NODES:,} nodes through aliases (a \"billion laughs\" "
+                    "document); refusing to load it: use fewer nested aliases", self.loc(node))
 
     def build(self, node: yaml.Node) -> Any:
         self.count += 1
@@ -331,7 +370,9 @@ def parse_documents(text: str, path: str) -> list[Any]:
         if node is None:
             continue
         try:
-            docs.append(_Builder(path).build(node))
+            builder = _Builder(path)
+            builder.check_expansion(node)
+            docs.append(builder.build(node))
         except RecursionError:
             raise ComposeError("YAML nesting is too deep", Location(path)) from None
     return docs

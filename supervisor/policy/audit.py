@@ -183,5 +183,6 @@ def audit_rows(evaluation: Evaluation, *, all_vars: bool = False) -> list[AuditR
 
 
 def _redact_row(row: AuditRow, secrets: frozenset[str]) -> AuditRow:
-    shown = ("backfill_days", "backfill_days_origin", "firehose_enabled", "notes", "variables", "chain", "start_note")
-    return dataclasses.replace(row, **{name: redact(getattr(row, name), secrets) for name in shown})
+    # every column: a program's arguments, a cursor name or a variant can repeat a secret too
+    return dataclasses.replace(row, **{field.name: redact(getattr(row, field.name), secrets)
+                                       for field in dataclasses.fields(row)})

@@ -139,7 +139,7 @@ def explain(evaluation: Evaluation, service: str, variable: str = "BACKFILL_DAYS
     choice = decision.variant
     count = sum(u.count for u in decision.units) if decision.units else decision.launch.instances
     origin = decision.launch.instances_origin if decision.launch.manager is not None else ""
-    return Explanation(service, variable, layers, redact(winner, secrets), redact(overrode, secrets),
+    explanation = Explanation(service, variable, layers, redact(winner, secrets), redact(overrode, secrets),
                        decision.profile.name if decision.profile else None,
                        decision.detection.clue + (" (a guess)" if decision.detection.guessed else ""),
                        redact(decisions, secrets), redact(findings, secrets),
@@ -150,3 +150,6 @@ def explain(evaluation: Evaluation, service: str, variable: str = "BACKFILL_DAYS
                        variant_chosen_by=choice.how,
                        markers=[r.render() for r in choice.markers] + list(choice.missing),
                        not_started=decision.not_started)
+    # every field: the program's arguments, a variant or a marker can repeat a secret too
+    return dataclasses.replace(explanation, **{field.name: redact(getattr(explanation, field.name), secrets)
+                                               for field in dataclasses.fields(explanation)})

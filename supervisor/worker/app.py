@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import time
@@ -17,7 +18,7 @@ from typing import Any, Optional
 
 import psycopg
 
-from supervisor.secrets import mask_text
+from supervisor.secrets import MaskingFilter, environment_secrets, mask_text
 from supervisor.worker import store
 from supervisor.worker.backfill import PREFIX, Backfill, BackfillStatus
 from supervisor.worker.batch import BatchBuilder
@@ -41,6 +42,10 @@ _SWITCH_INTERVAL = 0.0005
 def configure_logging(level: int) -> None:
     """Timestamped lines on stderr (``[BACKFILL]`` lines keep their prefix for grep)."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", force=True)
+    # every line masked (URL passwords, NAME=secret, the environment's secrets), whoever logs it
+    secrets = environment_secrets(os.environ)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(MaskingFilter(secrets))
     logging.getLogger("websockets").setLevel(max(level, logging.WARNING))
 
 
@@ -111,7 +116,7 @@ class Worker:
                       config.health_host, config.health_port, exc)
             return 1
         log.info("health: listening on http://%s:%d/health and /metrics", config.health_host, self.health.port)
-        log.info("worker %d: relay %s, database %s, live cursor row '%s'", config.worker_id, config.relay_url,
+        log.info("worker %d: relay %s, database %s, live cursor row '%s'", config.worker_id, mask_text(config.relay_url),
                  mask_database_url(config.database_url), config.firehose_cursor_service)
         for note in config.notes:
             log.warning("%s", note)

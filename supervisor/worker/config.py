@@ -15,7 +15,7 @@ import logging
 from typing import Mapping, Optional, TypeVar
 
 from supervisor.atproto import endpoints
-from supervisor.secrets import mask_text, mask_value
+from supervisor.secrets import environment_secrets, mask_text, mask_value, redact_words
 from supervisor.worker.errors import ConfigError
 
 __all__ = [
@@ -120,8 +120,8 @@ class WorkerConfig:
         out: dict[str, object] = {}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if field.name == "database_url":
-                value = mask_database_url(value)
+            if field.name in ("database_url", "relay_url", "health_host"):
+                value = mask_text(value)
             out[field.name] = list(value) if isinstance(value, tuple) else value
         return out
 
@@ -203,6 +203,20 @@ def _service(name: str, raw: str) -> str:
 
 
 def parse_config(environ: Mapping[str, str], overrides: Optional[Mapping[str, Optional[str]]] = None) -> WorkerConfig:
+    """The checked configuration (see :func:`_parse_config`); a refused value that repeats a secret of
+    the environment (``DB_POOL_SIZE=$DB_PASSWORD``) is shown masked."""
+    try:
+        return _parse_config(environ, overrides)
+    except ConfigError as exc:
+        given = {**environ, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+        secrets = environment_secrets(given)
+        if not secrets:
+            raise
+        raise ConfigError(exc.variable, None if exc.shown is None else redact_words(exc.shown, secrets),
+                          redact_words(exc.problem, secrets), redact_words(exc.hint, secrets)) from None
+
+
+def _parse_config(environ: Mapping[str, str], overrides: Optional[Mapping[str, Optional[str]]] = None) -> WorkerConfig:
     """Check every value and build the configuration.
 
     ``overrides`` (from the command line, keyed by variable name; ``None`` = not given) win over
@@ -259,6 +273,9 @@ def parse_config(environ: Mapping[str, str], overrides: Optional[Mapping[str, Op
     host = get("HEALTH_HOST").strip()
     if not host:
         raise ConfigError("HEALTH_HOST", get("HEALTH_HOST"), "is empty", "use 0.0.0.0 or 127.0.0.1")
+    if any(c in host for c in "@/ ") or host.count(":") == 1:
+        raise ConfigError("HEALTH_HOST", mask_text(host), "is not an address to listen on (no user, password, "
+                          "port or path)", "use 0.0.0.0 or 127.0.0.1, and HEALTH_PORT for the port")
     timeout = _number("FIREHOSE_RECEIVE_TIMEOUT", get("FIREHOSE_RECEIVE_TIMEOUT"), minimum=0.1,
                       hint="use a number of seconds, such as 30")
     live_batch = _integer("FIREHOSE_BATCH_SIZE", get("FIREHOSE_BATCH_SIZE"), minimum=1, maximum=100_000,

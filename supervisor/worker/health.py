@@ -20,6 +20,8 @@ import urllib.request
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
+from supervisor.secrets import mask_text
+
 __all__ = ["HealthInputs", "health_document", "HealthServer", "HealthResult", "check_health"]
 
 log = logging.getLogger("supervisor.worker.health")
@@ -92,7 +94,7 @@ def health_document(inputs: HealthInputs) -> tuple[int, dict[str, Any]]:
         "lag_seconds": None if lag is None else round(lag, 3),
         "events_per_second": round(live.rate.rate(now), 2),
         "backfill": backfill,
-        "firehose": {**live.to_json(now), "url": inputs.relay_url},
+        "firehose": {**live.to_json(now), "url": mask_text(inputs.relay_url)},
         "worker_id": inputs.worker_id,
         "uptime_seconds": round(now - inputs.started_at, 1),
         "time": inputs.wall.astimezone(timezone.utc).isoformat(timespec="seconds"),
