@@ -22,7 +22,7 @@ import logging
 import time
 import urllib.parse
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, cast
 
 import psycopg
 
@@ -34,6 +34,7 @@ from supervisor.worker.timing import Backoff, RateMeter
 
 if TYPE_CHECKING:  # supervisor.atproto.frames is imported when a stream starts
     from supervisor.atproto.frames import Account, Commit, Identity, Sync
+    from supervisor.worker.verifier import Verifier
 
     EventFrame = Commit | Identity | Account | Sync
 
@@ -167,6 +168,8 @@ class Stream:
         self.on_future_cursor: Optional[Callable[[], None]] = None
         #: Called after each committed batch.
         self.on_commit: Optional[Callable[[Batch, store.ApplyResult], None]] = None
+        #: Says whether each event may be written (live ingest with VERIFY on; see worker/verifier.py).
+        self.verifier: Optional[Verifier] = None
         #: Called (in the event loop) after a resync to the stored cursor (backfill: re-read its state).
         self.on_resync: Optional[Callable[[Optional[int]], Awaitable[None]]] = None
         #: The cursor this stream last stored (or found stored at its start) and the database
@@ -513,6 +516,14 @@ class Stream:
                 # an unknown action): never written
                 self._malformed(ValueError(f"{frame.type} with invalid fields: {'; '.join(problems)}"))
                 return
+            verifier = self.verifier
+            if verifier is not None and (builder.last_seq is None or frame.seq > builder.last_seq):
+                decision = await verifier.check(frame)
+                if decision != "accept":
+                    # Refused (counted by reason, never written) or held for a repository fetched again
+                    # (repo_sync says so, and a restart fetches it again): the cursor moves past it.
+                    builder.skip("refused by verification" if decision == "reject" else "held for repair")
+                    frame = dataclasses.replace(cast(Any, frame), ops=[]) if frame.type == "#commit" else frame
             gap_from = self._gap_from
             if gap_from is not None:
                 self._gap_from = None
