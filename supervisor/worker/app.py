@@ -65,6 +65,7 @@ class Worker:
         self._live_start: Optional[asyncio.Future[int]] = None
         self._db_checked_at: Optional[float] = None
         self.verifier: Optional[Verifier] = None
+        self._verify_db: Optional[store.Database] = None
 
     # -- state for /health ----------------------------------------------------------------------
     def health_now(self) -> tuple[int, dict[str, Any]]:
@@ -209,7 +210,9 @@ class Worker:
         if config.verify != "off":
             resolver = IdentityResolver(config.plc_directory_url, max_entries=config.identity_cache_size,
                                         max_age=config.identity_cache_seconds)
-            self.verifier = Verifier(config.verify, resolver, self.database, self.metrics,
+            # Its own two connections: repairs must not take the live writer's.
+            self._verify_db = store.Database(config.database_url, 2)
+            self.verifier = Verifier(config.verify, resolver, self._verify_db, self.metrics,
                                      service=config.firehose_cursor_service, hold_limit=config.verify_hold_limit)
             live.verifier = self.verifier
             self.verifier.committed = lambda: self.live_status.committed_seq
@@ -273,6 +276,7 @@ class Worker:
                     self.request_stop()
         if self.verifier is not None:
             await self.verifier.close()
+            await asyncio.to_thread(self.verifier.database.close)
         log.info("stopped: live cursor %s", self.live_status.committed_seq)
         return code
 

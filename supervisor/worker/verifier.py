@@ -89,7 +89,7 @@ class Verifier:
 
     def __init__(self, mode: str, resolver: IdentityResolver, database: store.Database, metrics: WorkerMetrics, *,
                  service: str = "firehose", max_heads: int = 1_000_000, hold_limit: int = 10_000,
-                 repair_concurrency: int = 4, max_future_seconds: float = chain.DEFAULT_MAX_FUTURE_SECONDS,
+                 repair_concurrency: int = 2, max_future_seconds: float = chain.DEFAULT_MAX_FUTURE_SECONDS,
                  max_repo_bytes: int = DEFAULT_MAX_REPO_BYTES, client: Optional[httpx.AsyncClient] = None) -> None:
         if mode not in MODES:
             raise ValueError(f"VERIFY must be one of {', '.join(MODES)}, not {mode!r}")
@@ -277,7 +277,7 @@ class Verifier:
             repair = self._repairs[did] = _Repair(reason, time.monotonic(), seq)
             self.metrics.desynchronized.set(len(self._repairs))
             await self._mark(did, reason)
-            repair.task = asyncio.ensure_future(self._repair(did))
+            repair.task = self._start_repair(did)
         return repair
 
     async def _mark(self, did: str, reason: str) -> None:
@@ -294,7 +294,7 @@ class Verifier:
                 await asyncio.sleep(backoff.next())
 
     def _db(self, func: Any, *args: Any) -> Any:
-        with self.database.connection() as conn:
+        with self.database.connection(timeout=30.0) as conn:
             return func(conn, *args)
 
     async def resume(self) -> int:
@@ -303,11 +303,21 @@ class Verifier:
         for did, reason in dids:
             if did not in self._repairs:
                 self._repairs[did] = _Repair(reason or "restart", time.monotonic())
-                self._repairs[did].task = asyncio.ensure_future(self._repair(did))
+                self._repairs[did].task = self._start_repair(did)
         self.metrics.desynchronized.set(len(self._repairs))
         if dids:
             log.info("verify: %d repositories left desynchronized by the last run are fetched again", len(dids))
         return len(dids)
+
+    def _start_repair(self, did: str) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(self._repair(did))
+
+        def done(task: asyncio.Task[None]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                exc = task.exception()
+                log.error("verify: the repair of %s stopped: %s: %s", did, type(exc).__name__, exc, exc_info=exc)
+        task.add_done_callback(done)
+        return task
 
     async def _repair(self, did: str) -> None:
         backoff = Backoff(base=1.0, cap=120.0)
