@@ -263,6 +263,9 @@ class Stream:
         if cursor is not None:
             self.metrics.cursor.labels(self.policy.name).set(cursor)
         self.metrics.resyncs.labels(self.policy.name).inc()
+        if self.verifier is not None:
+            # The revisions it accepted past the stored cursor are replayed: they must not be stale.
+            self.verifier.forget()
         log.warning("%s%s: resuming from the stored cursor %s (dropped what was in flight: %d frames, %d batches)",
                     self.policy.prefix, self.policy.name, "(none: the live tip)" if cursor is None else cursor,
                     frames, batches)

@@ -130,6 +130,11 @@ class Verifier:
         if len(heads) > self.max_heads:
             heads.popitem(last=False)
 
+    def forget(self) -> None:
+        """Drop every repository's held revision (events past the stored cursor are read again after a
+        database crash): the next verified commit of each is adopted as after a start."""
+        self._heads.clear()
+
     @property
     def desynchronized(self) -> list[str]:
         """DIDs being fetched again."""
@@ -348,11 +353,15 @@ class Verifier:
                             repair.attempts, delay, exc)
                 await asyncio.sleep(delay)
                 continue
-            except Exception as exc:
-                if not store.is_transient(exc):
-                    raise
-                repair.last_error = store.describe_error(exc)
-                await asyncio.sleep(backoff.next())
+            except Exception as exc:  # a database error, or a bug: logged, and tried again later
+                repair.last_error = f"{type(exc).__name__}: {store.describe_error(exc)}"
+                self.repair_failures += 1
+                self.metrics.repairs.labels("failed").inc()
+                delay = backoff.next()
+                log.error("verify: fetching %s again failed (attempt %d), retrying in %.0f s: %s", did,
+                          repair.attempts, delay, repair.last_error,
+                          exc_info=exc if not store.is_transient(exc) else None)
+                await asyncio.sleep(delay)
                 continue
             if done:
                 self.repaired += 1

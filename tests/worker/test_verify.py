@@ -55,7 +55,7 @@ def run_to_the_end(database_url, start_relay, start_worker, *relay_args: str, en
         doc = check_health(worker.health_url()).document
         return doc["verify"].get("desynchronized", 0) == 0
     try:
-        wait_until(settled, 30, what="live ingest to reach the last event with no repository left to repair")
+        wait_until(settled, 120, what="live ingest to reach the last event with no repository left to repair")
     except AssertionError as exc:
         verify = check_health(worker.health_url()).document["verify"]
         raise AssertionError(f"{exc}\n{verify}\ncursor {cursor_of(database_url, 'firehose')} of {relay.final_seq}"
@@ -82,12 +82,12 @@ def test_tampered_commits_are_refused_and_the_repository_repaired(database_url, 
     failures = metric(worker, "worker_verify_failures_total")
     repairs = metric(worker, "worker_repairs_total")
     doc = finish(worker)
-    assert failures.get(f'{{reason="{reason}"}}', 0) >= 5, failures
-    assert repairs.get('{result="repaired"}', 0) >= 5, repairs
-    assert doc["verify"]["repaired"] >= 5 and doc["verify"]["desynchronized"] == 0
     # Nothing forged was written, and every repository ends as the relay holds it.
     assert query(database_url, "SELECT count(*) FROM record WHERE left(rkey, 6) = 'forged'") == [(0,)]
     assert same_as_truth(relay, database_url) == ""
+    assert failures.get(f'{{reason="{reason}"}}', 0) >= 5, failures
+    assert repairs.get('{result="repaired"}', 0) >= 5, repairs
+    assert doc["verify"]["repaired"] >= 5 and doc["verify"]["desynchronized"] == 0
     # Each repaired repository is recorded as such.
     states = dict(query(database_url, "SELECT state, count(*) FROM repo_sync GROUP BY state"))
     assert states["synchronized"] >= 5 and set(states) <= {"synchronized", "RepoDeactivated"}, states
