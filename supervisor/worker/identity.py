@@ -4,7 +4,7 @@
 https://plc.directory: ``GET {directory}/{did}``); ``did:web`` ones from
 ``https://HOST/.well-known/did.json``. What a document means is read by
 :mod:`supervisor.atproto.diddoc`. The cache is bounded in entries and in age; an ``#identity``
-event :meth:`~IdentityResolver.invalidate`\\ s its account's entry. Concurrent look-ups of one DID
+event has its account's entry read again (:meth:`~IdentityResolver.refresh`). Concurrent look-ups of one DID
 share one request.
 """
 
@@ -72,20 +72,40 @@ class IdentityResolver:
     """A bounded, aging cache of resolved identities in front of an HTTP client."""
 
     def __init__(self, plc_directory: str = DEFAULT_PLC_DIRECTORY, *, max_entries: int = 100_000,
-                 max_age: float = 3600.0, timeout: float = 10.0, client: Optional[httpx.AsyncClient] = None) -> None:
+                 max_age: float = 3600.0, timeout: float = 10.0, client: Optional[httpx.AsyncClient] = None,
+                 concurrency: int = 32) -> None:
         self.plc_directory = plc_directory
         self.max_entries = max_entries
         self.max_age = max_age
         self._client = client or httpx.AsyncClient(timeout=timeout, follow_redirects=True)
         self._own_client = client is None
+        #: Requests in flight at most (made in the running loop on first use).
+        self.concurrency = concurrency
+        self._requests: Optional[asyncio.Semaphore] = None
         self._cache: collections.OrderedDict[str, Identity] = collections.OrderedDict()
         self._pending: dict[str, asyncio.Future[Identity]] = {}
+        self._refreshing: set[asyncio.Future[None]] = set()
         #: Counts for /metrics and /health: hits, misses (resolved), failures.
         self.counts: collections.Counter[str] = collections.Counter()
 
     def invalidate(self, did: str) -> None:
         """Forget ``did`` (its keys or PDS may have changed)."""
         self._cache.pop(did, None)
+
+    def refresh(self, did: str) -> None:
+        """Read ``did``'s document again in the background (an ``#identity`` event): the cached entry
+        serves until the new one replaces it, and a look-up with ``fresh`` joins the request."""
+        if did in self._pending:
+            return
+        task = asyncio.ensure_future(self._refresh(did))
+        self._refreshing.add(task)
+        task.add_done_callback(self._refreshing.discard)
+
+    async def _refresh(self, did: str) -> None:
+        try:
+            await self.resolve(did, fresh=True)
+        except IdentityError:
+            self.invalidate(did)  # the next look-up tries again and reports the failure
 
     def cached(self, did: str) -> Optional[Identity]:
         """The cached identity of ``did`` when it is fresh enough."""
@@ -129,8 +149,11 @@ class IdentityResolver:
 
     async def _fetch(self, did: str) -> Identity:
         url = did_document_url(did, self.plc_directory)
+        if self._requests is None:
+            self._requests = asyncio.Semaphore(self.concurrency)
         try:
-            reply = await self._client.get(url, headers={"Accept": "application/did+ld+json, application/json"})
+            async with self._requests:
+                reply = await self._client.get(url, headers={"Accept": "application/did+ld+json, application/json"})
         except httpx.HTTPError as exc:
             raise IdentityError("unreachable", f"{did}: cannot read {url}: {exc or type(exc).__name__}") from None
         if reply.status_code == 404 or reply.status_code == 410:
@@ -154,5 +177,7 @@ class IdentityResolver:
 
     async def close(self) -> None:
         """Close the HTTP client (when this resolver made it)."""
+        for task in list(self._refreshing):
+            task.cancel()
         if self._own_client:
             await self._client.aclose()

@@ -367,6 +367,8 @@ class Stream:
                     if isinstance(data, str):
                         self.metrics.skipped.labels(self.policy.name, "text frame").inc()
                         continue
+                if self.verifier is not None:
+                    self.verifier.prefetch(data)
                 if raw.full():
                     # Time spent waiting for the decoder (a slow database behind it) is not the
                     # relay's silence: the watchdog does not count it.

@@ -29,6 +29,7 @@ import asyncio
 import collections
 import dataclasses
 import logging
+import re
 import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -57,6 +58,8 @@ ACCEPT = "accept"
 REJECT = "reject"
 HOLD = "hold"
 MODES = ("full", "signatures", "off")
+
+_DID = re.compile(r"did:(?:plc|web):[A-Za-z0-9._%:-]{1,2000}")
 
 #: Chain failures that mean "events are missing": fetch the repository again.
 _BREAKS = frozenset({chain.CHAIN_GAP, chain.CHAIN_PREV_DATA, chain.CHAIN_UNKNOWN})
@@ -110,6 +113,8 @@ class Verifier:
         #: Repositories whose host would not serve them (deactivated, taken down...): fetched again
         #: when an ``#account`` event says the account is active.
         self._parked: set[str] = set()
+        self._prefetching: set[asyncio.Future[None]] = set()
+        self.prefetch_limit = 256
         self._slots = asyncio.Semaphore(repair_concurrency)
         self.failures: collections.Counter[str] = collections.Counter()
         self.repaired = 0
@@ -157,6 +162,46 @@ class Verifier:
             "identities": dict(self.resolver.counts),
         }
 
+    # -- identities ahead of the decoder ---------------------------------------------------------
+    def prefetch(self, data: bytes) -> None:
+        """Start resolving the identity of the account a raw frame is about, if it is not cached.
+
+        Called by the reader for each frame it queues: the decoder verifies in order, and one
+        directory round trip per new account, awaited in turn, would bound ingest to a few dozen
+        accounts per second. The repository's DID is the first DID of a ``#commit`` body (its
+        ``ops`` hold only paths and links) and of ``#sync`` and ``#identity`` bodies.
+        """
+        if self.mode == "off" or len(self._prefetching) >= self.prefetch_limit:
+            return
+        start = data.find(b"did:", 0, 4096)
+        if start < 2:
+            return
+        # The DAG-CBOR text header before it gives the length (a DID of 24..255 bytes: 0x78 n).
+        if data[start - 2] == 0x78:
+            size = data[start - 1]
+        elif 0x60 <= data[start - 1] < 0x78:
+            size = data[start - 1] - 0x60
+        else:
+            return
+        try:
+            did = data[start:start + size].decode("ascii")
+        except UnicodeDecodeError:
+            return
+        if not _DID.fullmatch(did):
+            return
+        resolver = self.resolver
+        if did in resolver._cache or did in resolver._pending:
+            return
+        task = asyncio.ensure_future(self._prefetch(did))
+        self._prefetching.add(task)
+        task.add_done_callback(self._prefetching.discard)
+
+    async def _prefetch(self, did: str) -> None:
+        try:
+            await self.resolver.resolve(did)
+        except IdentityError:
+            pass  # the decoder resolves it again and counts the failure
+
     # -- the decision ---------------------------------------------------------------------------
     async def check(self, frame: Any) -> str:
         """ACCEPT, REJECT or HOLD for one decoded event frame (already checked for field syntax)."""
@@ -164,7 +209,9 @@ class Verifier:
             return ACCEPT
         kind = frame.type
         if kind == "#identity":
-            self.resolver.invalidate(frame.did)
+            # Read the document again; until it is back the cached key serves, and a commit it does
+            # not verify (a rotation) waits for the new document (see _key_checked).
+            self.resolver.refresh(frame.did)
             return ACCEPT
         if kind == "#account":
             if frame.active and frame.did in self._parked:
@@ -437,6 +484,8 @@ class Verifier:
     async def close(self) -> None:
         """Stop repairs (they resume at the next start: ``repo_sync`` still says desynchronized)."""
         self._closed = True
+        for prefetch in list(self._prefetching):
+            prefetch.cancel()
         tasks = [r.task for r in self._repairs.values() if r.task is not None]
         for task in tasks:
             task.cancel()
