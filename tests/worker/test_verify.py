@@ -9,6 +9,7 @@ import re
 import signal
 import urllib.request
 
+import psycopg
 import pytest
 
 from supervisor.worker.health import check_health
@@ -125,3 +126,25 @@ def test_key_rotations_are_followed(database_url, start_relay, start_worker):
     # Each #identity drops the cached key; live commits after a rotation verify with the new one.
     assert identities["resolved"] > 25, identities
     assert same_as_truth(relay, database_url) == ""
+
+
+def test_a_restart_fetches_again_what_was_left_desynchronized(database_url, start_relay, start_worker):
+    relay, worker = run_to_the_end(database_url, start_relay, start_worker)
+    finish(worker)
+    assert same_as_truth(relay, database_url) == ""
+    # As if a run had stopped mid-repair: the repository lost records and is marked desynchronized.
+    ((did, count),) = query(database_url, "SELECT did, count(*) FROM record GROUP BY did ORDER BY 2 DESC LIMIT 1")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for table in ("record", "post", '"like"', "repost", "follow", "block"):
+            conn.execute(f"DELETE FROM {table} WHERE did = %s", (did,))
+        conn.execute("INSERT INTO repo_sync (did, state, reason) VALUES (%s, 'desynchronized', 'chain_gap') "
+                     "ON CONFLICT (did) DO UPDATE SET state = 'desynchronized'", (did,))
+    assert same_as_truth(relay, database_url) != ""
+    again = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url}, log_name="again")
+    try:
+        wait_until(lambda: query(database_url, "SELECT state FROM repo_sync WHERE did = %s", (did,))
+                   == [("synchronized",)], 60, what="the repository to be fetched again")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{again.log[-3000:]}") from None
+    finish(again)
+    assert count > 10 and same_as_truth(relay, database_url) == ""
