@@ -95,8 +95,6 @@ class IdentityResolver:
     def refresh(self, did: str) -> None:
         """Read ``did``'s document again in the background (an ``#identity`` event): the cached entry
         serves until the new one replaces it, and a look-up with ``fresh`` joins the request."""
-        if did in self._pending:
-            return
         task = asyncio.ensure_future(self._refresh(did))
         self._refreshing.add(task)
         task.add_done_callback(self._refreshing.discard)
@@ -119,14 +117,16 @@ class IdentityResolver:
         return entry
 
     async def resolve(self, did: str, *, fresh: bool = False) -> Identity:
-        """The identity of ``did`` (from the cache unless ``fresh``); raises :class:`IdentityError`."""
+        """The identity of ``did`` (from the cache unless ``fresh``: then from a new request); raises
+        :class:`IdentityError`."""
         if not fresh:
             entry = self.cached(did)
             if entry is not None:
                 self.counts["hit"] += 1
                 return entry
         pending = self._pending.get(did)
-        if pending is not None:
+        if pending is not None and not fresh:
+            # (a fresh look-up does not join: that request may have left before the change it is for)
             return await asyncio.shield(pending)
         future: asyncio.Future[Identity] = asyncio.get_running_loop().create_future()
         self._pending[did] = future
@@ -138,7 +138,8 @@ class IdentityResolver:
             future.exception()  # retrieved: waiters get it through their own await
             raise
         finally:
-            self._pending.pop(did, None)
+            if self._pending.get(did) is future:
+                del self._pending[did]
         self.counts["resolved"] += 1
         future.set_result(entry)
         self._cache[did] = entry
