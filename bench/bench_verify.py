@@ -11,6 +11,11 @@
    inversion), in microseconds, next to decoding the frame and to the proof alone.
 
 CPU time on one core, best of ``--repeat`` rounds. Run: ``python bench/bench_verify.py``.
+
+3. With ``--worker EVENTS``: the worker's live throughput with ``VERIFY=full``, ``signatures`` and
+   ``off`` in the same run, against one devrelay serving a signed sync 1.1 history of EVENTS events
+   (read once first, so its frames are ready), each run into a fresh database of one PostgreSQL
+   cluster, the modes interleaved for ``--rounds`` rounds; medians, with the load average.
 """
 
 from __future__ import annotations
@@ -152,8 +157,81 @@ def bench_commits(records: int, count: int, repeat: int) -> dict[str, float]:
     return per_us
 
 
+def bench_worker_modes(events: int, accounts: int, rounds: int, modes: list[str]) -> dict[str, list[float]]:
+    """Events per second of the worker per VERIFY mode (one list of rounds each)."""
+    import re
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "tests"))
+    sys.path.insert(0, str(root / "bench"))
+    import psycopg
+    from bench_worker import WORKER, receive_all
+    from conftest import PostgresCluster, _free_port, _pg_bin
+
+    cluster = PostgresCluster(Path(tempfile.mkdtemp(prefix="bench-verify-pg-")), _free_port(), _pg_bin())
+    cluster.start()
+    relay = subprocess.Popen([sys.executable, "-m", "supervisor", "devrelay", "--port", "0", "--seed", "1",
+                              "--accounts", str(accounts), "--events", str(events), "--days", "2"],
+                             cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    results: dict[str, list[float]] = {mode: [] for mode in modes}
+    try:
+        assert relay.stdout is not None
+        match = re.search(r"listening on (ws://\S+)", relay.stdout.readline())
+        assert match, "the devrelay did not start"
+        url = match.group(1)
+        receive_all(url, events)
+        plc = "http://" + url[len("ws://"):].split("/", 1)[0]
+        number = 0
+        for _round in range(rounds):
+            for mode in modes:
+                number += 1
+                dsn = cluster.create_database(f"v{number}")
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    conn.execute("CREATE TABLE firehose_cursor (id serial PRIMARY KEY, service varchar(255) NOT NULL "
+                                 "UNIQUE, cursor text, last_event_time timestamp, updated_at timestamp NOT NULL "
+                                 "DEFAULT now())")
+                    conn.execute("INSERT INTO firehose_cursor (service, cursor) VALUES ('firehose', '0')")
+                log_path = Path(tempfile.mkdtemp(prefix="bench-verify-")) / "worker.log"
+                env = {**os.environ, "DATABASE_URL": dsn, "RELAY_URL": url, "HEALTH_PORT": "0",
+                       "HEALTH_HOST": "127.0.0.1", "BACKFILL_DAYS": "0", "VERIFY": mode, "PLC_DIRECTORY_URL": plc}
+                with open(log_path, "w") as log:
+                    worker = subprocess.Popen(WORKER, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+                try:
+                    deadline = time.monotonic() + 60
+                    while "connected to" not in log_path.read_text():
+                        if time.monotonic() > deadline or worker.poll() is not None:
+                            raise RuntimeError("worker did not connect:\n" + log_path.read_text())
+                        time.sleep(0.01)
+                    started = time.perf_counter()
+                    with psycopg.connect(dsn, autocommit=True) as conn:
+                        while True:
+                            (cursor,) = conn.execute(
+                                "SELECT cursor FROM firehose_cursor WHERE service = 'firehose'").fetchone()
+                            if cursor == str(events):
+                                break
+                            if time.perf_counter() - started > 900:
+                                raise RuntimeError(f"worker stuck at cursor {cursor}")
+                            time.sleep(0.02)
+                    results[mode].append(events / (time.perf_counter() - started))
+                finally:
+                    worker.terminate()
+                    worker.wait(30)
+    finally:
+        relay.terminate()
+        relay.wait(30)
+        cluster.stop()
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--worker", type=int, default=0, metavar="EVENTS",
+                        help="also time the worker over EVENTS events with VERIFY=full, signatures and off")
+    parser.add_argument("--accounts", type=int, default=500, help="accounts of the --worker network")
+    parser.add_argument("--rounds", type=int, default=3, help="--worker rounds (modes interleaved)")
     parser.add_argument("--signatures", type=int, default=3000, help="verifications per round")
     parser.add_argument("--commits", type=int, default=200, help="distinct commits per round")
     parser.add_argument("--records", type=int, default=2000, help="records in the repository")
@@ -165,6 +243,22 @@ def main() -> None:
     print(f"one #commit (create, k256, repository of {args.records} records; best of {args.repeat} x {args.commits}):")
     for name, micros in bench_commits(args.records, args.commits, args.repeat).items():
         print(f"  {name:52} {micros:8.1f} us")
+    if args.worker:
+        import statistics
+
+        load = os.getloadavg()[0]
+        modes = ["full", "signatures", "off"]
+        results = bench_worker_modes(args.worker, args.accounts, args.rounds, modes)
+        print(f"worker, {args.worker} signed events, {args.accounts} accounts, {args.rounds} rounds "
+              f"(load {load:.2f} -> {os.getloadavg()[0]:.2f}):")
+        off = statistics.median(results["off"])
+        for mode in modes:
+            median = statistics.median(results[mode])
+            rounds = ", ".join(f"{rate:,.0f}" for rate in results[mode])
+            print(f"  VERIFY={mode:10} median {median:8,.0f} events/s  ({rounds})  {median / off:.2f}x of off")
+        full = statistics.median(results["full"])
+        print(f"  full verification costs {1 - full / off:.0%} of throughput "
+              f"(~{(1 / full - 1 / off) * 1e6:.0f} us per event)")
 
 
 if __name__ == "__main__":

@@ -92,8 +92,10 @@ def commit_from_object(cid: CID, obj: object) -> Commit:
     return Commit(cid=cid, did=did, version=version, data=data, rev=rev or "", prev=prev, sig=sig)
 
 
-def export_repo(did: str, rev: str, records: Mapping[str, dict[str, Any]]) -> bytes:
-    """A full repository CAR (commit root, every MST node, every record), as getRepo returns."""
+def export_repo(did: str, rev: str, records: Mapping[str, dict[str, Any]], *,
+                sign: Callable[[bytes], bytes] | None = None) -> bytes:
+    """A full repository CAR (commit root, every MST node, every record), as getRepo returns;
+    ``sign`` signs the commit (see :func:`make_commit`)."""
     record_blocks: dict[CID, bytes] = {}
     entries: dict[str, CID] = {}
     for path, record in records.items():
@@ -102,7 +104,7 @@ def export_repo(did: str, rev: str, records: Mapping[str, dict[str, Any]]) -> by
         record_blocks[cid] = block
         entries[path] = cid
     root, nodes = mst.build(entries)
-    commit_cid, commit_block = make_commit(did, root, rev)
+    commit_cid, commit_block = make_commit(did, root, rev, sign=sign)
     blocks = [(commit_cid, commit_block)]
     blocks.extend(nodes.items())
     blocks.extend(record_blocks.items())

@@ -75,6 +75,20 @@ def parse_now(text: Optional[str]) -> int:
               help="How long each stall lasts.")
 @click.option("--malformed-every", default=0, show_default=True, type=click.IntRange(min=0),
               help="Send a malformed frame after every this many events (0: never).")
+@click.option("--unsigned", is_flag=True,
+              help="Placeholder signatures and no sync 1.1 proofs (cheaper; a verifying consumer refuses them).")
+@click.option("--key-rotations", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Relative frequency of signing key rotations (#identity events; likes are 45).")
+@click.option("--forge-every", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Send the commit of every seq that is a multiple of this signed by another key.")
+@click.option("--bad-prev-data-every", default=0, show_default=True, type=click.IntRange(min=0),
+              help="... with a wrong prevData.")
+@click.option("--missing-block-every", default=0, show_default=True, type=click.IntRange(min=0),
+              help="... without one of its MST nodes.")
+@click.option("--skip-every", default=0, show_default=True, type=click.IntRange(min=0),
+              help="... not at all (the repository's chain breaks).")
+@click.option("--sync-every", default=0, show_default=True, type=click.IntRange(min=0),
+              help="... as a #sync of the same signed commit.")
 @click.option("--buffer", default=10_000, show_default=True, type=click.IntRange(min=1),
               help="Live events a connection may fall behind before ConsumerTooSlow.")
 @click.option("--send-buffer", default=0, show_default=True, type=click.IntRange(min=0), metavar="BYTES",
@@ -84,8 +98,11 @@ def devrelay_command(host: str, port: int, seed: int, accounts: int, events: int
                      now_text: Optional[str], retention_hours: float, rate: float, live_events: int,
                      capture_path: Optional[str], truth: Optional[str], truth_accounts: Optional[str],
                      write_capture: Optional[str], drop_every: int, stall_every: int, stall_seconds: float,
-                     malformed_every: int, buffer: int, send_buffer: int) -> None:
-    """Run a development relay: com.atproto.sync.subscribeRepos, listRepos, getRepo.
+                     malformed_every: int, unsigned: bool, key_rotations: float, forge_every: int,
+                     bad_prev_data_every: int, missing_block_every: int, skip_every: int, sync_every: int,
+                     buffer: int, send_buffer: int) -> None:
+    """Run a development relay: com.atproto.sync.subscribeRepos, listRepos, getRepo, and the
+    accounts' DID documents at /{did} (a PLC directory: PLC_DIRECTORY_URL=http://HOST:PORT).
 
     Prints "listening on ws://HOST:PORT" once ready; stops cleanly on SIGTERM or SIGINT.
 
@@ -104,11 +121,14 @@ def devrelay_command(host: str, port: int, seed: int, accounts: int, events: int
         synth = None
         if capture_path is None:
             synth = SynthConfig(seed=seed, accounts=accounts, events=events, days=days, now_us=parse_now(now_text),
-                                live_events=live_events, live_step_us=_live_step_us(rate))
+                                live_events=live_events, live_step_us=_live_step_us(rate),
+                                sign=not unsigned, key_rotations=key_rotations)
         config = RelayConfig(
             synth=synth, capture=capture_path, retention_hours=retention_hours, rate=rate, buffer=buffer, send_buffer=send_buffer,
             faults=Faults(drop_every=drop_every, stall_every=stall_every, stall_seconds=stall_seconds,
-                          malformed_every=malformed_every),
+                          malformed_every=malformed_every, forge_every=forge_every,
+                          bad_prev_data_every=bad_prev_data_every, missing_block_every=missing_block_every,
+                          skip_every=skip_every, sync_every=sync_every),
             truth=truth, truth_accounts=truth_accounts, write_capture=write_capture,
         )
         relay = DevRelay(config)

@@ -24,6 +24,7 @@ __all__ = [
     "format_time",
     "parse_time",
     "encode_event",
+    "collect_blobs",
 ]
 
 COMMIT = "commit"
@@ -57,6 +58,8 @@ class Event:
     active: Optional[bool] = None
     status: Optional[str] = None
     frame: Optional[bytes] = None
+    #: Identity events of a key rotation: the account's new signing key generation.
+    key_gen: Optional[int] = None
 
     def encoded(self) -> bytes:
         """The frame bytes of this event (built once, then kept)."""
@@ -87,7 +90,7 @@ def encode_event(event: Event) -> bytes:
         blobs: list[CID] = []
         for _action, _path, _cid, record in event.ops:
             if record is not None:
-                _collect_blobs(record, blobs)
+                collect_blobs(record, blobs)
         rev = cast(str, event.rev)  # commit events carry their revision
         return frames.encode_commit(event.seq, event.did, rev, event.since, when, list(event.ops), blobs=blobs)
     if event.kind == IDENTITY:
@@ -97,7 +100,7 @@ def encode_event(event: Event) -> bytes:
     raise ValueError(f"unknown event kind {event.kind!r}")
 
 
-def _collect_blobs(value: Any, out: list[CID]) -> None:
+def collect_blobs(value: Any, out: list[CID]) -> None:
     """Append the CIDs of the blobs ``value`` references (the commit's ``blobs`` field)."""
     if isinstance(value, dict):
         if value.get("$type") == "blob" and isinstance(value.get("ref"), CID):
@@ -105,8 +108,8 @@ def _collect_blobs(value: Any, out: list[CID]) -> None:
             return
         for item in value.values():
             if isinstance(item, (dict, list)):
-                _collect_blobs(item, out)
+                collect_blobs(item, out)
     elif isinstance(value, list):
         for item in value:
             if isinstance(item, (dict, list)):
-                _collect_blobs(item, out)
+                collect_blobs(item, out)

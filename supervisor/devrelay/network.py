@@ -7,7 +7,7 @@ capture loader and the HTTP routes all share it, so "the final state" has one de
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterator, Optional, cast
+from typing import Any, Callable, Iterator, Optional, cast
 
 from supervisor.atproto import jsonfmt, mst, repo
 from supervisor.atproto.cid import CID
@@ -26,6 +26,8 @@ class Account:
     status: Optional[str] = None
     rev: Optional[str] = None
     records: dict[str, tuple[CID, dict[str, Any]]] = dataclasses.field(default_factory=dict)
+    #: The generation of the account's signing key (one more after each rotation).
+    key_gen: int = 0
     # (rev, commit cid) of the last computed head: building the MST is the costly part.
     _head: Optional[tuple[str, CID]] = None
 
@@ -37,8 +39,10 @@ class Account:
 class NetworkState:
     """Accounts by DID, updated by folding events in sequence order."""
 
-    def __init__(self) -> None:
+    def __init__(self, seed: int | str | None = None) -> None:
         self.accounts: dict[str, Account] = {}
+        #: The seed of the accounts' signing keys (None: commits carry placeholder signatures).
+        self.seed = seed
 
     def account(self, did: str) -> Account:
         """The account for ``did``, created on first sight."""
@@ -61,13 +65,15 @@ class NetworkState:
         elif event.kind == IDENTITY:
             if event.handle is not None:
                 acct.handle = event.handle
+            if event.key_gen is not None:
+                acct.key_gen = event.key_gen
         elif event.kind == ACCOUNT:
             acct.active = bool(event.active)
             acct.status = None if acct.active else (event.status or None)
 
     def copy(self) -> "NetworkState":
         """An independent copy of the state."""
-        other = NetworkState()
+        other = NetworkState(self.seed)
         other.accounts = {did: acct.copy() for did, acct in self.accounts.items()}
         return other
 
@@ -82,7 +88,7 @@ class NetworkState:
             return None
         if acct._head is None or acct._head[0] != acct.rev:
             root, _blocks = mst.build({path: cid for path, (cid, _record) in acct.records.items()})
-            commit_cid, _block = repo.make_commit(did, root, acct.rev)
+            commit_cid, _block = repo.make_commit(did, root, acct.rev, sign=self.signer(did))
             acct._head = (acct.rev, commit_cid)
         return acct._head[1]
 
@@ -90,7 +96,16 @@ class NetworkState:
         """The full repository of ``did`` as a CAR file (commit, MST nodes and records)."""
         acct = self.accounts[did]
         rev = cast(str, acct.rev)  # a hosted account: it has a commit (getRepo refuses the others)
-        return repo.export_repo(did, rev, {path: record for path, (_cid, record) in acct.records.items()})
+        return repo.export_repo(did, rev, {path: record for path, (_cid, record) in acct.records.items()},
+                                sign=self.signer(did))
+
+    def signer(self, did: str) -> Optional[Callable[[bytes], bytes]]:
+        """The function signing ``did``'s commits with its current key (None without a seed)."""
+        if self.seed is None:
+            return None
+        from supervisor.devrelay.identity import account_key
+
+        return account_key(self.seed, did, self.account(did).key_gen).sign
 
     def truth_records(self) -> Iterator[dict[str, Any]]:
         """Every record as ``{"uri", "cid", "record"}`` (atproto JSON), sorted by URI."""

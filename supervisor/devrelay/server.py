@@ -24,7 +24,7 @@ import os
 import socket
 import time
 from typing import Any, Iterable, Iterator, Optional, Sequence
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -36,7 +36,7 @@ from supervisor.devrelay import capture as capture_files
 from supervisor.devrelay import xrpc
 from supervisor.devrelay.errors import ConfigError
 from supervisor.devrelay.events import Event
-from supervisor.devrelay.faults import Faults, malformed_frame
+from supervisor.devrelay.faults import Faults, malformed_frame, tamper
 from supervisor.devrelay.log import EventLog, plan_subscription
 from supervisor.devrelay.network import NetworkState
 from supervisor.devrelay.synth import MAX_TIME_US, SynthConfig, SyntheticNetwork
@@ -184,6 +184,7 @@ class DevRelay:
         self._changed = asyncio.Event()
         self._demand = asyncio.Event()
         self._subscribers: set[_Subscriber] = set()
+        self._tampered: dict[int, Optional[bytes]] = {}
         self._host = "127.0.0.1"
         self._port = 0
 
@@ -353,7 +354,10 @@ class DevRelay:
         parts = urlsplit(request.path)
         if parts.path == xrpc.SUBSCRIBE_PATH and "websocket" in request.headers.get("Upgrade", "").lower():
             return None
-        reply = xrpc.handle(self.state, parts.path, parse_qs(parts.query, keep_blank_values=True))
+        if parts.path.startswith("/did:"):
+            reply = xrpc.did_document(self.state, unquote(parts.path[1:]), self.http_url)
+        else:
+            reply = xrpc.handle(self.state, parts.path, parse_qs(parts.query, keep_blank_values=True))
         headers = Headers()
         headers["Content-Type"] = reply.content_type
         headers["Content-Length"] = str(len(reply.body))
@@ -429,7 +433,9 @@ class DevRelay:
                 continue
             first = end - len(batch)
             for index, event in enumerate(batch):
-                await ws.send(event.encoded())
+                data = self._frame(event) if faults.tampering and event.kind == "commit" else event.encoded()
+                if data is not None:
+                    await ws.send(data)
                 last = event.seq
                 sub.sent = first + index + 1
                 sent += 1
@@ -450,6 +456,15 @@ class DevRelay:
                     # A network failure: no close frame, but what was sent gets delivered.
                     ws.transport.close()
                     return
+
+    def _frame(self, event: Event) -> Optional[bytes]:
+        """The frame sent for a commit when tampering is on (the same on every connection)."""
+        kind = self.config.faults.tamper_kind(event.seq)
+        if kind is None:
+            return event.encoded()
+        if event.seq not in self._tampered:
+            self._tampered[event.seq] = tamper(event.encoded(), kind)
+        return self._tampered[event.seq]
 
     async def _fail(self, ws: ServerConnection, name: str, message: str) -> None:
         """Send an error frame, then close (the frame may wait for a slow reader)."""

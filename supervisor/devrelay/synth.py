@@ -19,10 +19,11 @@ import random
 from collections import deque
 from typing import Any, Callable, Generic, Iterator, Optional, TypeVar
 
-from supervisor.atproto import dagcbor, syntax
+from supervisor.atproto import dagcbor, frames, syntax
 from supervisor.atproto.cid import CID, RAW
 from supervisor.devrelay.errors import ConfigError
-from supervisor.devrelay.events import ACCOUNT, COMMIT, IDENTITY, Event, Op, format_time
+from supervisor.devrelay.events import ACCOUNT, COMMIT, IDENTITY, Event, Op, collect_blobs, format_time
+from supervisor.devrelay.identity import account_key
 from supervisor.devrelay.network import NetworkState
 
 __all__ = ["SynthConfig", "SyntheticNetwork", "ACTION_WEIGHTS"]
@@ -84,6 +85,11 @@ class SynthConfig:
     now_us: int = 1_700_000_000_000_000
     live_events: int = 0
     live_step_us: int = 1_000
+    #: Sign each commit with the account's key and carry sync 1.1 proofs (``prevData`` and the
+    #: MST nodes that invert its operations). Off: placeholder signatures, no proofs (cheaper).
+    sign: bool = True
+    #: Relative frequency of signing key rotations (an ``#identity`` event; 0: never).
+    key_rotations: float = 0.0
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for settings that cannot describe a network."""
@@ -93,6 +99,8 @@ class SynthConfig:
             raise ConfigError("event counts cannot be negative")
         if not (self.days > 0 and math.isfinite(self.days)):
             raise ConfigError(f"days must be a positive number, not {self.days}")
+        if not (0 <= self.key_rotations < float("inf")):
+            raise ConfigError(f"key_rotations must be a finite weight of at least 0, not {self.key_rotations}")
         if self.live_step_us < 1:
             raise ConfigError("live_step_us must be at least 1")
         if not 0 <= self.now_us <= MAX_TIME_US:
@@ -155,6 +163,9 @@ class _Actor:
     follows: dict[str, str] = dataclasses.field(default_factory=dict)
     blocks: dict[str, str] = dataclasses.field(default_factory=dict)
     handle_changes: int = 0
+    key_gen: int = 0
+    #: path -> record CID of the repository as of the last commit (the MST of signed commits).
+    tree: dict[str, CID] = dataclasses.field(default_factory=dict)
 
     def bag(self, collection: str) -> _Bag[str]:
         bag = self.keys.get(collection)
@@ -172,7 +183,7 @@ class SyntheticNetwork:
     def __init__(self, config: SynthConfig) -> None:
         config.validate()
         self.config = config
-        self.state = NetworkState()
+        self.state = NetworkState(config.seed if config.sign else None)
         self._rng = random.Random(config.seed)
         # A separate stream for time jitter keeps the choices independent of the clock.
         self._time_rng = random.Random(f"time:{config.seed}")
@@ -188,12 +199,15 @@ class SyntheticNetwork:
         self._blob_counter = 0
         self._queue: deque[Event] = deque()
         self._last_tid: tuple[tuple[int, int], str] = ((-1, -1), "")
-        kinds = list(ACTION_WEIGHTS)
+        weights = dict(ACTION_WEIGHTS)
+        if config.key_rotations:
+            weights["rotate_key"] = config.key_rotations
+        kinds = list(weights)
         self._action_kinds = kinds
         total = 0.0
         self._action_cum: list[float] = []
         for kind in kinds:
-            total += ACTION_WEIGHTS[kind]
+            total += weights[kind]
             self._action_cum.append(total)
         self._actions: dict[str, Callable[[], None]] = {
             "like": lambda: self._subject_toggle(LIKE, "likes"),
@@ -208,6 +222,7 @@ class SyntheticNetwork:
             "handle_change": self._handle_change,
             "deactivate": self._deactivate,
             "reactivate": self._reactivate,
+            "rotate_key": self._rotate_key,
         }
 
     # -- the event stream ---------------------------------------------------------------------
@@ -330,8 +345,30 @@ class SyntheticNetwork:
                 actor.bag(collection).add(rkey)
                 cids.append(cid)
         since = self.state.account(actor.did).rev
-        self._emit(Event(COMMIT, seq, t, actor.did, rev=self._rkey(actor, t), since=since, ops=tuple(ops)))
+        event = Event(COMMIT, seq, t, actor.did, rev=self._rkey(actor, t), since=since, ops=tuple(ops))
+        if self.config.sign:
+            event.frame = self._signed_frame(actor, event)
+        self._emit(event)
         return cids
+
+    def _signed_frame(self, actor: _Actor, event: Event) -> bytes:
+        """The sync 1.1 frame of a commit: signed by the actor's key, with ``prevData`` and the
+        MST nodes that invert its operations (built now: the tree is the actor's as of this commit)."""
+        tree = actor.tree
+        specs: list[tuple[Any, ...]] = []
+        blobs: list[CID] = []
+        for action, path, cid, record in event.ops:
+            prev = tree.get(path)
+            if action == "delete":
+                tree.pop(path, None)
+            elif cid is not None:
+                tree[path] = cid
+            if record is not None:
+                collect_blobs(record, blobs)
+            specs.append((action, path, cid, record, prev) if prev is not None else (action, path, cid, record))
+        key = account_key(self.config.seed, actor.did, actor.key_gen)
+        return frames.encode_commit(event.seq, event.did, event.rev or "", event.since, format_time(event.time_us),
+                                    specs, tree=tree, blobs=blobs, sign=key.sign, inductive=True)
 
     def _rkey(self, actor: _Actor, t: int, offset: int = 0) -> str:
         """The TID of time ``t`` on the actor's clock (the commit rev uses offset 0 too)."""
@@ -549,6 +586,14 @@ class SyntheticNetwork:
         actor.handle = f"{name}{actor.number}-{actor.handle_changes}.devrelay.test"
         seq, t = self._clock()
         self._emit(Event(IDENTITY, seq, t, actor.did, handle=actor.handle))
+
+    def _rotate_key(self) -> None:
+        actor = self._actor()
+        if actor is None:
+            return
+        actor.key_gen += 1
+        seq, t = self._clock()
+        self._emit(Event(IDENTITY, seq, t, actor.did, handle=actor.handle, key_gen=actor.key_gen))
 
     def _deactivate(self) -> None:
         actor = self._actor()

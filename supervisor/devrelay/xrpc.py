@@ -27,6 +27,7 @@ __all__ = [
     "get_latest_commit",
     "get_repo_status",
     "parse_limit",
+    "did_document",
 ]
 
 SUBSCRIBE_PATH = "/xrpc/com.atproto.sync.subscribeRepos"
@@ -148,6 +149,18 @@ ROUTES: dict[str, Callable[[NetworkState, Mapping[str, list[str]]], HttpReply]] 
     "/xrpc/com.atproto.sync.getLatestCommit": get_latest_commit,
     "/xrpc/com.atproto.sync.getRepoStatus": get_repo_status,
 }
+
+
+def did_document(state: NetworkState, did: str, pds: str) -> HttpReply:
+    """``GET /{did}`` as a PLC directory answers it: the account's DID document (its current
+    signing key and this relay as its PDS), or 404 ``NotFound``."""
+    acct = state.accounts.get(did)
+    if acct is None or state.seed is None:
+        return HttpReply.json({"message": f"DID not registered: {did}"}, 404)
+    from supervisor.devrelay.identity import account_key
+    from supervisor.devrelay.identity import did_document as document
+
+    return HttpReply.json(document(did, acct.handle, account_key(state.seed, did, acct.key_gen), pds))
 
 
 def handle(state: NetworkState, path: str, query: Mapping[str, list[str]]) -> HttpReply:

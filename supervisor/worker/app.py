@@ -25,10 +25,12 @@ from supervisor.worker.batch import BatchBuilder
 from supervisor.worker.config import WorkerConfig, mask_database_url
 from supervisor.worker.errors import MigrationError
 from supervisor.worker.health import HealthInputs, HealthServer, health_document
+from supervisor.worker.identity import IdentityResolver
 from supervisor.worker.metrics import CONTENT_TYPE_LATEST, WorkerMetrics
 from supervisor.worker.probe import DatabaseProbe
 from supervisor.worker.stream import StopTimeout, Stream, StreamPolicy, StreamStatus
 from supervisor.worker.timing import Backoff, resident_memory_bytes
+from supervisor.worker.verifier import Verifier
 
 __all__ = ["Worker", "run_worker", "configure_logging"]
 
@@ -67,6 +69,8 @@ class Worker:
         self._stopping = False
         self._live_start: Optional[asyncio.Future[int]] = None
         self._db_checked_at: Optional[float] = None
+        self.verifier: Optional[Verifier] = None
+        self._verify_db: Optional[store.Database] = None
 
     # -- state for /health ----------------------------------------------------------------------
     def health_now(self) -> tuple[int, dict[str, Any]]:
@@ -83,7 +87,21 @@ class Worker:
             grace=max(60.0, self.config.receive_timeout * 2), worker_id=self.config.worker_id,
             relay_url=self.config.relay_url, stopping=self._stopping,
         )
-        return health_document(inputs)
+        code, document = health_document(inputs)
+        document["verify"] = self.verify_json()
+        return code, document
+
+    def verify_json(self) -> dict[str, Any]:
+        """The verification part of /health (safe from the health thread)."""
+        verifier = self.verifier
+        if verifier is None:
+            return {"mode": self.config.verify}
+        for _attempt in range(5):
+            try:
+                return verifier.to_json()
+            except RuntimeError:  # a dict changed size while the event loop ran: read again
+                continue
+        return {"mode": self.config.verify}
 
     def request_stop(self) -> None:
         """Finish and commit the current batch, then stop (SIGTERM/SIGINT)."""
@@ -194,6 +212,19 @@ class Worker:
                               initial_cursor=start if stored is None else None)
         live = Stream(config.relay_url, self.database, policy, builder, self.metrics, self.live_status)
         self.live = live
+        if config.verify != "off":
+            resolver = IdentityResolver(config.plc_directory_url, max_entries=config.identity_cache_size,
+                                        max_age=config.identity_cache_seconds)
+            # Its own two connections: repairs must not take the live writer's.
+            self._verify_db = store.Database(config.database_url, 2)
+            self.verifier = Verifier(config.verify, resolver, self._verify_db, self.metrics,
+                                     service=config.firehose_cursor_service, hold_limit=config.verify_hold_limit)
+            live.verifier = self.verifier
+            self.verifier.committed = lambda: self.live_status.committed_seq
+            await self.verifier.resume()
+            log.info("verify: %s (identities from %s)", config.verify, config.plc_directory_url)
+        else:
+            log.warning("verify: off: events are written without checking signatures, proofs or revisions")
 
         def restart_from_tip() -> None:
             log.warning("live: restarting from the live tip")
@@ -248,6 +279,9 @@ class Worker:
                     # Live ingest only ends when asked to; anything else is a failure.
                     code = 1
                     self.request_stop()
+        if self.verifier is not None:
+            await self.verifier.close()
+            await asyncio.to_thread(self.verifier.database.close)
         log.info("stopped: live cursor %s", self.live_status.committed_seq)
         return code
 

@@ -76,6 +76,15 @@ VARIABLES: tuple[Variable, ...] = (
              "--batch-size"),
     Variable("RELAY_WINDOW_HOURS", "72", "How many hours of history the relay keeps for replay.",
              "--relay-window-hours"),
+    Variable("VERIFY", "full", "full (signatures, MST proofs against prevData, revision chain), signatures, "
+             "or off. Events that fail are counted and never written.", "--verify"),
+    Variable("PLC_DIRECTORY_URL", "https://plc.directory", "PLC directory resolving did:plc identities "
+             "(signing keys, PDS endpoints).", "--plc-directory-url"),
+    Variable("IDENTITY_CACHE_SIZE", "100000", "Resolved identities kept in memory.", "--identity-cache-size"),
+    Variable("IDENTITY_CACHE_SECONDS", "3600", "How long a resolved identity is kept (an #identity event "
+             "drops it sooner).", "--identity-cache-seconds"),
+    Variable("VERIFY_HOLD_LIMIT", "10000", "Live events held per repository while it is fetched again; past "
+             "it they are dropped and the repository is fetched once more.", "--verify-hold-limit"),
 )
 
 _DEFAULTS = {v.name: v.default for v in VARIABLES}
@@ -102,6 +111,11 @@ class WorkerConfig:
     batch_size: int = 1000
     relay_window_hours: float = 72.0
     start_cursor: Optional[int] = None
+    verify: str = "full"
+    plc_directory_url: str = "https://plc.directory"
+    identity_cache_size: int = 100_000
+    identity_cache_seconds: float = 3600.0
+    verify_hold_limit: int = 10_000
     #: Remarks about accepted-but-odd values (for example ``BACKFILL_DAYS=-5`` acting as 0).
     notes: tuple[str, ...] = ()
 
@@ -282,11 +296,38 @@ def _parse_config(environ: Mapping[str, str], overrides: Optional[Mapping[str, O
                           hint="use a whole number of events, such as 1000")
     window = _number("RELAY_WINDOW_HOURS", get("RELAY_WINDOW_HOURS"), minimum=0.0,
                      hint="use a number of hours, such as 72")
+    verify = get("VERIFY").strip().lower()
+    if verify not in ("full", "signatures", "off"):
+        raise ConfigError("VERIFY", get("VERIFY"), "is not a verification level",
+                          "use full (the default), signatures or off")
+    plc = _http_url("PLC_DIRECTORY_URL", get("PLC_DIRECTORY_URL"))
+    cache_size = _integer("IDENTITY_CACHE_SIZE", get("IDENTITY_CACHE_SIZE"), minimum=1,
+                          hint="use a whole number of identities, 1 or more")
+    cache_seconds = _number("IDENTITY_CACHE_SECONDS", get("IDENTITY_CACHE_SECONDS"), minimum=0.0,
+                            hint="use a number of seconds, such as 3600")
+    hold = _integer("VERIFY_HOLD_LIMIT", get("VERIFY_HOLD_LIMIT"), minimum=1,
+                    hint="use a whole number of events, such as 10000")
     return WorkerConfig(
         relay_url=relay, database_url=database, db_pool_size=pool, log_level=level, worker_id=worker_id,
         backfill_days=days, backfill_batch_size=batch, backfill_batch_delay_ms=delay,
         backfill_max_memory_mb=memory, backfill_cursor_service=backfill_service,
         firehose_cursor_service=firehose_service, health_port=port, health_host=host,
         receive_timeout=timeout, batch_size=live_batch, relay_window_hours=window, start_cursor=start_cursor,
-        notes=tuple(notes),
+        verify=verify, plc_directory_url=plc, identity_cache_size=cache_size,
+        identity_cache_seconds=cache_seconds, verify_hold_limit=hold, notes=tuple(notes),
     )
+
+
+def _http_url(name: str, raw: str) -> str:
+    import urllib.parse
+
+    text = raw.strip()
+    hint = "use an http(s) URL such as https://plc.directory"
+    try:
+        parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ConfigError(name, mask_text(text), "is not a URL", hint) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(name, mask_text(text), "is not an http(s) URL of a host", hint)
+    return text.rstrip("/")

@@ -58,6 +58,20 @@ class WorkerMetrics:
         self.backfill_paused = Gauge("worker_backfill_paused", "1 while the backfill waits for memory.",
                                      registry=r)
         self.memory = Gauge("worker_resident_memory_bytes", "Resident memory of the worker process.", registry=r)
+        self.verify_failures = Counter("worker_verify_failures_total",
+                                       "Events refused by verification (never written), by reason.", ["reason"],
+                                       registry=r)
+        self.desynchronizations = Counter("worker_desynchronizations_total",
+                                          "Repositories marked desynchronized (to be fetched again), by reason.",
+                                          ["reason"], registry=r)
+        self.desynchronized = Gauge("worker_desynchronized_repos", "Repositories being fetched again now.",
+                                    registry=r)
+        self.held_events = Gauge("worker_held_events", "Live events held for repositories being fetched again.",
+                                 registry=r)
+        self.repairs = Counter("worker_repairs_total", "Repository fetches after a broken chain, by result "
+                               "(repaired, failed: retried, gone: the host has no repository).", ["result"], registry=r)
+        self.repair_seconds = Histogram("worker_repair_seconds", "Time from desynchronized to caught up.",
+                                        buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300), registry=r)
         self.database_up = Gauge("worker_database_up", "1 when the database answered recently.", registry=r)
 
     def render(self) -> bytes:

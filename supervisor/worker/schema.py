@@ -168,10 +168,27 @@ ALTER TABLE backfill_state ADD COLUMN IF NOT EXISTS missed_from bigint;
 ALTER TABLE backfill_state ADD COLUMN IF NOT EXISTS missed_to bigint;
 """
 
+# Repositories whose chain broke: fetched again with getRepo, then caught up (see worker/verifier.py).
+_V3 = """
+CREATE TABLE IF NOT EXISTS repo_sync (
+    did text PRIMARY KEY,
+    state text NOT NULL,
+    reason text,
+    rev text COLLATE "C",
+    attempts integer NOT NULL DEFAULT 0,
+    last_error text,
+    desynchronized_at timestamptz,
+    repaired_at timestamptz,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS repo_sync_state_idx ON repo_sync (state);
+"""
+
 #: (version, description, SQL).  Append only: never edit a released migration.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "cursor, record, tombstone, typed tables, users, backfill state", _V1),
     (2, "backfill state: events missed (OutdatedCursor)", _V2),
+    (3, "repo_sync: repositories being fetched again after a broken chain", _V3),
 )
 
 

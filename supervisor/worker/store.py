@@ -563,3 +563,63 @@ def describe_error(exc: BaseException) -> str:
 def raise_store_error(exc: BaseException) -> None:
     """Re-raise ``exc`` as a :class:`StoreError` with a masked message."""
     raise StoreError(describe_error(exc)) from exc
+
+
+# -- repositories fetched again (worker/verifier.py) ------------------------------------------------
+
+def mark_desynchronized(conn: psycopg.Connection, did: str, reason: str) -> None:
+    """Record that ``did`` is out of sync and will be fetched again (survives a restart)."""
+    conn.execute(
+        "INSERT INTO repo_sync (did, state, reason, desynchronized_at, updated_at)"
+        " VALUES (%s, 'desynchronized', %s, now(), now())"
+        " ON CONFLICT (did) DO UPDATE SET state = 'desynchronized', reason = EXCLUDED.reason,"
+        " desynchronized_at = now(), updated_at = now()",
+        (did, reason),
+    )
+
+
+def read_desynchronized(conn: psycopg.Connection) -> list[tuple[str, Optional[str]]]:
+    """``(did, reason)`` of every repository still to be fetched again."""
+    rows = conn.execute("SELECT did, reason FROM repo_sync WHERE state = 'desynchronized' ORDER BY did").fetchall()
+    return [(str(did), reason) for did, reason in rows]
+
+
+def mark_repaired(conn: psycopg.Connection, did: str, state: str, rev: Optional[str], attempts: int,
+                  error: Optional[str]) -> None:
+    """Record the end of a repair: ``synchronized`` at ``rev``, or what the host said of the account."""
+    conn.execute(
+        "UPDATE repo_sync SET state = %s, rev = %s, attempts = attempts + %s, last_error = %s,"
+        " repaired_at = now(), updated_at = now() WHERE did = %s",
+        (state, rev, attempts, None if error is None else mask_text(error)[:2000], did),
+    )
+
+
+def _frames_batch(events: list[Any]) -> Batch:
+    from supervisor.worker.batch import BatchBuilder
+
+    builder = BatchBuilder()
+    for event in events:
+        builder.add(event)
+    return builder.take()
+
+
+def apply_repo_snapshot(conn: psycopg.Connection, did: str, rev: str, records: list[tuple[str, Any, Any]],
+                        service: str) -> ApplyResult:
+    """Make the database hold exactly ``records`` (``(path, cid, record)`` of a fetched repository at
+    ``rev``) for ``did``: each is written at ``rev``, and stored records it no longer holds are deleted
+    at ``rev``. Per-record revisions keep anything newer. The cursor does not move."""
+    from supervisor.atproto.frames import Commit, CommitOp
+
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    ops = [CommitOp("create", path, cid, record) for path, cid, record in records if record is not None]
+    present = {f"at://{did}/{path}" for path, _cid, _record in records}
+    stored = conn.execute("SELECT uri, collection, rkey FROM record WHERE did = %s", (did,)).fetchall()
+    ops.extend(CommitOp("delete", f"{collection}/{rkey}", None) for uri, collection, rkey in stored
+               if uri not in present)
+    frame = Commit(seq=1, did=did, rev=rev, time=now, since=None, ops=ops)
+    return apply_batch(conn, _frames_batch([frame]), service=service, move_cursor=False)
+
+
+def apply_frames(conn: psycopg.Connection, events: list[Any], service: str) -> ApplyResult:
+    """Write decoded events (in seq order) without moving the cursor (events held during a repair)."""
+    return apply_batch(conn, _frames_batch(events), service=service, move_cursor=False)

@@ -22,7 +22,7 @@ import logging
 import time
 import urllib.parse
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, cast
 
 import psycopg
 
@@ -34,6 +34,7 @@ from supervisor.worker.timing import Backoff, RateMeter
 
 if TYPE_CHECKING:  # supervisor.atproto.frames is imported when a stream starts
     from supervisor.atproto.frames import Account, Commit, Identity, Sync
+    from supervisor.worker.verifier import Verifier
 
     EventFrame = Commit | Identity | Account | Sync
 
@@ -167,6 +168,8 @@ class Stream:
         self.on_future_cursor: Optional[Callable[[], None]] = None
         #: Called after each committed batch.
         self.on_commit: Optional[Callable[[Batch, store.ApplyResult], None]] = None
+        #: Says whether each event may be written (live ingest with VERIFY on; see worker/verifier.py).
+        self.verifier: Optional[Verifier] = None
         #: Called (in the event loop) after a resync to the stored cursor (backfill: re-read its state).
         self.on_resync: Optional[Callable[[Optional[int]], Awaitable[None]]] = None
         #: The cursor this stream last stored (or found stored at its start) and the database
@@ -260,6 +263,9 @@ class Stream:
         if cursor is not None:
             self.metrics.cursor.labels(self.policy.name).set(cursor)
         self.metrics.resyncs.labels(self.policy.name).inc()
+        if self.verifier is not None:
+            # The revisions it accepted past the stored cursor are replayed: they must not be stale.
+            self.verifier.forget()
         log.warning("%s%s: resuming from the stored cursor %s (dropped what was in flight: %d frames, %d batches)",
                     self.policy.prefix, self.policy.name, "(none: the live tip)" if cursor is None else cursor,
                     frames, batches)
@@ -361,6 +367,8 @@ class Stream:
                     if isinstance(data, str):
                         self.metrics.skipped.labels(self.policy.name, "text frame").inc()
                         continue
+                if self.verifier is not None:
+                    self.verifier.prefetch(data)
                 if raw.full():
                     # Time spent waiting for the decoder (a slow database behind it) is not the
                     # relay's silence: the watchdog does not count it.
@@ -513,6 +521,14 @@ class Stream:
                 # an unknown action): never written
                 self._malformed(ValueError(f"{frame.type} with invalid fields: {'; '.join(problems)}"))
                 return
+            verifier = self.verifier
+            if verifier is not None and (builder.last_seq is None or frame.seq > builder.last_seq):
+                decision = await verifier.check(frame)
+                if decision != "accept":
+                    # Refused (counted by reason, never written) or held for a repository fetched again
+                    # (repo_sync says so, and a restart fetches it again): the cursor moves past it.
+                    builder.skip("refused by verification" if decision == "reject" else "held for repair")
+                    frame = dataclasses.replace(cast(Any, frame), ops=[]) if frame.type == "#commit" else frame
             gap_from = self._gap_from
             if gap_from is not None:
                 self._gap_from = None

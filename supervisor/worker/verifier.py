@@ -1,0 +1,504 @@
+"""Verification of live events (sync 1.1) and the repair of repositories that break their chain.
+
+:class:`Verifier` sits between the frame decoder and the batch builder of live ingest and says,
+for each event, :data:`ACCEPT`, :data:`REJECT` (never written; counted by reason in
+``worker_verify_failures_total{reason}`` and logged once per repository) or :data:`HOLD`
+(the repository is being fetched again; its events wait, bounded, and are applied after it).
+
+What ``VERIFY`` checks:
+
+- ``off``: nothing.
+- ``signatures``: each ``#commit`` and ``#sync`` is signed by the ``#atproto`` key of the
+  account's DID document (resolved through :class:`~supervisor.worker.identity.IdentityResolver`,
+  cached, invalidated by ``#identity``); every block hashes to its CID.
+- ``full`` (the default): also the MST inversion of the operations to ``prevData``, and the
+  revision chain against the state held for the repository (newer ``rev``, ``since`` and
+  ``prevData`` equal to what was last accepted, no revision from the future).
+
+A broken chain (``since`` or ``prevData`` not what is held), a ``#sync`` to a root not held, or a
+commit that fails verification marks the repository ``desynchronized`` (table ``repo_sync``): it is
+fetched again with ``getRepo`` from its PDS, its signed commit checked, its records applied as of
+that revision (records it no longer holds removed), then the held events newer than it are
+verified and applied. A repository first seen after a start has no held state: its first
+verified commit is adopted (``prevData`` cannot be compared; the signature and proof still are).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import logging
+import re
+import time
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+import httpx
+
+from supervisor.atproto import chain
+from supervisor.atproto.cid import CID
+from supervisor.atproto.crypto import SIGNATURE_INVALID, verify_commit_signature
+from supervisor.atproto.errors import AtprotoError
+from supervisor.atproto.verify import verify_commit_event, verify_sync_event
+from supervisor.worker import store
+from supervisor.worker.fetch import DEFAULT_MAX_REPO_BYTES, FetchError, get_repo
+from supervisor.worker.identity import IdentityError, IdentityResolver
+from supervisor.worker.metrics import WorkerMetrics
+from supervisor.worker.timing import Backoff
+
+if TYPE_CHECKING:
+    from supervisor.atproto.frames import Commit, Sync
+
+__all__ = ["Verifier", "ACCEPT", "REJECT", "HOLD", "MODES", "RepoHead"]
+
+log = logging.getLogger("supervisor.worker.verify")
+
+ACCEPT = "accept"
+REJECT = "reject"
+HOLD = "hold"
+MODES = ("full", "signatures", "off")
+
+_DID = re.compile(r"did:(?:plc|web):[A-Za-z0-9._%:-]{1,2000}")
+
+#: Chain failures that mean "events are missing": fetch the repository again.
+_BREAKS = frozenset({chain.CHAIN_GAP, chain.CHAIN_PREV_DATA, chain.CHAIN_UNKNOWN})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RepoHead:
+    """The last accepted state of a repository: its revision and MST root."""
+
+    rev: str
+    data: CID
+
+
+@dataclasses.dataclass
+class _Repair:
+    reason: str
+    since: float
+    #: The seq of the event that broke the chain: what was accepted before it must be committed
+    #: before the fetched state is written (so an older write cannot land after it).
+    seq: int = 0
+    held: list[Any] = dataclasses.field(default_factory=list)
+    overflowed: bool = False
+    attempts: int = 0
+    last_error: Optional[str] = None
+    task: Optional[asyncio.Task[None]] = None
+
+
+class Verifier:
+    """See the module docstring. One per live stream; all methods run in its event loop."""
+
+    def __init__(self, mode: str, resolver: IdentityResolver, database: store.Database, metrics: WorkerMetrics, *,
+                 service: str = "firehose", max_heads: int = 1_000_000, hold_limit: int = 10_000,
+                 repair_concurrency: int = 2, max_future_seconds: float = chain.DEFAULT_MAX_FUTURE_SECONDS,
+                 max_repo_bytes: int = DEFAULT_MAX_REPO_BYTES, client: Optional[httpx.AsyncClient] = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f"VERIFY must be one of {', '.join(MODES)}, not {mode!r}")
+        self.mode = mode
+        self.resolver = resolver
+        self.database = database
+        self.metrics = metrics
+        self.service = service
+        self.max_heads = max_heads
+        self.hold_limit = hold_limit
+        self.max_future_seconds = max_future_seconds
+        self.max_repo_bytes = max_repo_bytes
+        self._client = client or httpx.AsyncClient(timeout=60.0, follow_redirects=True)
+        self._own_client = client is None
+        self._heads: collections.OrderedDict[str, RepoHead] = collections.OrderedDict()
+        self._repairs: dict[str, _Repair] = {}
+        self._logged: set[str] = set()
+        #: Repositories whose host would not serve them (deactivated, taken down...): fetched again
+        #: when an ``#account`` event says the account is active.
+        self._parked: set[str] = set()
+        self._prefetching: set[asyncio.Future[None]] = set()
+        self.prefetch_limit = 256
+        self._slots = asyncio.Semaphore(repair_concurrency)
+        self.failures: collections.Counter[str] = collections.Counter()
+        self.repaired = 0
+        self.repair_failures = 0
+        self._closed = False
+        #: The stream's last committed seq (set by the worker; None: nothing committed yet).
+        self.committed: Callable[[], Optional[int]] = lambda: None
+
+    # -- state ----------------------------------------------------------------------------------
+    def head(self, did: str) -> Optional[RepoHead]:
+        """The state held for ``did`` (None: not seen since the start, or evicted)."""
+        return self._heads.get(did)
+
+    def _set_head(self, did: str, rev: str, data: CID) -> None:
+        heads = self._heads
+        heads[did] = RepoHead(rev, data)
+        heads.move_to_end(did)
+        if len(heads) > self.max_heads:
+            heads.popitem(last=False)
+
+    def forget(self) -> None:
+        """Drop every repository's held revision (events past the stored cursor are read again after a
+        database crash): the next verified commit of each is adopted as after a start."""
+        self._heads.clear()
+
+    @property
+    def desynchronized(self) -> list[str]:
+        """DIDs being fetched again."""
+        return list(self._repairs)
+
+    def to_json(self) -> dict[str, Any]:
+        """What /health shows."""
+        repairs = self._repairs
+        return {
+            "mode": self.mode,
+            "failures": dict(self.failures),
+            "desynchronized": len(repairs),
+            "desynchronized_repos": [
+                {"did": did, "reason": r.reason, "held_events": len(r.held), "attempts": r.attempts,
+                 "last_error": r.last_error} for did, r in list(repairs.items())[:50]],
+            "held_events": sum(len(r.held) for r in repairs.values()),
+            "repaired": self.repaired,
+            "parked": len(self._parked),
+            "repair_failures": self.repair_failures,
+            "identities": dict(self.resolver.counts),
+        }
+
+    # -- identities ahead of the decoder ---------------------------------------------------------
+    def prefetch(self, data: bytes) -> None:
+        """Start resolving the identity of the account a raw frame is about, if it is not cached.
+
+        Called by the reader for each frame it queues: the decoder verifies in order, and one
+        directory round trip per new account, awaited in turn, would bound ingest to a few dozen
+        accounts per second. The repository's DID is the first DID of a ``#commit`` body (its
+        ``ops`` hold only paths and links) and of ``#sync`` and ``#identity`` bodies.
+        """
+        if self.mode == "off" or len(self._prefetching) >= self.prefetch_limit:
+            return
+        start = data.find(b"did:", 0, 4096)
+        if start < 2:
+            return
+        # The DAG-CBOR text header before it gives the length (a DID of 24..255 bytes: 0x78 n).
+        if data[start - 2] == 0x78:
+            size = data[start - 1]
+        elif 0x60 <= data[start - 1] < 0x78:
+            size = data[start - 1] - 0x60
+        else:
+            return
+        try:
+            did = data[start:start + size].decode("ascii")
+        except UnicodeDecodeError:
+            return
+        if not _DID.fullmatch(did):
+            return
+        resolver = self.resolver
+        if did in resolver._cache or did in resolver._pending:
+            return
+        task = asyncio.ensure_future(self._prefetch(did))
+        self._prefetching.add(task)
+        task.add_done_callback(self._prefetching.discard)
+
+    async def _prefetch(self, did: str) -> None:
+        try:
+            await self.resolver.resolve(did)
+        except IdentityError:
+            pass  # the decoder resolves it again and counts the failure
+
+    # -- the decision ---------------------------------------------------------------------------
+    async def check(self, frame: Any) -> str:
+        """ACCEPT, REJECT or HOLD for one decoded event frame (already checked for field syntax)."""
+        if self.mode == "off":
+            return ACCEPT
+        kind = frame.type
+        if kind == "#identity":
+            # Read the document again; until it is back the cached key serves, and a commit it does
+            # not verify (a rotation) waits for the new document (see _key_checked).
+            self.resolver.refresh(frame.did)
+            return ACCEPT
+        if kind == "#account":
+            if frame.active and frame.did in self._parked:
+                # The host refused to serve the repository while it was inactive: fetch it now.
+                self._parked.discard(frame.did)
+                await self._desynchronize(frame.did, "reactivated", frame.seq)
+            return ACCEPT
+        if kind != "#commit" and kind != "#sync":
+            return ACCEPT
+        did = frame.did
+        repair = self._repairs.get(did)
+        if repair is not None:
+            self._hold(repair, frame)
+            return HOLD
+        if kind == "#sync":
+            return await self._check_sync(frame)
+        return await self._check_commit(frame)
+
+    async def _key_checked(self, frame: Any, check: Any) -> Any:
+        """Run ``check(key)`` with the account's key; on a bad signature, once more with a fresh
+        document (a rotation whose ``#identity`` was not seen). Returns the result or raises IdentityError."""
+        identity = await self.resolver.resolve(frame.did)
+        checked = check(identity.key)
+        if not checked.ok and checked.verdict.reason == SIGNATURE_INVALID:
+            fresh = await self.resolver.resolve(frame.did, fresh=True)
+            if fresh.key != identity.key:
+                checked = check(fresh.key)
+        return checked
+
+    async def _check_commit(self, frame: "Commit") -> str:
+        full = self.mode == "full"
+        try:
+            checked = await self._key_checked(frame, lambda key: verify_commit_event(frame, key, proof=full))
+        except IdentityError as exc:
+            return await self._fail(frame, f"identity_{exc.reason}", str(exc), repair=True)
+        if not checked.ok:
+            verdict = checked.verdict
+            # A commit that is not what the account signed: the repository's real state is unknown.
+            return await self._fail(frame, verdict.reason, verdict.detail, repair=full)
+        commit = checked.commit
+        assert commit is not None
+        if not full:
+            return ACCEPT
+        held = self._heads.get(frame.did)
+        verdict = chain.check_chain(frame.rev, frame.since, held.rev if held else None, time.time_ns() // 1000,
+                                    prev_data=frame.prev_data, held_data=held.data if held else None,
+                                    max_future_seconds=self.max_future_seconds)
+        if not verdict and not (held is None and verdict.reason == chain.CHAIN_UNKNOWN):
+            if verdict.reason in _BREAKS:
+                self._count(frame.did, verdict.reason, verdict.detail)
+                repair = await self._desynchronize(frame.did, verdict.reason, frame.seq)
+                self._hold(repair, frame)
+                return HOLD
+            return await self._fail(frame, verdict.reason, verdict.detail, repair=False)
+        self._set_head(frame.did, frame.rev, commit.data)
+        return ACCEPT
+
+    async def _check_sync(self, frame: "Sync") -> str:
+        try:
+            checked = await self._key_checked(frame, lambda key: verify_sync_event(frame, key))
+        except IdentityError as exc:
+            return await self._fail(frame, f"identity_{exc.reason}", str(exc), repair=True)
+        if not checked.ok:
+            return await self._fail(frame, checked.verdict.reason, checked.verdict.detail, repair=False)
+        commit = checked.commit
+        assert commit is not None
+        held = self._heads.get(frame.did)
+        if held is not None and frame.rev <= held.rev:
+            return await self._fail(frame, chain.CHAIN_STALE, f"#sync to {frame.rev}, not newer than {held.rev}",
+                              repair=False)
+        if held is not None and held.data == commit.data:
+            self._set_head(frame.did, frame.rev, commit.data)  # the same tree: nothing to fetch
+            return ACCEPT
+        # A reset to a state we do not hold: fetch the repository as of now.
+        await self._desynchronize(frame.did, "sync", frame.seq)
+        return ACCEPT
+
+    def _count(self, did: str, reason: str, message: str) -> None:
+        self.failures[reason] += 1
+        self.metrics.verify_failures.labels(reason).inc()
+        if did not in self._logged:
+            if len(self._logged) < 1_000_000:
+                self._logged.add(did)
+            log.warning("verify: %s: %s (%s); further failures of this repository are counted, not logged",
+                        did, message, reason)
+
+    async def _fail(self, frame: Any, reason: Optional[str], message: str, *, repair: bool) -> str:
+        reason = reason or "invalid"
+        self._count(frame.did, reason, message)
+        if repair:
+            await self._desynchronize(frame.did, reason, frame.seq)
+        return REJECT
+
+    def _hold(self, repair: _Repair, frame: Any) -> None:
+        if repair.overflowed:
+            return
+        if len(repair.held) >= self.hold_limit:
+            # Too much waits: drop it and fetch the repository again once this fetch is applied.
+            repair.held.clear()
+            repair.overflowed = True
+            self._held_gauge()
+            return
+        repair.held.append(frame)
+        if len(repair.held) % 64 == 1:
+            self._held_gauge()
+
+    def _held_gauge(self) -> None:
+        self.metrics.held_events.set(sum(len(r.held) for r in self._repairs.values()))
+
+    # -- desynchronized repositories ------------------------------------------------------------
+    async def _desynchronize(self, did: str, reason: str, seq: int = 0) -> _Repair:
+        """Mark ``did`` desynchronized (in ``repo_sync`` before anything of it is held past the cursor)."""
+        repair = self._repairs.get(did)
+        if repair is None:
+            repair = self._repairs[did] = _Repair(reason, time.monotonic(), seq)
+            self.metrics.desynchronized.set(len(self._repairs))
+            await self._mark(did, reason)
+            repair.task = self._start_repair(did)
+        return repair
+
+    async def _mark(self, did: str, reason: str) -> None:
+        self.metrics.desynchronizations.labels(reason).inc()
+        log.warning("verify: %s is desynchronized (%s): its events are held while it is fetched again", did, reason)
+        backoff = Backoff(base=0.2, cap=5.0)
+        while not self._closed:
+            try:
+                await asyncio.to_thread(self._db, store.mark_desynchronized, did, reason)
+                return
+            except Exception as exc:  # the database is down: the stream's writer waits for it too
+                if not store.is_transient(exc):
+                    raise
+                await asyncio.sleep(backoff.next())
+
+    def _db(self, func: Any, *args: Any) -> Any:
+        with self.database.connection(timeout=30.0) as conn:
+            return func(conn, *args)
+
+    async def resume(self) -> int:
+        """Fetch again the repositories a previous run left desynchronized; returns how many."""
+        dids = await asyncio.to_thread(self._db, store.read_desynchronized)
+        for did, reason in dids:
+            if did not in self._repairs:
+                self._repairs[did] = _Repair(reason or "restart", time.monotonic())
+                self._repairs[did].task = self._start_repair(did)
+        self.metrics.desynchronized.set(len(self._repairs))
+        if dids:
+            log.info("verify: %d repositories left desynchronized by the last run are fetched again", len(dids))
+        return len(dids)
+
+    def _start_repair(self, did: str) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(self._repair(did))
+
+        def done(task: asyncio.Task[None]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                exc = task.exception()
+                log.error("verify: the repair of %s stopped: %s: %s", did, type(exc).__name__, exc, exc_info=exc)
+        task.add_done_callback(done)
+        return task
+
+    async def _repair(self, did: str) -> None:
+        backoff = Backoff(base=1.0, cap=120.0)
+        while not self._closed:
+            repair = self._repairs.get(did)
+            if repair is None:
+                return
+            repair.attempts += 1
+            started = time.monotonic()
+            try:
+                async with self._slots:
+                    done = await self._fetch_and_apply(did, repair)
+            except (FetchError, IdentityError, AtprotoError, store.StoreError) as exc:
+                reason = getattr(exc, "reason", type(exc).__name__)
+                repair.last_error = f"{reason}: {exc}"
+                if isinstance(exc, FetchError) and exc.account_state:
+                    # No repository to serve (taken down, deactivated): nothing to catch up with.
+                    log.warning("verify: %s cannot be fetched (%s): left as it is until the account is active "
+                                "again", did, exc.reason)
+                    await self._finish(did, repair, state=exc.reason, rev=None, error=str(exc))
+                    self._parked.add(did)
+                    self.metrics.repairs.labels("gone").inc()
+                    return
+                self.repair_failures += 1
+                self.metrics.repairs.labels("failed").inc()
+                delay = backoff.next()
+                log.warning("verify: fetching %s again failed (attempt %d), retrying in %.0f s: %s", did,
+                            repair.attempts, delay, exc)
+                await asyncio.sleep(delay)
+                continue
+            except Exception as exc:  # a database error, or a bug: logged, and tried again later
+                repair.last_error = f"{type(exc).__name__}: {store.describe_error(exc)}"
+                self.repair_failures += 1
+                self.metrics.repairs.labels("failed").inc()
+                delay = backoff.next()
+                log.error("verify: fetching %s again failed (attempt %d), retrying in %.0f s: %s", did,
+                          repair.attempts, delay, repair.last_error,
+                          exc_info=exc if not store.is_transient(exc) else None)
+                await asyncio.sleep(delay)
+                continue
+            if done:
+                self.repaired += 1
+                self.metrics.repairs.labels("repaired").inc()
+                self.metrics.repair_seconds.observe(time.monotonic() - started)
+                return
+
+    async def _fetch_and_apply(self, did: str, repair: _Repair) -> bool:
+        """One fetch: apply the repository, then what was held. True when ``did`` is in sync again."""
+        from supervisor.atproto import dagcbor
+        from supervisor.atproto.repo import load_repo
+
+        identity = await self.resolver.resolve(did, fresh=True)
+        repair.overflowed = False
+        data = await get_repo(self._client, identity.pds, did, max_bytes=self.max_repo_bytes)
+        repo = await asyncio.to_thread(load_repo, data, verify=True)
+        while not self._closed and (self.committed() or 0) < repair.seq:
+            await asyncio.sleep(0.05)  # what was accepted before the break is still being written
+        commit = repo.commit
+        if commit.did != did:
+            raise FetchError("mismatch", f"getRepo of {did} returned the repository of {commit.did}")
+        if self.mode != "off":
+            verdict = verify_commit_signature(dagcbor.decode(repo.blocks[commit.cid]), identity.key)
+            if not verdict:
+                raise FetchError("bad_signature", f"getRepo of {did}: {verdict.detail}")
+        await asyncio.to_thread(self._db, store.apply_repo_snapshot, did, commit.rev, list(repo.records()),
+                                self.service)
+        del repo, data
+        self._set_head(did, commit.rev, commit.data)
+        # Catch up: what arrived meanwhile, newer than the fetched revision, in order.
+        while True:
+            held, repair.held = repair.held, []
+            if repair.overflowed:
+                self._held_gauge()
+                return False  # too much arrived meanwhile: fetch again
+            accepted = []
+            in_sync = True
+            ordered = sorted(held, key=lambda f: f.seq)
+            for index, frame in enumerate(ordered):
+                head = self._heads.get(did)
+                if head is not None and frame.rev <= head.rev:
+                    continue  # already in the fetched repository
+                if frame.type == "#sync":
+                    in_sync = False
+                    break
+                decision = await self._check_commit(frame)
+                if decision == HOLD:
+                    # The held events do not follow the fetched state: fetch again, keep the rest.
+                    repair.held.extend(ordered[index + 1:])
+                    in_sync = False
+                    break
+                if decision == ACCEPT:
+                    accepted.append(frame)
+            if accepted:
+                await asyncio.to_thread(self._db, store.apply_frames, accepted, self.service)
+            self._held_gauge()
+            if not in_sync:
+                return False
+            if not repair.held:
+                break
+        await self._finish(did, repair, state="synchronized", rev=self._heads[did].rev, error=None)
+        log.info("verify: %s fetched again at %s and caught up (attempt %d)", did, commit.rev,
+                 repair.attempts)
+        return True
+
+    async def _finish(self, did: str, repair: _Repair, *, state: str, rev: Optional[str], error: Optional[str]) -> None:
+        await asyncio.to_thread(self._db, store.mark_repaired, did, state, rev, repair.attempts, error)
+        self._repairs.pop(did, None)
+        self._held_gauge()
+        self._logged.discard(did)
+        self.metrics.desynchronized.set(len(self._repairs))
+
+    async def close(self) -> None:
+        """Stop repairs (they resume at the next start: ``repo_sync`` still says desynchronized)."""
+        self._closed = True
+        for prefetch in list(self._prefetching):
+            prefetch.cancel()
+        tasks = [r.task for r in self._repairs.values() if r.task is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self._own_client:
+            await self._client.aclose()
+        await self.resolver.close()
+
+
+def now_text() -> str:
+    """The current time as an atproto datetime (the time of a snapshot's synthetic commit)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,150 @@
+"""Verification end to end: a devrelay that signs its commits (sync 1.1) and tampers with some, a worker
+with VERIFY=full. Forged events are never written, broken chains are fetched again with getRepo, and
+the database ends equal to the relay's truth."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import urllib.request
+
+import psycopg
+import pytest
+
+from supervisor.worker.health import check_health
+
+from .support import cursor_of, diff_records, query, read_records, read_truth, wait_until
+
+
+def same_as_truth(relay, database_url) -> str:
+    """The difference between the database and the relay's truth, leaving out the repositories whose
+    host refused to serve them (accounts inactive at the end: no consumer can fetch those again)."""
+    parked = {did for (did,) in query(database_url, "SELECT did FROM repo_sync WHERE state LIKE 'Repo%%'")}
+    with open(relay.truth_accounts, encoding="utf-8") as fh:
+        inactive = {account["did"] for account in map(json.loads, fh) if not account["active"]}
+    assert parked <= inactive, parked - inactive
+
+    def kept(records: dict) -> dict:
+        return {uri: value for uri, value in records.items() if uri.split("/")[2] not in parked}
+    return diff_records(kept(read_truth(relay.truth)), kept(read_records(database_url)))
+
+pytestmark = pytest.mark.postgres
+
+NETWORK = ("--seed", "11", "--accounts", "25", "--events", "1500", "--days", "1")
+
+
+def metric(worker, name: str) -> dict[str, float]:
+    """Values of one metric family, keyed by its label text."""
+    text = urllib.request.urlopen(worker.health_url().replace("/health", "/metrics"), timeout=5).read().decode()
+    values = {}
+    for line in text.splitlines():
+        found = re.match(rf"^{name}(\{{[^}}]*\}})? (\S+)$", line)
+        if found:
+            values[found.group(1) or ""] = float(found.group(2))
+    return values
+
+
+def run_to_the_end(database_url, start_relay, start_worker, *relay_args: str, env: dict | None = None):
+    relay = start_relay(*NETWORK, *relay_args)
+    worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url, "FIREHOSE_START_CURSOR": "0",
+                           **(env or {})})
+
+    def settled() -> bool:
+        if cursor_of(database_url, "firehose") != str(relay.final_seq):
+            return False
+        doc = check_health(worker.health_url()).document
+        return doc["verify"].get("desynchronized", 0) == 0
+    try:
+        wait_until(settled, 120, what="live ingest to reach the last event with no repository left to repair")
+    except AssertionError as exc:
+        verify = check_health(worker.health_url()).document["verify"]
+        raise AssertionError(f"{exc}\n{verify}\ncursor {cursor_of(database_url, 'firehose')} of {relay.final_seq}"
+                             f"\n--- worker log (end) ---\n{worker.log[-5000:]}") from None
+    return relay, worker
+
+
+def finish(worker) -> dict:
+    doc = check_health(worker.health_url()).document
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    return doc
+
+
+@pytest.mark.parametrize("fault, reason", [
+    ("--forge-every", "signature_invalid"),
+    ("--bad-prev-data-every", "proof_prev_data"),
+    ("--missing-block-every", "proof_missing_block"),
+    ("--skip-every", "chain_gap"),
+])
+def test_tampered_commits_are_refused_and_the_repository_repaired(database_url, start_relay, start_worker,
+                                                                   fault, reason):
+    relay, worker = run_to_the_end(database_url, start_relay, start_worker, fault, "97")
+    failures = metric(worker, "worker_verify_failures_total")
+    repairs = metric(worker, "worker_repairs_total")
+    doc = finish(worker)
+    # Nothing forged was written, and every repository ends as the relay holds it.
+    assert query(database_url, "SELECT count(*) FROM record WHERE left(rkey, 6) = 'forged'") == [(0,)]
+    assert same_as_truth(relay, database_url) == ""
+    assert failures.get(f'{{reason="{reason}"}}', 0) >= 5, failures
+    assert repairs.get('{result="repaired"}', 0) >= 5, repairs
+    assert doc["verify"]["repaired"] >= 5 and doc["verify"]["desynchronized"] == 0
+    # Each repaired repository is recorded as such.
+    states = dict(query(database_url, "SELECT state, count(*) FROM repo_sync GROUP BY state"))
+    assert states["synchronized"] >= 5 and set(states) <= {"synchronized", "RepoDeactivated"}, states
+
+
+def test_without_verification_the_forgeries_are_written(database_url, start_relay, start_worker):
+    # The same relay, VERIFY=off: what the test above guards against does happen.
+    relay, worker = run_to_the_end(database_url, start_relay, start_worker, "--forge-every", "97",
+                                   env={"VERIFY": "off"})
+    finish(worker)
+    (forged,), = query(database_url, "SELECT count(*) FROM record WHERE left(rkey, 6) = 'forged'")
+    assert forged >= 5
+    assert diff_records(read_truth(relay.truth), read_records(database_url)) != ""
+
+
+def test_sync_events_reset_the_repository(database_url, start_relay, start_worker):
+    relay, worker = run_to_the_end(database_url, start_relay, start_worker, "--sync-every", "53")
+    desync = metric(worker, "worker_desynchronizations_total")
+    failures = metric(worker, "worker_verify_failures_total")
+    finish(worker)
+    # A #sync replaces a commit: the worker fetches the repository it no longer holds.
+    assert desync.get('{reason="sync"}', 0) >= 10, desync
+    assert not [reason for reason in failures if "signature" in reason or "proof" in reason], failures
+    assert same_as_truth(relay, database_url) == ""
+
+
+def test_key_rotations_are_followed(database_url, start_relay, start_worker):
+    relay = start_relay(*NETWORK, "--key-rotations", "4", "--live-events", "1500", "--rate", "300")
+    worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url, "FIREHOSE_START_CURSOR": "0"})
+    wait_until(lambda: cursor_of(database_url, "firehose") == str(relay.final_seq)
+               and check_health(worker.health_url()).document["verify"]["desynchronized"] == 0, 120,
+               what="the last event")
+    doc = finish(worker)
+    identities = doc["verify"]["identities"]
+    # Each #identity drops the cached key; live commits after a rotation verify with the new one.
+    assert identities["resolved"] > 25, identities
+    assert same_as_truth(relay, database_url) == ""
+
+
+def test_a_restart_fetches_again_what_was_left_desynchronized(database_url, start_relay, start_worker):
+    relay, worker = run_to_the_end(database_url, start_relay, start_worker)
+    finish(worker)
+    assert same_as_truth(relay, database_url) == ""
+    # As if a run had stopped mid-repair: the repository lost records and is marked desynchronized.
+    ((did, count),) = query(database_url, "SELECT did, count(*) FROM record GROUP BY did ORDER BY 2 DESC LIMIT 1")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for table in ("record", "post", '"like"', "repost", "follow", "block"):
+            conn.execute(f"DELETE FROM {table} WHERE did = %s", (did,))
+        conn.execute("INSERT INTO repo_sync (did, state, reason) VALUES (%s, 'desynchronized', 'chain_gap') "
+                     "ON CONFLICT (did) DO UPDATE SET state = 'desynchronized'", (did,))
+    assert same_as_truth(relay, database_url) != ""
+    again = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url}, log_name="again")
+    try:
+        wait_until(lambda: query(database_url, "SELECT state FROM repo_sync WHERE did = %s", (did,))
+                   == [("synchronized",)], 60, what="the repository to be fetched again")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{again.log[-3000:]}") from None
+    finish(again)
+    assert count > 10 and same_as_truth(relay, database_url) == ""
