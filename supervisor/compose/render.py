@@ -1,0 +1,353 @@
+"""YAML exactly as ``docker compose config`` prints it, in time linear in the output.
+
+A pure core: :func:`compose_yaml` takes the config document (the ``--format json`` shape) and
+returns the text.  Two steps, as compose does it:
+
+1. order: the document is walked along compose-go's model (:mod:`supervisor.compose.gomodel`);
+   a struct's fields come in declared order, its ``x-`` extensions after them (sorted); a map's
+   keys are sorted as yaml.v3 sorts them (runs of digits compare as numbers); a struct that is
+   empty is left out (yaml.v3's ``omitempty`` on a struct value, which JSON keeps as ``{}``).
+2. emit: block style with sequences indented under their key; a string that would read as
+   another type (``"1"``, ``"Y"``, ``"null"``) in double quotes; a string with a line break as a
+   literal block (``|``) where it can be; otherwise plain, single-quoted or double-quoted by the
+   rules of libyaml's emitter (the one PyYAML and yaml.v3 both port), with no line folding.
+
+The emitter decides each scalar's style with regular expressions instead of a loop per
+character, so a 10 MiB value renders in milliseconds.  Shapes it does not cover (a key over 128
+bytes above a nested collection, a key with a line break, a block scalar that keeps trailing line
+breaks, line breaks other than ``\\n``) go to PyYAML's emitter with the same rules.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any, Optional
+
+import yaml
+
+from supervisor.compose.gomodel import ALIASES, STRUCTS
+
+__all__ = ["compose_yaml", "order_document", "go_key_less"]
+
+
+# -- 1. order -----------------------------------------------------------------------------
+
+
+def go_key_less(a: str, b: str) -> bool:
+    """yaml.v3's order of map keys: letters by code point, runs of digits by their number."""
+    digits = False
+    for i in range(min(len(a), len(b))):
+        ca, cb = a[i], b[i]
+        if ca == cb:
+            digits = ca.isdigit()
+            continue
+        al, bl = ca.isalpha(), cb.isalpha()
+        if al and bl:
+            return ca < cb
+        if al or bl:
+            return al if digits else bl
+        an = bn = 0
+        if ca == "0" or cb == "0":
+            j = i - 1
+            while j >= 0 and a[j].isdigit():
+                if a[j] != "0":
+                    an = bn = 1
+                    break
+                j -= 1
+        ai = i
+        while ai < len(a) and a[ai].isdigit():
+            an = an * 10 + int(a[ai])
+            ai += 1
+        bi = i
+        while bi < len(b) and b[bi].isdigit():
+            bn = bn * 10 + int(b[bi])
+            bi += 1
+        if an != bn:
+            return an < bn
+        if ai != bi:
+            return ai < bi
+        return ca < cb
+    return len(a) < len(b)
+
+
+def _compare(a: str, b: str) -> int:
+    if go_key_less(a, b):
+        return -1
+    if go_key_less(b, a):
+        return 1
+    return 0
+
+
+_KEY = functools.cmp_to_key(_compare)
+
+
+def _sorted_keys(mapping: dict[str, Any]) -> list[str]:
+    keys = list(mapping)
+    if all(isinstance(k, str) for k in keys):
+        return sorted(keys, key=_KEY)
+    return keys
+
+
+def _resolve(go_type: str) -> str:
+    seen = 0
+    while go_type in ALIASES and seen < 10:
+        go_type = ALIASES[go_type]
+        seen += 1
+    return go_type.lstrip("*")
+
+
+def _order(value: Any, go_type: Optional[str]) -> Any:
+    if isinstance(value, dict):
+        kind = _resolve(go_type) if go_type else ""
+        if kind in STRUCTS:
+            return _order_struct(value, kind)
+        item = kind[len("map[string]"):] if kind.startswith("map[string]") else None
+        return {k: _order(value[k], item) for k in _sorted_keys(value)}
+    if isinstance(value, list):
+        kind = _resolve(go_type) if go_type else ""
+        item = kind[2:] if kind.startswith("[]") else None
+        return [_order(v, item) for v in value]
+    return value
+
+
+def _order_struct(value: dict[str, Any], struct: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    fields = STRUCTS[struct]
+    known = set()
+    for key, go_type, omitempty in fields:
+        known.add(key)
+        if key not in value:
+            continue
+        shown = _order(value[key], go_type)
+        if omitempty and shown == {} and not go_type.startswith("*") and _resolve(go_type) in STRUCTS:
+            continue  # yaml.v3 leaves out an empty struct; JSON prints it as {}
+        out[key] = shown
+    rest = {k: v for k, v in value.items() if k not in known}
+    for key in _sorted_keys(rest):
+        out[key] = _order(rest[key], None)
+    return out
+
+
+def order_document(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with its keys in the order compose's YAML output shows them."""
+    return _order_struct(document, "Project")
+
+
+# -- 2. emit ------------------------------------------------------------------------------
+
+
+class _Fallback(Exception):
+    """A shape the fast emitter leaves to PyYAML's."""
+
+
+_BREAKS = "\n\x85\u2028\u2029"
+_WS = "\0 \t\r" + _BREAKS
+# characters PyYAML (allow_unicode) writes as they are; anything else needs double quotes
+_SPECIAL = re.compile("[^\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010fffe]")
+_BLOCK_INDICATOR = re.compile(
+    r"\A(?:[#,\[\]{}&*!|>'\"%@`]|[?:\-](?:[\0 \t\r\n\x85\u2028\u2029]|\Z)|---|\.\.\.)"
+    r"|(?<=.):(?:[\0 \t\r\n\x85\u2028\u2029]|\Z)"
+    r"|(?<=[\0 \t\r\n\x85\u2028\u2029])#",
+    re.S,
+)
+_LINE_BREAK = re.compile("[\n\x85\u2028\u2029]")
+_OTHER_BREAK = re.compile("[\x85\u2028\u2029]")
+_SPACE_BREAK = re.compile(" [\n\x85\u2028\u2029]")
+_DOUBLE_ESCAPE = re.compile('["\\\\\x85\u2028\u2029\ufeff]|[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd]')
+_ESCAPES = {
+    "\0": "0", "\x07": "a", "\x08": "b", "\x09": "t", "\x0a": "n", "\x0b": "v", "\x0c": "f", "\x0d": "r",
+    "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\xa0": "_", "\u2028": "L", "\u2029": "P",
+}
+_resolver = yaml.resolver.Resolver()
+# yaml.v3 also quotes YAML 1.1's one-letter booleans, which PyYAML's resolver reads as strings
+_OLD_BOOL = frozenset(("y", "Y", "n", "N"))
+
+
+def _escape(match: re.Match[str]) -> str:
+    ch = match.group(0)
+    if ch in _ESCAPES:
+        return "\\" + _ESCAPES[ch]
+    code = ord(ch)
+    if code <= 0xFF:
+        return f"\\x{code:02X}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04X}"
+    return f"\\U{code:08X}"
+
+
+def _double(text: str) -> str:
+    return '"' + _DOUBLE_ESCAPE.sub(_escape, text) + '"'
+
+
+def _reads_as_other_type(text: str) -> bool:
+    if text in _OLD_BOOL:
+        return True
+    return _resolver.resolve(yaml.ScalarNode, text, (True, False)) != "tag:yaml.org,2002:str"
+
+
+def _style(text: str) -> str:
+    """libyaml's choice for a block-context value: "plain", "single", "double" or "literal"."""
+    if _OTHER_BREAK.search(text) is not None:
+        raise _Fallback("a line break other than \\n")
+    special = _SPECIAL.search(text) is not None
+    if "\n" in text:  # asked for as a literal block, before any type check
+        if special or text[-1] == " " or _SPACE_BREAK.search(text) is not None:
+            return "double"
+        return "literal"
+    if not text or _reads_as_other_type(text):
+        return "double"
+    if special:
+        return "double"
+    if text[0] == " " or text[-1] == " " or _BLOCK_INDICATOR.search(text):
+        return "single"
+    return "plain"
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return yaml.dump(value, Dumper=yaml.SafeDumper).removesuffix("\n...\n").strip()
+    raise _Fallback(type(value).__name__)
+
+
+def _is_simple_key(key: Any) -> bool:
+    """libyaml's rule: a key up to 128 bytes on one line is written ``key: value``."""
+    return not isinstance(key, str) or (len(key.encode("utf-8")) <= 128 and not _LINE_BREAK.search(key))
+
+
+def _key(key: Any) -> str:
+    if not isinstance(key, str):
+        return _scalar(key)
+    if _LINE_BREAK.search(key):
+        raise _Fallback("key with a line break")
+    style = _style(key)
+    if style == "plain":
+        return key
+    if style == "single":
+        return "'" + key.replace("'", "''") + "'"
+    return _double(key)
+
+
+def _literal(text: str, indent: int, out: list[str]) -> None:
+    hints = ""
+    if text[0] in " " + _BREAKS:
+        hints += "2"
+    if text[-1] not in _BREAKS:
+        hints += "-"
+    elif len(text) == 1 or text[-2] in _BREAKS:
+        raise _Fallback("kept trailing breaks")
+    out.append("|" + hints + "\n")
+    pad = " " * indent
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    for line in lines:
+        out.append(pad + line + "\n" if line else "\n")
+
+
+def _value_inline(value: Any, indent: int, out: list[str]) -> None:
+    """The value after ``key: `` or ``- `` (the caller wrote that much), ending its line(s)."""
+    if isinstance(value, str):
+        style = _style(value)
+        if style == "plain":
+            out.append(value + "\n")
+        elif style == "single":
+            out.append("'" + value.replace("'", "''") + "'\n")
+        elif style == "double":
+            out.append(_double(value) + "\n")
+        else:
+            _literal(value, indent, out)
+        return
+    out.append(_scalar(value) + "\n")
+
+
+def _mapping(mapping: dict[Any, Any], indent: int, out: list[str], first_inline: bool = False) -> None:
+    pad = " " * indent
+    for index, (key, value) in enumerate(mapping.items()):
+        lead = "" if first_inline and index == 0 else pad
+        if _is_simple_key(key):
+            out.append(lead + _key(key) + ":")
+        elif isinstance(value, (dict, list)) and value:
+            raise _Fallback("long key over a collection")
+        else:
+            out.append(lead + "? " + _key(key) + "\n" + pad + ":")  # libyaml's complex key
+        _node_after_key(value, indent, out)
+
+
+def _node_after_key(value: Any, indent: int, out: list[str]) -> None:
+    if isinstance(value, dict):
+        if not value:
+            out.append(" {}\n")
+        else:
+            out.append("\n")
+            _mapping(value, indent + 2, out)
+    elif isinstance(value, list):
+        if not value:
+            out.append(" []\n")
+        else:
+            out.append("\n")
+            _sequence(value, indent + 2, out)
+    else:
+        out.append(" ")
+        _value_inline(value, indent + 2, out)
+
+
+def _sequence(items: list[Any], indent: int, out: list[str], first_inline: bool = False) -> None:
+    pad = " " * indent
+    for index, item in enumerate(items):
+        out.append(("" if first_inline and index == 0 else pad) + "- ")
+        if isinstance(item, dict) and item:
+            _mapping(item, indent + 2, out, first_inline=True)
+        elif isinstance(item, list) and item:
+            _sequence(item, indent + 2, out, first_inline=True)
+        elif isinstance(item, dict):
+            out.append("{}\n")
+        elif isinstance(item, list):
+            out.append("[]\n")
+        else:
+            _value_inline(item, indent + 2, out)
+
+
+class _PyYAMLDumper(yaml.SafeDumper):
+    """PyYAML's emitter with the same rules, for the shapes the fast one leaves out."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = None
+    if "\n" in value:
+        style = "|"
+    elif _reads_as_other_type(value):
+        style = '"'
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_PyYAMLDumper.add_representer(str, _represent_str)
+
+
+def emit(document: dict[str, Any]) -> str:
+    """``document`` (already ordered) as block YAML."""
+    out: list[str] = []
+    try:
+        if not document:
+            return "{}\n"
+        _mapping(document, 0, out)
+        return "".join(out)
+    except _Fallback:
+        return yaml.dump(document, Dumper=_PyYAMLDumper, sort_keys=False, default_flow_style=False,
+                         allow_unicode=True, width=2**62)
+
+
+def compose_yaml(document: dict[str, Any]) -> str:
+    """The YAML text of ``docker compose config`` for a config document."""
+    return emit(order_document(document))
