@@ -145,15 +145,11 @@ _BREAKS = "\n\x85\u2028\u2029"
 _WS = "\0 \t\r" + _BREAKS
 # characters PyYAML (allow_unicode) writes as they are; anything else needs double quotes
 _SPECIAL = re.compile("[^\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010fffe]")
-_BLOCK_INDICATOR = re.compile(
-    r"\A(?:[#,\[\]{}&*!|>'\"%@`]|[?:\-](?:[\0 \t\r\n\x85\u2028\u2029]|\Z)|---|\.\.\.)"
-    r"|(?<=.):(?:[\0 \t\r\n\x85\u2028\u2029]|\Z)"
-    r"|(?<=[\0 \t\r\n\x85\u2028\u2029])#",
-    re.S,
-)
+_FIRST_INDICATOR = re.compile(r"[#,\[\]{}&*!|>'\"%@`]|[?:\-](?:[\0 \t\r\n\x85\u2028\u2029]|\Z)|---|\.\.\.")
+_COLON_INDICATOR = re.compile(r":(?:[\0 \t\r\n\x85\u2028\u2029]|\Z)")
+_HASH_INDICATOR = re.compile(r"[\0 \t\r\n\x85\u2028\u2029]#")
 _LINE_BREAK = re.compile("[\n\x85\u2028\u2029]")
 _OTHER_BREAK = re.compile("[\x85\u2028\u2029]")
-_SPACE_BREAK = re.compile(" [\n\x85\u2028\u2029]")
 _DOUBLE_ESCAPE = re.compile('["\\\\\x85\u2028\u2029\ufeff]|[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd]')
 _ESCAPES = {
     "\0": "0", "\x07": "a", "\x08": "b", "\x09": "t", "\x0a": "n", "\x0b": "v", "\x0c": "f", "\x0d": "r",
@@ -164,8 +160,7 @@ _resolver = yaml.resolver.Resolver()
 _OLD_BOOL = frozenset(("y", "Y", "n", "N"))
 
 
-def _escape(match: re.Match[str]) -> str:
-    ch = match.group(0)
+def _escape_char(ch: str) -> str:
     if ch in _ESCAPES:
         return "\\" + _ESCAPES[ch]
     code = ord(ch)
@@ -176,7 +171,16 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\U{code:08X}"
 
 
+def _escape(match: re.Match[str]) -> str:
+    return _escape_char(match.group(0))
+
+
+_ASCII_ESCAPES = {code: _escape_char(chr(code)) for code in [*range(0x20), 0x22, 0x5C, 0x7F]}
+
+
 def _double(text: str) -> str:
+    if text.isascii():
+        return '"' + text.translate(_ASCII_ESCAPES) + '"'
     return '"' + _DOUBLE_ESCAPE.sub(_escape, text) + '"'
 
 
@@ -186,20 +190,36 @@ def _reads_as_other_type(text: str) -> bool:
     return _resolver.resolve(yaml.ScalarNode, text, (True, False)) != "tag:yaml.org,2002:str"
 
 
+def _has_special(text: str) -> bool:
+    """A character that only double quotes can hold (a tab, a control character, a BOM...)."""
+    if text.isascii():  # the common case, without a regular expression over the whole text
+        return not text.isprintable() and not text.replace("\n", "").isprintable()
+    return _SPECIAL.search(text) is not None
+
+
+def _has_block_indicator(text: str) -> bool:
+    """libyaml's block indicators: what a plain scalar may not start with or contain."""
+    if _FIRST_INDICATOR.match(text):
+        return True
+    if text.find(":", 1) >= 0 and _COLON_INDICATOR.search(text, 1):
+        return True
+    return text.find("#", 1) >= 0 and _HASH_INDICATOR.search(text) is not None
+
+
 def _style(text: str) -> str:
     """libyaml's choice for a block-context value: "plain", "single", "double" or "literal"."""
-    if _OTHER_BREAK.search(text) is not None:
+    if not text.isascii() and _OTHER_BREAK.search(text) is not None:
         raise _Fallback("a line break other than \\n")
-    special = _SPECIAL.search(text) is not None
+    special = _has_special(text)
     if "\n" in text:  # asked for as a literal block, before any type check
-        if special or text[-1] == " " or _SPACE_BREAK.search(text) is not None:
+        if special or text[-1] == " " or " \n" in text:
             return "double"
         return "literal"
     if not text or _reads_as_other_type(text):
         return "double"
     if special:
         return "double"
-    if text[0] == " " or text[-1] == " " or _BLOCK_INDICATOR.search(text):
+    if text[0] == " " or text[-1] == " " or _has_block_indicator(text):
         return "single"
     return "plain"
 
