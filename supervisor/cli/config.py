@@ -16,7 +16,7 @@ from supervisor.cli.base import (
     load_project_or_exit,
     main,
 )
-from supervisor.compose.render import compose_yaml
+from supervisor.compose.render import compose_json, compose_yaml
 from supervisor.secrets import mask_config, mask_env_record, secret_values
 
 
@@ -60,8 +60,8 @@ def yaml_document(document: dict[str, Any], extensions: dict[str, dict[str, Any]
               help="Print compose's config hash of each service ('*' for all, or a comma-separated list).")
 @click.option("--no-interpolate", is_flag=True, help="Don't interpolate environment variables (not supported: "
                                                      "refused with a message).")
-@click.option("--no-normalize", is_flag=True, help="Don't normalize the model (not supported: refused with a "
-                                                   "message).")
+@click.option("--no-normalize", is_flag=True, help="Don't normalize the model (no implicit default network, "
+                                                   "resource names, build defaults, implicit depends_on).")
 @click.option("--resolve-image-digests", is_flag=True,
               help="Pin image tags to digests (needs a registry: refused unless every image is pinned).")
 @click.option("-o", "--output", "output", default=None, metavar="FILE", help="Save to FILE instead of stdout.")
@@ -79,11 +79,11 @@ def config_command(fmt: str, quiet: bool, list_services: bool, list_volumes: boo
 
     Exit 0 ok, 2 unusable input (the message names the file, line and column and what is wrong).
     """
-    for flag, name in ((no_interpolate, "--no-interpolate"), (no_normalize, "--no-normalize")):
-        if flag:
-            fail(f"error: config {name} is not supported: supervisor prints the model compose runs "
-                 "(interpolated and normalized); use docker compose config for the raw model", EXIT_USAGE)
+    if no_interpolate:
+        fail("error: config --no-interpolate is not supported: supervisor prints the model compose runs "
+             "(interpolated); use docker compose config --no-interpolate for the raw model", EXIT_USAGE)
     options = load_options_from(kwargs)
+    options.normalize = not no_normalize
     if hash_services is not None:
         options.read_env_files = False  # as compose: the hash lists env files, it does not read them
     project = load_project_or_exit(options)
@@ -110,7 +110,8 @@ def config_command(fmt: str, quiet: bool, list_services: bool, list_volumes: boo
             services[name] = entry
         document["services"] = services
     if fmt == "json":
-        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        # as compose: its key order and escapes, and no line break after the closing brace
+        text = compose_json(document) if not provenance else json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     else:
         extensions = {name: escape_dollars(service.extensions) for name, service in project.services.items()}
         text = compose_yaml(yaml_document(document, extensions))

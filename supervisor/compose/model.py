@@ -149,3 +149,6 @@ class LoadOptions:
     cwd: Optional[str] = None  # None means os.getcwd()
     # False: env_file entries are listed, not read (compose's `config --hash` resolves no env files)
     read_env_files: bool = True
+    # False: compose's normalization is skipped (`config --no-normalize`): no implicit default
+    # network, resource names, build defaults, implicit depends_on, cleaned mount targets
+    normalize: bool = True

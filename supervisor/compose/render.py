@@ -28,7 +28,7 @@ import yaml
 
 from supervisor.compose.gomodel import ALIASES, STRUCTS
 
-__all__ = ["compose_yaml", "order_document", "go_key_less"]
+__all__ = ["compose_yaml", "compose_json", "order_document", "go_key_less"]
 
 
 # -- 1. order -----------------------------------------------------------------------------
@@ -82,10 +82,11 @@ def _compare(a: str, b: str) -> int:
 _KEY = functools.cmp_to_key(_compare)
 
 
-def _sorted_keys(mapping: dict[str, Any]) -> list[str]:
+def _sorted_keys(mapping: dict[str, Any], json: bool = False) -> list[str]:
     keys = list(mapping)
     if all(isinstance(k, str) for k in keys):
-        return sorted(keys, key=_KEY)
+        # encoding/json sorts a map's keys by their bytes, yaml.v3 by its own order
+        return sorted(keys, key=lambda k: k.encode("utf-8", "surrogatepass")) if json else sorted(keys, key=_KEY)
     return keys
 
 
@@ -97,21 +98,21 @@ def _resolve(go_type: str) -> str:
     return go_type.lstrip("*")
 
 
-def _order(value: Any, go_type: Optional[str]) -> Any:
+def _order(value: Any, go_type: Optional[str], json: bool) -> Any:
     if isinstance(value, dict):
         kind = _resolve(go_type) if go_type else ""
         if kind in STRUCTS:
-            return _order_struct(value, kind)
+            return _order_struct(value, kind, json)
         item = kind[len("map[string]"):] if kind.startswith("map[string]") else None
-        return {k: _order(value[k], item) for k in _sorted_keys(value)}
+        return {k: _order(value[k], item, json) for k in _sorted_keys(value, json)}
     if isinstance(value, list):
         kind = _resolve(go_type) if go_type else ""
         item = kind[2:] if kind.startswith("[]") else None
-        return [_order(v, item) for v in value]
+        return [_order(v, item, json) for v in value]
     return value
 
 
-def _order_struct(value: dict[str, Any], struct: str) -> dict[str, Any]:
+def _order_struct(value: dict[str, Any], struct: str, json: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     fields = STRUCTS[struct]
     known = set()
@@ -119,19 +120,40 @@ def _order_struct(value: dict[str, Any], struct: str) -> dict[str, Any]:
         known.add(key)
         if key not in value:
             continue
-        shown = _order(value[key], go_type)
-        if omitempty and shown == {} and not go_type.startswith("*") and _resolve(go_type) in STRUCTS:
+        shown = _order(value[key], go_type, json)
+        if (not json and omitempty and shown == {} and not go_type.startswith("*")
+                and _resolve(go_type) in STRUCTS):
             continue  # yaml.v3 leaves out an empty struct; JSON prints it as {}
         out[key] = shown
     rest = {k: v for k, v in value.items() if k not in known}
-    for key in _sorted_keys(rest):
-        out[key] = _order(rest[key], None)
+    for key in _sorted_keys(rest, json):
+        out[key] = _order(rest[key], None, json)
     return out
 
 
-def order_document(document: dict[str, Any]) -> dict[str, Any]:
-    """``document`` with its keys in the order compose's YAML output shows them."""
-    return _order_struct(document, "Project")
+def order_document(document: dict[str, Any], *, json: bool = False) -> dict[str, Any]:
+    """``document`` with its keys in the order compose's YAML (or, ``json=True``, JSON) output shows them.
+
+    compose's JSON output is one map at the top (keys sorted by bytes: ``configs``, ``name``,
+    ``networks``...); below it the same structs and maps as the YAML one.
+    """
+    if json:
+        fields = dict((key, go_type) for key, go_type, _ in STRUCTS["Project"])
+        return {k: _order(document[k], fields.get(k), True) for k in _sorted_keys(document, True)}
+    return _order_struct(document, "Project", False)
+
+
+# encoding/json's escapes that Python's json module does not make (HTML characters, JS line ends)
+_GO_JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                                  "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def compose_json(document: dict[str, Any]) -> str:
+    """The text of ``docker compose config --format json``: Go's key order and escapes, no final newline."""
+    import json
+
+    text = json.dumps(order_document(document, json=True), indent=2, ensure_ascii=False)
+    return text.translate(_GO_JSON_ESCAPES)
 
 
 # -- 2. emit ------------------------------------------------------------------------------
