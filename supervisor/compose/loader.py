@@ -406,6 +406,8 @@ def _load_discovered(discovery: Discovery, options: LoadOptions) -> Project:
             _apply_label_files(config, service["label_file"], environment)
         if options.normalize:
             _resolve_build_args(config, environment)
+        elif isinstance(config.get("build"), dict) and config["build"].get("args") == {}:
+            del config["build"]["args"]  # Go's omitempty on an empty map
         config["environment"] = {k: v.value for k, v in env.items()}
         if not config["environment"]:
             config.pop("environment")  # compose omits an empty environment

@@ -177,9 +177,74 @@ _ESCAPES = {
     "\0": "0", "\x07": "a", "\x08": "b", "\x09": "t", "\x0a": "n", "\x0b": "v", "\x0c": "f", "\x0d": "r",
     "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\xa0": "_", "\u2028": "L", "\u2029": "P",
 }
-_resolver = yaml.resolver.Resolver()
-# yaml.v3 also quotes YAML 1.1's one-letter booleans, which PyYAML's resolver reads as strings
-_OLD_BOOL = frozenset(("y", "Y", "n", "N"))
+# yaml.v3's resolver, as its encoder consults it to decide whether a string may go unquoted
+_RESOLVE_MAP = frozenset(("true", "True", "TRUE", "false", "False", "FALSE", "", "~", "null", "Null", "NULL",
+                          ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF",
+                          "-.inf", "-.Inf", "-.INF"))
+_OLD_BOOL = frozenset(("y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO",
+                       "off", "Off", "OFF"))
+_YAML_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
+_DOT_FLOAT = re.compile(r"\.[0-9]+(?:[eE][-+]?[0-9]+)?\Z")
+_GO_INT = re.compile(r"([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)\Z")
+_BASE60_FLOAT = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?\Z")
+_TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
+                        r"(?:(?:([Tt])| )([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:\.[0-9]+)?"
+                        r"(Z|[+-][0-9]{2}:[0-9]{2})?)?\Z")
+
+
+def _go_int(text: str) -> bool:
+    """``strconv.ParseInt(text, 0, 64)`` or ``ParseUint`` succeeds."""
+    match = _GO_INT.match(text)
+    if match is None:
+        return False
+    sign, digits = match.groups()
+    if len(digits) > 1 and digits[1] in "xXoObB":
+        value = int(digits[2:], {"x": 16, "o": 8, "b": 2}[digits[1].lower()])
+    else:
+        value = int(digits, 8) if digits[0] == "0" else int(digits)  # a leading 0: octal
+    if sign == "-":
+        return value <= 2**63
+    return value < 2**63 or (not sign and value < 2**64)
+
+
+def _go_timestamp(text: str) -> bool:
+    """``time.Parse`` with one of yaml.v3's four timestamp layouts."""
+    match = _TIMESTAMP.match(text)
+    if match is None:
+        return False
+    year, month, day, t_sep, hour, minute, second, zone = match.groups()
+    if hour is not None and (t_sep is None) != (zone is None):
+        return False  # the T layouts need a zone, the space layout has none
+    if not 1 <= int(month) <= 12:
+        return False
+    days = [31, 29 if int(year) % 4 == 0 and (int(year) % 100 != 0 or int(year) % 400 == 0) else 28,
+            31, 30, 31, 30, 31, 31, 30, 31, 30, 31][int(month) - 1]
+    if not 1 <= int(day) <= days:
+        return False
+    if hour is not None and not (int(hour) < 24 and int(minute) < 60 and int(second) < 60):
+        return False
+    if zone not in (None, "Z") and not (int(zone[1:3]) < 24 and int(zone[4:6]) < 60):
+        return False
+    return True
+
+
+def _reads_as_other_type(text: str) -> bool:
+    """yaml.v3 would read ``text`` unquoted as something else than this string (so it quotes it)."""
+    if text in _OLD_BOOL:
+        return True
+    first = text[:1]
+    if first == "" or first in "yYnNtTfFoO~":
+        return text in _RESOLVE_MAP
+    if first == ".":
+        return text in _RESOLVE_MAP or _DOT_FLOAT.match(text) is not None
+    if first in "+-0123456789":
+        if text in _RESOLVE_MAP or _go_timestamp(text):
+            return True
+        plain = text.replace("_", "")
+        if _go_int(plain) or _YAML_FLOAT.match(plain):
+            return True
+        return ":" in text and _BASE60_FLOAT.match(text) is not None
+    return False
 
 
 def _escape_char(ch: str) -> str:
@@ -204,12 +269,6 @@ def _double(text: str) -> str:
     if text.isascii():
         return '"' + text.translate(_ASCII_ESCAPES) + '"'
     return '"' + _DOUBLE_ESCAPE.sub(_escape, text) + '"'
-
-
-def _reads_as_other_type(text: str) -> bool:
-    if text in _OLD_BOOL:
-        return True
-    return _resolver.resolve(yaml.ScalarNode, text, (True, False)) != "tag:yaml.org,2002:str"
 
 
 def _has_special(text: str) -> bool:
@@ -363,6 +422,12 @@ class _PyYAMLDumper(yaml.SafeDumper):
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        # yaml.v3's idea of a plain string, not PyYAML's ("=" and "<<" are strings there)
+        if kind is yaml.ScalarNode and implicit[0] and isinstance(value, str) and not _reads_as_other_type(value):
+            return "tag:yaml.org,2002:str"
+        return super().resolve(kind, value, implicit)
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:

@@ -1,6 +1,6 @@
 """The fast YAML emitter against PyYAML's emitter under the same rules, and yaml.v3's key order.
 
-PyYAML's emitter (a port of libyaml's, as yaml.v3's is) is the reference here; the whole-output
+PyYAML's emitter (a port of libyaml's, as yaml.v3's is), with yaml.v3's resolver, is the reference here; the whole-output
 comparison with compose itself is in ``test_yaml_output_shapes.py`` and ``test_cli_yaml.py``.
 """
 
@@ -19,7 +19,8 @@ from supervisor.compose.render import compose_yaml, emit, go_key_less
 _ALPHABET = st.sampled_from(list("aZ09 _-:#,[]{}&*!|>'\"%@`?.\\\t\n\r\x00\x07\x1b\x85\xa0\u2028\ufeff\U0001f600é/=~+"))
 _TEXT = st.text(_ALPHABET, max_size=12) | st.sampled_from(
     ["", "Y", "n", "yes", "No", "off", "null", "~", "1", "0x1f", "1.5", "1e3", ".inf", "1:20", "---", "...",
-     "- a", "a: b", "a #b", "#a", " a", "a ", "a\n", "a\n\n", "\na", "a\nb", "a \nb", "a\n b", "true\n"])
+     "- a", "a: b", "a #b", "#a", " a", "a ", "a\n", "a\n\n", "\na", "a\nb", "a \nb", "a\n b", "true\n",
+     "=", "<<", "08", "0o17", "2001-1-2", "1_000", "+.5", "12:30:00"])
 _SCALAR = _TEXT | st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False, width=32)
 # PyYAML writes an empty key as "? ''"; libyaml and compose as ``"":`` (held in test_yaml_output_shapes)
 _KEY = st.text(st.sampled_from(list("ab9_.-: #'\"Y")), min_size=1, max_size=6)

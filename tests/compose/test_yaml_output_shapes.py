@@ -27,7 +27,12 @@ SHAPES = {
     ),
     "one-letter-booleans": (
         "services:\n  db:\n    image: mssql\n    environment:\n      ACCEPT_EULA: 'Y'\n      NO: 'n'\n"
-        "      LOWER: 'y'\n      WORD: 'yes'\n      OFF: 'off'\n      COLON: '1:20'\n"
+        "      LOWER: 'y'\n      WORD: 'yes'\n      OFF: 'off'\n      COLON: '1:20'\n      EQ: '='\n"
+        "    entrypoint: ['=', '<<', '~', '2001-12-14', '0x1F', '1_000', '+1', '.5', '1e3', '0o17', '0b1', '1:20',"
+        " '190:20:30', '.inf', '.NaN', 'NULL', 'Null', 'nULL', 'True', 'tRUE', 'ON', 'oN', '-1', '1.', '1.e5', '+.5',"
+        " '0x_1', '1__0', '2001-1-2', '2001-2-30', '12e03', '2001-12-14 21:59:43.10', '2001-12-14T21:59:43Z',"
+        " '2001-12-14T21:59:43', '_1', '1_', '0_7', '-0b1', '+0x1', '1e', '00', '08', '8081', '0.0.1',"
+        " '99999999999999999999', '18446744073709551615', '-9223372036854775809']\n"
     ),
     "deploy-without-placement": (
         "services:\n  mc:\n    image: mc\n    deploy:\n      resources:\n        limits: {cpus: '0.5', memory: 1G}\n"
