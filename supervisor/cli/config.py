@@ -16,7 +16,6 @@ from supervisor.cli.base import (
     load_project_or_exit,
     main,
 )
-from supervisor.compose.render import compose_json, compose_yaml
 from supervisor.secrets import mask_config, mask_env_record, secret_values
 
 
@@ -109,6 +108,8 @@ def config_command(fmt: str, quiet: bool, list_services: bool, list_volumes: boo
                                      else [mask_env_record(r, secrets) for r in records]}
             services[name] = entry
         document["services"] = services
+    from supervisor.compose.render import compose_json, compose_yaml  # only when printing (start-up time)
+
     if fmt == "json":
         # as compose: its key order and escapes, and no line break after the closing brace
         text = compose_json(document) if not provenance else json.dumps(document, indent=2, ensure_ascii=False) + "\n"
