@@ -166,13 +166,19 @@ class _Fallback(Exception):
 _BREAKS = "\n\x85\u2028\u2029"
 _WS = "\0 \t\r" + _BREAKS
 # characters PyYAML (allow_unicode) writes as they are; anything else needs double quotes
-_SPECIAL = re.compile("[^\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010fffe]")
+_SPECIAL = "[^\n\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010fffe]"
 _FIRST_INDICATOR = re.compile(r"[#,\[\]{}&*!|>'\"%@`]|[?:\-](?:[\0 \t\r\n\x85\u2028\u2029]|\Z)|---|\.\.\.")
 _COLON_INDICATOR = re.compile(r":(?:[\0 \t\r\n\x85\u2028\u2029]|\Z)")
 _HASH_INDICATOR = re.compile(r"[\0 \t\r\n\x85\u2028\u2029]#")
 _LINE_BREAK = re.compile("[\n\x85\u2028\u2029]")
 _OTHER_BREAK = re.compile("[\x85\u2028\u2029]")
-_DOUBLE_ESCAPE = re.compile('["\\\\\x85\u2028\u2029\ufeff]|[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd]')
+_DOUBLE_ESCAPE = '["\\\\\x85\u2028\u2029\ufeff]|[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd]'
+
+
+@functools.cache
+def _pattern(source: str) -> re.Pattern[str]:
+    """Patterns with large character classes, compiled on first use (about 10 ms: not at start-up)."""
+    return re.compile(source)
 _ESCAPES = {
     "\0": "0", "\x07": "a", "\x08": "b", "\x09": "t", "\x0a": "n", "\x0b": "v", "\x0c": "f", "\x0d": "r",
     "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\xa0": "_", "\u2028": "L", "\u2029": "P",
@@ -268,14 +274,14 @@ _ASCII_ESCAPES = {code: _escape_char(chr(code)) for code in [*range(0x20), 0x22,
 def _double(text: str) -> str:
     if text.isascii():
         return '"' + text.translate(_ASCII_ESCAPES) + '"'
-    return '"' + _DOUBLE_ESCAPE.sub(_escape, text) + '"'
+    return '"' + _pattern(_DOUBLE_ESCAPE).sub(_escape, text) + '"'
 
 
 def _has_special(text: str) -> bool:
     """A character that only double quotes can hold (a tab, a control character, a BOM...)."""
     if text.isascii():  # the common case, without a regular expression over the whole text
         return not text.isprintable() and not text.replace("\n", "").isprintable()
-    return _SPECIAL.search(text) is not None
+    return _pattern(_SPECIAL).search(text) is not None
 
 
 def _has_block_indicator(text: str) -> bool:
