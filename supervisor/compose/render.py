@@ -28,7 +28,7 @@ import yaml
 
 from supervisor.compose.gomodel import ALIASES, STRUCTS
 
-__all__ = ["compose_yaml", "compose_json", "order_document", "go_key_less"]
+__all__ = ["compose_yaml", "compose_json", "order_document", "go_key_less", "go_float"]
 
 
 # -- 1. order -----------------------------------------------------------------------------
@@ -152,8 +152,23 @@ def compose_json(document: dict[str, Any]) -> str:
     """The text of ``docker compose config --format json``: Go's key order and escapes, no final newline."""
     import json
 
-    text = json.dumps(order_document(document, json=True), indent=2, ensure_ascii=False)
-    return text.translate(_GO_JSON_ESCAPES)
+    text = json.dumps(_json_floats(order_document(document, json=True)), indent=2, ensure_ascii=False)
+    text = text.translate(_GO_JSON_ESCAPES)
+    return _FLOAT_MARK.sub(lambda m: m.group(1), text) if _MARK in text else text
+
+
+_MARK = "\ufdd0"  # a Unicode noncharacter: stands for a float while the JSON text is written
+_FLOAT_MARK = re.compile('"' + _MARK + "([^" + _MARK + "]*)" + _MARK + '"')
+
+
+def _json_floats(value: Any) -> Any:
+    if isinstance(value, float):
+        return _MARK + go_float(value, json=True) + _MARK
+    if isinstance(value, dict):
+        return {k: _json_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_floats(v) for v in value]
+    return value
 
 
 # -- 2. emit ------------------------------------------------------------------------------
@@ -311,6 +326,39 @@ def _style(text: str) -> str:
     return "plain"
 
 
+def _shortest(value: float) -> tuple[str, int]:
+    """The shortest digits that read back as ``value`` (no sign) and the decimal exponent of the first."""
+    mantissa, _, exponent = f"{abs(value)!r}".partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = (whole + fraction).lstrip("0")
+    point = len(whole) + int(exponent or 0) - (len(whole + fraction) - len((whole + fraction).lstrip("0")))
+    digits = digits.rstrip("0") or "0"
+    return digits, point - 1 if digits != "0" else 0
+
+
+def go_float(value: float, *, json: bool = False) -> str:
+    """A float as Go prints it: yaml.v3's ``FormatFloat(f, 'g', -1)`` or encoding/json's form."""
+    if value != value:
+        return ".nan"
+    if value in (float("inf"), float("-inf")):
+        return ".inf" if value > 0 else "-.inf"
+    digits, exp = _shortest(value)
+    sign = "-" if value < 0 or (value == 0 and str(value).startswith("-")) else ""
+    if json:
+        scientific = value != 0 and (abs(value) < 1e-6 or abs(value) >= 1e21)
+    else:
+        scientific = exp < -4 or exp >= 6  # Go's %g with the shortest digits decides at precision 6
+    if scientific:
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        power = f"{abs(exp):02d}" if not json else str(abs(exp)) if exp < 0 else f"{exp:02d}"
+        return f"{sign}{mantissa}e{'-' if exp < 0 else '+'}{power}"
+    if exp < 0:
+        return f"{sign}0.{'0' * (-exp - 1)}{digits}"
+    if len(digits) <= exp + 1:
+        return f"{sign}{digits}{'0' * (exp + 1 - len(digits))}"
+    return f"{sign}{digits[:exp + 1]}.{digits[exp + 1:]}"
+
+
 def _scalar(value: Any) -> str:
     if value is None:
         return "null"
@@ -321,7 +369,7 @@ def _scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return yaml.dump(value, Dumper=yaml.SafeDumper).removesuffix("\n...\n").strip()
+        return go_float(value)
     raise _Fallback(type(value).__name__)
 
 
@@ -445,7 +493,13 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
+def _represent_float(dumper: yaml.SafeDumper, value: float) -> yaml.Node:
+    text = go_float(value)  # tagged as PyYAML reads the text back, so that it is written plain
+    return dumper.represent_scalar(dumper.resolve(yaml.ScalarNode, text, (True, False)), text)
+
+
 _PyYAMLDumper.add_representer(str, _represent_str)
+_PyYAMLDumper.add_representer(float, _represent_float)
 
 
 def emit(document: dict[str, Any]) -> str:

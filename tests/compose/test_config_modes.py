@@ -53,6 +53,12 @@ PROJECTS = {
         ".env": "VERSION=1.2\n",
         "token.txt": "t\n",
     },
+    "floats": {
+        "compose.yaml": (
+            "x-g: [1.0, 1e-7, 1e21, 0.1, 100000000.0, 1.5e300, 1234567.0, 0.00001, -2.5, 0.0, 1e20, 1.25e-5]\n"
+            "services:\n  a:\n    image: a\n    cpus: 0.25\n    deploy: {resources: {limits: {cpus: '0.25'}}}\n"
+        ),
+    },
 }
 
 

@@ -64,6 +64,10 @@ SHAPES = {
         "services:\n  app:\n    image: a\n    x-keys: {'': [], %s: 1, %s: 2, %s: 3, %s: {}, 'a: b': '- x'}\n"
         % ("k" * 127, "k" * 128, "k" * 129, "é" * 65)
     ),
+    "floats-as-go-prints-them": (
+        "x-g: [1.0, 1e-7, 1e21, 0.1, 100000000.0, 1.5e300, 1234567.0, 0.00001, -2.5, 0.0, 1e20, 1.25e-5]\n"
+        "services:\n  a:\n    image: a\n    cpus: 0.25\n    deploy: {resources: {limits: {cpus: '0.25'}}}\n"
+    ),
     # longer than any line width: compose folds no line, whatever the quoting
     "long-values": (
         "services:\n  app:\n    image: a\n    x-single: '%s #'\n    x-double: \"%s\\t\"\n    x-plain: %s\n"
