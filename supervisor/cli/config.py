@@ -6,7 +6,6 @@ import json
 from typing import Any, Optional
 
 import click
-import yaml
 
 from supervisor.cli.base import (
     EXIT_USAGE,
@@ -31,64 +30,18 @@ def escape_dollars(value: Any) -> Any:
     return value
 
 
-_TOP_LEVEL_ORDER = ("name", "services", "networks", "volumes", "secrets", "configs", "models")
-
-
-class _ComposeStyleDumper(yaml.SafeDumper):
-    """YAML as ``docker compose config`` prints it: lists indented under their key,
-    strings that would read as another type in double quotes."""
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        super().increase_indent(flow, False)
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = None
-    if "\n" in value:
-        style = "|"
-    elif dumper.resolve(yaml.ScalarNode, value, (True, False)) != "tag:yaml.org,2002:str":
-        style = '"'
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_ComposeStyleDumper.add_representer(str, _represent_str)
-
-
 def yaml_document(document: dict[str, Any], extensions: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Order and trim a config document the way compose's YAML output shows it."""
-    out: dict[str, Any] = {}
-    for key in _TOP_LEVEL_ORDER:
-        if key in document:
-            out[key] = document[key]
-    for key in document:
-        if key not in out:
-            out[key] = document[key]
+    """The config document as compose's YAML output holds it: no null ``command``/``entrypoint``
+    (the JSON output prints them), each service's ``x-`` extensions beside its attributes."""
+    out = dict(document)
     services = out.get("services")
     if isinstance(services, dict):
         shown = {}
-        for name in sorted(services):
-            service = {k: v for k, v in services[name].items()
-                       if not (k in ("command", "entrypoint") and v is None)}
-            service.update(extensions.get(name) or {})
-            check = service.get("healthcheck")
-            if isinstance(check, dict):
-                service["healthcheck"] = _ordered(check, _HEALTHCHECK_ORDER)
-            shown[name] = dict(sorted(service.items()))
+        for name, service in services.items():
+            entry = {k: v for k, v in service.items() if not (k in ("command", "entrypoint") and v is None)}
+            entry.update(extensions.get(name) or {})
+            shown[name] = entry
         out["services"] = shown
-    networks = out.get("networks")
-    if isinstance(networks, dict):
-        # the YAML encoder leaves out an empty ipam block, the JSON one prints it
-        out["networks"] = {name: ({k: v for k, v in net.items() if not (k == "ipam" and v == {})}
-                                  if isinstance(net, dict) else net) for name, net in networks.items()}
-    return out
-
-
-_HEALTHCHECK_ORDER = ("test", "timeout", "interval", "retries", "start_period", "start_interval", "disable")
-
-
-def _ordered(mapping: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
-    out = {k: mapping[k] for k in order if k in mapping}
-    out.update((k, v) for k, v in mapping.items() if k not in out)
     return out
 
 
@@ -106,8 +59,8 @@ def _ordered(mapping: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
               help="Print compose's config hash of each service ('*' for all, or a comma-separated list).")
 @click.option("--no-interpolate", is_flag=True, help="Don't interpolate environment variables (not supported: "
                                                      "refused with a message).")
-@click.option("--no-normalize", is_flag=True, help="Don't normalize the model (not supported: refused with a "
-                                                   "message).")
+@click.option("--no-normalize", is_flag=True, help="Don't normalize the model (no implicit default network, "
+                                                   "resource names, build defaults, implicit depends_on).")
 @click.option("--resolve-image-digests", is_flag=True,
               help="Pin image tags to digests (needs a registry: refused unless every image is pinned).")
 @click.option("-o", "--output", "output", default=None, metavar="FILE", help="Save to FILE instead of stdout.")
@@ -125,11 +78,11 @@ def config_command(fmt: str, quiet: bool, list_services: bool, list_volumes: boo
 
     Exit 0 ok, 2 unusable input (the message names the file, line and column and what is wrong).
     """
-    for flag, name in ((no_interpolate, "--no-interpolate"), (no_normalize, "--no-normalize")):
-        if flag:
-            fail(f"error: config {name} is not supported: supervisor prints the model compose runs "
-                 "(interpolated and normalized); use docker compose config for the raw model", EXIT_USAGE)
+    if no_interpolate:
+        fail("error: config --no-interpolate is not supported: supervisor prints the model compose runs "
+             "(interpolated); use docker compose config --no-interpolate for the raw model", EXIT_USAGE)
     options = load_options_from(kwargs)
+    options.normalize = not no_normalize
     if hash_services is not None:
         options.read_env_files = False  # as compose: the hash lists env files, it does not read them
     project = load_project_or_exit(options)
@@ -155,13 +108,15 @@ def config_command(fmt: str, quiet: bool, list_services: bool, list_volumes: boo
                                      else [mask_env_record(r, secrets) for r in records]}
             services[name] = entry
         document["services"] = services
+    from supervisor.compose.render import compose_json, compose_yaml  # only when printing (start-up time)
+
     if fmt == "json":
-        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        # as compose: its key order and escapes, and no line break after the closing brace
+        text = compose_json(document) if not provenance else json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     else:
         extensions = {name: escape_dollars(service.extensions if no_mask else mask_config(service.extensions, secrets))
                       for name, service in project.services.items()}
-        text = yaml.dump(yaml_document(document, extensions), Dumper=_ComposeStyleDumper, sort_keys=False,
-                         default_flow_style=False, allow_unicode=True, width=1_000_000)
+        text = compose_yaml(yaml_document(document, extensions))
     if output:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -173,7 +128,7 @@ def _listing(project: Any, services: bool, volumes: bool, networks: bool, images
              hashes: Optional[str]) -> Optional[list[str]]:
     """The one-per-line answers of ``config --services/--volumes/...``, or None for the model itself."""
     if services:
-        return list(project.services)
+        return _dependency_order(project)
     if volumes:
         return list(project.config.get("volumes") or {})
     if networks:
@@ -188,6 +143,29 @@ def _listing(project: Any, services: bool, volumes: bool, networks: bool, images
         return [service.config.get("image") or f"{project.name}-{name}".lower()
                 for name, service in project.services.items()]
     return None
+
+
+def _dependency_order(project: Any) -> list[str]:
+    """Service names, each after the services it depends on, as compose lists them.
+
+    compose visits its service map in Go's random order (two runs may differ); the one
+    constant is that a service comes after its dependencies.  Here: names sorted, each
+    preceded by its dependencies (sorted, depth first), so the output is the same every run.
+    """
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen or name not in project.services:
+            return
+        seen.add(name)
+        for dependency in sorted(project.services[name].config.get("depends_on") or {}):
+            visit(dependency)
+        order.append(name)
+
+    for name in sorted(project.services):
+        visit(name)
+    return order
 
 
 def _hash_lines(project: Any, hashes: str) -> list[str]:

@@ -108,7 +108,9 @@ DOTENV_READS = 4
 
 
 def _read_dotenv_files(paths: list[str], env: Environment, warnings: Optional[list[str]] = None) -> Environment:
-    """``GetEnvFromFile``: later files win; templates see the shell first, then earlier files.
+    """``GetEnvFromFile``: later files win; templates see the shell first, then one map of every
+    assignment read so far, earlier files and earlier lines of the same file alike (a file's own
+    ``A=1`` then ``B=$A`` sees its 1, not an earlier file's A).
 
     An unset variable used by a template adds compose's warning to ``warnings``.
     """
@@ -116,13 +118,12 @@ def _read_dotenv_files(paths: list[str], env: Environment, warnings: Optional[li
     from supervisor.compose.template import unset_warning
 
     found: Environment = {}
+    values: dict[str, str] = {}  # compose's envMap, written by the parser line by line
 
     def lookup(name: str) -> Optional[str]:
         if name in env:
             return env[name][0]
-        if name in found:
-            return found[name][0]
-        return None
+        return values.get(name)
 
     for path in paths:
         if not path:
@@ -131,7 +132,7 @@ def _read_dotenv_files(paths: list[str], env: Environment, warnings: Optional[li
             raise ComposeError(f"couldn't find env file: {path}", Location(path))
         if os.path.isdir(path):
             raise ComposeError("is a directory: --env-file takes a file", Location(path))
-        for entry in read_dotenv(path, lookup=lookup):
+        for entry in read_dotenv(path, lookup=lookup, out=values):
             found[entry.name] = (entry.value, Origin("dotenv", Location(path, entry.line)))
             if warnings is not None:
                 warnings.extend(unset_warning(ref.name) for ref in entry.references if ref.defaulted_to_blank)

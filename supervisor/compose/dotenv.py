@@ -136,13 +136,14 @@ class _Parser:
     messages quote; ``_position`` gives the real line and column.
     """
 
-    def __init__(self, text: str, path: str, lookup: Lookup, interpolate: bool):
+    def __init__(self, text: str, path: str, lookup: Lookup, interpolate: bool,
+                 out: Optional[dict[str, str]] = None):
         self.text = text
         self.path = path
         self.lookup = lookup
         self.interpolate = interpolate
         self.compose_line = 1
-        self.out: dict[str, str] = {}
+        self.out: dict[str, str] = {} if out is None else out
         self.entries: list[DotenvEntry] = []
         self._breaks = [i for i, ch in enumerate(text) if ch == "\n"]
 
@@ -329,18 +330,21 @@ def _expand_escapes(text: str) -> str:
 
 
 def parse_dotenv(
-    text: str, *, path: str, lookup: Optional[Lookup] = None, interpolate: bool = True
+    text: str, *, path: str, lookup: Optional[Lookup] = None, interpolate: bool = True,
+    out: Optional[dict[str, str]] = None,
 ) -> list[DotenvEntry]:
     """Parse compose's ``.env`` format; see the module docstring for the rules.
 
     ``lookup`` answers ``KEY`` alone and is consulted before the file's own
     earlier entries when interpolating.  With ``interpolate=False`` values
     are unquoted and unescaped but templates are left as written.
+    ``out``, when given, receives every assignment as it is read (compose's
+    shared map: a lookup that reads it sees this file's earlier lines too).
     Raises :class:`DotenvError`.
     """
     if text.startswith(_BOM):
         text = text[len(_BOM) :]
-    return _Parser(text, path, lookup or _no_lookup, interpolate).parse()
+    return _Parser(text, path, lookup or _no_lookup, interpolate, out).parse()
 
 
 _MAX_ENV_FILE_BYTES = 10 * 1024 * 1024
@@ -368,10 +372,11 @@ def read_env_text(path: str, *, raw_format: bool = False) -> str:
 
 
 def read_dotenv(
-    path: str, *, lookup: Optional[Lookup] = None, interpolate: bool = True
+    path: str, *, lookup: Optional[Lookup] = None, interpolate: bool = True,
+    out: Optional[dict[str, str]] = None,
 ) -> list[DotenvEntry]:
     """Read ``path`` (UTF-8, BOM allowed) and parse it with :func:`parse_dotenv`."""
-    return parse_dotenv(read_env_text(path), path=path, lookup=lookup, interpolate=interpolate)
+    return parse_dotenv(read_env_text(path), path=path, lookup=lookup, interpolate=interpolate, out=out)
 
 
 def parse_raw_env(text: str, *, path: str, lookup: Optional[Lookup] = None) -> list[DotenvEntry]:

@@ -198,7 +198,7 @@ def _check_files(files: list[str]) -> None:
 
 
 def _project_name(discovery: Discovery, interpolator: Interpolator,
-                  parsed: dict[str, "list | ComposeError"]) -> str:
+                  parsed: dict[str, "list | ComposeError"], normalize: bool = True) -> str:
     """The project name; the files parsed on the way are left in ``parsed`` for the load."""
     if discovery.project_name:
         return discovery.project_name
@@ -216,7 +216,9 @@ def _project_name(discovery: Discovery, interpolator: Interpolator,
                 from_files = doc["name"]
     if from_files:
         # A name that interpolates to nothing usable is an error, not a cue to use the folder.
-        from_files = normalize_project_name(interpolator.tree(from_files, ["name"]))
+        # compose lowercases the name from the files in its normalization only
+        from_files = interpolator.tree(from_files, ["name"])
+        from_files = normalize_project_name(from_files) if normalize else from_files
         if not from_files:
             raise ComposeError("project name must not be empty")
         return from_files
@@ -242,15 +244,18 @@ def _volumes_used(services: dict) -> set[str]:
     return used
 
 
-def _resource_section(model: dict, section: str, used: set[str], project: str) -> dict[str, Any]:
+def _resource_section(model: dict, section: str, used: set[str], project: str,
+                      normalize: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {}
     declared = model.get(section) or {}
     for name in sorted(used):
         config = declared.get(name)
-        if config is None and not (section == "networks" and name == "default"):
+        if name not in declared and not (normalize and section == "networks" and name == "default"):
             continue
         item = plain(config or {})
-        if item.get("external"):
+        if not normalize:
+            pass  # compose names resources in its normalization
+        elif item.get("external"):
             item.setdefault("name", name)
         else:
             item.setdefault("name", f"{project}_{name}")
@@ -269,7 +274,7 @@ def _resource_section(model: dict, section: str, used: set[str], project: str) -
     return out
 
 
-def _mount_sources(declared: dict, project: str, working_dir: str) -> dict[str, Any]:
+def _mount_sources(declared: dict, project: str, working_dir: str, normalize: bool = True) -> dict[str, Any]:
     """Top-level ``secrets``/``configs``: file paths made absolute, names prefixed with the project."""
     out: dict[str, Any] = {}
     for key, config in declared.items():
@@ -277,7 +282,9 @@ def _mount_sources(declared: dict, project: str, working_dir: str) -> dict[str, 
         if isinstance(item.get("file"), str):
             path = os.path.expanduser(item["file"])
             item["file"] = path if os.path.isabs(path) else os.path.normpath(os.path.join(working_dir, path))
-        if item.get("external"):
+        if not normalize:
+            pass
+        elif item.get("external"):
             item.setdefault("name", key)
         else:
             item.setdefault("name", f"{project}_{key}")
@@ -361,7 +368,7 @@ def _load_discovered(discovery: Discovery, options: LoadOptions) -> Project:
     interpolator = Interpolator(environment, list(discovery.warnings))
     _check_files(discovery.files)
     parsed: dict[str, "list | ComposeError"] = {}
-    name = _project_name(discovery, interpolator, parsed)
+    name = _project_name(discovery, interpolator, parsed, options.normalize)
     previous = environment.get("COMPOSE_PROJECT_NAME")
     if previous is None or previous[0] != name:
         environment["COMPOSE_PROJECT_NAME"] = (name, Origin("default", detail="project name"))
@@ -381,7 +388,8 @@ def _load_discovered(discovery: Discovery, options: LoadOptions) -> Project:
                                getattr(services_model, "keylocs", {}).get(service_name))
     enabled, disabled = split_services(services_model, discovery.profiles)
     for service_name, service in enabled.items():
-        _check_service(service_name, service, services_model, model)  # compose checks active services only
+        # compose checks active services only
+        _check_service(service_name, service, services_model, model, options.normalize)
     check_dependencies(enabled, services_model)
     _check_external_volumes(model)
 
@@ -401,10 +409,13 @@ def _load_discovered(discovery: Discovery, options: LoadOptions) -> Project:
             except ComposeError:
                 env = resolve_service_environment({k: v for k, v in service.items() if k != "env_file"},
                                                   environment, where)
-        config = output_service(service_name, service, discovery.working_dir)
+        config = output_service(service_name, service, discovery.working_dir, options.normalize)
         if active and service.get("label_file") is not None:
             _apply_label_files(config, service["label_file"], environment, key_location(service, "label_file"))
-        _resolve_build_args(config, environment)
+        if options.normalize:
+            _resolve_build_args(config, environment)
+        elif isinstance(config.get("build"), dict) and config["build"].get("args") == {}:
+            del config["build"]["args"]  # Go's omitempty on an empty map
         config["environment"] = {k: v.value for k, v in env.items()}
         if not config["environment"]:
             config.pop("environment")  # compose omits an empty environment
@@ -419,8 +430,8 @@ def _load_discovered(discovery: Discovery, options: LoadOptions) -> Project:
 
     config: dict[str, Any] = {"name": name}
     active = {n: s.config for n, s in services.items()}
-    networks = _resource_section(model, "networks", _networks_used(active), name)
-    volumes = _resource_section(model, "volumes", _volumes_used(active), name)
+    networks = _resource_section(model, "networks", _networks_used(active), name, options.normalize)
+    volumes = _resource_section(model, "volumes", _volumes_used(active), name, options.normalize)
     if networks:
         config["networks"] = networks
     config["services"] = active
@@ -430,7 +441,7 @@ def _load_discovered(discovery: Discovery, options: LoadOptions) -> Project:
         if model.get(section):
             used = {m.get("source") for s in active.values() for m in s.get(section) or [] if isinstance(m, dict)}
             sources = _mount_sources({k: v for k, v in model[section].items() if k in used}, name,
-                                     discovery.working_dir)
+                                     discovery.working_dir, options.normalize)
             if sources:
                 config[section] = sources
     extensions = {k: plain(v) for k, v in model.items() if k.startswith("x-")}
@@ -467,7 +478,7 @@ def _resolve_build_args(config: dict, environment: dict) -> None:
         del build["args"]
 
 
-def _check_service(name: str, service: Any, services: dict, model: dict) -> None:
+def _check_service(name: str, service: Any, services: dict, model: dict, normalize: bool = True) -> None:
     """compose's consistency checks of one active service (``checkConsistency``)."""
     where = getattr(services, "keylocs", {}).get(name)
     if not isinstance(service, dict):
@@ -475,7 +486,7 @@ def _check_service(name: str, service: Any, services: dict, model: dict) -> None
     if not service.get("image") and not service.get("build"):
         raise ComposeError(f"service {name!s} has neither an image nor a build context specified: "
                            "invalid compose project", where)
-    _check_references(name, service, model, where)
+    _check_references(name, service, model, where, normalize)
     if "pid" in service and service["pid"] is None:
         # compose itself crashes here (a nil interface in its normalisation)
         raise ComposeError(f"services.{name}.pid is null: remove the key, or write host, service:NAME or "
@@ -552,15 +563,17 @@ def _mount_sources_of(items: Any) -> list[str]:
     return out
 
 
-def _check_references(name: str, service: dict, model: dict, where: Optional[Location]) -> None:
-    """Networks, named volumes, secrets and configs a service uses must be declared at the top level."""
+def _check_references(name: str, service: dict, model: dict, where: Optional[Location],
+                      normalize: bool = True) -> None:
+    """Networks, named volumes, secrets and configs a service uses must be declared at the top level
+    (the ``default`` network is declared by normalization, so not without it)."""
     def declared(section: str) -> Any:
         group = model.get(section)
         return group if isinstance(group, dict) else {}
 
     networks = service.get("networks")
     for network in networks if isinstance(networks, (dict, list)) else ():
-        if network != "default" and network not in declared("networks"):
+        if (network != "default" or not normalize) and network not in declared("networks"):
             raise ComposeError(f'service "{name}" refers to undefined network {network}: invalid compose project',
                                where)
     for volume in service.get("volumes") or ():

@@ -152,3 +152,6 @@ class LoadOptions:
     read_env_files: bool = True
     # where schema verdicts are remembered (see supervisor.verdicts); None: every document is checked
     verdicts: Optional[Verdicts] = None
+    # False: compose's normalization is skipped (`config --no-normalize`): no implicit default
+    # network, resource names, build defaults, implicit depends_on, cleaned mount targets
+    normalize: bool = True

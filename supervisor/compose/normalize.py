@@ -383,7 +383,9 @@ def _canonical_service(service: dict) -> None:
         for index, item in enumerate(volumes):
             if isinstance(item, str):
                 try:
-                    volumes[index] = LMap(parse_volume(item))
+                    parsed = parse_volume(item)
+                    parsed["target"] = _clean_target(parsed["target"])  # the short syntax's target, cleaned
+                    volumes[index] = LMap(parsed)
                 except ComposeError as exc:
                     raise ComposeError(exc.message, key_location(volumes, index)) from None
 
@@ -556,8 +558,11 @@ def implicit_dependencies(service: dict) -> dict[str, dict[str, Any]]:
     return out
 
 
-def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]:
-    """The service as ``docker compose config --format json`` prints it (environment excluded)."""
+def output_service(name: str, service: dict, working_dir: str, normalize: bool = True) -> dict[str, Any]:
+    """The service as ``docker compose config --format json`` prints it (environment excluded).
+
+    ``normalize=False`` leaves out what compose-go's ``Normalize`` adds (``--no-normalize``).
+    """
     where = f"services.{name}"
     out = plain({k: v for k, v in service.items() if not k.startswith("x-")})
     out.pop("env_file", None)
@@ -567,11 +572,13 @@ def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]
     out["entrypoint"] = shell_split(service.get("entrypoint"), f"{where}.entrypoint", _at((service, "entrypoint")))
     build = out.get("build")
     if isinstance(build, dict):
-        context = build.get("context", ".")
-        if "://" not in context and not context.startswith("git@"):
-            context = _abs(context, working_dir)
-        build["context"] = context
-        build.setdefault("dockerfile", "Dockerfile")
+        if normalize or "context" in build:
+            context = build.get("context", ".")
+            if "://" not in context and not context.startswith("git@"):
+                context = _abs(context, working_dir)
+            build["context"] = context
+        if normalize and "dockerfile_inline" not in build:
+            build.setdefault("dockerfile", "Dockerfile")
         for key in ("args", "labels"):
             if key in build:
                 build[key] = to_mapping(build[key], allow_null=key == "args")
@@ -614,7 +621,9 @@ def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]
             if isinstance(dep, dict):
                 dep.setdefault("condition", "service_started")
                 dep.setdefault("required", True)
-    implied = implicit_dependencies(out)
+    if normalize and out.get("pull_policy") == "if_not_present":
+        out["pull_policy"] = "missing"  # compose's normalization: the old name of the policy
+    implied = implicit_dependencies(out) if normalize else {}
     if implied:
         depends = out.get("depends_on") if isinstance(out.get("depends_on"), dict) else {}
         out["depends_on"] = {**{k: v for k, v in implied.items() if k not in depends}, **depends}
@@ -624,7 +633,7 @@ def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]
         for volume in volumes:
             if isinstance(volume, dict) and volume.get("type") == "bind" and isinstance(volume.get("source"), str):
                 volume["source"] = _abs_source(volume["source"], working_dir)
-            if isinstance(volume, dict) and isinstance(volume.get("target"), str):
+            if normalize and isinstance(volume, dict) and isinstance(volume.get("target"), str):
                 volume["target"] = _clean_target(volume["target"])
             tmpfs = volume.get("tmpfs") if isinstance(volume, dict) else None
             if isinstance(tmpfs, dict) and tmpfs.get("size") is not None:
@@ -649,7 +658,7 @@ def output_service(name: str, service: dict, working_dir: str) -> dict[str, Any]
             out["deploy"] = {"replicas": out["scale"], **{k: v for k, v in deploy.items() if k != "mode"}}
             if "mode" in deploy:
                 out["deploy"] = {"mode": deploy["mode"], **out["deploy"]}
-    if "networks" not in out and "network_mode" not in out:
+    if normalize and not out.get("networks") and "network_mode" not in out and "provider" not in out:
         out["networks"] = {"default": None}
     return out
 

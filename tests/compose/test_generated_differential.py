@@ -40,6 +40,7 @@ from typing import Any, Iterator, Optional
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, Phase, event, given, note, settings
+from hypothesis import strategies as st
 
 from supervisor.compose.loader import load_project
 from supervisor.compose.model import ComposeError, LoadOptions
@@ -284,6 +285,33 @@ def test_cli_config_json_matches_compose(case: ComposeCase) -> None:
         pending = _reference(case, root, env)
         ours = _ours_cli(case, root, env)
         check(case, pending.result(), ours)
+
+
+def _text_outcomes(case: ComposeCase, root: Path, env: dict[str, str], extra: list[str]) -> tuple[Any, Any]:
+    """compose's and our exact ``config`` text for ``extra`` (exit code, stdout)."""
+    from supervisor.cli import main
+
+    pending = _POOL.submit(run_compose, [*case.global_args(), "config", *extra], str(root), env)
+    with _process_state(env, root):
+        result = CliRunner().invoke(main, ["config", *extra, "--no-mask", *case.global_args()],
+                                    catch_exceptions=True)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return pending.result(), result
+
+
+@_settings(60)
+@given(compose_cases(), st.sampled_from([["--no-normalize"], ["--no-normalize", "--format", "json"],
+                                         [], ["--format", "json"]]))
+def test_cli_config_text_is_compose_byte_for_byte(case: ComposeCase, extra: list[str]) -> None:
+    with _project_folder(case) as root:
+        env = _environment(case)
+        theirs, ours = _text_outcomes(case, root, env, extra)
+        if theirs.returncode != 0:
+            assert ours.exit_code == 2, f"compose refused ({theirs.stderr.strip()}), we printed:\n{ours.stdout}"
+            return
+        assert ours.exit_code == 0, f"compose printed, we refused: {ours.stderr}\n{case.describe()}"
+        assert ours.stdout == theirs.stdout, case.describe()
 
 
 # ---------------------------------------------------------------------------------------------
