@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 from supervisor.compose.merge import clone, merge
 from supervisor.compose.model import ComposeError, Location
 from supervisor.compose.yamlsource import LMap, key_location
+from supervisor.files import stat_failure
 
 __all__ = ["apply_extends", "LoadFile"]
 
@@ -68,6 +69,9 @@ def _extend(name: str, services: dict, filename: str, base_dir: str, load_file: 
     ref_dir = base_dir
     if file is not None:
         ref_file = os.path.normpath(os.path.join(base_dir, str(file)))
+        failure = stat_failure(ref_file)
+        if failure is not None:
+            raise ComposeError(f"cannot extend service {name!r}: {ref_file}: {failure}", where)
         other = load_file(ref_file)
         other_services = other.get("services")
         if not isinstance(other_services, dict):

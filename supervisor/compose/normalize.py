@@ -450,7 +450,13 @@ def _deploy(deploy: dict, where: str, loc: Optional[Location] = None) -> dict:
                                              _at((source, "memory"), (original, "resources")) or loc)
             if part.get("cpus") is not None:
                 cpus = part["cpus"]
-                part["cpus"] = float(cpus) if not isinstance(cpus, float) else cpus
+                try:
+                    part["cpus"] = float(cpus) if not isinstance(cpus, float) else cpus
+                except (TypeError, ValueError):
+                    source = (original.get("resources") or {}).get(section)
+                    raise ComposeError(f"{where}.deploy.resources.{section}.cpus: invalid value {cpus!r}: write a "
+                                       "number of CPUs such as 0.5", _at((source, "cpus"), (original, "resources"))
+                                       or loc) from None
                 if part["cpus"] == int(part["cpus"]):
                     part["cpus"] = int(part["cpus"])
     out["resources"] = resources

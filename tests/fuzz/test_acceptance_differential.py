@@ -78,5 +78,6 @@ def test_the_base_document_is_accepted_by_both() -> None:
 @example(case=_with(("services", "app", "cpus"), 1.5))  # beside deploy.resources.limits.cpus 0.5
 @example(case=_with(("services", "app", "mem_limit"), "1g"))  # beside limits.memory 512m
 @example(case=_with(("services", "app", "mem_limit"), "512m"))  # the same value: accepted
+@example(case=_with(("services", "app", "deploy", "resources", "limits", "cpus"), "a_dir"))  # was an internal error
 def test_one_mutation_is_accepted_or_refused_as_compose_does(case: tuple[tuple[Any, ...], Any, dict[str, Any]]) -> None:
     _compare(case[2])
