@@ -14,7 +14,7 @@ does.  Reports, from one run:
   machine), the batches committed and the load average at the start and the end.
 
 Usage: python bench/bench_worker.py [--events 50000] [--accounts 1000] [--json] [--strict]
-       [--cold-relay] [--profile FILE]   (FILE: py-spy samples of the worker, collapsed stacks)
+       [--cold-relay] [--verify off|signatures|full] [--profile FILE]   (FILE: py-spy samples of the worker, collapsed stacks)
 - the plain peer (``bench/peer_atproto.py``: the ``atproto`` SDK feeding psycopg ``COPY``) on the
   same stream right after, and the worker/peer ratio.
 
@@ -187,7 +187,7 @@ class HealthPoller:
 
 
 def run(events: int, accounts: int, profile: str | None = None, cold_relay: bool = False,
-        batch_size: int | None = None) -> dict[str, object]:
+        batch_size: int | None = None, verify: str = "off") -> dict[str, object]:
     root = Path(tempfile.mkdtemp(prefix="bench-worker-"))
     pg_root = Path(tempfile.mkdtemp(prefix="bench-worker-pg-"))
     cluster = PostgresCluster(pg_root, _free_port(), _pg_bin())
@@ -200,7 +200,8 @@ def run(events: int, accounts: int, profile: str | None = None, cold_relay: bool
                          "cursor text, last_event_time timestamp, updated_at timestamp NOT NULL DEFAULT now())")
             conn.execute("INSERT INTO firehose_cursor (service, cursor) VALUES ('firehose', '0')")
         relay = subprocess.Popen([sys.executable, "-m", "supervisor", "devrelay", "--port", "0", "--seed", "1",
-                                  "--accounts", str(accounts), "--events", str(events), "--days", "2"],
+                                  "--accounts", str(accounts), "--events", str(events), "--days", "2",
+                                  *(["--unsigned"] if verify == "off" else [])],
                                  cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         line = relay.stdout.readline()
         url = re.search(r"listening on (ws://\S+)", line).group(1)
@@ -210,7 +211,7 @@ def run(events: int, accounts: int, profile: str | None = None, cold_relay: bool
 
         log_path = root / "worker.log"
         env = {**os.environ, "DATABASE_URL": dsn, "RELAY_URL": url, "HEALTH_PORT": "0", "HEALTH_HOST": "127.0.0.1",
-               "LOG_LEVEL": "info", "BACKFILL_DAYS": "0", "PYTHONUNBUFFERED": "1",
+               "LOG_LEVEL": "info", "BACKFILL_DAYS": "0", "PYTHONUNBUFFERED": "1", "VERIFY": verify,
                **({"FIREHOSE_BATCH_SIZE": str(batch_size)} if batch_size else {})}
         with open(log_path, "w") as log:
             worker = subprocess.Popen(WORKER, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -279,6 +280,7 @@ def run(events: int, accounts: int, profile: str | None = None, cold_relay: bool
             "receive_only_per_s": round(receive_rate),
             "relay_first_read_per_s": round(first_read) if first_read else None,
             "cold_relay": cold_relay,
+            "verify": verify,
             "batches": batches,
             "events_per_batch": round(events / batches, 1) if batches else None,
             "ratio_worker_to_decode": round(rate / decode["decode_per_s"], 3),
@@ -315,12 +317,16 @@ def main() -> int:
                         help="Let the worker be the relay's first reader (it then waits for the devrelay to encode "
                              "every frame).")
     parser.add_argument("--batch-size", type=int, help="FIREHOSE_BATCH_SIZE of the worker (default: its own).")
+    parser.add_argument("--verify", choices=("off", "signatures", "full"), default="off",
+                        help="VERIFY of the worker (default off, against an unsigned relay: the ingest path alone; "
+                             "bench/bench_verify.py measures what verification costs).")
     args = parser.parse_args()
-    result = run(args.events, args.accounts, args.profile, args.cold_relay, args.batch_size)
+    result = run(args.events, args.accounts, args.profile, args.cold_relay, args.batch_size, args.verify)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"worker: {result['events']} events in {result['seconds']} s = {result['worker_events_per_s']} events/s "
+        print(f"worker (VERIFY={result['verify']}): {result['events']} events in {result['seconds']} s = "
+              f"{result['worker_events_per_s']} events/s "
               f"(target {TARGET_RATE}); PostgreSQL {result['postgres_rows_per_s']} rows/s")
         print(f"decode only: {result['decode_only_per_s']} events/s; decode + batch: "
               f"{result['decode_and_batch_per_s']} events/s; worker/decode = {result['ratio_worker_to_decode']}")

@@ -14,24 +14,33 @@ from typing import Any, Callable, Optional
 from supervisor.compose.merge import clone, merge
 from supervisor.compose.model import ComposeError, Location
 from supervisor.compose.yamlsource import LMap, key_location
-from supervisor.files import stat_failure
 
 __all__ = ["apply_extends", "LoadFile"]
 
 #: Loads another compose file for ``extends`` (path) -> its canonical model.
 LoadFile = Callable[[str], dict]
+#: Why a path cannot be reached (path) -> a reason, or None when it exists (the loader's file system).
+Reach = Callable[[str], Optional[str]]
+
+
+def _always(path: str) -> Optional[str]:
+    return None
 
 
 def apply_extends(model: dict, filename: str, base_dir: str, load_file: LoadFile,
-                  chain: Optional[list[tuple[str, str]]] = None) -> None:
-    """Resolve every ``extends`` of ``model`` (the tree of ``filename``) in place."""
+                  chain: Optional[list[tuple[str, str]]] = None, reach: Reach = _always) -> None:
+    """Resolve every ``extends`` of ``model`` (the tree of ``filename``) in place.
+
+    ``reach`` says why another file cannot be reached (checked before ``load_file``, so that the
+    refusal names the ``extends`` key); by default every path is taken to exist.
+    """
     services = model.get("services")
     if services is None:
         return
     if not isinstance(services, dict):
         raise ComposeError("services must be a mapping", key_location(model, "services"))
     for name in list(services):
-        _extend(name, services, filename, base_dir, load_file, list(chain or []))
+        _extend(name, services, filename, base_dir, load_file, list(chain or []), reach)
 
 
 def _cycle_error(chain: list[tuple[str, str]], added: tuple[str, str],
@@ -43,7 +52,7 @@ def _cycle_error(chain: list[tuple[str, str]], added: tuple[str, str],
 
 
 def _extend(name: str, services: dict, filename: str, base_dir: str, load_file: LoadFile,
-            chain: list[tuple[str, str]]) -> Any:
+            chain: list[tuple[str, str]], reach: Reach) -> Any:
     service = services.get(name)
     if service is None:
         return None
@@ -69,7 +78,7 @@ def _extend(name: str, services: dict, filename: str, base_dir: str, load_file: 
     ref_dir = base_dir
     if file is not None:
         ref_file = os.path.normpath(os.path.join(base_dir, str(file)))
-        failure = stat_failure(ref_file)
+        failure = reach(ref_file)
         if failure is not None:
             raise ComposeError(f"cannot extend service {name!r}: {ref_file}: {failure}", where)
         other = load_file(ref_file)
@@ -91,7 +100,7 @@ def _extend(name: str, services: dict, filename: str, base_dir: str, load_file: 
     if ref_file != filename and (ref_file, ref) in chain:
         raise _cycle_error(chain, (ref_file, ref), where)
 
-    base = _extend(ref, ref_services, ref_file, ref_dir, load_file, chain)
+    base = _extend(ref, ref_services, ref_file, ref_dir, load_file, chain, reach)
     if base is None:
         return service
     source = clone(base)

@@ -10,11 +10,10 @@ an error.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from supervisor.compose.model import ComposeError
 from supervisor.compose.yamlsource import key_location
-from supervisor.files import stat_failure
 
 __all__ = ["apply_include", "LoadProject"]
 
@@ -52,8 +51,17 @@ def _string_list(value: Any, name: str, where: Any) -> list[str]:
     raise ComposeError(f"{name} must be a string or a list of strings", where)
 
 
-def apply_include(model: dict, working_dir: str, load_project: LoadProject, chain: list[str]) -> None:
-    """Import the projects listed under ``include`` into ``model`` (in place) and drop the key."""
+def _always(path: str) -> Optional[str]:
+    return None
+
+
+def apply_include(model: dict, working_dir: str, load_project: LoadProject, chain: list[str],
+                  reach: Callable[[str], Optional[str]] = _always) -> None:
+    """Import the projects listed under ``include`` into ``model`` (in place) and drop the key.
+
+    ``reach`` says why a path cannot be reached, or None when it exists (the loader passes its
+    file system's answer; by default every path is taken to exist).
+    """
     if "include" not in model:
         return
     where = key_location(model, "include")
@@ -62,7 +70,7 @@ def apply_include(model: dict, working_dir: str, load_project: LoadProject, chai
         if not paths:
             continue
         for path in paths:
-            failure = stat_failure(path)
+            failure = reach(path)
             if failure is not None:
                 raise ComposeError(f"include {path}: {failure}", where)
         if paths[0] in chain:
@@ -76,7 +84,7 @@ def apply_include(model: dict, working_dir: str, load_project: LoadProject, chai
             if name == "/dev/null":
                 continue
             full = os.path.join(working_dir, name)
-            failure = stat_failure(full)
+            failure = reach(full)
             if failure is not None:
                 raise ComposeError(f"stat {full}: {failure}", where)
             env_files.append(full)

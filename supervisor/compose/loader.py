@@ -134,9 +134,9 @@ def _load_file(filename: str, model: dict, working_dir: str, ctx: _Context, chai
         raise docs
     for doc in docs if docs is not None else read_documents(filename):
         doc = _prepare_document(doc, filename, ctx)
-        apply_extends(doc, filename, working_dir, lambda path: _load_for_extends(path, ctx))
+        apply_extends(doc, filename, working_dir, lambda path: _load_for_extends(path, ctx), reach=stat_failure)
         _apply_resets(doc, model)
-        apply_include(doc, working_dir, load_included, chain + [filename])
+        apply_include(doc, working_dir, load_included, chain + [filename], reach=stat_failure)
         touched = list(doc.get("services") or ()) if isinstance(doc.get("services"), dict) else []
         model = merge(model, doc)
         enforce_unicity(model, touched)  # the services this file left alone are unique already

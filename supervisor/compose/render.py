@@ -21,6 +21,7 @@ breaks, line breaks other than ``\\n``) go to PyYAML's emitter with the same rul
 from __future__ import annotations
 
 import functools
+import math
 import re
 from typing import Any, Optional
 
@@ -219,6 +220,9 @@ def _go_int(text: str) -> bool:
     if match is None:
         return False
     sign, digits = match.groups()
+    body = digits[2:] if len(digits) > 1 and digits[1] in "xXoObB" else digits
+    if len(body.lstrip("0")) > 64:  # more digits than 64 bits take in any base (and no 5,000-digit int())
+        return False
     if len(digits) > 1 and digits[1] in "xXoObB":
         value = int(digits[2:], {"x": 16, "o": 8, "b": 2}[digits[1].lower()])
     else:
@@ -226,6 +230,12 @@ def _go_int(text: str) -> bool:
     if sign == "-":
         return value <= 2**63
     return value < 2**63 or (not sign and value < 2**64)
+
+
+def _go_float(text: str, pattern: re.Pattern[str]) -> bool:
+    """yaml.v3 reads ``text`` as a float: the pattern, and ``strconv.ParseFloat`` without a range
+    error (a value past the largest float64 stays a string, so it is written plain)."""
+    return pattern.match(text) is not None and math.isfinite(float(text))
 
 
 def _go_timestamp(text: str) -> bool:
@@ -257,12 +267,12 @@ def _reads_as_other_type(text: str) -> bool:
     if first == "" or first in "yYnNtTfFoO~":
         return text in _RESOLVE_MAP
     if first == ".":
-        return text in _RESOLVE_MAP or _DOT_FLOAT.match(text) is not None
+        return text in _RESOLVE_MAP or _go_float(text, _DOT_FLOAT)
     if first in "+-0123456789":
         if text in _RESOLVE_MAP or _go_timestamp(text):
             return True
         plain = text.replace("_", "")
-        if _go_int(plain) or _YAML_FLOAT.match(plain):
+        if _go_int(plain) or _go_float(plain, _YAML_FLOAT):
             return True
         return ":" in text and _BASE60_FLOAT.match(text) is not None
     return False

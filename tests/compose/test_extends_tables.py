@@ -19,7 +19,10 @@ def _resolve(services: dict[str, Any], files: dict[str, dict[str, Any]] | None =
         loaded.append(path)
         return copy.deepcopy((files or {})[path])
 
-    apply_extends(model, "/proj/compose.yaml", "/proj", load_file)
+    def reach(path: str) -> str | None:  # the dict is the file system: nothing else exists
+        return None if path in (files or {}) else "no such file or directory"
+
+    apply_extends(model, "/proj/compose.yaml", "/proj", load_file, reach=reach)
     return model["services"]
 
 

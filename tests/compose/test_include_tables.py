@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 import pytest
@@ -23,7 +24,10 @@ def _include(model: dict[str, Any], projects: dict[str, dict[str, Any]],
         return copy.deepcopy(projects[paths[0]])
 
     model = copy.deepcopy(model)
-    apply_include(model, ROOT, load_project, chain or [f"{ROOT}/compose.yaml"])
+    def reach(path: str) -> str | None:  # every file exists but those named missing*
+        return "no such file or directory" if os.path.basename(path).startswith("missing") else None
+
+    apply_include(model, ROOT, load_project, chain or [f"{ROOT}/compose.yaml"], reach=reach)
     return model, calls
 
 

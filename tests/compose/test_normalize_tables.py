@@ -126,7 +126,7 @@ def test_shell_split(value: Any, expected: Any) -> None:
 
 
 def test_shell_split_names_the_key() -> None:
-    with pytest.raises(ComposeError, match="^services.web.command: invalid command line string$"):
+    with pytest.raises(ComposeError, match=r"^services.web.command: invalid command line string \(an unterminated quote\?\)$"):
         shell_split('echo "open', "services.web.command")
 
 

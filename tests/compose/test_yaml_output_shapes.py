@@ -34,6 +34,11 @@ SHAPES = {
         " '2001-12-14T21:59:43', '_1', '1_', '0_7', '-0b1', '+0x1', '1e', '00', '08', '8081', '0.0.1',"
         " '99999999999999999999', '18446744073709551615', '-9223372036854775809']\n"
     ),
+    "numbers-past-int64-and-float64": (
+        "services:\n  app:\n    image: a\n    environment:\n      BIG: '" + "9" * 5000 + "'\n"
+        "      F400: '" + "9" * 400 + "'\n      E: '1e400'\n      DOT: '.5e999'\n      TINY: '1e-400'\n"
+        "      HEX: '0x" + "f" * 20 + "'\n      ZEROS: '" + "0" * 100 + "7'\n"
+    ),
     "deploy-without-placement": (
         "services:\n  mc:\n    image: mc\n    deploy:\n      resources:\n        limits: {cpus: '0.5', memory: 1G}\n"
         "      restart_policy: {condition: on-failure}\n    stdin_open: true\n    tty: true\n"
