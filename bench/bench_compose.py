@@ -71,8 +71,12 @@ def console_script() -> Optional[str]:
 
 
 def has_validate_command() -> bool:
-    proc = subprocess.run([sys.executable, "-m", "supervisor", "validate", "--help"], cwd=REPO,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-m", "supervisor", "validate", "--help"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return proc.returncode == 0
 
 
@@ -81,8 +85,9 @@ def has_validate_command() -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def write_large_project(root: Path, *, services: int = 200, overrides: int = 5, env_lines: int = 50,
-                        seed: int = 1) -> list[str]:
+def write_large_project(
+    root: Path, *, services: int = 200, overrides: int = 5, env_lines: int = 50, seed: int = 1
+) -> list[str]:
     """Write a large project under ``root``; return its compose files in ``-f`` order."""
     rng = random.Random(seed)
     root.mkdir(parents=True, exist_ok=True)
@@ -110,9 +115,9 @@ def write_large_project(root: Path, *, services: int = 200, overrides: int = 5, 
         lines += [
             f"  svc{s}:",
             f"    image: ${{REGISTRY:-docker.io}}/team/svc{s}:${{TAG_{s}:-${{{var()}:-latest}}}}",
-            f"    command: [\"run\", \"--id\", \"{s}\", \"--mode\", \"${{{var()}-fast}}\"]",
+            f'    command: ["run", "--id", "{s}", "--mode", "${{{var()}-fast}}"]',
             "    environment:",
-            f"      SERVICE_ID: \"{s}\"",
+            f'      SERVICE_ID: "{s}"',
             f"      BACKFILL_DAYS: ${{BACKFILL_DAYS:-{s % 3}}}",
             f"      DATABASE_URL: postgresql://${{DB_USER:-app}}:${{DB_PASS:-secret}}@db:5432/${{{var()}}}",
             "      LOG_LEVEL: ${LOG_LEVEL:-info}",
@@ -127,7 +132,7 @@ def write_large_project(root: Path, *, services: int = 200, overrides: int = 5, 
             f"      - com.example.service=svc{s}",
             f"      - com.example.owner=${{{var()}:-ops}}",
             "    healthcheck:",
-            f"      test: [\"CMD-SHELL\", \"curl -f http://localhost:{8000 + s}/health || exit 1\"]",
+            f'      test: ["CMD-SHELL", "curl -f http://localhost:{8000 + s}/health || exit 1"]',
             "      interval: 10s",
             "      timeout: 5s",
             "      retries: 3",
@@ -140,7 +145,7 @@ def write_large_project(root: Path, *, services: int = 200, overrides: int = 5, 
             target = rng.choice([t for t in range(s) if t % 10])
             lines += ["    depends_on:", f"      svc{target}:", "        condition: service_started"]
         if s % 10 == 0:
-            lines += ["    profiles: [\"extra\"]"]
+            lines += ['    profiles: ["extra"]']
     lines += ["networks:", "  front: {}", "  back:", "    driver: bridge", "volumes:", "  data: {}"]
     (root / "compose.yaml").write_text("\n".join(lines) + "\n")
 
@@ -154,10 +159,10 @@ def write_large_project(root: Path, *, services: int = 200, overrides: int = 5, 
                 f"      - OVERRIDE_{o}=${{{var()}:-o{o}}}",
                 "      - LOG_LEVEL=debug",
                 "    labels:",
-                f"      com.example.override: \"{o}\"",
+                f'      com.example.override: "{o}"',
             ]
             if s % 4 == 0:
-                out += ["    command: !override [\"run\", \"--override\", \"" + str(o) + "\"]"]
+                out += ['    command: !override ["run", "--override", "' + str(o) + '"]']
             if s % 7 == 0:
                 out += ["    healthcheck: !reset {}"]
         name = f"override-{o}.yaml"
@@ -179,37 +184,71 @@ def _clean_env(home: str) -> dict[str, str]:
     return env
 
 
-def bench_target(title: str, compose_args: list[str], cwd: str, env: dict[str, str], runs: int,
-                 binary: Optional[str], script: Optional[str], validate: bool) -> list[list[str]]:
+def bench_target(
+    title: str,
+    compose_args: list[str],
+    cwd: str,
+    env: dict[str, str],
+    runs: int,
+    binary: Optional[str],
+    script: Optional[str],
+    validate: bool,
+) -> list[list[str]]:
     """Measure every tool on one project; return table rows."""
     results: list[Measurement] = []
     reference: Optional[Measurement] = None
     if binary:
-        reference = measure("docker compose config -q", [binary, *compose_args, "config", "-q"],
-                            runs=runs, cwd=cwd, env=env)
+        reference = measure(
+            "docker compose config -q", [binary, *compose_args, "config", "-q"], runs=runs, cwd=cwd, env=env
+        )
         results.append(reference)
+
     def argv(*command: str) -> list[str]:
         # as docker compose takes them: project options before the command (--options-after: after it)
         return [*command, *compose_args] if OPTIONS_AFTER else [*compose_args, *command]
 
-    results.append(measure("python -m supervisor config -q",
-                           [sys.executable, "-m", "supervisor", *argv("config", "-q")],
-                           runs=runs, cwd=cwd, env=env))
+    results.append(
+        measure(
+            "python -m supervisor config -q",
+            [sys.executable, "-m", "supervisor", *argv("config", "-q")],
+            runs=runs,
+            cwd=cwd,
+            env=env,
+        )
+    )
     if script:
-        results.append(measure("supervisor config -q (console script)",
-                               [script, *argv("config", "-q")], runs=runs, cwd=cwd, env=env))
+        results.append(
+            measure(
+                "supervisor config -q (console script)", [script, *argv("config", "-q")], runs=runs, cwd=cwd, env=env
+            )
+        )
     if validate:
-        results.append(measure("python -m supervisor validate",
-                               [sys.executable, "-m", "supervisor", *argv("validate")],
-                               runs=runs, cwd=cwd, env=env))
+        results.append(
+            measure(
+                "python -m supervisor validate",
+                [sys.executable, "-m", "supervisor", *argv("validate")],
+                runs=runs,
+                cwd=cwd,
+                env=env,
+            )
+        )
     rows = []
     for m in results:
         ratio = "-"
         if reference is not None and m is not reference:
             ratio = f"{m.median_seconds / reference.median_seconds:.2f}x"
         status = "ok" if m.returncode == 0 else f"exit {m.returncode}"
-        rows.append([title, m.label, f"{m.median_seconds * 1000:.1f}", f"{m.min_seconds * 1000:.1f}",
-                     f"{m.max_rss_mib:.1f}", ratio, status])
+        rows.append(
+            [
+                title,
+                m.label,
+                f"{m.median_seconds * 1000:.1f}",
+                f"{m.min_seconds * 1000:.1f}",
+                f"{m.max_rss_mib:.1f}",
+                ratio,
+                status,
+            ]
+        )
         if m.returncode and m.error:
             print(f"note: {title}: {m.label} exited {m.returncode}: {m.error.splitlines()[-1]}", file=sys.stderr)
     return rows
@@ -239,8 +278,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="measured runs per command (default 10)")
     parser.add_argument("--profile", action="store_true", help="also profile load_project on the large project")
-    parser.add_argument("--options-after", action="store_true",
-                        help="give -f after the command (versions before project options moved to the front)")
+    parser.add_argument(
+        "--options-after",
+        action="store_true",
+        help="give -f after the command (versions before project options moved to the front)",
+    )
     args = parser.parse_args(argv)
     global OPTIONS_AFTER
     OPTIONS_AFTER = args.options_after
@@ -259,15 +301,17 @@ def main(argv: Optional[list[str]] = None) -> int:
         rows: list[list[str]] = []
         deployment = REPO / "compose" / "docker-compose.yml"
         if deployment.is_file():
-            rows += bench_target("(a) compose/", ["-f", "compose/docker-compose.yml"], str(REPO), env, runs,
-                                 binary, script, validate)
+            rows += bench_target(
+                "(a) compose/", ["-f", "compose/docker-compose.yml"], str(REPO), env, runs, binary, script, validate
+            )
         else:
             print("note: compose/docker-compose.yml not found; skipping the bundled deployment", file=sys.stderr)
         large_args = [a for f in large_files for a in ("-f", f)]
         rows += bench_target("(b) 200 services", large_args, str(large), env, runs, binary, script, False)
 
-        print(f"median of {runs} runs after 1 warm-up; python {sys.version.split()[0]}; "
-              f"compose: {binary or 'not found'}")
+        print(
+            f"median of {runs} runs after 1 warm-up; python {sys.version.split()[0]}; compose: {binary or 'not found'}"
+        )
         print_table(["project", "command", "median ms", "min ms", "max RSS MiB", "ours/compose", "status"], rows)
         print(f"target: ours/compose <= {TARGET_RATIO}x")
         if not validate:

@@ -27,8 +27,10 @@ from supervisor.atproto import frames  # noqa: E402
 from supervisor.atproto.cid import CID  # noqa: E402
 from supervisor.atproto.syntax import tid_from_time  # noqa: E402
 
-WORDS = ("the quick brown fox jumps over lazy dog atproto bluesky relay firehose appview post like follow "
-         "today news weather coffee music art science photo morning evening feed thread reply").split()
+WORDS = (
+    "the quick brown fox jumps over lazy dog atproto bluesky relay firehose appview post like follow "
+    "today news weather coffee music art science photo morning evening feed thread reply"
+).split()
 BASE_US = 1_700_000_000_000_000
 
 
@@ -49,7 +51,11 @@ def _strong_ref(rng: random.Random, did: str, collection: str) -> dict:
 def _record(rng: random.Random, kind: str, dids: list[str], now_us: int) -> dict:
     created = _time(now_us)
     if kind == "app.bsky.feed.like" or kind == "app.bsky.feed.repost":
-        return {"$type": kind, "subject": _strong_ref(rng, rng.choice(dids), "app.bsky.feed.post"), "createdAt": created}
+        return {
+            "$type": kind,
+            "subject": _strong_ref(rng, rng.choice(dids), "app.bsky.feed.post"),
+            "createdAt": created,
+        }
     if kind == "app.bsky.graph.follow":
         return {"$type": kind, "subject": rng.choice(dids), "createdAt": created}
     text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 40)))
@@ -61,13 +67,29 @@ def _record(rng: random.Random, kind: str, dids: list[str], now_us: int) -> dict
         tag = rng.choice(WORDS)
         post["text"] += f" #{tag}"
         start = len(post["text"].encode()) - len(tag) - 1
-        post["facets"] = [{"index": {"byteStart": start, "byteEnd": start + len(tag) + 1},
-                           "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": tag}]}]
+        post["facets"] = [
+            {
+                "index": {"byteStart": start, "byteEnd": start + len(tag) + 1},
+                "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": tag}],
+            }
+        ]
     if rng.random() < 0.15:
         blob = CID.for_block(os.urandom(16), codec=0x55)
-        post["embed"] = {"$type": "app.bsky.embed.images", "images": [{
-            "alt": "", "image": {"$type": "blob", "ref": blob, "mimeType": "image/jpeg", "size": rng.randint(10**4, 10**6)},
-            "aspectRatio": {"width": 1000, "height": 750}}]}
+        post["embed"] = {
+            "$type": "app.bsky.embed.images",
+            "images": [
+                {
+                    "alt": "",
+                    "image": {
+                        "$type": "blob",
+                        "ref": blob,
+                        "mimeType": "image/jpeg",
+                        "size": rng.randint(10**4, 10**6),
+                    },
+                    "aspectRatio": {"width": 1000, "height": 750},
+                }
+            ],
+        }
     return post
 
 
@@ -75,8 +97,12 @@ def build_frames(count: int, seed: int = 7) -> list[bytes]:
     """``count`` synthetic #commit frames with one create each (as most live commits are)."""
     rng = random.Random(seed)
     dids = [_did(rng) for _ in range(500)]
-    kinds = ["app.bsky.feed.like"] * 50 + ["app.bsky.feed.post"] * 25 + ["app.bsky.graph.follow"] * 15 + \
-            ["app.bsky.feed.repost"] * 10
+    kinds = (
+        ["app.bsky.feed.like"] * 50
+        + ["app.bsky.feed.post"] * 25
+        + ["app.bsky.graph.follow"] * 15
+        + ["app.bsky.feed.repost"] * 10
+    )
     dummy = CID.for_block(b"sibling")
     out = []
     for seq in range(1, count + 1):
@@ -91,8 +117,17 @@ def build_frames(count: int, seed: int = 7) -> list[bytes]:
         record_cid = CID.for_block(frames.dagcbor.encode(record))
         tree[path] = record_cid
         rev = tid_from_time(now_us, 0)
-        out.append(frames.encode_commit(seq, did, rev, tid_from_time(now_us - 10**6, 0), _time(now_us),
-                                        [("create", path, None, record)], tree=tree))
+        out.append(
+            frames.encode_commit(
+                seq,
+                did,
+                rev,
+                tid_from_time(now_us - 10**6, 0),
+                _time(now_us),
+                [("create", path, None, record)],
+                tree=tree,
+            )
+        )
     return out
 
 
@@ -134,8 +169,9 @@ def run_libipld(data: list[bytes]) -> int:
     return blocks
 
 
-def measure(runners: dict[str, Callable[[list[bytes]], int]], data: list[bytes], repeat: int
-            ) -> dict[str, tuple[float, int]]:
+def measure(
+    runners: dict[str, Callable[[list[bytes]], int]], data: list[bytes], repeat: int
+) -> dict[str, tuple[float, int]]:
     """Best events per CPU-second of each runner; rounds are interleaved so that every runner
     sees the same machine conditions, and CPU time (not wall time) ignores other processes."""
     best: dict[str, float] = {}
@@ -158,8 +194,10 @@ def main() -> int:
     started = time.perf_counter()
     data = build_frames(args.frames)
     size = sum(len(frame) for frame in data)
-    print(f"built {len(data)} #commit frames ({size / len(data):.0f} bytes average) "
-          f"in {time.perf_counter() - started:.1f}s")
+    print(
+        f"built {len(data)} #commit frames ({size / len(data):.0f} bytes average) "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
 
     runners: dict[str, Callable[[list[bytes]], int]] = {"supervisor": run_supervisor}
     for name, fn, module in (("atproto SDK", run_sdk, "atproto"), ("libipld raw", run_libipld, "libipld")):

@@ -27,8 +27,14 @@ from supervisor.compose import render  # noqa: E402
 
 
 def _pyyaml(document: dict[str, Any]) -> str:
-    return yaml.dump(render.order_document(document), Dumper=render._PyYAMLDumper, sort_keys=False,
-                     default_flow_style=False, allow_unicode=True, width=2**62)
+    return yaml.dump(
+        render.order_document(document),
+        Dumper=render._PyYAMLDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=2**62,
+    )
 
 
 def _median(fn: Callable[[], str], runs: int) -> tuple[float, str]:
@@ -47,8 +53,12 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=9)
     args = parser.parse_args()
     size = args.mib * 1024 * 1024
-    values = {"plain": "v" * size, "single-quoted": "v" * size + " #", "double-quoted": "v" * size + "\t",
-              "multi-line": ("v" * 99 + "\n") * (size // 100)}
+    values = {
+        "plain": "v" * size,
+        "single-quoted": "v" * size + " #",
+        "double-quoted": "v" * size + "\t",
+        "multi-line": ("v" * 99 + "\n") * (size // 100),
+    }
     print(f"median of {args.runs} runs; value {args.mib} MiB; load {os.getloadavg()[0]:.2f}")
     print(f"{'value':<14} {'linear ms':>10} {'PyYAML ms':>10} {'ratio':>7}")
     for name, value in values.items():

@@ -41,7 +41,9 @@ def run(argv: list[str], *, check: bool = True, timeout: float = 900) -> float:
     result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     elapsed = time.perf_counter() - start
     if check and result.returncode != 0:
-        sys.exit(f"bench: {' '.join(argv)} failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+        sys.exit(
+            f"bench: {' '.join(argv)} failed ({result.returncode}):\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+        )
     return elapsed
 
 
@@ -61,10 +63,17 @@ def prepare() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--no-skip-variant", action="store_true",
-                        help="Don't time supervisor's --skip-worker-check variant.")
-    parser.add_argument("-f", "--file", dest="files", action="append", metavar="FILE",
-                        help=f"Compose file (repeatable; default: {' + '.join(DEFAULT_FILES)}).")
+    parser.add_argument(
+        "--no-skip-variant", action="store_true", help="Don't time supervisor's --skip-worker-check variant."
+    )
+    parser.add_argument(
+        "-f",
+        "--file",
+        dest="files",
+        action="append",
+        metavar="FILE",
+        help=f"Compose file (repeatable; default: {' + '.join(DEFAULT_FILES)}).",
+    )
     args = parser.parse_args()
     for path in args.files or DEFAULT_FILES:
         FILES.extend(["-f", path])
@@ -76,7 +85,17 @@ def main() -> int:
     }
     if not args.no_skip_variant:
         variants["supervisor up -d --wait --skip-worker-check"] = [
-            *SUPERVISOR, "up", "-d", "--wait", "--skip-worker-check", "--wait-timeout", "300", "-p", PROJECT, *FILES]
+            *SUPERVISOR,
+            "up",
+            "-d",
+            "--wait",
+            "--skip-worker-check",
+            "--wait-timeout",
+            "300",
+            "-p",
+            PROJECT,
+            *FILES,
+        ]
     times: dict[str, list[float]] = {name: [] for name in variants}
     for i in range(args.runs):
         # Alternate which tool goes first, so neither always meets a freshly cleaned engine.

@@ -115,8 +115,19 @@ def _commits(records: int, count: int) -> tuple[list[bytes], crypto.PrivateKey]:
         path = f"app.bsky.feed.post/{rev}"
         after = dict(tree)
         after[path] = CID.for_block(dagcbor.encode(post))
-        out.append(frames.encode_commit(index + 1, DID, rev, None, "2026-12-01T23:00:00.000Z",
-                                        [("create", path, None, post)], tree=after, sign=key.sign, inductive=True))
+        out.append(
+            frames.encode_commit(
+                index + 1,
+                DID,
+                rev,
+                None,
+                "2026-12-01T23:00:00.000Z",
+                [("create", path, None, post)],
+                tree=after,
+                sign=key.sign,
+                inductive=True,
+            )
+        )
     return out, key
 
 
@@ -150,9 +161,12 @@ def bench_commits(records: int, count: int, repeat: int) -> dict[str, float]:
             verify_commit_proof(blocks, root, prev_data, ops)
 
     per_us = {}
-    for name, run in (("decode the frame", decode), ("full verification (blocks, signature, inversion)", full),
-                      ("verification without the signature", signature_off),
-                      ("MST inversion alone (blocks already read)", proof_only)):
+    for name, run in (
+        ("decode the frame", decode),
+        ("full verification (blocks, signature, inversion)", full),
+        ("verification without the signature", signature_off),
+        ("MST inversion alone (blocks already read)", proof_only),
+    ):
         per_us[name] = 1e6 / _best(run, count, repeat)
     return per_us
 
@@ -173,9 +187,28 @@ def bench_worker_modes(events: int, accounts: int, rounds: int, modes: list[str]
 
     cluster = PostgresCluster(Path(tempfile.mkdtemp(prefix="bench-verify-pg-")), _free_port(), _pg_bin())
     cluster.start()
-    relay = subprocess.Popen([sys.executable, "-m", "supervisor", "devrelay", "--port", "0", "--seed", "1",
-                              "--accounts", str(accounts), "--events", str(events), "--days", "2"],
-                             cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    relay = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "supervisor",
+            "devrelay",
+            "--port",
+            "0",
+            "--seed",
+            "1",
+            "--accounts",
+            str(accounts),
+            "--events",
+            str(events),
+            "--days",
+            "2",
+        ],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     results: dict[str, list[float]] = {mode: [] for mode in modes}
     try:
         assert relay.stdout is not None
@@ -183,20 +216,30 @@ def bench_worker_modes(events: int, accounts: int, rounds: int, modes: list[str]
         assert match, "the devrelay did not start"
         url = match.group(1)
         receive_all(url, events)
-        plc = "http://" + url[len("ws://"):].split("/", 1)[0]
+        plc = "http://" + url[len("ws://") :].split("/", 1)[0]
         number = 0
         for _round in range(rounds):
             for mode in modes:
                 number += 1
                 dsn = cluster.create_database(f"v{number}")
                 with psycopg.connect(dsn, autocommit=True) as conn:
-                    conn.execute("CREATE TABLE firehose_cursor (id serial PRIMARY KEY, service varchar(255) NOT NULL "
-                                 "UNIQUE, cursor text, last_event_time timestamp, updated_at timestamp NOT NULL "
-                                 "DEFAULT now())")
+                    conn.execute(
+                        "CREATE TABLE firehose_cursor (id serial PRIMARY KEY, service varchar(255) NOT NULL "
+                        "UNIQUE, cursor text, last_event_time timestamp, updated_at timestamp NOT NULL "
+                        "DEFAULT now())"
+                    )
                     conn.execute("INSERT INTO firehose_cursor (service, cursor) VALUES ('firehose', '0')")
                 log_path = Path(tempfile.mkdtemp(prefix="bench-verify-")) / "worker.log"
-                env = {**os.environ, "DATABASE_URL": dsn, "RELAY_URL": url, "HEALTH_PORT": "0",
-                       "HEALTH_HOST": "127.0.0.1", "BACKFILL_DAYS": "0", "VERIFY": mode, "PLC_DIRECTORY_URL": plc}
+                env = {
+                    **os.environ,
+                    "DATABASE_URL": dsn,
+                    "RELAY_URL": url,
+                    "HEALTH_PORT": "0",
+                    "HEALTH_HOST": "127.0.0.1",
+                    "BACKFILL_DAYS": "0",
+                    "VERIFY": mode,
+                    "PLC_DIRECTORY_URL": plc,
+                }
                 with open(log_path, "w") as log:
                     worker = subprocess.Popen(WORKER, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
                 try:
@@ -209,7 +252,8 @@ def bench_worker_modes(events: int, accounts: int, rounds: int, modes: list[str]
                     with psycopg.connect(dsn, autocommit=True) as conn:
                         while True:
                             (cursor,) = conn.execute(
-                                "SELECT cursor FROM firehose_cursor WHERE service = 'firehose'").fetchone()
+                                "SELECT cursor FROM firehose_cursor WHERE service = 'firehose'"
+                            ).fetchone()
                             if cursor == str(events):
                                 break
                             if time.perf_counter() - started > 900:
@@ -228,8 +272,13 @@ def bench_worker_modes(events: int, accounts: int, rounds: int, modes: list[str]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--worker", type=int, default=0, metavar="EVENTS",
-                        help="also time the worker over EVENTS events with VERIFY=full, signatures and off")
+    parser.add_argument(
+        "--worker",
+        type=int,
+        default=0,
+        metavar="EVENTS",
+        help="also time the worker over EVENTS events with VERIFY=full, signatures and off",
+    )
     parser.add_argument("--accounts", type=int, default=500, help="accounts of the --worker network")
     parser.add_argument("--rounds", type=int, default=3, help="--worker rounds (modes interleaved)")
     parser.add_argument("--signatures", type=int, default=3000, help="verifications per round")
@@ -249,16 +298,20 @@ def main() -> None:
         load = os.getloadavg()[0]
         modes = ["full", "signatures", "off"]
         results = bench_worker_modes(args.worker, args.accounts, args.rounds, modes)
-        print(f"worker, {args.worker} signed events, {args.accounts} accounts, {args.rounds} rounds "
-              f"(load {load:.2f} -> {os.getloadavg()[0]:.2f}):")
+        print(
+            f"worker, {args.worker} signed events, {args.accounts} accounts, {args.rounds} rounds "
+            f"(load {load:.2f} -> {os.getloadavg()[0]:.2f}):"
+        )
         off = statistics.median(results["off"])
         for mode in modes:
             median = statistics.median(results[mode])
             rounds = ", ".join(f"{rate:,.0f}" for rate in results[mode])
             print(f"  VERIFY={mode:10} median {median:8,.0f} events/s  ({rounds})  {median / off:.2f}x of off")
         full = statistics.median(results["full"])
-        print(f"  full verification costs {1 - full / off:.0%} of throughput "
-              f"(~{(1 / full - 1 / off) * 1e6:.0f} us per event)")
+        print(
+            f"  full verification costs {1 - full / off:.0%} of throughput "
+            f"(~{(1 / full - 1 / off) * 1e6:.0f} us per event)"
+        )
 
 
 if __name__ == "__main__":

@@ -73,8 +73,7 @@ async def _receive(url: str, count: int) -> list[bytes]:
     from websockets.asyncio.client import connect
 
     frames: list[bytes] = []
-    async with connect(url + "/xrpc/com.atproto.sync.subscribeRepos?cursor=0", max_size=None,
-                       compression=None) as ws:
+    async with connect(url + "/xrpc/com.atproto.sync.subscribeRepos?cursor=0", max_size=None, compression=None) as ws:
         while len(frames) < count:
             frames.append(await ws.recv())
     return frames
@@ -103,8 +102,7 @@ def decode_only(frames: list[bytes]) -> dict[str, float]:
         if builder.batch.events >= 1000:
             builder.take()
     build_seconds = time.perf_counter() - started
-    return {"decode_per_s": count / decode_seconds,
-            "decode_and_batch_per_s": count / (decode_seconds + build_seconds)}
+    return {"decode_per_s": count / decode_seconds, "decode_and_batch_per_s": count / (decode_seconds + build_seconds)}
 
 
 def _postgres_cpu_seconds(datadir: Path) -> float:
@@ -130,8 +128,11 @@ def _postgres_cpu_seconds(datadir: Path) -> float:
 def _start_profiler(pid: int, output: str) -> subprocess.Popen:
     """py-spy sampling the worker into ``output`` (collapsed stacks: one line per stack, with a count)."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    return subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--nonblocking",
-                             "--output", output], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--nonblocking", "--output", output],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _worker_metric(log_text: str, name: str) -> float | None:
@@ -146,8 +147,11 @@ def _worker_metric(log_text: str, name: str) -> float | None:
             text = reply.read().decode()
     except OSError:
         return None
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(name + "{") or line.startswith(name + " "))
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name + "{") or line.startswith(name + " ")
+    )
 
 
 class HealthPoller:
@@ -182,12 +186,21 @@ class HealthPoller:
         ordered = sorted(self.times)
         if not ordered:
             return {"health_answers": 0, "health_median_ms": None, "health_max_ms": None}
-        return {"health_answers": len(ordered), "health_median_ms": round(ordered[len(ordered) // 2] * 1000, 1),
-                "health_max_ms": round(ordered[-1] * 1000, 1)}
+        return {
+            "health_answers": len(ordered),
+            "health_median_ms": round(ordered[len(ordered) // 2] * 1000, 1),
+            "health_max_ms": round(ordered[-1] * 1000, 1),
+        }
 
 
-def run(events: int, accounts: int, profile: str | None = None, cold_relay: bool = False,
-        batch_size: int | None = None, verify: str = "off") -> dict[str, object]:
+def run(
+    events: int,
+    accounts: int,
+    profile: str | None = None,
+    cold_relay: bool = False,
+    batch_size: int | None = None,
+    verify: str = "off",
+) -> dict[str, object]:
     root = Path(tempfile.mkdtemp(prefix="bench-worker-"))
     pg_root = Path(tempfile.mkdtemp(prefix="bench-worker-pg-"))
     cluster = PostgresCluster(pg_root, _free_port(), _pg_bin())
@@ -196,13 +209,34 @@ def run(events: int, accounts: int, profile: str | None = None, cold_relay: bool
     try:
         dsn = cluster.create_database("bench")
         with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("CREATE TABLE firehose_cursor (id serial PRIMARY KEY, service varchar(255) NOT NULL UNIQUE, "
-                         "cursor text, last_event_time timestamp, updated_at timestamp NOT NULL DEFAULT now())")
+            conn.execute(
+                "CREATE TABLE firehose_cursor (id serial PRIMARY KEY, service varchar(255) NOT NULL UNIQUE, "
+                "cursor text, last_event_time timestamp, updated_at timestamp NOT NULL DEFAULT now())"
+            )
             conn.execute("INSERT INTO firehose_cursor (service, cursor) VALUES ('firehose', '0')")
-        relay = subprocess.Popen([sys.executable, "-m", "supervisor", "devrelay", "--port", "0", "--seed", "1",
-                                  "--accounts", str(accounts), "--events", str(events), "--days", "2",
-                                  *(["--unsigned"] if verify == "off" else [])],
-                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        relay = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "supervisor",
+                "devrelay",
+                "--port",
+                "0",
+                "--seed",
+                "1",
+                "--accounts",
+                str(accounts),
+                "--events",
+                str(events),
+                "--days",
+                "2",
+                *(["--unsigned"] if verify == "off" else []),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         line = relay.stdout.readline()
         url = re.search(r"listening on (ws://\S+)", line).group(1)
         # The devrelay encodes each frame the first time it sends it: read the history once so that
@@ -210,9 +244,18 @@ def run(events: int, accounts: int, profile: str | None = None, cold_relay: bool
         frames, first_read = ([], 0.0) if cold_relay else receive_all(url, events)
 
         log_path = root / "worker.log"
-        env = {**os.environ, "DATABASE_URL": dsn, "RELAY_URL": url, "HEALTH_PORT": "0", "HEALTH_HOST": "127.0.0.1",
-               "LOG_LEVEL": "info", "BACKFILL_DAYS": "0", "PYTHONUNBUFFERED": "1", "VERIFY": verify,
-               **({"FIREHOSE_BATCH_SIZE": str(batch_size)} if batch_size else {})}
+        env = {
+            **os.environ,
+            "DATABASE_URL": dsn,
+            "RELAY_URL": url,
+            "HEALTH_PORT": "0",
+            "HEALTH_HOST": "127.0.0.1",
+            "LOG_LEVEL": "info",
+            "BACKFILL_DAYS": "0",
+            "PYTHONUNBUFFERED": "1",
+            "VERIFY": verify,
+            **({"FIREHOSE_BATCH_SIZE": str(batch_size)} if batch_size else {}),
+        }
         with open(log_path, "w") as log:
             worker = subprocess.Popen(WORKER, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
@@ -313,37 +356,61 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="Print the figures as JSON.")
     parser.add_argument("--strict", action="store_true", help="Exit 1 when a target is missed.")
     parser.add_argument("--profile", metavar="FILE", help="Sample the worker with py-spy into FILE (collapsed stacks).")
-    parser.add_argument("--cold-relay", action="store_true",
-                        help="Let the worker be the relay's first reader (it then waits for the devrelay to encode "
-                             "every frame).")
+    parser.add_argument(
+        "--cold-relay",
+        action="store_true",
+        help="Let the worker be the relay's first reader (it then waits for the devrelay to encode every frame).",
+    )
     parser.add_argument("--batch-size", type=int, help="FIREHOSE_BATCH_SIZE of the worker (default: its own).")
-    parser.add_argument("--verify", choices=("off", "signatures", "full"), default="off",
-                        help="VERIFY of the worker (default off, against an unsigned relay: the ingest path alone; "
-                             "bench/bench_verify.py measures what verification costs).")
+    parser.add_argument(
+        "--verify",
+        choices=("off", "signatures", "full"),
+        default="off",
+        help="VERIFY of the worker (default off, against an unsigned relay: the ingest path alone; "
+        "bench/bench_verify.py measures what verification costs).",
+    )
     args = parser.parse_args()
     result = run(args.events, args.accounts, args.profile, args.cold_relay, args.batch_size, args.verify)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"worker (VERIFY={result['verify']}): {result['events']} events in {result['seconds']} s = "
-              f"{result['worker_events_per_s']} events/s "
-              f"(target {TARGET_RATE}); PostgreSQL {result['postgres_rows_per_s']} rows/s")
-        print(f"decode only: {result['decode_only_per_s']} events/s; decode + batch: "
-              f"{result['decode_and_batch_per_s']} events/s; worker/decode = {result['ratio_worker_to_decode']}")
-        print(f"peer (atproto SDK + psycopg COPY, bench/peer_atproto.py): {result['peer_events_per_s']} events/s, "
-              f"CPU {result['peer_cpu_s_per_1000_events']} s per 1000 events; worker/peer = "
-              f"{result['ratio_worker_to_peer']}x (target >= {TARGET_PEER_RATIO:g}x)")
-        print(f"worker peak RSS {result['worker_peak_rss_mb']} MB (target <= {TARGET_RSS_MB}); "
-              f"CPU {result['worker_cpu_s_per_1000_events']} s per 1000 events ({result['worker_system_cpu_share']:.0%} in "
-              f"the kernel); {result['cpus']} CPUs")
-        print(f"/health during the run: {result['health_answers']} answers, median {result['health_median_ms']} ms, "
-              f"max {result['health_max_ms']} ms (target <= 50 ms)")
-        print(f"{result['batches']:.0f} batches ({result['events_per_batch']} events per batch); receive only "
-              f"{result['receive_only_per_s']} events/s"
-              + ("; cold relay" if result["cold_relay"] else f"; relay first read {result['relay_first_read_per_s']} events/s"))
-        print(f"CPU per 1000 events: relay {result['relay_cpu_s_per_1000_events']} s, PostgreSQL "
-              f"{result['postgres_cpu_s_per_1000_events']} s; load average {result['load_average_1min'][0]} at the "
-              f"start, {result['load_average_1min'][1]} at the end")
+        print(
+            f"worker (VERIFY={result['verify']}): {result['events']} events in {result['seconds']} s = "
+            f"{result['worker_events_per_s']} events/s "
+            f"(target {TARGET_RATE}); PostgreSQL {result['postgres_rows_per_s']} rows/s"
+        )
+        print(
+            f"decode only: {result['decode_only_per_s']} events/s; decode + batch: "
+            f"{result['decode_and_batch_per_s']} events/s; worker/decode = {result['ratio_worker_to_decode']}"
+        )
+        print(
+            f"peer (atproto SDK + psycopg COPY, bench/peer_atproto.py): {result['peer_events_per_s']} events/s, "
+            f"CPU {result['peer_cpu_s_per_1000_events']} s per 1000 events; worker/peer = "
+            f"{result['ratio_worker_to_peer']}x (target >= {TARGET_PEER_RATIO:g}x)"
+        )
+        print(
+            f"worker peak RSS {result['worker_peak_rss_mb']} MB (target <= {TARGET_RSS_MB}); "
+            f"CPU {result['worker_cpu_s_per_1000_events']} s per 1000 events ({result['worker_system_cpu_share']:.0%} in "
+            f"the kernel); {result['cpus']} CPUs"
+        )
+        print(
+            f"/health during the run: {result['health_answers']} answers, median {result['health_median_ms']} ms, "
+            f"max {result['health_max_ms']} ms (target <= 50 ms)"
+        )
+        print(
+            f"{result['batches']:.0f} batches ({result['events_per_batch']} events per batch); receive only "
+            f"{result['receive_only_per_s']} events/s"
+            + (
+                "; cold relay"
+                if result["cold_relay"]
+                else f"; relay first read {result['relay_first_read_per_s']} events/s"
+            )
+        )
+        print(
+            f"CPU per 1000 events: relay {result['relay_cpu_s_per_1000_events']} s, PostgreSQL "
+            f"{result['postgres_cpu_s_per_1000_events']} s; load average {result['load_average_1min'][0]} at the "
+            f"start, {result['load_average_1min'][1]} at the end"
+        )
     ok = result["meets_rate_target"] and result["meets_memory_target"] and result["meets_peer_target"]
     return 0 if ok or not args.strict else 1
 

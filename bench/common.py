@@ -62,8 +62,14 @@ def run_once(argv: Sequence[str], *, cwd: Optional[str] = None, env: Optional[Ma
     """Run ``argv`` to completion; stdout is discarded, stderr kept for error reports."""
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(list(argv), cwd=cwd, env=None if env is None else dict(env),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
         # wait4 rather than proc.wait(): it also returns this child's own resource usage.
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - start
@@ -74,8 +80,15 @@ def run_once(argv: Sequence[str], *, cwd: Optional[str] = None, env: Optional[Ma
     return Run(elapsed, int(usage.ru_maxrss), proc.returncode, stderr)
 
 
-def measure(label: str, argv: Sequence[str], *, runs: int = 10, warmup: int = 1, cwd: Optional[str] = None,
-            env: Optional[Mapping[str, str]] = None) -> Measurement:
+def measure(
+    label: str,
+    argv: Sequence[str],
+    *,
+    runs: int = 10,
+    warmup: int = 1,
+    cwd: Optional[str] = None,
+    env: Optional[Mapping[str, str]] = None,
+) -> Measurement:
     """``warmup`` discarded runs, then ``runs`` measured ones."""
     for _ in range(warmup):
         run_once(argv, cwd=cwd, env=env)

@@ -43,8 +43,17 @@ def _rows(message: Any, car_type: Any, commit_type: Any) -> list[tuple]:
         record = None
         if op.action != "delete" and car is not None and op.cid is not None:
             record = car.blocks.get(op.cid)
-        rows.append((uri, str(op.cid) if op.cid else None, message.repo, collection, rkey, op.action,
-                     json.dumps(record, default=_json_default) if record is not None else None))
+        rows.append(
+            (
+                uri,
+                str(op.cid) if op.cid else None,
+                message.repo,
+                collection,
+                rkey,
+                op.action,
+                json.dumps(record, default=_json_default) if record is not None else None,
+            )
+        )
     return rows
 
 
@@ -67,13 +76,15 @@ async def _consume(url: str, dsn: str, count: int) -> dict[str, float]:
             with cur.copy("COPY peer_record (uri, cid, did, collection, rkey, action, json) FROM STDIN") as copy:
                 for row in pending:
                     copy.write_row(row)
-            cur.execute("INSERT INTO peer_cursor VALUES ('peer', %s) ON CONFLICT (service) DO UPDATE "
-                        "SET cursor = EXCLUDED.cursor", (last_seq,))
+            cur.execute(
+                "INSERT INTO peer_cursor VALUES ('peer', %s) ON CONFLICT (service) DO UPDATE "
+                "SET cursor = EXCLUDED.cursor",
+                (last_seq,),
+            )
         conn.commit()
         pending.clear()
 
-    async with connect(url + "/xrpc/com.atproto.sync.subscribeRepos?cursor=0", max_size=None,
-                       compression=None) as ws:
+    async with connect(url + "/xrpc/com.atproto.sync.subscribeRepos?cursor=0", max_size=None, compression=None) as ws:
         while seen < count:
             data = await ws.recv()
             message = parse_subscribe_repos_message(Frame.from_bytes(data))

@@ -5,7 +5,7 @@
 #
 # Installs (when missing): the PostgreSQL server, the Docker engine and debootstrap (Debian
 # packages), .venv with the project and its test dependencies (scripts/setup.sh test); starts the
-# Docker engine; checks lint (ruff) and types (mypy, configured in pyproject.toml); runs pytest (the
+# Docker engine; checks lint and formatting (ruff) and types (mypy, configured in pyproject.toml); runs pytest (the
 # tests start their own PostgreSQL cluster and build the images they need). Exit code: 1 when lint or
 # types fail, else pytest's, except that "no tests ran" (5) is a failure.
 set -euo pipefail
@@ -18,8 +18,9 @@ scripts/setup.sh test
 log "starting the Docker engine (if not running)"
 scripts/docker-engine.sh start
 
-log "lint (ruff) and types (mypy)"
+log "lint and formatting (ruff) and types (mypy)"
 .venv/bin/ruff check supervisor tests bench
+.venv/bin/ruff format --check supervisor tests bench
 .venv/bin/mypy
 
 log "running pytest"

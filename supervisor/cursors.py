@@ -35,8 +35,12 @@ class CursorRow:
 
     def to_json(self) -> dict[str, Any]:
         """The row with its times as text (``""`` for a NULL, as the cursor)."""
-        return {"service": self.service, "cursor": self.cursor or "",
-                "last_event_time": moment(self.last_event_time), "updated_at": moment(self.updated_at)}
+        return {
+            "service": self.service,
+            "cursor": self.cursor or "",
+            "last_event_time": moment(self.last_event_time),
+            "updated_at": moment(self.updated_at),
+        }
 
 
 def parse_cursor_line(fields: list[str]) -> Optional[CursorRow]:
@@ -48,7 +52,11 @@ def parse_cursor_line(fields: list[str]) -> Optional[CursorRow]:
         return None
     service, cursor, last_event, updated = fields
     try:
-        return CursorRow(service, cursor or None, datetime.fromisoformat(last_event) if last_event else None,
-                         datetime.fromisoformat(updated) if updated else None)
+        return CursorRow(
+            service,
+            cursor or None,
+            datetime.fromisoformat(last_event) if last_event else None,
+            datetime.fromisoformat(updated) if updated else None,
+        )
     except ValueError:
         return None

@@ -23,8 +23,15 @@ import select
 import stat
 from typing import BinaryIO, Optional
 
-__all__ = ["FIFO_WAIT_SECONDS", "InputRefused", "InputTooLarge", "open_input", "read_input", "describe_size",
-           "stat_failure"]
+__all__ = [
+    "FIFO_WAIT_SECONDS",
+    "InputRefused",
+    "InputTooLarge",
+    "open_input",
+    "read_input",
+    "describe_size",
+    "stat_failure",
+]
 
 #: How long a FIFO may stay without data (or without any writer) before it is refused.
 FIFO_WAIT_SECONDS = 10.0
@@ -56,8 +63,10 @@ def stat_failure(path: str) -> Optional[str]:
     except FileNotFoundError:
         return "no such file or directory"
     except PermissionError:
-        return ("permission denied (a folder on the path cannot be searched by this user: "
-                "give it the x permission, or run as a user who can read it)")
+        return (
+            "permission denied (a folder on the path cannot be searched by this user: "
+            "give it the x permission, or run as a user who can read it)"
+        )
     except OSError as exc:
         return (exc.strerror or str(exc)).lower()
     return None

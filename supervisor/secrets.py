@@ -15,8 +15,20 @@ from typing import TYPE_CHECKING, Any, Collection, Iterator, Mapping, Optional
 if TYPE_CHECKING:
     from supervisor.compose.model import EnvValue, Project
 
-__all__ = ["MASK", "is_secret_name", "mask_value", "mask_text", "mask_argv", "mask_config", "mask_env_record",
-           "secret_values", "environment_secrets", "redact", "redact_words", "MaskingFilter"]
+__all__ = [
+    "MASK",
+    "is_secret_name",
+    "mask_value",
+    "mask_text",
+    "mask_argv",
+    "mask_config",
+    "mask_env_record",
+    "secret_values",
+    "environment_secrets",
+    "redact",
+    "redact_words",
+    "MaskingFilter",
+]
 
 MASK = "****"
 
@@ -41,10 +53,14 @@ _URL_HEAD = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s\
 # password=... in a libpq keyword/value conninfo ("host=db user=u password=pw")
 # NAME=value where NAME is a secret name: libpq's "password=pw", "PGPASSWORD=pw psql",
 # "--token=abc"; and an option followed by its value: "--api-key abc".
-_ASSIGNMENT = re.compile(r"(?P<head>(?<![A-Za-z0-9_.])(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*)"
-                         r"(?P<pw>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s'\"&;]+)")
-_OPTION_VALUE = re.compile(r"(?P<head>(?<![A-Za-z0-9_.-])--?(?P<name>[A-Za-z][A-Za-z0-9_.-]*)\s+)"
-                           r"(?P<pw>[^\s'\"-][^\s'\"]*)")
+_ASSIGNMENT = re.compile(
+    r"(?P<head>(?<![A-Za-z0-9_.])(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)\s*=\s*)"
+    r"(?P<pw>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s'\"&;]+)"
+)
+_OPTION_VALUE = re.compile(
+    r"(?P<head>(?<![A-Za-z0-9_.-])--?(?P<name>[A-Za-z][A-Za-z0-9_.-]*)\s+)"
+    r"(?P<pw>[^\s'\"-][^\s'\"]*)"
+)
 # Values shorter than this are masked where they are a whole value, never inside other text:
 # replacing "0" or "true" everywhere would garble the output without hiding anything.
 _MIN_SUBSTRING_SECRET = 6
@@ -83,10 +99,10 @@ def _mask_token(match: re.Match[str]) -> str:
     head = _URL_HEAD.search(token, 0, at)
     if head is None:
         return token
-    pw = token[head.end():at]
+    pw = token[head.end() : at]
     if _PORT_AND_PATH.match(pw):  # host:port/path?q=a@b: an "@" after the path, no userinfo
         return token
-    return token[:head.end()] + (MASK if pw else "") + token[at:]
+    return token[: head.end()] + (MASK if pw else "") + token[at:]
 
 
 def mask_text(text: str) -> str:
@@ -238,7 +254,8 @@ def redact(obj: Any, secrets: Collection[str]) -> Any:
         inner = [re.escape(x) for x in long_ones if len(x) >= _MIN_INNER_SECRET]
         words = [re.escape(x) for x in long_ones if len(x) < _MIN_INNER_SECRET]
         alternatives = ([f"(?:{'|'.join(sorted(inner, key=len, reverse=True))})"] if inner else []) + (
-            [f"(?<![A-Za-z0-9])(?:{'|'.join(sorted(words, key=len, reverse=True))})(?![A-Za-z0-9])"] if words else [])
+            [f"(?<![A-Za-z0-9])(?:{'|'.join(sorted(words, key=len, reverse=True))})(?![A-Za-z0-9])"] if words else []
+        )
         pattern = re.compile("|".join(alternatives))
         return _TOKEN.sub(lambda m: m.group(0) if "://" in m.group(0) else pattern.sub(MASK, m.group(0)), obj)
     if isinstance(obj, dict):
@@ -257,8 +274,11 @@ def redact_words(text: str, secrets: Collection[str]) -> str:
     present = [secret for secret in secrets if secret and secret in text]
     if not present:
         return text
-    pattern = re.compile("(?<![A-Za-z0-9])(?:" + "|".join(re.escape(x) for x in sorted(present, key=len, reverse=True))
-                         + ")(?![A-Za-z0-9])")
+    pattern = re.compile(
+        "(?<![A-Za-z0-9])(?:"
+        + "|".join(re.escape(x) for x in sorted(present, key=len, reverse=True))
+        + ")(?![A-Za-z0-9])"
+    )
     return pattern.sub(MASK, text)
 
 
@@ -316,8 +336,9 @@ def mask_env_record(record: dict[str, Any], secrets: Collection[str] = ()) -> di
     for sub in record.get("substitutions") or []:
         sub = dict(sub)
         secret = is_secret_name(sub.get("variable", "")) or is_secret_name(name)
-        sub["value"] = (MASK if secret and sub.get("value")
-                        else mask_value(sub.get("variable", ""), sub.get("value"), secrets))
+        sub["value"] = (
+            MASK if secret and sub.get("value") else mask_value(sub.get("variable", ""), sub.get("value"), secrets)
+        )
         subs.append(sub)
     out["substitutions"] = subs
     out["overridden"] = [mask_env_record(o, secrets) for o in record.get("overridden") or []]

@@ -46,14 +46,21 @@ class BackfillEstimate:
         """One line: the estimate and its verdict."""
         assumed = f"assuming {self.network_events_per_second:g} events/s on the network"
         if self.seconds is None:
-            return (f"Estimate: about {self.writing_events:,} record-writing events to index, unthrottled "
-                    f"({assumed}): limited only by the worker's own speed")
+            return (
+                f"Estimate: about {self.writing_events:,} record-writing events to index, unthrottled "
+                f"({assumed}): limited only by the worker's own speed"
+            )
         window = f"the relay's {self.relay_window_hours:g} h window"
-        verdict = (f"can finish within {window}" if self.fits else
-                   f"cannot finish before the relay drops it ({window}): raise BACKFILL_BATCH_SIZE or lower "
-                   f"BACKFILL_BATCH_DELAY_MS")
-        return (f"Estimate: about {self.writing_events:,} record-writing events at {self.limit_per_second:g}/s "
-                f"take {_duration(self.seconds)} ({assumed}): {verdict}")
+        verdict = (
+            f"can finish within {window}"
+            if self.fits
+            else f"cannot finish before the relay drops it ({window}): raise BACKFILL_BATCH_SIZE or lower "
+            f"BACKFILL_BATCH_DELAY_MS"
+        )
+        return (
+            f"Estimate: about {self.writing_events:,} record-writing events at {self.limit_per_second:g}/s "
+            f"take {_duration(self.seconds)} ({assumed}): {verdict}"
+        )
 
     def to_json(self) -> dict:
         """A JSON-ready summary (for /health)."""
@@ -67,9 +74,15 @@ class BackfillEstimate:
         }
 
 
-def estimate_backfill(*, days: int, batch_size: int, batch_delay_ms: int, relay_window_hours: float,
-                      network_events_per_second: float = DEFAULT_NETWORK_EVENTS_PER_SECOND,
-                      write_share: float = DEFAULT_WRITE_SHARE) -> BackfillEstimate:
+def estimate_backfill(
+    *,
+    days: int,
+    batch_size: int,
+    batch_delay_ms: int,
+    relay_window_hours: float,
+    network_events_per_second: float = DEFAULT_NETWORK_EVENTS_PER_SECOND,
+    write_share: float = DEFAULT_WRITE_SHARE,
+) -> BackfillEstimate:
     """The estimate for a backfill of ``days`` (-1: all the relay keeps) at the given limit."""
     if network_events_per_second < 0 or not 0 <= write_share <= 1:
         raise ValueError("the network rate must be >= 0 and the write share within 0..1")
@@ -78,8 +91,14 @@ def estimate_backfill(*, days: int, batch_size: int, batch_delay_ms: int, relay_
     if batch_delay_ms <= 0:
         return BackfillEstimate(hours, relay_window_hours, network_events_per_second, writing, None, None)
     limit = batch_size * 1000.0 / batch_delay_ms
-    return BackfillEstimate(hours, relay_window_hours, network_events_per_second, writing, limit,
-                            writing / limit if limit > 0 else float("inf"))
+    return BackfillEstimate(
+        hours,
+        relay_window_hours,
+        network_events_per_second,
+        writing,
+        limit,
+        writing / limit if limit > 0 else float("inf"),
+    )
 
 
 def _duration(seconds: float) -> str:

@@ -106,8 +106,9 @@ def deepest(errors: Iterable[Any]) -> Optional[Any]:
     return best
 
 
-def schema_violation(validator: Callable[[], Any], document: Any, *, schema: Any, definition: str,
-                     verdicts: Optional[Verdicts]) -> Optional[Any]:
+def schema_violation(
+    validator: Callable[[], Any], document: Any, *, schema: Any, definition: str, verdicts: Optional[Verdicts]
+) -> Optional[Any]:
     """The violation of ``document`` to report (a ``jsonschema`` error, see :func:`deepest`), or None.
 
     ``validator`` builds the ``jsonschema`` validator, and is called only when the document has no

@@ -37,8 +37,12 @@ def _imports(path: Path) -> set[str]:
             continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name.startswith("supervisor."))
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and \
-                node.module.startswith("supervisor."):
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and node.module.startswith("supervisor.")
+        ):
             found.add(node.module)
     return found
 
@@ -64,7 +68,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str]:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:
@@ -111,10 +115,29 @@ IO_EDGES = {"policy/sources.py"}
 #: The cores' own shipped data, read once on first use: (module, function).
 SHIPPED_DATA_READS = {("compose/schema.py", "_schema_bytes")}
 #: Calls that touch the file system, the environment or the network.
-IO_CALLS = {"open", "os.open", "os.environ", "os.getenv", "os.stat", "os.listdir", "os.scandir", "os.walk",
-            "os.makedirs", "os.mkdir", "os.remove", "os.unlink", "os.path.exists", "os.path.isfile",
-            "os.path.isdir", "os.path.realpath", "os.path.expanduser", "os.getcwd", "subprocess", "socket",
-            "VerdictCache"}
+IO_CALLS = {
+    "open",
+    "os.open",
+    "os.environ",
+    "os.getenv",
+    "os.stat",
+    "os.listdir",
+    "os.scandir",
+    "os.walk",
+    "os.makedirs",
+    "os.mkdir",
+    "os.remove",
+    "os.unlink",
+    "os.path.exists",
+    "os.path.isfile",
+    "os.path.isdir",
+    "os.path.realpath",
+    "os.path.expanduser",
+    "os.getcwd",
+    "subprocess",
+    "socket",
+    "VerdictCache",
+}
 
 
 def _dotted_name(node: ast.AST) -> str:
@@ -146,20 +169,30 @@ def io_uses(source: str, module: str) -> list[str]:
 
 
 def _core_modules() -> list[Path]:
-    paths = [*(PACKAGE / "policy").rglob("*.py"), *(PACKAGE / "report").rglob("*.py"), PACKAGE / "compose" / "schema.py"]
+    paths = [
+        *(PACKAGE / "policy").rglob("*.py"),
+        *(PACKAGE / "report").rglob("*.py"),
+        PACKAGE / "compose" / "schema.py",
+    ]
     return sorted(p for p in paths if p.relative_to(PACKAGE).as_posix() not in IO_EDGES)
 
 
 def test_core_modules_name_no_io_call() -> None:
-    found = [use for path in _core_modules()
-             for use in io_uses(path.read_text(encoding="utf-8"), path.relative_to(PACKAGE).as_posix())]
+    found = [
+        use
+        for path in _core_modules()
+        for use in io_uses(path.read_text(encoding="utf-8"), path.relative_to(PACKAGE).as_posix())
+    ]
     assert not found, found
 
 
 def test_the_static_check_finds_io() -> None:
     source = "import os\n\ndef f(key):\n    os.makedirs('/x')\n    with open(key) as h:\n        return os.environ\n"
-    assert io_uses(source, "policy/x.py") == ["policy/x.py:4 os.makedirs", "policy/x.py:5 open",
-                                                "policy/x.py:6 os.environ"]
+    assert io_uses(source, "policy/x.py") == [
+        "policy/x.py:4 os.makedirs",
+        "policy/x.py:5 open",
+        "policy/x.py:6 os.environ",
+    ]
     assert io_uses("def _schema_bytes():\n    return open('s')\n", "compose/schema.py") == []
 
 
@@ -207,10 +240,18 @@ def _evaluate_in_memory(verdicts: Any) -> Any:
     from tests.policy.builders import project, service
 
     catalog = builtin_catalog()  # the shipped data, read by the I/O edge before the engine runs
-    svc = service("worker", {"BACKFILL_DAYS": "2", "DATABASE_URL": "postgresql://app:pw@db/app"},
-                  command=["python", "unified_worker.py"], extension={"implementation": "publicappview-python"})
-    return evaluate_project(project(svc, extensions={"x-supervisor": {"relay_window_hours": 48}}),
-                            catalog=catalog, root="/proj", verdicts=verdicts)
+    svc = service(
+        "worker",
+        {"BACKFILL_DAYS": "2", "DATABASE_URL": "postgresql://app:pw@db/app"},
+        command=["python", "unified_worker.py"],
+        extension={"implementation": "publicappview-python"},
+    )
+    return evaluate_project(
+        project(svc, extensions={"x-supervisor": {"relay_window_hours": 48}}),
+        catalog=catalog,
+        root="/proj",
+        verdicts=verdicts,
+    )
 
 
 def test_the_policy_engine_does_no_io() -> None:

@@ -45,7 +45,7 @@ def read_header(data: bytes) -> tuple[list[CID], int]:
     if pos + size > len(data):
         raise CarError("truncated CAR header", pos)
     try:
-        header = dagcbor.decode(data[pos:pos + size])
+        header = dagcbor.decode(data[pos : pos + size])
     except DecodeError as exc:
         raise CarError(f"CAR header: {exc.reason}", pos + (exc.offset or 0)) from None
     if type(header) is not dict:
@@ -81,8 +81,7 @@ def _sections(data: bytes, pos: int) -> Iterator[tuple[bytes, int, int, int]]:
         if stop > end:
             raise CarError("truncated CAR section", start)
         # Fast path for the usual CIDv1 / one-byte codec / sha2-256 prefix.
-        if (size >= 36 and data[pos] == 1 and data[pos + 1] < 0x80 and data[pos + 2] == 0x12
-                and data[pos + 3] == 32):
+        if size >= 36 and data[pos] == 1 and data[pos + 1] < 0x80 and data[pos + 2] == 0x12 and data[pos + 3] == 32:
             cid_end = pos + 36
         else:
             try:
@@ -140,10 +139,16 @@ def index_car(data: bytes) -> tuple[list[CID], dict[bytes, tuple[int, int]]]:
         else:
             break  # longer lengths: let the general parser below handle the rest
         stop = body + size
-        if (stop > end or size < 36 or data[body] != 1 or data[body + 1] >= 0x80 or data[body + 2] != 0x12
-                or data[body + 3] != 32):
+        if (
+            stop > end
+            or size < 36
+            or data[body] != 1
+            or data[body + 1] >= 0x80
+            or data[body + 2] != 0x12
+            or data[body + 3] != 32
+        ):
             break
-        index[data[body:body + 36]] = (body + 36, stop)
+        index[data[body : body + 36]] = (body + 36, stop)
         pos = stop
     if pos < end:
         for cid_bytes, start, stop, _section in _sections(data, pos):
@@ -172,8 +177,14 @@ def find_blocks(data: bytes, wanted: Sequence[bytes]) -> dict[bytes, tuple[int, 
         else:
             break
         stop = body + size
-        if (stop > end or size < 36 or data[body] != 1 or data[body + 1] >= 0x80 or data[body + 2] != 0x12
-                or data[body + 3] != 32):
+        if (
+            stop > end
+            or size < 36
+            or data[body] != 1
+            or data[body + 1] >= 0x80
+            or data[body + 2] != 0x12
+            or data[body + 3] != 32
+        ):
             break
         for cid in wanted:
             if startswith(cid, body) and cid not in found:

@@ -95,8 +95,9 @@ def check_rev_time(rev: str, now_us: int, max_future_seconds: float = DEFAULT_MA
         return verdict
     ahead = tid_time(rev) - now_us
     if ahead > max_future_seconds * 1_000_000:
-        return failed(CHAIN_FUTURE, f"revision {rev} is {ahead / 1e6:.0f} s in the future "
-                                    f"(limit {max_future_seconds:g} s)")
+        return failed(
+            CHAIN_FUTURE, f"revision {rev} is {ahead / 1e6:.0f} s in the future (limit {max_future_seconds:g} s)"
+        )
     return VALID
 
 

@@ -100,8 +100,7 @@ class CID(bytes):
                 raise DecodeError("CIDv0 must be dag-pb with a 32-byte sha2-256 digest")
             raw = bytes((SHA2_256, 32)) + bytes(digest)
         elif version == 1:
-            raw = (b"\x01" + encode_varint(codec) + encode_varint(hash_code) + encode_varint(len(digest))
-                   + bytes(digest))
+            raw = b"\x01" + encode_varint(codec) + encode_varint(hash_code) + encode_varint(len(digest)) + bytes(digest)
         else:
             raise DecodeError(f"unsupported CID version {version}")
         return bytes.__new__(cls, raw)
@@ -144,11 +143,11 @@ class CID(bytes):
             and data[offset + 2] == SHA2_256
             and data[offset + 3] == 32
         ):
-            return bytes.__new__(CID, data[offset:offset + 36]), offset + 36
+            return bytes.__new__(CID, data[offset : offset + 36]), offset + 36
         if offset + 2 <= end and data[offset] == SHA2_256 and data[offset + 1] == 32:
             if offset + 34 > end:
                 raise DecodeError("CID: truncated CIDv0 digest", offset)
-            return bytes.__new__(CID, data[offset:offset + 34]), offset + 34
+            return bytes.__new__(CID, data[offset : offset + 34]), offset + 34
         version, pos = decode_varint(data, offset)
         if version != 1:
             raise DecodeError(f"CID: unsupported version {version}", offset)
@@ -159,7 +158,7 @@ class CID(bytes):
             raise DecodeError(f"CID: digest length {size} exceeds {_MAX_DIGEST}", offset)
         if pos + size > end:
             raise DecodeError("CID: truncated digest", offset)
-        return bytes.__new__(CID, data[offset:pos + size]), pos + size
+        return bytes.__new__(CID, data[offset : pos + size]), pos + size
 
     @classmethod
     def for_block(cls, data: bytes, codec: int = DAG_CBOR) -> "CID":

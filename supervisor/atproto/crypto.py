@@ -91,14 +91,20 @@ class Curve:
 
 
 P256 = Curve(
-    "p256", "ES256", 0x1200,
+    "p256",
+    "ES256",
+    0x1200,
     0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
-    "EcdsaSecp256r1VerificationKey2019", ec.SECP256R1(),
+    "EcdsaSecp256r1VerificationKey2019",
+    ec.SECP256R1(),
 )
 K256 = Curve(
-    "k256", "ES256K", 0xE7,
+    "k256",
+    "ES256K",
+    0xE7,
     0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141,
-    "EcdsaSecp256k1VerificationKey2019", ec.SECP256K1(),
+    "EcdsaSecp256k1VerificationKey2019",
+    ec.SECP256K1(),
 )
 CURVES: Mapping[str, Curve] = {P256.name: P256, K256.name: K256}
 _BY_CODEC = {P256.multicodec: P256, K256.multicodec: K256}
@@ -257,7 +263,9 @@ def parse_multikey(text: str) -> PublicKey:
         raise KeyFormatError("multibase key has no multicodec prefix") from None
     curve = _BY_CODEC.get(codec)
     if curve is None:
-        raise KeyFormatError(f"multibase key has unsupported multicodec 0x{codec:x} (expected p256-pub or secp256k1-pub)")
+        raise KeyFormatError(
+            f"multibase key has unsupported multicodec 0x{codec:x} (expected p256-pub or secp256k1-pub)"
+        )
     point = raw[pos:]
     if len(point) != 33:
         raise KeyFormatError(f"{curve.name} multibase key must hold a 33-byte compressed point, not {len(point)} bytes")
@@ -268,7 +276,7 @@ def parse_did_key(text: str) -> PublicKey:
     """A public key from ``did:key:z...``."""
     if type(text) is not str or not text.startswith(DID_KEY_PREFIX):
         raise KeyFormatError(f"not a did:key: {str(text)[:40]!r}")
-    return parse_multikey(text[len(DID_KEY_PREFIX):])
+    return parse_multikey(text[len(DID_KEY_PREFIX) :])
 
 
 def parse_legacy_multibase(text: str, curve: Curve | str) -> PublicKey:
@@ -348,4 +356,3 @@ def verify_commit_signature(commit: Mapping[str, Any], key: PublicKey) -> Verdic
     except SignatureError as exc:
         return from_error(exc)
     return VALID
-

@@ -47,8 +47,16 @@ class _Reject(DecodeError):
 def _tag_hook(tag: Any, immutable: bool) -> CID:
     value = tag.value
     # Fast path: tag 42 over 0x00 + CIDv1, dag-cbor or raw, sha2-256 (37 bytes).
-    if (tag.tag == 42 and type(value) is bytes and len(value) == 37 and value[0] == 0 and value[1] == 1
-            and (value[2] == 0x71 or value[2] == 0x55) and value[3] == 0x12 and value[4] == 0x20):
+    if (
+        tag.tag == 42
+        and type(value) is bytes
+        and len(value) == 37
+        and value[0] == 0
+        and value[1] == 1
+        and (value[2] == 0x71 or value[2] == 0x55)
+        and value[3] == 0x12
+        and value[4] == 0x20
+    ):
         return _new_cid(CID, value[1:])
     if tag.tag != 42:
         raise _Reject(f"CBOR tag {tag.tag} is not allowed (only 42, CID links)")
@@ -80,8 +88,7 @@ def _reject_builtin_tag(tag: int) -> Callable[[Any, bool], Any]:
 
 # cbor2 decodes these tags itself (datetimes, bignums, sets, regexps...); the data model
 # allows none of them, so each one is overridden to fail.
-_BUILTIN_TAGS = (0, 1, 2, 3, 4, 5, 25, 28, 29, 30, 35, 36, 37, 52, 54, 100, 256, 258, 260, 261,
-                 1004, 43000, 55799)
+_BUILTIN_TAGS = (0, 1, 2, 3, 4, 5, 25, 28, 29, 30, 35, 36, 37, 52, 54, 100, 256, 258, 260, 261, 1004, 43000, 55799)
 _SEMANTIC = {tag: _reject_builtin_tag(tag) for tag in _BUILTIN_TAGS}
 
 
@@ -186,8 +193,17 @@ def _size(value: Any) -> int:
         kind = type(item)
         if kind is str:
             length = len(item) if item.isascii() else len(item.encode("utf-8"))
-            size += length + (1 if length < 24 else 2 if length < 0x100 else 3 if length < 0x10000 else 5
-                              if length < 0x100000000 else 9)
+            size += length + (
+                1
+                if length < 24
+                else 2
+                if length < 0x100
+                else 3
+                if length < 0x10000
+                else 5
+                if length < 0x100000000
+                else 9
+            )
         elif kind is CID:
             # tag 42 (2 bytes) over a byte string of 0x00 + the CID: 41 bytes for the usual 36
             length = len(item) + 1
@@ -209,8 +225,17 @@ def _size(value: Any) -> int:
             size += _size(item)
         elif kind is bytes:
             length = len(item)
-            size += length + (1 if length < 24 else 2 if length < 0x100 else 3 if length < 0x10000 else 5
-                              if length < 0x100000000 else 9)
+            size += length + (
+                1
+                if length < 24
+                else 2
+                if length < 0x100
+                else 3
+                if length < 0x10000
+                else 5
+                if length < 0x100000000
+                else 9
+            )
         else:
             raise _Reject(_invalid_value(item))
     return size
@@ -279,8 +304,19 @@ def _read(decoder: cbor2.CBORDecoder, fp: io.BytesIO, base: int) -> Any:
     start = fp.tell()
     try:
         value = decoder.decode()
-    except (cbor2.CBORError, ValueError, TypeError, OverflowError, MemoryError, RecursionError,
-            UnicodeError, EOFError, KeyError, IndexError, AttributeError) as exc:
+    except (
+        cbor2.CBORError,
+        ValueError,
+        TypeError,
+        OverflowError,
+        MemoryError,
+        RecursionError,
+        UnicodeError,
+        EOFError,
+        KeyError,
+        IndexError,
+        AttributeError,
+    ) as exc:
         raise _translate(exc, base + fp.tell()) from None
     try:
         size = _size(value)
@@ -292,8 +328,11 @@ def _read(decoder: cbor2.CBORDecoder, fp: io.BytesIO, base: int) -> Any:
         # Every head is at least as long as its shortest form, so a size that differs from the
         # canonical one means some integer or length was written in a longer form.
         at = _long_form_at(fp.getvalue(), start)
-        raise DecodeError("invalid DAG-CBOR: not canonical: an integer, length or tag is written in a longer form "
-                          "than needed (DAG-CBOR requires the shortest)", base + (start if at < 0 else at))
+        raise DecodeError(
+            "invalid DAG-CBOR: not canonical: an integer, length or tag is written in a longer form "
+            "than needed (DAG-CBOR requires the shortest)",
+            base + (start if at < 0 else at),
+        )
     return value
 
 
@@ -310,7 +349,7 @@ def _long_form_at(data: bytes, pos: int) -> int:
         arg = info
         if 24 <= info <= 27:
             width = 1 << (info - 24)
-            arg = int.from_bytes(data[pos + 1:pos + 1 + width], "big")
+            arg = int.from_bytes(data[pos + 1 : pos + 1 + width], "big")
             if arg < (24 if width == 1 else 1 << (4 * width)):
                 return pos
         elif info > 27:

@@ -152,8 +152,9 @@ Frame = Commit | Identity | Account | Sync | Info | ErrorFrame | Unknown
 _MISSING = object()
 
 
-def _field(body: dict[str, Any], name: str, kind: type, frame: str, *, optional: bool = False,
-           nullable: bool = False) -> Any:
+def _field(
+    body: dict[str, Any], name: str, kind: type, frame: str, *, optional: bool = False, nullable: bool = False
+) -> Any:
     value = body.get(name, _MISSING)
     if value is _MISSING:
         if optional:

@@ -93,9 +93,17 @@ def _encode_entry(previous: bytes, key: bytes, value: CID, tree: CID | None) -> 
     suffix = key[shared:]
     if len(suffix) > MAX_KEY:
         raise ProofError(PROOF_BAD_TREE, f"MST key longer than {MAX_KEY} bytes")
-    return (b"\xa4\x61k" + _BYTES_HEADS[len(suffix)] + suffix + b"\x61p" + _UINT_HEADS[shared] + b"\x61t"
-            + (b"\xf6" if tree is None else _LINK36 + tree if len(tree) == 36 else _link(tree))
-            + b"\x61v" + (_LINK36 + value if len(value) == 36 else _link(value)))
+    return (
+        b"\xa4\x61k"
+        + _BYTES_HEADS[len(suffix)]
+        + suffix
+        + b"\x61p"
+        + _UINT_HEADS[shared]
+        + b"\x61t"
+        + (b"\xf6" if tree is None else _LINK36 + tree if len(tree) == 36 else _link(tree))
+        + b"\x61v"
+        + (_LINK36 + value if len(value) == 36 else _link(value))
+    )
 
 
 def _encode_left(left: CID | None) -> bytes:
@@ -131,7 +139,7 @@ def _read_head(block: bytes, pos: int, major: int) -> tuple[int, int]:
         value = block[pos + 1]
         return (value, pos + 2) if value >= 24 else (-1, pos)
     if info == 25:
-        value = int.from_bytes(block[pos + 1:pos + 3], "big")
+        value = int.from_bytes(block[pos + 1 : pos + 3], "big")
         return (value, pos + 3) if value >= 0x100 else (-1, pos)
     return -1, pos
 
@@ -140,9 +148,9 @@ def _read_link(block: bytes, pos: int) -> tuple[Any, int]:
     """A null or a dag-cbor sha2-256 CID link at ``pos``; (False, pos) for anything else."""
     if block[pos] == 0xF6:
         return None, pos + 1
-    if block[pos:pos + 9] != _LINK_PREFIX or len(block) < pos + 41:
+    if block[pos : pos + 9] != _LINK_PREFIX or len(block) < pos + 41:
         return False, pos
-    return _new_cid(CID, block[pos + 5:pos + 41]), pos + 41
+    return _new_cid(CID, block[pos + 5 : pos + 41]), pos + 41
 
 
 def _parse_node(block: bytes) -> tuple[CID | None, list[tuple[bytes, CID, CID | None]]] | None:
@@ -166,7 +174,7 @@ def _parse_node_spans(block: bytes) -> tuple[CID | None, list[tuple[bytes, CID, 
         previous = b""
         for _ in range(count):
             start = pos
-            if block[pos:pos + 3] != b"\xa4\x61k":
+            if block[pos : pos + 3] != b"\xa4\x61k":
                 return None
             head = block[pos + 3]
             if 0x40 <= head < 0x58:  # a key suffix under 24 bytes: the usual case
@@ -175,29 +183,29 @@ def _parse_node_spans(block: bytes) -> tuple[CID | None, list[tuple[bytes, CID, 
                 size, pos = _read_head(block, pos + 3, 0x40)
                 if size < 0:
                     return None
-            suffix = block[pos:pos + size]
+            suffix = block[pos : pos + size]
             pos += size
-            if block[pos:pos + 2] != b"\x61p":
+            if block[pos : pos + 2] != b"\x61p":
                 return None
             head = block[pos + 2]
             if head < 24:
                 shared, pos = head, pos + 3
             else:
                 shared, pos = _read_head(block, pos + 2, 0)
-            if shared < 0 or shared > len(previous) or block[pos:pos + 2] != b"\x61t":
+            if shared < 0 or shared > len(previous) or block[pos : pos + 2] != b"\x61t":
                 return None
             pos += 2
             if block[pos] == 0xF6:
                 tree = None
                 pos += 1
-            elif block[pos:pos + 9] == _LINK_PREFIX:  # a truncated CID fails the checks that follow it
-                tree = _new_cid(CID, block[pos + 5:pos + 41])
+            elif block[pos : pos + 9] == _LINK_PREFIX:  # a truncated CID fails the checks that follow it
+                tree = _new_cid(CID, block[pos + 5 : pos + 41])
                 pos += 41
             else:
                 return None
-            if block[pos:pos + 11] != b"\x61v" + _LINK_PREFIX:
+            if block[pos : pos + 11] != b"\x61v" + _LINK_PREFIX:
                 return None
-            value = _new_cid(CID, block[pos + 7:pos + 43])
+            value = _new_cid(CID, block[pos + 7 : pos + 43])
             pos += 43
             key = previous[:shared] + suffix
             if len(suffix) != size or not suffix or len(key) > MAX_KEY:
@@ -208,7 +216,7 @@ def _parse_node_spans(block: bytes) -> tuple[CID | None, list[tuple[bytes, CID, 
             entries.append((key, value, tree))
             spans.append(block[start:pos])
             previous = key
-        if block[pos:pos + 2] != b"\x61l":
+        if block[pos : pos + 2] != b"\x61l":
             return None
         left, pos = _read_link(block, pos + 2)
         if left is False or pos != len(block):
@@ -250,8 +258,12 @@ def _hashes_to(cid: CID, block: bytes) -> bool:
     return cid.verify(block)
 
 
-def _child_bounds(keys: list[bytes], index: int, low: bytes | None, high: bytes | None,
-                  ) -> tuple[bytes | None, bytes | None]:
+def _child_bounds(
+    keys: list[bytes],
+    index: int,
+    low: bytes | None,
+    high: bytes | None,
+) -> tuple[bytes | None, bytes | None]:
     """The key range of the subtree left of ``keys[index]``, in a node whose range is (low, high)."""
     return (keys[index - 1] if index else low), (keys[index] if index < len(keys) else high)
 
@@ -343,8 +355,15 @@ class PartialTree:
         self._root, value = self._get(self._root, self._level, raw, height, None, None)
         return value
 
-    def _get(self, ref: Any, level: int, key: bytes, height: int, low: bytes | None, high: bytes | None,
-             ) -> tuple[Any, CID | None]:
+    def _get(
+        self,
+        ref: Any,
+        level: int,
+        key: bytes,
+        height: int,
+        low: bytes | None,
+        high: bytes | None,
+    ) -> tuple[Any, CID | None]:
         node = self._open(ref, level, low, high)
         if node is None:
             return None, None
@@ -353,8 +372,9 @@ class PartialTree:
         if height == level:
             found = index < len(keys) and keys[index] == key
             return node, (node.values[index] if found else None)
-        node.children[index], value = self._get(node.children[index], level - 1, key, height,
-                                                *_child_bounds(keys, index, low, high))
+        node.children[index], value = self._get(
+            node.children[index], level - 1, key, height, *_child_bounds(keys, index, low, high)
+        )
         return node, value
 
     def put(self, key: str, value: CID) -> CID | None:
@@ -370,8 +390,17 @@ class PartialTree:
         self._root = self._put(self._root, self._level, raw, height, value, old, None, None)
         return old[0]
 
-    def _put(self, ref: Any, level: int, key: bytes, height: int, value: CID, old: list[CID | None],
-             low: bytes | None, high: bytes | None) -> _Node:
+    def _put(
+        self,
+        ref: Any,
+        level: int,
+        key: bytes,
+        height: int,
+        value: CID,
+        old: list[CID | None],
+        low: bytes | None,
+        high: bytes | None,
+    ) -> _Node:
         node = self._open(ref, level, low, high)
         if node is None:
             if height == level:
@@ -390,23 +419,30 @@ class PartialTree:
             below, above = self._split(node.children[index], level - 1, key, *bounds)
             keys.insert(index, key)
             node.values.insert(index, value)
-            node.children[index:index + 1] = [below, above]
+            node.children[index : index + 1] = [below, above]
             return node
         node.children[index] = self._put(node.children[index], level - 1, key, height, value, old, *bounds)
         return node
 
-    def _split(self, ref: Any, level: int, key: bytes, low: bytes | None, high: bytes | None,
-               ) -> tuple[_Node | None, _Node | None]:
+    def _split(
+        self,
+        ref: Any,
+        level: int,
+        key: bytes,
+        low: bytes | None,
+        high: bytes | None,
+    ) -> tuple[_Node | None, _Node | None]:
         """The subtree ``ref`` cut into the keys below ``key`` and those above it."""
         node = self._open(ref, level, low, high)
         if node is None:
             return None, None
         keys = node.keys
         index = bisect_left(keys, key)
-        below_child, above_child = self._split(node.children[index], level - 1, key,
-                                               *_child_bounds(keys, index, low, high))
+        below_child, above_child = self._split(
+            node.children[index], level - 1, key, *_child_bounds(keys, index, low, high)
+        )
         below = _Node(keys[:index], node.values[:index], node.children[:index] + [below_child])
-        above = _Node(keys[index:], node.values[index:], [above_child] + node.children[index + 1:])
+        above = _Node(keys[index:], node.values[index:], [above_child] + node.children[index + 1 :])
         return _trim(below), _trim(above)
 
     def delete(self, key: str) -> CID | None:
@@ -426,8 +462,16 @@ class PartialTree:
             self._level = 0
         return old[0]
 
-    def _delete(self, ref: Any, level: int, key: bytes, height: int, old: list[CID | None],
-                low: bytes | None, high: bytes | None) -> _Node | None:
+    def _delete(
+        self,
+        ref: Any,
+        level: int,
+        key: bytes,
+        height: int,
+        old: list[CID | None],
+        low: bytes | None,
+        high: bytes | None,
+    ) -> _Node | None:
         node = self._open(ref, level, low, high)
         assert node is not None  # get() found the key on this path
         keys = node.keys
@@ -440,14 +484,21 @@ class PartialTree:
             right_bounds = (key, keys[index + 1] if index + 1 < len(keys) else high)
             merged = self._merge(node.children[index], node.children[index + 1], level - 1, left_bounds, right_bounds)
             del keys[index], node.values[index]
-            node.children[index:index + 2] = [merged]
+            node.children[index : index + 2] = [merged]
         else:
-            node.children[index] = self._delete(node.children[index], level - 1, key, height, old,
-                                                *_child_bounds(keys, index, low, high))
+            node.children[index] = self._delete(
+                node.children[index], level - 1, key, height, old, *_child_bounds(keys, index, low, high)
+            )
         return _trim(node)
 
-    def _merge(self, left: Any, right: Any, level: int, left_bounds: tuple[bytes | None, bytes | None],
-               right_bounds: tuple[bytes | None, bytes | None]) -> Any:
+    def _merge(
+        self,
+        left: Any,
+        right: Any,
+        level: int,
+        left_bounds: tuple[bytes | None, bytes | None],
+        right_bounds: tuple[bytes | None, bytes | None],
+    ) -> Any:
         """Join two adjacent subtrees of one level (all of ``left`` below all of ``right``)."""
         if left is None:
             return right
@@ -456,11 +507,16 @@ class PartialTree:
         low = self._open(left, level, *left_bounds)
         high = self._open(right, level, *right_bounds)
         assert low is not None and high is not None
-        middle = self._merge(low.children[-1], high.children[0], level - 1,
-                             (low.keys[-1] if low.keys else left_bounds[0], left_bounds[1]),
-                             (right_bounds[0], high.keys[0] if high.keys else right_bounds[1]))
-        return _trim(_Node(low.keys + high.keys, low.values + high.values,
-                           low.children[:-1] + [middle] + high.children[1:]))
+        middle = self._merge(
+            low.children[-1],
+            high.children[0],
+            level - 1,
+            (low.keys[-1] if low.keys else left_bounds[0], left_bounds[1]),
+            (right_bounds[0], high.keys[0] if high.keys else right_bounds[1]),
+        )
+        return _trim(
+            _Node(low.keys + high.keys, low.values + high.values, low.children[:-1] + [middle] + high.children[1:])
+        )
 
     # -- encoding -----------------------------------------------------------------------------
 
@@ -517,8 +573,11 @@ def _checked_ops(ops: Iterable[Operation]) -> list[Operation]:
         else:
             raise ProofError(PROOF_BAD_OP, f"{path}: unknown action {action!r}")
         if not ok:
-            raise ProofError(PROOF_BAD_OP, f"{path}: a {action} needs " + {
-                "create": "a cid and no prev", "update": "a cid and a prev", "delete": "a prev and no cid"}[action])
+            raise ProofError(
+                PROOF_BAD_OP,
+                f"{path}: a {action} needs "
+                + {"create": "a cid and no prev", "update": "a cid and a prev", "delete": "a prev and no cid"}[action],
+            )
     return ops
 
 
@@ -546,8 +605,9 @@ def _invert(tree: PartialTree, ops: list[Operation]) -> None:
                 tree.put(op.path, op.prev)  # type: ignore[arg-type]
                 continue
         if op.action == "delete" or found != op.cid:
-            raise ProofError(PROOF_OP_MISMATCH, f"{op.path}: the tree holds {found} where the {op.action} "
-                                                f"says {op.cid}")
+            raise ProofError(
+                PROOF_OP_MISMATCH, f"{op.path}: the tree holds {found} where the {op.action} says {op.cid}"
+            )
 
 
 class _Recording(Mapping[CID, bytes]):
@@ -602,9 +662,7 @@ def proof_blocks(blocks: Mapping[CID, bytes], data: CID, ops: Iterable[Operation
     return recording.read
 
 
-def check_commit_proof(
-    blocks: Mapping[CID, bytes], data: CID, prev_data: CID | None, ops: Iterable[Operation]
-) -> None:
+def check_commit_proof(blocks: Mapping[CID, bytes], data: CID, prev_data: CID | None, ops: Iterable[Operation]) -> None:
     """Raise :class:`ProofError` unless ``ops`` lead from ``prev_data`` to ``data``.
 
     Also requires every create's and update's record block, hashing to the op's ``cid``.

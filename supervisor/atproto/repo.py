@@ -92,8 +92,9 @@ def commit_from_object(cid: CID, obj: object) -> Commit:
     return Commit(cid=cid, did=did, version=version, data=data, rev=rev or "", prev=prev, sig=sig)
 
 
-def export_repo(did: str, rev: str, records: Mapping[str, dict[str, Any]], *,
-                sign: Callable[[bytes], bytes] | None = None) -> bytes:
+def export_repo(
+    did: str, rev: str, records: Mapping[str, dict[str, Any]], *, sign: Callable[[bytes], bytes] | None = None
+) -> bytes:
     """A full repository CAR (commit root, every MST node, every record), as getRepo returns;
     ``sign`` signs the commit (see :func:`make_commit`)."""
     record_blocks: dict[CID, bytes] = {}

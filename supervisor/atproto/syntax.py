@@ -13,9 +13,7 @@ __all__ = ["is_valid", "KINDS", "tid_from_time", "tid_time", "TID_ALPHABET"]
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 
 _DID = re.compile(r"did:[a-z]+:(?:[a-zA-Z0-9._-]|%[0-9A-F]{2}|:)*(?:[a-zA-Z0-9._-]|%[0-9A-F]{2})")
-_HANDLE = re.compile(
-    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-)
+_HANDLE = re.compile(r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
 _NSID = re.compile(
     r"[a-zA-Z](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
     r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+"

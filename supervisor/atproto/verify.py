@@ -80,8 +80,13 @@ def _blocks(data: bytes) -> tuple[list[CID], dict[bytes, bytes]] | Verdict:
     return roots, blocks
 
 
-def _commit(data: bytes, named: CID | None, did: str, rev: str, key: PublicKey | None,
-            ) -> tuple[Checked, dict[bytes, bytes]]:
+def _commit(
+    data: bytes,
+    named: CID | None,
+    did: str,
+    rev: str,
+    key: PublicKey | None,
+) -> tuple[Checked, dict[bytes, bytes]]:
     read = _blocks(data)
     if isinstance(read, Verdict):
         return Checked(read), {}
@@ -100,8 +105,9 @@ def _commit(data: bytes, named: CID | None, did: str, rev: str, key: PublicKey |
     if commit.version != 3:
         return Checked(failed(EVENT_BAD_COMMIT, f"commit {cid} is version {commit.version}, not 3"), commit), blocks
     if commit.did != did or commit.rev != rev:
-        return Checked(failed(EVENT_MISMATCH, f"commit is {commit.did} at {commit.rev}, the event says {did} at "
-                                              f"{rev}"), commit), blocks
+        return Checked(
+            failed(EVENT_MISMATCH, f"commit is {commit.did} at {commit.rev}, the event says {did} at {rev}"), commit
+        ), blocks
     if key is not None:
         verdict = verify_commit_signature(obj, key)
         if not verdict:

@@ -56,8 +56,14 @@ def frame_to_json(frame: Any) -> dict[str, Any]:
     if isinstance(frame, Identity):
         return {"seq": frame.seq, "type": "#identity", "did": frame.did, "time": frame.time, "handle": frame.handle}
     if isinstance(frame, Account):
-        return {"seq": frame.seq, "type": "#account", "did": frame.did, "time": frame.time,
-                "active": frame.active, "status": frame.status}
+        return {
+            "seq": frame.seq,
+            "type": "#account",
+            "did": frame.did,
+            "time": frame.time,
+            "active": frame.active,
+            "status": frame.status,
+        }
     if isinstance(frame, Sync):
         return {"seq": frame.seq, "type": "#sync", "did": frame.did, "rev": frame.rev, "time": frame.time}
     if isinstance(frame, Info):
@@ -82,8 +88,14 @@ def firehose() -> None:
 
 @firehose.command("decode")
 @click.argument("capture", type=click.Path(exists=True, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "count"]), default="jsonl", show_default=True,
-              help="One JSON line per frame, or totals per type and the decode rate.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "count"]),
+    default="jsonl",
+    show_default=True,
+    help="One JSON line per frame, or totals per type and the decode rate.",
+)
 def decode_command(capture: str, fmt: str) -> None:
     """Decode a capture ([u32 LE length][frame] records) into JSON lines.
 
@@ -120,8 +132,18 @@ def decode_command(capture: str, fmt: str) -> None:
                         invalid += 1
                         counts["invalid"] += 1
                         if fmt == "jsonl":
-                            out.write(json.dumps({"type": "invalid", "offset": offset, "frame": _count_key(frame),
-                                                  "problems": problems}, ensure_ascii=False) + "\n")
+                            out.write(
+                                json.dumps(
+                                    {
+                                        "type": "invalid",
+                                        "offset": offset,
+                                        "frame": _count_key(frame),
+                                        "problems": problems,
+                                    },
+                                    ensure_ascii=False,
+                                )
+                                + "\n"
+                            )
                         continue
                     counts[_count_key(frame)] += 1
                     if fmt == "jsonl":
@@ -144,8 +166,11 @@ def decode_command(capture: str, fmt: str) -> None:
     out.flush()
     if truncated is not None:
         decoded = sum(n for key, n in counts.items() if key != "malformed")
-        hint = (" (is it a capture file? `supervisor firehose capture` writes them)" if not decoded
-                else "; the frames before the damage were printed")
+        hint = (
+            " (is it a capture file? `supervisor firehose capture` writes them)"
+            if not decoded
+            else "; the frames before the damage were printed"
+        )
         fail(f"error: {capture}: {truncated}{hint}", EXIT_USAGE)
     if malformed or invalid:
         parts = [f"{malformed} malformed frame(s)"] if malformed else []
@@ -164,12 +189,17 @@ def subscribe_url(relay: str, cursor: int | None = None) -> str:
 
 
 @firehose.command("capture")
-@click.option("--relay", required=True, metavar="URL",
-              help="ws://HOST:PORT (the subscribeRepos path is added) or a full WebSocket URL.")
+@click.option(
+    "--relay",
+    required=True,
+    metavar="URL",
+    help="ws://HOST:PORT (the subscribeRepos path is added) or a full WebSocket URL.",
+)
 @click.option("--cursor", type=click.IntRange(min=0), default=None, help="Start from this sequence number.")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Stop after this many frames.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
-              help="Capture file to write.")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True), help="Capture file to write."
+)
 def capture_command(relay: str, cursor: int | None, count: int | None, output: str) -> None:
     """Record a relay's frames verbatim into a capture file, until --count, the relay closes, or Ctrl-C.
 
@@ -199,14 +229,19 @@ def _load(path: str):
     try:
         return load_repo(data, verify=True)
     except AtprotoError as exc:
-        fail(f"error: {path}: {exc} (expected a repository CAR file, as com.atproto.sync.getRepo returns)",
-             EXIT_USAGE)
+        fail(f"error: {path}: {exc} (expected a repository CAR file, as com.atproto.sync.getRepo returns)", EXIT_USAGE)
 
 
 @repo.command("dump")
 @click.argument("car", type=click.Path(exists=True, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["tsv", "jsonl"]), default="tsv", show_default=True,
-              help="collection/rkey<TAB>cid lines, or JSON lines that add the record.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["tsv", "jsonl"]),
+    default="tsv",
+    show_default=True,
+    help="collection/rkey<TAB>cid lines, or JSON lines that add the record.",
+)
 def dump_command(car: str, fmt: str) -> None:
     """List every record of a repository CAR in key order.
 
@@ -219,8 +254,7 @@ def dump_command(car: str, fmt: str) -> None:
             block = loaded.blocks.get(cid)
             if block is None:
                 out.flush()
-                fail(f"error: {car}: the block of record {path} ({cid}) is missing: the CAR is incomplete",
-                     EXIT_USAGE)
+                fail(f"error: {car}: the block of record {path} ({cid}) is missing: the CAR is incomplete", EXIT_USAGE)
             if fmt == "tsv":
                 out.write(f"{path}\t{cid}\n")
             else:
@@ -233,8 +267,9 @@ def dump_command(car: str, fmt: str) -> None:
 
 @repo.command("inspect")
 @click.argument("car", type=click.Path(exists=True, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Output format.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+)
 def inspect_command(car: str, fmt: str) -> None:
     """Show a repository CAR's commit: DID, rev, data CID, version, record count.
 

@@ -82,8 +82,10 @@ class LazyGroup(click.Group):
             _silence_stdout()
             sys.exit(EXIT_BROKEN_PIPE)
         except MemoryError:
-            _quiet_exit("error: out of memory (is the input far larger than expected, or a device such as "
-                        "/dev/zero?)", EXIT_USAGE)
+            _quiet_exit(
+                "error: out of memory (is the input far larger than expected, or a device such as /dev/zero?)",
+                EXIT_USAGE,
+            )
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - see above
@@ -91,8 +93,11 @@ class LazyGroup(click.Group):
                 raise
             from supervisor.secrets import mask_text
 
-            _quiet_exit(f"error: unexpected {type(exc).__name__}: {mask_text(str(exc))} "
-                        "(run again with SUPERVISOR_DEBUG=1 to see where)", EXIT_USAGE)
+            _quiet_exit(
+                f"error: unexpected {type(exc).__name__}: {mask_text(str(exc))} "
+                "(run again with SUPERVISOR_DEBUG=1 to see where)",
+                EXIT_USAGE,
+            )
 
 
 def _silence_stdout() -> None:
@@ -113,8 +118,9 @@ def _quiet_exit(message: str, code: int) -> NoReturn:
 
 
 # The commands that read a project: compose's project options may come before them.
-PROJECT_COMMANDS = frozenset({"config", "validate", "audit", "explain", "up", "down", "ps", "logs", "restart",
-                              "status"})
+PROJECT_COMMANDS = frozenset(
+    {"config", "validate", "audit", "explain", "up", "down", "ps", "logs", "restart", "status"}
+)
 
 # name -> (flags, metavar or None for a choice, help): the options of ``docker compose`` that shape
 # the project, accepted before the command (as compose takes them) and after it (as before).
@@ -125,14 +131,20 @@ _PROJECT_OPTIONS = (
     ("env_files", ("--env-file",), "Alternate environment file (repeatable; later files win)."),
     ("profiles", ("--profile",), "Enable a profile (repeatable)."),
 )
-_METAVARS = {"files": "FILE", "project_name": "NAME", "project_directory": "DIR", "env_files": "FILE",
-             "profiles": "NAME"}
+_METAVARS = {
+    "files": "FILE",
+    "project_name": "NAME",
+    "project_directory": "DIR",
+    "env_files": "FILE",
+    "profiles": "NAME",
+}
 _MULTIPLE = {"files", "env_files", "profiles"}
 
 
 def _project_option(name: str, flags: tuple[str, ...], help_text: str, *, hidden: bool = False) -> Callable:
-    return click.option(*flags, name, multiple=name in _MULTIPLE, default=None, metavar=_METAVARS[name],
-                        help=help_text, hidden=hidden)
+    return click.option(
+        *flags, name, multiple=name in _MULTIPLE, default=None, metavar=_METAVARS[name], help=help_text, hidden=hidden
+    )
 
 
 def _progress_mode(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[str]:
@@ -146,13 +158,27 @@ def _progress_mode(ctx: click.Context, param: click.Parameter, value: Optional[s
 def _top_level_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [_project_option(name, flags, help_text) for name, flags, help_text in _PROJECT_OPTIONS]
     options += [
-        click.option("--parallel", type=click.IntRange(min=-1), default=None, metavar="N",
-                     help="Engine operations at once in up, down and restart (-1: no limit; default 8)."),
-        click.option("--progress", default=None, metavar="auto|tty|plain|json|quiet", callback=_progress_mode,
-                     help="Progress display of up, down and restart (default: auto, tty on a terminal; "
-                          "json: one JSON object per line, as compose prints them)."),
-        click.option("--ansi", type=click.Choice(["never", "always", "auto"]), default=None,
-                     help="Control characters in the progress display (never: plain lines)."),
+        click.option(
+            "--parallel",
+            type=click.IntRange(min=-1),
+            default=None,
+            metavar="N",
+            help="Engine operations at once in up, down and restart (-1: no limit; default 8).",
+        ),
+        click.option(
+            "--progress",
+            default=None,
+            metavar="auto|tty|plain|json|quiet",
+            callback=_progress_mode,
+            help="Progress display of up, down and restart (default: auto, tty on a terminal; "
+            "json: one JSON object per line, as compose prints them).",
+        ),
+        click.option(
+            "--ansi",
+            type=click.Choice(["never", "always", "auto"]),
+            default=None,
+            help="Control characters in the progress display (never: plain lines).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -180,8 +206,11 @@ def main(ctx: click.Context, **given: Any) -> None:
     ctx.obj = {k: v for k, v in given.items() if v not in (None, ())}
     if ctx.obj and ctx.invoked_subcommand not in PROJECT_COMMANDS:
         names = ", ".join(sorted(_flag(k) for k in ctx.obj))
-        fail(f"error: {names}: only the project commands ({', '.join(sorted(PROJECT_COMMANDS))}) "
-             f"take project options, {ctx.invoked_subcommand} does not", EXIT_USAGE)
+        fail(
+            f"error: {names}: only the project commands ({', '.join(sorted(PROJECT_COMMANDS))}) "
+            f"take project options, {ctx.invoked_subcommand} does not",
+            EXIT_USAGE,
+        )
 
 
 def _flag(name: str) -> str:

@@ -47,40 +47,75 @@ def yaml_document(document: dict[str, Any], extensions: dict[str, dict[str, Any]
 
 @main.command("config", short_help="The resolved project, as docker compose config prints it.")
 @compose_options
-@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True,
-              help="Output format.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True, help="Output format."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only validate the configuration, print nothing.")
 @click.option("--services", "list_services", is_flag=True, help="Print the service names, one per line.")
 @click.option("--volumes", "list_volumes", is_flag=True, help="Print the volume names, one per line.")
 @click.option("--networks", "list_networks", is_flag=True, help="Print the network names, one per line.")
 @click.option("--images", "list_images", is_flag=True, help="Print the image names, one per line.")
 @click.option("--profiles", "list_profiles", is_flag=True, help="Print the profile names, one per line.")
-@click.option("--hash", "hash_services", default=None, metavar="SERVICES",
-              help="Print compose's config hash of each service ('*' for all, or a comma-separated list).")
-@click.option("--no-interpolate", is_flag=True, help="Don't interpolate environment variables (not supported: "
-                                                     "refused with a message).")
-@click.option("--no-normalize", is_flag=True, help="Don't normalize the model (no implicit default network, "
-                                                   "resource names, build defaults, implicit depends_on).")
-@click.option("--resolve-image-digests", is_flag=True,
-              help="Pin image tags to digests (needs a registry: refused unless every image is pinned).")
+@click.option(
+    "--hash",
+    "hash_services",
+    default=None,
+    metavar="SERVICES",
+    help="Print compose's config hash of each service ('*' for all, or a comma-separated list).",
+)
+@click.option(
+    "--no-interpolate",
+    is_flag=True,
+    help="Don't interpolate environment variables (not supported: refused with a message).",
+)
+@click.option(
+    "--no-normalize",
+    is_flag=True,
+    help="Don't normalize the model (no implicit default network, "
+    "resource names, build defaults, implicit depends_on).",
+)
+@click.option(
+    "--resolve-image-digests",
+    is_flag=True,
+    help="Pin image tags to digests (needs a registry: refused unless every image is pinned).",
+)
 @click.option("-o", "--output", "output", default=None, metavar="FILE", help="Save to FILE instead of stdout.")
-@click.option("--provenance", is_flag=True,
-              help="Add, per service, where every environment value came from (x-provenance).")
-@click.option("--no-mask", is_flag=True,
-              help="Print secrets (URL passwords, *PASSWORD*, *_SECRET, *_KEY, *TOKEN*) unmasked, "
-                   "as docker compose config does.")
+@click.option(
+    "--provenance", is_flag=True, help="Add, per service, where every environment value came from (x-provenance)."
+)
+@click.option(
+    "--no-mask",
+    is_flag=True,
+    help="Print secrets (URL passwords, *PASSWORD*, *_SECRET, *_KEY, *TOKEN*) unmasked, as docker compose config does.",
+)
 @handle_errors
-def config_command(fmt: str, quiet: bool, list_services: bool, list_volumes: bool, list_networks: bool,
-                   list_images: bool, list_profiles: bool, hash_services: Optional[str], no_interpolate: bool,
-                   no_normalize: bool, resolve_image_digests: bool, output: Optional[str], provenance: bool,
-                   no_mask: bool, **kwargs: Any) -> None:
+def config_command(
+    fmt: str,
+    quiet: bool,
+    list_services: bool,
+    list_volumes: bool,
+    list_networks: bool,
+    list_images: bool,
+    list_profiles: bool,
+    hash_services: Optional[str],
+    no_interpolate: bool,
+    no_normalize: bool,
+    resolve_image_digests: bool,
+    output: Optional[str],
+    provenance: bool,
+    no_mask: bool,
+    **kwargs: Any,
+) -> None:
     """Resolve compose files, .env and the shell exactly as Docker Compose v2 does.
 
     Exit 0 ok, 2 unusable input (the message names the file, line and column and what is wrong).
     """
     if no_interpolate:
-        fail("error: config --no-interpolate is not supported: supervisor prints the model compose runs "
-             "(interpolated); use docker compose config --no-interpolate for the raw model", EXIT_USAGE)
+        fail(
+            "error: config --no-interpolate is not supported: supervisor prints the model compose runs "
+            "(interpolated); use docker compose config --no-interpolate for the raw model",
+            EXIT_USAGE,
+        )
     options = load_options_from(kwargs)
     options.normalize = not no_normalize
     if hash_services is not None:
@@ -90,8 +125,7 @@ def config_command(fmt: str, quiet: bool, list_services: bool, list_volumes: boo
         _refuse_unpinned_images(project)
     if quiet:
         return
-    listing = _listing(project, list_services, list_volumes, list_networks, list_images, list_profiles,
-                       hash_services)
+    listing = _listing(project, list_services, list_volumes, list_networks, list_images, list_profiles, hash_services)
     if listing is not None:
         for line in listing:
             click.echo(line)
@@ -104,8 +138,9 @@ def config_command(fmt: str, quiet: bool, list_services: bool, list_volumes: boo
         for name, service in project.services.items():
             entry = dict(services.get(name) or {})
             records = [rec.to_json() for rec in service.environment.values()]
-            entry["x-provenance"] = {"environment": records if no_mask
-                                     else [mask_env_record(r, secrets) for r in records]}
+            entry["x-provenance"] = {
+                "environment": records if no_mask else [mask_env_record(r, secrets) for r in records]
+            }
             services[name] = entry
         document["services"] = services
     from supervisor.compose.render import compose_json, compose_yaml  # only when printing (start-up time)
@@ -114,8 +149,10 @@ def config_command(fmt: str, quiet: bool, list_services: bool, list_volumes: boo
         # as compose: its key order and escapes, and no line break after the closing brace
         text = compose_json(document) if not provenance else json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     else:
-        extensions = {name: escape_dollars(service.extensions if no_mask else mask_config(service.extensions, secrets))
-                      for name, service in project.services.items()}
+        extensions = {
+            name: escape_dollars(service.extensions if no_mask else mask_config(service.extensions, secrets))
+            for name, service in project.services.items()
+        }
         text = compose_yaml(yaml_document(document, extensions))
     if output:
         with open(output, "w", encoding="utf-8") as handle:
@@ -124,8 +161,9 @@ def config_command(fmt: str, quiet: bool, list_services: bool, list_volumes: boo
     click.echo(text, nl=False)
 
 
-def _listing(project: Any, services: bool, volumes: bool, networks: bool, images: bool, profiles: bool,
-             hashes: Optional[str]) -> Optional[list[str]]:
+def _listing(
+    project: Any, services: bool, volumes: bool, networks: bool, images: bool, profiles: bool, hashes: Optional[str]
+) -> Optional[list[str]]:
     """The one-per-line answers of ``config --services/--volumes/...``, or None for the model itself."""
     if services:
         return _dependency_order(project)
@@ -136,12 +174,17 @@ def _listing(project: Any, services: bool, volumes: bool, networks: bool, images
     if hashes is not None:
         return _hash_lines(project, hashes)
     if profiles:
-        names = {str(p) for svc in [*project.services.values(), *project.disabled_services.values()]
-                 for p in svc.config.get("profiles") or []}
+        names = {
+            str(p)
+            for svc in [*project.services.values(), *project.disabled_services.values()]
+            for p in svc.config.get("profiles") or []
+        }
         return sorted(names)
     if images:
-        return [service.config.get("image") or f"{project.name}-{name}".lower()
-                for name, service in project.services.items()]
+        return [
+            service.config.get("image") or f"{project.name}-{name}".lower()
+            for name, service in project.services.items()
+        ]
     return None
 
 
@@ -184,9 +227,17 @@ def _hash_lines(project: Any, hashes: str) -> list[str]:
 
 
 def _refuse_unpinned_images(project: Any) -> None:
-    unpinned = sorted({str(s.config.get("image") or f"{project.name}-{n}") for n, s in project.services.items()
-                       if "@sha256:" not in str(s.config.get("image") or "")})
+    unpinned = sorted(
+        {
+            str(s.config.get("image") or f"{project.name}-{n}")
+            for n, s in project.services.items()
+            if "@sha256:" not in str(s.config.get("image") or "")
+        }
+    )
     if unpinned:
-        fail(f"error: --resolve-image-digests needs a registry to look up {', '.join(unpinned)}; "
-             "supervisor does not contact registries: pin the images (name@sha256:...) or run "
-             "docker compose config --resolve-image-digests where a registry is reachable", EXIT_USAGE)
+        fail(
+            f"error: --resolve-image-digests needs a registry to look up {', '.join(unpinned)}; "
+            "supervisor does not contact registries: pin the images (name@sha256:...) or run "
+            "docker compose config --resolve-image-digests where a registry is reachable",
+            EXIT_USAGE,
+        )

@@ -69,8 +69,14 @@ def _render(findings: list[Finding], fmt: str, strict: bool, fallback: Optional[
 
 @main.command("validate", short_help="CI preflight: refuse writers that share a cursor row.")
 @compose_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
-              show_default=True, help="Output format (sarif: SARIF 2.1.0; github: workflow annotations).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif", "github"]),
+    default="text",
+    show_default=True,
+    help="Output format (sarif: SARIF 2.1.0; github: workflow annotations).",
+)
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 1).")
 def validate_command(fmt: str, strict: bool, **kwargs: Any) -> None:
     """Refuse a configuration where two programs write one firehose_cursor row.
@@ -104,8 +110,14 @@ def _finish(findings: list[Finding], fmt: str, strict: bool, fallback: Optional[
 
 @main.command("audit", short_help="Who backfills: BACKFILL_DAYS per service and its origin.")
 @compose_options
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table",
-              show_default=True, help="Output format.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "markdown"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
 @click.option("--all-vars", is_flag=True, help="Also list every environment variable of each service (secrets masked).")
 @handle_errors
 def audit_command(fmt: str, all_vars: bool, **kwargs: Any) -> None:
@@ -158,8 +170,9 @@ def _dotenv_entries(project: Project, options: LoadOptions, variable: str) -> li
 @compose_options
 @click.argument("service")
 @click.argument("variable", default="BACKFILL_DAYS")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Output format.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+)
 @handle_errors
 def explain_command(service: str, variable: str, fmt: str, **kwargs: Any) -> None:
     """Explain VARIABLE (default BACKFILL_DAYS) in SERVICE: every layer, the winner, and the decision.
@@ -176,7 +189,9 @@ def explain_command(service: str, variable: str, fmt: str, **kwargs: Any) -> Non
     project = evaluation.project
     if service not in project.services:
         known = ", ".join(project.services) or "(none)"
-        disabled = f" (disabled by profiles: {', '.join(project.disabled_services)})" if project.disabled_services else ""
+        disabled = (
+            f" (disabled by profiles: {', '.join(project.disabled_services)})" if project.disabled_services else ""
+        )
         fail(f"error: no service {service!r}; services: {known}{disabled}", EXIT_USAGE)
     explanation = explain(evaluation, service, variable, dotenv=_dotenv_entries(project, options, variable))
     if fmt == "json":
@@ -184,4 +199,3 @@ def explain_command(service: str, variable: str, fmt: str, **kwargs: Any) -> Non
     else:
         click.echo(render_explanation(explanation))
     sys.exit(EXIT_OK)
-

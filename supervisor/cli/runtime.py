@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["up_command", "down_command", "ps_command", "logs_command", "restart_command", "status_command"]
 
+
 def _engine():
     from supervisor.runtime.engine import Engine
 
@@ -104,8 +105,11 @@ def _check_services(project: Optional[Project], services: tuple[str, ...]) -> No
     unknown = [s for s in services if s not in project.services]
     if unknown:
         disabled = [s for s in unknown if s in project.disabled_services]
-        hint = (f" ({', '.join(disabled)} disabled by profiles: add --profile)" if disabled
-                else f"; services: {', '.join(project.services) or '(none)'}")
+        hint = (
+            f" ({', '.join(disabled)} disabled by profiles: add --profile)"
+            if disabled
+            else f"; services: {', '.join(project.services) or '(none)'}"
+        )
         _fail(f"error: no such service: {', '.join(unknown)}{hint}", EXIT_USAGE)
 
 
@@ -114,8 +118,11 @@ def _check_running_services(name: str, running: set[str], services: tuple[str, .
     unknown = [s for s in services if s not in running]
     if unknown:
         have = f"its containers are of {', '.join(sorted(running))}" if running else "it has no containers"
-        _fail(f"error: no such service: {', '.join(unknown)} (project {name}: {have}; "
-              "without -f, services are known from the running containers)", EXIT_USAGE)
+        _fail(
+            f"error: no such service: {', '.join(unknown)} (project {name}: {have}; "
+            "without -f, services are known from the running containers)",
+            EXIT_USAGE,
+        )
 
 
 def _progress() -> "Progress":
@@ -151,26 +158,43 @@ def _lock_wait(message: str) -> None:
 
 # --- up ---------------------------------------------------------------------------------------
 
+
 @main.command("up", short_help="Validate, then create and start the containers.")
 @compose_options
 @click.argument("services", nargs=-1)
 @click.option("-d", "--detach", is_flag=True, help="Run in the background; print nothing but progress.")
-@click.option("--wait", is_flag=True,
-              help="Wait until services are healthy and the worker ingests (implies --detach).")
-@click.option("--wait-timeout", type=click.FloatRange(min=0, max=10 ** 9), default=None, metavar="SECONDS",
-              help="Give up waiting after this many seconds (exit 1).")
+@click.option("--wait", is_flag=True, help="Wait until services are healthy and the worker ingests (implies --detach).")
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(min=0, max=10**9),
+    default=None,
+    metavar="SECONDS",
+    help="Give up waiting after this many seconds (exit 1).",
+)
 @click.option("--build", is_flag=True, help="Build images before starting containers.")
 @click.option("--no-build", is_flag=True, help="Don't build an image, even if it's missing.")
 @click.option("--force-recreate", is_flag=True, help="Recreate containers even if nothing changed.")
 @click.option("--no-recreate", is_flag=True, help="Don't recreate containers that exist.")
 @click.option("--remove-orphans", is_flag=True, help="Remove containers of services not in the files.")
 @click.option("--no-deps", is_flag=True, help="Don't start the services the named ones depend on.")
-@click.option("--skip-worker-check", is_flag=True,
-              help="With --wait, don't require the worker to report ingest progress.")
+@click.option(
+    "--skip-worker-check", is_flag=True, help="With --wait, don't require the worker to report ingest progress."
+)
 @handle_errors
-def up_command(services: tuple[str, ...], detach: bool, wait: bool, wait_timeout: Optional[float], build: bool,
-               no_build: bool, force_recreate: bool, no_recreate: bool, remove_orphans: bool, no_deps: bool,
-               skip_worker_check: bool, **kwargs: Any) -> None:
+def up_command(
+    services: tuple[str, ...],
+    detach: bool,
+    wait: bool,
+    wait_timeout: Optional[float],
+    build: bool,
+    no_build: bool,
+    force_recreate: bool,
+    no_recreate: bool,
+    remove_orphans: bool,
+    no_deps: bool,
+    skip_worker_check: bool,
+    **kwargs: Any,
+) -> None:
     """Validate, then create and start the project's containers (in place of `docker compose up`).
 
     Refuses (exit 1, nothing created) a configuration that `supervisor validate` refuses.
@@ -202,15 +226,32 @@ def up_command(services: tuple[str, ...], detach: bool, wait: bool, wait_timeout
     if code != EXIT_OK:
         fail("error: supervisor validate refuses this configuration; nothing was created", code)
 
-    options = R.UpOptions(services=services, detach=detach or wait, wait=wait, wait_timeout=wait_timeout,
-                          build=build, no_build=no_build, force_recreate=force_recreate,
-                          no_recreate=no_recreate, remove_orphans=remove_orphans, no_deps=no_deps)
+    options = R.UpOptions(
+        services=services,
+        detach=detach or wait,
+        wait=wait,
+        wait_timeout=wait_timeout,
+        build=build,
+        no_build=no_build,
+        force_recreate=force_recreate,
+        no_recreate=no_recreate,
+        remove_orphans=remove_orphans,
+        no_deps=no_deps,
+    )
     O.sigterm_as_interrupt()
     try:
         engine = _engine()
         with _progress() as progress:
-            result = O.up(engine, project, options, progress, skip_worker_check=skip_worker_check,
-                          parallel=_parallel(), on_lock_wait=_lock_wait, started=started)
+            result = O.up(
+                engine,
+                project,
+                options,
+                progress,
+                skip_worker_check=skip_worker_check,
+                parallel=_parallel(),
+                on_lock_wait=_lock_wait,
+                started=started,
+            )
     except KeyboardInterrupt:
         fail("interrupted", EXIT_INTERRUPTED)
     except RuntimeFailure as exc:
@@ -221,23 +262,30 @@ def up_command(services: tuple[str, ...], detach: bool, wait: bool, wait_timeout
         _note(f"project {project.name}: ready in {time.monotonic() - started:.1f}s")
     if options.detach:
         return
-    attached = O.attach(engine, result, on_line=click.echo, on_status=_note,
-                        progress=_progress)
+    attached = O.attach(engine, result, on_line=click.echo, on_status=_note, progress=_progress)
     sys.exit(EXIT_INTERRUPTED if attached.interrupted else EXIT_OK)
 
 
 # --- down -------------------------------------------------------------------------------------
+
 
 @main.command("down", short_help="Stop and remove the containers and networks.")
 @compose_options
 @click.argument("services", nargs=-1)
 @click.option("-v", "--volumes", is_flag=True, help="Remove named volumes declared in the files, too.")
 @click.option("--remove-orphans", is_flag=True, help="Remove containers of services not in the files.")
-@click.option("-t", "--timeout", type=int, default=None, metavar="SECONDS",
-              help="Shutdown timeout (default: each container's stop_grace_period).")
+@click.option(
+    "-t",
+    "--timeout",
+    type=int,
+    default=None,
+    metavar="SECONDS",
+    help="Shutdown timeout (default: each container's stop_grace_period).",
+)
 @handle_errors
-def down_command(services: tuple[str, ...], volumes: bool, remove_orphans: bool, timeout: Optional[int],
-                 **kwargs: Any) -> None:
+def down_command(
+    services: tuple[str, ...], volumes: bool, remove_orphans: bool, timeout: Optional[int], **kwargs: Any
+) -> None:
     """Stop and remove the project's containers and networks (and volumes with -v); with SERVICE
     names, only their containers (a network still in use stays).
 
@@ -253,13 +301,24 @@ def down_command(services: tuple[str, ...], volumes: bool, remove_orphans: bool,
     try:
         engine = _engine()
         with _progress() as progress:
-            O.down(engine, name, project, progress, volumes=volumes, remove_orphans=remove_orphans, timeout=timeout,
-                   parallel=_parallel(), services=services, on_lock_wait=_lock_wait)
+            O.down(
+                engine,
+                name,
+                project,
+                progress,
+                volumes=volumes,
+                remove_orphans=remove_orphans,
+                timeout=timeout,
+                parallel=_parallel(),
+                services=services,
+                on_lock_wait=_lock_wait,
+            )
     except RuntimeFailure as exc:
         _fail_runtime(exc)
 
 
 # --- ps ---------------------------------------------------------------------------------------
+
 
 def _ports(info: dict[str, Any]) -> str:
     out = []
@@ -281,23 +340,31 @@ def _ps_rows(engine: Any, name: str, services: tuple[str, ...], all_: bool) -> l
             continue
         labels = info.get("Labels") or {}
         created = datetime.datetime.fromtimestamp(int(info.get("Created") or 0), datetime.timezone.utc)
-        rows.append({
-            "ID": info.get("Id", "")[:12],
-            "Name": seen.name,
-            "Image": info.get("Image", ""),
-            "Command": info.get("Command", ""),
-            "Project": labels.get("com.docker.compose.project", name),
-            "Service": seen.service,
-            "Number": seen.number,
-            "State": seen.state,
-            "Health": seen.health or "",
-            "Status": info.get("Status", ""),
-            "CreatedAt": created.strftime("%Y-%m-%d %H:%M:%S +0000 UTC"),
-            "Ports": _ports(info),
-            "Publishers": [{"URL": p.get("IP", ""), "TargetPort": p.get("PrivatePort"),
-                            "PublishedPort": p.get("PublicPort", 0), "Protocol": p.get("Type", "tcp")}
-                           for p in info.get("Ports") or []],
-        })
+        rows.append(
+            {
+                "ID": info.get("Id", "")[:12],
+                "Name": seen.name,
+                "Image": info.get("Image", ""),
+                "Command": info.get("Command", ""),
+                "Project": labels.get("com.docker.compose.project", name),
+                "Service": seen.service,
+                "Number": seen.number,
+                "State": seen.state,
+                "Health": seen.health or "",
+                "Status": info.get("Status", ""),
+                "CreatedAt": created.strftime("%Y-%m-%d %H:%M:%S +0000 UTC"),
+                "Ports": _ports(info),
+                "Publishers": [
+                    {
+                        "URL": p.get("IP", ""),
+                        "TargetPort": p.get("PrivatePort"),
+                        "PublishedPort": p.get("PublicPort", 0),
+                        "Protocol": p.get("Type", "tcp"),
+                    }
+                    for p in info.get("Ports") or []
+                ],
+            }
+        )
     rows.sort(key=lambda r: (r["Service"], r["Number"]))
     return rows
 
@@ -307,8 +374,14 @@ def _ps_rows(engine: Any, name: str, services: tuple[str, ...], all_: bool) -> l
 @click.argument("services", nargs=-1)
 @click.option("-a", "--all", "all_", is_flag=True, help="Show stopped containers too.")
 @click.option("-q", "--quiet", is_flag=True, help="Only print container IDs.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="table, or json (one object per line, as compose prints it).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table, or json (one object per line, as compose prints it).",
+)
 @handle_errors
 def ps_command(services: tuple[str, ...], all_: bool, quiet: bool, fmt: str, **kwargs: Any) -> None:
     """List the project's containers (of the named services only, when given).
@@ -324,8 +397,9 @@ def ps_command(services: tuple[str, ...], all_: bool, quiet: bool, fmt: str, **k
         if project is None and services:
             from supervisor.runtime.engine import observed_container
 
-            _check_running_services(name, {observed_container(c).service for c in engine.containers(name, all=True)},
-                                    services)
+            _check_running_services(
+                name, {observed_container(c).service for c in engine.containers(name, all=True)}, services
+            )
         rows = _ps_rows(engine, name, services, all_)
     except RuntimeFailure as exc:
         _fail_runtime(exc)
@@ -338,14 +412,25 @@ def ps_command(services: tuple[str, ...], all_: bool, quiet: bool, fmt: str, **k
             click.echo(json.dumps(row))
         return
     headers = ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]
-    table = [[r["Name"], r["Image"], '"' + r["Command"][:20] + ("…" if len(r["Command"]) > 20 else "") + '"',
-              r["Service"], r["CreatedAt"], r["Status"], r["Ports"]] for r in rows]
+    table = [
+        [
+            r["Name"],
+            r["Image"],
+            '"' + r["Command"][:20] + ("…" if len(r["Command"]) > 20 else "") + '"',
+            r["Service"],
+            r["CreatedAt"],
+            r["Status"],
+            r["Ports"],
+        ]
+        for r in rows
+    ]
     widths = [max([len(h)] + [len(str(row[i])) for row in table]) for i, h in enumerate(headers)]
     for row in [headers] + table:
         click.echo("   ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
 
 
 # --- logs -------------------------------------------------------------------------------------
+
 
 @main.command("logs", short_help="Show the containers' output.")
 @logs_compose_options
@@ -386,11 +471,18 @@ def logs_command(services: tuple[str, ...], follow: bool, tail: str, no_log_pref
 
 # --- restart ----------------------------------------------------------------------------------
 
+
 @main.command("restart", short_help="Restart the project's containers.")
 @compose_options
 @click.argument("services", nargs=-1)
-@click.option("-t", "--timeout", type=int, default=None, metavar="SECONDS",
-              help="Shutdown timeout (default: each container's stop_grace_period).")
+@click.option(
+    "-t",
+    "--timeout",
+    type=int,
+    default=None,
+    metavar="SECONDS",
+    help="Shutdown timeout (default: each container's stop_grace_period).",
+)
 @handle_errors
 def restart_command(services: tuple[str, ...], timeout: Optional[int], **kwargs: Any) -> None:
     """Restart the project's containers (dependencies first; dependents with restart: true follow).
@@ -408,21 +500,32 @@ def restart_command(services: tuple[str, ...], timeout: Optional[int], **kwargs:
         if project is None and services:
             from supervisor.runtime.engine import observed_container
 
-            _check_running_services(name, {observed_container(c).service for c in engine.containers(name, all=True)},
-                                    services)
+            _check_running_services(
+                name, {observed_container(c).service for c in engine.containers(name, all=True)}, services
+            )
         with _progress() as progress:
-            O.restart(engine, project, name, services, progress, timeout=timeout, parallel=_parallel(),
-                      on_lock_wait=_lock_wait)
+            O.restart(
+                engine,
+                project,
+                name,
+                services,
+                progress,
+                timeout=timeout,
+                parallel=_parallel(),
+                on_lock_wait=_lock_wait,
+            )
     except RuntimeFailure as exc:
         _fail_runtime(exc)
 
 
 # --- status -----------------------------------------------------------------------------------
 
+
 @main.command("status", short_help="The running stack next to its files: drift, cursor rows.")
 @compose_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Output format.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+)
 @click.option("--no-worker", is_flag=True, help="Don't ask the worker containers for their health report.")
 @handle_errors
 def status_command(fmt: str, no_worker: bool, **kwargs: Any) -> None:
@@ -454,8 +557,11 @@ def status_command(fmt: str, no_worker: bool, **kwargs: Any) -> None:
         if not no_worker:
             for view in views:
                 svc = project.services.get(view.service)
-                if svc is None or view.state != "running" or not is_worker_service(view.service, svc.config,
-                                                                                   svc.extensions):
+                if (
+                    svc is None
+                    or view.state != "running"
+                    or not is_worker_service(view.service, svc.config, svc.extensions)
+                ):
                     continue
                 health, raw = worker_health(engine, view.id)
                 workers[view.name] = health.summary() if health else f"no report ({raw})"
@@ -497,7 +603,7 @@ def _print_status(report: Any, workers: dict[str, str], secrets: frozenset[str] 
             running = "unset" if var.running is None else mask_value(var.name, var.running)
             configured = "unset" if var.configured is None else mask_value(var.name, var.configured)
             echo(f"    {var.name}: running {running}, files {configured} [{var.origin}]{mark}")
-        writes = ", ".join(f"{w.role} -> \"{w.cursor}\"" for w in svc.running_writers) or "nothing"
+        writes = ", ".join(f'{w.role} -> "{w.cursor}"' for w in svc.running_writers) or "nothing"
         echo(f"    writes: {writes}")
     echo("\nfirehose_cursor")
     if report.cursors is None:
@@ -508,8 +614,10 @@ def _print_status(report: Any, workers: dict[str, str], secrets: frozenset[str] 
         for row, writers in report.cursors:
             who = ", ".join(f"{w.service} ({w.role})" for w in writers) or "no running writer"
             shown = row.to_json()
-            echo(f"  {row.service}: cursor {shown['cursor'] or '-'}, last event {shown['last_event_time'] or '-'}, "
-                 f"updated {shown['updated_at']} by {who}")
+            echo(
+                f"  {row.service}: cursor {shown['cursor'] or '-'}, last event {shown['last_event_time'] or '-'}, "
+                f"updated {shown['updated_at']} by {who}"
+            )
     if report.findings:
         echo("\nfindings")
         for finding in report.findings:

@@ -23,14 +23,18 @@ def _options(func: Any) -> Any:
     # One option per variable; every value is parsed by parse_config, so options take strings.
     for var in reversed(VARIABLES):
         default = f"env {var.name}, required" if var.default is None else f"env {var.name}, default {var.default}"
-        func = click.option(var.option, var.name.lower(), default=None, metavar="VALUE",
-                            help=f"{var.help} [{default}]")(func)
+        func = click.option(
+            var.option, var.name.lower(), default=None, metavar="VALUE", help=f"{var.help} [{default}]"
+        )(func)
     return func
 
 
-@main.group("worker", invoke_without_command=True,
-            short_help="Run the unified worker: firehose into PostgreSQL, backfill on worker 0.",
-            context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@main.group(
+    "worker",
+    invoke_without_command=True,
+    short_help="Run the unified worker: firehose into PostgreSQL, backfill on worker 0.",
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @_options
 @click.option("--print-config", is_flag=True, help="Print the checked configuration (secrets masked) and exit.")
 @click.pass_context
@@ -61,10 +65,19 @@ def worker_group(ctx: click.Context, print_config: bool, **options: Optional[str
 
 @worker_group.command("healthcheck")
 @click.option("--json", "as_json", is_flag=True, help="Print the health document as JSON.")
-@click.option("--url", default=None, metavar="URL",
-              help="Health URL [default: http://127.0.0.1:$HEALTH_PORT/health, HEALTH_PORT default 8081].")
-@click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(min=0.001, max=3600),
-              help="Seconds to wait for the answer.")
+@click.option(
+    "--url",
+    default=None,
+    metavar="URL",
+    help="Health URL [default: http://127.0.0.1:$HEALTH_PORT/health, HEALTH_PORT default 8081].",
+)
+@click.option(
+    "--timeout",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0.001, max=3600),
+    help="Seconds to wait for the answer.",
+)
 def healthcheck_command(as_json: bool, url: Optional[str], timeout: float) -> None:
     """Exit 0 when the worker answers healthy, 1 otherwise (for a Docker HEALTHCHECK).
 
@@ -103,8 +116,12 @@ def healthcheck_command(as_json: bool, url: Optional[str], timeout: float) -> No
 
         result = dataclasses.replace(result, error=mask_text(result.error))
     if as_json:
-        click.echo(json.dumps(result.document if result.document is not None
-                              else {"status": "unreachable", "error": result.error}, indent=2))
+        click.echo(
+            json.dumps(
+                result.document if result.document is not None else {"status": "unreachable", "error": result.error},
+                indent=2,
+            )
+        )
     else:
         click.echo(result.summary(), err=not result.ok)
     sys.exit(EXIT_OK if result.ok else EXIT_FINDINGS)

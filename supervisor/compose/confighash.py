@@ -18,8 +18,15 @@ import json
 import math
 from typing import Any, Mapping, Optional
 
-__all__ = ["COMPOSE_GO_VERSION", "HASH_EXCLUDED", "service_hash", "hash_document", "go_json", "resolve_references",
-           "unresolved_view"]
+__all__ = [
+    "COMPOSE_GO_VERSION",
+    "HASH_EXCLUDED",
+    "service_hash",
+    "hash_document",
+    "go_json",
+    "resolve_references",
+    "unresolved_view",
+]
 
 #: The compose-go release whose model this module serialises (inside compose 2.40.3).
 COMPOSE_GO_VERSION = "2.9.1"
@@ -42,44 +49,82 @@ _S = {
         "ports privileged pull_policy read_only restart runtime scale secrets security_opt shm_size stdin_open "
         "stop_grace_period stop_signal storage_opt sysctls tmpfs tty ulimits use_api_socket user userns_mode "
         "uts volume_driver volumes volumes_from working_dir post_start pre_stop",
-        {"build": "build", "develop": "develop", "blkio_config": "blkio", "configs": "[file_ref",
-         "credential_spec": "credential_spec", "depends_on": "{dependency", "deploy": "deploy",
-         "devices": "[device", "provider": "provider", "env_file": "[env_file", "extends": "extends",
-         "gpus": "[device_request", "healthcheck": "healthcheck", "logging": "logging",
-         "models": "{service_model", "networks": "{service_network", "ports": "[port",
-         "secrets": "[file_ref", "ulimits": "{ulimit", "volumes": "[volume", "post_start": "[hook",
-         "pre_stop": "[hook"}),
+        {
+            "build": "build",
+            "develop": "develop",
+            "blkio_config": "blkio",
+            "configs": "[file_ref",
+            "credential_spec": "credential_spec",
+            "depends_on": "{dependency",
+            "deploy": "deploy",
+            "devices": "[device",
+            "provider": "provider",
+            "env_file": "[env_file",
+            "extends": "extends",
+            "gpus": "[device_request",
+            "healthcheck": "healthcheck",
+            "logging": "logging",
+            "models": "{service_model",
+            "networks": "{service_network",
+            "ports": "[port",
+            "secrets": "[file_ref",
+            "ulimits": "{ulimit",
+            "volumes": "[volume",
+            "post_start": "[hook",
+            "pre_stop": "[hook",
+        },
+    ),
     "provider": ("type options", {}),
     "build": (
         "context dockerfile dockerfile_inline entitlements args provenance sbom ssh labels cache_from cache_to "
         "no_cache additional_contexts pull extra_hosts isolation network target secrets shm_size tags ulimits "
         "platforms privileged",
-        {"secrets": "[file_ref", "ulimits": "{ulimit"}),
-    "blkio": ("weight weight_device device_read_bps device_read_iops device_write_bps device_write_iops",
-              {"weight_device": "[weight_device", "device_read_bps": "[throttle", "device_read_iops": "[throttle",
-               "device_write_bps": "[throttle", "device_write_iops": "[throttle"}),
+        {"secrets": "[file_ref", "ulimits": "{ulimit"},
+    ),
+    "blkio": (
+        "weight weight_device device_read_bps device_read_iops device_write_bps device_write_iops",
+        {
+            "weight_device": "[weight_device",
+            "device_read_bps": "[throttle",
+            "device_read_iops": "[throttle",
+            "device_write_bps": "[throttle",
+            "device_write_iops": "[throttle",
+        },
+    ),
     "weight_device": ("Path Weight", {}),
     "throttle": ("Path Rate", {}),
     "device": ("source target permissions", {}),
     "logging": ("driver options", {}),
-    "deploy": ("mode replicas labels update_config rollback_config resources restart_policy placement "
-               "endpoint_mode",
-               {"update_config": "update", "rollback_config": "update", "resources": "resources",
-                "restart_policy": "restart_policy", "placement": "placement"}),
+    "deploy": (
+        "mode replicas labels update_config rollback_config resources restart_policy placement endpoint_mode",
+        {
+            "update_config": "update",
+            "rollback_config": "update",
+            "resources": "resources",
+            "restart_policy": "restart_policy",
+            "placement": "placement",
+        },
+    ),
     "update": ("parallelism delay failure_action monitor max_failure_ratio order", {}),
     "resources": ("limits reservations", {"limits": "resource", "reservations": "resource"}),
-    "resource": ("cpus memory pids devices generic_resources",
-                 {"devices": "[device_request", "generic_resources": "[generic_resource"}),
+    "resource": (
+        "cpus memory pids devices generic_resources",
+        {"devices": "[device_request", "generic_resources": "[generic_resource"},
+    ),
     "generic_resource": ("discrete_resource_spec", {"discrete_resource_spec": "discrete"}),
     "discrete": ("kind value", {}),
     "restart_policy": ("condition delay max_attempts window", {}),
     "placement": ("constraints preferences max_replicas_per_node", {"preferences": "[preference"}),
     "preference": ("spread", {}),
-    "service_network": ("aliases driver_opts gw_priority interface_name ipv4_address ipv6_address "
-                        "link_local_ips mac_address priority", {}),
+    "service_network": (
+        "aliases driver_opts gw_priority interface_name ipv4_address ipv6_address link_local_ips mac_address priority",
+        {},
+    ),
     "port": ("name mode host_ip target published protocol app_protocol", {}),
-    "volume": ("type source target read_only consistency bind volume tmpfs image",
-               {"bind": "bind", "volume": "volume_options", "tmpfs": "tmpfs", "image": "image_options"}),
+    "volume": (
+        "type source target read_only consistency bind volume tmpfs image",
+        {"bind": "bind", "volume": "volume_options", "tmpfs": "tmpfs", "image": "image_options"},
+    ),
     "bind": ("selinux propagation create_host_path recursive", {}),
     "volume_options": ("labels nocopy subpath", {}),
     "tmpfs": ("size mode", {}),
@@ -199,8 +244,9 @@ def resolve_references(view: dict[str, Any], references: Mapping[str, str]) -> d
     return view
 
 
-def unresolved_view(config: Mapping[str, Any], declared_environment: Mapping[str, Optional[str]],
-                    env_files: list[Mapping[str, Any]]) -> dict[str, Any]:
+def unresolved_view(
+    config: Mapping[str, Any], declared_environment: Mapping[str, Optional[str]], env_files: list[Mapping[str, Any]]
+) -> dict[str, Any]:
     """The service as ``docker compose config --hash`` sees it: env files listed, not read.
 
     ``declared_environment`` is the service's own ``environment:`` (bare names already looked up

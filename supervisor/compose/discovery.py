@@ -153,15 +153,19 @@ def _find_default_files(start: str, warnings: list[str]) -> list[str]:
         candidates = [os.path.join(folder, n) for n in DEFAULT_FILE_NAMES if os.path.isfile(os.path.join(folder, n))]
         if candidates:
             if len(candidates) > 1:
-                warnings.append(f"Found multiple config files with supported names: {', '.join(candidates)}\n"
-                                f"Using {candidates[0]}")
+                warnings.append(
+                    f"Found multiple config files with supported names: {', '.join(candidates)}\nUsing {candidates[0]}"
+                )
             found = [candidates[0]]
-            overrides = [os.path.join(folder, n) for n in DEFAULT_OVERRIDE_FILE_NAMES
-                         if os.path.isfile(os.path.join(folder, n))]
+            overrides = [
+                os.path.join(folder, n) for n in DEFAULT_OVERRIDE_FILE_NAMES if os.path.isfile(os.path.join(folder, n))
+            ]
             if overrides:
                 if len(overrides) > 1:
-                    warnings.append(f"Found multiple override files with supported names: {', '.join(overrides)}\n"
-                                    f"Using {overrides[0]}")
+                    warnings.append(
+                        f"Found multiple override files with supported names: {', '.join(overrides)}\n"
+                        f"Using {overrides[0]}"
+                    )
                 found.append(overrides[0])
             return found
         parent = os.path.dirname(folder)
@@ -212,5 +216,13 @@ def discover(options: LoadOptions) -> Discovery:
     elif env.get("COMPOSE_PROJECT_NAME", ("",))[0]:
         name = check_project_name(env["COMPOSE_PROJECT_NAME"][0])
 
-    return Discovery(cwd=cwd, files=files, working_dir=working_dir, environment=env, env_files=env_files,
-                     profiles=profiles, project_name=name, warnings=warnings)
+    return Discovery(
+        cwd=cwd,
+        files=files,
+        working_dir=working_dir,
+        environment=env,
+        env_files=env_files,
+        profiles=profiles,
+        project_name=name,
+        warnings=warnings,
+    )

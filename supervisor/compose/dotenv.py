@@ -34,7 +34,7 @@ import bisect
 import dataclasses
 import re
 import unicodedata
-from typing import Optional
+from typing import Any, Optional
 
 from supervisor.compose.model import ComposeError, Location
 from supervisor.compose.template import Lookup, Reference, TemplateError, quote_go
@@ -66,7 +66,15 @@ _LINE_SPACE = frozenset("\t\v\f\r \x85\xa0")
 _EXPORT = re.compile(r"export[\t\n\f\r ]+")
 _ESCAPE = re.compile(r'\\(?:[abcfnrtv$"\\]|0[0-9]{0,3})')
 _SIMPLE_ESCAPES = {
-    "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", '"': '"', "\\": "\\",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    '"': '"',
+    "\\": "\\",
 }
 
 
@@ -113,7 +121,7 @@ class DotenvEntry:
     value: str
     line: int
     raw: str
-    references: tuple = ()
+    references: tuple[Any, ...] = ()
     inherited: bool = False
 
 
@@ -136,8 +144,7 @@ class _Parser:
     messages quote; ``_position`` gives the real line and column.
     """
 
-    def __init__(self, text: str, path: str, lookup: Lookup, interpolate: bool,
-                 out: Optional[dict[str, str]] = None):
+    def __init__(self, text: str, path: str, lookup: Lookup, interpolate: bool, out: Optional[dict[str, str]] = None):
         self.text = text
         self.path = path
         self.lookup = lookup
@@ -234,9 +241,7 @@ class _Parser:
             if ch in "_.-[]" or unicodedata.category(ch)[0] in "LN":
                 continue
             first_line = text[pos:].split("\n", 1)[0]
-            raise self._error(
-                i, f"unexpected character {quote_go(ch)} in variable name {quote_go(first_line)}"
-            )
+            raise self._error(i, f"unexpected character {quote_go(ch)} in variable name {quote_go(first_line)}")
         # No terminator before the end: compose reads what is left as the
         # value of an empty key.
         return "", pos, False
@@ -312,7 +317,7 @@ class _Parser:
 def _expand_escapes(text: str) -> str:
     """compose's escape handling for double-quoted values (before interpolation)."""
 
-    def replace(match: re.Match) -> str:
+    def replace(match: re.Match[str]) -> str:
         seq = match.group(0)
         if seq == "\\$":
             # Left for the interpolation step, which reads $$ as a literal $.
@@ -330,7 +335,11 @@ def _expand_escapes(text: str) -> str:
 
 
 def parse_dotenv(
-    text: str, *, path: str, lookup: Optional[Lookup] = None, interpolate: bool = True,
+    text: str,
+    *,
+    path: str,
+    lookup: Optional[Lookup] = None,
+    interpolate: bool = True,
     out: Optional[dict[str, str]] = None,
 ) -> list[DotenvEntry]:
     """Parse compose's ``.env`` format; see the module docstring for the rules.
@@ -355,8 +364,11 @@ def read_env_text(path: str, *, raw_format: bool = False) -> str:
     try:
         data = read_input(path, _MAX_ENV_FILE_BYTES)
     except InputTooLarge:
-        raise DotenvError(f"env file is larger than {_MAX_ENV_FILE_BYTES // (1024 * 1024)} MiB; refusing to load it",
-                          Location(path), raw_format=raw_format) from None
+        raise DotenvError(
+            f"env file is larger than {_MAX_ENV_FILE_BYTES // (1024 * 1024)} MiB; refusing to load it",
+            Location(path),
+            raw_format=raw_format,
+        ) from None
     except InputRefused as err:
         raise DotenvError(f"env file {err.strerror}", Location(path), raw_format=raw_format) from None
     except OSError as err:
@@ -366,13 +378,14 @@ def read_env_text(path: str, *, raw_format: bool = False) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
-        raise DotenvError(
-            "env file is not valid UTF-8", Location(path, line), raw_format=raw_format
-        ) from err
+        raise DotenvError("env file is not valid UTF-8", Location(path, line), raw_format=raw_format) from err
 
 
 def read_dotenv(
-    path: str, *, lookup: Optional[Lookup] = None, interpolate: bool = True,
+    path: str,
+    *,
+    lookup: Optional[Lookup] = None,
+    interpolate: bool = True,
     out: Optional[dict[str, str]] = None,
 ) -> list[DotenvEntry]:
     """Read ``path`` (UTF-8, BOM allowed) and parse it with :func:`parse_dotenv`."""

@@ -36,8 +36,9 @@ def environment_entries(value: Any, where: str, declared: Optional[Location] = N
         items = []
         for key, item in value.items():
             if isinstance(item, (dict, list)):
-                raise ComposeError(f"{where}.environment.{key} must be a string, number, boolean or null",
-                                   keylocs.get(key))
+                raise ComposeError(
+                    f"{where}.environment.{key} must be a string, number, boolean or null", keylocs.get(key)
+                )
             raw, refs = raws.get(key, (None, []))
             text = key if item is None else f"{key}={format_value(item)}"
             items.append(EnvStr(text, raw, refs, keylocs.get(key)))
@@ -68,15 +69,14 @@ def environment_entries(value: Any, where: str, declared: Optional[Location] = N
     raise ComposeError(f"{where}.environment must be a mapping", getattr(value, "loc", None) or declared)
 
 
-def resolve_bare_variables(entries: list, project_env: ProjectEnv) -> LList:
+def resolve_bare_variables(entries: list[Any], project_env: ProjectEnv) -> LList:
     """``ResolveEnvironment``: a bare ``K`` takes the project environment's value when it has one."""
     out = LList(loc=getattr(entries, "loc", None))
     locs = getattr(entries, "locs", [None] * len(entries))
     for entry, loc in zip(entries, locs):
         if "=" not in entry and entry in project_env:
             value, origin = project_env[entry]
-            resolved = EnvStr(f"{entry}={value}", None, [_ProjectRef(entry, value)],
-                              getattr(entry, "loc", None))
+            resolved = EnvStr(f"{entry}={value}", None, [_ProjectRef(entry, value)], getattr(entry, "loc", None))
             resolved.beaten = getattr(entry, "beaten", [])
             entry = resolved
         out.append(entry)
@@ -102,14 +102,18 @@ def _substitutions(references: Any, lookup_origin: Any) -> list[Substitution]:
     return out
 
 
-EnvFileCache = dict[str, list[tuple[list, list]]]
+EnvFileCache = dict[str, list[tuple[list[Any], list[Any]]]]
 
 
-def _env_file_values(env_files: list, project_env: ProjectEnv, where: str,
-                     warnings: Optional[list[str]] = None,
-                     own: Optional[dict[str, EnvValue]] = None,
-                     cache: Optional[EnvFileCache] = None,
-                     declared: Optional[Location] = None) -> dict[str, list[EnvValue]]:
+def _env_file_values(
+    env_files: list[Any],
+    project_env: ProjectEnv,
+    where: str,
+    warnings: Optional[list[str]] = None,
+    own: Optional[dict[str, EnvValue]] = None,
+    cache: Optional[EnvFileCache] = None,
+    declared: Optional[Location] = None,
+) -> dict[str, list[EnvValue]]:
     """Every value the ``env_file:`` entries give, per variable, in order.
 
     ``declared`` is where the service's ``env_file:`` is written: a file that cannot be reached is
@@ -158,8 +162,7 @@ def _env_file_values(env_files: list, project_env: ProjectEnv, where: str,
         if failure is not None:
             if required is False and failure == "no such file or directory":
                 continue
-            raise ComposeError(f"env file {path} not found: stat {path}: {failure}",
-                               declared or Location(path))
+            raise ComposeError(f"env file {path} not found: stat {path}: {failure}", declared or Location(path))
         try:
             if isinstance(item, dict) and item.get("format") == "raw":
                 entries = read_raw_env(path, lookup=lookup)
@@ -196,12 +199,12 @@ class _Recorder:
         self.trace: list[tuple[int, str, Optional[str]]] = []
 
     def ask(self, layer: int, name: str) -> Optional[str]:
-        answer = self.layers[layer](name)
+        answer: Optional[str] = self.layers[layer](name)
         self.trace.append((layer, name, answer))
         return answer
 
 
-def _cached_env_file(path: str, high: Any, low: Any, cache: Optional[EnvFileCache]) -> list:
+def _cached_env_file(path: str, high: Any, low: Any, cache: Optional[EnvFileCache]) -> list[Any]:
     """:func:`_read_env_file`, reusing an earlier parse of ``path`` whose lookups get the same answers now.
 
     Services share env files: one load parses each once, as long as its templates resolve alike.
@@ -219,7 +222,7 @@ def _cached_env_file(path: str, high: Any, low: Any, cache: Optional[EnvFileCach
     return entries
 
 
-def _read_env_file(path: str, recorder: _Recorder) -> list:
+def _read_env_file(path: str, recorder: _Recorder) -> list[Any]:
     """Read one ``env_file``, entry by entry, so each template sees the entries above it first."""
     from supervisor.compose.dotenv import DotenvError, parse_dotenv, read_env_text
 
@@ -243,7 +246,7 @@ def _read_env_file(path: str, recorder: _Recorder) -> list:
     starts = [entry.line for entry in entries] + [len(lines) + 1]
     out = []
     for index, entry in enumerate(entries):
-        chunk = "\n".join(lines[starts[index] - 1: starts[index + 1] - 1])
+        chunk = "\n".join(lines[starts[index] - 1 : starts[index + 1] - 1])
         if index + 1 < len(entries):
             chunk += "\n"  # the line break before the next entry ends this one
         offset = starts[index] - 1
@@ -278,9 +281,13 @@ def _environment_record(entry: Any, project_env: ProjectEnv) -> EnvValue:
     )
 
 
-def resolve_service_environment(service: dict, project_env: ProjectEnv, where: str,
-                                warnings: Optional[list[str]] = None,
-                                cache: Optional[EnvFileCache] = None) -> dict[str, EnvValue]:
+def resolve_service_environment(
+    service: dict[Any, Any],
+    project_env: ProjectEnv,
+    where: str,
+    warnings: Optional[list[str]] = None,
+    cache: Optional[EnvFileCache] = None,
+) -> dict[str, EnvValue]:
     """The container environment of one service: ``env_file:`` then ``environment:``, with provenance.
 
     Templates of the env files that use an unset variable add compose's warning to ``warnings``.
@@ -291,9 +298,15 @@ def resolve_service_environment(service: dict, project_env: ProjectEnv, where: s
         history = [_environment_record(old, project_env) for old in getattr(entry, "beaten", [])]
         record = _environment_record(entry, project_env)
         own.setdefault(record.name, []).extend(history + [record])
-    chains = _env_file_values(service.get("env_file") or [], project_env, where, warnings,
-                              {name: chain[-1] for name, chain in own.items()}, cache,
-                              key_location(service, "env_file"))
+    chains = _env_file_values(
+        service.get("env_file") or [],
+        project_env,
+        where,
+        warnings,
+        {name: chain[-1] for name, chain in own.items()},
+        cache,
+        key_location(service, "env_file"),
+    )
     for name, chain in own.items():
         chains.setdefault(name, []).extend(chain)
     out: dict[str, EnvValue] = {}

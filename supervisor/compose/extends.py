@@ -18,7 +18,7 @@ from supervisor.compose.yamlsource import LMap, key_location
 __all__ = ["apply_extends", "LoadFile"]
 
 #: Loads another compose file for ``extends`` (path) -> its canonical model.
-LoadFile = Callable[[str], dict]
+LoadFile = Callable[[str], dict[Any, Any]]
 #: Why a path cannot be reached (path) -> a reason, or None when it exists (the loader's file system).
 Reach = Callable[[str], Optional[str]]
 
@@ -27,8 +27,14 @@ def _always(path: str) -> Optional[str]:
     return None
 
 
-def apply_extends(model: dict, filename: str, base_dir: str, load_file: LoadFile,
-                  chain: Optional[list[tuple[str, str]]] = None, reach: Reach = _always) -> None:
+def apply_extends(
+    model: dict[Any, Any],
+    filename: str,
+    base_dir: str,
+    load_file: LoadFile,
+    chain: Optional[list[tuple[str, str]]] = None,
+    reach: Reach = _always,
+) -> None:
     """Resolve every ``extends`` of ``model`` (the tree of ``filename``) in place.
 
     ``reach`` says why another file cannot be reached (checked before ``load_file``, so that the
@@ -43,16 +49,24 @@ def apply_extends(model: dict, filename: str, base_dir: str, load_file: LoadFile
         _extend(name, services, filename, base_dir, load_file, list(chain or []), reach)
 
 
-def _cycle_error(chain: list[tuple[str, str]], added: tuple[str, str],
-                 where: Optional[Location] = None) -> ComposeError:
+def _cycle_error(
+    chain: list[tuple[str, str]], added: tuple[str, str], where: Optional[Location] = None
+) -> ComposeError:
     lines = ["Circular reference:", f"  {chain[0][1]} in {chain[0][0]}"]
     for file, service in chain[1:] + [added]:
         lines.append(f"  extends {service} in {file}")
     return ComposeError("\n".join(lines), where)
 
 
-def _extend(name: str, services: dict, filename: str, base_dir: str, load_file: LoadFile,
-            chain: list[tuple[str, str]], reach: Reach) -> Any:
+def _extend(
+    name: str,
+    services: dict[Any, Any],
+    filename: str,
+    base_dir: str,
+    load_file: LoadFile,
+    chain: list[tuple[str, str]],
+    reach: Reach,
+) -> Any:
     service = services.get(name)
     if service is None:
         return None
@@ -87,8 +101,7 @@ def _extend(name: str, services: dict, filename: str, base_dir: str, load_file: 
             raise ComposeError(f'cannot extend service "{name}" in {ref_file}: no services section', where)
         ref_services = other_services
         if ref not in ref_services:
-            raise ComposeError(f'cannot extend service "{name}" in {file}: service "{ref}" not found in {file}',
-                               where)
+            raise ComposeError(f'cannot extend service "{name}" in {file}: service "{ref}" not found in {file}', where)
         ref_dir = os.path.dirname(ref_file)
     elif ref not in services:
         raise ComposeError(f'cannot extend service "{name}" in {filename}: service "{ref}" not found', where)

@@ -86,7 +86,7 @@ def format_float(value: float) -> str:
     if magnitude >= len(digits) - 1:
         return sign + digits + "0" * (magnitude - len(digits) + 1)
     if magnitude >= 0:
-        return sign + digits[: magnitude + 1] + "." + digits[magnitude + 1:]
+        return sign + digits[: magnitude + 1] + "." + digits[magnitude + 1 :]
     return sign + "0." + "0" * (-magnitude - 1) + digits
 
 
@@ -103,8 +103,16 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
-          "h": 3600 * 10**9}
+_UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "μs": 1_000,
+    "ms": 1_000_000,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+}
 _DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
 
 
@@ -128,8 +136,9 @@ def parse_duration(text: str) -> int:
                 raise GoConvError(f'time: missing unit in duration "{original}"')
             if match is None and re.match(r"[0-9.]+", text[pos:]):
                 unit = re.sub(r"^[0-9.]+", "", text[pos:])
-                raise GoConvError(f'time: unknown unit "{unit[:1] if not unit[:2].isalpha() else unit}" '
-                                  f'in duration "{original}"')
+                raise GoConvError(
+                    f'time: unknown unit "{unit[:1] if not unit[:2].isalpha() else unit}" in duration "{original}"'
+                )
             raise GoConvError(f'time: invalid duration "{original}"')
         number = float(match.group(1))
         total += round(number * _UNITS[match.group(2)])

@@ -18,12 +18,12 @@ from supervisor.compose.yamlsource import key_location
 __all__ = ["apply_include", "LoadProject"]
 
 #: (files, project folder, env files) -> the included project's model.
-LoadProject = Callable[[list[str], str, list[str]], dict]
+LoadProject = Callable[[list[str], str, list[str]], dict[Any, Any]]
 
 _SECTIONS = ("services", "volumes", "networks", "secrets", "configs")
 
 
-def _entries(value: Any, where: Any) -> list[dict]:
+def _entries(value: Any, where: Any) -> list[dict[Any, Any]]:
     if not isinstance(value, list):
         raise ComposeError("include must be a list", where)
     out = []
@@ -55,8 +55,13 @@ def _always(path: str) -> Optional[str]:
     return None
 
 
-def apply_include(model: dict, working_dir: str, load_project: LoadProject, chain: list[str],
-                  reach: Callable[[str], Optional[str]] = _always) -> None:
+def apply_include(
+    model: dict[Any, Any],
+    working_dir: str,
+    load_project: LoadProject,
+    chain: list[str],
+    reach: Callable[[str], Optional[str]] = _always,
+) -> None:
     """Import the projects listed under ``include`` into ``model`` (in place) and drop the key.
 
     ``reach`` says why a path cannot be reached, or None when it exists (the loader passes its
@@ -75,8 +80,9 @@ def apply_include(model: dict, working_dir: str, load_project: LoadProject, chai
                 raise ComposeError(f"include {path}: {failure}", where)
         if paths[0] in chain:
             cycle = chain + [paths[0]]
-            raise ComposeError("include cycle detected:\n" + cycle[0] + "\n include " + "\n include ".join(cycle[1:]),
-                               where)
+            raise ComposeError(
+                "include cycle detected:\n" + cycle[0] + "\n include " + "\n include ".join(cycle[1:]), where
+            )
         project_dir = entry.get("project_directory")
         project_dir = os.path.dirname(paths[0]) if not project_dir else os.path.join(working_dir, project_dir)
         env_files = []
@@ -100,8 +106,9 @@ def apply_include(model: dict, working_dir: str, load_project: LoadProject, chai
                 target = model[section] = type(items)()
             for name, value in items.items():
                 if name in target and target[name] != value:
-                    raise ComposeError(f"imported compose file {paths[0]} defines conflicting {section[:-1]} {name}",
-                                       where)
+                    raise ComposeError(
+                        f"imported compose file {paths[0]} defines conflicting {section[:-1]} {name}", where
+                    )
                 target[name] = value
                 if hasattr(target, "keylocs") and hasattr(items, "keylocs") and name in items.keylocs:
                     target.keylocs[name] = items.keylocs[name]

@@ -123,7 +123,7 @@ class Interpolator:
         # Compose logs a warning at every use, not once per variable.
         self.warnings.append(text)
 
-    def substitutions(self, references: list) -> list[Substitution]:
+    def substitutions(self, references: list[Any]) -> list[Substitution]:
         """Our records of the template references ``interpolate`` reported."""
         out = []
         for ref in references:
@@ -132,7 +132,7 @@ class Interpolator:
             out.append(Substitution(ref.name, ref.value, origin, bool(ref.used_default)))
         return out
 
-    def text(self, text: str, path: list[str], location: Optional[Location]) -> tuple[str, list]:
+    def text(self, text: str, path: list[str], location: Optional[Location]) -> tuple[str, list[Any]]:
         """Interpolate one string; template errors become compose's message at ``location``."""
         from supervisor.compose.template import TemplateError, interpolate, unset_warning
 

@@ -59,14 +59,19 @@ __all__ = ["load_project"]
 class _Context:
     """What one load shares between files: the environment, warnings, caches."""
 
-    def __init__(self, interpolator: Interpolator, validate: bool = True,
-                 documents: Optional[dict[str, "list | ComposeError"]] = None, verdicts: Optional[Verdicts] = None):
+    def __init__(
+        self,
+        interpolator: Interpolator,
+        validate: bool = True,
+        documents: Optional[dict[str, "list[Any] | ComposeError"]] = None,
+        verdicts: Optional[Verdicts] = None,
+    ):
         self.interpolator = interpolator
         self.validate = validate
         self.verdicts = verdicts
         # files parsed ahead (for the project name), each handed once to the load
         self.documents = documents if documents is not None else {}
-        self.extends_cache: dict[str, dict] = {}
+        self.extends_cache: dict[str, dict[Any, Any]] = {}
         self.version_warned: set[str] = set()
 
     @property
@@ -84,17 +89,18 @@ def _prepare_document(doc: Any, filename: str, ctx: _Context) -> LMap:
     if isinstance(services, dict):
         for name, service in services.items():
             if isinstance(service, dict) and "environment" in service:
-                service["environment"] = environment_entries(service["environment"], f"services.{name}",
-                                                             key_location(service, "environment"))
+                service["environment"] = environment_entries(
+                    service["environment"], f"services.{name}", key_location(service, "environment")
+                )
     # Every mapping read from YAML is an LMap.
     return cast(LMap, doc)
 
 
-def _load_for_extends(path: str, ctx: _Context) -> dict:
+def _load_for_extends(path: str, ctx: _Context) -> dict[Any, Any]:
     """Another file, loaded for ``extends``: interpolated, merged, canonical, paths absolute."""
     if path in ctx.extends_cache:
         return ctx.extends_cache[path]
-    model: dict = LMap()
+    model: dict[Any, Any] = LMap()
     for doc in read_documents(path):
         doc = _prepare_document(doc, path, ctx)
         _apply_resets(doc, model)
@@ -126,8 +132,9 @@ def _apply_resets(doc: Any, model: Any) -> None:
             _apply_resets(doc[key], previous)
 
 
-def _load_file(filename: str, model: dict, working_dir: str, ctx: _Context, chain: list[str],
-               load_included: Any) -> dict:
+def _load_file(
+    filename: str, model: dict[Any, Any], working_dir: str, ctx: _Context, chain: list[str], load_included: Any
+) -> dict[Any, Any]:
     # Documents are changed in place while loading: one parsed ahead is used once, then read afresh.
     docs = ctx.documents.pop(filename, None)
     if isinstance(docs, ComposeError):
@@ -152,9 +159,12 @@ def _load_file(filename: str, model: dict, working_dir: str, ctx: _Context, chai
         if "version" in model:
             if filename not in ctx.version_warned:
                 ctx.version_warned.add(filename)
-                ctx.warnings.append(warning_line(
-                    f"{filename}: the attribute `version` is obsolete, it will be ignored, "
-                    "please remove it to avoid potential confusion"))
+                ctx.warnings.append(
+                    warning_line(
+                        f"{filename}: the attribute `version` is obsolete, it will be ignored, "
+                        "please remove it to avoid potential confusion"
+                    )
+                )
             model.pop("version")
         canonical(model)
         ctx.warnings.extend(warning_line(text) for text in external_names(model))
@@ -162,24 +172,25 @@ def _load_file(filename: str, model: dict, working_dir: str, ctx: _Context, chai
     return model
 
 
-def _load_model(files: list[str], working_dir: str, ctx: _Context, chain: list[str]) -> dict:
-    def load_included(paths: list[str], project_dir: str, env_files: list[str]) -> dict:
+def _load_model(files: list[str], working_dir: str, ctx: _Context, chain: list[str]) -> dict[Any, Any]:
+    def load_included(paths: list[str], project_dir: str, env_files: list[str]) -> dict[Any, Any]:
         env = dict(ctx.interpolator.environment)
         _apply_dotenv(env_files, env, ctx.interpolator.warnings)
-        sub = _Context(Interpolator(env, ctx.interpolator.warnings, ctx.interpolator._warned), ctx.validate,
-                       verdicts=ctx.verdicts)
+        sub = _Context(
+            Interpolator(env, ctx.interpolator.warnings, ctx.interpolator._warned), ctx.validate, verdicts=ctx.verdicts
+        )
         sub_model = _load_model(paths, project_dir, sub, chain + files[:1])
         _resolve_bare(sub_model, env)
         return sub_model
 
-    model: dict = LMap()
+    model: dict[Any, Any] = LMap()
     for filename in files:
         model = _load_file(filename, model, working_dir, ctx, chain, load_included)
     resolve_paths(model, working_dir)
     return model
 
 
-def _resolve_bare(model: dict, env: dict) -> None:
+def _resolve_bare(model: dict[Any, Any], env: dict[Any, Any]) -> None:
     services = model.get("services")
     if isinstance(services, dict):
         for service in services.values():
@@ -197,8 +208,12 @@ def _check_files(files: list[str]) -> None:
             raise ComposeError("is a directory, not a compose file", Location(filename))
 
 
-def _project_name(discovery: Discovery, interpolator: Interpolator,
-                  parsed: dict[str, "list | ComposeError"], normalize: bool = True) -> str:
+def _project_name(
+    discovery: Discovery,
+    interpolator: Interpolator,
+    parsed: dict[str, "list[Any] | ComposeError"],
+    normalize: bool = True,
+) -> str:
     """The project name; the files parsed on the way are left in ``parsed`` for the load."""
     if discovery.project_name:
         return discovery.project_name
@@ -228,14 +243,14 @@ def _project_name(discovery: Discovery, interpolator: Interpolator,
     return name
 
 
-def _networks_used(services: dict) -> set[str]:
+def _networks_used(services: dict[Any, Any]) -> set[str]:
     used: set[str] = set()
     for service in services.values():
         used.update((service.get("networks") or {}).keys())
     return used
 
 
-def _volumes_used(services: dict) -> set[str]:
+def _volumes_used(services: dict[Any, Any]) -> set[str]:
     used: set[str] = set()
     for service in services.values():
         for volume in service.get("volumes") or []:
@@ -244,8 +259,9 @@ def _volumes_used(services: dict) -> set[str]:
     return used
 
 
-def _resource_section(model: dict, section: str, used: set[str], project: str,
-                      normalize: bool = True) -> dict[str, Any]:
+def _resource_section(
+    model: dict[Any, Any], section: str, used: set[str], project: str, normalize: bool = True
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     declared = model.get(section) or {}
     for name in sorted(used):
@@ -262,7 +278,9 @@ def _resource_section(model: dict, section: str, used: set[str], project: str,
         if section == "networks":
             item.setdefault("ipam", {})
             ipam = item["ipam"]
-            for key in [k for k, v in ipam.items() if v in ([], {}) or k == "options"] if isinstance(ipam, dict) else ():
+            for key in (
+                [k for k, v in ipam.items() if v in ([], {}) or k == "options"] if isinstance(ipam, dict) else ()
+            ):
                 # Go's omitempty (the ipam block itself is always printed); compose's model has no ipam options
                 del ipam[key]
         for key in ("labels", "driver_opts"):
@@ -274,7 +292,7 @@ def _resource_section(model: dict, section: str, used: set[str], project: str,
     return out
 
 
-def _mount_sources(declared: dict, project: str, working_dir: str, normalize: bool = True) -> dict[str, Any]:
+def _mount_sources(declared: dict[Any, Any], project: str, working_dir: str, normalize: bool = True) -> dict[str, Any]:
     """Top-level ``secrets``/``configs``: file paths made absolute, names prefixed with the project."""
     out: dict[str, Any] = {}
     for key, config in declared.items():
@@ -296,7 +314,7 @@ def _mount_sources(declared: dict, project: str, working_dir: str, normalize: bo
     return out
 
 
-def _locations(model: dict) -> dict[tuple[str, ...], Location]:
+def _locations(model: dict[Any, Any]) -> dict[tuple[str, ...], Location]:
     out: dict[tuple[str, ...], Location] = {}
     for key, loc in getattr(model, "keylocs", {}).items():
         out[(key,)] = loc
@@ -332,8 +350,9 @@ def _load_project(options: LoadOptions) -> Project:
         raise
 
 
-def _apply_label_files(config: dict[str, Any], label_files: Any, environment: dict,
-                       declared: Optional[Location] = None) -> None:
+def _apply_label_files(
+    config: dict[str, Any], label_files: Any, environment: dict[Any, Any], declared: Optional[Location] = None
+) -> None:
     """``label_file``: labels read like ``.env`` files (later files win), under the service's own ``labels``."""
     from supervisor.compose.dotenv import read_dotenv
 
@@ -352,10 +371,11 @@ def _apply_label_files(config: dict[str, Any], label_files: Any, environment: di
     config["labels"] = dict(sorted(merged.items()))
 
 
-def _mask_error(exc: ComposeError, environment: dict) -> None:
+def _mask_error(exc: ComposeError, environment: dict[Any, Any]) -> None:
     """Hide the values of secret-named variables that an error quotes (``cpus: ${API_KEY}``)."""
-    secrets = {value for name, (value, _origin) in environment.items()
-               if value and len(value) >= 4 and is_secret_name(name)}
+    secrets = {
+        value for name, (value, _origin) in environment.items() if value and len(value) >= 4 and is_secret_name(name)
+    }
     if not secrets:
         return
     exc.message = redact_words(exc.message, secrets)
@@ -367,7 +387,7 @@ def _load_discovered(discovery: Discovery, options: LoadOptions) -> Project:
     environment = dict(discovery.environment)
     interpolator = Interpolator(environment, list(discovery.warnings))
     _check_files(discovery.files)
-    parsed: dict[str, "list | ComposeError"] = {}
+    parsed: dict[str, "list[Any] | ComposeError"] = {}
     name = _project_name(discovery, interpolator, parsed, options.normalize)
     previous = environment.get("COMPOSE_PROJECT_NAME")
     if previous is None or previous[0] != name:
@@ -384,8 +404,9 @@ def _load_discovered(discovery: Discovery, options: LoadOptions) -> Project:
         if service is None:
             services_model[service_name] = service = LMap()
         if not isinstance(service, dict):
-            raise ComposeError(f"services.{service_name} must be a mapping",
-                               getattr(services_model, "keylocs", {}).get(service_name))
+            raise ComposeError(
+                f"services.{service_name} must be a mapping", getattr(services_model, "keylocs", {}).get(service_name)
+            )
     enabled, disabled = split_services(services_model, discovery.profiles)
     for service_name, service in enabled.items():
         # compose checks active services only
@@ -393,13 +414,12 @@ def _load_discovered(discovery: Discovery, options: LoadOptions) -> Project:
     check_dependencies(enabled, services_model)
     _check_external_volumes(model)
 
-    env_files: dict = {}  # env files parsed in this load, shared by the services that use them
+    env_files: dict[Any, Any] = {}  # env files parsed in this load, shared by the services that use them
 
-    def build(service_name: str, service: dict, active: bool = True) -> Service:
+    def build(service_name: str, service: dict[Any, Any], active: bool = True) -> Service:
         where = f"services.{service_name}"
         if not options.read_env_files:
-            env = resolve_service_environment({k: v for k, v in service.items() if k != "env_file"},
-                                              environment, where)
+            env = resolve_service_environment({k: v for k, v in service.items() if k != "env_file"}, environment, where)
         elif active:
             env = resolve_service_environment(service, environment, where, interpolator.warnings, env_files)
         else:
@@ -407,8 +427,9 @@ def _load_discovered(discovery: Discovery, options: LoadOptions) -> Project:
             try:
                 env = resolve_service_environment(service, environment, where, cache=env_files)
             except ComposeError:
-                env = resolve_service_environment({k: v for k, v in service.items() if k != "env_file"},
-                                                  environment, where)
+                env = resolve_service_environment(
+                    {k: v for k, v in service.items() if k != "env_file"}, environment, where
+                )
         config = output_service(service_name, service, discovery.working_dir, options.normalize)
         if active and service.get("label_file") is not None:
             _apply_label_files(config, service["label_file"], environment, key_location(service, "label_file"))
@@ -440,8 +461,9 @@ def _load_discovered(discovery: Discovery, options: LoadOptions) -> Project:
     for section in ("secrets", "configs"):
         if model.get(section):
             used = {m.get("source") for s in active.values() for m in s.get(section) or [] if isinstance(m, dict)}
-            sources = _mount_sources({k: v for k, v in model[section].items() if k in used}, name,
-                                     discovery.working_dir, options.normalize)
+            sources = _mount_sources(
+                {k: v for k, v in model[section].items() if k in used}, name, discovery.working_dir, options.normalize
+            )
             if sources:
                 config[section] = sources
     extensions = {k: plain(v) for k, v in model.items() if k.startswith("x-")}
@@ -461,7 +483,7 @@ def _load_discovered(discovery: Discovery, options: LoadOptions) -> Project:
     )
 
 
-def _resolve_build_args(config: dict, environment: dict) -> None:
+def _resolve_build_args(config: dict[Any, Any], environment: dict[Any, Any]) -> None:
     """A bare build arg takes the project environment's value; compose drops it when there is none."""
     build = config.get("build")
     args = build.get("args") if isinstance(build, dict) else None
@@ -478,37 +500,48 @@ def _resolve_build_args(config: dict, environment: dict) -> None:
         del build["args"]
 
 
-def _check_service(name: str, service: Any, services: dict, model: dict, normalize: bool = True) -> None:
+def _check_service(
+    name: str, service: Any, services: dict[Any, Any], model: dict[Any, Any], normalize: bool = True
+) -> None:
     """compose's consistency checks of one active service (``checkConsistency``)."""
     where = getattr(services, "keylocs", {}).get(name)
     if not isinstance(service, dict):
         raise ComposeError(f"services.{name} must be a mapping", where)
     if not service.get("image") and not service.get("build"):
-        raise ComposeError(f"service {name!s} has neither an image nor a build context specified: "
-                           "invalid compose project", where)
+        raise ComposeError(
+            f"service {name!s} has neither an image nor a build context specified: invalid compose project", where
+        )
     _check_references(name, service, model, where, normalize)
     if "pid" in service and service["pid"] is None:
         # compose itself crashes here (a nil interface in its normalisation)
-        raise ComposeError(f"services.{name}.pid is null: remove the key, or write host, service:NAME or "
-                           "container:NAME", key_location(service, "pid") or where)
+        raise ComposeError(
+            f"services.{name}.pid is null: remove the key, or write host, service:NAME or container:NAME",
+            key_location(service, "pid") or where,
+        )
     check = service.get("healthcheck")
     test = check.get("test") if isinstance(check, dict) else None
     if isinstance(test, list) and test and test[0] not in ("CMD", "CMD-SHELL", "NONE"):
-        raise ComposeError('healthcheck.test must start either by "CMD", "CMD-SHELL" or "NONE"',
-                           key_location(check, "test") or where)
+        raise ComposeError(
+            'healthcheck.test must start either by "CMD", "CMD-SHELL" or "NONE"', key_location(check, "test") or where
+        )
     deploy = service.get("deploy") or {}
     replicas = deploy.get("replicas") if isinstance(deploy, dict) else None
     scale = service.get("scale")
     if replicas is not None and scale is not None and replicas != scale:
-        raise ComposeError(f"services.{name}: can't set distinct values on 'scale' and 'deploy.replicas': "
-                           "invalid compose project", where)
+        raise ComposeError(
+            f"services.{name}: can't set distinct values on 'scale' and 'deploy.replicas': invalid compose project",
+            where,
+        )
     _check_resource_pairs(name, service, deploy, where)
     if isinstance(scale, int) and scale < 0:
-        raise ComposeError(f"services.{name}.scale: must be greater than or equal to 0",
-                           key_location(service, "scale") or where)
+        raise ComposeError(
+            f"services.{name}.scale: must be greater than or equal to 0", key_location(service, "scale") or where
+        )
     if isinstance(replicas, int) and replicas < 0:
-        raise ComposeError(f"services.{name}.deploy.replicas: must be greater than or equal to 0",
-                           key_location(deploy, "replicas") or where)
+        raise ComposeError(
+            f"services.{name}.deploy.replicas: must be greater than or equal to 0",
+            key_location(deploy, "replicas") or where,
+        )
 
 
 def _float32(value: Any) -> Optional[float]:
@@ -529,7 +562,7 @@ def _size(value: Any) -> Optional[int]:
         return None
 
 
-def _check_resource_pairs(name: str, service: dict, deploy: Any, where: Optional[Location]) -> None:
+def _check_resource_pairs(name: str, service: dict[Any, Any], deploy: Any, where: Optional[Location]) -> None:
     """compose refuses a top-level limit that differs from its ``deploy.resources`` twin.
 
     As compose compares them, an absent twin counts as 0: ``cpus: 1.5`` beside a
@@ -539,8 +572,12 @@ def _check_resource_pairs(name: str, service: dict, deploy: Any, where: Optional
         return
     found = deploy.get("resources")
     resources: dict[str, Any] = found if isinstance(found, dict) else {}
-    pairs = (("cpus", "limits", "cpus", _float32), ("mem_limit", "limits", "memory", _size),
-             ("mem_reservation", "reservations", "memory", _size), ("pids_limit", "limits", "pids", _float32))
+    pairs = (
+        ("cpus", "limits", "cpus", _float32),
+        ("mem_limit", "limits", "memory", _size),
+        ("mem_reservation", "reservations", "memory", _size),
+        ("pids_limit", "limits", "pids", _float32),
+    )
     for top, section, key, parse in pairs:
         part = resources.get(section)
         own = parse(service.get(top)) if service.get(top) is not None else None
@@ -548,9 +585,11 @@ def _check_resource_pairs(name: str, service: dict, deploy: Any, where: Optional
             continue
         twin = parse(part[key]) if part.get(key) is not None else 0
         if twin is not None and twin != own:
-            raise ComposeError(f"services.{name}: can't set distinct values on '{top}' and "
-                               f"'deploy.resources.{section}.{key}': invalid compose project",
-                               key_location(service, top) or where)
+            raise ComposeError(
+                f"services.{name}: can't set distinct values on '{top}' and "
+                f"'deploy.resources.{section}.{key}': invalid compose project",
+                key_location(service, top) or where,
+            )
 
 
 def _mount_sources_of(items: Any) -> list[str]:
@@ -563,10 +602,12 @@ def _mount_sources_of(items: Any) -> list[str]:
     return out
 
 
-def _check_references(name: str, service: dict, model: dict, where: Optional[Location],
-                      normalize: bool = True) -> None:
+def _check_references(
+    name: str, service: dict[Any, Any], model: dict[Any, Any], where: Optional[Location], normalize: bool = True
+) -> None:
     """Networks, named volumes, secrets and configs a service uses must be declared at the top level
     (the ``default`` network is declared by normalization, so not without it)."""
+
     def declared(section: str) -> Any:
         group = model.get(section)
         return group if isinstance(group, dict) else {}
@@ -574,32 +615,38 @@ def _check_references(name: str, service: dict, model: dict, where: Optional[Loc
     networks = service.get("networks")
     for network in networks if isinstance(networks, (dict, list)) else ():
         if (network != "default" or not normalize) and network not in declared("networks"):
-            raise ComposeError(f'service "{name}" refers to undefined network {network}: invalid compose project',
-                               where)
+            raise ComposeError(
+                f'service "{name}" refers to undefined network {network}: invalid compose project', where
+            )
     for volume in service.get("volumes") or ():
         if isinstance(volume, dict) and volume.get("type", "volume") == "volume" and volume.get("source"):
             if volume["source"] not in declared("volumes"):
-                raise ComposeError(f'service "{name}" refers to undefined volume {volume["source"]}: '
-                                   "invalid compose project", where)
+                raise ComposeError(
+                    f'service "{name}" refers to undefined volume {volume["source"]}: invalid compose project', where
+                )
     build = service.get("build")
     for source in _mount_sources_of(build.get("secrets") if isinstance(build, dict) else None):
         if source not in declared("secrets"):
-            raise ComposeError(f'service "{name}" refers to undefined build secret {source}: '
-                               "invalid compose project", where)
+            raise ComposeError(
+                f'service "{name}" refers to undefined build secret {source}: invalid compose project', where
+            )
     for section, kind in (("configs", "config"), ("secrets", "secret")):
         for source in _mount_sources_of(service.get(section)):
             if source not in declared(section):
-                raise ComposeError(f'service "{name}" refers to undefined {kind} {source}: invalid compose project',
-                                   where)
+                raise ComposeError(
+                    f'service "{name}" refers to undefined {kind} {source}: invalid compose project', where
+                )
 
 
-def _check_external_volumes(model: dict) -> None:
+def _check_external_volumes(model: dict[Any, Any]) -> None:
     """An external volume is created elsewhere: compose refuses options that would create it."""
     volumes = model.get("volumes")
-    for name, volume in (volumes.items() if isinstance(volumes, dict) else ()):
+    for name, volume in volumes.items() if isinstance(volumes, dict) else ():
         if not isinstance(volume, dict) or volume.get("external") is not True:
             continue
         for key in volume:
             if key not in ("name", "external") and not key.startswith("x-"):
-                raise ComposeError(f'volumes.{name}: conflicting parameters "external" and "{key}" specified',
-                                   key_location(volume, key))
+                raise ComposeError(
+                    f'volumes.{name}: conflicting parameters "external" and "{key}" specified',
+                    key_location(volume, key),
+                )

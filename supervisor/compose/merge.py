@@ -30,12 +30,17 @@ class EnvStr(str):
     __slots__ = ("raw", "references", "loc", "beaten")
 
     raw: Optional[str]
-    references: list
+    references: list[Any]
     loc: Optional[Location]
     beaten: list["EnvStr"]  # entries of the same variable this one replaced
 
-    def __new__(cls, text: str, raw: Optional[str] = None, references: Optional[list] = None,
-                loc: Optional[Location] = None) -> "EnvStr":
+    def __new__(
+        cls,
+        text: str,
+        raw: Optional[str] = None,
+        references: Optional[list[Any]] = None,
+        loc: Optional[Location] = None,
+    ) -> "EnvStr":
         self = super().__new__(cls, text)
         self.raw = raw
         self.references = references or []
@@ -155,8 +160,10 @@ def _merge_build(base: Any, other: Any, path: tuple[str, ...]) -> Any:
 def _merge_logging(base: Any, other: Any, path: tuple[str, ...]) -> Any:
     if base is None or other is None:
         # compose fails here (it expects two mappings); a clear refusal instead of its crash.
-        raise ComposeError(f"cannot override {'.'.join(path)}: a null logging cannot be merged",
-                           getattr(other, "loc", None) or getattr(base, "loc", None))
+        raise ComposeError(
+            f"cannot override {'.'.join(path)}: a null logging cannot be merged",
+            getattr(other, "loc", None) or getattr(base, "loc", None),
+        )
     if not isinstance(base, dict) or not isinstance(other, dict):
         return other
     if "driver" not in other or "driver" not in base or other["driver"] == base["driver"]:
@@ -248,7 +255,7 @@ _SPECIALS: list[tuple[tuple[str, ...], Callable[[Any, Any, tuple[str, ...]], Any
     (("services", "*", "tmpfs"), _merge_to_sequence),
     (("services", "*", "ulimits", "*"), _merge_ulimit),
 ]
-_SPECIALS_BY_LEN: dict[int, list] = {}
+_SPECIALS_BY_LEN: dict[int, list[Any]] = {}
 for _pattern, _merger in _SPECIALS:
     _SPECIALS_BY_LEN.setdefault(len(_pattern), []).append((_pattern, _merger))
 
@@ -270,8 +277,11 @@ def _merge_value(base: Any, other: Any, path: tuple[str, ...]) -> Any:
 
 def _takes_null(path: tuple[str, ...]) -> bool:
     """Is ``path`` merged by a rule that sees a later null (``command: null`` clears the command)?"""
-    return any(match(path, pattern) for pattern, merger in _SPECIALS_BY_LEN.get(len(path), ())
-               if merger in (_override, _merge_ulimit, _merge_logging))
+    return any(
+        match(path, pattern)
+        for pattern, merger in _SPECIALS_BY_LEN.get(len(path), ())
+        if merger in (_override, _merge_ulimit, _merge_logging)
+    )
 
 
 def _merge_mappings(base: Any, other: Any, path: tuple[str, ...]) -> Any:
@@ -297,6 +307,7 @@ def merge(base: Any, other: Any, path: tuple[str, ...] = ()) -> Any:
 
 # -- unicity -----------------------------------------------------------------
 
+
 def _key_value(item: Any, path: tuple[str, ...]) -> str:
     if isinstance(item, str):
         return item.split("=", 1)[0]
@@ -312,7 +323,8 @@ def _volume_key(item: Any, path: tuple[str, ...]) -> str:
     if isinstance(item, str):
         from supervisor.compose.normalize import parse_volume
 
-        return parse_volume(item).get("target", "")
+        parsed: str = parse_volume(item).get("target", "")
+        return parsed
     return ""
 
 
@@ -324,8 +336,10 @@ def _port_key(item: Any, path: tuple[str, ...]) -> str:
     if isinstance(item, dict):
         if "target" not in item:
             raise ComposeError(f"service ports {'.'.join(path)} is missing a target port", getattr(item, "loc", None))
-        return (f"{item.get('host_ip', '')}:{format_value(item.get('published', ''))}:"
-                f"{format_value(item['target'])}/{item.get('protocol', 'tcp')}")
+        return (
+            f"{item.get('host_ip', '')}:{format_value(item.get('published', ''))}:"
+            f"{format_value(item['target'])}/{item.get('protocol', 'tcp')}"
+        )
     return str(item)
 
 
@@ -454,7 +468,7 @@ def enforce_unicity(model: Any, services: Optional[Iterable[str]] = None) -> Any
     return model
 
 
-def _unicity_walk(node: dict, trie: dict[str, Any], path: tuple[str, ...]) -> None:
+def _unicity_walk(node: dict[Any, Any], trie: dict[str, Any], path: tuple[str, ...]) -> None:
     for part, rule in trie.items():
         keys = list(node) if part == "*" else ([part] if part in node else [])
         for key in keys:

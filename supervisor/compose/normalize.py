@@ -145,7 +145,7 @@ def parse_ports(spec: Any) -> list[dict[str, Any]]:
     host_ip = ""
     if text.startswith("["):
         end = text.find("]")
-        host_ip, text = text[1:end], text[end + 2:]
+        host_ip, text = text[1:end], text[end + 2 :]
     parts = text.rsplit(":", 2)
     if len(parts) == 3:
         host_ip, published, target = parts
@@ -278,7 +278,8 @@ def to_mapping(value: Any, *, sep: str = "=", allow_null: bool = True) -> dict[s
 
 # -- canonical (after each file) ----------------------------------------------
 
-def canonical(model: dict) -> dict:
+
+def canonical(model: dict[Any, Any]) -> dict[Any, Any]:
     """Turn the short syntaxes of ``model`` into long ones, in place (compose-go ``transform``)."""
     services = model.get("services")
     if isinstance(services, dict):
@@ -294,25 +295,26 @@ def canonical(model: dict) -> dict:
     return model
 
 
-def external_names(model: dict) -> list[str]:
+def external_names(model: dict[Any, Any]) -> list[str]:
     """The legacy ``external: {name: N}`` as ``name: N`` + ``external: true``, in place; compose's warnings."""
     warnings = []
     for section in ("volumes", "networks", "secrets", "configs"):
         group = model.get(section)
-        for key, item in (group.items() if isinstance(group, dict) else ()):
+        for key, item in group.items() if isinstance(group, dict) else ():
             external = item.get("external") if isinstance(item, dict) else None
             if not isinstance(external, dict) or "name" not in external:
                 continue
             warnings.append(f"{section}.{key}: external.name is deprecated. Please set name and external: true")
             if item.get("name") not in (None, external["name"]):
-                raise ComposeError(f"{section}.{key}: name and external.name conflict; only use name",
-                                   key_location(item, "name"))
+                raise ComposeError(
+                    f"{section}.{key}: name and external.name conflict; only use name", key_location(item, "name")
+                )
             item["name"] = external["name"]
             item["external"] = True
     return warnings
 
 
-def _canonical_service(service: dict) -> None:
+def _canonical_service(service: dict[Any, Any]) -> None:
     if isinstance(service.get("build"), str):
         service["build"] = LMap({"context": service["build"]})
     if isinstance(service.get("extends"), str):
@@ -335,8 +337,10 @@ def _canonical_service(service: dict) -> None:
                         try:
                             item[key] = parse_bool_loose(item[key])[0]
                         except GoConvError:
-                            raise ComposeError(f"depends_on.{dep}.{key}: invalid boolean: {item[key]}: use true or "
-                                               "false", key_location(item, key)) from None
+                            raise ComposeError(
+                                f"depends_on.{dep}.{key}: invalid boolean: {item[key]}: use true or false",
+                                key_location(item, key),
+                            ) from None
     env_file = service.get("env_file")
     if isinstance(env_file, (str, list)):  # anything else is left for the schema to refuse
         items = env_file if isinstance(env_file, list) else [env_file]
@@ -375,8 +379,9 @@ def _canonical_service(service: dict) -> None:
                     out.append(LMap(entry))
                     out.locs.append(loc)
             if any(isinstance(e, dict) and e.get("target") in (0, "0") for e in out[start:]):
-                raise ComposeError(f"service ports ports.[{index}] is missing a target port: give the container "
-                                   "port (1-65535)", loc)
+                raise ComposeError(
+                    f"service ports ports.[{index}] is missing a target port: give the container port (1-65535)", loc
+                )
         service["ports"] = out
     volumes = service.get("volumes")
     if isinstance(volumes, list):
@@ -420,7 +425,9 @@ def _at(*containers_and_keys: tuple[Any, Any]) -> Optional[Location]:
     return None
 
 
-def _healthcheck(check: dict, where: str, source: Any = None, loc: Optional[Location] = None) -> dict:
+def _healthcheck(
+    check: dict[Any, Any], where: str, source: Any = None, loc: Optional[Location] = None
+) -> dict[Any, Any]:
     out = dict(check)
     test = out.get("test")
     if isinstance(test, str):
@@ -435,9 +442,9 @@ def _healthcheck(check: dict, where: str, source: Any = None, loc: Optional[Loca
     return out
 
 
-def _deploy(deploy: dict, where: str, loc: Optional[Location] = None) -> dict:
+def _deploy(deploy: dict[Any, Any], where: str, loc: Optional[Location] = None) -> dict[Any, Any]:
     original = deploy
-    out = plain(deploy)
+    out: dict[Any, Any] = plain(deploy)
     if "labels" in out:
         out["labels"] = to_mapping(out["labels"], allow_null=False)
     resources = out.get("resources") or {}
@@ -446,17 +453,22 @@ def _deploy(deploy: dict, where: str, loc: Optional[Location] = None) -> dict:
         if isinstance(part, dict):
             if part.get("memory") is not None:
                 source = (original.get("resources") or {}).get(section)
-                part["memory"] = _bytes_text(part["memory"], f"{where}.deploy.resources.{section}.memory",
-                                             _at((source, "memory"), (original, "resources")) or loc)
+                part["memory"] = _bytes_text(
+                    part["memory"],
+                    f"{where}.deploy.resources.{section}.memory",
+                    _at((source, "memory"), (original, "resources")) or loc,
+                )
             if part.get("cpus") is not None:
                 cpus = part["cpus"]
                 try:
                     part["cpus"] = float(cpus) if not isinstance(cpus, float) else cpus
                 except (TypeError, ValueError):
                     source = (original.get("resources") or {}).get(section)
-                    raise ComposeError(f"{where}.deploy.resources.{section}.cpus: invalid value {cpus!r}: write a "
-                                       "number of CPUs such as 0.5", _at((source, "cpus"), (original, "resources"))
-                                       or loc) from None
+                    raise ComposeError(
+                        f"{where}.deploy.resources.{section}.cpus: invalid value {cpus!r}: write a "
+                        "number of CPUs such as 0.5",
+                        _at((source, "cpus"), (original, "resources")) or loc,
+                    ) from None
                 if part["cpus"] == int(part["cpus"]):
                     part["cpus"] = int(part["cpus"])
     out["resources"] = resources
@@ -466,15 +478,20 @@ def _deploy(deploy: dict, where: str, loc: Optional[Location] = None) -> dict:
         if isinstance(part, dict):
             for key in ("delay", "monitor"):
                 if part.get(key) is not None:
-                    part[key] = _duration(part[key], f"{where}.deploy.{policy}.{key}",
-                                          _at((original.get(policy), key), (original, policy)) or loc)
+                    part[key] = _duration(
+                        part[key],
+                        f"{where}.deploy.{policy}.{key}",
+                        _at((original.get(policy), key), (original, policy)) or loc,
+                    )
     restart = out.get("restart_policy")
     if isinstance(restart, dict):
         for key in ("delay", "window"):
             if restart.get(key) is not None:
-                restart[key] = _duration(restart[key], f"{where}.deploy.restart_policy.{key}",
-                                         _at((original.get("restart_policy"), key), (original, "restart_policy"))
-                                         or loc)
+                restart[key] = _duration(
+                    restart[key],
+                    f"{where}.deploy.restart_policy.{key}",
+                    _at((original.get("restart_policy"), key), (original, "restart_policy")) or loc,
+                )
     return out
 
 
@@ -547,7 +564,7 @@ def _devices(items: Any) -> Any:
     return out
 
 
-def implicit_dependencies(service: dict) -> dict[str, dict[str, Any]]:
+def implicit_dependencies(service: dict[Any, Any]) -> dict[str, dict[str, Any]]:
     """The dependencies compose adds for ``links``, ``service:X`` namespaces and ``volumes_from``."""
     out: dict[str, dict[str, Any]] = {}
     started_restart = {"condition": "service_started", "restart": True, "required": True}
@@ -564,13 +581,13 @@ def implicit_dependencies(service: dict) -> dict[str, dict[str, Any]]:
     return out
 
 
-def output_service(name: str, service: dict, working_dir: str, normalize: bool = True) -> dict[str, Any]:
+def output_service(name: str, service: dict[Any, Any], working_dir: str, normalize: bool = True) -> dict[str, Any]:
     """The service as ``docker compose config --format json`` prints it (environment excluded).
 
     ``normalize=False`` leaves out what compose-go's ``Normalize`` adds (``--no-normalize``).
     """
     where = f"services.{name}"
-    out = plain({k: v for k, v in service.items() if not k.startswith("x-")})
+    out: dict[str, Any] = plain({k: v for k, v in service.items() if not k.startswith("x-")})
     out.pop("env_file", None)
     out.pop("label_file", None)  # read into labels by the loader
     out.pop("extends", None)
@@ -589,8 +606,9 @@ def output_service(name: str, service: dict, working_dir: str, normalize: bool =
             if key in build:
                 build[key] = to_mapping(build[key], allow_null=key == "args")
     if isinstance(out.get("healthcheck"), dict):
-        out["healthcheck"] = _healthcheck(out["healthcheck"], where, service.get("healthcheck"),
-                                          _at((service, "healthcheck")))
+        out["healthcheck"] = _healthcheck(
+            out["healthcheck"], where, service.get("healthcheck"), _at((service, "healthcheck"))
+        )
     if isinstance(out.get("deploy"), dict):
         out["deploy"] = _deploy(service["deploy"], where, _at((service, "deploy")))
     if "labels" in out:
@@ -606,8 +624,10 @@ def output_service(name: str, service: dict, working_dir: str, normalize: bool =
         else:
             for host in map(str, hosts):
                 if "=" not in host and ":" not in host:
-                    raise ComposeError(f"{where}.extra_hosts: invalid additional host, missing IP: {host}: write "
-                                       "NAME=IP (or NAME:IP)", _at((service, "extra_hosts")))
+                    raise ComposeError(
+                        f"{where}.extra_hosts: invalid additional host, missing IP: {host}: write NAME=IP (or NAME:IP)",
+                        _at((service, "extra_hosts")),
+                    )
             out["extra_hosts"] = [h.replace(":", "=", 1) if "=" not in h else h for h in map(str, hosts)]
         out["extra_hosts"] = sorted(out["extra_hosts"])  # compose prints the host list sorted
     if isinstance(out.get("tmpfs"), str):
@@ -620,8 +640,9 @@ def output_service(name: str, service: dict, working_dir: str, normalize: bool =
         if out.get(key) is not None:
             out[key] = _bytes_text(out[key], f"{where}.{key}", _at((service, key)))
     if out.get("stop_grace_period") is not None:
-        out["stop_grace_period"] = _duration(out["stop_grace_period"], f"{where}.stop_grace_period",
-                                             _at((service, "stop_grace_period")))
+        out["stop_grace_period"] = _duration(
+            out["stop_grace_period"], f"{where}.stop_grace_period", _at((service, "stop_grace_period"))
+        )
     if isinstance(out.get("depends_on"), dict):
         for dep in out["depends_on"].values():
             if isinstance(dep, dict):
@@ -631,7 +652,8 @@ def output_service(name: str, service: dict, working_dir: str, normalize: bool =
         out["pull_policy"] = "missing"  # compose's normalization: the old name of the policy
     implied = implicit_dependencies(out) if normalize else {}
     if implied:
-        depends = out.get("depends_on") if isinstance(out.get("depends_on"), dict) else {}
+        current = out.get("depends_on")
+        depends: dict[str, Any] = current if isinstance(current, dict) else {}
         out["depends_on"] = {**{k: v for k, v in implied.items() if k not in depends}, **depends}
         out["depends_on"] = dict(sorted(out["depends_on"].items()))
     volumes = out.get("volumes")
@@ -670,17 +692,30 @@ def output_service(name: str, service: dict, working_dir: str, normalize: bool =
 
 
 # Attributes compose keeps as pointers: printed even when empty ({} or false).
-_POINTER_STRUCTS = frozenset({"command", "entrypoint", "healthcheck", "logging", "deploy", "build", "blkio_config",
-                              "credential_spec", "develop"})
+_POINTER_STRUCTS = frozenset(
+    {"command", "entrypoint", "healthcheck", "logging", "deploy", "build", "blkio_config", "credential_spec", "develop"}
+)
 _SERVICE_KEEP = frozenset({"init", "required"})
 # Mappings whose entries are data, not struct fields: "" and false stay.
-_DATA_MAPS = frozenset({"environment", "labels", "annotations", "args", "sysctls", "driver_opts", "options",
-                        "additional_contexts", "storage_opt", "extra_hosts"})
+_DATA_MAPS = frozenset(
+    {
+        "environment",
+        "labels",
+        "annotations",
+        "args",
+        "sysctls",
+        "driver_opts",
+        "options",
+        "additional_contexts",
+        "storage_opt",
+        "extra_hosts",
+    }
+)
 # Struct fields compose prints only when non-zero (integers and floats).
 _ZERO_OMITTED = frozenset({"priority", "gw_priority", "size", "cpus", "soft", "hard", "single"})
 
 
-def omit_empty(node: Any, keep: frozenset = frozenset()) -> Any:
+def omit_empty(node: Any, keep: frozenset[Any] = frozenset()) -> Any:
     """Drop struct fields Go's ``omitempty`` leaves out: ``""``, ``false``, and zero for a few numbers.
 
     ``keep`` names fields compose stores as pointers (printed even when false).
@@ -697,7 +732,9 @@ def omit_empty(node: Any, keep: frozenset = frozenset()) -> Any:
         value = node[key]
         if key.startswith("x-") or key in _DATA_MAPS:
             continue
-        if (value == "" and isinstance(value, str)) or (value is False and key not in keep and key not in _SERVICE_KEEP):
+        if (value == "" and isinstance(value, str)) or (
+            value is False and key not in keep and key not in _SERVICE_KEEP
+        ):
             del node[key]
         elif key in _ZERO_OMITTED and isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
             del node[key]
@@ -710,7 +747,7 @@ def _is_remote(context: str) -> bool:
     return "://" in context or context.startswith(("git@", "github.com/"))
 
 
-def resolve_paths(model: dict, base_dir: str) -> dict:
+def resolve_paths(model: dict[Any, Any], base_dir: str) -> dict[Any, Any]:
     """Make the relative paths of ``model`` absolute against ``base_dir`` (compose ``ResolveRelativePaths``)."""
     services = model.get("services")
     if isinstance(services, dict):
@@ -735,7 +772,10 @@ def resolve_paths(model: dict, base_dir: str) -> dict:
             volumes = service.get("volumes")
             if isinstance(volumes, list):
                 for volume in volumes:
-                    if (isinstance(volume, dict) and volume.get("type") == "bind"
-                            and isinstance(volume.get("source"), str)):
+                    if (
+                        isinstance(volume, dict)
+                        and volume.get("type") == "bind"
+                        and isinstance(volume.get("source"), str)
+                    ):
                         volume["source"] = _abs_source(volume["source"], base_dir)
     return model

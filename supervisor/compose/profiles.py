@@ -17,7 +17,7 @@ from supervisor.compose.yamlsource import key_location, node_location
 __all__ = ["is_enabled", "split_services", "check_dependencies", "check_cycles"]
 
 
-def is_enabled(service: dict, profiles: Iterable[str]) -> bool:
+def is_enabled(service: dict[Any, Any], profiles: Iterable[str]) -> bool:
     """``ServiceConfig.HasProfile``."""
     own = service.get("profiles") or []
     if not own:
@@ -26,7 +26,7 @@ def is_enabled(service: dict, profiles: Iterable[str]) -> bool:
     return "*" in wanted or any(p in own for p in wanted)
 
 
-def split_services(services: dict[str, Any], profiles: Iterable[str]) -> tuple[dict, dict]:
+def split_services(services: dict[str, Any], profiles: Iterable[str]) -> tuple[dict[Any, Any], dict[Any, Any]]:
     """(enabled, disabled) services, in declaration order."""
     wanted = list(profiles)
     enabled: dict[str, Any] = {}
@@ -48,8 +48,10 @@ def check_dependencies(enabled: dict[str, Any], declared: Optional[Iterable[str]
             if dep not in enabled:
                 required = True if not isinstance(options, dict) else options.get("required", True)
                 if required or dep not in known:
-                    raise ComposeError(f'service "{name}" depends on undefined service "{dep}": '
-                                       "invalid compose project", _dependency_location(service, dep))
+                    raise ComposeError(
+                        f'service "{name}" depends on undefined service "{dep}": invalid compose project',
+                        _dependency_location(service, dep),
+                    )
     check_cycles(enabled)
 
 
@@ -71,16 +73,19 @@ def _dependency_location(service: Any, dep: str) -> Optional[Location]:
 
 def check_cycles(enabled: dict[str, Any]) -> None:
     """Refuse a ``depends_on`` cycle, naming it as compose does (names visited in sorted order)."""
-    children = {name: sorted(d for d in _all_dependencies(service) if d in enabled)
-                for name, service in enabled.items()}
+    children = {
+        name: sorted(d for d in _all_dependencies(service) if d in enabled) for name, service in enabled.items()
+    }
     done: set[str] = set()
 
     def search(path: list[str]) -> None:
         for child in children[path[-1]]:
             if child in path:
-                cycle = path[path.index(child):] + [child]
-                raise ComposeError("dependency cycle detected: " + " -> ".join(cycle),
-                                   _dependency_location(enabled[cycle[0]], cycle[1]))
+                cycle = path[path.index(child) :] + [child]
+                raise ComposeError(
+                    "dependency cycle detected: " + " -> ".join(cycle),
+                    _dependency_location(enabled[cycle[0]], cycle[1]),
+                )
             if child not in done:
                 search(path + [child])
         done.add(path[-1])

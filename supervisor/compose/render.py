@@ -104,7 +104,7 @@ def _order(value: Any, go_type: Optional[str], json: bool) -> Any:
         kind = _resolve(go_type) if go_type else ""
         if kind in STRUCTS:
             return _order_struct(value, kind, json)
-        item = kind[len("map[string]"):] if kind.startswith("map[string]") else None
+        item = kind[len("map[string]") :] if kind.startswith("map[string]") else None
         return {k: _order(value[k], item, json) for k in _sorted_keys(value, json)}
     if isinstance(value, list):
         kind = _resolve(go_type) if go_type else ""
@@ -122,8 +122,7 @@ def _order_struct(value: dict[str, Any], struct: str, json: bool) -> dict[str, A
         if key not in value:
             continue
         shown = _order(value[key], go_type, json)
-        if (not json and omitempty and shown == {} and not go_type.startswith("*")
-                and _resolve(go_type) in STRUCTS):
+        if not json and omitempty and shown == {} and not go_type.startswith("*") and _resolve(go_type) in STRUCTS:
             continue  # yaml.v3 leaves out an empty struct; JSON prints it as {}
         out[key] = shown
     rest = {k: v for k, v in value.items() if k not in known}
@@ -145,8 +144,9 @@ def order_document(document: dict[str, Any], *, json: bool = False) -> dict[str,
 
 
 # encoding/json's escapes that Python's json module does not make (HTML characters, JS line ends)
-_GO_JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
-                                  "\u2028": "\\u2028", "\u2029": "\\u2029"})
+_GO_JSON_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
 
 
 def compose_json(document: dict[str, Any]) -> str:
@@ -195,23 +195,65 @@ _DOUBLE_ESCAPE = '["\\\\\x85\u2028\u2029\ufeff]|[^\x20-\x7e\xa0-\ud7ff\ue000-\uf
 def _pattern(source: str) -> re.Pattern[str]:
     """Patterns with large character classes, compiled on first use (about 10 ms: not at start-up)."""
     return re.compile(source)
+
+
 _ESCAPES = {
-    "\0": "0", "\x07": "a", "\x08": "b", "\x09": "t", "\x0a": "n", "\x0b": "v", "\x0c": "f", "\x0d": "r",
-    "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\xa0": "_", "\u2028": "L", "\u2029": "P",
+    "\0": "0",
+    "\x07": "a",
+    "\x08": "b",
+    "\x09": "t",
+    "\x0a": "n",
+    "\x0b": "v",
+    "\x0c": "f",
+    "\x0d": "r",
+    "\x1b": "e",
+    '"': '"',
+    "\\": "\\",
+    "\x85": "N",
+    "\xa0": "_",
+    "\u2028": "L",
+    "\u2029": "P",
 }
 # yaml.v3's resolver, as its encoder consults it to decide whether a string may go unquoted
-_RESOLVE_MAP = frozenset(("true", "True", "TRUE", "false", "False", "FALSE", "", "~", "null", "Null", "NULL",
-                          ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF",
-                          "-.inf", "-.Inf", "-.INF"))
-_OLD_BOOL = frozenset(("y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO",
-                       "off", "Off", "OFF"))
+_RESOLVE_MAP = frozenset(
+    (
+        "true",
+        "True",
+        "TRUE",
+        "false",
+        "False",
+        "FALSE",
+        "",
+        "~",
+        "null",
+        "Null",
+        "NULL",
+        ".nan",
+        ".NaN",
+        ".NAN",
+        ".inf",
+        ".Inf",
+        ".INF",
+        "+.inf",
+        "+.Inf",
+        "+.INF",
+        "-.inf",
+        "-.Inf",
+        "-.INF",
+    )
+)
+_OLD_BOOL = frozenset(
+    ("y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "n", "N", "no", "No", "NO", "off", "Off", "OFF")
+)
 _YAML_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
 _DOT_FLOAT = re.compile(r"\.[0-9]+(?:[eE][-+]?[0-9]+)?\Z")
 _GO_INT = re.compile(r"([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)\Z")
 _BASE60_FLOAT = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?\Z")
-_TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
-                        r"(?:(?:([Tt])| )([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:\.[0-9]+)?"
-                        r"(Z|[+-][0-9]{2}:[0-9]{2})?)?\Z")
+_TIMESTAMP = re.compile(
+    r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
+    r"(?:(?:([Tt])| )([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:\.[0-9]+)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?)?\Z"
+)
 
 
 def _go_int(text: str) -> bool:
@@ -248,8 +290,20 @@ def _go_timestamp(text: str) -> bool:
         return False  # the T layouts need a zone, the space layout has none
     if not 1 <= int(month) <= 12:
         return False
-    days = [31, 29 if int(year) % 4 == 0 and (int(year) % 100 != 0 or int(year) % 400 == 0) else 28,
-            31, 30, 31, 30, 31, 31, 30, 31, 30, 31][int(month) - 1]
+    days = [
+        31,
+        29 if int(year) % 4 == 0 and (int(year) % 100 != 0 or int(year) % 400 == 0) else 28,
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ][int(month) - 1]
     if not 1 <= int(day) <= days:
         return False
     if hour is not None and not (int(hour) < 24 and int(minute) < 60 and int(second) < 60):
@@ -366,7 +420,7 @@ def go_float(value: float, *, json: bool = False) -> str:
         return f"{sign}0.{'0' * (-exp - 1)}{digits}"
     if len(digits) <= exp + 1:
         return f"{sign}{digits}{'0' * (exp + 1 - len(digits))}"
-    return f"{sign}{digits[:exp + 1]}.{digits[exp + 1:]}"
+    return f"{sign}{digits[: exp + 1]}.{digits[exp + 1 :]}"
 
 
 def _scalar(value: Any) -> str:
@@ -491,7 +545,7 @@ class _PyYAMLDumper(yaml.SafeDumper):
         # yaml.v3's idea of a plain string, not PyYAML's ("=" and "<<" are strings there)
         if kind is yaml.ScalarNode and implicit[0] and isinstance(value, str) and not _reads_as_other_type(value):
             return "tag:yaml.org,2002:str"
-        return super().resolve(kind, value, implicit)
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
@@ -505,7 +559,8 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 
 def _represent_float(dumper: yaml.SafeDumper, value: float) -> yaml.Node:
     text = go_float(value)  # tagged as PyYAML reads the text back, so that it is written plain
-    return dumper.represent_scalar(dumper.resolve(yaml.ScalarNode, text, (True, False)), text)
+    tag = dumper.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    return dumper.represent_scalar(tag, text)
 
 
 _PyYAMLDumper.add_representer(str, _represent_str)
@@ -521,8 +576,9 @@ def emit(document: dict[str, Any]) -> str:
         _mapping(document, 0, out)
         return "".join(out)
     except _Fallback:
-        return yaml.dump(document, Dumper=_PyYAMLDumper, sort_keys=False, default_flow_style=False,
-                         allow_unicode=True, width=2**62)
+        return yaml.dump(
+            document, Dumper=_PyYAMLDumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=2**62
+        )
 
 
 def compose_yaml(document: dict[str, Any]) -> str:

@@ -35,14 +35,16 @@ def _schema_bytes() -> bytes:
         with open(path, "rb") as handle:
             return handle.read()
     except OSError as exc:
-        raise ComposeError(f"the Compose Specification schema is missing ({path}: {exc.strerror}); "
-                           "reinstall supervisor") from None
+        raise ComposeError(
+            f"the Compose Specification schema is missing ({path}: {exc.strerror}); reinstall supervisor"
+        ) from None
 
 
 @functools.lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
     """The Compose Specification schema (parsed once)."""
-    return json.loads(_schema_bytes())
+    schema: dict[str, Any] = json.loads(_schema_bytes())
+    return schema
 
 
 @functools.lru_cache(maxsize=1)
@@ -78,8 +80,13 @@ def _flatten(schema: dict[str, Any]) -> dict[str, Any]:
         for part in parts:
             ref = part.get("$ref", "") if isinstance(part, dict) else ""
             target = defs.get(ref.rpartition("/")[2]) if ref.startswith(f"#/{_defs_key(schema)}/") else None
-            simple = isinstance(target, dict) and set(target) <= {"type", "description", "properties",
-                                                                   "patternProperties", "required"}
+            simple = isinstance(target, dict) and set(target) <= {
+                "type",
+                "description",
+                "properties",
+                "patternProperties",
+                "required",
+            }
             if not isinstance(target, dict) or not simple or len(part) != 1:
                 break
             targets.append(target)
@@ -122,8 +129,15 @@ def _dotted(path: list[Any]) -> str:
     return ".".join(str(p) for p in path)
 
 
-_TYPE_NAMES = {"array": "a array", "object": "a mapping", "string": "a string", "integer": "a integer",
-               "number": "a number", "boolean": "a boolean", "null": "a null"}
+_TYPE_NAMES = {
+    "array": "a array",
+    "object": "a mapping",
+    "string": "a string",
+    "integer": "a integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "null": "a null",
+}
 
 
 def _message(error: Any, base: Optional[list[Any]] = None) -> tuple[list[Any], str]:
@@ -131,8 +145,12 @@ def _message(error: Any, base: Optional[list[Any]] = None) -> tuple[list[Any], s
     where = _dotted(path)
     validator = error.validator
     if validator in ("additionalProperties", "unevaluatedProperties"):
-        extra = sorted(k for k in error.instance if k not in (error.schema.get("properties") or {})
-                       and not any(__import__("re").search(p, k) for p in (error.schema.get("patternProperties") or {})))
+        extra = sorted(
+            k
+            for k in error.instance
+            if k not in (error.schema.get("properties") or {})
+            and not any(__import__("re").search(p, k) for p in (error.schema.get("patternProperties") or {}))
+        )
         if extra:
             path = path + [extra[0]]
         names = ", ".join(f"'{k}'" for k in extra)
@@ -171,7 +189,7 @@ def _one_of_types(error: Any) -> str:
         if sub.validator == "type":
             value = sub.validator_value
             for t in value if isinstance(value, list) else [value]:
-                name = (_TYPE_NAMES[t] if t in _TYPE_NAMES else t)
+                name = _TYPE_NAMES[t] if t in _TYPE_NAMES else t
                 if name not in names:
                     names.append(name)
     # compose names the first alternative only ("must be a mapping" for a list_or_dict)
@@ -203,8 +221,9 @@ def _service_validator() -> Any:
     return _validator().evolve(schema={"$ref": f"#/{_defs_key(load_schema())}/service"})
 
 
-def validate(model: Any, file: str, services: Optional[Iterable[str]] = None, *,
-             verdicts: Optional[Verdicts] = None) -> None:
+def validate(
+    model: Any, file: str, services: Optional[Iterable[str]] = None, *, verdicts: Optional[Verdicts] = None
+) -> None:
     """Raise :class:`ComposeError` for the first schema violation of ``model`` (merged up to ``file``).
 
     With ``services``, only those services are checked (the others are
@@ -231,8 +250,9 @@ def validate_services(model: Any, last_files: dict[str, str], *, verdicts: Optio
         service = services.get(name)
         if service is None:
             continue
-        error = schema_violation(_service_validator, service, schema=_schema_digest(), definition="service",
-                                 verdicts=verdicts)
+        error = schema_violation(
+            _service_validator, service, schema=_schema_digest(), definition="service", verdicts=verdicts
+        )
         if error is not None:
             path, message = _message(error, ["services", name])
             raise ComposeError(f"validating {file}: {message}", _locate(model, path) or Location(file))

@@ -182,9 +182,7 @@ def unset_warning(name: str) -> str:
     return f"WARN[0000] {unset_warning_message(name)}"
 
 
-def interpolate(
-    text: str, lookup: Lookup, *, location: Optional[Location] = None
-) -> tuple[str, list[Reference]]:
+def interpolate(text: str, lookup: Lookup, *, location: Optional[Location] = None) -> tuple[str, list[Reference]]:
     """Substitute variables in ``text`` the way compose-go's ``template.Substitute`` does.
 
     Returns the result and the references in the order compose evaluated
@@ -201,7 +199,10 @@ def interpolate(
     except _TooLarge:
         raise TemplateError(
             f"interpolation produces more than {MAX_RESULT_CHARS // (1024 * 1024)} MiB of text (variables that "
-            "repeat other large variables?); shorten the values", location, kind="invalid", template=text[:80],
+            "repeat other large variables?); shorten the values",
+            location,
+            kind="invalid",
+            template=text[:80],
             references=tuple(state.references),
         ) from None
     except RecursionError:
@@ -228,7 +229,7 @@ class _State:
         """One call of compose-go's Substitute; returns "" for the parts that failed."""
         first_error: Optional[TemplateError] = None
 
-        def replace(match: re.Match) -> str:
+        def replace(match: re.Match[str]) -> str:
             nonlocal first_error
             try:
                 value = self._replacement(match.group(0))

@@ -60,7 +60,7 @@ _NULL = "tag:yaml.org,2002:null"
 _MERGE = "tag:yaml.org,2002:merge"
 
 
-class LMap(dict):
+class LMap(dict[Any, Any]):
     """A mapping that remembers where each of its keys is written."""
 
     __slots__ = ("loc", "keylocs", "tags", "raws")
@@ -71,10 +71,10 @@ class LMap(dict):
         self.keylocs: dict[str, Location] = {}
         self.tags: dict[str, str] = {}
         # key -> (text before interpolation, references), for values that held a template
-        self.raws: dict[str, tuple[str, list]] = {}
+        self.raws: dict[str, tuple[str, list[Any]]] = {}
 
 
-class LList(list):
+class LList(list[Any]):
     """A sequence that remembers where each of its items is written."""
 
     __slots__ = ("loc", "locs", "tags", "raws")
@@ -84,7 +84,7 @@ class LList(list):
         self.loc = loc
         self.locs: list[Optional[Location]] = []
         self.tags: dict[int, str] = {}
-        self.raws: dict[int, tuple[str, list]] = {}
+        self.raws: dict[int, tuple[str, list[Any]]] = {}
 
 
 def key_location(container: Any, key: Any) -> Optional[Location]:
@@ -113,13 +113,29 @@ _Loader.add_implicit_resolver(_PLAIN, re.compile(r"(?s).*"), ["", None])
 # go-yaml v3's float syntax, and its special values.
 _FLOAT_RE = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 _SPECIAL = {
-    "~": None, "null": None, "Null": None, "NULL": None, "": None,
-    "true": True, "True": True, "TRUE": True,
-    "false": False, "False": False, "FALSE": False,
-    ".inf": math.inf, ".Inf": math.inf, ".INF": math.inf,
-    "+.inf": math.inf, "+.Inf": math.inf, "+.INF": math.inf,
-    "-.inf": -math.inf, "-.Inf": -math.inf, "-.INF": -math.inf,
-    ".nan": math.nan, ".NaN": math.nan, ".NAN": math.nan,
+    "~": None,
+    "null": None,
+    "Null": None,
+    "NULL": None,
+    "": None,
+    "true": True,
+    "True": True,
+    "TRUE": True,
+    "false": False,
+    "False": False,
+    "FALSE": False,
+    ".inf": math.inf,
+    ".Inf": math.inf,
+    ".INF": math.inf,
+    "+.inf": math.inf,
+    "+.Inf": math.inf,
+    "+.INF": math.inf,
+    "-.inf": -math.inf,
+    "-.Inf": -math.inf,
+    "-.INF": -math.inf,
+    ".nan": math.nan,
+    ".NaN": math.nan,
+    ".NAN": math.nan,
 }
 _INT_BASES = (("0x", 16), ("0o", 8), ("0b", 2))
 _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
@@ -252,8 +268,10 @@ class _Builder:
             sizes[ident] = size
             if size > MAX_NODES:
                 raise ComposeError(
-                    f"this value expands to more than {MAX_NODES:,} nodes through aliases (a \"billion laughs\" "
-                    "document); refusing to load it: use fewer nested aliases", self.loc(node))
+                    f'this value expands to more than {MAX_NODES:,} nodes through aliases (a "billion laughs" '
+                    "document); refusing to load it: use fewer nested aliases",
+                    self.loc(node),
+                )
 
     def build(self, node: yaml.Node) -> Any:
         self.count += 1
@@ -267,12 +285,15 @@ class _Builder:
                 if not node.value:
                     return None
                 value = resolve_plain(node.value)
-                if value is node.value and value[0].isdigit() and is_timestamp(value) and not any(
-                        k.startswith("x-") for k in self.keys):
+                if (
+                    value is node.value
+                    and value[0].isdigit()
+                    and is_timestamp(value)
+                    and not any(k.startswith("x-") for k in self.keys)
+                ):
                     # go-yaml gives a time.Time, which no compose attribute accepts.
                     where = ".".join(self.keys)
-                    raise ComposeError(f"validating {self.path}: {where} invalid jsonType time.Time",
-                                       self.loc(node))
+                    raise ComposeError(f"validating {self.path}: {where} invalid jsonType time.Time", self.loc(node))
                 return value
             if node.tag in (RESET, OVERRIDE):
                 if node.style:  # quoted: a string, even when empty
@@ -353,8 +374,9 @@ class _Builder:
 def parse_documents(text: str, path: str) -> list[Any]:
     """Every non-empty document of ``text``, as located values; ``path`` names the file in errors."""
     if len(text) > MAX_FILE_BYTES:
-        raise ComposeError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; refusing to load it",
-                           Location(path))
+        raise ComposeError(
+            f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; refusing to load it", Location(path)
+        )
     try:
         nodes: Iterable[Optional[yaml.Node]] = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
@@ -384,8 +406,9 @@ def read_documents(path: str) -> list[Any]:
         # bounded read: a device, a growing file or a FIFO without writer cannot hold us
         data = read_input(path, MAX_FILE_BYTES)
     except InputTooLarge:
-        raise ComposeError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; refusing to load it",
-                           Location(path)) from None
+        raise ComposeError(
+            f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; refusing to load it", Location(path)
+        ) from None
     except InputRefused as exc:
         raise ComposeError(f"{exc.strerror}: give a compose file", Location(path)) from None
     except FileNotFoundError:
@@ -405,6 +428,7 @@ def read_documents(path: str) -> list[Any]:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise ComposeError(f"not valid UTF-8 (byte {exc.start}): save the file as UTF-8",
-                           Location(path, line, column)) from None
+        raise ComposeError(
+            f"not valid UTF-8 (byte {exc.start}): save the file as UTF-8", Location(path, line, column)
+        ) from None
     return parse_documents(text, path)

@@ -67,8 +67,9 @@ def load_capture(path: str | os.PathLike[str]) -> list[Event]:
                 if event is None:
                     continue
                 if event.seq <= last_seq:
-                    raise CaptureFileError(f"{path}: frame {number} (byte {offset}): "
-                                           f"seq {event.seq} does not increase (after {last_seq})")
+                    raise CaptureFileError(
+                        f"{path}: frame {number} (byte {offset}): seq {event.seq} does not increase (after {last_seq})"
+                    )
                 if event.time_us == 0:
                     event.time_us = last_time  # an unreadable time never moves the window
                 last_seq, last_time = event.seq, event.time_us

@@ -57,8 +57,16 @@ class Faults:
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for negative settings."""
-        for name in ("drop_every", "stall_every", "malformed_every", "forge_every", "bad_prev_data_every",
-                     "missing_block_every", "skip_every", "sync_every"):
+        for name in (
+            "drop_every",
+            "stall_every",
+            "malformed_every",
+            "forge_every",
+            "bad_prev_data_every",
+            "missing_block_every",
+            "skip_every",
+            "sync_every",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', '-')} cannot be negative")
         if not 0 <= self.stall_seconds < float("inf"):
@@ -74,14 +82,23 @@ class Faults:
     @property
     def tampering(self) -> bool:
         """Whether any commit is tampered with."""
-        return bool(self.forge_every or self.bad_prev_data_every or self.missing_block_every or self.skip_every
-                    or self.sync_every)
+        return bool(
+            self.forge_every
+            or self.bad_prev_data_every
+            or self.missing_block_every
+            or self.skip_every
+            or self.sync_every
+        )
 
     def tamper_kind(self, seq: int) -> str | None:
         """What to do to the commit of sequence number ``seq`` (None: send it as it is)."""
-        for every, kind in ((self.skip_every, "skip"), (self.forge_every, "forge"),
-                            (self.bad_prev_data_every, "bad-prev-data"), (self.missing_block_every, "missing-block"),
-                            (self.sync_every, "sync")):
+        for every, kind in (
+            (self.skip_every, "skip"),
+            (self.forge_every, "forge"),
+            (self.bad_prev_data_every, "bad-prev-data"),
+            (self.missing_block_every, "missing-block"),
+            (self.sync_every, "sync"),
+        ):
             if every and seq % every == 0:
                 return kind
         return None
@@ -124,8 +141,13 @@ def tamper(frame: bytes, kind: str) -> bytes | None:
     commit_cid = roots[0]
     commit = dagcbor.decode(blocks[commit_cid])
     if kind == "sync":
-        sync = {"seq": body["seq"], "did": body["repo"], "rev": body["rev"], "time": body["time"],
-                "blocks": car.write_car([commit_cid], [(commit_cid, blocks[commit_cid])])}
+        sync = {
+            "seq": body["seq"],
+            "did": body["repo"],
+            "rev": body["rev"],
+            "time": body["time"],
+            "blocks": car.write_car([commit_cid], [(commit_cid, blocks[commit_cid])]),
+        }
         return frames.encode_frame({"op": 1, "t": "#sync"}, sync)
     if kind == "forge":
         # What a forger would send: a record the account never wrote, signed by another key.
@@ -133,8 +155,10 @@ def tamper(frame: bytes, kind: str) -> bytes | None:
         record_block = dagcbor.encode(record)
         record_cid = CID.for_block(record_block)
         blocks[record_cid] = record_block
-        body["ops"] = [*body["ops"], {"action": "create", "path": f"app.bsky.feed.post/forged{body['seq']}",
-                                       "cid": record_cid}]
+        body["ops"] = [
+            *body["ops"],
+            {"action": "create", "path": f"app.bsky.feed.post/forged{body['seq']}", "cid": record_cid},
+        ]
         signed = dict(commit)
         signed["sig"] = forger("devrelay", body["repo"]).sign(unsigned_commit(commit))
         block = dagcbor.encode(signed)
@@ -154,4 +178,3 @@ def tamper(frame: bytes, kind: str) -> bytes | None:
     else:
         raise ValueError(f"unknown tamper kind {kind!r}")
     return frames.encode_frame(header, body)
-

@@ -65,12 +65,14 @@ def did_document(did: str, handle: str | None, key: AccountKey, pds: str) -> dic
         "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
         "id": did,
         "alsoKnownAs": [f"at://{handle}"] if handle else [],
-        "verificationMethod": [{
-            "id": f"{did}#atproto",
-            "type": "Multikey",
-            "controller": did,
-            "publicKeyMultibase": key.multikey,
-        }],
+        "verificationMethod": [
+            {
+                "id": f"{did}#atproto",
+                "type": "Multikey",
+                "controller": did,
+                "publicKeyMultibase": key.multikey,
+            }
+        ],
         "service": [{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": pds}],
     }
     return doc

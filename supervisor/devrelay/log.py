@@ -108,13 +108,14 @@ def plan_subscription(cursor: Optional[int], log: EventLog) -> SubscriptionPlan:
         return SubscriptionPlan(after_seq=latest)
     if cursor > latest:
         return SubscriptionPlan(
-            error=("FutureCursor", f"cursor {cursor} is greater than the latest sequence number {latest}"))
+            error=("FutureCursor", f"cursor {cursor} is greater than the latest sequence number {latest}")
+        )
     if cursor == 0:
         return SubscriptionPlan(after_seq=0)
     if cursor < log.evicted_through:
         oldest = log.oldest_seq
         return SubscriptionPlan(
             after_seq=0,
-            info=("OutdatedCursor",
-                  f"cursor {cursor} is older than the retention window; starting at seq {oldest}"))
+            info=("OutdatedCursor", f"cursor {cursor} is older than the retention window; starting at seq {oldest}"),
+        )
     return SubscriptionPlan(after_seq=cursor)

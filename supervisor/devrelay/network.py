@@ -96,8 +96,9 @@ class NetworkState:
         """The full repository of ``did`` as a CAR file (commit, MST nodes and records)."""
         acct = self.accounts[did]
         rev = cast(str, acct.rev)  # a hosted account: it has a commit (getRepo refuses the others)
-        return repo.export_repo(did, rev, {path: record for path, (_cid, record) in acct.records.items()},
-                                sign=self.signer(did))
+        return repo.export_repo(
+            did, rev, {path: record for path, (_cid, record) in acct.records.items()}, sign=self.signer(did)
+        )
 
     def signer(self, did: str) -> Optional[Callable[[bytes], bytes]]:
         """The function signing ``did``'s commits with its current key (None without a seed)."""

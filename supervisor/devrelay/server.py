@@ -80,8 +80,10 @@ class RelayConfig:
         if self.synth is not None:
             self.synth.validate()
         if not (self.retention_hours > 0 and self.retention_hours * 3_600e6 <= MAX_TIME_US):
-            raise ConfigError(f"retention-hours must be positive and at most {MAX_TIME_US // 3_600_000_000} "
-                              f"(the range of record keys), not {self.retention_hours}")
+            raise ConfigError(
+                f"retention-hours must be positive and at most {MAX_TIME_US // 3_600_000_000} "
+                f"(the range of record keys), not {self.retention_hours}"
+            )
         if not 0 <= self.rate < float("inf"):
             raise ConfigError(f"rate must be a finite number of events per second (0: unthrottled), not {self.rate}")
         if self.buffer < 1:
@@ -92,16 +94,22 @@ class RelayConfig:
 
     def _check_outputs(self) -> None:
         """Refuse an output file that is the capture being served, or another output: it would be lost."""
-        named = [("capture", self.capture), ("truth", self.truth), ("truth-accounts", self.truth_accounts),
-                 ("write-capture", self.write_capture)]
+        named = [
+            ("capture", self.capture),
+            ("truth", self.truth),
+            ("truth-accounts", self.truth_accounts),
+            ("write-capture", self.write_capture),
+        ]
         seen: list[tuple[str, str]] = []
         for option, path in named:
             if path is None:
                 continue
             for earlier, other in seen:
                 if _same_file(path, other):
-                    raise ConfigError(f"{option} and {earlier} name the same file ({path}): writing one would "
-                                      "destroy the other; give another path")
+                    raise ConfigError(
+                        f"{option} and {earlier} name the same file ({path}): writing one would "
+                        "destroy the other; give another path"
+                    )
             seen.append((option, path))
         if self.close_timeout <= 0:
             raise ConfigError("close_timeout must be positive")
@@ -403,10 +411,12 @@ class DevRelay:
                 with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                     await pump
                 self.too_slow_closed += 1
-                _logger.info("ConsumerTooSlow: closing a connection with more than %d live events waiting",
-                             self.config.buffer)
-                await self._fail(ws, "ConsumerTooSlow",
-                                 f"more than {self.config.buffer} events waiting for this consumer")
+                _logger.info(
+                    "ConsumerTooSlow: closing a connection with more than %d live events waiting", self.config.buffer
+                )
+                await self._fail(
+                    ws, "ConsumerTooSlow", f"more than {self.config.buffer} events waiting for this consumer"
+                )
         except ConnectionClosed:
             pass
         finally:

@@ -62,12 +62,14 @@ _WORDS = (
     "garden rain river city train book idea weekend friend team project release update news "
     "café naïve über señor 日本語 テスト 😀 🚀 ✨"
 ).split()
-_NAMES = ("alice bob carol dave erin frank grace heidi ivan judy mallory niaj olivia peggy "
-          "rupert sybil trent victor walter yolanda zoe").split()
+_NAMES = (
+    "alice bob carol dave erin frank grace heidi ivan judy mallory niaj olivia peggy "
+    "rupert sybil trent victor walter yolanda zoe"
+).split()
 _LANGS = (("en",) * 14) + ("ja", "pt", "de", "es", "fr", "ko")
 
 # A TID holds its time in 53 bits of microseconds: no event may happen after this (in 2255).
-MAX_TIME_US = 2 ** 53 - 1
+MAX_TIME_US = 2**53 - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,13 +106,16 @@ class SynthConfig:
         if self.live_step_us < 1:
             raise ConfigError("live_step_us must be at least 1")
         if not 0 <= self.now_us <= MAX_TIME_US:
-            raise ConfigError("now must lie between 1970 and 2255 (the range of record keys); "
-                              "give an RFC 3339 datetime such as 2025-01-01T00:00:00Z")
+            raise ConfigError(
+                "now must lie between 1970 and 2255 (the range of record keys); "
+                "give an RFC 3339 datetime such as 2025-01-01T00:00:00Z"
+            )
         if self.now_us - self.days * 86_400e6 < 0:
             raise ConfigError("the history would start before 1970: lower days or move now later")
         if self.now_us + self.live_events * self.live_step_us > MAX_TIME_US:
-            raise ConfigError("the live events would run past 2255 (the range of record keys): "
-                              "raise the rate or lower live-events")
+            raise ConfigError(
+                "the live events would run past 2255 (the range of record keys): raise the rate or lower live-events"
+            )
 
 
 class _Bag(Generic[T]):
@@ -328,8 +333,9 @@ class SyntheticNetwork:
 
     # -- records ------------------------------------------------------------------------------
 
-    def _commit(self, actor: _Actor, seq: int, t: int,
-                writes: list[tuple[str, str, str, Optional[dict[str, Any]]]]) -> list[Optional[CID]]:
+    def _commit(
+        self, actor: _Actor, seq: int, t: int, writes: list[tuple[str, str, str, Optional[dict[str, Any]]]]
+    ) -> list[Optional[CID]]:
         """Emit one commit of ``writes`` (action, collection, rkey, record); returns the CIDs."""
         ops: list[Op] = []
         cids: list[Optional[CID]] = []
@@ -367,8 +373,18 @@ class SyntheticNetwork:
                 collect_blobs(record, blobs)
             specs.append((action, path, cid, record, prev) if prev is not None else (action, path, cid, record))
         key = account_key(self.config.seed, actor.did, actor.key_gen)
-        return frames.encode_commit(event.seq, event.did, event.rev or "", event.since, format_time(event.time_us),
-                                    specs, tree=tree, blobs=blobs, sign=key.sign, inductive=True)
+        return frames.encode_commit(
+            event.seq,
+            event.did,
+            event.rev or "",
+            event.since,
+            format_time(event.time_us),
+            specs,
+            tree=tree,
+            blobs=blobs,
+            sign=key.sign,
+            inductive=True,
+        )
 
     def _rkey(self, actor: _Actor, t: int, offset: int = 0) -> str:
         """The TID of time ``t`` on the actor's clock (the commit rev uses offset 0 too)."""
@@ -438,11 +454,13 @@ class SyntheticNetwork:
         elif roll < 0.23:
             images = []
             for _ in range(self._rng.randint(1, 4)):
-                images.append({
-                    "alt": self._text(0, 6),
-                    "image": self._blob(self._rng.choice(("image/jpeg", "image/png", "image/webp"))),
-                    "aspectRatio": {"width": self._rng.randint(200, 4000), "height": self._rng.randint(200, 4000)},
-                })
+                images.append(
+                    {
+                        "alt": self._text(0, 6),
+                        "image": self._blob(self._rng.choice(("image/jpeg", "image/png", "image/webp"))),
+                        "aspectRatio": {"width": self._rng.randint(200, 4000), "height": self._rng.randint(200, 4000)},
+                    }
+                )
             record["embed"] = {"$type": "app.bsky.embed.images", "images": images}
         return record
 
@@ -538,8 +556,12 @@ class SyntheticNetwork:
             self._post_refs.pop(uri, None)
             self._posts.remove(uri)
         else:
-            table: dict[str, str] = {LIKE: actor.likes, REPOST: actor.reposts,
-                                     FOLLOW: actor.follows, BLOCK: actor.blocks}[collection]
+            table: dict[str, str] = {
+                LIKE: actor.likes,
+                REPOST: actor.reposts,
+                FOLLOW: actor.follows,
+                BLOCK: actor.blocks,
+            }[collection]
             for subject, key in list(table.items()):
                 if key == rkey:
                     del table[subject]

@@ -91,10 +91,15 @@ def _launch_fields(decision: ServiceDecision, unit: Optional[Unit]) -> dict[str,
     if unit is not None and starts and unit.count > 0:
         writes = [c for role, c in unit.cursors.items() if unit.enabled.get(role) and c]
     return {
-        "program": program_text(decision), "process_count": count, "process_count_origin": origin,
-        "variant": choice.variant.name if choice.variant else None, "variant_chosen_by": choice.how,
+        "program": program_text(decision),
+        "process_count": count,
+        "process_count_origin": origin,
+        "variant": choice.variant.name if choice.variant else None,
+        "variant_chosen_by": choice.how,
         "markers": [r.render() for r in choice.markers] + list(choice.missing),
-        "starts": starts, "start_note": note, "writes": writes,
+        "starts": starts,
+        "start_note": note,
+        "writes": writes,
         "guessed": decision.detection.guessed,
         "chain": [{**s.to_json(), "text": mask_text(s.text)} for s in launch.steps],
     }
@@ -120,20 +125,48 @@ def _row(evaluation: Evaluation, decision: ServiceDecision, unit: Optional[Unit]
     if all_vars:
         env = unit.env if unit is not None else {k: v.value for k, v in service.environment.items()}
         variables = {k: mask_value(k, v) for k, v in sorted(env.items())}
-    firehose = unit.env.get("FIREHOSE_ENABLED") if unit is not None else (
-        service.environment["FIREHOSE_ENABLED"].value if "FIREHOSE_ENABLED" in service.environment else None)
+    firehose = (
+        unit.env.get("FIREHOSE_ENABLED")
+        if unit is not None
+        else (service.environment["FIREHOSE_ENABLED"].value if "FIREHOSE_ENABLED" in service.environment else None)
+    )
     if decision.detection.guessed:
-        notes.append(f"implementation guessed from a clue ({decision.detection.clue}): the start-up chain was not followed to a known program")
+        notes.append(
+            f"implementation guessed from a clue ({decision.detection.clue}): the start-up chain was not followed to a known program"
+        )
     if decision.not_started:
         notes.append(f"does not start: {decision.not_started}")
     if decision.variant.missing:
-        notes.append(f"no variant's markers hold; using the newest ({decision.variant.variant.name if decision.variant.variant else '?'})")
+        notes.append(
+            f"no variant's markers hold; using the newest ({decision.variant.variant.name if decision.variant.variant else '?'})"
+        )
     extra = _launch_fields(decision, unit)
     if profile is None or unit is None:
-        return AuditRow(decision.name, "", _safe_replicas(decision), 1, None, decision.detection.clue, days, origin,
-                        "not checked", None, False, None, None, None, firehose,
-                        notes + ([f"unknown implementation {decision.detection.unknown_name!r}"]
-                                 if decision.detection.unknown_name else []), variables, **extra)
+        return AuditRow(
+            decision.name,
+            "",
+            _safe_replicas(decision),
+            1,
+            None,
+            decision.detection.clue,
+            days,
+            origin,
+            "not checked",
+            None,
+            False,
+            None,
+            None,
+            None,
+            firehose,
+            notes
+            + (
+                [f"unknown implementation {decision.detection.unknown_name!r}"]
+                if decision.detection.unknown_name
+                else []
+            ),
+            variables,
+            **extra,
+        )
     primary = unit.value(profile.primary)
     return AuditRow(
         service=decision.name,
@@ -148,7 +181,9 @@ def _row(evaluation: Evaluation, decision: ServiceDecision, unit: Optional[Unit]
         primary=primary if isinstance(primary, bool) else None,
         backfill_enabled=bool(extra["starts"] and unit.count > 0 and unit.enabled.get("backfill")),
         cursor_service=unit.cursors.get("backfill"),
-        live_consumer=bool(extra["starts"] and unit.count > 0 and unit.enabled.get("live")) if profile.writer("live") else None,
+        live_consumer=bool(extra["starts"] and unit.count > 0 and unit.enabled.get("live"))
+        if profile.writer("live")
+        else None,
         live_cursor=unit.cursors.get("live"),
         firehose_enabled=firehose,
         notes=notes,
@@ -184,5 +219,6 @@ def audit_rows(evaluation: Evaluation, *, all_vars: bool = False) -> list[AuditR
 
 def _redact_row(row: AuditRow, secrets: frozenset[str]) -> AuditRow:
     # every column: a program's arguments, a cursor name or a variant can repeat a secret too
-    return dataclasses.replace(row, **{field.name: redact(getattr(row, field.name), secrets)
-                                       for field in dataclasses.fields(row)})
+    return dataclasses.replace(
+        row, **{field.name: redact(getattr(row, field.name), secrets) for field in dataclasses.fields(row)}
+    )

@@ -9,7 +9,15 @@ import re
 import shlex
 from typing import Any, Optional
 
-__all__ = ["DockerfileCommand", "argv_list", "parse_dockerfile", "effective_argv", "Pm2Plan", "pm2_plan", "CPU_INSTANCES"]
+__all__ = [
+    "DockerfileCommand",
+    "argv_list",
+    "parse_dockerfile",
+    "effective_argv",
+    "Pm2Plan",
+    "pm2_plan",
+    "CPU_INSTANCES",
+]
 
 # pm2 "-i max", "-i 0" and negative counts depend on the CPU count of the host: we assume
 # several, which is what matters (one primary per container, several writers when all agree).
@@ -29,8 +37,9 @@ def parse_dockerfile(text: str, target: Optional[str] = None) -> DockerfileComma
     from supervisor.policy.dockerfile import read_image_config
 
     image = read_image_config(text, target)
-    return DockerfileCommand(list(image.entrypoint.argv) if image.entrypoint else None,
-                             list(image.cmd.argv) if image.cmd else None)
+    return DockerfileCommand(
+        list(image.entrypoint.argv) if image.entrypoint else None, list(image.cmd.argv) if image.cmd else None
+    )
 
 
 def argv_list(value: Any) -> Optional[list[str]]:
@@ -97,7 +106,7 @@ def pm2_plan(argv: list[str]) -> Pm2Plan:
     if start is None:
         return Pm2Plan(False, 1)
     value: Optional[str] = None
-    args = words[start + 1:]
+    args = words[start + 1 :]
     for i, word in enumerate(args):
         if word in ("&&", ";", "|", "||"):
             break

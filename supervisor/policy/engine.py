@@ -182,8 +182,15 @@ def service_location(project: Project, name: str) -> Optional[Location]:
 
 # --- x-supervisor ---------------------------------------------------------------------------
 
-def _check_extension(block: Any, kind: str, where: Optional[Location], label: str, schema: Mapping[str, Any],
-                     verdicts: Optional[Verdicts]) -> dict[str, Any]:
+
+def _check_extension(
+    block: Any,
+    kind: str,
+    where: Optional[Location],
+    label: str,
+    schema: Mapping[str, Any],
+    verdicts: Optional[Verdicts],
+) -> dict[str, Any]:
     if block is None:
         return {}
     if not isinstance(block, Mapping):
@@ -198,7 +205,9 @@ def _check_extension(block: Any, kind: str, where: Optional[Location], label: st
                 from supervisor.policy.rules import registry
 
                 known = ", ".join(f"{r.code} ({r.name})" for r in registry().values())
-                raise ExtensionError(f"{label}: x-supervisor.ignore: unknown finding code {code!r}; known: {known}", where)
+                raise ExtensionError(
+                    f"{label}: x-supervisor.ignore: unknown finding code {code!r}; known: {known}", where
+                )
             if not found.suppressible:
                 raise ExtensionError(f"{label}: x-supervisor.ignore: {found.code} cannot be ignored", where)
             if not isinstance(reason, str) or not reason.strip():
@@ -222,8 +231,9 @@ def _check_extension(block: Any, kind: str, where: Optional[Location], label: st
 _FIELD_ORDER = ("command", "dockerfile", "image", "build", "environment", "service")
 
 
-def _fields(config: Mapping[str, Any], argv: list[str], dockerfile_text: Optional[str],
-            name: str = "") -> dict[str, str]:
+def _fields(
+    config: Mapping[str, Any], argv: list[str], dockerfile_text: Optional[str], name: str = ""
+) -> dict[str, str]:
     build = config.get("build")
     build_text = ""
     if isinstance(build, Mapping):
@@ -241,8 +251,14 @@ def _fields(config: Mapping[str, Any], argv: list[str], dockerfile_text: Optiona
     }
 
 
-def detect(service: Service, profiles: Mapping[str, Profile], *, argv: list[str],
-           dockerfile_text: Optional[str] = None, extension: Optional[Mapping[str, Any]] = None) -> Detection:
+def detect(
+    service: Service,
+    profiles: Mapping[str, Profile],
+    *,
+    argv: list[str],
+    dockerfile_text: Optional[str] = None,
+    extension: Optional[Mapping[str, Any]] = None,
+) -> Detection:
     """Which profile a service runs: ``x-supervisor.implementation``, else the strongest clue."""
     declared = (extension or {}).get("implementation")
     if declared is not None:
@@ -267,19 +283,24 @@ def detect(service: Service, profiles: Mapping[str, Profile], *, argv: list[str]
 
 # --- evaluation -----------------------------------------------------------------------------
 
+
 def _instance_groups(plan: Optional[Pm2Plan]) -> list[tuple[int, int, str]]:
     """(index, how many processes, label): PM2 instances 1..N-1 differ only by their index."""
     if plan is None or not plan.used:
         return [(0, 1, "")]
     if plan.instances <= 1:
         return [(0, 1, "instance 0")]
-    rest = "instances 1.. (one per CPU)" if plan.cpu_dependent else (
-        "instance 1" if plan.instances == 2 else f"instances 1..{plan.instances - 1}")
+    rest = (
+        "instances 1.. (one per CPU)"
+        if plan.cpu_dependent
+        else ("instance 1" if plan.instances == 2 else f"instances 1..{plan.instances - 1}")
+    )
     return [(0, 1, "instance 0"), (1, plan.instances - 1, rest)]
 
 
-def _manager_environment(env: dict[str, Optional[str]], index: int,
-                         manager: ProcessManager) -> tuple[dict[str, Optional[str]], dict[str, str]]:
+def _manager_environment(
+    env: dict[str, Optional[str]], index: int, manager: ProcessManager
+) -> tuple[dict[str, Optional[str]], dict[str, str]]:
     """The environment a process manager gives instance ``index`` (described in process-managers.json).
 
     PM2 copies the container environment into each instance but drops a non-empty ``pm_id``
@@ -297,13 +318,20 @@ def _manager_environment(env: dict[str, Optional[str]], index: int,
         elif current is None or current != "":
             out[variable.name] = str(index)
             synthetic[variable.name] = f"assigned by {manager.name.upper()} to instance {index}" + (
-                f"; the environment's {variable.name} is ignored" if current else "")
+                f"; the environment's {variable.name} is ignored" if current else ""
+            )
     return out, synthetic
 
 
-
-def _evaluate_unit(profile: Profile, service: str, label: str, replicas: int, instances: int,
-                   env: dict[str, Optional[str]], synthetic: dict[str, str]) -> Unit:
+def _evaluate_unit(
+    profile: Profile,
+    service: str,
+    label: str,
+    replicas: int,
+    instances: int,
+    env: dict[str, Optional[str]],
+    synthetic: dict[str, str],
+) -> Unit:
     ctx = Context(env)
     trace: list[TraceStep] = []
     failures: list[StartFailure] = []
@@ -322,7 +350,9 @@ def _evaluate_unit(profile: Profile, service: str, label: str, replicas: int, in
         enabled[spec.role] = on
         cursor = ctx.values.get(spec.cursor) if spec.cursor else None
         cursors[spec.role] = cursor if isinstance(cursor, str) else None
-    return Unit(service, label, replicas, instances, env, synthetic, dict(ctx.values), trace, failures, enabled, cursors)
+    return Unit(
+        service, label, replicas, instances, env, synthetic, dict(ctx.values), trace, failures, enabled, cursors
+    )
 
 
 def _replicas(service: Service) -> int:
@@ -338,22 +368,46 @@ def _show(loc: Optional[Location], root: Optional[str]) -> str:
     return show_location(loc, root) if loc is not None else ""
 
 
-def _launch(project: Project, name: str, service: Service, build: Any, text: Optional[str],
-            root: Optional[str], managers: Mapping[str, ProcessManager]) -> Launch:
+def _launch(
+    project: Project,
+    name: str,
+    service: Service,
+    build: Any,
+    text: Optional[str],
+    root: Optional[str],
+    managers: Mapping[str, ProcessManager],
+) -> Launch:
     """Follow the service's start-up chain from the compose file into its build context."""
     image = None
     if text:
         image = read_image_config(text, getattr(build, "target", None))
-    where: dict[str, str] = {key: _show(key_location(project, "services", name, key), root)
-                             for key in ("entrypoint", "command") if key in service.config}
-    return follow_launch(service.config, image, build.files if build is not None else {},
-                         label=build.label if build is not None else "",
-                         dockerfile=build.dockerfile if build is not None else "Dockerfile", compose_where=where,
-                         managers=managers, environment={k: v.value for k, v in service.environment.items()})
+    where: dict[str, str] = {
+        key: _show(key_location(project, "services", name, key), root)
+        for key in ("entrypoint", "command")
+        if key in service.config
+    }
+    return follow_launch(
+        service.config,
+        image,
+        build.files if build is not None else {},
+        label=build.label if build is not None else "",
+        dockerfile=build.dockerfile if build is not None else "Dockerfile",
+        compose_where=where,
+        managers=managers,
+        environment={k: v.value for k, v in service.environment.items()},
+    )
 
 
-def _detect_program(service: Service, profiles: Mapping[str, Profile], launch: Launch, files: Mapping[str, str],
-                    label: str, argv: list[str], text: Optional[str], extension: Mapping[str, Any]) -> Detection:
+def _detect_program(
+    service: Service,
+    profiles: Mapping[str, Profile],
+    launch: Launch,
+    files: Mapping[str, str],
+    label: str,
+    argv: list[str],
+    text: Optional[str],
+    extension: Mapping[str, Any],
+) -> Detection:
     """x-supervisor.implementation, else the program the chain reaches, else today's clues (a guess)."""
     if extension.get("implementation") is None and launch.followed:
         found = match_program(launch, profiles, files, label)
@@ -413,9 +467,15 @@ def _propagate_not_started(project: Project, decisions: dict[str, ServiceDecisio
                     break
 
 
-def evaluate_project(project: Project, *, catalog: Catalog,
-                     dockerfiles: Optional[Mapping[str, str]] = None, root: Optional[str] = None,
-                     contexts: Optional[Mapping[str, Any]] = None, verdicts: Optional[Verdicts] = None) -> Evaluation:
+def evaluate_project(
+    project: Project,
+    *,
+    catalog: Catalog,
+    dockerfiles: Optional[Mapping[str, str]] = None,
+    root: Optional[str] = None,
+    contexts: Optional[Mapping[str, Any]] = None,
+    verdicts: Optional[Verdicts] = None,
+) -> Evaluation:
     """Decide every service's writers and produce the findings (no I/O: everything read comes in).
 
     ``catalog`` holds the profiles, process managers and ``x-supervisor`` schema
@@ -433,29 +493,43 @@ def evaluate_project(project: Project, *, catalog: Catalog,
     profiles = catalog.profiles
     dockerfiles = dockerfiles or {}
     contexts = contexts or {}
-    top = _check_extension(project.extensions.get("x-supervisor"), "project",
-                           key_location(project, "x-supervisor"), "x-supervisor", catalog.extension_schema, verdicts)
+    top = _check_extension(
+        project.extensions.get("x-supervisor"),
+        "project",
+        key_location(project, "x-supervisor"),
+        "x-supervisor",
+        catalog.extension_schema,
+        verdicts,
+    )
     window = float(top.get("relay_window_hours", DEFAULT_RELAY_WINDOW_HOURS))
     decisions: dict[str, ServiceDecision] = {}
     writers: list[Writer] = []
     for name, service in project.services.items():
         ext_block = service.extensions.get("x-supervisor")
         if ext_block is None:
-            ext_block = (service.config.get("x-supervisor") if isinstance(service.config, Mapping) else None)
-        extension = _check_extension(ext_block, "service",
-                                     key_location(project, "services", name, "x-supervisor") or service.location,
-                                     f"service {name}", catalog.extension_schema, verdicts)
+            ext_block = service.config.get("x-supervisor") if isinstance(service.config, Mapping) else None
+        extension = _check_extension(
+            ext_block,
+            "service",
+            key_location(project, "services", name, "x-supervisor") or service.location,
+            f"service {name}",
+            catalog.extension_schema,
+            verdicts,
+        )
         build = contexts.get(name)
         text = build.dockerfile_text if build is not None else dockerfiles.get(name)
-        argv = effective_argv(service.config, parse_dockerfile(text, getattr(build, "target", None)) if text else DockerfileCommand())
+        argv = effective_argv(
+            service.config, parse_dockerfile(text, getattr(build, "target", None)) if text else DockerfileCommand()
+        )
         launch = _launch(project, name, service, build, text, root, catalog.managers)
         files = build.files if build is not None else {}
         label = build.label if build is not None else ""
         detection = _detect_program(service, profiles, launch, files, label, argv, text, extension)
         profile = detection.profile
         choice = VariantChoice(None, "")
-        if profile is not None and (extension.get("variant") is not None or (
-                build is not None and _has_sources(profile, files, detection))):
+        if profile is not None and (
+            extension.get("variant") is not None or (build is not None and _has_sources(profile, files, detection))
+        ):
             # without the program's sources there is nothing to tell the version: the base model applies
             choice = choose_variant(profile, files, declared=extension.get("variant"), label=label)
             if choice.variant is not None:
@@ -478,8 +552,9 @@ def evaluate_project(project: Project, *, catalog: Catalog,
                     unit_env, synthetic = env, dict(notes)
                 unit = _evaluate_unit(profile, name, label_, replicas, count, unit_env, synthetic)
                 units.append(unit)
-        decisions[name] = ServiceDecision(name, service, detection, argv, plan, units, extension, launch, choice,
-                                          launch.cannot_start)
+        decisions[name] = ServiceDecision(
+            name, service, detection, argv, plan, units, extension, launch, choice, launch.cannot_start
+        )
     _propagate_not_started(project, decisions)
     for name, decision in decisions.items():
         if decision.profile is None or decision.not_started:
@@ -491,9 +566,17 @@ def evaluate_project(project: Project, *, catalog: Catalog,
                 cursor = unit.cursors.get(spec.role)
                 if unit.enabled.get(spec.role) and cursor is not None:
                     writers.append(Writer(name, unit, spec, cursor, unit.count))
-    evaluation = Evaluation(project, decisions, writers, [], window, root, profiles,
-                            float(top.get("network_events_per_second", DEFAULT_NETWORK_EVENTS_PER_SECOND)),
-                            catalog.managers)
+    evaluation = Evaluation(
+        project,
+        decisions,
+        writers,
+        [],
+        window,
+        root,
+        profiles,
+        float(top.get("network_events_per_second", DEFAULT_NETWORK_EVENTS_PER_SECOND)),
+        catalog.managers,
+    )
     evaluation.findings = _redact_findings(rules.run_rules(evaluation, top), secret_values(project))
     return evaluation
 
@@ -502,9 +585,12 @@ def _redact_findings(findings: list[Finding], secrets: frozenset[str]) -> list[F
     """Findings quote values; hide those that templates took from secret variables."""
     if not secrets:
         return findings
-    return [dataclasses.replace(f, message=redact(f.message, secrets),
-                                related=[(loc, redact(note, secrets)) for loc, note in f.related])
-            for f in findings]
+    return [
+        dataclasses.replace(
+            f, message=redact(f.message, secrets), related=[(loc, redact(note, secrets)) for loc, note in f.related]
+        )
+        for f in findings
+    ]
 
 
 def env_record(evaluation: Evaluation, service: str, variable: str) -> Optional[EnvValue]:

@@ -7,8 +7,20 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Optional, get_args
 
 from supervisor.compose.model import Location
 
-__all__ = ["Rule", "RULES", "rule", "Finding", "Severity", "SEVERITIES", "COMPOSE_ERROR", "INVALID_EXTENSION",
-           "UNREADABLE_SOURCE", "UNSUPPRESSIBLE", "input_finding", "exit_code"]
+__all__ = [
+    "Rule",
+    "RULES",
+    "rule",
+    "Finding",
+    "Severity",
+    "SEVERITIES",
+    "COMPOSE_ERROR",
+    "INVALID_EXTENSION",
+    "UNREADABLE_SOURCE",
+    "UNSUPPRESSIBLE",
+    "input_finding",
+    "exit_code",
+]
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)

@@ -28,13 +28,61 @@ __all__ = ["Step", "Launch", "follow_launch", "shell_words", "last_command"]
 
 _MAX_DEPTH = 12
 _SHELLS = {"sh", "bash", "ash", "dash", "zsh"}
-_SKIP = {"echo", "printf", "set", "exit", "sleep", "true", "false", "cd", "export", "wait", "trap", "[", "test",
-         "if", "then", "else", "elif", "fi", "while", "do", "done", "for", "case", "esac", "until", "return",
-         "local", "shift", "unset", ":", "source", ".", "chmod", "mkdir", "cp", "mv", "rm", "cat", "ls", "break"}
+_SKIP = {
+    "echo",
+    "printf",
+    "set",
+    "exit",
+    "sleep",
+    "true",
+    "false",
+    "cd",
+    "export",
+    "wait",
+    "trap",
+    "[",
+    "test",
+    "if",
+    "then",
+    "else",
+    "elif",
+    "fi",
+    "while",
+    "do",
+    "done",
+    "for",
+    "case",
+    "esac",
+    "until",
+    "return",
+    "local",
+    "shift",
+    "unset",
+    ":",
+    "source",
+    ".",
+    "chmod",
+    "mkdir",
+    "cp",
+    "mv",
+    "rm",
+    "cat",
+    "ls",
+    "break",
+}
 _SEPARATORS = {"&&", "||", ";", "|", "&", ";;", "\n"}
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 _NODE = {"node", "nodejs", "tsx", "ts-node", "bun", "deno"}
-_NODE_VALUE_OPTIONS = {"-r", "--require", "--import", "--loader", "--experimental-loader", "--env-file", "-C", "--conditions"}
+_NODE_VALUE_OPTIONS = {
+    "-r",
+    "--require",
+    "--import",
+    "--loader",
+    "--experimental-loader",
+    "--env-file",
+    "-C",
+    "--conditions",
+}
 _PYTHON_VALUE_OPTIONS = {"-X", "-W", "-c"}
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
@@ -79,11 +127,16 @@ class Launch:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "program": self.program, "entry": self.entry, "source": self.source,
+            "program": self.program,
+            "entry": self.entry,
+            "source": self.source,
             "process_manager": self.manager.name if self.manager else None,
-            "instances": self.instances, "cpu_dependent": self.cpu_dependent,
-            "instances_origin": self.instances_origin, "cannot_start": self.cannot_start,
-            "followed": self.followed, "chain": [s.to_json() for s in self.steps],
+            "instances": self.instances,
+            "cpu_dependent": self.cpu_dependent,
+            "instances_origin": self.instances_origin,
+            "cannot_start": self.cannot_start,
+            "followed": self.followed,
+            "chain": [s.to_json() for s in self.steps],
         }
 
 
@@ -137,8 +190,12 @@ def _script_command(text: str) -> tuple[list[str], int]:
         for command in _commands(shell_words(line)):
             if command[0] == "exec" and len(command) > 1:
                 best = (command, number)
-            elif command[0] not in _SKIP and not _ASSIGNMENT.match(command[0]) and "=" not in command[0] \
-                    and not command[0].startswith("$"):
+            elif (
+                command[0] not in _SKIP
+                and not _ASSIGNMENT.match(command[0])
+                and "=" not in command[0]
+                and not command[0].startswith("$")
+            ):
                 fallback = (command, number)
     chosen = best or fallback
     return chosen if chosen else ([], 0)
@@ -151,7 +208,7 @@ def _context_path(path: str, workdir: str) -> str:
     path = posixpath.normpath(path)
     root = posixpath.normpath(workdir or "/")
     if root != "/" and (path == root or path.startswith(root + "/")):
-        return path[len(root):].lstrip("/")
+        return path[len(root) :].lstrip("/")
     if root == "/":
         return path.lstrip("/")
     return path
@@ -268,7 +325,7 @@ def _walk(command: list[str], walk: _Walk, where: str, depth: int) -> tuple[list
         rest = command[1:]
         if "-c" in rest and rest.index("-c") + 1 < len(rest):
             shell_script = rest[rest.index("-c") + 1]
-            inner = _expand(last_command(shell_script), rest[rest.index("-c") + 3:], walk)
+            inner = _expand(last_command(shell_script), rest[rest.index("-c") + 3 :], walk)
             walk.steps.append(Step("shell", f"{tool} -c: runs {' '.join(inner)}", where))
             return _walk(inner, walk, where, depth + 1)
         operands = [a for a in rest if not a.startswith("-")]
@@ -296,9 +353,13 @@ def _walk(command: list[str], walk: _Walk, where: str, depth: int) -> tuple[list
         body = scripts.get(script)
         if body is None:
             if script == "start" and (walk.read("server.js") is not None):
-                walk.steps.append(Step("npm", "npm start: no start script, runs node server.js", walk.where("package.json", 0)))
+                walk.steps.append(
+                    Step("npm", "npm start: no start script, runs node server.js", walk.where("package.json", 0))
+                )
                 return _walk(["node", "server.js"], walk, where, depth + 1)
-            walk.steps.append(Step("npm", f"npm script {script!r} not found in package.json", walk.where("package.json", 0)))
+            walk.steps.append(
+                Step("npm", f"npm script {script!r} not found in package.json", walk.where("package.json", 0))
+            )
             return command, None
         line = _line_of(text, r'"' + re.escape(script) + r'"\s*:')
         here = walk.where("package.json", line)
@@ -340,7 +401,9 @@ def _first_positional(args: list[str], value_options: set[str], stop: set[str]) 
     return None
 
 
-def _manager(command: list[str], manager: ProcessManager, walk: _Walk, where: str, depth: int) -> tuple[list[str], Optional[str]]:
+def _manager(
+    command: list[str], manager: ProcessManager, walk: _Walk, where: str, depth: int
+) -> tuple[list[str], Optional[str]]:
     args = command[1:]
     if args[:1] == ["start"]:
         args = args[1:]
@@ -410,7 +473,11 @@ def _build_outputs(walk: _Walk) -> tuple[dict[str, str], str]:
         if outfile and entries:
             outputs[posixpath.normpath(outfile)] = entries[0]
         elif outdir and entries:
-            common = posixpath.commonpath([posixpath.dirname(e) or "." for e in entries]) if len(entries) > 1 else posixpath.dirname(entries[0])
+            common = (
+                posixpath.commonpath([posixpath.dirname(e) or "." for e in entries])
+                if len(entries) > 1
+                else posixpath.dirname(entries[0])
+            )
             for entry in entries:
                 rel = posixpath.relpath(entry, common or ".")
                 outputs[posixpath.normpath(posixpath.join(outdir, re.sub(r"\.[cm]?[jt]sx?$", ".js", rel)))] = entry
@@ -439,10 +506,17 @@ def _node_source(entry: str, walk: _Walk) -> tuple[Optional[str], Optional[str]]
     return None, None
 
 
-def follow_launch(config: Mapping[str, Any], image: Optional[ImageConfig], files: Mapping[str, str], *,
-                  label: str = "", dockerfile: str = "Dockerfile", compose_where: Mapping[str, str] = {},
-                  managers: Mapping[str, ProcessManager],
-                  environment: Mapping[str, Optional[str]] = {}) -> Launch:
+def follow_launch(
+    config: Mapping[str, Any],
+    image: Optional[ImageConfig],
+    files: Mapping[str, str],
+    *,
+    label: str = "",
+    dockerfile: str = "Dockerfile",
+    compose_where: Mapping[str, str] = {},
+    managers: Mapping[str, ProcessManager],
+    environment: Mapping[str, Optional[str]] = {},
+) -> Launch:
     """The chain from a service's configuration to the program it runs.
 
     ``image`` is the Dockerfile's stage (None for a prebuilt image), ``files`` the build context,
@@ -454,13 +528,22 @@ def follow_launch(config: Mapping[str, Any], image: Optional[ImageConfig], files
     image = image or ImageConfig()
     steps: list[Step] = []
     env: list[tuple[str, str, str]] = []
-    image_env = tuple((name, value, f"{label}{dockerfile}:{line}") for name, (value, line) in image.env_defaults().items())
+    image_env = tuple(
+        (name, value, f"{label}{dockerfile}:{line}") for name, (value, line) in image.env_defaults().items()
+    )
 
     def image_part(instruction: Optional[Instruction], what: str) -> list[str]:
         if instruction is None:
             return []
-        steps.append(Step("dockerfile", f"{what} {json.dumps(list(instruction.argv))}" if not instruction.shell_form
-                          else f"{what} {instruction.argv[-1]}", f"{label}{dockerfile}:{instruction.line}"))
+        steps.append(
+            Step(
+                "dockerfile",
+                f"{what} {json.dumps(list(instruction.argv))}"
+                if not instruction.shell_form
+                else f"{what} {instruction.argv[-1]}",
+                f"{label}{dockerfile}:{instruction.line}",
+            )
+        )
         return list(instruction.argv)
 
     entry = argv_list(config.get("entrypoint"))
@@ -498,7 +581,22 @@ def follow_launch(config: Mapping[str, Any], image: Optional[ImageConfig], files
         else:
             source = entry_file if walk.read(entry_file) is not None else None
     shown = entry_file or " ".join(final)
-    steps.append(Step("program", f"{program}: {shown}" + (f" (from {source})" if source and source != entry_file else ""), ""))
-    return Launch(tuple(steps), tuple(final), program, entry_file, source, walk.manager, walk.instances,
-                  walk.cpu_dependent, walk.instances_origin, tuple(env), image_env, cannot, bool(program),
-                  walk.built_from)
+    steps.append(
+        Step("program", f"{program}: {shown}" + (f" (from {source})" if source and source != entry_file else ""), "")
+    )
+    return Launch(
+        tuple(steps),
+        tuple(final),
+        program,
+        entry_file,
+        source,
+        walk.manager,
+        walk.instances,
+        walk.cpu_dependent,
+        walk.instances_origin,
+        tuple(env),
+        image_env,
+        cannot,
+        bool(program),
+        walk.built_from,
+    )

@@ -53,13 +53,19 @@ def parse_managers(document: Mapping[str, object]) -> dict[str, ProcessManager]:
         for name, spec in document.items():
             assert isinstance(spec, dict)
             manager = ProcessManager(
-                name=name, commands=tuple(spec["commands"]), program=spec["program"],
-                instance_options=tuple(spec["instance_options"]), value_options=tuple(spec.get("value_options", [])),
+                name=name,
+                commands=tuple(spec["commands"]),
+                program=spec["program"],
+                instance_options=tuple(spec["instance_options"]),
+                value_options=tuple(spec.get("value_options", [])),
                 config_file_pattern=spec.get("config_file_pattern", r"$^"),
                 default_instances=int(spec.get("default_instances", 1)),
-                cpu_values=tuple(spec.get("cpu_values", [])), cpu_instances=int(spec.get("cpu_instances", 2)),
-                per_instance=tuple(InstanceVariable(k, bool(v["environment_overrides"]), v.get("why", ""))
-                                   for k, v in spec.get("per_instance", {}).items()),
+                cpu_values=tuple(spec.get("cpu_values", [])),
+                cpu_instances=int(spec.get("cpu_instances", 2)),
+                per_instance=tuple(
+                    InstanceVariable(k, bool(v["environment_overrides"]), v.get("why", ""))
+                    for k, v in spec.get("per_instance", {}).items()
+                ),
             )
             for command in manager.commands:
                 out[command] = manager

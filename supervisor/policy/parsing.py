@@ -118,7 +118,7 @@ def js_parse_int(text: Optional[str]) -> JsNumber:
         sign = -1 if s[i] == "-" else 1
         i += 1
     digits, radix = _DEC, 10
-    if s[i:i + 2] in ("0x", "0X"):
+    if s[i : i + 2] in ("0x", "0X"):
         digits, radix = _HEX, 16
         i += 2
     start = i

@@ -89,7 +89,9 @@ class Marker:
     about: str = ""
 
     def describe(self) -> str:
-        return f"{self.file} {'has' if self.present else 'lacks'} /{self.pattern}/" + (f" ({self.about})" if self.about else "")
+        return f"{self.file} {'has' if self.present else 'lacks'} /{self.pattern}/" + (
+            f" ({self.about})" if self.about else ""
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,8 +176,14 @@ def _validate(document: Any, where: str, schema: Mapping[str, Any], verdicts: Op
         raise ProfileError(f"{where}: {path}: {error.message}")
 
 
-def parse_profile(document: Any, schema: Mapping[str, Any], *, where: str = "<profile>", check_patterns: bool = True,
-                  verdicts: Optional[Verdicts] = None) -> Profile:
+def parse_profile(
+    document: Any,
+    schema: Mapping[str, Any],
+    *,
+    where: str = "<profile>",
+    check_patterns: bool = True,
+    verdicts: Optional[Verdicts] = None,
+) -> Profile:
     """Check one profile document against ``schema`` (``profile.schema.json``) and build a :class:`Profile`."""
     _validate(document, where, schema, verdicts)
     names = [v["name"] for v in document["values"]]
@@ -194,12 +202,18 @@ def parse_profile(document: Any, schema: Mapping[str, Any], *, where: str = "<pr
     for spec in document["writers"]:
         need(spec["enabled"], f"writer {spec['role']}.enabled")
         need(spec["cursor"], f"writer {spec['role']}.cursor")
-        writers.append(WriterSpec(
-            role=spec["role"], title=spec["title"], enabled=spec["enabled"], cursor=spec["cursor"],
-            cursor_note=spec.get("cursor_note", ""), source=spec.get("source", "unknown"),
-            disable=tuple((d["variable"], d["value"]) for d in spec.get("disable", [])),
-            rename=spec.get("rename"),
-        ))
+        writers.append(
+            WriterSpec(
+                role=spec["role"],
+                title=spec["title"],
+                enabled=spec["enabled"],
+                cursor=spec["cursor"],
+                cursor_note=spec.get("cursor_note", ""),
+                source=spec.get("source", "unknown"),
+                disable=tuple((d["variable"], d["value"]) for d in spec.get("disable", [])),
+                rename=spec.get("rename"),
+            )
+        )
     clues = []
     for clue in document["detect"]:
         if check_patterns:
@@ -223,12 +237,16 @@ def parse_profile(document: Any, schema: Mapping[str, Any], *, where: str = "<pr
         all_history=tuple(days.get("all_history", [])),
         backfill_throttle=_throttle(document.get("backfill_throttle")),
         writers=tuple(writers),
-        misleading=tuple(MisleadingSpec(m["variable"], m["when"], m["while_writer"], m["message"])
-                         for m in document.get("misleading", [])),
+        misleading=tuple(
+            MisleadingSpec(m["variable"], m["when"], m["while_writer"], m["message"])
+            for m in document.get("misleading", [])
+        ),
         notes=tuple(document.get("notes", [])),
         path=where,
-        program=tuple(ProgramMatch(m["source"], _markers(m.get("markers", []), where, check_patterns))
-                      for m in document.get("program", [])),
+        program=tuple(
+            ProgramMatch(m["source"], _markers(m.get("markers", []), where, check_patterns))
+            for m in document.get("program", [])
+        ),
         variants=tuple(_variant(v, known, where, check_patterns) for v in document.get("variants", [])),
     )
 
@@ -251,8 +269,13 @@ def _variant(document: Mapping[str, Any], known: set[str], where: str, check: bo
         if name not in known:
             raise ProfileError(f"{where}: variant {document['name']!r} replaces an unknown value {name!r}")
         values[name] = (spec["source"], spec["expr"])
-    return Variant(document["name"], document["title"], _markers(document.get("markers", []), where, check),
-                   values, document.get("commits", ""))
+    return Variant(
+        document["name"],
+        document["title"],
+        _markers(document.get("markers", []), where, check),
+        values,
+        document.get("commits", ""),
+    )
 
 
 def collect_profiles(profiles: Iterable[Profile]) -> dict[str, Profile]:

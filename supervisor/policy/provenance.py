@@ -44,8 +44,15 @@ def describe_origin(origin: Origin, root: Optional[str]) -> str:
     return f"{origin.kind} {where}".strip()
 
 
-def describe_value(name: str, record: Optional[EnvValue], root: Optional[str], *,
-                   value: Optional[str] = None, synthetic: str = "", shown: Optional[str] = None) -> str:
+def describe_value(
+    name: str,
+    record: Optional[EnvValue],
+    root: Optional[str],
+    *,
+    value: Optional[str] = None,
+    synthetic: str = "",
+    shown: Optional[str] = None,
+) -> str:
     """One line saying what a variable is in a container and where that came from.
 
     ``synthetic`` describes a value set by the process manager (``assigned by PM2 to instance 0``);
@@ -66,10 +73,15 @@ def describe_value(name: str, record: Optional[EnvValue], root: Optional[str], *
         parts = []
         for sub in subs:
             if sub.used_default:
-                parts.append(f"the default of {record.raw}" if sub.value is None else
-                             f"the alternative of {record.raw} ({sub.variable} from {describe_origin(sub.origin, root)})")
+                parts.append(
+                    f"the default of {record.raw}"
+                    if sub.value is None
+                    else f"the alternative of {record.raw} ({sub.variable} from {describe_origin(sub.origin, root)})"
+                )
             else:
-                parts.append(f"{describe_origin(sub.origin, root)}" + ("" if sub.variable == name else f" ({sub.variable})"))
+                parts.append(
+                    f"{describe_origin(sub.origin, root)}" + ("" if sub.variable == name else f" ({sub.variable})")
+                )
         source = ", ".join(dict.fromkeys(parts))
         via = "" if any(s.used_default for s in subs) else f" via {record.raw}"
         at = f" at {where}" if where else ""

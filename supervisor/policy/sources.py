@@ -31,9 +31,21 @@ if TYPE_CHECKING:
 
     from supervisor.policy.engine import Evaluation
 
-__all__ = ["MAX_DOCKERFILE_BYTES", "MAX_SOURCE_BYTES", "BuildContext", "ContextFiles", "read_build_contexts",
-           "read_dockerfiles", "schemas_dir", "load_schema", "load_profiles", "builtin_profiles",
-           "process_managers", "builtin_catalog", "evaluate_sources"]
+__all__ = [
+    "MAX_DOCKERFILE_BYTES",
+    "MAX_SOURCE_BYTES",
+    "BuildContext",
+    "ContextFiles",
+    "read_build_contexts",
+    "read_dockerfiles",
+    "schemas_dir",
+    "load_schema",
+    "load_profiles",
+    "builtin_profiles",
+    "process_managers",
+    "builtin_catalog",
+    "evaluate_sources",
+]
 
 MAX_SOURCE_BYTES = 1 << 20
 MAX_DOCKERFILE_BYTES = MAX_SOURCE_BYTES
@@ -46,17 +58,23 @@ def read_source(path: str, limit: int = MAX_SOURCE_BYTES) -> Optional[str]:
     except OSError:
         return None
     if not stat.S_ISREG(info.st_mode):
-        raise SourceError(f"{path}: not a regular file; a build context's Dockerfile and sources must be files",
-                          Location(path))
+        raise SourceError(
+            f"{path}: not a regular file; a build context's Dockerfile and sources must be files", Location(path)
+        )
     if info.st_size > limit:
-        raise SourceError(f"{path}: {info.st_size} bytes, more than the {limit} bytes read from a build context file; "
-                          f"shorten it or declare x-supervisor: {{implementation: NAME}} on the service", Location(path))
+        raise SourceError(
+            f"{path}: {info.st_size} bytes, more than the {limit} bytes read from a build context file; "
+            f"shorten it or declare x-supervisor: {{implementation: NAME}} on the service",
+            Location(path),
+        )
     try:
         return read_input(path, limit).decode("utf-8", errors="replace")
     except InputTooLarge:  # grew since it was looked at
-        raise SourceError(f"{path}: more than the {limit} bytes read from a build context file; "
-                          f"shorten it or declare x-supervisor: {{implementation: NAME}} on the service",
-                          Location(path)) from None
+        raise SourceError(
+            f"{path}: more than the {limit} bytes read from a build context file; "
+            f"shorten it or declare x-supervisor: {{implementation: NAME}} on the service",
+            Location(path),
+        ) from None
     except OSError:
         return None
 
@@ -144,11 +162,15 @@ def read_build_contexts(project: Project) -> dict[str, BuildContext]:
 
 def read_dockerfiles(project: Project) -> dict[str, str]:
     """Service name -> Dockerfile text, for services whose Dockerfile can be read."""
-    return {name: ctx.dockerfile_text for name, ctx in read_build_contexts(project).items()
-            if ctx.dockerfile_text is not None}
+    return {
+        name: ctx.dockerfile_text
+        for name, ctx in read_build_contexts(project).items()
+        if ctx.dockerfile_text is not None
+    }
 
 
 # --- the shipped data -----------------------------------------------------------------------
+
 
 @functools.lru_cache(maxsize=1)
 def _schemas_path() -> str:
@@ -182,8 +204,9 @@ def load_schema(name: str) -> dict[str, Any]:
 _PathT = TypeVar("_PathT", str, PurePath)
 
 
-def load_profiles(paths: Iterable[_PathT], *, check_patterns: bool = True,
-                  verdicts: Optional[Verdicts] = None) -> dict[str, Profile]:
+def load_profiles(
+    paths: Iterable[_PathT], *, check_patterns: bool = True, verdicts: Optional[Verdicts] = None
+) -> dict[str, Profile]:
     """Read profile files (all ``str`` or all paths: they are sorted); names must be unique."""
     schema = load_schema("profile.schema.json")
     parsed: list[Profile] = []
@@ -195,8 +218,9 @@ def load_profiles(paths: Iterable[_PathT], *, check_patterns: bool = True,
             raise ProfileError(f"{path}: cannot read: {exc.strerror or exc}") from None
         except ValueError as exc:
             raise ProfileError(f"{path}: not JSON: {exc}") from None
-        parsed.append(parse_profile(document, schema, where=str(path), check_patterns=check_patterns,
-                                    verdicts=verdicts))
+        parsed.append(
+            parse_profile(document, schema, where=str(path), check_patterns=check_patterns, verdicts=verdicts)
+        )
     return collect_profiles(parsed)
 
 
@@ -227,8 +251,10 @@ def builtin_catalog(verdicts: Optional[Verdicts] = None) -> Catalog:
 
 # --- the pipeline ---------------------------------------------------------------------------
 
-def evaluate_sources(project: Project, *, root: Optional[str] = None,
-                     verdicts: Optional[Verdicts] = None) -> "Evaluation":
+
+def evaluate_sources(
+    project: Project, *, root: Optional[str] = None, verdicts: Optional[Verdicts] = None
+) -> "Evaluation":
     """The policy's evaluation of a loaded project, with its build contexts and the shipped catalog.
 
     ``root`` is the folder locations are shown relative to (default: the current folder).
@@ -237,5 +263,10 @@ def evaluate_sources(project: Project, *, root: Optional[str] = None,
     """
     from supervisor.policy.engine import evaluate_project
 
-    return evaluate_project(project, catalog=builtin_catalog(verdicts), contexts=read_build_contexts(project),
-                            root=root or os.getcwd(), verdicts=verdicts)
+    return evaluate_project(
+        project,
+        catalog=builtin_catalog(verdicts),
+        contexts=read_build_contexts(project),
+        root=root or os.getcwd(),
+        verdicts=verdicts,
+    )

@@ -58,12 +58,17 @@ def check_marker(marker: Marker, files: Mapping[str, str], label: str = "") -> M
                 line_number = number
                 break
     found = line_number > 0
-    where = f"{label}{marker.file}:{line_number}" if found else f"{label}{marker.file}" + ("" if text is not None else " (absent)")
+    where = (
+        f"{label}{marker.file}:{line_number}"
+        if found
+        else f"{label}{marker.file}" + ("" if text is not None else " (absent)")
+    )
     return MarkerResult(marker, found == marker.present, where)
 
 
-def match_program(launch: Launch, profiles: Mapping[str, Profile], files: Mapping[str, str],
-                  label: str = "") -> Optional[tuple[Profile, str]]:
+def match_program(
+    launch: Launch, profiles: Mapping[str, Profile], files: Mapping[str, str], label: str = ""
+) -> Optional[tuple[Profile, str]]:
     """The profile whose program the chain reaches, and the clue; None when no profile claims it."""
     candidates = [p for p in (launch.source, launch.entry, " ".join(launch.argv)) if p] + list(launch.built_from)
     for profile in profiles.values():
@@ -77,8 +82,9 @@ def match_program(launch: Launch, profiles: Mapping[str, Profile], files: Mappin
     return None
 
 
-def choose_variant(profile: Profile, files: Mapping[str, str], *, declared: Optional[str] = None,
-                   label: str = "") -> VariantChoice:
+def choose_variant(
+    profile: Profile, files: Mapping[str, str], *, declared: Optional[str] = None, label: str = ""
+) -> VariantChoice:
     """``x-supervisor.variant`` when given, else the first (newest) variant whose markers all hold."""
     if not profile.variants:
         return VariantChoice(None, "")
@@ -86,8 +92,9 @@ def choose_variant(profile: Profile, files: Mapping[str, str], *, declared: Opti
         for variant in profile.variants:
             if variant.name == declared:
                 return VariantChoice(variant, "x-supervisor.variant")
-        return VariantChoice(profile.variants[0], "x-supervisor.variant names no variant; the newest is used",
-                             unknown_name=declared)
+        return VariantChoice(
+            profile.variants[0], "x-supervisor.variant names no variant; the newest is used", unknown_name=declared
+        )
     missing: list[str] = []
     for variant in profile.variants:
         results = tuple(check_marker(m, files, label) for m in variant.markers)
@@ -96,5 +103,9 @@ def choose_variant(profile: Profile, files: Mapping[str, str], *, declared: Opti
         failed = [r.marker.describe() for r in results if not r.holds]
         missing.append(f"{variant.name}: not {'; not '.join(failed)}")
     newest = profile.variants[0]
-    return VariantChoice(newest, "newest: no variant's markers hold",
-                         tuple(check_marker(m, files, label) for m in newest.markers), tuple(missing))
+    return VariantChoice(
+        newest,
+        "newest: no variant's markers hold",
+        tuple(check_marker(m, files, label) for m in newest.markers),
+        tuple(missing),
+    )

@@ -39,8 +39,10 @@ def render_text(findings: Sequence[Finding], root: Optional[str] = None) -> str:
     if not findings:
         lines.append("ok: no findings")
     else:
-        lines.append(f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info, "
-                     f"{counts['suppressed']} suppressed")
+        lines.append(
+            f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info, "
+            f"{counts['suppressed']} suppressed"
+        )
     return "\n".join(lines)
 
 

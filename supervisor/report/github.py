@@ -45,8 +45,14 @@ def render_github(findings: Sequence[Finding], root: Optional[str] = None) -> st
         loc = relative_location(f.location, root) if f.location else None
         message = mask_text(f.message)
         if f.suppressed is not None:
-            lines.append(workflow_command("notice", f"{message} [suppressed: {f.suppressed}]", location=loc,
-                                          title=f"{f.code} {f.name} (suppressed)"))
+            lines.append(
+                workflow_command(
+                    "notice",
+                    f"{message} [suppressed: {f.suppressed}]",
+                    location=loc,
+                    title=f"{f.code} {f.name} (suppressed)",
+                )
+            )
         else:
             lines.append(workflow_command(_LEVEL[f.severity], message, location=loc, title=f"{f.code} {f.name}"))
     return "\n".join(lines)

@@ -39,19 +39,23 @@ def _physical(location: Location, root: Optional[str]) -> dict[str, Any]:
 
 
 def _rules() -> list[dict[str, Any]]:
-    return [{
-        "id": r.code,
-        "name": "".join(part.capitalize() for part in r.name.split("-")),
-        "shortDescription": {"text": r.summary},
-        "fullDescription": {"text": f"{r.name}: {r.summary}"},
-        "help": {"text": r.help},
-        "defaultConfiguration": {"level": _LEVEL[r.severity]},
-        "properties": {"tags": ["appview", "backfill", r.name]},
-    } for r in RULES.values()]
+    return [
+        {
+            "id": r.code,
+            "name": "".join(part.capitalize() for part in r.name.split("-")),
+            "shortDescription": {"text": r.summary},
+            "fullDescription": {"text": f"{r.name}: {r.summary}"},
+            "help": {"text": r.help},
+            "defaultConfiguration": {"level": _LEVEL[r.severity]},
+            "properties": {"tags": ["appview", "backfill", r.name]},
+        }
+        for r in RULES.values()
+    ]
 
 
-def to_sarif(findings: Sequence[Finding], root: Optional[str] = None, *,
-             fallback: Optional[Location] = None) -> dict[str, Any]:
+def to_sarif(
+    findings: Sequence[Finding], root: Optional[str] = None, *, fallback: Optional[Location] = None
+) -> dict[str, Any]:
     """A SARIF 2.1.0 log; findings without a location point at ``fallback`` (the first compose file)."""
     codes = list(RULES)
     results = []
@@ -65,7 +69,8 @@ def to_sarif(findings: Sequence[Finding], root: Optional[str] = None, *,
             "message": {"text": message},
             "partialFingerprints": {
                 "supervisorFinding/v1": hashlib.sha256(
-                    f"{f.code}|{','.join(f.services)}|{location.file if location else ''}".encode()).hexdigest()[:32],
+                    f"{f.code}|{','.join(f.services)}|{location.file if location else ''}".encode()
+                ).hexdigest()[:32],
             },
         }
         if location is not None:
@@ -73,18 +78,21 @@ def to_sarif(findings: Sequence[Finding], root: Optional[str] = None, *,
         if f.related:
             result["relatedLocations"] = [
                 {"id": i + 1, "physicalLocation": _physical(loc, root), "message": {"text": mask_text(note)}}
-                for i, (loc, note) in enumerate(f.related)]
+                for i, (loc, note) in enumerate(f.related)
+            ]
         if f.suppressed is not None:
             result["suppressions"] = [{"kind": "inSource", "justification": f.suppressed}]
         results.append(result)
     run: dict[str, Any] = {
-        "tool": {"driver": {
-            "name": "appview-supervisor",
-            "version": __version__,
-            "semanticVersion": __version__,
-            "informationUri": "https://atproto.com/specs/event-stream",
-            "rules": _rules(),
-        }},
+        "tool": {
+            "driver": {
+                "name": "appview-supervisor",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "informationUri": "https://atproto.com/specs/event-stream",
+                "rules": _rules(),
+            }
+        },
         "results": results,
         "columnKind": "unicodeCodePoints",
     }
@@ -93,6 +101,7 @@ def to_sarif(findings: Sequence[Finding], root: Optional[str] = None, *,
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
-def render_sarif(findings: Sequence[Finding], root: Optional[str] = None, *,
-                 fallback: Optional[Location] = None) -> str:
+def render_sarif(
+    findings: Sequence[Finding], root: Optional[str] = None, *, fallback: Optional[Location] = None
+) -> str:
     return json.dumps(to_sarif(findings, root, fallback=fallback), indent=2, ensure_ascii=False)

@@ -13,8 +13,23 @@ from supervisor.secrets import mask_text
 
 __all__ = ["AUDIT_COLUMNS", "audit_cells", "render_audit", "render_explanation"]
 
-AUDIT_COLUMNS = ["SERVICE", "GROUP", "PROGRAM", "PROCS", "IMPLEMENTATION", "VARIANT", "BACKFILL_DAYS", "MEANING", "PRIMARY", "BACKFILL",
-                 "CURSOR", "LIVE", "LIVE CURSOR", "FIREHOSE_ENABLED", "ORIGIN"]
+AUDIT_COLUMNS = [
+    "SERVICE",
+    "GROUP",
+    "PROGRAM",
+    "PROCS",
+    "IMPLEMENTATION",
+    "VARIANT",
+    "BACKFILL_DAYS",
+    "MEANING",
+    "PRIMARY",
+    "BACKFILL",
+    "CURSOR",
+    "LIVE",
+    "LIVE CURSOR",
+    "FIREHOSE_ENABLED",
+    "ORIGIN",
+]
 
 
 def _yes(value: Optional[bool]) -> str:
@@ -33,12 +48,19 @@ def _group(row: AuditRow) -> str:
 def audit_cells(row: AuditRow) -> list[str]:
     """The table cells of one row, in :data:`AUDIT_COLUMNS` order."""
     return [
-        row.service, _group(row), row.program or "(not followed)", str(row.process_count),
+        row.service,
+        _group(row),
+        row.program or "(not followed)",
+        str(row.process_count),
         (row.implementation or "(unknown)") + (" (guess)" if row.guessed and row.implementation else ""),
         row.variant or "-",
         "(unset)" if row.backfill_days is None else row.backfill_days,
-        row.meaning, _yes(row.primary), _yes(row.backfill_enabled), row.cursor_service or "-",
-        _yes(row.live_consumer), row.live_cursor or ("?" if row.live_consumer else "-"),
+        row.meaning,
+        _yes(row.primary),
+        _yes(row.backfill_enabled),
+        row.cursor_service or "-",
+        _yes(row.live_consumer),
+        row.live_cursor or ("?" if row.live_consumer else "-"),
         "(unset)" if row.firehose_enabled is None else row.firehose_enabled,
         mask_text(row.backfill_days_origin),
     ]
@@ -70,7 +92,9 @@ def render_audit(rows: Sequence[AuditRow], fmt: str = "table") -> str:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header + var_names)
         for r, c in zip(rows, cells):
-            writer.writerow(c + [("" if (r.variables or {}).get(k) is None else (r.variables or {})[k]) for k in var_names])
+            writer.writerow(
+                c + [("" if (r.variables or {}).get(k) is None else (r.variables or {})[k]) for k in var_names]
+            )
         return out.getvalue().rstrip("\n")
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -95,8 +119,7 @@ def render_audit(rows: Sequence[AuditRow], fmt: str = "table") -> str:
 
 def render_explanation(ex: Explanation) -> str:
     """The text form of ``supervisor explain``."""
-    lines = [f"{ex.service}: {ex.variable}",
-             f"implementation: {ex.implementation or '(unknown)'} ({ex.detected_by})"]
+    lines = [f"{ex.service}: {ex.variable}", f"implementation: {ex.implementation or '(unknown)'} ({ex.detected_by})"]
     if ex.chain:
         lines.append("start-up chain (compose file -> program):")
         for step in ex.chain:
@@ -104,7 +127,9 @@ def render_explanation(ex: Explanation) -> str:
             lines.append(f"  {step['kind']:<10} {where}{mask_text(step['text'])}")
     if ex.program:
         origin = f" ({ex.process_count_origin})" if ex.process_count_origin else ""
-        lines.append(f"program: {ex.program}, {ex.process_count} process{'es' if ex.process_count != 1 else ''}{origin}")
+        lines.append(
+            f"program: {ex.program}, {ex.process_count} process{'es' if ex.process_count != 1 else ''}{origin}"
+        )
     if ex.not_started:
         lines.append(f"does not start: {ex.not_started}")
     if ex.variant:
@@ -137,8 +162,11 @@ def render_explanation(ex: Explanation) -> str:
         if not d["writers"]:
             lines.append("    writes no firehose_cursor row: the program has no backfill and no cursor row")
         for w in d["writers"]:
-            state = f'writes "{w["cursor"]}"' if w["enabled"] and w["cursor"] else (
-                "runs (cursor not documented)" if w["enabled"] else "off")
+            state = (
+                f'writes "{w["cursor"]}"'
+                if w["enabled"] and w["cursor"]
+                else ("runs (cursor not documented)" if w["enabled"] else "off")
+            )
             lines.append(f"    {w['role']}: {state}")
     if ex.findings:
         lines.append("findings:")

@@ -36,8 +36,11 @@ def observed_container(info: dict[str, Any]) -> ObservedContainer:
     else:  # list entry: "Status" reads like "Up 3 seconds (healthy)"
         state_name = state or "unknown"
         status = info.get("Status") or ""
-        for marker, value in (("(healthy)", "healthy"), ("(unhealthy)", "unhealthy"),
-                              ("(health: starting)", "starting")):
+        for marker, value in (
+            ("(healthy)", "healthy"),
+            ("(unhealthy)", "unhealthy"),
+            ("(health: starting)", "starting"),
+        ):
             if marker in status:
                 health = value
                 break
@@ -89,8 +92,11 @@ def _root_cause(exc: BaseException) -> str:
     return re.sub(r"\(.*\)$", "", text).strip() or type(exc).__name__
 
 
-_PORT_TAKEN = re.compile(r"(?:Bind for |bind host port for |listen tcp[46]? )\[?([0-9a-fA-F.:]*?)\]?:(\d+)"
-                         r"(?!\d).*?(port is already allocated|address already in use)", re.S)
+_PORT_TAKEN = re.compile(
+    r"(?:Bind for |bind host port for |listen tcp[46]? )\[?([0-9a-fA-F.:]*?)\]?:(\d+)"
+    r"(?!\d).*?(port is already allocated|address already in use)",
+    re.S,
+)
 
 
 def explain_start_failure(name: str, message: str) -> str:
@@ -99,8 +105,10 @@ def explain_start_failure(name: str, message: str) -> str:
     found = _PORT_TAKEN.search(message)
     if found:
         host = found.group(1) or "0.0.0.0"
-        return (f"start {name}: host port {found.group(2)} ({host}) is already taken by another container or "
-                f"program; free it or publish another port ({message})")
+        return (
+            f"start {name}: host port {found.group(2)} ({host}) is already taken by another container or "
+            f"program; free it or publish another port ({message})"
+        )
     return f"start {name}: {message}"
 
 
@@ -116,7 +124,8 @@ class Engine:
                 host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
                 raise EngineUnavailable(
                     f"no Docker Engine answers at {host} ({_message(exc)}); start one "
-                    "(scripts/docker-engine.sh start) or set DOCKER_HOST") from None
+                    "(scripts/docker-engine.sh start) or set DOCKER_HOST"
+                ) from None
         self.client = client
         self.api = client.api
         self._lock = threading.Lock()
@@ -156,8 +165,9 @@ class Engine:
         """The project's containers, networks and volumes, and the ids of the given images."""
         containers = [observed_container(c) for c in self.containers(project)]
         label = {"label": [f"{L.PROJECT}={project}"]}
-        networks = {n["Name"]: n.get("Labels") or {}
-                    for n in self._call("list networks", self.api.networks, filters=label)}
+        networks = {
+            n["Name"]: n.get("Labels") or {} for n in self._call("list networks", self.api.networks, filters=label)
+        }
         vols = self._call("list volumes", self.api.volumes, filters=label) or {}
         volumes = {v["Name"]: v.get("Labels") or {} for v in vols.get("Volumes") or []}
         return Observed(containers, networks, volumes, self.image_ids(images))
@@ -204,21 +214,33 @@ class Engine:
         for candidate in (dockerfile_path + ".dockerignore", os.path.join(context, ".dockerignore")):
             if os.path.isfile(candidate):
                 with open(candidate, encoding="utf-8") as fh:
-                    exclude = [ln.strip() for ln in fh.read().splitlines() if ln.strip() and not ln.strip().startswith("#")]
+                    exclude = [
+                        ln.strip() for ln in fh.read().splitlines() if ln.strip() and not ln.strip().startswith("#")
+                    ]
                 break
         dockerfile = process_dockerfile(step.dockerfile, context)
         fileobj = build_context_tar(context, exclude=exclude, dockerfile=dockerfile)
         last = ""
         image_id = None
         try:
-            stream = self.api.build(fileobj=fileobj, custom_context=True, dockerfile=dockerfile[0], tag=step.image,
-                                    buildargs=step.args or None, target=step.target, rm=True, forcerm=True,
-                                    decode=True)
+            stream = self.api.build(
+                fileobj=fileobj,
+                custom_context=True,
+                dockerfile=dockerfile[0],
+                tag=step.image,
+                buildargs=step.args or None,
+                target=step.target,
+                rm=True,
+                forcerm=True,
+                decode=True,
+            )
             for chunk in stream:
                 if "error" in chunk:
                     detail = (chunk.get("errorDetail") or {}).get("message") or chunk["error"]
-                    raise BuildFailed(f"service {step.service}: build of {step.image} failed: {detail.strip()}"
-                                      + (f" (after: {last})" if last else ""))
+                    raise BuildFailed(
+                        f"service {step.service}: build of {step.image} failed: {detail.strip()}"
+                        + (f" (after: {last})" if last else "")
+                    )
                 text = chunk.get("stream") or chunk.get("status") or ""
                 for line in text.splitlines():
                     if line.strip():
@@ -257,8 +279,14 @@ class Engine:
 
     def create_volume(self, body: dict[str, Any]) -> None:
         """``POST /volumes/create``."""
-        self._call(f"create volume {body['Name']}", self.api.create_volume, name=body["Name"],
-                   driver=body.get("Driver"), driver_opts=body.get("DriverOpts") or None, labels=body.get("Labels"))
+        self._call(
+            f"create volume {body['Name']}",
+            self.api.create_volume,
+            name=body["Name"],
+            driver=body.get("Driver"),
+            driver_opts=body.get("DriverOpts") or None,
+            labels=body.get("Labels"),
+        )
 
     def remove_network(self, name: str) -> bool:
         """Remove a network; False when containers outside the plan still use it (compose leaves it
@@ -291,17 +319,23 @@ class Engine:
 
     # --- containers ----------------------------------------------------------------------
 
-    def create_container(self, name: str, body: dict[str, Any],
-                         extra_networks: Sequence[tuple[str, dict[str, Any]]] = ()) -> str:
+    def create_container(
+        self, name: str, body: dict[str, Any], extra_networks: Sequence[tuple[str, dict[str, Any]]] = ()
+    ) -> str:
         """``POST /containers/create?name=NAME`` with the raw body; attach further networks."""
         result = self._call(f"create container {name}", self.api.create_container_from_config, body, name)
         cid = result["Id"]
         self._names[cid] = name
         for network, endpoint in extra_networks:
-            self._call(f"connect {name} to {network}", self.api.connect_container_to_network, cid, network,
-                       aliases=endpoint.get("Aliases"),
-                       ipv4_address=(endpoint.get("IPAMConfig") or {}).get("IPv4Address"),
-                       ipv6_address=(endpoint.get("IPAMConfig") or {}).get("IPv6Address"))
+            self._call(
+                f"connect {name} to {network}",
+                self.api.connect_container_to_network,
+                cid,
+                network,
+                aliases=endpoint.get("Aliases"),
+                ipv4_address=(endpoint.get("IPAMConfig") or {}).get("IPv4Address"),
+                ipv6_address=(endpoint.get("IPAMConfig") or {}).get("IPv6Address"),
+            )
         return cid
 
     def start(self, container: str) -> None:
@@ -353,15 +387,23 @@ class Engine:
         """Rename a container (recreate moves the old one aside first)."""
         self._call(f"rename {self.name_of(container)}", self.api.rename, container, name)
 
-    def exec(self, container: str, cmd: list[str], *, timeout: float = 30.0,
-             env: Optional[dict[str, str]] = None) -> tuple[int, str]:
+    def exec(
+        self, container: str, cmd: list[str], *, timeout: float = 30.0, env: Optional[dict[str, str]] = None
+    ) -> tuple[int, str]:
         """Run a command in a running container; return its exit code and combined output.
 
         ``env`` adds variables to the command's environment: the place for a password, which
         would be visible in the container's process list (and in our messages) as an argument.
         """
-        exec_id = self._call(f"exec in {self.name_of(container)}", self.api.exec_create, container, cmd,
-                             stdout=True, stderr=True, environment=env or None)["Id"]
+        exec_id = self._call(
+            f"exec in {self.name_of(container)}",
+            self.api.exec_create,
+            container,
+            cmd,
+            stdout=True,
+            stderr=True,
+            environment=env or None,
+        )["Id"]
         result: dict[str, Any] = {}
 
         def run() -> None:
@@ -381,11 +423,22 @@ class Engine:
         output = (result.get("out") or b"").decode("utf-8", "replace")
         return int(code if code is not None else 1), output
 
-    def logs(self, container: str, *, follow: bool = False, tail: Optional[int] = None,
-             since: Optional[int] = None, timestamps: bool = False) -> Iterator[bytes]:
+    def logs(
+        self,
+        container: str,
+        *,
+        follow: bool = False,
+        tail: Optional[int] = None,
+        since: Optional[int] = None,
+        timestamps: bool = False,
+    ) -> Iterator[bytes]:
         """The container's output (stdout and stderr) as raw chunks; ``follow`` keeps it open."""
-        kwargs: dict[str, Any] = {"stream": True, "follow": follow, "timestamps": timestamps,
-                                  "tail": "all" if tail is None else tail}
+        kwargs: dict[str, Any] = {
+            "stream": True,
+            "follow": follow,
+            "timestamps": timestamps,
+            "tail": "all" if tail is None else tail,
+        }
         if since is not None:
             kwargs["since"] = since
         return self._call(f"logs of {self.name_of(container)}", self.api.logs, container, **kwargs)

@@ -114,10 +114,18 @@ def parse_worker_health(text: str) -> WorkerHealth:
         firehose_connected=None if connected is None else bool(connected),
         cursor=_get(doc, "firehose.cursor", "cursor"),
         lag_seconds=_float(_get(doc, "firehose.lag_seconds", "lag_seconds", "firehose.lag", "lag")),
-        events_per_second=_float(_get(doc, "firehose.events_per_second", "events_per_second",
-                                      "firehose.rate", "rate")),
-        events_total=_int(_get(doc, "firehose.events", "firehose.events_total", "events_total",
-                               "events", "firehose.events_processed", "events_processed")),
+        events_per_second=_float(_get(doc, "firehose.events_per_second", "events_per_second", "firehose.rate", "rate")),
+        events_total=_int(
+            _get(
+                doc,
+                "firehose.events",
+                "firehose.events_total",
+                "events_total",
+                "events",
+                "firehose.events_processed",
+                "events_processed",
+            )
+        ),
         backfill_state=_text(_get(doc, "backfill.state", "backfill.status", "backfill_state", "backfill")),
         raw=doc,
     )

@@ -77,14 +77,16 @@ def _expired(deadline: Optional[float]) -> bool:
     return deadline is not None and time.monotonic() >= deadline
 
 
-def prepare_images(engine: Engine, project: Project, services: Sequence[str], options: UpOptions,
-                   progress: Progress) -> dict[str, str]:
+def prepare_images(
+    engine: Engine, project: Project, services: Sequence[str], options: UpOptions, progress: Progress
+) -> dict[str, str]:
     """Build what needs building and pull what is missing; return ``reference -> image id``."""
     refs = tuple(dict.fromkeys(S.image_ref(project.name, s, project.config["services"][s]) for s in services))
     images = engine.image_ids(refs)
     for step in P.plan_builds(project, services, images, build=options.build, no_build=options.no_build):
         progress.update("Image", step.image, "Building")
         try:
+
             def show(line: str, service: str = step.service) -> None:
                 progress.message(f"#{service} {line}")
 
@@ -173,8 +175,9 @@ def _condition_met(engine: Engine, dep: P.Dependency, ids: list[str], names: dic
             if status in ("exited", "dead"):
                 code = int(state.get("ExitCode") or 0)
                 if code != 0:
-                    raise StartFailed(f"service {dep.service} didn't complete successfully: "
-                                      f"container {name} exited ({code})")
+                    raise StartFailed(
+                        f"service {dep.service} didn't complete successfully: container {name} exited ({code})"
+                    )
                 continue
             return False
         # service_healthy
@@ -190,8 +193,15 @@ def _condition_met(engine: Engine, dep: P.Dependency, ids: list[str], names: dic
     return True
 
 
-def apply_plan(engine: Engine, project: Project, plan: P.Plan, progress: Progress, *,
-               timeout: Optional[float] = None, parallel: Optional[int] = None) -> UpResult:
+def apply_plan(
+    engine: Engine,
+    project: Project,
+    plan: P.Plan,
+    progress: Progress,
+    *,
+    timeout: Optional[float] = None,
+    parallel: Optional[int] = None,
+) -> UpResult:
     """Create networks, volumes and containers, then start services as their dependencies allow.
 
     ``parallel``: containers created at once (compose's --parallel; default 8).
@@ -223,9 +233,13 @@ def apply_plan(engine: Engine, project: Project, plan: P.Plan, progress: Progres
     names: dict[str, str] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=parallel or 8) as pool:
         for wave in _creation_waves(project, plan):
-            futures = {svc.service: [pool.submit(_create, engine, _with_references(project, step, containers),
-                                                 progress) for step in svc.steps]
-                       for svc in wave}
+            futures = {
+                svc.service: [
+                    pool.submit(_create, engine, _with_references(project, step, containers), progress)
+                    for step in svc.steps
+                ]
+                for svc in wave
+            }
             for svc in wave:
                 for step, future in zip(svc.steps, futures[svc.service]):
                     cid = future.result()
@@ -269,8 +283,10 @@ def apply_plan(engine: Engine, project: Project, plan: P.Plan, progress: Progres
                         if _expired(deadline):
                             # what the README promises: the dependency's health output and last log lines
                             report = "\n".join(failure_report(engine, cid, names.get(cid, cid[:12])) for cid in ids)
-                            raise HealthFailed(f"timed out waiting for {dep.service} ({dep.condition}) "
-                                               f"before starting {svc.service}", report)
+                            raise HealthFailed(
+                                f"timed out waiting for {dep.service} ({dep.condition}) before starting {svc.service}",
+                                report,
+                            )
                         time.sleep(POLL)
                 except StartFailed as exc:
                     if dep.required:
@@ -290,8 +306,10 @@ def apply_plan(engine: Engine, project: Project, plan: P.Plan, progress: Progres
             errors.append(exc)
             failed.set()
 
-    threads = [threading.Thread(target=run_service, args=(svc,), daemon=True, name=f"up-{svc.service}")
-               for svc in plan.services]
+    threads = [
+        threading.Thread(target=run_service, args=(svc,), daemon=True, name=f"up-{svc.service}")
+        for svc in plan.services
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -307,8 +325,10 @@ def failure_report(engine: Engine, cid: str, name: str, *, log_lines: int = 20) 
         state = engine.inspect(cid).get("State") or {}
     except EngineFailure:
         return f"{name}: container is gone"
-    lines = [f"--- {name}: state {state.get('Status')}"
-             + (f", exit code {state.get('ExitCode')}" if state.get("Status") in ("exited", "dead") else "")]
+    lines = [
+        f"--- {name}: state {state.get('Status')}"
+        + (f", exit code {state.get('ExitCode')}" if state.get("Status") in ("exited", "dead") else "")
+    ]
     if state.get("Health"):
         lines.append(summarise_docker_health(state))
     tail = engine.tail(cid, log_lines)
@@ -318,16 +338,27 @@ def failure_report(engine: Engine, cid: str, name: str, *, log_lines: int = 20) 
     return "\n".join(lines)
 
 
-def wait_for_services(engine: Engine, project: Project, result: UpResult, progress: Progress, *,
-                      timeout: Optional[float], total: Optional[float] = None) -> None:
+def wait_for_services(
+    engine: Engine,
+    project: Project,
+    result: UpResult,
+    progress: Progress,
+    *,
+    timeout: Optional[float],
+    total: Optional[float] = None,
+) -> None:
     """``--wait``: every container healthy (with a health check) or running; else :class:`HealthFailed`.
 
     ``timeout`` is what is left of ``total`` (the user's ``--wait-timeout``, named in the message).
     """
     deadline = _deadline(timeout)
     total = timeout if total is None else total
-    completers = {dep.service for svc in result.plan.services for dep in svc.depends_on
-                  if dep.condition == "service_completed_successfully"}
+    completers = {
+        dep.service
+        for svc in result.plan.services
+        for dep in svc.depends_on
+        if dep.condition == "service_completed_successfully"
+    }
     pending = {cid: svc for svc, ids in result.containers.items() for cid in ids}
     for cid in pending:  # as compose: every container waits, then is Healthy (or Exited) or fails
         progress.update("Container", result.names.get(cid, cid[:12]), "Waiting")
@@ -343,8 +374,9 @@ def wait_for_services(engine: Engine, project: Project, result: UpResult, progre
                     del pending[cid]
                     continue
                 progress.update("Container", name, "Error")
-                raise HealthFailed(f"container {name} exited ({state.get('ExitCode')})",
-                                   failure_report(engine, cid, name))
+                raise HealthFailed(
+                    f"container {name} exited ({state.get('ExitCode')})", failure_report(engine, cid, name)
+                )
             if health == "unhealthy":
                 progress.update("Container", name, "Unhealthy")
                 raise HealthFailed(f"container {name} is unhealthy", failure_report(engine, cid, name))
@@ -356,8 +388,9 @@ def wait_for_services(engine: Engine, project: Project, result: UpResult, progre
         if _expired(deadline):
             reports = [failure_report(engine, cid, result.names.get(cid, cid[:12])) for cid in pending]
             names = ", ".join(result.names.get(cid, cid[:12]) for cid in pending)
-            raise HealthFailed(f"timed out after {total:.0f}s waiting for {names} to become healthy",
-                               "\n".join(reports))
+            raise HealthFailed(
+                f"timed out after {total:.0f}s waiting for {names} to become healthy", "\n".join(reports)
+            )
         time.sleep(POLL)
 
 
@@ -373,8 +406,15 @@ def worker_health(engine: Engine, cid: str) -> tuple[Optional[WorkerHealth], str
     return report, text
 
 
-def wait_for_worker(engine: Engine, project: Project, result: UpResult, progress: Progress, *,
-                    timeout: Optional[float], total: Optional[float] = None) -> dict[str, WorkerHealth]:
+def wait_for_worker(
+    engine: Engine,
+    project: Project,
+    result: UpResult,
+    progress: Progress,
+    *,
+    timeout: Optional[float],
+    total: Optional[float] = None,
+) -> dict[str, WorkerHealth]:
     """Wait until every worker container reports ingest progress; :class:`HealthFailed` otherwise."""
     deadline = _deadline(timeout)
     total = timeout if total is None else total
@@ -397,14 +437,22 @@ def wait_for_worker(engine: Engine, project: Project, result: UpResult, progress
                 if _expired(deadline):
                     progress.update("Worker", name, "Failed")
                     detail = report.summary() if report else "no health report"
-                    raise HealthFailed(f"worker {name} reports no ingest progress after {total:.0f}s ({detail})",
-                                       f"last health output: {last}\n" + failure_report(engine, cid, name))
+                    raise HealthFailed(
+                        f"worker {name} reports no ingest progress after {total:.0f}s ({detail})",
+                        f"last health output: {last}\n" + failure_report(engine, cid, name),
+                    )
                 time.sleep(0.5)
     return reports
 
 
-def stop_containers(engine: Engine, targets: Sequence[tuple[str, str, Optional[int]]], progress: Progress, *,
-                    kill: Optional[threading.Event] = None, action: str = "stop") -> None:
+def stop_containers(
+    engine: Engine,
+    targets: Sequence[tuple[str, str, Optional[int]]],
+    progress: Progress,
+    *,
+    kill: Optional[threading.Event] = None,
+    action: str = "stop",
+) -> None:
     """Stop (or restart) ``(id, name, timeout)`` containers in parallel; ``kill`` set = SIGKILL the rest."""
     kill = kill or threading.Event()
 
@@ -430,8 +478,13 @@ def stop_containers(engine: Engine, targets: Sequence[tuple[str, str, Optional[i
             thread.join(0.1)
 
 
-def in_dependency_order(services: Sequence[str], first: dict[str, list[str]],
-                        action: Callable[[str], None], *, parallel: Optional[int] = None) -> None:
+def in_dependency_order(
+    services: Sequence[str],
+    first: dict[str, list[str]],
+    action: Callable[[str], None],
+    *,
+    parallel: Optional[int] = None,
+) -> None:
     """Run ``action(service)`` for each service once the services ``first[service]`` are done.
 
     Independent services run at once (at most ``parallel``); the first error stops what has not
@@ -467,8 +520,14 @@ def in_dependency_order(services: Sequence[str], first: dict[str, list[str]],
         raise errors[0]
 
 
-def run_down(engine: Engine, down: P.DownPlan, progress: Progress, *, timeout: Optional[int] = None,
-             parallel: Optional[int] = None) -> None:
+def run_down(
+    engine: Engine,
+    down: P.DownPlan,
+    progress: Progress,
+    *,
+    timeout: Optional[int] = None,
+    parallel: Optional[int] = None,
+) -> None:
     """Stop and remove the plan's containers, dependents before what they depend on and independent
     services at once (as compose does), then its networks and volumes."""
     groups: dict[str, list[P.ObservedContainer]] = {}
@@ -493,9 +552,16 @@ def run_down(engine: Engine, down: P.DownPlan, progress: Progress, *, timeout: O
         progress.update("Volume", name, "Removed" if engine.remove_volume(name) else IN_USE)
 
 
-def restart_services(engine: Engine, project: Optional[Project], project_name: str, services: Sequence[str],
-                     progress: Progress, *, timeout: Optional[int] = None,
-                     parallel: Optional[int] = None) -> list[str]:
+def restart_services(
+    engine: Engine,
+    project: Optional[Project],
+    project_name: str,
+    services: Sequence[str],
+    progress: Progress,
+    *,
+    timeout: Optional[int] = None,
+    parallel: Optional[int] = None,
+) -> list[str]:
     """Restart the services' containers in dependency order (dependents with ``restart: true`` too)."""
     found = [observed_container(c) for c in engine.containers(project_name)]
     chosen = list(services) or sorted({c.service for c in found})
@@ -511,8 +577,10 @@ def restart_services(engine: Engine, project: Optional[Project], project_name: s
                     chosen.append(name)
                     grow = True
         chosen = P.start_order(project, chosen)
-    deps = {name: [d for d in P.dependencies(project, name) if d.service in chosen] if project is not None else []
-            for name in chosen}
+    deps = {
+        name: [d for d in P.dependencies(project, name) if d.service in chosen] if project is not None else []
+        for name in chosen
+    }
     names = {c.id: c.name for c in found}
     done = []
 
@@ -527,17 +595,20 @@ def restart_services(engine: Engine, project: Optional[Project], project_name: s
             stop_containers(engine, targets, progress, action="restart")
             done.append(service)
 
-    in_dependency_order(chosen, {name: [d.service for d in deps[name]] for name in chosen}, restart_service,
-                        parallel=parallel)
+    in_dependency_order(
+        chosen, {name: [d.service for d in deps[name]] for name in chosen}, restart_service, parallel=parallel
+    )
     return [name for name in chosen if name in done]
 
 
-def _await_condition(engine: Engine, dep: P.Dependency, ids: list[str], names: dict[str, str], service: str,
-                     timeout: float = 300.0) -> None:
+def _await_condition(
+    engine: Engine, dep: P.Dependency, ids: list[str], names: dict[str, str], service: str, timeout: float = 300.0
+) -> None:
     deadline = _deadline(timeout)
     while not _condition_met(engine, dep, ids, names):
         if _expired(deadline):
             report = "\n".join(failure_report(engine, cid, names.get(cid, cid[:12])) for cid in ids)
-            raise HealthFailed(f"timed out waiting for {dep.service} ({dep.condition}) before restarting {service}",
-                               report)
+            raise HealthFailed(
+                f"timed out waiting for {dep.service} ({dep.condition}) before restarting {service}", report
+            )
         time.sleep(POLL)

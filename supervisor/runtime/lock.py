@@ -34,8 +34,14 @@ class ProjectLock:
     once when the lock is busy, so the caller can say why it is waiting.
     """
 
-    def __init__(self, project: str, *, timeout: Optional[float] = None,
-                 on_wait: Optional[Callable[[str], None]] = None, directory: Optional[Path] = None):
+    def __init__(
+        self,
+        project: str,
+        *,
+        timeout: Optional[float] = None,
+        on_wait: Optional[Callable[[str], None]] = None,
+        directory: Optional[Path] = None,
+    ):
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", project) or "_"
         self.project = project
         self.path = (directory or lock_dir()) / f"{safe}.lock"
@@ -57,8 +63,9 @@ class ProjectLock:
                 holder = self._holder(fd)
                 if deadline is not None and time.monotonic() >= deadline:
                     os.close(fd)
-                    raise LockBusy(f"project {self.project} is locked by another supervisor run"
-                                   f"{holder} ({self.path})") from None
+                    raise LockBusy(
+                        f"project {self.project} is locked by another supervisor run{holder} ({self.path})"
+                    ) from None
                 if not told and self.on_wait is not None:
                     self.on_wait(f"waiting for another supervisor run on project {self.project}{holder}")
                     told = True
@@ -86,6 +93,5 @@ class ProjectLock:
         self.acquire()
         return self
 
-    def __exit__(self, exc_type: Optional[type], exc: Optional[BaseException],
-                 tb: Optional[TracebackType]) -> None:
+    def __exit__(self, exc_type: Optional[type], exc: Optional[BaseException], tb: Optional[TracebackType]) -> None:
         self.release()

@@ -41,9 +41,18 @@ def prefix_width(names: Iterable[str]) -> int:
 class LogMultiplexer:
     """Reads each container's log stream in a thread and prints whole lines, prefixed, in arrival order."""
 
-    def __init__(self, engine: Engine, targets: list[tuple[str, str]], *, follow: bool = False,
-                 tail: Optional[int] = None, since: Optional[int] = None, out: Optional[TextIO] = None,
-                 colour: Optional[bool] = None, prefix: bool = True):
+    def __init__(
+        self,
+        engine: Engine,
+        targets: list[tuple[str, str]],
+        *,
+        follow: bool = False,
+        tail: Optional[int] = None,
+        since: Optional[int] = None,
+        out: Optional[TextIO] = None,
+        colour: Optional[bool] = None,
+        prefix: bool = True,
+    ):
         self.engine = engine
         self.targets = targets  # (container id, container name)
         self.follow = follow

@@ -42,10 +42,18 @@ def sigterm_as_interrupt() -> None:
         signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
-def up(engine: Engine, project: Project, options: R.UpOptions, progress: Progress, *,
-       skip_worker_check: bool = False, parallel: Optional[int] = None,
-       on_lock_wait: Optional[Callable[[str], None]] = None, started: Optional[float] = None,
-       clock: Callable[[], float] = time.monotonic) -> R.UpResult:
+def up(
+    engine: Engine,
+    project: Project,
+    options: R.UpOptions,
+    progress: Progress,
+    *,
+    skip_worker_check: bool = False,
+    parallel: Optional[int] = None,
+    on_lock_wait: Optional[Callable[[str], None]] = None,
+    started: Optional[float] = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> R.UpResult:
     """Build/pull, plan against what runs, apply, and with ``options.wait`` wait for health and for
     the workers' ingest; :class:`~supervisor.runtime.errors.RuntimeFailure` when any step fails.
 
@@ -57,18 +65,27 @@ def up(engine: Engine, project: Project, options: R.UpOptions, progress: Progres
         selected = P.select_services(project, options.services, with_deps=not options.no_deps)
         images = R.prepare_images(engine, project, selected, options, progress)
         observed = engine.observe(project.name, tuple(images))
-        plan = P.plan_up(project, observed, options.services, force_recreate=options.force_recreate,
-                         no_recreate=options.no_recreate, remove_orphans=options.remove_orphans,
-                         with_deps=not options.no_deps, api_version=engine.api_version)
+        plan = P.plan_up(
+            project,
+            observed,
+            options.services,
+            force_recreate=options.force_recreate,
+            no_recreate=options.no_recreate,
+            remove_orphans=options.remove_orphans,
+            with_deps=not options.no_deps,
+            api_version=engine.api_version,
+        )
         for warning in plan.warnings:
             progress.message(f"warning: {warning}")
         result = R.apply_plan(engine, project, plan, progress, timeout=total, parallel=parallel)
         if options.wait:
-            R.wait_for_services(engine, project, result, progress, timeout=remaining(total, started, clock()),
-                                total=total)
+            R.wait_for_services(
+                engine, project, result, progress, timeout=remaining(total, started, clock()), total=total
+            )
             if not skip_worker_check:
-                result.worker = R.wait_for_worker(engine, project, result, progress,
-                                                  timeout=remaining(total, started, clock()), total=total)
+                result.worker = R.wait_for_worker(
+                    engine, project, result, progress, timeout=remaining(total, started, clock()), total=total
+                )
     return result
 
 
@@ -78,9 +95,19 @@ def orphan_services(project: Project, observed: P.Observed) -> list[str]:
     return sorted({c.service for c in observed.containers if c.service not in known})
 
 
-def down(engine: Engine, name: str, project: Optional[Project], progress: Progress, *, volumes: bool = False,
-         remove_orphans: bool = False, timeout: Optional[int] = None, parallel: Optional[int] = None,
-         services: tuple[str, ...] = (), on_lock_wait: Optional[Callable[[str], None]] = None) -> P.DownPlan:
+def down(
+    engine: Engine,
+    name: str,
+    project: Optional[Project],
+    progress: Progress,
+    *,
+    volumes: bool = False,
+    remove_orphans: bool = False,
+    timeout: Optional[int] = None,
+    parallel: Optional[int] = None,
+    services: tuple[str, ...] = (),
+    on_lock_wait: Optional[Callable[[str], None]] = None,
+) -> P.DownPlan:
     """Stop and remove the project's containers and networks (volumes too with ``volumes``); with
     ``services``, only their containers.
 
@@ -92,22 +119,32 @@ def down(engine: Engine, name: str, project: Optional[Project], progress: Progre
         if services and project is None and not {c.service for c in observed.containers} & set(services):
             progress.message(f'info: Any of the services [{" ".join(services)}] not running in project "{name}"')
             return P.DownPlan([], [], [])
-        plan = P.plan_down(name, observed, project=project, volumes=volumes, remove_orphans=remove_orphans,
-                           services=services)
+        plan = P.plan_down(
+            name, observed, project=project, volumes=volumes, remove_orphans=remove_orphans, services=services
+        )
         if project is not None and not remove_orphans:
             strays = orphan_services(project, observed)
             if strays:
-                progress.message(f"warning: found orphan containers ({', '.join(strays)}); "
-                                 "run with --remove-orphans to remove them")
+                progress.message(
+                    f"warning: found orphan containers ({', '.join(strays)}); run with --remove-orphans to remove them"
+                )
         if not (services or plan.containers or plan.networks or plan.volumes):
             progress.message(f'warning: No resource found to remove for project "{name}".')
         R.run_down(engine, plan, progress, timeout=timeout, parallel=parallel)
     return plan
 
 
-def restart(engine: Engine, project: Optional[Project], name: str, services: tuple[str, ...], progress: Progress,
-            *, timeout: Optional[int] = None, parallel: Optional[int] = None,
-            on_lock_wait: Optional[Callable[[str], None]] = None) -> list[str]:
+def restart(
+    engine: Engine,
+    project: Optional[Project],
+    name: str,
+    services: tuple[str, ...],
+    progress: Progress,
+    *,
+    timeout: Optional[int] = None,
+    parallel: Optional[int] = None,
+    on_lock_wait: Optional[Callable[[str], None]] = None,
+) -> list[str]:
     """Restart the services' containers in dependency order; returns the services restarted."""
     with ProjectLock(name, on_wait=on_lock_wait):
         return R.restart_services(engine, project, name, services, progress, timeout=timeout, parallel=parallel)
@@ -115,7 +152,7 @@ def restart(engine: Engine, project: Optional[Project], name: str, services: tup
 
 def log_label(project: str, container: str) -> str:
     """``SERVICE-N``: the container name without the project, as compose prefixes log lines."""
-    return container[len(project) + 1:] if container.startswith(project + "-") else container
+    return container[len(project) + 1 :] if container.startswith(project + "-") else container
 
 
 @dataclasses.dataclass
@@ -126,9 +163,15 @@ class Attached:
     killed: bool = False
 
 
-def attach(engine: Engine, result: R.UpResult, *, on_line: Callable[[str], None],
-           on_status: Callable[[str], None], progress: Callable[[], Progress] = Progress,
-           since: Optional[int] = None) -> Attached:
+def attach(
+    engine: Engine,
+    result: R.UpResult,
+    *,
+    on_line: Callable[[str], None],
+    on_status: Callable[[str], None],
+    progress: Callable[[], Progress] = Progress,
+    since: Optional[int] = None,
+) -> Attached:
     """Stream every container's output until they all stop; Ctrl-C stops them, a second Ctrl-C kills.
 
     ``on_line`` gets each formatted log line, ``on_status`` the lines compose prints around them
@@ -151,8 +194,9 @@ def attach(engine: Engine, result: R.UpResult, *, on_line: Callable[[str], None]
     kill = threading.Event()
     stops = [(cid, name, stop_timeouts.get(name)) for cid, name in targets]
     with progress() as shown_progress:
-        worker = threading.Thread(target=R.stop_containers, args=(engine, stops, shown_progress),
-                                  kwargs={"kill": kill}, daemon=True)
+        worker = threading.Thread(
+            target=R.stop_containers, args=(engine, stops, shown_progress), kwargs={"kill": kill}, daemon=True
+        )
         worker.start()
         while worker.is_alive():
             try:

@@ -152,8 +152,10 @@ def dependencies(project: Project, service: str) -> list[Dependency]:
         entry = entry or {}
         condition = entry.get("condition") or "service_started"
         if condition not in CONDITIONS:
-            raise InvalidSpec(f"service {service}: depends_on.{name}.condition {condition!r} is not one of "
-                              f"{', '.join(CONDITIONS)}", project.locations.get(("services", service, "depends_on")))
+            raise InvalidSpec(
+                f"service {service}: depends_on.{name}.condition {condition!r} is not one of {', '.join(CONDITIONS)}",
+                project.locations.get(("services", service, "depends_on")),
+            )
         out.append(Dependency(name, condition, bool(entry.get("required", True)), bool(entry.get("restart"))))
     return out
 
@@ -164,8 +166,10 @@ def _active_dependencies(project: Project, service: str) -> list[Dependency]:
         if dep.service in project.services:
             out.append(dep)
         elif dep.required:
-            raise InvalidSpec(f"service {service} depends on undefined service {dep.service}",
-                              project.locations.get(("services", service, "depends_on")))
+            raise InvalidSpec(
+                f"service {service} depends on undefined service {dep.service}",
+                project.locations.get(("services", service, "depends_on")),
+            )
         # required: false and absent (another profile): compose skips it, so do we.
     return out
 
@@ -181,7 +185,7 @@ def start_order(project: Project, services: Optional[Sequence[str]] = None) -> l
         if state.get(name) == 2:
             return
         if state.get(name) == 1:
-            cycle = path[path.index(name):] + [name]
+            cycle = path[path.index(name) :] + [name]
             raise DependencyCycle("depends_on forms a cycle: " + " -> ".join(cycle))
         state[name] = 1
         for dep in sorted(_active_dependencies(project, name), key=lambda d: d.service):
@@ -217,8 +221,9 @@ def select_services(project: Project, requested: Sequence[str] = (), *, with_dep
     return start_order(project, sorted(chosen))
 
 
-def plan_builds(project: Project, services: Sequence[str], images: dict[str, str], *,
-                build: bool = False, no_build: bool = False) -> list[BuildStep]:
+def plan_builds(
+    project: Project, services: Sequence[str], images: dict[str, str], *, build: bool = False, no_build: bool = False
+) -> list[BuildStep]:
     """Images to build: missing ones for ``build:`` services, or all of them with ``--build``.
 
     A service without ``build:`` whose image is absent raises :class:`ImageMissing` only when
@@ -242,20 +247,27 @@ def plan_builds(project: Project, services: Sequence[str], images: dict[str, str
         if isinstance(spec_build, str):
             spec_build = {"context": spec_build}
         seen.add(image)
-        steps.append(BuildStep(
-            service=name,
-            image=image,
-            context=str(spec_build.get("context") or "."),
-            dockerfile=str(spec_build.get("dockerfile") or "Dockerfile"),
-            args={str(k): str(v) for k, v in (spec_build.get("args") or {}).items() if v is not None},
-            target=spec_build.get("target"),
-            reason="--build" if present else "image missing",
-        ))
+        steps.append(
+            BuildStep(
+                service=name,
+                image=image,
+                context=str(spec_build.get("context") or "."),
+                dockerfile=str(spec_build.get("dockerfile") or "Dockerfile"),
+                args={str(k): str(v) for k, v in (spec_build.get("args") or {}).items() if v is not None},
+                target=spec_build.get("target"),
+                reason="--build" if present else "image missing",
+            )
+        )
     return steps
 
 
-def _step_for(existing: Optional[ObservedContainer], spec: S.ContainerSpec, image_id: Optional[str],
-              force_recreate: bool, no_recreate: bool) -> ContainerStep:
+def _step_for(
+    existing: Optional[ObservedContainer],
+    spec: S.ContainerSpec,
+    image_id: Optional[str],
+    force_recreate: bool,
+    no_recreate: bool,
+) -> ContainerStep:
     if existing is None:
         return ContainerStep("create", spec)
     changed = ""
@@ -274,9 +286,17 @@ def _step_for(existing: Optional[ObservedContainer], spec: S.ContainerSpec, imag
     return ContainerStep("start", spec, existing, f"was {existing.state}")
 
 
-def plan_up(project: Project, observed: Observed, services: Sequence[str] = (), *,
-            force_recreate: bool = False, no_recreate: bool = False, remove_orphans: bool = False,
-            with_deps: bool = True, api_version: str = "1.41") -> Plan:
+def plan_up(
+    project: Project,
+    observed: Observed,
+    services: Sequence[str] = (),
+    *,
+    force_recreate: bool = False,
+    no_recreate: bool = False,
+    remove_orphans: bool = False,
+    with_deps: bool = True,
+    api_version: str = "1.41",
+) -> Plan:
     """What ``up [SERVICE...]`` does to reach the project from the observed state."""
     selected = select_services(project, services, with_deps=with_deps)
     warnings: list[str] = []
@@ -325,8 +345,9 @@ def plan_up(project: Project, observed: Observed, services: Sequence[str] = (), 
         references = {ref: kept[ref] for ref in S.referenced_services(svc.config) if ref in kept}
         steps = []
         for number in range(1, svc.replicas + 1):
-            spec = S.container_spec(project, name, number, api_version=api_version, image_id=image_id,
-                                    references=references)
+            spec = S.container_spec(
+                project, name, number, api_version=api_version, image_id=image_id, references=references
+            )
             if number == 1:
                 warnings.extend(spec.warnings)
             steps.append(_step_for(existing.get(number), spec, image_id, force_recreate, no_recreate))
@@ -339,8 +360,10 @@ def plan_up(project: Project, observed: Observed, services: Sequence[str] = (), 
     orphans = sorted((c for c in observed.containers if c.service not in known), key=lambda c: c.name)
     if orphans and not remove_orphans:
         names = ", ".join(sorted({c.service for c in orphans}))
-        warnings.append(f"found orphan containers of services not in the project ({names}); "
-                        "run with --remove-orphans to remove them")
+        warnings.append(
+            f"found orphan containers of services not in the project ({names}); "
+            "run with --remove-orphans to remove them"
+        )
     return Plan(project.name, networks, volumes, plans, orphans, remove_orphans, warnings)
 
 
@@ -356,9 +379,11 @@ class DownPlan:
 
     def actions(self) -> list[str]:
         """A flat, human-readable list of what will happen, in order."""
-        return ([f"stop and remove {c.name}" for c in self.containers]
-                + [f"remove network {n}" for n in self.networks]
-                + [f"remove volume {v}" for v in self.volumes])
+        return (
+            [f"stop and remove {c.name}" for c in self.containers]
+            + [f"remove network {n}" for n in self.networks]
+            + [f"remove volume {v}" for v in self.volumes]
+        )
 
 
 def dependents(project: Project, services: set[str]) -> dict[str, list[str]]:
@@ -373,8 +398,15 @@ def dependents(project: Project, services: set[str]) -> dict[str, list[str]]:
     return out
 
 
-def plan_down(project_name: str, observed: Observed, *, project: Optional[Project] = None,
-              volumes: bool = False, remove_orphans: bool = False, services: Sequence[str] = ()) -> DownPlan:
+def plan_down(
+    project_name: str,
+    observed: Observed,
+    *,
+    project: Optional[Project] = None,
+    volumes: bool = False,
+    remove_orphans: bool = False,
+    services: Sequence[str] = (),
+) -> DownPlan:
     """What ``down [-v] [--remove-orphans] [SERVICE...]`` removes.
 
     Without a loaded project (``down -p NAME`` with no files) everything labelled with the
@@ -416,7 +448,12 @@ def plan_down(project_name: str, observed: Observed, *, project: Optional[Projec
             for dep in c.depends_on:
                 if dep in after and c.service not in after[dep] and dep != c.service:
                     after[dep].append(c.service)
-    nets = sorted(name for name, lab in observed.networks.items() if lab.get("com.docker.compose.project") == project_name)
-    vols = sorted(name for name, lab in observed.volumes.items()
-                  if lab.get("com.docker.compose.project") == project_name) if volumes else []
+    nets = sorted(
+        name for name, lab in observed.networks.items() if lab.get("com.docker.compose.project") == project_name
+    )
+    vols = (
+        sorted(name for name, lab in observed.volumes.items() if lab.get("com.docker.compose.project") == project_name)
+        if volumes
+        else []
+    )
     return DownPlan(containers, nets, vols, after)

@@ -14,8 +14,9 @@ from supervisor.verdicts import Verdicts
 __all__ = ["preflight", "render_findings"]
 
 
-def preflight(project: Project, root: Optional[str] = None,
-              verdicts: Optional[Verdicts] = None) -> tuple[list[Any], int]:
+def preflight(
+    project: Project, root: Optional[str] = None, verdicts: Optional[Verdicts] = None
+) -> tuple[list[Any], int]:
     """The findings ``supervisor validate`` reports for the project, and its exit code (0, 1 or 2)."""
     from supervisor.policy.errors import PolicyError
     from supervisor.policy.findings import exit_code, input_finding

@@ -21,8 +21,22 @@ __all__ = ["Progress", "MODES", "compose_json"]
 MODES = ("auto", "tty", "plain", "json", "quiet")
 
 # Final states: the row stops its clock and shows "+" ("Ingesting" ends a worker's check).
-_DONE = {"Created", "Started", "Running", "Healthy", "Built", "Removed", "Stopped", "Recreated",
-         "Exited", "Killed", "Pulled", "Waiting done", "Ingesting", "Restarted"}
+_DONE = {
+    "Created",
+    "Started",
+    "Running",
+    "Healthy",
+    "Built",
+    "Removed",
+    "Stopped",
+    "Recreated",
+    "Exited",
+    "Killed",
+    "Pulled",
+    "Waiting done",
+    "Ingesting",
+    "Restarted",
+}
 _FAILED = {"Error", "Unhealthy", "Failed"}
 _WARNED = {"Resource is still in use"}  # done, with a warning (compose's yellow rows)
 
@@ -30,8 +44,13 @@ _WARNED = {"Resource is still in use"}  # done, with a warning (compose's yellow
 def compose_json(doc: dict[str, Any]) -> str:
     """``doc`` as Go's ``json.Marshal`` writes it: no spaces, UTF-8, ``<``, ``>``, ``&`` escaped."""
     text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
-    for char, escape in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"),
-                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for char, escape in (
+        ("&", "\\u0026"),
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(char, escape)
     return text
 
@@ -39,8 +58,14 @@ def compose_json(doc: dict[str, Any]) -> str:
 class Progress:
     """Tracks ``(kind, name) -> state`` and shows it; thread-safe."""
 
-    def __init__(self, stream: Optional[TextIO] = None, *, tty: Optional[bool] = None, quiet: bool = False,
-                 json_lines: bool = False):
+    def __init__(
+        self,
+        stream: Optional[TextIO] = None,
+        *,
+        tty: Optional[bool] = None,
+        quiet: bool = False,
+        json_lines: bool = False,
+    ):
         self.stream = stream or sys.stderr
         self.json = json_lines
         self.tty = False if json_lines else (self.stream.isatty() if tty is None else tty)
@@ -115,8 +140,13 @@ class Progress:
         for level in ("warning", "info"):
             if text.startswith(level + ": "):
                 now = datetime.datetime.now(datetime.timezone.utc).astimezone()
-                return compose_json({"level": level, "msg": text[len(level) + 2:],
-                                     "time": now.isoformat(timespec="seconds").replace("+00:00", "Z")})
+                return compose_json(
+                    {
+                        "level": level,
+                        "msg": text[len(level) + 2 :],
+                        "time": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+                    }
+                )
         return compose_json({"tail": True, "text": text})
 
     def _tick(self) -> None:

@@ -39,15 +39,57 @@ __all__ = [
 ]
 
 # Service keys this translator turns into Engine settings; others are reported, not dropped silently.
-SUPPORTED_KEYS = frozenset({
-    "build", "image", "command", "entrypoint", "environment", "ports", "expose", "volumes",
-    "healthcheck", "restart", "deploy", "stop_grace_period", "stop_signal", "labels",
-    "depends_on", "networks", "network_mode", "container_name", "user", "working_dir",
-    "hostname", "domainname", "tty", "stdin_open", "init", "privileged", "read_only",
-    "cap_add", "cap_drop", "extra_hosts", "dns", "dns_search", "shm_size", "tmpfs",
-    "ulimits", "sysctls", "security_opt", "logging", "profiles", "pull_policy", "scale",
-    "mem_limit", "mem_reservation", "cpus", "pids_limit", "env_file", "group_add",
-})
+SUPPORTED_KEYS = frozenset(
+    {
+        "build",
+        "image",
+        "command",
+        "entrypoint",
+        "environment",
+        "ports",
+        "expose",
+        "volumes",
+        "healthcheck",
+        "restart",
+        "deploy",
+        "stop_grace_period",
+        "stop_signal",
+        "labels",
+        "depends_on",
+        "networks",
+        "network_mode",
+        "container_name",
+        "user",
+        "working_dir",
+        "hostname",
+        "domainname",
+        "tty",
+        "stdin_open",
+        "init",
+        "privileged",
+        "read_only",
+        "cap_add",
+        "cap_drop",
+        "extra_hosts",
+        "dns",
+        "dns_search",
+        "shm_size",
+        "tmpfs",
+        "ulimits",
+        "sysctls",
+        "security_opt",
+        "logging",
+        "profiles",
+        "pull_policy",
+        "scale",
+        "mem_limit",
+        "mem_reservation",
+        "cpus",
+        "pids_limit",
+        "env_file",
+        "group_add",
+    }
+)
 
 
 @dataclasses.dataclass
@@ -84,8 +126,9 @@ def parse_duration(text: Any, *, what: str = "duration", location: Optional[Loca
             raise ValueError("empty")
         return goconv.parse_duration(str(text).strip())
     except (goconv.GoConvError, ValueError) as exc:
-        raise InvalidSpec(f'{what}: "{text}" is not a duration ({exc}); use e.g. "30s", "1m30s", "500ms"',
-                          location) from None
+        raise InvalidSpec(
+            f'{what}: "{text}" is not a duration ({exc}); use e.g. "30s", "1m30s", "500ms"', location
+        ) from None
 
 
 def parse_bytes(value: Any, *, what: str = "size", location: Optional[Location] = None) -> int:
@@ -98,6 +141,7 @@ def parse_bytes(value: Any, *, what: str = "size", location: Optional[Location] 
 
 def api_at_least(version: str, minimum: str) -> bool:
     """Compare Engine API versions such as ``"1.41"`` and ``"1.44"``."""
+
     def parts(v: str) -> tuple[int, ...]:
         return tuple(int(p) for p in re.findall(r"\d+", v)[:2]) or (0,)
 
@@ -188,8 +232,12 @@ def _healthcheck(value: Any, api_version: str, location: Optional[Location]) -> 
         test = ["CMD-SHELL", test]
     if test:
         out["Test"] = [str(t) for t in test]
-    for key, field in (("interval", "Interval"), ("timeout", "Timeout"), ("start_period", "StartPeriod"),
-                       ("start_interval", "StartInterval")):
+    for key, field in (
+        ("interval", "Interval"),
+        ("timeout", "Timeout"),
+        ("start_period", "StartPeriod"),
+        ("start_interval", "StartInterval"),
+    ):
         if value.get(key) is not None:
             out[field] = parse_duration(value[key], what=f"healthcheck.{key}", location=location)
     if "StartInterval" in out and not api_at_least(api_version, "1.44"):
@@ -207,8 +255,7 @@ def _restart_policy(value: Any, location: Optional[Location]) -> Optional[dict[s
     text = str(value)
     name, _, count = text.partition(":")
     if name not in ("no", "always", "unless-stopped", "on-failure"):
-        raise InvalidSpec(f'restart: "{text}" is not one of no, always, unless-stopped, on-failure[:N]',
-                          location)
+        raise InvalidSpec(f'restart: "{text}" is not one of no, always, unless-stopped, on-failure[:N]', location)
     policy: dict[str, Any] = {"Name": "" if name == "no" else name}
     if count:
         if name != "on-failure" or not count.isdigit():
@@ -225,10 +272,12 @@ def _ports(value: Any, location: Optional[Location]) -> tuple[dict[str, dict], d
             raise InvalidSpec(f"ports: expected the long form with a target, got {port!r}", location)
         key = f"{int(port['target'])}/{port.get('protocol') or 'tcp'}"
         exposed[key] = {}
-        bindings.setdefault(key, []).append({
-            "HostIp": str(port.get("host_ip") or ""),
-            "HostPort": str(port.get("published") or ""),
-        })
+        bindings.setdefault(key, []).append(
+            {
+                "HostIp": str(port.get("host_ip") or ""),
+                "HostPort": str(port.get("published") or ""),
+            }
+        )
     return exposed, bindings
 
 
@@ -253,8 +302,12 @@ def _mounts(project: Project, value: Any, location: Optional[Location]) -> tuple
             mounts.append(mount)
         elif kind == "volume":
             source = vol.get("source")
-            mount = {"Type": "volume", "Source": volume_name(project, source) if source else "",
-                     "Target": target, "ReadOnly": read_only}
+            mount = {
+                "Type": "volume",
+                "Source": volume_name(project, source) if source else "",
+                "Target": target,
+                "ReadOnly": read_only,
+            }
             if (vol.get("volume") or {}).get("nocopy"):
                 mount["VolumeOptions"] = {"NoCopy": True}
             mounts.append(mount)
@@ -271,7 +324,7 @@ def _mounts(project: Project, value: Any, location: Optional[Location]) -> tuple
 
 def _resources(config: dict[str, Any], location: Optional[Location]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    resources = ((config.get("deploy") or {}).get("resources") or {})
+    resources = (config.get("deploy") or {}).get("resources") or {}
     limits = resources.get("limits") or {}
     reservations = resources.get("reservations") or {}
     cpus = limits.get("cpus", config.get("cpus"))
@@ -322,12 +375,21 @@ def _depends_on_label(config: dict[str, Any]) -> str:
     deps = config.get("depends_on") or {}
     if isinstance(deps, list):
         deps = {d: {} for d in deps}
-    return ",".join(f"{name}:{(d or {}).get('condition', 'service_started')}:{str(bool((d or {}).get('restart'))).lower()}"
-                    for name, d in sorted(deps.items()))
+    return ",".join(
+        f"{name}:{(d or {}).get('condition', 'service_started')}:{str(bool((d or {}).get('restart'))).lower()}"
+        for name, d in sorted(deps.items())
+    )
 
 
-def container_spec(project: Project, service: str, number: int, *, api_version: str = "1.41",
-                   image_id: Optional[str] = None, references: Optional[dict[str, str]] = None) -> ContainerSpec:
+def container_spec(
+    project: Project,
+    service: str,
+    number: int,
+    *,
+    api_version: str = "1.41",
+    image_id: Optional[str] = None,
+    references: Optional[dict[str, str]] = None,
+) -> ContainerSpec:
     """The Engine body that creates container ``number`` of ``service`` (labels as compose writes them).
 
     ``references``: the container ids of the services this one names in ``service:X`` modes.
@@ -341,17 +403,19 @@ def container_spec(project: Project, service: str, number: int, *, api_version: 
     digest = config_hash(config, references)
 
     container_labels = {str(k): str(v) for k, v in (config.get("labels") or {}).items()}
-    container_labels.update({
-        L.PROJECT: project.name,
-        L.SERVICE: service,
-        L.CONTAINER_NUMBER: str(number),
-        L.ONEOFF: "False",
-        L.CONFIG_HASH: digest,
-        L.WORKING_DIR: project.working_dir,
-        L.CONFIG_FILES: ",".join(project.files),
-        L.VERSION: L.COMPOSE_VERSION,
-        L.DEPENDS_ON: _depends_on_label(config),
-    })
+    container_labels.update(
+        {
+            L.PROJECT: project.name,
+            L.SERVICE: service,
+            L.CONTAINER_NUMBER: str(number),
+            L.ONEOFF: "False",
+            L.CONFIG_HASH: digest,
+            L.WORKING_DIR: project.working_dir,
+            L.CONFIG_FILES: ",".join(project.files),
+            L.VERSION: L.COMPOSE_VERSION,
+            L.DEPENDS_ON: _depends_on_label(config),
+        }
+    )
     if image_id:
         container_labels[L.IMAGE] = image_id
 
@@ -392,13 +456,16 @@ def container_spec(project: Project, service: str, number: int, *, api_version: 
         host["Tmpfs"] = {str(t): "" for t in ([tmpfs] if isinstance(tmpfs, str) else tmpfs)}
     if config.get("ulimits"):
         host["Ulimits"] = [
-            {"Name": n, "Soft": int(v["soft"]), "Hard": int(v["hard"])} if isinstance(v, dict)
+            {"Name": n, "Soft": int(v["soft"]), "Hard": int(v["hard"])}
+            if isinstance(v, dict)
             else {"Name": n, "Soft": int(v), "Hard": int(v)}
             for n, v in config["ulimits"].items()
         ]
     if config.get("logging"):
-        host["LogConfig"] = {"Type": config["logging"].get("driver") or "json-file",
-                             "Config": {k: str(v) for k, v in (config["logging"].get("options") or {}).items()}}
+        host["LogConfig"] = {
+            "Type": config["logging"].get("driver") or "json-file",
+            "Config": {k: str(v) for k, v in (config["logging"].get("options") or {}).items()},
+        }
 
     networks = service_networks(project, service)
     networking: Optional[dict[str, Any]] = None
@@ -417,8 +484,14 @@ def container_spec(project: Project, service: str, number: int, *, api_version: 
 
     stop_timeout = None
     if config.get("stop_grace_period") is not None:
-        stop_timeout = parse_duration(config["stop_grace_period"], what="stop_grace_period",
-                                      location=_where(project, service, "stop_grace_period")) // 1_000_000_000
+        stop_timeout = (
+            parse_duration(
+                config["stop_grace_period"],
+                what="stop_grace_period",
+                location=_where(project, service, "stop_grace_period"),
+            )
+            // 1_000_000_000
+        )
 
     healthcheck, hc_warnings = _healthcheck(config.get("healthcheck"), api_version, loc)
     warnings.extend(f"service {service}: {w}" for w in hc_warnings)
@@ -444,9 +517,17 @@ def container_spec(project: Project, service: str, number: int, *, api_version: 
         "HostConfig": _drop_none(host),
         "NetworkingConfig": networking,
     }
-    return ContainerSpec(service=service, number=number, name=name, image=image, body=_drop_none(body),
-                         config_hash=digest, extra_networks=extra, stop_timeout=stop_timeout,
-                         warnings=warnings)
+    return ContainerSpec(
+        service=service,
+        number=number,
+        name=name,
+        image=image,
+        body=_drop_none(body),
+        config_hash=digest,
+        extra_networks=extra,
+        stop_timeout=stop_timeout,
+        warnings=warnings,
+    )
 
 
 def _drop_none(mapping: dict[str, Any]) -> dict[str, Any]:
@@ -476,8 +557,10 @@ def network_body(project: Project, key: str) -> dict[str, Any]:
     if ipam.get("config") or ipam.get("driver"):
         body["IPAM"] = {
             "Driver": ipam.get("driver") or "default",
-            "Config": [{{"subnet": "Subnet", "gateway": "Gateway", "ip_range": "IPRange"}.get(k, k): v
-                        for k, v in c.items()} for c in ipam.get("config") or []],
+            "Config": [
+                {{"subnet": "Subnet", "gateway": "Gateway", "ip_range": "IPRange"}.get(k, k): v for k, v in c.items()}
+                for c in ipam.get("config") or []
+            ],
         }
     return body
 

@@ -37,6 +37,7 @@ __all__ = [
     "build_status",
 ]
 
+
 # Findings of ``status``, beside the policy's own SVxxx codes: their metadata lives in the policy's
 # rule registry (supervisor/policy/rules/rt00N_*.py), and they are policy Findings.
 def _status_rules() -> dict[str, str]:
@@ -47,8 +48,10 @@ def _status_rules() -> dict[str, str]:
 
 STATUS_RULES = _status_rules()
 
-CURSOR_QUERY = ("SELECT service, coalesce(cursor, ''), coalesce(to_char(last_event_time, 'YYYY-MM-DD\"T\"HH24:MI:SS'), ''), "
-                "to_char(updated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM firehose_cursor ORDER BY service")
+CURSOR_QUERY = (
+    "SELECT service, coalesce(cursor, ''), coalesce(to_char(last_event_time, 'YYYY-MM-DD\"T\"HH24:MI:SS'), ''), "
+    "to_char(updated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM firehose_cursor ORDER BY service"
+)
 
 
 @dataclasses.dataclass
@@ -139,22 +142,36 @@ class StatusReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "project": self.project,
-            "services": [{
-                "service": s.service,
-                "implementation": s.implementation,
-                "containers": [{"name": c.name, "state": c.state, "health": c.health,
-                                "started_at": c.started_at} for c in s.containers],
-                "variables": [{"name": v.name, "running": mask_value(v.name, v.running),
-                               "configured": mask_value(v.name, v.configured),
-                               "origin": v.origin, "drift": v.drift} for v in s.variables],
-                "running_writers": [dataclasses.asdict(w) for w in s.running_writers],
-                "configured_writers": [dataclasses.asdict(w) for w in s.configured_writers],
-                "audit_running": s.audit_running,
-                "audit_files": s.audit_files,
-            } for s in self.services],
-            "firehose_cursor": None if self.cursors is None else [
-                {**row.to_json(), "writers": [dataclasses.asdict(w) for w in writers]}
-                for row, writers in self.cursors],
+            "services": [
+                {
+                    "service": s.service,
+                    "implementation": s.implementation,
+                    "containers": [
+                        {"name": c.name, "state": c.state, "health": c.health, "started_at": c.started_at}
+                        for c in s.containers
+                    ],
+                    "variables": [
+                        {
+                            "name": v.name,
+                            "running": mask_value(v.name, v.running),
+                            "configured": mask_value(v.name, v.configured),
+                            "origin": v.origin,
+                            "drift": v.drift,
+                        }
+                        for v in s.variables
+                    ],
+                    "running_writers": [dataclasses.asdict(w) for w in s.running_writers],
+                    "configured_writers": [dataclasses.asdict(w) for w in s.configured_writers],
+                    "audit_running": s.audit_running,
+                    "audit_files": s.audit_files,
+                }
+                for s in self.services
+            ],
+            "firehose_cursor": None
+            if self.cursors is None
+            else [
+                {**row.to_json(), "writers": [dataclasses.asdict(w) for w in writers]} for row, writers in self.cursors
+            ],
             "firehose_cursor_error": self.cursor_error or None,
             "findings": [f.to_json() for f in self.findings],
         }
@@ -226,8 +243,12 @@ def database_target(project: Project) -> Optional[tuple[str, str, str, str]]:
         parts = urlsplit(url)
         host = parts.hostname or ""
         if host in project.services:
-            return (host, unquote(parts.username or "postgres"), unquote(parts.password or ""),
-                    unquote(parts.path.lstrip("/") or parts.username or "postgres"))
+            return (
+                host,
+                unquote(parts.username or "postgres"),
+                unquote(parts.password or ""),
+                unquote(parts.path.lstrip("/") or parts.username or "postgres"),
+            )
     return None
 
 
@@ -241,8 +262,9 @@ def parse_cursor_rows(text: str) -> list[CursorRow]:
     return rows
 
 
-def read_cursor_rows(engine: Any, project: Project,
-                     containers: list[ContainerView]) -> tuple[Optional[list[CursorRow]], str]:
+def read_cursor_rows(
+    engine: Any, project: Project, containers: list[ContainerView]
+) -> tuple[Optional[list[CursorRow]], str]:
     """The ``firehose_cursor`` rows, read with ``psql`` inside the project's running database container.
 
     ``engine`` runs a command in a container (:meth:`supervisor.runtime.engine.Engine.exec`).
@@ -255,8 +277,22 @@ def read_cursor_rows(engine: Any, project: Project,
     db = next((v for v in containers if v.service == service and v.state == "running"), None)
     if db is None:
         return None, f"database service {service} is not running"
-    cmd = ["psql", "-h", "127.0.0.1", "-U", user, "-d", database, "-At", "-F", "\t",
-           "-v", "ON_ERROR_STOP=1", "-c", CURSOR_QUERY]
+    cmd = [
+        "psql",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        user,
+        "-d",
+        database,
+        "-At",
+        "-F",
+        "\t",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        CURSOR_QUERY,
+    ]
     code, output = engine.exec(db.id, cmd, timeout=15, env={"PGPASSWORD": password})
     if code != 0:
         if "does not exist" in output:
@@ -269,8 +305,14 @@ def _writers(evaluation: Any) -> list[WriterView]:
     return [WriterView(w.service, w.spec.role, w.cursor, w.count) for w in evaluation.writers]
 
 
-def build_status(project: Project, containers: list[ContainerView], rows: Optional[list[CursorRow]], *,
-                 evaluate: Callable[[Project], Any], cursor_error: str = "") -> StatusReport:
+def build_status(
+    project: Project,
+    containers: list[ContainerView],
+    rows: Optional[list[CursorRow]],
+    *,
+    evaluate: Callable[[Project], Any],
+    cursor_error: str = "",
+) -> StatusReport:
     """Compare what runs with the files; ``evaluate`` is the policy (``Project -> Evaluation``)."""
     from supervisor.policy.audit import audit_rows
     from supervisor.policy.provenance import describe_value
@@ -295,28 +337,45 @@ def build_status(project: Project, containers: list[ContainerView], rows: Option
         if profile is not None and up:
             for var in profile.variables:
                 record = config_svc.environment.get(var)
-                variables.append(VariableView(
-                    var, up[0].env.get(var),
-                    record.value if record is not None else None,
-                    describe_value(var, record, project.working_dir)))
+                variables.append(
+                    VariableView(
+                        var,
+                        up[0].env.get(var),
+                        record.value if record is not None else None,
+                        describe_value(var, record, project.working_dir),
+                    )
+                )
         for var in variables:
             if var.drift:
-                findings.append(StatusFinding(
-                    "RT001", "warning",
-                    f"{up[0].name}: {var.name} is {_show(mask_value(var.name, var.running))} in the container "
-                    f"but {_show(mask_value(var.name, var.configured))} "
-                    f"in the files ({var.origin}); run `supervisor up` to apply the files", name))
+                findings.append(
+                    StatusFinding(
+                        "RT001",
+                        "warning",
+                        f"{up[0].name}: {var.name} is {_show(mask_value(var.name, var.running))} in the container "
+                        f"but {_show(mask_value(var.name, var.configured))} "
+                        f"in the files ({var.origin}); run `supervisor up` to apply the files",
+                        name,
+                    )
+                )
         # compose hashes a service:X reference as X's first container id (by name, as compose sorts)
         config = project.config["services"][name]
-        references = {ref: min((v for v in containers if v.service == ref), key=lambda v: v.name).id
-                      for ref in S.referenced_services(config) if any(v.service == ref for v in containers)}
+        references = {
+            ref: min((v for v in containers if v.service == ref), key=lambda v: v.name).id
+            for ref in S.referenced_services(config)
+            if any(v.service == ref for v in containers)
+        }
         digest = S.config_hash(config, references)
         for view in views:
             if view.config_hash and view.config_hash != digest:
-                findings.append(StatusFinding(
-                    "RT002", "warning",
-                    f"{view.name} was created from another version of the configuration; "
-                    "`supervisor up` recreates it", name))
+                findings.append(
+                    StatusFinding(
+                        "RT002",
+                        "warning",
+                        f"{view.name} was created from another version of the configuration; "
+                        "`supervisor up` recreates it",
+                        name,
+                    )
+                )
         if not up:
             state = ", ".join(f"{v.name} {v.state}" for v in views) or "no container"
             findings.append(StatusFinding("RT003", "warning", f"service {name} is not running ({state})", name))
@@ -326,15 +385,27 @@ def build_status(project: Project, containers: list[ContainerView], rows: Option
         files_rows = audit_files.get(name, [])
         running_rows = audit_running.get(name, []) if up else []
         if running_rows and _decision(running_rows) != _decision(files_rows):
-            findings.append(StatusFinding(
-                "RT001", "warning",
-                f"service {name}: what runs decides {_describe(running_rows)}, the files decide "
-                f"{_describe(files_rows)}; run `supervisor up` to apply the files", name))
-        services.append(ServiceStatus(
-            name, profile.name if profile is not None else None, views, variables,
-            [w for w in _writers(running) if w.service == name and up],
-            [w for w in _writers(configured) if w.service == name],
-            running_rows, files_rows))
+            findings.append(
+                StatusFinding(
+                    "RT001",
+                    "warning",
+                    f"service {name}: what runs decides {_describe(running_rows)}, the files decide "
+                    f"{_describe(files_rows)}; run `supervisor up` to apply the files",
+                    name,
+                )
+            )
+        services.append(
+            ServiceStatus(
+                name,
+                profile.name if profile is not None else None,
+                views,
+                variables,
+                [w for w in _writers(running) if w.service == name and up],
+                [w for w in _writers(configured) if w.service == name],
+                running_rows,
+                files_rows,
+            )
+        )
 
     running_writers = [w for s in services for w in s.running_writers]
     by_cursor: dict[str, list[WriterView]] = {}
@@ -343,10 +414,14 @@ def build_status(project: Project, containers: list[ContainerView], rows: Option
     for cursor, writers in sorted(by_cursor.items()):
         processes = sum(w.processes for w in writers)
         if processes > 1:
-            who = ", ".join(f"{w.service} ({w.role}, {w.processes} process{'es' if w.processes > 1 else ''})"
-                            for w in writers)
-            findings.append(StatusFinding("RT004", "error",
-                                          f'firehose_cursor row "{cursor}" has {processes} running writers: {who}'))
+            who = ", ".join(
+                f"{w.service} ({w.role}, {w.processes} process{'es' if w.processes > 1 else ''})" for w in writers
+            )
+            findings.append(
+                StatusFinding(
+                    "RT004", "error", f'firehose_cursor row "{cursor}" has {processes} running writers: {who}'
+                )
+            )
 
     cursors = None
     if rows is not None:
@@ -355,10 +430,14 @@ def build_status(project: Project, containers: list[ContainerView], rows: Option
             owners = by_cursor.get(row.service, [])
             cursors.append((row, owners))
             if not owners:
-                findings.append(StatusFinding(
-                    "RT005", "info",
-                    f'firehose_cursor row "{row.service}" (updated {moment(row.updated_at)}) has no running writer: '
-                    "it was written by a stopped service or another program"))
+                findings.append(
+                    StatusFinding(
+                        "RT005",
+                        "info",
+                        f'firehose_cursor row "{row.service}" (updated {moment(row.updated_at)}) has no running writer: '
+                        "it was written by a stopped service or another program",
+                    )
+                )
     return StatusReport(project.name, services, cursors, cursor_error, findings)
 
 
@@ -370,16 +449,28 @@ def _audit_by_service(rows: list[Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 def _decision(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    return [(r.get("group"), r.get("meaning"), r.get("backfill_enabled"), r.get("cursor_service"),
-             r.get("live_consumer"), r.get("live_cursor")) for r in rows]
+    return [
+        (
+            r.get("group"),
+            r.get("meaning"),
+            r.get("backfill_enabled"),
+            r.get("cursor_service"),
+            r.get("live_consumer"),
+            r.get("live_cursor"),
+        )
+        for r in rows
+    ]
 
 
 def _describe(rows: list[dict[str, Any]]) -> str:
     parts = []
     for r in rows:
         who = f"{r.get('group')}: " if r.get("group") else ""
-        backfill = (f"backfill {r.get('meaning')} on \"{r.get('cursor_service')}\"" if r.get("backfill_enabled")
-                    else f"no backfill ({r.get('meaning')})")
+        backfill = (
+            f'backfill {r.get("meaning")} on "{r.get("cursor_service")}"'
+            if r.get("backfill_enabled")
+            else f"no backfill ({r.get('meaning')})"
+        )
         parts.append(who + backfill)
     return "; ".join(parts) or "nothing"
 

@@ -79,13 +79,20 @@ class Worker:
         database_ok = self.database_ok
         status = self.live_status
         if status.database_checked_at is not None and (
-                self._db_checked_at is None or status.database_checked_at > self._db_checked_at):
+            self._db_checked_at is None or status.database_checked_at > self._db_checked_at
+        ):
             database_ok = status.database_ok
         inputs = HealthInputs(
-            now=time.monotonic(), wall=datetime.now(timezone.utc), started_at=self._started, database_ok=database_ok,
-            live=status, backfill=self.backfill_status if self.config.backfill_enabled else None,
-            grace=max(60.0, self.config.receive_timeout * 2), worker_id=self.config.worker_id,
-            relay_url=self.config.relay_url, stopping=self._stopping,
+            now=time.monotonic(),
+            wall=datetime.now(timezone.utc),
+            started_at=self._started,
+            database_ok=database_ok,
+            live=status,
+            backfill=self.backfill_status if self.config.backfill_enabled else None,
+            grace=max(60.0, self.config.receive_timeout * 2),
+            worker_id=self.config.worker_id,
+            relay_url=self.config.relay_url,
+            stopping=self._stopping,
         )
         code, document = health_document(inputs)
         document["verify"] = self.verify_json()
@@ -125,27 +132,39 @@ class Worker:
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self.request_stop)
-        self.health = HealthServer(config.health_host, config.health_port, self.health_now, self.render_metrics,
-                                   CONTENT_TYPE_LATEST)
+        self.health = HealthServer(
+            config.health_host, config.health_port, self.health_now, self.render_metrics, CONTENT_TYPE_LATEST
+        )
         try:
             await self.health.start()
         except OSError as exc:
-            log.error("health: cannot listen on %s:%d: %s; set HEALTH_PORT to a free port",
-                      config.health_host, config.health_port, exc)
+            log.error(
+                "health: cannot listen on %s:%d: %s; set HEALTH_PORT to a free port",
+                config.health_host,
+                config.health_port,
+                exc,
+            )
             return 1
         log.info("health: listening on http://%s:%d/health and /metrics", config.health_host, self.health.port)
-        log.info("worker %d: relay %s, database %s, live cursor row '%s'", config.worker_id, mask_text(config.relay_url),
-                 mask_database_url(config.database_url), config.firehose_cursor_service)
+        log.info(
+            "worker %d: relay %s, database %s, live cursor row '%s'",
+            config.worker_id,
+            mask_text(config.relay_url),
+            mask_database_url(config.database_url),
+            config.firehose_cursor_service,
+        )
         for note in config.notes:
             log.warning("%s", note)
         if not config.backfill_enabled:
-            reason = ("BACKFILL_DAYS=0 or not set" if config.backfill_days == 0
-                      else f"WORKER_ID={config.worker_id} is not the primary worker")
+            reason = (
+                "BACKFILL_DAYS=0 or not set"
+                if config.backfill_days == 0
+                else f"WORKER_ID={config.worker_id} is not the primary worker"
+            )
             log.info("%sDisabled (%s)", PREFIX, reason)
         monitor = asyncio.create_task(self._monitor(), name="monitor")
         probe_every = min(_MONITOR_INTERVAL, max(0.5, config.receive_timeout / 2))
-        probe = DatabaseProbe(lambda: self.database.connect(), self._probed, interval=probe_every,
-                              timeout=probe_every)
+        probe = DatabaseProbe(lambda: self.database.connect(), self._probed, interval=probe_every, timeout=probe_every)
         probe.start()
         try:
             if not await self._prepare_database():
@@ -188,6 +207,7 @@ class Worker:
         def call() -> Any:
             with self.database.connection() as conn:
                 return func(conn, *args)
+
         return await asyncio.to_thread(call)
 
     async def _ingest(self) -> int:
@@ -196,29 +216,48 @@ class Worker:
         start = row.seq if row is not None else None
         if row is None and config.start_cursor is not None:
             start = config.start_cursor
-            log.info("live: no cursor row '%s' yet: starting after seq %d (FIREHOSE_START_CURSOR)",
-                     config.firehose_cursor_service, start)
+            log.info(
+                "live: no cursor row '%s' yet: starting after seq %d (FIREHOSE_START_CURSOR)",
+                config.firehose_cursor_service,
+                start,
+            )
         if row is not None and start is None:
-            log.warning("live: cursor row '%s' holds %r, not a sequence number: starting from the live tip",
-                        config.firehose_cursor_service, row.cursor)
-        log.info("live: resuming after seq %d" if start is not None else "live: no cursor yet, starting at the live tip",
-                 *([start] if start is not None else []))
+            log.warning(
+                "live: cursor row '%s' holds %r, not a sequence number: starting from the live tip",
+                config.firehose_cursor_service,
+                row.cursor,
+            )
+        log.info(
+            "live: resuming after seq %d" if start is not None else "live: no cursor yet, starting at the live tip",
+            *([start] if start is not None else []),
+        )
         stored = row.seq if row is not None else None
         # A start cursor from the configuration is where to begin, not a stored position: the
         # stream checks its stored cursor (none yet) after a lost database connection.
         builder = BatchBuilder(after_seq=stored)
-        policy = StreamPolicy(name="live", service=config.firehose_cursor_service, max_events=config.batch_size,
-                              receive_timeout=config.receive_timeout,
-                              initial_cursor=start if stored is None else None)
+        policy = StreamPolicy(
+            name="live",
+            service=config.firehose_cursor_service,
+            max_events=config.batch_size,
+            receive_timeout=config.receive_timeout,
+            initial_cursor=start if stored is None else None,
+        )
         live = Stream(config.relay_url, self.database, policy, builder, self.metrics, self.live_status)
         self.live = live
         if config.verify != "off":
-            resolver = IdentityResolver(config.plc_directory_url, max_entries=config.identity_cache_size,
-                                        max_age=config.identity_cache_seconds)
+            resolver = IdentityResolver(
+                config.plc_directory_url, max_entries=config.identity_cache_size, max_age=config.identity_cache_seconds
+            )
             # Its own two connections: repairs must not take the live writer's.
             self._verify_db = store.Database(config.database_url, 2)
-            self.verifier = Verifier(config.verify, resolver, self._verify_db, self.metrics,
-                                     service=config.firehose_cursor_service, hold_limit=config.verify_hold_limit)
+            self.verifier = Verifier(
+                config.verify,
+                resolver,
+                self._verify_db,
+                self.metrics,
+                service=config.firehose_cursor_service,
+                hold_limit=config.verify_hold_limit,
+            )
             live.verifier = self.verifier
             self.verifier.committed = lambda: self.live_status.committed_seq
             await self.verifier.resume()
@@ -238,6 +277,7 @@ class Worker:
         if start is not None:
             live_start.set_result(start)
         else:
+
             def start_before_first(fut: asyncio.Future[int]) -> None:
                 if not (live_start.done() or fut.cancelled()):
                     live_start.set_result(fut.result() - 1)
@@ -262,13 +302,18 @@ class Worker:
                 try:
                     task.result()
                 except StopTimeout as exc:
-                    log.warning("%s: stopped with an uncommitted batch (it is replayed at the next start): %s",
-                                name, exc)
+                    log.warning(
+                        "%s: stopped with an uncommitted batch (it is replayed at the next start): %s", name, exc
+                    )
                 except asyncio.CancelledError:
                     pass
                 except Exception as exc:
-                    log.error("%s failed: %s", name, mask_text(f"{type(exc).__name__}: {exc}"),
-                              exc_info=log.isEnabledFor(logging.DEBUG))
+                    log.error(
+                        "%s failed: %s",
+                        name,
+                        mask_text(f"{type(exc).__name__}: {exc}"),
+                        exc_info=log.isEnabledFor(logging.DEBUG),
+                    )
                     if name == "backfill":
                         # Live ingest goes on; the backfill resumes from its cursor at the next start.
                         self.backfill_status.state = "failed"

@@ -42,11 +42,15 @@ def backfill_cutoff(days: int, now: datetime) -> Optional[datetime]:
 def window_note(days: int, relay_window_hours: float) -> Optional[str]:
     """A warning when the requested window reaches past what the relay keeps (None when it fits)."""
     if days == -1:
-        return (f"all history requested: the relay keeps about {relay_window_hours:g} h of events, "
-                f"so the backfill covers what that window holds")
+        return (
+            f"all history requested: the relay keeps about {relay_window_hours:g} h of events, "
+            f"so the backfill covers what that window holds"
+        )
     if days * 24 > relay_window_hours:
-        return (f"the {days}-day window reaches past the relay's replay window ({relay_window_hours:g} h): "
-                f"only what the relay still keeps can be backfilled")
+        return (
+            f"the {days}-day window reaches past the relay's replay window ({relay_window_hours:g} h): "
+            f"only what the relay still keeps can be backfilled"
+        )
     return None
 
 
@@ -54,9 +58,11 @@ def throttle_text(config: WorkerConfig) -> str:
     """The throttling configuration in one line."""
     delay = config.backfill_batch_delay_ms
     rate = "unlimited" if delay == 0 else f"{config.backfill_batch_size * 1000 / delay:g} record-writing events/s"
-    return (f"Resource throttling config: batch size {config.backfill_batch_size} events, batch delay {delay}ms "
-            f"(at most {rate}), memory ceiling {config.backfill_max_memory_mb}MB, "
-            f"cursor row '{config.backfill_cursor_service}'")
+    return (
+        f"Resource throttling config: batch size {config.backfill_batch_size} events, batch delay {delay}ms "
+        f"(at most {rate}), memory ceiling {config.backfill_max_memory_mb}MB, "
+        f"cursor row '{config.backfill_cursor_service}'"
+    )
 
 
 #: disabled, waiting, running, paused, complete, incomplete (finished, but the relay no longer
@@ -103,8 +109,10 @@ class BackfillStatus:
         """The missed events in words ('' when none)."""
         if not self.missed_events:
             return ""
-        return (f"{self.missed_events} events (seq {self.missed_from}..{self.missed_to}) had fallen out of the "
-                f"relay's window (OutdatedCursor) and were never indexed")
+        return (
+            f"{self.missed_events} events (seq {self.missed_from}..{self.missed_to}) had fallen out of the "
+            f"relay's window (OutdatedCursor) and were never indexed"
+        )
 
     def record_missed(self, count: int, first: Optional[int], last: Optional[int]) -> None:
         """Add events missed by one batch."""
@@ -131,8 +139,12 @@ class BackfillStatus:
         if self.note:
             out["note"] = self.note
         if self.missed_events:
-            out["missed"] = {"events": self.missed_events, "from_seq": self.missed_from, "to_seq": self.missed_to,
-                             "reason": "OutdatedCursor: the relay no longer kept them"}
+            out["missed"] = {
+                "events": self.missed_events,
+                "from_seq": self.missed_from,
+                "to_seq": self.missed_to,
+                "reason": "OutdatedCursor: the relay no longer kept them",
+            }
         if self.estimate is not None:
             out["estimate"] = self.estimate.to_json()
         if self.stream is not None:
@@ -144,8 +156,14 @@ class BackfillStatus:
 class Backfill:
     """Runs the replay (see the module docstring)."""
 
-    def __init__(self, config: WorkerConfig, database: store.Database, metrics: WorkerMetrics,
-                 live_start: "asyncio.Future[int]", status: BackfillStatus) -> None:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        database: store.Database,
+        metrics: WorkerMetrics,
+        live_start: "asyncio.Future[int]",
+        status: BackfillStatus,
+    ) -> None:
         self.config = config
         self.database = database
         self.metrics = metrics
@@ -167,6 +185,7 @@ class Backfill:
         def call() -> Any:
             with self.database.connection() as conn:
                 return func(conn, *args, **kwargs)
+
         return await asyncio.to_thread(call)
 
     async def run(self) -> None:
@@ -180,9 +199,12 @@ class Backfill:
         note = window_note(config.backfill_days, config.relay_window_hours)
         if note:
             log.warning("%s%s", PREFIX, note)
-        status.estimate = estimate_backfill(days=config.backfill_days, batch_size=config.backfill_batch_size,
-                                            batch_delay_ms=config.backfill_batch_delay_ms,
-                                            relay_window_hours=config.relay_window_hours)
+        status.estimate = estimate_backfill(
+            days=config.backfill_days,
+            batch_size=config.backfill_batch_size,
+            batch_delay_ms=config.backfill_batch_delay_ms,
+            relay_window_hours=config.relay_window_hours,
+        )
         log.log(logging.INFO if status.estimate.fits else logging.WARNING, "%s%s", PREFIX, status.estimate.text())
         state = await self._db(store.read_backfill_state, config.backfill_cursor_service)
         if state is not None and state.finished:
@@ -190,13 +212,25 @@ class Backfill:
             finished = state.completed_at.isoformat(timespec="seconds") if state.completed_at else "?"
             if status.missed_events:
                 status.state = "incomplete"
-                log.warning("%sAlready finished but incomplete (finished %s, replayed up to seq %s, %d records): %s. "
-                            "Delete its backfill_state row to run it again.", PREFIX, finished, state.end_seq,
-                            state.records, status.missed_text())
+                log.warning(
+                    "%sAlready finished but incomplete (finished %s, replayed up to seq %s, %d records): %s. "
+                    "Delete its backfill_state row to run it again.",
+                    PREFIX,
+                    finished,
+                    state.end_seq,
+                    state.records,
+                    status.missed_text(),
+                )
                 return
             status.state = "complete"
-            log.info("%sAlready complete (finished %s, replayed up to seq %s, %d records); nothing to do. "
-                     "Delete its backfill_state row to run it again.", PREFIX, finished, state.end_seq, state.records)
+            log.info(
+                "%sAlready complete (finished %s, replayed up to seq %s, %d records); nothing to do. "
+                "Delete its backfill_state row to run it again.",
+                PREFIX,
+                finished,
+                state.end_seq,
+                state.records,
+            )
             return
         if state is None:
             status.state = "waiting"
@@ -212,25 +246,44 @@ class Backfill:
                 status.state = "stopped"
                 return
             cutoff = backfill_cutoff(config.backfill_days, datetime.now(timezone.utc))
-            state = await self._db(store.begin_backfill_state, config.backfill_cursor_service,
-                                   days=config.backfill_days, end_seq=end_seq, cutoff=cutoff,
-                                   live_service=config.firehose_cursor_service)
+            state = await self._db(
+                store.begin_backfill_state,
+                config.backfill_cursor_service,
+                days=config.backfill_days,
+                end_seq=end_seq,
+                cutoff=cutoff,
+                live_service=config.firehose_cursor_service,
+            )
         elif state.days != config.backfill_days:
-            log.warning("%sResuming a backfill started with BACKFILL_DAYS=%d (now %d): keeping its window until it "
-                        "completes", PREFIX, state.days, config.backfill_days)
+            log.warning(
+                "%sResuming a backfill started with BACKFILL_DAYS=%d (now %d): keeping its window until it completes",
+                PREFIX,
+                state.days,
+                config.backfill_days,
+            )
         self._adopt(state)
         row = await self._db(store.read_cursor, config.backfill_cursor_service)
         cursor = row.seq if row is not None else None
         status.cursor = cursor
         end_seq = state.end_seq if state.end_seq is not None else 0
-        window = "all records" if state.cutoff is None else f"records made since {state.cutoff.isoformat(timespec='seconds')}"
+        window = (
+            "all records"
+            if state.cutoff is None
+            else f"records made since {state.cutoff.isoformat(timespec='seconds')}"
+        )
         if cursor is not None and cursor >= end_seq:
-            await self._db(store.complete_backfill_state, config.backfill_cursor_service,
-                           "cursor already at the end point")
+            await self._db(
+                store.complete_backfill_state, config.backfill_cursor_service, "cursor already at the end point"
+            )
             self._finished(f"cursor {cursor} already at the end point {end_seq}")
             return
-        log.info("%sReplaying %s from %s up to seq %d (where live ingest began)", PREFIX, window,
-                 f"cursor {cursor}" if cursor is not None else "the oldest event the relay keeps (cursor 0)", end_seq)
+        log.info(
+            "%sReplaying %s from %s up to seq %d (where live ingest began)",
+            PREFIX,
+            window,
+            f"cursor {cursor}" if cursor is not None else "the oldest event the relay keeps (cursor 0)",
+            end_seq,
+        )
         await self._replay(state, cursor, end_seq)
 
     async def _wait_for_live_start(self) -> int:
@@ -242,17 +295,23 @@ class Backfill:
             except asyncio.TimeoutError:
                 waited += step
                 if waited == step or waited % 600 < step:
-                    log.warning("%sStill waiting: live ingest has seen no event for %.0f s (a capture or a quiet "
-                                "relay sends none); set FIREHOSE_START_CURSOR (--start-cursor; 0: everything the "
-                                "relay keeps) to give live ingest and the backfill their starting point", PREFIX,
-                                waited)
+                    log.warning(
+                        "%sStill waiting: live ingest has seen no event for %.0f s (a capture or a quiet "
+                        "relay sends none); set FIREHOSE_START_CURSOR (--start-cursor; 0: everything the "
+                        "relay keeps) to give live ingest and the backfill their starting point",
+                        PREFIX,
+                        waited,
+                    )
 
     def _adopt(self, state: store.BackfillState) -> None:
         status = self.status
         status.end_seq, status.start_seq, status.cutoff = state.end_seq, state.start_seq, state.cutoff
         status.events, status.records, status.note = state.events, state.records, state.note
-        status.missed_events, status.missed_from, status.missed_to = (state.missed_events, state.missed_from,
-                                                                      state.missed_to)
+        status.missed_events, status.missed_from, status.missed_to = (
+            state.missed_events,
+            state.missed_from,
+            state.missed_to,
+        )
         self.metrics.backfill_missed.set(status.missed_events)
         self.metrics.backfill_progress.set(status.progress or 0.0)
 
@@ -261,10 +320,15 @@ class Backfill:
         status = self.status
         builder = BatchBuilder(cutoff=state.cutoff, end_seq=end_seq, after_seq=cursor)
         policy = StreamPolicy(
-            name="backfill", service=config.backfill_cursor_service,
-            max_events=max(1000, config.backfill_batch_size), max_contributing=config.backfill_batch_size,
-            prefix=PREFIX, backfill_service=config.backfill_cursor_service, before_batch=self._before_batch,
-            initial_cursor=0, receive_timeout=config.receive_timeout,
+            name="backfill",
+            service=config.backfill_cursor_service,
+            max_events=max(1000, config.backfill_batch_size),
+            max_contributing=config.backfill_batch_size,
+            prefix=PREFIX,
+            backfill_service=config.backfill_cursor_service,
+            before_batch=self._before_batch,
+            initial_cursor=0,
+            receive_timeout=config.receive_timeout,
             keep_read_ahead=config.backfill_batch_delay_ms == 0,
         )
         stream = Stream(config.relay_url, self.database, policy, builder, self.metrics)
@@ -282,8 +346,10 @@ class Backfill:
         finally:
             first.cancel()
         if stream.status.finished:
-            self._finished(f"replayed up to seq {end_seq}; {status.events} events and {status.records} records "
-                           f"indexed in total ({time.monotonic() - self._started:.0f} s this run)")
+            self._finished(
+                f"replayed up to seq {end_seq}; {status.events} events and {status.records} records "
+                f"indexed in total ({time.monotonic() - self._started:.0f} s this run)"
+            )
         else:
             status.state = "stopped"
             log.info("%sStopped at seq %s; the next start resumes from there", PREFIX, status.cursor)
@@ -331,8 +397,12 @@ class Backfill:
                 paused_at = time.monotonic()
                 self.status.state = "paused"
                 self.metrics.backfill_paused.set(1)
-                log.warning("%sPaused: resident memory %d MB is over BACKFILL_MAX_MEMORY_MB=%d", PREFIX,
-                            rss // (1024 * 1024), self.config.backfill_max_memory_mb)
+                log.warning(
+                    "%sPaused: resident memory %d MB is over BACKFILL_MAX_MEMORY_MB=%d",
+                    PREFIX,
+                    rss // (1024 * 1024),
+                    self.config.backfill_max_memory_mb,
+                )
             gc.collect()
             await asyncio.sleep(1.0)
         if paused_at is not None:
@@ -364,11 +434,19 @@ class Backfill:
             rate = status.stream.rate.rate(now) if status.stream else 0.0
             pct = "?" if status.progress is None else f"{status.progress * 100:.1f}%"
             when = batch.last_time.isoformat(timespec="seconds") if batch.last_time else "?"
-            log.info("%sProgress: seq %s of %s (%s), %.1f events/s, %d events and %d records so far, at event time %s",
-                     PREFIX, status.cursor, status.end_seq, pct, rate, status.events, status.records, when)
+            log.info(
+                "%sProgress: seq %s of %s (%s), %.1f events/s, %d events and %d records so far, at event time %s",
+                PREFIX,
+                status.cursor,
+                status.end_seq,
+                pct,
+                rate,
+                status.events,
+                status.records,
+                when,
+            )
 
 
 def _set_start_seq(conn: Any, service: str, seq: int) -> None:
     with conn.transaction():
-        conn.execute("UPDATE backfill_state SET start_seq = COALESCE(start_seq, %s) WHERE service = %s",
-                     (seq, service))
+        conn.execute("UPDATE backfill_state SET start_seq = COALESCE(start_seq, %s) WHERE service = %s", (seq, service))

@@ -111,8 +111,9 @@ class Batch:
     @property
     def empty(self) -> bool:
         """True when the batch moves nothing, not even the cursor."""
-        return (self.last_seq is None and not self.writes and not self.identities and not self.accounts
-                and not self.missed)
+        return (
+            self.last_seq is None and not self.writes and not self.identities and not self.accounts and not self.missed
+        )
 
     @property
     def indexable(self) -> int:
@@ -191,7 +192,7 @@ def _b32(raw: bytes) -> str:
         number = int.from_bytes(raw, "big") << (320 - size * 8)
         for high, low, shift in _SPREAD:
             number = (number & low) | ((number & high) << shift)
-        return number.to_bytes(64, "big").translate(_B32_BYTES)[:(size * 8 + 4) // 5].decode("ascii")
+        return number.to_bytes(64, "big").translate(_B32_BYTES)[: (size * 8 + 4) // 5].decode("ascii")
     plan = _B32_PLANS.get(size)
     if plan is None:
         chars = (size * 8 + 4) // 5
@@ -237,8 +238,9 @@ def record_json_text(record: dict, jsonfmt: Any = None) -> Optional[str]:
         from supervisor.atproto import jsonfmt as fmt
 
         try:
-            data = json.dumps(fmt.to_json(record), ensure_ascii=False, allow_nan=False,
-                              separators=(",", ":")).encode("utf-8")
+            data = json.dumps(fmt.to_json(record), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
+                "utf-8"
+            )
         except (TypeError, ValueError, RecursionError, UnicodeEncodeError):
             return None
     else:
@@ -258,8 +260,14 @@ class BatchBuilder:
     (backfill): events after it are ignored and the batch that reaches it is marked ``final``.
     """
 
-    def __init__(self, *, cutoff: Optional[datetime] = None, end_seq: Optional[int] = None,
-                 after_seq: Optional[int] = None, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        cutoff: Optional[datetime] = None,
+        end_seq: Optional[int] = None,
+        after_seq: Optional[int] = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         from supervisor.atproto import frames, jsonfmt, syntax
 
         self._frames = frames

@@ -23,8 +23,15 @@ class CaptureFailed(WorkerError):
     """The relay cannot be reached, or the capture file cannot be written; the message says which."""
 
 
-def record(url: str, output: str, *, count: Optional[int] = None, on_status: Callable[[str], None] = lambda _: None,
-           progress_every: float = 1.0, open_timeout: float = 10.0) -> int:
+def record(
+    url: str,
+    output: str,
+    *,
+    count: Optional[int] = None,
+    on_status: Callable[[str], None] = lambda _: None,
+    progress_every: float = 1.0,
+    open_timeout: float = 10.0,
+) -> int:
     """Record frames from ``url`` into ``output`` until ``count`` frames, the relay closes, or Ctrl-C;
     return how many were written.
 

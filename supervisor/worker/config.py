@@ -30,8 +30,14 @@ __all__ = [
 
 SUBSCRIBE_PATH = endpoints.SUBSCRIBE_PATH
 
-_LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-               "warn": logging.WARNING, "error": logging.ERROR, "critical": logging.CRITICAL}
+_LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,45 +52,91 @@ class Variable:
 
 #: Every variable the worker reads, in the order the documentation lists them.
 VARIABLES: tuple[Variable, ...] = (
-    Variable("RELAY_URL", "wss://bsky.network",
-             "Relay host (wss://bsky.network) or full subscribeRepos URL; ws:// for a local relay.",
-             "--relay-url"),
+    Variable(
+        "RELAY_URL",
+        "wss://bsky.network",
+        "Relay host (wss://bsky.network) or full subscribeRepos URL; ws:// for a local relay.",
+        "--relay-url",
+    ),
     Variable("DATABASE_URL", None, "PostgreSQL URL or conninfo string.", "--database-url"),
     Variable("DB_POOL_SIZE", "4", "Maximum number of database connections (1 or more).", "--db-pool-size"),
     Variable("LOG_LEVEL", "info", "debug, info, warning, error or critical.", "--log-level"),
     Variable("WORKER_ID", "0", "Worker number; only worker 0 may backfill.", "--worker-id"),
-    Variable("BACKFILL_DAYS", "0", "0 off, -1 all history the relay keeps, N the last N days "
-             "(below -1 acts as 0).", "--backfill-days"),
-    Variable("BACKFILL_BATCH_SIZE", "5", "Backfill events per batch (with the delay: a maximum rate).",
-             "--backfill-batch-size"),
-    Variable("BACKFILL_BATCH_DELAY_MS", "2000", "Minimum time between the starts of two backfill batches.",
-             "--backfill-batch-delay-ms"),
-    Variable("BACKFILL_MAX_MEMORY_MB", "512", "Resident memory ceiling: above it the backfill pauses.",
-             "--backfill-max-memory-mb"),
-    Variable("BACKFILL_CURSOR_SERVICE", "backfill", "firehose_cursor row of the backfill.",
-             "--backfill-cursor-service"),
-    Variable("FIREHOSE_CURSOR_SERVICE", "firehose", "firehose_cursor row of live ingest.",
-             "--firehose-cursor-service"),
-    Variable("FIREHOSE_START_CURSOR", "", "Where live ingest starts when its cursor row does not exist yet "
-             "(a seq: it resumes after it; 0 the oldest event the relay keeps; empty: the live tip). Replaying a "
-             "capture needs it.", "--start-cursor"),
+    Variable(
+        "BACKFILL_DAYS",
+        "0",
+        "0 off, -1 all history the relay keeps, N the last N days (below -1 acts as 0).",
+        "--backfill-days",
+    ),
+    Variable(
+        "BACKFILL_BATCH_SIZE",
+        "5",
+        "Backfill events per batch (with the delay: a maximum rate).",
+        "--backfill-batch-size",
+    ),
+    Variable(
+        "BACKFILL_BATCH_DELAY_MS",
+        "2000",
+        "Minimum time between the starts of two backfill batches.",
+        "--backfill-batch-delay-ms",
+    ),
+    Variable(
+        "BACKFILL_MAX_MEMORY_MB",
+        "512",
+        "Resident memory ceiling: above it the backfill pauses.",
+        "--backfill-max-memory-mb",
+    ),
+    Variable(
+        "BACKFILL_CURSOR_SERVICE", "backfill", "firehose_cursor row of the backfill.", "--backfill-cursor-service"
+    ),
+    Variable("FIREHOSE_CURSOR_SERVICE", "firehose", "firehose_cursor row of live ingest.", "--firehose-cursor-service"),
+    Variable(
+        "FIREHOSE_START_CURSOR",
+        "",
+        "Where live ingest starts when its cursor row does not exist yet "
+        "(a seq: it resumes after it; 0 the oldest event the relay keeps; empty: the live tip). Replaying a "
+        "capture needs it.",
+        "--start-cursor",
+    ),
     Variable("HEALTH_PORT", "8081", "Port of /health and /metrics (0 picks a free port).", "--health-port"),
     Variable("HEALTH_HOST", "0.0.0.0", "Address the health server listens on.", "--health-host"),
-    Variable("FIREHOSE_RECEIVE_TIMEOUT", "30", "Seconds without a frame before the connection counts as "
-             "stalled and is reopened.", "--receive-timeout"),
-    Variable("FIREHOSE_BATCH_SIZE", "1000", "Most live events committed in one transaction.",
-             "--batch-size"),
-    Variable("RELAY_WINDOW_HOURS", "72", "How many hours of history the relay keeps for replay.",
-             "--relay-window-hours"),
-    Variable("VERIFY", "full", "full (signatures, MST proofs against prevData, revision chain), signatures, "
-             "or off. Events that fail are counted and never written.", "--verify"),
-    Variable("PLC_DIRECTORY_URL", "https://plc.directory", "PLC directory resolving did:plc identities "
-             "(signing keys, PDS endpoints).", "--plc-directory-url"),
+    Variable(
+        "FIREHOSE_RECEIVE_TIMEOUT",
+        "30",
+        "Seconds without a frame before the connection counts as stalled and is reopened.",
+        "--receive-timeout",
+    ),
+    Variable("FIREHOSE_BATCH_SIZE", "1000", "Most live events committed in one transaction.", "--batch-size"),
+    Variable(
+        "RELAY_WINDOW_HOURS", "72", "How many hours of history the relay keeps for replay.", "--relay-window-hours"
+    ),
+    Variable(
+        "VERIFY",
+        "full",
+        "full (signatures, MST proofs against prevData, revision chain), signatures, "
+        "or off. Events that fail are counted and never written.",
+        "--verify",
+    ),
+    Variable(
+        "PLC_DIRECTORY_URL",
+        "https://plc.directory",
+        "PLC directory resolving did:plc identities (signing keys, PDS endpoints).",
+        "--plc-directory-url",
+    ),
     Variable("IDENTITY_CACHE_SIZE", "100000", "Resolved identities kept in memory.", "--identity-cache-size"),
-    Variable("IDENTITY_CACHE_SECONDS", "3600", "How long a resolved identity is kept (an #identity event "
-             "drops it sooner).", "--identity-cache-seconds"),
-    Variable("VERIFY_HOLD_LIMIT", "10000", "Live events held per repository while it is fetched again; past "
-             "it they are dropped and the repository is fetched once more.", "--verify-hold-limit"),
+    Variable(
+        "IDENTITY_CACHE_SECONDS",
+        "3600",
+        "How long a resolved identity is kept (an #identity event drops it sooner).",
+        "--identity-cache-seconds",
+    ),
+    Variable(
+        "VERIFY_HOLD_LIMIT",
+        "10000",
+        "Live events held per repository while it is fetched again; past "
+        "it they are dropped and the repository is fetched once more.",
+        "--verify-hold-limit",
+    ),
 )
 
 _DEFAULTS = {v.name: v.default for v in VARIABLES}
@@ -148,8 +200,7 @@ def _shown(name: str, raw: str) -> str:
     return shown if shown is not None else ""
 
 
-def _integer(name: str, raw: str, *, minimum: Optional[int] = None, maximum: Optional[int] = None,
-             hint: str) -> int:
+def _integer(name: str, raw: str, *, minimum: Optional[int] = None, maximum: Optional[int] = None, hint: str) -> int:
     try:
         value = int(raw)
     except ValueError:
@@ -226,8 +277,12 @@ def parse_config(environ: Mapping[str, str], overrides: Optional[Mapping[str, Op
         secrets = environment_secrets(given)
         if not secrets:
             raise
-        raise ConfigError(exc.variable, None if exc.shown is None else redact_words(exc.shown, secrets),
-                          redact_words(exc.problem, secrets), redact_words(exc.hint, secrets)) from None
+        raise ConfigError(
+            exc.variable,
+            None if exc.shown is None else redact_words(exc.shown, secrets),
+            redact_words(exc.problem, secrets),
+            redact_words(exc.hint, secrets),
+        ) from None
 
 
 def _parse_config(environ: Mapping[str, str], overrides: Optional[Mapping[str, Optional[str]]] = None) -> WorkerConfig:
@@ -251,70 +306,140 @@ def _parse_config(environ: Mapping[str, str], overrides: Optional[Mapping[str, O
     notes: list[str] = []
     relay = subscribe_url(get("RELAY_URL"))
     database = _database_url(get("DATABASE_URL"))
-    pool = _integer("DB_POOL_SIZE", get("DB_POOL_SIZE"), minimum=1, maximum=1000,
-                    hint="use a whole number of connections, 1 or more (4 is a good start)")
+    pool = _integer(
+        "DB_POOL_SIZE",
+        get("DB_POOL_SIZE"),
+        minimum=1,
+        maximum=1000,
+        hint="use a whole number of connections, 1 or more (4 is a good start)",
+    )
     level = get("LOG_LEVEL").strip().lower()
     if level not in _LOG_LEVELS:
-        raise ConfigError("LOG_LEVEL", get("LOG_LEVEL"), "is not a log level",
-                          "use debug, info, warning, error or critical")
+        raise ConfigError(
+            "LOG_LEVEL", get("LOG_LEVEL"), "is not a log level", "use debug, info, warning, error or critical"
+        )
     if level == "warn":
         level = "warning"
-    worker_id = _integer("WORKER_ID", get("WORKER_ID"),
-                         hint="use a whole number (0 for the primary worker, which may backfill)")
-    days = _integer("BACKFILL_DAYS", get("BACKFILL_DAYS"),
-                    hint="use a whole number of days (0 off, -1 all history, N the last N days)")
+    worker_id = _integer(
+        "WORKER_ID", get("WORKER_ID"), hint="use a whole number (0 for the primary worker, which may backfill)"
+    )
+    days = _integer(
+        "BACKFILL_DAYS",
+        get("BACKFILL_DAYS"),
+        hint="use a whole number of days (0 off, -1 all history, N the last N days)",
+    )
     if days < -1:
         notes.append(f"BACKFILL_DAYS={days} is below -1 and acts as 0 (backfill off), as in the original worker")
         days = 0
-    batch = _integer("BACKFILL_BATCH_SIZE", get("BACKFILL_BATCH_SIZE"), minimum=1,
-                     hint="use a whole number of events per batch, 1 or more")
-    delay = _integer("BACKFILL_BATCH_DELAY_MS", get("BACKFILL_BATCH_DELAY_MS"), minimum=0,
-                     hint="use a whole number of milliseconds, 0 or more")
-    memory = _integer("BACKFILL_MAX_MEMORY_MB", get("BACKFILL_MAX_MEMORY_MB"), minimum=32,
-                      hint="use a whole number of megabytes, 32 or more")
+    batch = _integer(
+        "BACKFILL_BATCH_SIZE",
+        get("BACKFILL_BATCH_SIZE"),
+        minimum=1,
+        hint="use a whole number of events per batch, 1 or more",
+    )
+    delay = _integer(
+        "BACKFILL_BATCH_DELAY_MS",
+        get("BACKFILL_BATCH_DELAY_MS"),
+        minimum=0,
+        hint="use a whole number of milliseconds, 0 or more",
+    )
+    memory = _integer(
+        "BACKFILL_MAX_MEMORY_MB",
+        get("BACKFILL_MAX_MEMORY_MB"),
+        minimum=32,
+        hint="use a whole number of megabytes, 32 or more",
+    )
     backfill_service = _service("BACKFILL_CURSOR_SERVICE", get("BACKFILL_CURSOR_SERVICE"))
     firehose_service = _service("FIREHOSE_CURSOR_SERVICE", get("FIREHOSE_CURSOR_SERVICE"))
     if backfill_service == firehose_service:
-        raise ConfigError("BACKFILL_CURSOR_SERVICE", backfill_service,
-                          "is the same cursor row as FIREHOSE_CURSOR_SERVICE (the two would overwrite each other)",
-                          "give the backfill and live ingest different names")
+        raise ConfigError(
+            "BACKFILL_CURSOR_SERVICE",
+            backfill_service,
+            "is the same cursor row as FIREHOSE_CURSOR_SERVICE (the two would overwrite each other)",
+            "give the backfill and live ingest different names",
+        )
     start_text = get("FIREHOSE_START_CURSOR").strip()
-    start_cursor = None if not start_text else _integer(
-        "FIREHOSE_START_CURSOR", start_text, minimum=0,
-        hint="use a sequence number (0: the oldest event the relay keeps), or leave it empty for the live tip")
-    port = _integer("HEALTH_PORT", get("HEALTH_PORT"), minimum=0, maximum=65535,
-                    hint="use a TCP port number (0 picks a free one)")
+    start_cursor = (
+        None
+        if not start_text
+        else _integer(
+            "FIREHOSE_START_CURSOR",
+            start_text,
+            minimum=0,
+            hint="use a sequence number (0: the oldest event the relay keeps), or leave it empty for the live tip",
+        )
+    )
+    port = _integer(
+        "HEALTH_PORT", get("HEALTH_PORT"), minimum=0, maximum=65535, hint="use a TCP port number (0 picks a free one)"
+    )
     host = get("HEALTH_HOST").strip()
     if not host:
         raise ConfigError("HEALTH_HOST", get("HEALTH_HOST"), "is empty", "use 0.0.0.0 or 127.0.0.1")
     if any(c in host for c in "@/ ") or host.count(":") == 1:
-        raise ConfigError("HEALTH_HOST", mask_text(host), "is not an address to listen on (no user, password, "
-                          "port or path)", "use 0.0.0.0 or 127.0.0.1, and HEALTH_PORT for the port")
-    timeout = _number("FIREHOSE_RECEIVE_TIMEOUT", get("FIREHOSE_RECEIVE_TIMEOUT"), minimum=0.1,
-                      hint="use a number of seconds, such as 30")
-    live_batch = _integer("FIREHOSE_BATCH_SIZE", get("FIREHOSE_BATCH_SIZE"), minimum=1, maximum=100_000,
-                          hint="use a whole number of events, such as 1000")
-    window = _number("RELAY_WINDOW_HOURS", get("RELAY_WINDOW_HOURS"), minimum=0.0,
-                     hint="use a number of hours, such as 72")
+        raise ConfigError(
+            "HEALTH_HOST",
+            mask_text(host),
+            "is not an address to listen on (no user, password, port or path)",
+            "use 0.0.0.0 or 127.0.0.1, and HEALTH_PORT for the port",
+        )
+    timeout = _number(
+        "FIREHOSE_RECEIVE_TIMEOUT",
+        get("FIREHOSE_RECEIVE_TIMEOUT"),
+        minimum=0.1,
+        hint="use a number of seconds, such as 30",
+    )
+    live_batch = _integer(
+        "FIREHOSE_BATCH_SIZE",
+        get("FIREHOSE_BATCH_SIZE"),
+        minimum=1,
+        maximum=100_000,
+        hint="use a whole number of events, such as 1000",
+    )
+    window = _number(
+        "RELAY_WINDOW_HOURS", get("RELAY_WINDOW_HOURS"), minimum=0.0, hint="use a number of hours, such as 72"
+    )
     verify = get("VERIFY").strip().lower()
     if verify not in ("full", "signatures", "off"):
-        raise ConfigError("VERIFY", get("VERIFY"), "is not a verification level",
-                          "use full (the default), signatures or off")
+        raise ConfigError(
+            "VERIFY", get("VERIFY"), "is not a verification level", "use full (the default), signatures or off"
+        )
     plc = _http_url("PLC_DIRECTORY_URL", get("PLC_DIRECTORY_URL"))
-    cache_size = _integer("IDENTITY_CACHE_SIZE", get("IDENTITY_CACHE_SIZE"), minimum=1,
-                          hint="use a whole number of identities, 1 or more")
-    cache_seconds = _number("IDENTITY_CACHE_SECONDS", get("IDENTITY_CACHE_SECONDS"), minimum=0.0,
-                            hint="use a number of seconds, such as 3600")
-    hold = _integer("VERIFY_HOLD_LIMIT", get("VERIFY_HOLD_LIMIT"), minimum=1,
-                    hint="use a whole number of events, such as 10000")
+    cache_size = _integer(
+        "IDENTITY_CACHE_SIZE", get("IDENTITY_CACHE_SIZE"), minimum=1, hint="use a whole number of identities, 1 or more"
+    )
+    cache_seconds = _number(
+        "IDENTITY_CACHE_SECONDS",
+        get("IDENTITY_CACHE_SECONDS"),
+        minimum=0.0,
+        hint="use a number of seconds, such as 3600",
+    )
+    hold = _integer(
+        "VERIFY_HOLD_LIMIT", get("VERIFY_HOLD_LIMIT"), minimum=1, hint="use a whole number of events, such as 10000"
+    )
     return WorkerConfig(
-        relay_url=relay, database_url=database, db_pool_size=pool, log_level=level, worker_id=worker_id,
-        backfill_days=days, backfill_batch_size=batch, backfill_batch_delay_ms=delay,
-        backfill_max_memory_mb=memory, backfill_cursor_service=backfill_service,
-        firehose_cursor_service=firehose_service, health_port=port, health_host=host,
-        receive_timeout=timeout, batch_size=live_batch, relay_window_hours=window, start_cursor=start_cursor,
-        verify=verify, plc_directory_url=plc, identity_cache_size=cache_size,
-        identity_cache_seconds=cache_seconds, verify_hold_limit=hold, notes=tuple(notes),
+        relay_url=relay,
+        database_url=database,
+        db_pool_size=pool,
+        log_level=level,
+        worker_id=worker_id,
+        backfill_days=days,
+        backfill_batch_size=batch,
+        backfill_batch_delay_ms=delay,
+        backfill_max_memory_mb=memory,
+        backfill_cursor_service=backfill_service,
+        firehose_cursor_service=firehose_service,
+        health_port=port,
+        health_host=host,
+        receive_timeout=timeout,
+        batch_size=live_batch,
+        relay_window_hours=window,
+        start_cursor=start_cursor,
+        verify=verify,
+        plc_directory_url=plc,
+        identity_cache_size=cache_size,
+        identity_cache_seconds=cache_seconds,
+        verify_hold_limit=hold,
+        notes=tuple(notes),
     )
 
 

@@ -76,8 +76,12 @@ def health_document(inputs: HealthInputs) -> tuple[int, dict[str, Any]]:
         reasons.append("stopping")
     if not reasons:
         status = "ok"
-    elif starting and database != "down" and not inputs.stopping and all(
-            r in ("not connected to the relay yet", "database not reached yet") for r in reasons):
+    elif (
+        starting
+        and database != "down"
+        and not inputs.stopping
+        and all(r in ("not connected to the relay yet", "database not reached yet") for r in reasons)
+    ):
         status = "starting"
     else:
         status = "unhealthy"
@@ -102,8 +106,14 @@ def health_document(inputs: HealthInputs) -> tuple[int, dict[str, Any]]:
     return (200 if status == "ok" else 503), document
 
 
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 400: "Bad Request", 503: "Service Unavailable",
-            500: "Internal Server Error"}
+_REASONS = {
+    200: "OK",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    400: "Bad Request",
+    503: "Service Unavailable",
+    500: "Internal Server Error",
+}
 
 
 class HealthServer:
@@ -113,8 +123,14 @@ class HealthServer:
     an answer; ``health`` and ``metrics`` are called in that thread.
     """
 
-    def __init__(self, host: str, port: int, health: Callable[[], tuple[int, dict[str, Any]]],
-                 metrics: Callable[[], bytes], metrics_type: str) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        health: Callable[[], tuple[int, dict[str, Any]]],
+        metrics: Callable[[], bytes],
+        metrics_type: str,
+    ) -> None:
         self.host = host
         self.port = port
         self._health = health
@@ -163,8 +179,9 @@ class HealthServer:
 
         self._server = Server((self.host, self.port), Handler)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="health", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name="health", daemon=True
+        )
         self._thread.start()
 
     async def close(self) -> None:
@@ -207,10 +224,12 @@ class HealthResult:
         if self.error is not None:
             return f"unhealthy: {self.error}"
         doc = self.document or {}
-        text = (f"{doc.get('status', 'unknown')}: database {doc.get('database')}, "
-                f"firehose {'connected' if doc.get('firehose_connected') else 'disconnected'}, "
-                f"cursor {doc.get('cursor')}, lag {doc.get('lag_seconds')} s, "
-                f"{doc.get('events_per_second')} events/s, backfill {(doc.get('backfill') or {}).get('state')}")
+        text = (
+            f"{doc.get('status', 'unknown')}: database {doc.get('database')}, "
+            f"firehose {'connected' if doc.get('firehose_connected') else 'disconnected'}, "
+            f"cursor {doc.get('cursor')}, lag {doc.get('lag_seconds')} s, "
+            f"{doc.get('events_per_second')} events/s, backfill {(doc.get('backfill') or {}).get('state')}"
+        )
         reasons = doc.get("reasons") or []
         return text + (f" ({'; '.join(reasons)})" if reasons else "")
 

@@ -57,7 +57,7 @@ def did_document_url(did: str, plc_directory: str) -> str:
     if did.startswith("did:plc:"):
         return f"{plc_directory.rstrip('/')}/{did}"
     if did.startswith("did:web:"):
-        rest = did[len("did:web:"):]
+        rest = did[len("did:web:") :]
         if not rest or ":" in rest:  # did:web:host:path:segments name documents under a path
             raise IdentityError("bad_did", f"{did[:60]}: only a host (with a %3A-encoded port) is supported")
         host = urllib.parse.unquote(rest)
@@ -71,9 +71,16 @@ def did_document_url(did: str, plc_directory: str) -> str:
 class IdentityResolver:
     """A bounded, aging cache of resolved identities in front of an HTTP client."""
 
-    def __init__(self, plc_directory: str = DEFAULT_PLC_DIRECTORY, *, max_entries: int = 100_000,
-                 max_age: float = 3600.0, timeout: float = 10.0, client: Optional[httpx.AsyncClient] = None,
-                 concurrency: int = 32) -> None:
+    def __init__(
+        self,
+        plc_directory: str = DEFAULT_PLC_DIRECTORY,
+        *,
+        max_entries: int = 100_000,
+        max_age: float = 3600.0,
+        timeout: float = 10.0,
+        client: Optional[httpx.AsyncClient] = None,
+        concurrency: int = 32,
+    ) -> None:
         self.plc_directory = plc_directory
         self.max_entries = max_entries
         self.max_age = max_age

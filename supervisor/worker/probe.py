@@ -19,8 +19,14 @@ __all__ = ["DatabaseProbe"]
 class DatabaseProbe:
     """Calls ``on_result(ok)`` after every probe, every ``interval`` seconds, until :meth:`stop`."""
 
-    def __init__(self, connect: Callable[[], psycopg.Connection], on_result: Callable[[bool], None], *,
-                 interval: float = 5.0, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], psycopg.Connection],
+        on_result: Callable[[bool], None],
+        *,
+        interval: float = 5.0,
+        timeout: float = 5.0,
+    ) -> None:
         self._connect = connect
         self._on_result = on_result
         self.interval = interval
@@ -45,8 +51,7 @@ class DatabaseProbe:
         while not self._stop.is_set():
             if pending is None or not pending.is_alive():
                 answer: list[bool] = []
-                pending = threading.Thread(target=self._probe, args=(answer,), name="database-probe-query",
-                                           daemon=True)
+                pending = threading.Thread(target=self._probe, args=(answer,), name="database-probe-query", daemon=True)
                 pending.start()
                 pending.join(self.timeout)
                 ok = bool(answer and answer[0])

@@ -202,9 +202,7 @@ def _ensure_table(conn: Any) -> None:
 
 def schema_version(conn: Any) -> int:
     """The highest applied migration (0 when none)."""
-    row = conn.execute(
-        "SELECT coalesce(max(version), 0) FROM worker_schema_migrations"
-    ).fetchone()
+    row = conn.execute("SELECT coalesce(max(version), 0) FROM worker_schema_migrations").fetchone()
     return int(row[0])
 
 

@@ -166,9 +166,17 @@ def is_transient(exc: BaseException) -> bool:
     """True for errors a retry can fix: a lost connection, a deadlock, a serialization failure."""
     if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
         return True
-    return isinstance(exc, (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure,
-                            psycopg.errors.LockNotAvailable, psycopg.errors.AdminShutdown,
-                            psycopg.errors.CannotConnectNow, psycopg.errors.QueryCanceled))
+    return isinstance(
+        exc,
+        (
+            psycopg.errors.DeadlockDetected,
+            psycopg.errors.SerializationFailure,
+            psycopg.errors.LockNotAvailable,
+            psycopg.errors.AdminShutdown,
+            psycopg.errors.CannotConnectNow,
+            psycopg.errors.QueryCanceled,
+        ),
+    )
 
 
 def _naive_utc(value: Optional[datetime]) -> Optional[datetime]:
@@ -223,8 +231,9 @@ class ApplyResult:
 class Database:
     """A small thread-safe pool of at most ``size`` connections to one database."""
 
-    def __init__(self, url: str, size: int = 4, *, connect_timeout: float = 10.0,
-                 application_name: str = "supervisor-worker") -> None:
+    def __init__(
+        self, url: str, size: int = 4, *, connect_timeout: float = 10.0, application_name: str = "supervisor-worker"
+    ) -> None:
         self.url = url
         self.size = size
         self.connect_timeout = connect_timeout
@@ -242,8 +251,12 @@ class Database:
 
     def connect(self) -> psycopg.Connection:
         """A new autocommit connection outside the pool (transactions are explicit)."""
-        return psycopg.connect(self.url, autocommit=True, connect_timeout=max(1, int(self.connect_timeout)),
-                               application_name=self.application_name)
+        return psycopg.connect(
+            self.url,
+            autocommit=True,
+            connect_timeout=max(1, int(self.connect_timeout)),
+            application_name=self.application_name,
+        )
 
     def migrate(self) -> list[int]:
         """Bring the schema up to date (safe to run from several workers at once)."""
@@ -352,14 +365,16 @@ def read_backfill_state(conn: psycopg.Connection, service: str) -> Optional[Back
     """The ``backfill_state`` row of ``service``, or None."""
     row = conn.execute(
         "SELECT service, days, end_seq, start_seq, cutoff, started_at, completed_at, events, records, note, "
-        "missed_events, missed_from, missed_to FROM backfill_state WHERE service = %s", (service,)
+        "missed_events, missed_from, missed_to FROM backfill_state WHERE service = %s",
+        (service,),
     ).fetchone()
     conn.commit()
     return BackfillState(*row) if row else None
 
 
-def begin_backfill_state(conn: psycopg.Connection, service: str, *, days: int, end_seq: int,
-                         cutoff: Optional[datetime], live_service: str) -> BackfillState:
+def begin_backfill_state(
+    conn: psycopg.Connection, service: str, *, days: int, end_seq: int, cutoff: Optional[datetime], live_service: str
+) -> BackfillState:
     """Record a new backfill (its end point and window); an existing row is kept as it is.
 
     Live ingest's cursor row is stored at the end point in the same transaction unless it exists:
@@ -369,9 +384,14 @@ def begin_backfill_state(conn: psycopg.Connection, service: str, *, days: int, e
     with conn.transaction():
         conn.execute(
             "INSERT INTO backfill_state (service, days, end_seq, cutoff) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (service) DO NOTHING", (service, days, end_seq, cutoff))
-        conn.execute("INSERT INTO firehose_cursor (service, cursor, updated_at) VALUES (%s, %s, now()) "
-                     "ON CONFLICT (service) DO NOTHING", (live_service, str(end_seq)))
+            "ON CONFLICT (service) DO NOTHING",
+            (service, days, end_seq, cutoff),
+        )
+        conn.execute(
+            "INSERT INTO firehose_cursor (service, cursor, updated_at) VALUES (%s, %s, now()) "
+            "ON CONFLICT (service) DO NOTHING",
+            (live_service, str(end_seq)),
+        )
     state = read_backfill_state(conn, service)
     assert state is not None
     return state
@@ -380,8 +400,10 @@ def begin_backfill_state(conn: psycopg.Connection, service: str, *, days: int, e
 def complete_backfill_state(conn: psycopg.Connection, service: str, note: str) -> None:
     """Mark a backfill complete without a batch (nothing left to replay)."""
     with conn.transaction():
-        conn.execute("UPDATE backfill_state SET completed_at = now(), note = %s WHERE service = %s "
-                     "AND completed_at IS NULL", (note, service))
+        conn.execute(
+            "UPDATE backfill_state SET completed_at = now(), note = %s WHERE service = %s AND completed_at IS NULL",
+            (note, service),
+        )
 
 
 def prune_tombstones(conn: psycopg.Connection, older_than: timedelta) -> int:
@@ -429,8 +451,17 @@ def _record_lines(writes: list[RecordWrite]) -> str:
         # they come from the batch builder; one look over them together confirms it.
         head = f"{w.uri}\t{w.did}\t{w.collection}\t{w.rkey}\t{w.action}\t{w.cid}\t{w.rev}"
         if w.cid is None or special(head) is not None or head.count("\t") != 6:
-            head = "\t".join([field(w.uri), field(w.did), field(w.collection), field(w.rkey), field(w.action),
-                              field(w.cid), field(w.rev)])
+            head = "\t".join(
+                [
+                    field(w.uri),
+                    field(w.did),
+                    field(w.collection),
+                    field(w.rkey),
+                    field(w.action),
+                    field(w.cid),
+                    field(w.rev),
+                ]
+            )
         lines.append(f"{head}\t{field(w.json)}\t{field(w.created_at)}\n")
     return "".join(lines)
 
@@ -441,15 +472,23 @@ def _write_records(cur: psycopg.Cursor, writes: list[RecordWrite]) -> None:
 
 
 def _write_users(cur: psycopg.Cursor, batch: Batch) -> None:
-    rows: list[tuple[Any, ...]] = [(ident.did, "identity", ident.handle, None, None, ident.time)
-                                   for ident in batch.identities.values()]
+    rows: list[tuple[Any, ...]] = [
+        (ident.did, "identity", ident.handle, None, None, ident.time) for ident in batch.identities.values()
+    ]
     rows.extend((acct.did, "account", None, acct.active, acct.status, acct.time) for acct in batch.accounts.values())
     with cur.copy(_COPY_USERS) as copy:
         copy.write(_copy_text(rows))
 
 
-def _batch_script(conn: psycopg.Connection, batch: Batch, *, service: str, move_cursor: bool,
-                  backfill_service: Optional[str], note: Optional[str]) -> tuple[str, list[str]]:
+def _batch_script(
+    conn: psycopg.Connection,
+    batch: Batch,
+    *,
+    service: str,
+    move_cursor: bool,
+    backfill_service: Optional[str],
+    note: Optional[str],
+) -> tuple[str, list[str]]:
     """The statements of one batch as one script (one round trip), and what each result counts."""
     from psycopg import sql
 
@@ -481,31 +520,60 @@ def _batch_script(conn: psycopg.Connection, batch: Batch, *, service: str, move_
     if batch.accounts:
         statements.append((_ACCOUNT, "users"))
     if move_cursor and batch.last_seq is not None:
-        statements.append((sql.SQL(_CURSOR.replace("%s", "{}")).format(
-            sql.Literal(service), sql.Literal(str(batch.last_seq)), sql.Literal(_naive_utc(batch.last_time)),
-        ).as_string(conn), ""))
+        statements.append(
+            (
+                sql.SQL(_CURSOR.replace("%s", "{}"))
+                .format(
+                    sql.Literal(service),
+                    sql.Literal(str(batch.last_seq)),
+                    sql.Literal(_naive_utc(batch.last_time)),
+                )
+                .as_string(conn),
+                "",
+            )
+        )
     if backfill_service is not None:
         final = bool(batch.final) and move_cursor
         applied = "(SELECT count(*) FROM stage_applied)" if writes else "0"
-        statements.append((sql.SQL(_BACKFILL_PROGRESS.replace("%s", "{}")).format(
-            sql.Literal(batch.events if move_cursor else 0), sql.SQL(applied),
-            sql.Literal(batch.missed if move_cursor else 0), sql.Literal(batch.missed_from if move_cursor else None),
-            sql.Literal(batch.missed_to if move_cursor else None), sql.Literal(final),
-            sql.Literal(note is not None and final), sql.Literal(note), sql.Literal(backfill_service),
-        ).as_string(conn), ""))
+        statements.append(
+            (
+                sql.SQL(_BACKFILL_PROGRESS.replace("%s", "{}"))
+                .format(
+                    sql.Literal(batch.events if move_cursor else 0),
+                    sql.SQL(applied),
+                    sql.Literal(batch.missed if move_cursor else 0),
+                    sql.Literal(batch.missed_from if move_cursor else None),
+                    sql.Literal(batch.missed_to if move_cursor else None),
+                    sql.Literal(final),
+                    sql.Literal(note is not None and final),
+                    sql.Literal(note),
+                    sql.Literal(backfill_service),
+                )
+                .as_string(conn),
+                "",
+            )
+        )
     statements.append(("COMMIT", ""))
     return ";\n".join(text for text, _ in statements), [label for _, label in statements]
 
 
-def apply_batch(conn: psycopg.Connection, batch: Batch, *, service: str, move_cursor: bool = True,
-                backfill_service: Optional[str] = None, note: Optional[str] = None) -> ApplyResult:
+def apply_batch(
+    conn: psycopg.Connection,
+    batch: Batch,
+    *,
+    service: str,
+    move_cursor: bool = True,
+    backfill_service: Optional[str] = None,
+    note: Optional[str] = None,
+) -> ApplyResult:
     """Write one batch and its cursor in one transaction (see the module docstring).
 
     ``conn`` is an autocommit connection; the transaction takes three round trips: ``BEGIN``,
     the ``COPY`` of the staged rows, and one script that applies them, moves the cursor and commits.
     """
-    script, labels = _batch_script(conn, batch, service=service, move_cursor=move_cursor,
-                                   backfill_service=backfill_service, note=note)
+    script, labels = _batch_script(
+        conn, batch, service=service, move_cursor=move_cursor, backfill_service=backfill_service, note=note
+    )
     counts = {"records": 0, "users": 0}
     cur = conn.cursor()
     try:
@@ -534,16 +602,20 @@ def apply_batch(conn: psycopg.Connection, batch: Batch, *, service: str, move_cu
 def split_batch(batch: Batch) -> tuple[Batch, Batch]:
     """Two halves of a batch's changes; only the second carries the position and counts."""
     writes = list(batch.writes.items())
-    users = [("identity", k, v) for k, v in batch.identities.items()] + \
-            [("account", k, v) for k, v in batch.accounts.items()]
+    users = [("identity", k, v) for k, v in batch.identities.items()] + [
+        ("account", k, v) for k, v in batch.accounts.items()
+    ]
     items: list[tuple[str, Any, Any]] = [("write", k, v) for k, v in writes] + users
     middle = len(items) // 2
     halves = []
     for part in (items[:middle], items[middle:]):
         half = Batch()
         for kind, key, value in part:
-            targets: dict[str, dict[str, Any]] = {"write": half.writes, "identity": half.identities,
-                                                  "account": half.accounts}
+            targets: dict[str, dict[str, Any]] = {
+                "write": half.writes,
+                "identity": half.identities,
+                "account": half.accounts,
+            }
             targets[kind][key] = value
         halves.append(half)
     first, second = halves
@@ -567,6 +639,7 @@ def raise_store_error(exc: BaseException) -> None:
 
 # -- repositories fetched again (worker/verifier.py) ------------------------------------------------
 
+
 def mark_desynchronized(conn: psycopg.Connection, did: str, reason: str) -> None:
     """Record that ``did`` is out of sync and will be fetched again (survives a restart)."""
     conn.execute(
@@ -584,8 +657,9 @@ def read_desynchronized(conn: psycopg.Connection) -> list[tuple[str, Optional[st
     return [(str(did), reason) for did, reason in rows]
 
 
-def mark_repaired(conn: psycopg.Connection, did: str, state: str, rev: Optional[str], attempts: int,
-                  error: Optional[str]) -> None:
+def mark_repaired(
+    conn: psycopg.Connection, did: str, state: str, rev: Optional[str], attempts: int, error: Optional[str]
+) -> None:
     """Record the end of a repair: ``synchronized`` at ``rev``, or what the host said of the account."""
     conn.execute(
         "UPDATE repo_sync SET state = %s, rev = %s, attempts = attempts + %s, last_error = %s,"
@@ -603,8 +677,9 @@ def _frames_batch(events: list[Any]) -> Batch:
     return builder.take()
 
 
-def apply_repo_snapshot(conn: psycopg.Connection, did: str, rev: str, records: list[tuple[str, Any, Any]],
-                        service: str) -> ApplyResult:
+def apply_repo_snapshot(
+    conn: psycopg.Connection, did: str, rev: str, records: list[tuple[str, Any, Any]], service: str
+) -> ApplyResult:
     """Make the database hold exactly ``records`` (``(path, cid, record)`` of a fetched repository at
     ``rev``) for ``did``: each is written at ``rev``, and stored records it no longer holds are deleted
     at ``rev``. Per-record revisions keep anything newer. The cursor does not move."""
@@ -614,8 +689,9 @@ def apply_repo_snapshot(conn: psycopg.Connection, did: str, rev: str, records: l
     ops = [CommitOp("create", path, cid, record) for path, cid, record in records if record is not None]
     present = {f"at://{did}/{path}" for path, _cid, _record in records}
     stored = conn.execute("SELECT uri, collection, rkey FROM record WHERE did = %s", (did,)).fetchall()
-    ops.extend(CommitOp("delete", f"{collection}/{rkey}", None) for uri, collection, rkey in stored
-               if uri not in present)
+    ops.extend(
+        CommitOp("delete", f"{collection}/{rkey}", None) for uri, collection, rkey in stored if uri not in present
+    )
     frame = Commit(seq=1, did=did, rev=rev, time=now, since=None, ops=ops)
     return apply_batch(conn, _frames_batch([frame]), service=service, move_cursor=False)
 

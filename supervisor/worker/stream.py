@@ -138,8 +138,15 @@ class StreamStatus:
 class Stream:
     """One subscription (see the module docstring)."""
 
-    def __init__(self, url: str, database: store.Database, policy: StreamPolicy, builder: BatchBuilder,
-                 metrics: WorkerMetrics, status: Optional[StreamStatus] = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        database: store.Database,
+        policy: StreamPolicy,
+        builder: BatchBuilder,
+        metrics: WorkerMetrics,
+        status: Optional[StreamStatus] = None,
+    ) -> None:
         self.url = url
         self.database = database
         self.policy = policy
@@ -266,9 +273,14 @@ class Stream:
         if self.verifier is not None:
             # The revisions it accepted past the stored cursor are replayed: they must not be stale.
             self.verifier.forget()
-        log.warning("%s%s: resuming from the stored cursor %s (dropped what was in flight: %d frames, %d batches)",
-                    self.policy.prefix, self.policy.name, "(none: the live tip)" if cursor is None else cursor,
-                    frames, batches)
+        log.warning(
+            "%s%s: resuming from the stored cursor %s (dropped what was in flight: %d frames, %d batches)",
+            self.policy.prefix,
+            self.policy.name,
+            "(none: the live tip)" if cursor is None else cursor,
+            frames,
+            batches,
+        )
         if self.on_resync is not None:
             await self.on_resync(cursor)
 
@@ -295,16 +307,29 @@ class Stream:
             self._reconnect = False
             reason = "closed"
             try:
-                async with connect(url, open_timeout=10, close_timeout=2, ping_interval=20, ping_timeout=20,
-                                   max_size=_MAX_FRAME, max_queue=64, compression=None,
-                                   user_agent_header="appview-supervisor-worker") as ws:
+                async with connect(
+                    url,
+                    open_timeout=10,
+                    close_timeout=2,
+                    ping_interval=20,
+                    ping_timeout=20,
+                    max_size=_MAX_FRAME,
+                    max_queue=64,
+                    compression=None,
+                    user_agent_header="appview-supervisor-worker",
+                ) as ws:
                     self._ws = ws
                     now = time.monotonic()
                     self.status.connected, self.status.connected_since = True, now
                     self.status.disconnected_since = None
                     self.metrics.connected.labels(name).set(1)
-                    log.info("%s%s: connected to %s (cursor %s)", prefix, name, self.url,
-                             "live tip" if cursor is None else cursor)
+                    log.info(
+                        "%s%s: connected to %s (cursor %s)",
+                        prefix,
+                        name,
+                        self.url,
+                        "live tip" if cursor is None else cursor,
+                    )
                     reason = await self._receive(ws)
             except asyncio.CancelledError:
                 raise
@@ -351,9 +376,13 @@ class Stream:
                     if not await self._answers_ping(ws):
                         raise _Stalled() from None
                     # The relay is there and answers: it has nothing to send (a quiet relay).
-                    log.log(logging.DEBUG if quiet_logged else logging.INFO,
-                            "%s%s: no frame for %.1f s, but the relay answers pings: it is quiet, not stalled",
-                            self.policy.prefix, self.policy.name, timeout)
+                    log.log(
+                        logging.DEBUG if quiet_logged else logging.INFO,
+                        "%s%s: no frame for %.1f s, but the relay answers pings: it is quiet, not stalled",
+                        self.policy.prefix,
+                        self.policy.name,
+                        timeout,
+                    )
                     quiet_logged = True
                     watchdog.rearm()
                     continue
@@ -383,8 +412,12 @@ class Stream:
                 if self._reconnect:
                     return "requested"
         except _Stalled:
-            log.warning("%s%s: no frame for %.1f s and no answer to a ping: the connection is stalled, reconnecting",
-                        self.policy.prefix, self.policy.name, timeout)
+            log.warning(
+                "%s%s: no frame for %.1f s and no answer to a ping: the connection is stalled, reconnecting",
+                self.policy.prefix,
+                self.policy.name,
+                timeout,
+            )
             self.status.last_error = f"stalled: no frame for {timeout:g} s"
             return "stall"
         finally:
@@ -501,8 +534,13 @@ class Stream:
         batch = self.builder.batch
         return batch.events > 0 or bool(batch.skipped) or batch.final
 
-    async def _handle(self, data: Any, decode: Callable[..., Any], event_types: tuple[type[EventFrame], ...],
-                      decode_error: type[Exception]) -> None:
+    async def _handle(
+        self,
+        data: Any,
+        decode: Callable[..., Any],
+        event_types: tuple[type[EventFrame], ...],
+        decode_error: type[Exception],
+    ) -> None:
         if data is _EOF:
             return
         builder = self.builder
@@ -538,7 +576,8 @@ class Stream:
                     self.first_seq.set_result(frame.seq)
             batch = builder.batch
             if batch.events >= self.policy.max_events or (
-                    self.policy.max_contributing is not None and batch.contributing >= self.policy.max_contributing):
+                self.policy.max_contributing is not None and batch.contributing >= self.policy.max_contributing
+            ):
                 await self._flush()
         else:
             kind = getattr(frame, "type", "")
@@ -558,8 +597,14 @@ class Stream:
         self._malformed_logged += 1
         # Log the first few in full, then one in a hundred: a broken relay must not flood the log.
         if self._malformed_logged <= 10 or self._malformed_logged % 100 == 0:
-            log.warning("%s%s: skipped a malformed frame after seq %s (%d so far): %s", self.policy.prefix,
-                        self.policy.name, self.builder.last_seq, self._malformed_logged, exc)
+            log.warning(
+                "%s%s: skipped a malformed frame after seq %s (%d so far): %s",
+                self.policy.prefix,
+                self.policy.name,
+                self.builder.last_seq,
+                self._malformed_logged,
+                exc,
+            )
 
     def _log_gap(self, cursor: int, seq: int) -> None:
         # Events past the end point (the backfill's) were never this stream's to replay.
@@ -567,9 +612,17 @@ class Stream:
         last = seq - 1 if end_seq is None else min(seq - 1, end_seq)
         missed = max(0, last - cursor)
         self.metrics.gap_events.labels(self.policy.name).inc(missed)
-        log.warning("%s%s: gap: the relay no longer keeps the events after cursor %d; resumed at seq %d, "
-                    "%d events missed (seq %d..%d)", self.policy.prefix, self.policy.name, cursor, seq, missed,
-                    cursor + 1, last)
+        log.warning(
+            "%s%s: gap: the relay no longer keeps the events after cursor %d; resumed at seq %d, "
+            "%d events missed (seq %d..%d)",
+            self.policy.prefix,
+            self.policy.name,
+            cursor,
+            seq,
+            missed,
+            cursor + 1,
+            last,
+        )
         if missed:
             batch = self.builder.batch
             batch.missed += missed
@@ -580,8 +633,13 @@ class Stream:
         name = frame.name
         if name == "OutdatedCursor":
             cursor = self._position()
-            log.warning("%s%s: relay says OutdatedCursor (%s): cursor %s is older than what it keeps",
-                        self.policy.prefix, self.policy.name, frame.message or "", cursor)
+            log.warning(
+                "%s%s: relay says OutdatedCursor (%s): cursor %s is older than what it keeps",
+                self.policy.prefix,
+                self.policy.name,
+                frame.message or "",
+                cursor,
+            )
             if cursor is not None and cursor > 0:
                 self._gap_from = cursor
         else:
@@ -592,13 +650,23 @@ class Stream:
         self.metrics.error_frames.labels(self.policy.name, error).inc()
         self.status.last_error = f"{error}: {frame.message or ''}".strip()
         if error == "FutureCursor":
-            log.warning("%s%s: relay says FutureCursor (%s): cursor %s is ahead of the relay (a different or "
-                        "reset relay)", self.policy.prefix, self.policy.name, frame.message or "", self._position())
+            log.warning(
+                "%s%s: relay says FutureCursor (%s): cursor %s is ahead of the relay (a different or reset relay)",
+                self.policy.prefix,
+                self.policy.name,
+                frame.message or "",
+                self._position(),
+            )
             if self.on_future_cursor is not None:
                 self.on_future_cursor()
         elif error == "ConsumerTooSlow":
-            log.warning("%s%s: relay says ConsumerTooSlow (%s): reconnecting from cursor %s", self.policy.prefix,
-                        self.policy.name, frame.message or "", self._position())
+            log.warning(
+                "%s%s: relay says ConsumerTooSlow (%s): reconnecting from cursor %s",
+                self.policy.prefix,
+                self.policy.name,
+                frame.message or "",
+                self._position(),
+            )
         else:
             log.warning("%s%s: relay error %s: %s", self.policy.prefix, self.policy.name, error, frame.message or "")
         self._request_reconnect()
@@ -653,12 +721,21 @@ class Stream:
         row = await asyncio.to_thread(read)
         stored = row.seq if row is not None else None
         if stored != self._stored:
-            log.warning("%s%s: the database connection was lost and the stored cursor is %s, not %s as last "
-                        "committed: the crash took commits away", self.policy.prefix, self.policy.name, stored,
-                        self._stored)
+            log.warning(
+                "%s%s: the database connection was lost and the stored cursor is %s, not %s as last "
+                "committed: the crash took commits away",
+                self.policy.prefix,
+                self.policy.name,
+                stored,
+                self._stored,
+            )
             raise _Resync(stored, epoch)
-        log.info("%s%s: database connection back; the stored cursor %s is where it was last committed",
-                 self.policy.prefix, self.policy.name, stored)
+        log.info(
+            "%s%s: database connection back; the stored cursor %s is where it was last committed",
+            self.policy.prefix,
+            self.policy.name,
+            stored,
+        )
         self._epoch = epoch
 
     async def _write(self, batch: Batch) -> None:
@@ -679,8 +756,13 @@ class Stream:
                 if self._stopping and self._stop_deadline is not None and time.monotonic() > self._stop_deadline:
                     raise StopTimeout(self.status.last_error) from exc
                 delay = backoff.next()
-                log.warning("%s%s: database error, retrying the batch in %.1f s: %s", self.policy.prefix, name,
-                            delay, self.status.last_error)
+                log.warning(
+                    "%s%s: database error, retrying the batch in %.1f s: %s",
+                    self.policy.prefix,
+                    name,
+                    delay,
+                    self.status.last_error,
+                )
                 await asyncio.sleep(delay)
                 continue
             self._committed(batch, result, time.monotonic() - started)
@@ -691,22 +773,28 @@ class Stream:
         until the row is found, skip it and count it."""
         try:
             with self.database.connection() as conn:
-                return store.apply_batch(conn, batch, service=self.policy.service,
-                                         backfill_service=self.policy.backfill_service)
+                return store.apply_batch(
+                    conn, batch, service=self.policy.service, backfill_service=self.policy.backfill_service
+                )
         except psycopg.Error as exc:
             if store.is_transient(exc):
                 raise
             if batch.indexable <= 1:
-                log.error("%s%s: the database rejected a change, skipped: %s (%s)", self.policy.prefix,
-                          self.policy.name, ", ".join(list(batch.writes)[:1] + list(batch.identities)[:1]
-                                                      + list(batch.accounts)[:1]), store.describe_error(exc))
+                log.error(
+                    "%s%s: the database rejected a change, skipped: %s (%s)",
+                    self.policy.prefix,
+                    self.policy.name,
+                    ", ".join(list(batch.writes)[:1] + list(batch.identities)[:1] + list(batch.accounts)[:1]),
+                    store.describe_error(exc),
+                )
                 batch.skipped["rejected by database"] += batch.indexable
                 batch.writes.clear()
                 batch.identities.clear()
                 batch.accounts.clear()
                 with self.database.connection() as conn:
-                    return store.apply_batch(conn, batch, service=self.policy.service,
-                                             backfill_service=self.policy.backfill_service)
+                    return store.apply_batch(
+                        conn, batch, service=self.policy.service, backfill_service=self.policy.backfill_service
+                    )
             first, second = store.split_batch(batch)
             a = self._apply_part(first)
             b = self._apply_isolating(second)
@@ -716,13 +804,22 @@ class Stream:
         # A part without the position: it moves no cursor and counts no events.
         try:
             with self.database.connection() as conn:
-                return store.apply_batch(conn, part, service=self.policy.service, move_cursor=False,
-                                         backfill_service=self.policy.backfill_service)
+                return store.apply_batch(
+                    conn,
+                    part,
+                    service=self.policy.service,
+                    move_cursor=False,
+                    backfill_service=self.policy.backfill_service,
+                )
         except psycopg.Error as exc:
             if store.is_transient(exc) or part.indexable <= 1:
                 if not store.is_transient(exc):
-                    log.error("%s%s: the database rejected a change, skipped: %s", self.policy.prefix,
-                              self.policy.name, store.describe_error(exc))
+                    log.error(
+                        "%s%s: the database rejected a change, skipped: %s",
+                        self.policy.prefix,
+                        self.policy.name,
+                        store.describe_error(exc),
+                    )
                     return store.ApplyResult(0, 0)
                 raise
             first, second = store.split_batch(part)
@@ -818,8 +915,10 @@ def close_cause(exc: Any) -> tuple[str, str]:
         return "closed", f"closed by the relay: code {rcvd.code}{': ' + rcvd.reason if rcvd.reason else ''}"
     if sent is not None:
         if "keepalive" in (sent.reason or ""):
-            return "keepalive", (f"closed by the worker: code {sent.code}: {sent.reason} (the relay did not "
-                                 f"answer a ping in time; the network or the relay is too slow)")
+            return "keepalive", (
+                f"closed by the worker: code {sent.code}: {sent.reason} (the relay did not "
+                f"answer a ping in time; the network or the relay is too slow)"
+            )
         return "closed", f"closed by the worker: code {sent.code}{': ' + sent.reason if sent.reason else ''}"
     return "dropped", "no close frame: the connection dropped"
 

@@ -90,10 +90,21 @@ class _Repair:
 class Verifier:
     """See the module docstring. One per live stream; all methods run in its event loop."""
 
-    def __init__(self, mode: str, resolver: IdentityResolver, database: store.Database, metrics: WorkerMetrics, *,
-                 service: str = "firehose", max_heads: int = 1_000_000, hold_limit: int = 10_000,
-                 repair_concurrency: int = 2, max_future_seconds: float = chain.DEFAULT_MAX_FUTURE_SECONDS,
-                 max_repo_bytes: int = DEFAULT_MAX_REPO_BYTES, client: Optional[httpx.AsyncClient] = None) -> None:
+    def __init__(
+        self,
+        mode: str,
+        resolver: IdentityResolver,
+        database: store.Database,
+        metrics: WorkerMetrics,
+        *,
+        service: str = "firehose",
+        max_heads: int = 1_000_000,
+        hold_limit: int = 10_000,
+        repair_concurrency: int = 2,
+        max_future_seconds: float = chain.DEFAULT_MAX_FUTURE_SECONDS,
+        max_repo_bytes: int = DEFAULT_MAX_REPO_BYTES,
+        client: Optional[httpx.AsyncClient] = None,
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"VERIFY must be one of {', '.join(MODES)}, not {mode!r}")
         self.mode = mode
@@ -153,8 +164,15 @@ class Verifier:
             "failures": dict(self.failures),
             "desynchronized": len(repairs),
             "desynchronized_repos": [
-                {"did": did, "reason": r.reason, "held_events": len(r.held), "attempts": r.attempts,
-                 "last_error": r.last_error} for did, r in list(repairs.items())[:50]],
+                {
+                    "did": did,
+                    "reason": r.reason,
+                    "held_events": len(r.held),
+                    "attempts": r.attempts,
+                    "last_error": r.last_error,
+                }
+                for did, r in list(repairs.items())[:50]
+            ],
             "held_events": sum(len(r.held) for r in repairs.values()),
             "repaired": self.repaired,
             "parked": len(self._parked),
@@ -184,7 +202,7 @@ class Verifier:
         else:
             return
         try:
-            did = data[start:start + size].decode("ascii")
+            did = data[start : start + size].decode("ascii")
         except UnicodeDecodeError:
             return
         if not _DID.fullmatch(did):
@@ -256,9 +274,15 @@ class Verifier:
         if not full:
             return ACCEPT
         held = self._heads.get(frame.did)
-        verdict = chain.check_chain(frame.rev, frame.since, held.rev if held else None, time.time_ns() // 1000,
-                                    prev_data=frame.prev_data, held_data=held.data if held else None,
-                                    max_future_seconds=self.max_future_seconds)
+        verdict = chain.check_chain(
+            frame.rev,
+            frame.since,
+            held.rev if held else None,
+            time.time_ns() // 1000,
+            prev_data=frame.prev_data,
+            held_data=held.data if held else None,
+            max_future_seconds=self.max_future_seconds,
+        )
         if not verdict and not (held is None and verdict.reason == chain.CHAIN_UNKNOWN):
             if verdict.reason in _BREAKS:
                 self._count(frame.did, verdict.reason, verdict.detail)
@@ -280,8 +304,9 @@ class Verifier:
         assert commit is not None
         held = self._heads.get(frame.did)
         if held is not None and frame.rev <= held.rev:
-            return await self._fail(frame, chain.CHAIN_STALE, f"#sync to {frame.rev}, not newer than {held.rev}",
-                              repair=False)
+            return await self._fail(
+                frame, chain.CHAIN_STALE, f"#sync to {frame.rev}, not newer than {held.rev}", repair=False
+            )
         if held is not None and held.data == commit.data:
             self._set_head(frame.did, frame.rev, commit.data)  # the same tree: nothing to fetch
             return ACCEPT
@@ -295,8 +320,9 @@ class Verifier:
         if did not in self._logged:
             if len(self._logged) < 1_000_000:
                 self._logged.add(did)
-            log.warning("verify: %s: %s (%s); further failures of this repository are counted, not logged",
-                        did, message, reason)
+            log.warning(
+                "verify: %s: %s (%s); further failures of this repository are counted, not logged", did, message, reason
+            )
 
     async def _fail(self, frame: Any, reason: Optional[str], message: str, *, repair: bool) -> str:
         reason = reason or "invalid"
@@ -368,6 +394,7 @@ class Verifier:
             if not task.cancelled() and task.exception() is not None:
                 exc = task.exception()
                 log.error("verify: the repair of %s stopped: %s: %s", did, type(exc).__name__, exc, exc_info=exc)
+
         task.add_done_callback(done)
         return task
 
@@ -387,8 +414,11 @@ class Verifier:
                 repair.last_error = f"{reason}: {exc}"
                 if isinstance(exc, FetchError) and exc.account_state:
                     # No repository to serve (taken down, deactivated): nothing to catch up with.
-                    log.warning("verify: %s cannot be fetched (%s): left as it is until the account is active "
-                                "again", did, exc.reason)
+                    log.warning(
+                        "verify: %s cannot be fetched (%s): left as it is until the account is active again",
+                        did,
+                        exc.reason,
+                    )
                     await self._finish(did, repair, state=exc.reason, rev=None, error=str(exc))
                     self._parked.add(did)
                     self.metrics.repairs.labels("gone").inc()
@@ -396,8 +426,13 @@ class Verifier:
                 self.repair_failures += 1
                 self.metrics.repairs.labels("failed").inc()
                 delay = backoff.next()
-                log.warning("verify: fetching %s again failed (attempt %d), retrying in %.0f s: %s", did,
-                            repair.attempts, delay, exc)
+                log.warning(
+                    "verify: fetching %s again failed (attempt %d), retrying in %.0f s: %s",
+                    did,
+                    repair.attempts,
+                    delay,
+                    exc,
+                )
                 await asyncio.sleep(delay)
                 continue
             except Exception as exc:  # a database error, or a bug: logged, and tried again later
@@ -405,9 +440,14 @@ class Verifier:
                 self.repair_failures += 1
                 self.metrics.repairs.labels("failed").inc()
                 delay = backoff.next()
-                log.error("verify: fetching %s again failed (attempt %d), retrying in %.0f s: %s", did,
-                          repair.attempts, delay, repair.last_error,
-                          exc_info=exc if not store.is_transient(exc) else None)
+                log.error(
+                    "verify: fetching %s again failed (attempt %d), retrying in %.0f s: %s",
+                    did,
+                    repair.attempts,
+                    delay,
+                    repair.last_error,
+                    exc_info=exc if not store.is_transient(exc) else None,
+                )
                 await asyncio.sleep(delay)
                 continue
             if done:
@@ -434,8 +474,9 @@ class Verifier:
             verdict = verify_commit_signature(dagcbor.decode(repo.blocks[commit.cid]), identity.key)
             if not verdict:
                 raise FetchError("bad_signature", f"getRepo of {did}: {verdict.detail}")
-        await asyncio.to_thread(self._db, store.apply_repo_snapshot, did, commit.rev, list(repo.records()),
-                                self.service)
+        await asyncio.to_thread(
+            self._db, store.apply_repo_snapshot, did, commit.rev, list(repo.records()), self.service
+        )
         del repo, data
         self._set_head(did, commit.rev, commit.data)
         # Catch up: what arrived meanwhile, newer than the fetched revision, in order.
@@ -457,7 +498,7 @@ class Verifier:
                 decision = await self._check_commit(frame)
                 if decision == HOLD:
                     # The held events do not follow the fetched state: fetch again, keep the rest.
-                    repair.held.extend(ordered[index + 1:])
+                    repair.held.extend(ordered[index + 1 :])
                     in_sync = False
                     break
                 if decision == ACCEPT:
@@ -470,8 +511,7 @@ class Verifier:
             if not repair.held:
                 break
         await self._finish(did, repair, state="synchronized", rev=self._heads[did].rev, error=None)
-        log.info("verify: %s fetched again at %s and caught up (attempt %d)", did, commit.rev,
-                 repair.attempts)
+        log.info("verify: %s fetched again at %s and caught up (attempt %d)", did, commit.rev, repair.attempts)
         return True
 
     async def _finish(self, did: str, repair: _Repair, *, state: str, rev: Optional[str], error: Optional[str]) -> None:

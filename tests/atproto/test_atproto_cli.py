@@ -24,16 +24,37 @@ from supervisor.cli import main
 
 DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
 TIME = "2024-05-01T12:00:00.000Z"
-POST = {"$type": "app.bsky.feed.post", "text": "héllo", "createdAt": TIME,
-        "embed": {"$type": "app.bsky.embed.images", "images": [{"alt": "", "image": {
-            "$type": "blob", "ref": dagcbor.CID.for_block(b"img", codec=0x55), "mimeType": "image/jpeg",
-            "size": 1234}}]}}
+POST = {
+    "$type": "app.bsky.feed.post",
+    "text": "héllo",
+    "createdAt": TIME,
+    "embed": {
+        "$type": "app.bsky.embed.images",
+        "images": [
+            {
+                "alt": "",
+                "image": {
+                    "$type": "blob",
+                    "ref": dagcbor.CID.for_block(b"img", codec=0x55),
+                    "mimeType": "image/jpeg",
+                    "size": 1234,
+                },
+            }
+        ],
+    },
+}
 
 
 def _frames():
     return [
-        encode_commit(1, DID, "3kabcaaaaaaaa", None, TIME, [("create", "app.bsky.feed.post/3k1", None, POST),
-                                                   ("delete", "app.bsky.feed.like/3k2", None, None)]),
+        encode_commit(
+            1,
+            DID,
+            "3kabcaaaaaaaa",
+            None,
+            TIME,
+            [("create", "app.bsky.feed.post/3k1", None, POST), ("delete", "app.bsky.feed.like/3k2", None, None)],
+        ),
         encode_identity(2, DID, TIME, "alice.test"),
         encode_account(3, DID, TIME, False, "deactivated"),
         encode_sync(4, DID, "3kabdaaaaaaaa", TIME),
@@ -70,8 +91,14 @@ def test_decode_jsonl(tmp_path):
     assert image["$type"] == "blob" and image["ref"]["$link"].startswith("bafkrei") and image["size"] == 1234
     assert delete == {"action": "delete", "path": "app.bsky.feed.like/3k2", "cid": None, "record": None}
     assert lines[1] == {"seq": 2, "type": "#identity", "did": DID, "time": TIME, "handle": "alice.test"}
-    assert lines[2] == {"seq": 3, "type": "#account", "did": DID, "time": TIME, "active": False,
-                        "status": "deactivated"}
+    assert lines[2] == {
+        "seq": 3,
+        "type": "#account",
+        "did": DID,
+        "time": TIME,
+        "active": False,
+        "status": "deactivated",
+    }
     assert lines[3] == {"seq": 4, "type": "#sync", "did": DID, "rev": "3kabdaaaaaaaa", "time": TIME}
     assert lines[4] == {"type": "#info", "name": "OutdatedCursor", "message": "cursor too old"}
     assert lines[5] == {"type": "#future"}
@@ -128,8 +155,9 @@ def test_capture_from_a_websocket_server(tmp_path):
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         out = tmp_path / "live.bin"
-        result = CliRunner().invoke(main, ["firehose", "capture", "--relay", f"ws://127.0.0.1:{port}",
-                                           "--cursor", "7", "-o", str(out)])
+        result = CliRunner().invoke(
+            main, ["firehose", "capture", "--relay", f"ws://127.0.0.1:{port}", "--cursor", "7", "-o", str(out)]
+        )
         server.shutdown()
     assert result.exit_code == 0, result.output
     assert seen["path"] == "/xrpc/com.atproto.sync.subscribeRepos?cursor=7"
@@ -156,9 +184,19 @@ def test_capture_stops_after_count(tmp_path):
         port = server.socket.getsockname()[1]
         threading.Thread(target=server.serve_forever, daemon=True).start()
         out = tmp_path / "three.bin"
-        result = CliRunner().invoke(main, ["firehose", "capture", "--relay",
-                                           f"ws://127.0.0.1:{port}/xrpc/com.atproto.sync.subscribeRepos",
-                                           "--count", "3", "-o", str(out)])
+        result = CliRunner().invoke(
+            main,
+            [
+                "firehose",
+                "capture",
+                "--relay",
+                f"ws://127.0.0.1:{port}/xrpc/com.atproto.sync.subscribeRepos",
+                "--count",
+                "3",
+                "-o",
+                str(out),
+            ],
+        )
         server.shutdown()
     assert result.exit_code == 0, result.output
     with open(out, "rb") as fh:
@@ -171,17 +209,24 @@ def test_capture_connection_refused_exits_2(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    result = CliRunner().invoke(main, ["firehose", "capture", "--relay", f"127.0.0.1:{port}",
-                                       "-o", str(tmp_path / "x.bin")])
+    result = CliRunner().invoke(
+        main, ["firehose", "capture", "--relay", f"127.0.0.1:{port}", "-o", str(tmp_path / "x.bin")]
+    )
     assert result.exit_code == 2 and "cannot connect" in result.stderr
 
 
-@pytest.mark.parametrize("relay, expected", [
-    ("ws://h:1", "ws://h:1/xrpc/com.atproto.sync.subscribeRepos"),
-    ("h:1", "ws://h:1/xrpc/com.atproto.sync.subscribeRepos"),
-    ("https://relay.example", "wss://relay.example/xrpc/com.atproto.sync.subscribeRepos"),
-    ("wss://r.example/xrpc/com.atproto.sync.subscribeRepos?x=1", "wss://r.example/xrpc/com.atproto.sync.subscribeRepos?x=1"),
-])
+@pytest.mark.parametrize(
+    "relay, expected",
+    [
+        ("ws://h:1", "ws://h:1/xrpc/com.atproto.sync.subscribeRepos"),
+        ("h:1", "ws://h:1/xrpc/com.atproto.sync.subscribeRepos"),
+        ("https://relay.example", "wss://relay.example/xrpc/com.atproto.sync.subscribeRepos"),
+        (
+            "wss://r.example/xrpc/com.atproto.sync.subscribeRepos?x=1",
+            "wss://r.example/xrpc/com.atproto.sync.subscribeRepos?x=1",
+        ),
+    ],
+)
 def test_subscribe_url(relay, expected):
     from supervisor.cli.atproto import subscribe_url
 
@@ -192,7 +237,10 @@ def _repo_file(tmp_path):
     records = {
         "app.bsky.feed.post/3k2": {"$type": "app.bsky.feed.post", "text": "two", "createdAt": TIME},
         "app.bsky.feed.post/3k1": {"$type": "app.bsky.feed.post", "text": "one", "createdAt": TIME},
-        "app.bsky.actor.profile/self": {"$type": "app.bsky.actor.profile", "avatar": POST["embed"]["images"][0]["image"]},
+        "app.bsky.actor.profile/self": {
+            "$type": "app.bsky.actor.profile",
+            "avatar": POST["embed"]["images"][0]["image"],
+        },
     }
     path = tmp_path / "repo.car"
     path.write_bytes(export_repo(DID, "3kabcaaaaaaaa", records))

@@ -89,16 +89,19 @@ def test_did_key_prefixes_name_the_curve():
     assert PrivateKey.generate(P256).public_key.did_key().startswith("did:key:zDna")
 
 
-@pytest.mark.parametrize("text", [
-    "did:web:example.com",
-    "did:key:",
-    "did:key:z",
-    "did:key:Q3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme",  # no multibase prefix
-    "did:key:z0OIl",  # not base58
-    "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",  # ed25519: not an atproto curve
-    "did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYB",  # truncated
-    "did:key:z" + "2" * 200,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "did:web:example.com",
+        "did:key:",
+        "did:key:z",
+        "did:key:Q3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme",  # no multibase prefix
+        "did:key:z0OIl",  # not base58
+        "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",  # ed25519: not an atproto curve
+        "did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYB",  # truncated
+        "did:key:z" + "2" * 200,
+    ],
+)
 def test_malformed_did_keys_are_key_format_errors(text):
     with pytest.raises(KeyFormatError):
         parse_did_key(text)
@@ -139,8 +142,11 @@ def test_forgeries_are_typed_failures(curve):
         flipped = bytearray(signature)
         flipped[index] ^= 0x01
         verdict = verify_signature(key.public_key, message, bytes(flipped))
-        assert not verdict.ok and verdict.reason in (crypto.SIGNATURE_INVALID, crypto.SIGNATURE_HIGH_S,
-                                                     crypto.SIGNATURE_FORMAT)
+        assert not verdict.ok and verdict.reason in (
+            crypto.SIGNATURE_INVALID,
+            crypto.SIGNATURE_HIGH_S,
+            crypto.SIGNATURE_FORMAT,
+        )
     other = PrivateKey.generate(curve).public_key
     assert verify_signature(other, message, signature).reason == crypto.SIGNATURE_INVALID
     assert verify_signature(key.public_key, message + b"!", signature).reason == crypto.SIGNATURE_INVALID
@@ -174,15 +180,18 @@ def test_commit_signed_by_make_commit_verifies(curve):
     assert parse_commit(cid, block).sig == commit["sig"]
     assert verify_commit_signature(commit, key.public_key).ok
     assert verify_commit_signature(commit, PrivateKey.generate(curve).public_key).reason == crypto.SIGNATURE_INVALID
-    assert verify_commit_signature({**commit, "rev": "3l6sjhvqonco3"}, key.public_key).reason == crypto.SIGNATURE_INVALID
+    assert (
+        verify_commit_signature({**commit, "rev": "3l6sjhvqonco3"}, key.public_key).reason == crypto.SIGNATURE_INVALID
+    )
     assert verify_commit_signature({**commit, "sig": None}, key.public_key).reason == crypto.COMMIT_MALFORMED
     assert verify_commit_signature([commit], key.public_key).reason == crypto.COMMIT_MALFORMED
 
 
 def test_sign_commit_covers_unknown_fields():
     key = PrivateKey.generate()
-    commit = crypto.sign_commit({"did": DID, "version": 3, "data": DATA, "rev": "3l6sjhvqonco2", "prev": None,
-                                 "extra": "kept"}, key)
+    commit = crypto.sign_commit(
+        {"did": DID, "version": 3, "data": DATA, "rev": "3l6sjhvqonco2", "prev": None, "extra": "kept"}, key
+    )
     assert verify_commit_signature(commit, key.public_key).ok
     assert not verify_commit_signature({k: v for k, v in commit.items() if k != "extra"}, key.public_key).ok
 
@@ -216,35 +225,57 @@ def test_did_document_key_and_endpoint():
 
 @pytest.mark.parametrize("vector", SIGNATURES[:2], ids=["p256", "k256"])
 def test_did_document_legacy_key_types(vector):
-    method = {"id": "#atproto", "type": vector["didDocSuite"], "controller": DID,
-              "publicKeyMultibase": vector["publicKeyMultibase"]}
+    method = {
+        "id": "#atproto",
+        "type": vector["didDocSuite"],
+        "controller": DID,
+        "publicKeyMultibase": vector["publicKeyMultibase"],
+    }
     assert atproto_key(_doc(PrivateKey.generate().public_key, verificationMethod=[method])) == parse_did_key(
-        vector["publicKeyDid"])
+        vector["publicKeyDid"]
+    )
 
 
-@pytest.mark.parametrize("overrides, error", [
-    ({"verificationMethod": []}, NoAtprotoKeyError),
-    ({"verificationMethod": [{"id": "#other", "type": "Multikey", "publicKeyMultibase": "z"}]}, NoAtprotoKeyError),
-    ({"verificationMethod": "nope"}, DidDocumentError),
-    ({"verificationMethod": [{"id": "#atproto", "type": "Multikey"}]}, DidDocumentError),
-    ({"verificationMethod": [{"id": "#atproto", "type": "Multikey", "publicKeyMultibase": "zzz"}]}, DidDocumentError),
-    ({"verificationMethod": [{"id": "#atproto", "type": "Ed25519", "publicKeyMultibase": "z6Mk"}]}, DidDocumentError),
-    ({"id": 7}, DidDocumentError),
-])
+@pytest.mark.parametrize(
+    "overrides, error",
+    [
+        ({"verificationMethod": []}, NoAtprotoKeyError),
+        ({"verificationMethod": [{"id": "#other", "type": "Multikey", "publicKeyMultibase": "z"}]}, NoAtprotoKeyError),
+        ({"verificationMethod": "nope"}, DidDocumentError),
+        ({"verificationMethod": [{"id": "#atproto", "type": "Multikey"}]}, DidDocumentError),
+        (
+            {"verificationMethod": [{"id": "#atproto", "type": "Multikey", "publicKeyMultibase": "zzz"}]},
+            DidDocumentError,
+        ),
+        (
+            {"verificationMethod": [{"id": "#atproto", "type": "Ed25519", "publicKeyMultibase": "z6Mk"}]},
+            DidDocumentError,
+        ),
+        ({"id": 7}, DidDocumentError),
+    ],
+)
 def test_did_document_key_errors(overrides, error):
     with pytest.raises(error):
         atproto_key(_doc(PrivateKey.generate().public_key, **overrides))
 
 
-@pytest.mark.parametrize("service, error", [
-    ([], NoPdsEndpointError),
-    ([{"id": "#atproto_labeler", "type": "AtprotoLabeler", "serviceEndpoint": "https://l.example"}], NoPdsEndpointError),
-    ([{"id": "#atproto_pds", "type": "Other", "serviceEndpoint": "https://pds.example.com"}], DidDocumentError),
-    ([{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer"}], DidDocumentError),
-    ([{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": "ftp://x"}], DidDocumentError),
-    ([{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": "https://h:99999"}],
-     DidDocumentError),
-])
+@pytest.mark.parametrize(
+    "service, error",
+    [
+        ([], NoPdsEndpointError),
+        (
+            [{"id": "#atproto_labeler", "type": "AtprotoLabeler", "serviceEndpoint": "https://l.example"}],
+            NoPdsEndpointError,
+        ),
+        ([{"id": "#atproto_pds", "type": "Other", "serviceEndpoint": "https://pds.example.com"}], DidDocumentError),
+        ([{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer"}], DidDocumentError),
+        ([{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": "ftp://x"}], DidDocumentError),
+        (
+            [{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": "https://h:99999"}],
+            DidDocumentError,
+        ),
+    ],
+)
 def test_did_document_endpoint_errors(service, error):
     with pytest.raises(error):
         pds_endpoint(_doc(PrivateKey.generate().public_key, service=service))
@@ -266,5 +297,6 @@ def test_k256_without_coincurve_verifies_the_same(monkeypatch):
         assert verdict.ok is vector["validSignature"]
     key = PrivateKey.generate(K256)
     assert verify_signature(key.public_key, b"m", key.sign(b"m")).ok
-    assert verify_signature(PrivateKey.generate(K256).public_key, b"m", key.sign(b"m")).reason == \
-        crypto.SIGNATURE_INVALID
+    assert (
+        verify_signature(PrivateKey.generate(K256).public_key, b"m", key.sign(b"m")).reason == crypto.SIGNATURE_INVALID
+    )

@@ -14,8 +14,17 @@ LINK = CID.parse("bafyreie5cvv4h45feadgeuwhbcutmh6t2ceseocckahdoe6uat64zmz454")
 
 
 def test_round_trip_of_every_data_model_kind():
-    value = {"null": None, "t": True, "f": False, "int": -(2**63), "big": 2**63 - 1, "s": "héllo",
-             "b": b"\x00\x01", "l": [1, "x", [LINK]], "m": {"nested": {"x": LINK}}}
+    value = {
+        "null": None,
+        "t": True,
+        "f": False,
+        "int": -(2**63),
+        "big": 2**63 - 1,
+        "s": "héllo",
+        "b": b"\x00\x01",
+        "l": [1, "x", [LINK]],
+        "m": {"nested": {"x": LINK}},
+    }
     assert decode(encode(value)) == value
 
 
@@ -48,27 +57,30 @@ def test_encode_rejects_values_outside_the_data_model(value):
         encode(value)
 
 
-@pytest.mark.parametrize("hexdata, reason", [
-    ("f93c00", "floating-point"),             # half float
-    ("fb3ff8000000000000", "floating-point"),  # double
-    ("f7", "undefined"),
-    ("e0", "simple value"),
-    ("a10102", "map key"),                     # integer key
-    ("a1410102", "map key"),                   # byte-string key
-    ("a2616101616102", "Duplicate"),
-    ("c074323031332d30332d32315432303a30343a30305a", "tag 0"),
-    ("c24101", "tag 2"),                       # bignum 1: an int, still not allowed
-    ("d9d9f701", "tag 55799"),
-    ("d82a4401020304", "multibase"),
-    ("d82a4400010203", "invalid CID link"),
-    ("d82a6161", "byte string"),
-    ("1bffffffffffffffff", "64-bit"),
-    ("5f4161ff", "indefinite"),
-    ("9f01ff", "indefinite"),
-    ("0102", "trailing"),
-    ("82", "truncated"),
-    ("", "empty"),
-])
+@pytest.mark.parametrize(
+    "hexdata, reason",
+    [
+        ("f93c00", "floating-point"),  # half float
+        ("fb3ff8000000000000", "floating-point"),  # double
+        ("f7", "undefined"),
+        ("e0", "simple value"),
+        ("a10102", "map key"),  # integer key
+        ("a1410102", "map key"),  # byte-string key
+        ("a2616101616102", "Duplicate"),
+        ("c074323031332d30332d32315432303a30343a30305a", "tag 0"),
+        ("c24101", "tag 2"),  # bignum 1: an int, still not allowed
+        ("d9d9f701", "tag 55799"),
+        ("d82a4401020304", "multibase"),
+        ("d82a4400010203", "invalid CID link"),
+        ("d82a6161", "byte string"),
+        ("1bffffffffffffffff", "64-bit"),
+        ("5f4161ff", "indefinite"),
+        ("9f01ff", "indefinite"),
+        ("0102", "trailing"),
+        ("82", "truncated"),
+        ("", "empty"),
+    ],
+)
 def test_strict_decoding_rejects_with_a_reason(hexdata, reason):
     with pytest.raises(DecodeError, match=reason):
         decode(bytes.fromhex(hexdata))
@@ -126,23 +138,26 @@ def test_json_representation():
 LINK_HEX = "d82a5825" + "00" + bytes(LINK).hex()
 
 
-@pytest.mark.parametrize("hexdata, offset", [
-    ("1817", 0),                       # 23 in a one-byte argument
-    ("190001", 0),                     # 1 in two bytes
-    ("1a0000ffff", 0),                 # 65535 in four bytes
-    ("1b00000000ffffffff", 0),         # 2**32 - 1 in eight bytes
-    ("3817", 0),                       # -24 in a one-byte argument
-    ("39000f", 0),                     # -16 in two bytes
-    ("830118ff190064", 4),             # [1, 255, 100]: the 100 in two bytes
-    ("780161", 0),                     # text of length 1, length in one extra byte
-    ("59000161", 0),                   # bytes of length 1, length in two extra bytes
-    ("980101", 0),                     # array of one, count in one extra byte
-    ("b8016161f5", 0),                 # map of one, count in one extra byte
-    ("a161611a00010000", None),        # {"a": 65536}: canonical; the control case below
-    ("d9002a5825" + "00" + bytes(LINK).hex(), 0),   # tag 42 in two bytes
-    ("d82a590025" + "00" + bytes(LINK).hex(), 2),   # the CID's byte string length in two bytes
-    ("a16161a1616219002a", 6),         # {"a": {"b": 42}} with the inner 42 in two bytes
-])
+@pytest.mark.parametrize(
+    "hexdata, offset",
+    [
+        ("1817", 0),  # 23 in a one-byte argument
+        ("190001", 0),  # 1 in two bytes
+        ("1a0000ffff", 0),  # 65535 in four bytes
+        ("1b00000000ffffffff", 0),  # 2**32 - 1 in eight bytes
+        ("3817", 0),  # -24 in a one-byte argument
+        ("39000f", 0),  # -16 in two bytes
+        ("830118ff190064", 4),  # [1, 255, 100]: the 100 in two bytes
+        ("780161", 0),  # text of length 1, length in one extra byte
+        ("59000161", 0),  # bytes of length 1, length in two extra bytes
+        ("980101", 0),  # array of one, count in one extra byte
+        ("b8016161f5", 0),  # map of one, count in one extra byte
+        ("a161611a00010000", None),  # {"a": 65536}: canonical; the control case below
+        ("d9002a5825" + "00" + bytes(LINK).hex(), 0),  # tag 42 in two bytes
+        ("d82a590025" + "00" + bytes(LINK).hex(), 2),  # the CID's byte string length in two bytes
+        ("a16161a1616219002a", 6),  # {"a": {"b": 42}} with the inner 42 in two bytes
+    ],
+)
 def test_long_forms_are_refused_at_their_offset(hexdata, offset):
     data = bytes.fromhex(hexdata)
     if offset is None:
@@ -153,26 +168,44 @@ def test_long_forms_are_refused_at_their_offset(hexdata, offset):
     assert info.value.offset == offset
 
 
-@pytest.mark.parametrize("hexdata, keys", [
-    ("a2616201616102", "'a' after 'b'"),                    # {"b", "a"}: bytes out of order
-    ("a2626161016162" "02", "'b' after 'aa'"),              # {"aa", "b"}: the shorter key goes first
-    ("a3616101616302616202", "'b' after 'c'"),              # third key out of order
-    ("a1617881a2616201616102", "'a' after 'b'"),            # {"x": [{"b", "a"}]}: nested in an array
-    ("a262c3a90162616202", "'ab' after 'é'"),               # same length: UTF-8 bytes decide (c3a9 > 6162)
-])
+@pytest.mark.parametrize(
+    "hexdata, keys",
+    [
+        ("a2616201616102", "'a' after 'b'"),  # {"b", "a"}: bytes out of order
+        ("a262616101616202", "'b' after 'aa'"),  # {"aa", "b"}: the shorter key goes first
+        ("a3616101616302616202", "'b' after 'c'"),  # third key out of order
+        ("a1617881a2616201616102", "'a' after 'b'"),  # {"x": [{"b", "a"}]}: nested in an array
+        ("a262c3a90162616202", "'ab' after 'é'"),  # same length: UTF-8 bytes decide (c3a9 > 6162)
+    ],
+)
 def test_map_keys_out_of_canonical_order_are_refused(hexdata, keys):
     with pytest.raises(DecodeError, match=f"canonical order.*{keys}"):
         decode(bytes.fromhex(hexdata))
 
 
-@pytest.mark.parametrize("value, hexdata", [
-    (23, "17"), (24, "1818"), (255, "18ff"), (256, "190100"), (65535, "19ffff"), (65536, "1a00010000"),
-    (2**32 - 1, "1affffffff"), (2**32, "1b0000000100000000"), (2**63 - 1, "1b7fffffffffffffff"),
-    (-24, "37"), (-25, "3818"), (-(2**63), "3b7fffffffffffffff"),
-    ("x" * 23, "77" + "78" * 23), ("x" * 24, "7818" + "78" * 24), (b"\x01" * 300, "59012c" + "01" * 300),
-    ({"b": 1, "aa": 2, "é": 3, "ab": 4}, "a4616201626161026261620462c3a903"),
-    ([LINK], "81" + LINK_HEX), ({"ref": LINK, "n": None, "t": True}, None),
-])
+@pytest.mark.parametrize(
+    "value, hexdata",
+    [
+        (23, "17"),
+        (24, "1818"),
+        (255, "18ff"),
+        (256, "190100"),
+        (65535, "19ffff"),
+        (65536, "1a00010000"),
+        (2**32 - 1, "1affffffff"),
+        (2**32, "1b0000000100000000"),
+        (2**63 - 1, "1b7fffffffffffffff"),
+        (-24, "37"),
+        (-25, "3818"),
+        (-(2**63), "3b7fffffffffffffff"),
+        ("x" * 23, "77" + "78" * 23),
+        ("x" * 24, "7818" + "78" * 24),
+        (b"\x01" * 300, "59012c" + "01" * 300),
+        ({"b": 1, "aa": 2, "é": 3, "ab": 4}, "a4616201626161026261620462c3a903"),
+        ([LINK], "81" + LINK_HEX),
+        ({"ref": LINK, "n": None, "t": True}, None),
+    ],
+)
 def test_shortest_forms_at_every_boundary_are_accepted(value, hexdata):
     data = encode(value)
     if hexdata is not None:

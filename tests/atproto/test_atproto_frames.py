@@ -32,8 +32,14 @@ from supervisor.atproto.repo import parse_commit
 DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
 TIME = "2024-05-01T12:00:00.000Z"
 POST = {"$type": "app.bsky.feed.post", "text": "hello", "createdAt": TIME, "langs": ["en"]}
-LIKE = {"$type": "app.bsky.feed.like", "createdAt": TIME,
-        "subject": {"uri": f"at://{DID}/app.bsky.feed.post/3k", "cid": "bafyreie5cvv4h45feadgeuwhbcutmh6t2ceseocckahdoe6uat64zmz454"}}
+LIKE = {
+    "$type": "app.bsky.feed.like",
+    "createdAt": TIME,
+    "subject": {
+        "uri": f"at://{DID}/app.bsky.feed.post/3k",
+        "cid": "bafyreie5cvv4h45feadgeuwhbcutmh6t2ceseocckahdoe6uat64zmz454",
+    },
+}
 
 
 def test_header_then_body_and_plain_cbor_sees_only_the_header():
@@ -44,20 +50,37 @@ def test_header_then_body_and_plain_cbor_sees_only_the_header():
 
 def test_commit_round_trip_with_records():
     prev = CID.for_block(b"old")
-    frame = encode_commit(42, DID, "3kabc", "3kaaa", TIME, [
-        ("create", "app.bsky.feed.post/3k1", None, POST),
-        ("create", "app.bsky.feed.like/3k2", None, LIKE),
-        ("update", "app.bsky.actor.profile/self", None, {"$type": "app.bsky.actor.profile"}, prev),
-        ("delete", "app.bsky.graph.follow/3k3", None, None, prev),
-    ], prev_data=prev)
+    frame = encode_commit(
+        42,
+        DID,
+        "3kabc",
+        "3kaaa",
+        TIME,
+        [
+            ("create", "app.bsky.feed.post/3k1", None, POST),
+            ("create", "app.bsky.feed.like/3k2", None, LIKE),
+            ("update", "app.bsky.actor.profile/self", None, {"$type": "app.bsky.actor.profile"}, prev),
+            ("delete", "app.bsky.graph.follow/3k3", None, None, prev),
+        ],
+        prev_data=prev,
+    )
     commit = decode_frame(frame)
     assert isinstance(commit, Commit)
-    assert (commit.seq, commit.did, commit.rev, commit.since, commit.time, commit.too_big) == \
-        (42, DID, "3kabc", "3kaaa", TIME, False)
+    assert (commit.seq, commit.did, commit.rev, commit.since, commit.time, commit.too_big) == (
+        42,
+        DID,
+        "3kabc",
+        "3kaaa",
+        TIME,
+        False,
+    )
     assert commit.prev_data == prev
     assert [(op.action, op.path) for op in commit.ops] == [
-        ("create", "app.bsky.feed.post/3k1"), ("create", "app.bsky.feed.like/3k2"),
-        ("update", "app.bsky.actor.profile/self"), ("delete", "app.bsky.graph.follow/3k3")]
+        ("create", "app.bsky.feed.post/3k1"),
+        ("create", "app.bsky.feed.like/3k2"),
+        ("update", "app.bsky.actor.profile/self"),
+        ("delete", "app.bsky.graph.follow/3k3"),
+    ]
     assert commit.ops[0].record == POST and commit.ops[1].record == LIKE
     assert commit.ops[0].cid == CID.for_block(dagcbor.encode(POST))
     assert commit.ops[2].prev == prev and commit.ops[3].cid is None and commit.ops[3].record is None
@@ -102,18 +125,21 @@ def test_unknown_types_and_ops_are_skippable():
     assert decode_frame(encode_frame({"op": 2, "t": "#x"}, {})) == Unknown("#x", op=2)
 
 
-@pytest.mark.parametrize("frame, reason", [
-    (b"", "empty"),
-    (dagcbor.encode({"op": 1, "t": "#commit"}), "no body"),
-    (encode_identity(1, DID, TIME) + b"\x00", "trailing"),
-    (encode_frame({"t": "#identity"}, {}), "op"),
-    (encode_frame({"op": 1}, {}), "'t'"),
-    (dagcbor.encode({"op": 1, "t": "#info"}) + dagcbor.encode([1]), "not a map"),
-    (encode_frame({"op": 1, "t": "#identity"}, {"seq": "1", "did": DID, "time": TIME}), "seq"),
-    (encode_frame({"op": 1, "t": "#commit"}, {"seq": 1}), "missing"),
-    (encode_frame({"op": -1}, {"message": "x"}), "error"),
-    (dagcbor.encode({"op": 1, "t": "#info"}) + bytes.fromhex("a1646e616d65fb3ff0000000000000"), "floating"),
-])
+@pytest.mark.parametrize(
+    "frame, reason",
+    [
+        (b"", "empty"),
+        (dagcbor.encode({"op": 1, "t": "#commit"}), "no body"),
+        (encode_identity(1, DID, TIME) + b"\x00", "trailing"),
+        (encode_frame({"t": "#identity"}, {}), "op"),
+        (encode_frame({"op": 1}, {}), "'t'"),
+        (dagcbor.encode({"op": 1, "t": "#info"}) + dagcbor.encode([1]), "not a map"),
+        (encode_frame({"op": 1, "t": "#identity"}, {"seq": "1", "did": DID, "time": TIME}), "seq"),
+        (encode_frame({"op": 1, "t": "#commit"}, {"seq": 1}), "missing"),
+        (encode_frame({"op": -1}, {"message": "x"}), "error"),
+        (dagcbor.encode({"op": 1, "t": "#info"}) + bytes.fromhex("a1646e616d65fb3ff0000000000000"), "floating"),
+    ],
+)
 def test_malformed_frames_raise_frame_error(frame, reason):
     with pytest.raises(FrameError, match=reason):
         decode_frame(frame)
@@ -146,10 +172,13 @@ def test_a_record_block_that_does_not_hash_to_its_cid_is_refused():
         decode_frame(_commit_with_record_block(tampered, CID.for_block(good)))
 
 
-@pytest.mark.parametrize("spoil", [
-    lambda block: cbor2.dumps(dict(reversed(list(dagcbor.decode(block).items())))),  # keys out of order
-    lambda block: block.replace(b"\x65hello", b"\x78\x05hello"),                   # a long-form length
-])
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda block: cbor2.dumps(dict(reversed(list(dagcbor.decode(block).items())))),  # keys out of order
+        lambda block: block.replace(b"\x65hello", b"\x78\x05hello"),  # a long-form length
+    ],
+)
 def test_a_non_canonical_record_is_refused_even_with_a_matching_cid(spoil):
     block = spoil(dagcbor.encode(POST))
     with pytest.raises(FrameError, match="app.bsky.feed.post/3k1: .*(not canonical|canonical order)"):

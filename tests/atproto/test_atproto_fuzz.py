@@ -20,9 +20,22 @@ FUZZ = settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCh
 TIME = "2024-05-01T12:00:00.000Z"
 
 SEEDS = [
-    encode_commit(1, "did:plc:abc", "3kabc", None, TIME, [
-        ("create", "app.bsky.feed.post/3k1", None, {"$type": "app.bsky.feed.post", "text": "hi", "createdAt": TIME}),
-        ("delete", "app.bsky.feed.like/3k2", None, None)]),
+    encode_commit(
+        1,
+        "did:plc:abc",
+        "3kabc",
+        None,
+        TIME,
+        [
+            (
+                "create",
+                "app.bsky.feed.post/3k1",
+                None,
+                {"$type": "app.bsky.feed.post", "text": "hi", "createdAt": TIME},
+            ),
+            ("delete", "app.bsky.feed.like/3k2", None, None),
+        ],
+    ),
     encode_identity(2, "did:plc:abc", TIME, "a.test"),
     encode_info("OutdatedCursor"),
 ]
@@ -51,7 +64,7 @@ def mutated(draw, seeds):
         elif kind == "insert":
             seed[pos:pos] = draw(st.binary(min_size=1, max_size=8))
         elif kind == "delete":
-            del seed[pos:pos + draw(st.integers(1, 8))]
+            del seed[pos : pos + draw(st.integers(1, 8))]
         else:
             seed[pos] = draw(st.integers(0, 255))
     return bytes(seed)
@@ -102,7 +115,7 @@ def test_capture_truncation(frames, cut):
     for frame in frames:
         write_capture_frame(buffer, frame)
     data = buffer.getvalue()
-    data = data[:max(0, len(data) - cut)]
+    data = data[: max(0, len(data) - cut)]
     try:
         read = list(iter_capture_frames(io.BytesIO(data)))
         offsets = [offset for offset, _frame in iter_capture(io.BytesIO(data))]
@@ -110,12 +123,17 @@ def test_capture_truncation(frames, cut):
     except AtprotoError:
         assert cut > 0
     else:
-        assert read == frames[:len(read)]
+        assert read == frames[: len(read)]
 
 
 @settings(max_examples=100, deadline=2000)
-@given(st.dictionaries(st.from_regex(r"app\.bsky\.feed\.post/[a-z0-9]{1,13}", fullmatch=True),
-                       st.binary(min_size=1, max_size=4), max_size=40))
+@given(
+    st.dictionaries(
+        st.from_regex(r"app\.bsky\.feed\.post/[a-z0-9]{1,13}", fullmatch=True),
+        st.binary(min_size=1, max_size=4),
+        max_size=40,
+    )
+)
 def test_mst_build_walk_round_trip(raw):
     entries = {key: CID.for_block(value) for key, value in raw.items()}
     root, blocks = build(entries)
@@ -130,8 +148,11 @@ def test_small_car_mutated(data):
 
 def test_hostile_lengths_do_not_allocate():
     # Huge declared lengths in CBOR and CAR fail fast instead of allocating.
-    for data in (b"\x5b" + (2**62).to_bytes(8, "big"), b"\x9b" + (2**62).to_bytes(8, "big"),
-                 b"\xbb" + (2**62).to_bytes(8, "big")):
+    for data in (
+        b"\x5b" + (2**62).to_bytes(8, "big"),
+        b"\x9b" + (2**62).to_bytes(8, "big"),
+        b"\xbb" + (2**62).to_bytes(8, "big"),
+    ):
         _expect_typed(dagcbor.decode, data)
     _expect_typed(read_car, b"\xff\xff\xff\xff\x0f" + b"\x00" * 10)
     _expect_typed(lambda raw: list(iter_capture(io.BytesIO(raw))), b"\xff\xff\xff\xff")

@@ -17,12 +17,15 @@ CID1 = CID.parse("bafyreie5cvv4h45feadgeuwhbcutmh6t2ceseocckahdoe6uat64zmz454")
 P = "com.example.record/"
 
 
-@pytest.mark.parametrize("key, height", [
-    ("2653ae71", 0),
-    ("blue", 1),
-    ("app.bsky.feed.post/454397e440ec", 4),
-    ("app.bsky.feed.post/9adeb165882c", 8),
-])
+@pytest.mark.parametrize(
+    "key, height",
+    [
+        ("2653ae71", 0),
+        ("blue", 1),
+        ("app.bsky.feed.post/454397e440ec", 4),
+        ("app.bsky.feed.post/9adeb165882c", 8),
+    ],
+)
 def test_key_heights_from_the_spec(key, height):
     assert key_height(key) == height
 
@@ -32,23 +35,60 @@ KNOWN_TREES = [
     ([], "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm"),
     (["3jqfcqzm3fo2j"], "bafyreibj4lsc3aqnrvphp5xmrnfoorvru4wynt6lwidqbm2623a6tatzdu"),
     (["3jqfcqzm3fx2j"], "bafyreih7wfei65pxzhauoibu3ls7jgmkju4bspy4t2ha2qdjnzqvoy33ai"),
-    (["3jqfcqzm3fp2j", "3jqfcqzm3fr2j", "3jqfcqzm3fs2j", "3jqfcqzm3ft2j", "3jqfcqzm4fc2j"],
-     "bafyreicmahysq4n6wfuxo522m6dpiy7z7qzym3dzs756t5n7nfdgccwq7m"),
-    (["3jqfcqzm3fn2j", "3jqfcqzm3fo2j", "3jqfcqzm3fp2j", "3jqfcqzm3fs2j", "3jqfcqzm3ft2j", "3jqfcqzm3fu2j"],
-     "bafyreifnqrwbk6ffmyaz5qtujqrzf5qmxf7cbxvgzktl4e3gabuxbtatv4"),
-    (["3jqfcqzm3fn2j", "3jqfcqzm3fo2j", "3jqfcqzm3fp2j", "3jqfcqzm3ft2j", "3jqfcqzm3fu2j"],
-     "bafyreie4kjuxbwkhzg2i5dljaswcroeih4dgiqq6pazcmunwt2byd725vi"),
-    (["3jqfcqzm3fo2j", "3jqfcqzm3fp2j", "3jqfcqzm3fr2j", "3jqfcqzm3fs2j", "3jqfcqzm3ft2j", "3jqfcqzm3fz2j",
-      "3jqfcqzm4fc2j", "3jqfcqzm4fd2j", "3jqfcqzm4ff2j", "3jqfcqzm4fg2j", "3jqfcqzm4fh2j"],
-     "bafyreiettyludka6fpgp33stwxfuwhkzlur6chs4d2v4nkmq2j3ogpdjem"),
-    (["3jqfcqzm3fo2j", "3jqfcqzm3fp2j", "3jqfcqzm3fr2j", "3jqfcqzm3fs2j", "3jqfcqzm3ft2j", "3jqfcqzm3fx2j",
-      "3jqfcqzm3fz2j", "3jqfcqzm4fc2j", "3jqfcqzm4fd2j", "3jqfcqzm4ff2j", "3jqfcqzm4fg2j", "3jqfcqzm4fh2j"],
-     "bafyreid2x5eqs4w4qxvc5jiwda4cien3gw2q6cshofxwnvv7iucrmfohpm"),
+    (
+        ["3jqfcqzm3fp2j", "3jqfcqzm3fr2j", "3jqfcqzm3fs2j", "3jqfcqzm3ft2j", "3jqfcqzm4fc2j"],
+        "bafyreicmahysq4n6wfuxo522m6dpiy7z7qzym3dzs756t5n7nfdgccwq7m",
+    ),
+    (
+        ["3jqfcqzm3fn2j", "3jqfcqzm3fo2j", "3jqfcqzm3fp2j", "3jqfcqzm3fs2j", "3jqfcqzm3ft2j", "3jqfcqzm3fu2j"],
+        "bafyreifnqrwbk6ffmyaz5qtujqrzf5qmxf7cbxvgzktl4e3gabuxbtatv4",
+    ),
+    (
+        ["3jqfcqzm3fn2j", "3jqfcqzm3fo2j", "3jqfcqzm3fp2j", "3jqfcqzm3ft2j", "3jqfcqzm3fu2j"],
+        "bafyreie4kjuxbwkhzg2i5dljaswcroeih4dgiqq6pazcmunwt2byd725vi",
+    ),
+    (
+        [
+            "3jqfcqzm3fo2j",
+            "3jqfcqzm3fp2j",
+            "3jqfcqzm3fr2j",
+            "3jqfcqzm3fs2j",
+            "3jqfcqzm3ft2j",
+            "3jqfcqzm3fz2j",
+            "3jqfcqzm4fc2j",
+            "3jqfcqzm4fd2j",
+            "3jqfcqzm4ff2j",
+            "3jqfcqzm4fg2j",
+            "3jqfcqzm4fh2j",
+        ],
+        "bafyreiettyludka6fpgp33stwxfuwhkzlur6chs4d2v4nkmq2j3ogpdjem",
+    ),
+    (
+        [
+            "3jqfcqzm3fo2j",
+            "3jqfcqzm3fp2j",
+            "3jqfcqzm3fr2j",
+            "3jqfcqzm3fs2j",
+            "3jqfcqzm3ft2j",
+            "3jqfcqzm3fx2j",
+            "3jqfcqzm3fz2j",
+            "3jqfcqzm4fc2j",
+            "3jqfcqzm4fd2j",
+            "3jqfcqzm4ff2j",
+            "3jqfcqzm4fg2j",
+            "3jqfcqzm4fh2j",
+        ],
+        "bafyreid2x5eqs4w4qxvc5jiwda4cien3gw2q6cshofxwnvv7iucrmfohpm",
+    ),
     (["3jqfcqzm3ft2j", "3jqfcqzm3fz2j"], "bafyreidfcktqnfmykz2ps3dbul35pepleq7kvv526g47xahuz3rqtptmky"),
-    (["3jqfcqzm3ft2j", "3jqfcqzm3fz2j", "3jqfcqzm3fx2j"],
-     "bafyreiavxaxdz7o7rbvr3zg2liox2yww46t7g6hkehx4i4h3lwudly7dhy"),
-    (["3jqfcqzm3ft2j", "3jqfcqzm3fz2j", "3jqfcqzm3fx2j", "3jqfcqzm4fd2j"],
-     "bafyreig4jv3vuajbsybhyvb7gggvpwh2zszwfyttjrj6qwvcsp24h6popu"),
+    (
+        ["3jqfcqzm3ft2j", "3jqfcqzm3fz2j", "3jqfcqzm3fx2j"],
+        "bafyreiavxaxdz7o7rbvr3zg2liox2yww46t7g6hkehx4i4h3lwudly7dhy",
+    ),
+    (
+        ["3jqfcqzm3ft2j", "3jqfcqzm3fz2j", "3jqfcqzm3fx2j", "3jqfcqzm4fd2j"],
+        "bafyreig4jv3vuajbsybhyvb7gggvpwh2zszwfyttjrj6qwvcsp24h6popu",
+    ),
 ]
 
 
@@ -61,8 +101,10 @@ def test_known_tree_roots(rkeys, root):
 
 
 def _random_entries(rng, count):
-    return {f"app.bsky.feed.{rng.choice(['post', 'like'])}/{rng.getrandbits(60):x}": CID.for_block(rng.randbytes(8))
-            for _ in range(count)}
+    return {
+        f"app.bsky.feed.{rng.choice(['post', 'like'])}/{rng.getrandbits(60):x}": CID.for_block(rng.randbytes(8))
+        for _ in range(count)
+    }
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 17, 300])
@@ -95,18 +137,24 @@ def _node_block(node):
 def test_walk_rejects_out_of_order_and_wrong_height_keys():
     # Two level-0 keys in the wrong order.
     a, b = P + "3jqfcqzm3fp2j", P + "3jqfcqzm3fr2j"
-    node = {"l": None, "e": [
-        {"p": 0, "k": b.encode(), "v": CID1, "t": None},
-        {"p": 0, "k": a.encode(), "v": CID1, "t": None},
-    ]}
+    node = {
+        "l": None,
+        "e": [
+            {"p": 0, "k": b.encode(), "v": CID1, "t": None},
+            {"p": 0, "k": a.encode(), "v": CID1, "t": None},
+        ],
+    }
     cid, block = _node_block(node)
     with pytest.raises(MSTError, match="order"):
         list(walk({cid: block}, cid))
     # A level-1 key and a level-0 key side by side in one node.
-    mixed = {"l": None, "e": [
-        {"p": 0, "k": (P + "3jqfcqzm3fs2j").encode(), "v": CID1, "t": None},
-        {"p": 0, "k": (P + "3jqfcqzm3ft2j").encode(), "v": CID1, "t": None},
-    ]}
+    mixed = {
+        "l": None,
+        "e": [
+            {"p": 0, "k": (P + "3jqfcqzm3fs2j").encode(), "v": CID1, "t": None},
+            {"p": 0, "k": (P + "3jqfcqzm3ft2j").encode(), "v": CID1, "t": None},
+        ],
+    }
     cid, block = _node_block(mixed)
     with pytest.raises(MSTError, match="height"):
         list(walk({cid: block}, cid))
@@ -138,8 +186,14 @@ def test_commit_block_and_signature_input():
     seen = []
     cid, block = make_commit("did:plc:abc", data, "3kabc", sign=lambda raw: seen.append(raw) or b"s" * 64)
     commit = parse_commit(cid, block)
-    assert (commit.did, commit.version, commit.data, commit.rev, commit.prev, commit.sig) == \
-        ("did:plc:abc", 3, data, "3kabc", None, b"s" * 64)
+    assert (commit.did, commit.version, commit.data, commit.rev, commit.prev, commit.sig) == (
+        "did:plc:abc",
+        3,
+        data,
+        "3kabc",
+        None,
+        b"s" * 64,
+    )
     assert seen == [unsigned_commit_bytes("did:plc:abc", data, "3kabc")]
     assert "prev" in dagcbor.decode(block)  # v3 commits always carry 'prev', even when null
     # The placeholder signature is deterministic.
@@ -147,8 +201,14 @@ def test_commit_block_and_signature_input():
 
 
 def test_export_and_load_repo():
-    records = {f"app.bsky.feed.post/3k{i:011d}": {"$type": "app.bsky.feed.post", "text": f"post {i}",
-                                                   "createdAt": "2024-01-01T00:00:00.000Z"} for i in range(50)}
+    records = {
+        f"app.bsky.feed.post/3k{i:011d}": {
+            "$type": "app.bsky.feed.post",
+            "text": f"post {i}",
+            "createdAt": "2024-01-01T00:00:00.000Z",
+        }
+        for i in range(50)
+    }
     records["app.bsky.actor.profile/self"] = {"$type": "app.bsky.actor.profile", "displayName": "Me"}
     data = export_repo("did:plc:abc", "3kabc", records)
     repo = load_repo(data, verify=True)

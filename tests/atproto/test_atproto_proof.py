@@ -21,8 +21,9 @@ VECTORS = json.loads((Path(__file__).parent / "vectors" / "commit-proof-fixtures
 def _fixture_ops(vector: dict, leaf: CID) -> list[CommitOp]:
     # A path both deleted and added would be an update; the fixtures have none.
     assert not set(vector["adds"]) & set(vector["dels"])
-    return ([CommitOp("create", path, leaf) for path in vector["adds"]]
-            + [CommitOp("delete", path, None, None, leaf) for path in vector["dels"]])
+    return [CommitOp("create", path, leaf) for path in vector["adds"]] + [
+        CommitOp("delete", path, None, None, leaf) for path in vector["dels"]
+    ]
 
 
 def _fixture(vector: dict) -> tuple[CID, dict[CID, bytes], list[CommitOp], CID]:
@@ -187,14 +188,24 @@ def _forged_node(node: dict) -> tuple[CID, dict[CID, bytes]]:
     return cid, {cid: block}
 
 
-@pytest.mark.parametrize("node", [
-    {"l": None, "e": [{"p": 0, "k": b"b/1", "v": RECORDS[0], "t": None},
-                      {"p": 0, "k": b"a/1", "v": RECORDS[0], "t": None}]},  # keys out of order
-    {"l": None},  # not a node
-    {"l": RECORDS[0], "e": []},  # keyless root with a subtree
-    {"l": None, "e": [{"p": 0, "k": b"app.bsky.feed.post/9adeb165882c", "v": RECORDS[0], "t": None},
-                      {"p": 0, "k": b"blue", "v": RECORDS[0], "t": None}]},  # keys of different heights
-])
+@pytest.mark.parametrize(
+    "node",
+    [
+        {
+            "l": None,
+            "e": [{"p": 0, "k": b"b/1", "v": RECORDS[0], "t": None}, {"p": 0, "k": b"a/1", "v": RECORDS[0], "t": None}],
+        },  # keys out of order
+        {"l": None},  # not a node
+        {"l": RECORDS[0], "e": []},  # keyless root with a subtree
+        {
+            "l": None,
+            "e": [
+                {"p": 0, "k": b"app.bsky.feed.post/9adeb165882c", "v": RECORDS[0], "t": None},
+                {"p": 0, "k": b"blue", "v": RECORDS[0], "t": None},
+            ],
+        },  # keys of different heights
+    ],
+)
 def test_malformed_trees_are_bad_tree(node):
     root, blocks = _forged_node(node)
     verdict = verify_commit_proof({**blocks, **RECORD_BLOCKS}, root, root, [CommitOp("create", "x/y", RECORDS[0])])
@@ -222,15 +233,18 @@ def test_keys_outside_their_place_in_the_tree_are_bad_tree():
         list(mst.walk(blocks, root))
 
 
-@pytest.mark.parametrize("ops", [
-    [CommitOp("create", "a/b", RECORDS[0], None, RECORDS[1])],  # create with prev
-    [CommitOp("update", "a/b", RECORDS[0])],  # update without prev
-    [CommitOp("delete", "a/b", RECORDS[0], None, RECORDS[1])],  # delete with cid
-    [CommitOp("delete", "a/b", None)],  # delete without prev
-    [CommitOp("mutate", "a/b", RECORDS[0])],
-    [CommitOp("create", "a/b", RECORDS[0]), CommitOp("create", "a/b", RECORDS[1])],  # a path twice
-    [CommitOp("create", "", RECORDS[0])],
-])
+@pytest.mark.parametrize(
+    "ops",
+    [
+        [CommitOp("create", "a/b", RECORDS[0], None, RECORDS[1])],  # create with prev
+        [CommitOp("update", "a/b", RECORDS[0])],  # update without prev
+        [CommitOp("delete", "a/b", RECORDS[0], None, RECORDS[1])],  # delete with cid
+        [CommitOp("delete", "a/b", None)],  # delete without prev
+        [CommitOp("mutate", "a/b", RECORDS[0])],
+        [CommitOp("create", "a/b", RECORDS[0]), CommitOp("create", "a/b", RECORDS[1])],  # a path twice
+        [CommitOp("create", "", RECORDS[0])],
+    ],
+)
 def test_malformed_ops_are_bad_op(ops):
     root, blocks = mst.build({"a/b": RECORDS[0]})
     assert verify_commit_proof({**blocks, **RECORD_BLOCKS}, root, root, ops).reason == proof.PROOF_BAD_OP
@@ -239,20 +253,28 @@ def test_malformed_ops_are_bad_op(ops):
 def test_a_missing_record_block():
     root, blocks = mst.build({"a/b": RECORDS[0]})
     empty = mst.build({})[0]
-    assert verify_commit_proof(blocks, root, empty, [CommitOp("create", "a/b", RECORDS[0])]).reason == \
-        proof.PROOF_MISSING_RECORD
+    assert (
+        verify_commit_proof(blocks, root, empty, [CommitOp("create", "a/b", RECORDS[0])]).reason
+        == proof.PROOF_MISSING_RECORD
+    )
     assert verify_commit_proof({**blocks, **RECORD_BLOCKS}, root, empty, [CommitOp("create", "a/b", RECORDS[0])]).ok
 
 
 def test_a_delete_of_a_present_key_and_a_create_of_an_absent_one_mismatch():
     root, blocks = mst.build({"a/b": RECORDS[0]})
     blocks.update(RECORD_BLOCKS)
-    assert verify_commit_proof(blocks, root, root, [CommitOp("delete", "a/b", None, None, RECORDS[0])]).reason == \
-        proof.PROOF_OP_MISMATCH
-    assert verify_commit_proof(blocks, root, root, [CommitOp("create", "a/c", RECORDS[0])]).reason == \
-        proof.PROOF_OP_MISMATCH
-    assert verify_commit_proof(blocks, root, root, [CommitOp("update", "a/c", RECORDS[0], None, RECORDS[1])]).reason \
+    assert (
+        verify_commit_proof(blocks, root, root, [CommitOp("delete", "a/b", None, None, RECORDS[0])]).reason
         == proof.PROOF_OP_MISMATCH
+    )
+    assert (
+        verify_commit_proof(blocks, root, root, [CommitOp("create", "a/c", RECORDS[0])]).reason
+        == proof.PROOF_OP_MISMATCH
+    )
+    assert (
+        verify_commit_proof(blocks, root, root, [CommitOp("update", "a/c", RECORDS[0], None, RECORDS[1])]).reason
+        == proof.PROOF_OP_MISMATCH
+    )
 
 
 # -- the node encoder ---------------------------------------------------------------------------
@@ -299,7 +321,7 @@ def test_what_the_node_reader_accepts_is_canonical(entries, data):
     for _ in range(data.draw(st.integers(1, 3))):
         block[data.draw(st.integers(0, len(block) - 1))] = data.draw(st.integers(0, 255))
     if data.draw(st.booleans()):
-        del block[data.draw(st.integers(0, len(block) - 1)):]
+        del block[data.draw(st.integers(0, len(block) - 1)) :]
     parsed = proof._parse_node(bytes(block))
     if parsed is not None:
         assert proof._encode_node(*parsed) == bytes(block)

@@ -26,8 +26,18 @@ CASES = list(_cases())
 
 def test_every_kind_has_vectors():
     kinds = {case.values[0] for case in CASES}
-    assert kinds == {"did", "handle", "nsid", "recordkey", "tid", "datetime", "aturi", "atidentifier", "cid",
-                     "language"}
+    assert kinds == {
+        "did",
+        "handle",
+        "nsid",
+        "recordkey",
+        "tid",
+        "datetime",
+        "aturi",
+        "atidentifier",
+        "cid",
+        "language",
+    }
     assert len(CASES) > 400
 
 

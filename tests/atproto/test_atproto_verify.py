@@ -121,25 +121,39 @@ def test_flipped_bytes_are_typed_failures():
             assert not any(start <= position < stop for start, stop in spans), position
             continue
         failures += 1
-        assert checked.verdict.reason in {verify.EVENT_BAD_CAR, verify.EVENT_NO_COMMIT, verify.EVENT_BAD_COMMIT,
-                                          verify.EVENT_MISMATCH, proof.PROOF_BAD_BLOCK, crypto.SIGNATURE_INVALID,
-                                          proof.PROOF_MISSING_BLOCK, proof.PROOF_MISSING_RECORD,
-                                          crypto.COMMIT_MALFORMED}, checked.verdict
+        assert checked.verdict.reason in {
+            verify.EVENT_BAD_CAR,
+            verify.EVENT_NO_COMMIT,
+            verify.EVENT_BAD_COMMIT,
+            verify.EVENT_MISMATCH,
+            proof.PROOF_BAD_BLOCK,
+            crypto.SIGNATURE_INVALID,
+            proof.PROOF_MISSING_BLOCK,
+            proof.PROOF_MISSING_RECORD,
+            crypto.COMMIT_MALFORMED,
+        }, checked.verdict
     assert failures > len(frame.blocks) // 2
 
 
 def test_frame_and_commit_must_agree():
     data = _commit_frame()
-    assert verify_commit_event(decode_frame(_rewrite(data, repo="did:plc:other")), None).verdict.reason == \
-        verify.EVENT_MISMATCH
-    assert verify_commit_event(decode_frame(_rewrite(data, rev="3lon5dzeaihj3")), None).verdict.reason == \
-        verify.EVENT_MISMATCH
-    assert verify_commit_event(decode_frame(_rewrite(data, commit=CID.for_block(b"x"))), None).verdict.reason == \
-        verify.EVENT_NO_COMMIT
-    assert verify_commit_event(decode_frame(_rewrite(data, tooBig=True)), None).verdict.reason == \
-        verify.EVENT_TOO_BIG
-    assert verify_commit_event(decode_frame(_rewrite(data, blocks=b"\x01"), records=False), None).verdict.reason == \
-        verify.EVENT_BAD_CAR
+    assert (
+        verify_commit_event(decode_frame(_rewrite(data, repo="did:plc:other")), None).verdict.reason
+        == verify.EVENT_MISMATCH
+    )
+    assert (
+        verify_commit_event(decode_frame(_rewrite(data, rev="3lon5dzeaihj3")), None).verdict.reason
+        == verify.EVENT_MISMATCH
+    )
+    assert (
+        verify_commit_event(decode_frame(_rewrite(data, commit=CID.for_block(b"x"))), None).verdict.reason
+        == verify.EVENT_NO_COMMIT
+    )
+    assert verify_commit_event(decode_frame(_rewrite(data, tooBig=True)), None).verdict.reason == verify.EVENT_TOO_BIG
+    assert (
+        verify_commit_event(decode_frame(_rewrite(data, blocks=b"\x01"), records=False), None).verdict.reason
+        == verify.EVENT_BAD_CAR
+    )
 
 
 @pytest.mark.parametrize("curve", ["k256", "p256"])
@@ -160,10 +174,18 @@ CIDS = st.sampled_from([None, POST_CID, CID.for_block(dagcbor.encode(NEW)), CID.
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.sampled_from(["create", "update", "delete", "x"]),
-                          st.sampled_from([op.path for op in FRAME.ops] + ["app.bsky.feed.post/3l00000000001", ""]),
-                          CIDS, CIDS), max_size=5),
-       st.one_of(st.none(), CIDS))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["create", "update", "delete", "x"]),
+            st.sampled_from([op.path for op in FRAME.ops] + ["app.bsky.feed.post/3l00000000001", ""]),
+            CIDS,
+            CIDS,
+        ),
+        max_size=5,
+    ),
+    st.one_of(st.none(), CIDS),
+)
 def test_tampered_ops_are_typed_failures(ops, prev_data):
     frame = decode_frame(_commit_frame())
     original = [(op.action, op.path, op.cid, op.prev) for op in frame.ops]

@@ -16,9 +16,14 @@ from supervisor.atproto.repo import export_repo
 
 CLI = [sys.executable, "-m", "supervisor"]
 DID = "did:plc:abcdefghijklmnopqrstuvwx"
-RECORDS = {f"app.bsky.feed.post/3k{index:011d}": {"$type": "app.bsky.feed.post", "text": f"post number {index}",
-                                                   "createdAt": "2025-01-01T00:00:00.000Z"}
-           for index in range(23)}
+RECORDS = {
+    f"app.bsky.feed.post/3k{index:011d}": {
+        "$type": "app.bsky.feed.post",
+        "text": f"post number {index}",
+        "createdAt": "2025-01-01T00:00:00.000Z",
+    }
+    for index in range(23)
+}
 
 
 def _dump(tmp_path: Path, data: bytes, *args: str) -> subprocess.CompletedProcess:
@@ -65,12 +70,15 @@ def _link(cid_bytes: bytes) -> bytes:
 DIGEST = hashlib.sha256(b"x").digest()
 
 
-@pytest.mark.parametrize("cid_bytes, reason", [
-    (b"\x01\x71\x12\x00", "32 bytes, not 0"),                       # sha2-256 with an empty digest
-    (b"\x01\x71\x13\x20" + DIGEST, "hash 0x13"),                    # sha2-512 code with 32 bytes
-    (b"\x12\x20" + DIGEST, "CIDv0"),                                 # CIDv0 inside tag 42
-    (b"\x01\x70\x12\x20" + DIGEST, "codec 0x70"),                    # dag-pb
-])
+@pytest.mark.parametrize(
+    "cid_bytes, reason",
+    [
+        (b"\x01\x71\x12\x00", "32 bytes, not 0"),  # sha2-256 with an empty digest
+        (b"\x01\x71\x13\x20" + DIGEST, "hash 0x13"),  # sha2-512 code with 32 bytes
+        (b"\x12\x20" + DIGEST, "CIDv0"),  # CIDv0 inside tag 42
+        (b"\x01\x70\x12\x20" + DIGEST, "codec 0x70"),  # dag-pb
+    ],
+)
 def test_links_outside_the_data_model_are_refused(cid_bytes: bytes, reason: str) -> None:
     with pytest.raises(DecodeError, match=reason):
         dagcbor.decode(_link(cid_bytes))

@@ -43,25 +43,28 @@ def test_good_frames_have_no_problem(frame) -> None:
     assert frame_problems(frame) == []
 
 
-@pytest.mark.parametrize("frame, problem", [
-    (Unknown("#commit", op=2), "header op 2"),
-    (_commit(seq=-5), "seq -5"),
-    (_commit(seq=0), "seq 0"),
-    (_commit(did="not-a-did"), "repo 'not-a-did' is not a DID"),
-    (_commit(time="yesterday"), "time 'yesterday'"),
-    (_commit(rev="3kabc"), "rev '3kabc' is not a TID"),
-    (_commit(since="x"), "since 'x'"),
-    (_op(action="explode"), "action 'explode'"),
-    (_op(path="../../etc/passwd"), "path '../../etc/passwd'"),
-    (_op(path="app.bsky.feed.post/.."), "path 'app.bsky.feed.post/..'"),
-    (_op(path="app.bsky.feed.post"), "is not collection/record-key"),
-    (_op(cid=None), "a create needs a cid"),
-    (_op(action="delete", record=None), "a delete has no cid"),
-    (_op(record=1), "not a map with a string $type"),
-    (_op(record={"text": "no type"}), "not a map with a string $type"),
-    (Identity(1, DID, TIME, "not a handle"), "handle 'not a handle'"),
-    (Sync(3, DID, "nope", TIME), "rev 'nope'"),
-])
+@pytest.mark.parametrize(
+    "frame, problem",
+    [
+        (Unknown("#commit", op=2), "header op 2"),
+        (_commit(seq=-5), "seq -5"),
+        (_commit(seq=0), "seq 0"),
+        (_commit(did="not-a-did"), "repo 'not-a-did' is not a DID"),
+        (_commit(time="yesterday"), "time 'yesterday'"),
+        (_commit(rev="3kabc"), "rev '3kabc' is not a TID"),
+        (_commit(since="x"), "since 'x'"),
+        (_op(action="explode"), "action 'explode'"),
+        (_op(path="../../etc/passwd"), "path '../../etc/passwd'"),
+        (_op(path="app.bsky.feed.post/.."), "path 'app.bsky.feed.post/..'"),
+        (_op(path="app.bsky.feed.post"), "is not collection/record-key"),
+        (_op(cid=None), "a create needs a cid"),
+        (_op(action="delete", record=None), "a delete has no cid"),
+        (_op(record=1), "not a map with a string $type"),
+        (_op(record={"text": "no type"}), "not a map with a string $type"),
+        (Identity(1, DID, TIME, "not a handle"), "handle 'not a handle'"),
+        (Sync(3, DID, "nope", TIME), "rev 'nope'"),
+    ],
+)
 def test_each_bad_value_is_named(frame, problem: str) -> None:
     problems = frame_problems(frame)
     assert any(problem in p for p in problems), problems

@@ -15,13 +15,15 @@ CLI = [sys.executable, "-m", "supervisor"]
 NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 
 
-def run(*args: str, cwd: Path, env: Optional[dict[str, str]] = None, timeout: float = 60,
-        stdin: Optional[bytes] = None) -> subprocess.CompletedProcess:
+def run(
+    *args: str, cwd: Path, env: Optional[dict[str, str]] = None, timeout: float = 60, stdin: Optional[bytes] = None
+) -> subprocess.CompletedProcess:
     """Run ``supervisor ARGS`` in ``cwd``; text output, never raises on a non-zero exit."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "SUPERVISOR_DEBUG"))}
     environ.update(env or {})
-    return subprocess.run([*CLI, *args], cwd=cwd, env=environ, capture_output=True, timeout=timeout,
-                          input=stdin, text=stdin is None)
+    return subprocess.run(
+        [*CLI, *args], cwd=cwd, env=environ, capture_output=True, timeout=timeout, input=stdin, text=stdin is None
+    )
 
 
 def interrupt_once_reading(path: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -30,8 +32,14 @@ def interrupt_once_reading(path: str, *args: str, cwd: Path) -> subprocess.Compl
     Waiting for the open file (not a fixed delay) means the signal reaches the command's own loop,
     however slowly the interpreter starts on a busy machine.
     """
-    proc = subprocess.Popen([*CLI, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [*CLI, *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     target = os.path.realpath(path)
     deadline = time.monotonic() + 60
     while proc.poll() is None and not _has_open(proc.pid, target):

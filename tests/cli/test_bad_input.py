@@ -19,8 +19,8 @@ from .support import CLI, NO_ENGINE, interrupt_once_reading, run
 FILES: dict[str, bytes] = {
     "empty.yml": b"",
     "garbage.yml": bytes(range(256)) * 3,
-    "badutf8.yml": b"services:\n  a:\n    image: x\n    environment:\n      X: \"\xff\xfe\"\n",
-    "ports.yml": b"services:\n  a:\n    image: x\n    ports: \"bad\"\n",
+    "badutf8.yml": b'services:\n  a:\n    image: x\n    environment:\n      X: "\xff\xfe"\n',
+    "ports.yml": b'services:\n  a:\n    image: x\n    ports: "bad"\n',
     "required.yml": b"services:\n  a:\n    image: x\n    environment:\n      - X=${Y:?Y must be set}\n",
     "ok.yml": b"services:\n  worker:\n    image: x\n    command: supervisor worker\n",
     "junk.cap": b"\x69\x6d\xc5\x6c" + bytes(200),
@@ -67,8 +67,12 @@ CASES = [
     ("capture-bad-ipv6", ["firehose", "capture", "--relay", "ws://[bad", "-o", "c.cap"], 2, "not a usable URL"),
     ("capture-port-range", ["firehose", "capture", "--relay", "ws://h:99999", "-o", "c.cap"], 2, "Port out of range"),
     ("capture-bad-scheme", ["firehose", "capture", "--relay", "ftp://h", "-o", "c.cap"], 2, "unsupported scheme 'ftp'"),
-    ("capture-negative-cursor", ["firehose", "capture", "--relay", "h:1", "--cursor", "-1", "-o", "c.cap"], 2,
-     "--cursor"),
+    (
+        "capture-negative-cursor",
+        ["firehose", "capture", "--relay", "h:1", "--cursor", "-1", "-o", "c.cap"],
+        2,
+        "--cursor",
+    ),
     ("devrelay-now-infinite", ["devrelay", "--now", "inf"], 2, "--now"),
     ("devrelay-now-far-future", ["devrelay", "--now", "1e30"], 2, "between 1970 and 2255"),
     ("devrelay-days-huge", ["devrelay", "--days", "1e308"], 2, "before 1970"),
@@ -170,8 +174,9 @@ def test_a_reader_that_goes_away_is_not_an_error_of_the_input_file(workdir):
     # `supervisor firehose decode big.cap | head -1`: stdout closes after the first line
     capture = workdir / "many.cap"
     capture.write_bytes(_info_record() * 200_000)
-    proc = subprocess.Popen([*CLI, "firehose", "decode", str(capture)], cwd=workdir, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*CLI, "firehose", "decode", str(capture)], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert proc.stdout is not None and proc.stdout.readline().startswith(b'{"type": "#info"')
     proc.stdout.close()
     err = proc.stderr.read().decode() if proc.stderr else ""

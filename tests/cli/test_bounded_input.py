@@ -28,23 +28,43 @@ CASES = {
     # 20 KB of "${": each invalid template was once formatted in full (quadratic)
     "template-openers": ({"compose.yaml": _env_yaml("${" * 10_000)}, ["config", "-q"], 2, "invalid interpolation"),
     # an unterminated default of 100 KB: the URL-password mask once scanned every letter to the end
-    "unterminated-default": ({"compose.yaml": _env_yaml("${A:-" + "x" * 100_000)}, ["config", "-q"], 2,
-                             "invalid interpolation"),
+    "unterminated-default": (
+        {"compose.yaml": _env_yaml("${A:-" + "x" * 100_000)},
+        ["config", "-q"],
+        2,
+        "invalid interpolation",
+    ),
     "long-value-config": ({"compose.yaml": _env_yaml("x" * 100_000)}, ["config"], 0, ""),
     "long-value-audit": ({"compose.yaml": _env_yaml("x" * 100_000)}, ["audit", "--all-vars"], None, ""),
     "url-like-words": ({"compose.yaml": _env_yaml("a://" * 30_000)}, ["config"], 0, ""),
     # a port range is checked before it is expanded
-    "port-range": ({"compose.yaml": "services:\n  s:\n    image: x\n    ports: ['1-1000000']\n"}, ["config", "-q"], 2,
-                   "compose.yaml:4:13: invalid containerPort: 1-1000000"),
+    "port-range": (
+        {"compose.yaml": "services:\n  s:\n    image: x\n    ports: ['1-1000000']\n"},
+        ["config", "-q"],
+        2,
+        "compose.yaml:4:13: invalid containerPort: 1-1000000",
+    ),
     # thousands of digits where a program parses a number: modelled, never an internal error
-    "huge-number": ({"compose.yaml": "services:\n  app:\n    build: .\n    command: pm2-runtime start dist/index.js -i 4\n"
-                                     "    x-supervisor: {implementation: publicappview-typescript}\n    environment:\n"
-                                     "      BACKFILL_DAYS: '" + "9" * 5000 + "'\n"}, ["validate"], None, ""),
+    "huge-number": (
+        {
+            "compose.yaml": "services:\n  app:\n    build: .\n    command: pm2-runtime start dist/index.js -i 4\n"
+            "    x-supervisor: {implementation: publicappview-typescript}\n    environment:\n"
+            "      BACKFILL_DAYS: '" + "9" * 5000 + "'\n"
+        },
+        ["validate"],
+        None,
+        "",
+    ),
     # values that repeat other values grow geometrically: refused, not expanded
-    "env-value-bomb": ({".env": "A=" + "x" * 100_000 + "\nB=" + "${A}" * 20 + "\nC=" + "${B}" * 20 + "\nD="
-                        + "${C}" * 20 + "\n",
-                        "compose.yaml": "services:\n  s:\n    image: x\n    environment:\n      D: ${D}\n"},
-                       ["config", "-q"], 2, ".env:3:3: interpolation produces more than 16 MiB"),
+    "env-value-bomb": (
+        {
+            ".env": "A=" + "x" * 100_000 + "\nB=" + "${A}" * 20 + "\nC=" + "${B}" * 20 + "\nD=" + "${C}" * 20 + "\n",
+            "compose.yaml": "services:\n  s:\n    image: x\n    environment:\n      D: ${D}\n",
+        },
+        ["config", "-q"],
+        2,
+        ".env:3:3: interpolation produces more than 16 MiB",
+    ),
 }
 
 
@@ -63,8 +83,14 @@ def _run(args: list[str], cwd: Path) -> tuple[int, str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
     rss_file = cwd / "rss.txt"
     with open(cwd / "out.txt", "wb") as out, open(cwd / "err.txt", "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-c", _MEASURE, str(rss_file), *CLI, *args], cwd=cwd, stdout=out,
-                                stderr=err, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _MEASURE, str(rss_file), *CLI, *args],
+            cwd=cwd,
+            stdout=out,
+            stderr=err,
+            env=env,
+            start_new_session=True,
+        )
     try:
         code = proc.wait(LIMIT_SECONDS)
     except subprocess.TimeoutExpired:

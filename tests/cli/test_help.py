@@ -6,8 +6,24 @@ import pytest
 
 from .support import run
 
-COMMANDS = ["config", "validate", "audit", "explain", "up", "down", "ps", "logs", "restart", "status", "devrelay",
-            "firehose decode", "firehose capture", "repo dump", "repo inspect", "worker healthcheck"]
+COMMANDS = [
+    "config",
+    "validate",
+    "audit",
+    "explain",
+    "up",
+    "down",
+    "ps",
+    "logs",
+    "restart",
+    "status",
+    "devrelay",
+    "firehose decode",
+    "firehose capture",
+    "repo dump",
+    "repo inspect",
+    "worker healthcheck",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -21,8 +37,22 @@ def test_help_documents_exit_codes(tmp_path, command):
 def test_top_level_help_lists_every_command_in_full(tmp_path):
     result = run("--help", cwd=tmp_path)
     assert result.returncode == 0
-    for command in ("audit", "config", "devrelay", "down", "explain", "firehose", "logs", "ps", "repo", "restart",
-                    "status", "up", "validate", "worker"):
+    for command in (
+        "audit",
+        "config",
+        "devrelay",
+        "down",
+        "explain",
+        "firehose",
+        "logs",
+        "ps",
+        "repo",
+        "restart",
+        "status",
+        "up",
+        "validate",
+        "worker",
+    ):
         assert f"\n  {command} " in result.stdout
     assert "130" in result.stdout and "2    unusable input" in result.stdout
 

@@ -42,8 +42,16 @@ services:
 """
 
 SECRETS = ["adminpw111", "healthpw22", "cmdtoken33", "cmdkey4444", "hashpw5555", "labelpw666", "npmtok7777"]
-OPEN = ["postgresql://postgres:****@db:5432/postgres", "/run/secrets/pw", "ssh-ed25519 AAAAopen", "--max-tokens",
-        "pg_isready -U postgres", "MAX_TOKENS", "PRIMARY_KEY: id", "/run/secrets"]
+OPEN = [
+    "postgresql://postgres:****@db:5432/postgres",
+    "/run/secrets/pw",
+    "ssh-ed25519 AAAAopen",
+    "--max-tokens",
+    "pg_isready -U postgres",
+    "MAX_TOKENS",
+    "PRIMARY_KEY: id",
+    "/run/secrets",
+]
 
 
 @pytest.mark.parametrize("args", [["config"], ["config", "--format", "json"], ["config", "--format", "yaml"]])

@@ -27,18 +27,45 @@ def _config(result) -> dict:
 
 
 def test_options_before_the_command_equal_options_after_it(project):
-    before = run("-f", "a.yml", "-f", "b.yml", "--env-file", "x.env", "-p", "name", "--profile", "extra",
-                 "config", "--format", "json", cwd=project)
-    after = run("config", "--format", "json", "-f", "a.yml", "-f", "b.yml", "--env-file", "x.env", "-p", "name",
-                "--profile", "extra", cwd=project)
+    before = run(
+        "-f",
+        "a.yml",
+        "-f",
+        "b.yml",
+        "--env-file",
+        "x.env",
+        "-p",
+        "name",
+        "--profile",
+        "extra",
+        "config",
+        "--format",
+        "json",
+        cwd=project,
+    )
+    after = run(
+        "config",
+        "--format",
+        "json",
+        "-f",
+        "a.yml",
+        "-f",
+        "b.yml",
+        "--env-file",
+        "x.env",
+        "-p",
+        "name",
+        "--profile",
+        "extra",
+        cwd=project,
+    )
     assert _config(before) == _config(after)
     assert _config(before)["name"] == "name"
     assert _config(before)["services"]["web"]["environment"] == {"A": "override"}
 
 
 def test_options_may_be_split_between_both_places(project):
-    result = run("-f", "a.yml", "-f", "b.yml", "config", "--services", "-p", "split", "--profile", "extra",
-                 cwd=project)
+    result = run("-f", "a.yml", "-f", "b.yml", "config", "--services", "-p", "split", "--profile", "extra", cwd=project)
     assert result.returncode == 0, result.stderr
     assert sorted(result.stdout.split()) == ["db", "web"]
 
@@ -71,8 +98,9 @@ def test_help_shows_the_project_options_once_at_the_top(project):
 
 
 def test_progress_and_parallel_before_a_project_command(project):
-    result = run("--progress", "plain", "--ansi", "never", "--parallel", "2", "-f", "a.yml", "config", "-q",
-                 cwd=project)
+    result = run(
+        "--progress", "plain", "--ansi", "never", "--parallel", "2", "-f", "a.yml", "config", "-q", cwd=project
+    )
     assert result.returncode == 0, result.stderr
     assert run("--progress", "sideways", "config", cwd=project).returncode == 2
 

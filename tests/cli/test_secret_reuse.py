@@ -11,16 +11,31 @@ from .support import run
 SECRET = "Rk4reusedpw"
 PROJECTS = {
     # the literal of a secret-named variable, repeated in a variable whose name is not secret
-    "literal": ("services:\n  app:\n    image: x\n    environment:\n      DB_PASSWORD: " + SECRET + "\n"
-                "      BACKFILL_DAYS: '2'\n      OTHER: " + SECRET + "\n    command: [run, '" + SECRET + "']\n", ""),
+    "literal": (
+        "services:\n  app:\n    image: x\n    environment:\n      DB_PASSWORD: " + SECRET + "\n"
+        "      BACKFILL_DAYS: '2'\n      OTHER: " + SECRET + "\n    command: [run, '" + SECRET + "']\n",
+        "",
+    ),
     # a .env secret used by a template outside the environment
-    "dotenv": ("services:\n  app:\n    image: x\n    environment:\n      OTHER: '" + SECRET + "'\n"
-               "    command: [run, '${DB_PASSWORD}']\n    labels: ['a=x${DB_PASSWORD}']\n", f"DB_PASSWORD={SECRET}\n"),
+    "dotenv": (
+        "services:\n  app:\n    image: x\n    environment:\n      OTHER: '" + SECRET + "'\n"
+        "    command: [run, '${DB_PASSWORD}']\n    labels: ['a=x${DB_PASSWORD}']\n",
+        f"DB_PASSWORD={SECRET}\n",
+    ),
 }
-COMMANDS = [["audit", "--all-vars"], ["audit", "--all-vars", "--format", "json"], ["audit", "--format", "csv"],
-            ["audit", "--format", "markdown"], ["explain", "app"], ["explain", "app", "OTHER"],
-            ["explain", "app", "OTHER", "--format", "json"], ["config"], ["config", "--format", "json"],
-            ["config", "--provenance"], ["validate", "--format", "sarif"]]
+COMMANDS = [
+    ["audit", "--all-vars"],
+    ["audit", "--all-vars", "--format", "json"],
+    ["audit", "--format", "csv"],
+    ["audit", "--format", "markdown"],
+    ["explain", "app"],
+    ["explain", "app", "OTHER"],
+    ["explain", "app", "OTHER", "--format", "json"],
+    ["config"],
+    ["config", "--format", "json"],
+    ["config", "--provenance"],
+    ["validate", "--format", "sarif"],
+]
 
 
 @pytest.mark.parametrize("project", sorted(PROJECTS))

@@ -55,19 +55,49 @@ AWS_SECRET_ACCESS_KEY=awssecretval
 SOME_KEY=somekeyval
 """
 
-SECRETS = ["apikeyvalue", "jwtsecretvalue", "urlpw", "p@ss/word", "ss/word", "conninfopw", "dotenvpgpw",
-           "dotenvurlpw", "awssecretval", "somekeyval", "textpw", "tokval", "dbpassval", "buildpw"]
+SECRETS = [
+    "apikeyvalue",
+    "jwtsecretvalue",
+    "urlpw",
+    "p@ss/word",
+    "ss/word",
+    "conninfopw",
+    "dotenvpgpw",
+    "dotenvurlpw",
+    "awssecretval",
+    "somekeyval",
+    "textpw",
+    "tokval",
+    "dbpassval",
+    "buildpw",
+]
 
 COMMANDS = (
-    [["config"], ["config", "--format", "json"], ["config", "--provenance"],
-     ["config", "--provenance", "--format", "json"], ["config", "--services"]]
+    [
+        ["config"],
+        ["config", "--format", "json"],
+        ["config", "--provenance"],
+        ["config", "--provenance", "--format", "json"],
+        ["config", "--services"],
+    ]
     + [["validate", "--format", f] for f in ("text", "json", "sarif", "github")]
     + [["audit", "--format", f, *extra] for f in ("table", "json", "csv", "markdown") for extra in ([], ["--all-vars"])]
-    + [["explain", service, variable, *fmt]
-       for service in ("worker", "app")
-       for variable in ("BACKFILL_DAYS", "POSTGRES_PASSWORD", "pm_id", "NODE_APP_INSTANCE", "DATABASE_URL",
-                        "OTHER_URL", "CONNINFO", "AWS_SECRET_ACCESS_KEY", "DB_PASS")
-       for fmt in ([], ["--format", "json"])]
+    + [
+        ["explain", service, variable, *fmt]
+        for service in ("worker", "app")
+        for variable in (
+            "BACKFILL_DAYS",
+            "POSTGRES_PASSWORD",
+            "pm_id",
+            "NODE_APP_INSTANCE",
+            "DATABASE_URL",
+            "OTHER_URL",
+            "CONNINFO",
+            "AWS_SECRET_ACCESS_KEY",
+            "DB_PASS",
+        )
+        for fmt in ([], ["--format", "json"])
+    ]
     + [["up", "-d"], ["status"]]
 )
 

@@ -16,8 +16,14 @@ BODIES = {
     "env_file path": "env_file: ${API_KEY}.env",
     "ports": "ports: ['${API_KEY}']",
 }
-COMMANDS = [["config", "-q"], ["validate"], ["validate", "--format", "json"], ["validate", "--format", "sarif"],
-            ["validate", "--format", "github"], ["audit"]]
+COMMANDS = [
+    ["config", "-q"],
+    ["validate"],
+    ["validate", "--format", "json"],
+    ["validate", "--format", "sarif"],
+    ["validate", "--format", "github"],
+    ["audit"],
+]
 
 
 @pytest.mark.parametrize("body", sorted(BODIES))

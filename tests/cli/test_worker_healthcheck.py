@@ -12,19 +12,27 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _run(*args: str, **env: str) -> subprocess.CompletedProcess:
     full_env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO), **env}
-    return subprocess.run([sys.executable, "-m", "supervisor", "worker", "healthcheck", *args],
-                          capture_output=True, text=True, timeout=60, env=full_env)
+    return subprocess.run(
+        [sys.executable, "-m", "supervisor", "worker", "healthcheck", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=full_env,
+    )
 
 
-@pytest.mark.parametrize("args, env, needle", [
-    (["--timeout", "-1"], {}, "--timeout"),
-    (["--timeout", "nan"], {}, "--timeout"),
-    (["--url", "nonsense"], {}, "http(s)"),
-    (["--url", "ftp://x/"], {}, "http(s)"),
-    (["--url", "http://127.0.0.1:99999/health"], {}, "bad port"),
-    ([], {"HEALTH_PORT": "99999"}, "1 to 65535"),
-    ([], {"HEALTH_PORT": "x"}, "HEALTH_PORT"),
-])
+@pytest.mark.parametrize(
+    "args, env, needle",
+    [
+        (["--timeout", "-1"], {}, "--timeout"),
+        (["--timeout", "nan"], {}, "--timeout"),
+        (["--url", "nonsense"], {}, "http(s)"),
+        (["--url", "ftp://x/"], {}, "http(s)"),
+        (["--url", "http://127.0.0.1:99999/health"], {}, "bad port"),
+        ([], {"HEALTH_PORT": "99999"}, "1 to 65535"),
+        ([], {"HEALTH_PORT": "x"}, "HEALTH_PORT"),
+    ],
+)
 def test_unusable_options_exit_2(args, env, needle):
     proc = _run(*args, **env)
     assert proc.returncode == 2, proc.stderr

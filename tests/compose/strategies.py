@@ -264,8 +264,11 @@ words = st.text(_WORD, min_size=1, max_size=6)
 
 
 def _template_piece(depth: int, literal: st.SearchStrategy[str], required: bool) -> st.SearchStrategy[str]:
-    inner = literal if depth <= 0 else templates(depth - 1, literal=literal.map(lambda s: s.replace("}", "")),
-                                                 required=required)
+    inner = (
+        literal
+        if depth <= 0
+        else templates(depth - 1, literal=literal.map(lambda s: s.replace("}", "")), required=required)
+    )
     choices = [
         literal,
         literal,
@@ -284,8 +287,9 @@ def _template_piece(depth: int, literal: st.SearchStrategy[str], required: bool)
     return strategy
 
 
-def templates(depth: int = 2, *, literal: st.SearchStrategy[str] = literals,
-              required: bool = False) -> st.SearchStrategy[str]:
+def templates(
+    depth: int = 2, *, literal: st.SearchStrategy[str] = literals, required: bool = False
+) -> st.SearchStrategy[str]:
     """Strings mixing literals, ``$V``, ``${V}``, ``${V:-d}``, ``${V-d}``, ``${V:+a}``, ``${V+a}``,
     ``$$`` and nesting (defaults are templates themselves)."""
     return st.lists(_template_piece(depth, literal, required), max_size=4).map("".join)
@@ -293,7 +297,8 @@ def templates(depth: int = 2, *, literal: st.SearchStrategy[str] = literals,
 
 def _styled(strategy: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
     return st.tuples(strategy, st.sampled_from(["double", "double", "plain", "single"])).map(
-        lambda t: Scalar(t[0], t[1]))
+        lambda t: Scalar(t[0], t[1])
+    )
 
 
 values = _styled(templates())
@@ -306,14 +311,31 @@ shell_values = st.text("abcXYZ019 -_./:=$'\"\\#{}é", max_size=8)
 
 _ENV_UNQUOTED = st.text("abcXYZ019-_./:@", max_size=6)
 _ENV_TEMPLATE = templates(1, literal=_ENV_UNQUOTED, required=False)
-_DQ_ESCAPES = st.sampled_from(["\\n", "\\t", "\\\\", "\\\"", "'", " ", "#", "\\$"])
+_DQ_ESCAPES = st.sampled_from(["\\n", "\\t", "\\\\", '\\"', "'", " ", "#", "\\$"])
 
 
 @st.composite
 def _dotenv_line(draw: st.DrawFn, names: tuple[str, ...]) -> str:
     key = draw(st.sampled_from(names))
-    kind = draw(st.sampled_from(["plain", "plain", "template", "double", "double", "single", "export",
-                                 "comment_after", "empty", "bare", "comment", "blank", "spaces"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "plain",
+                "plain",
+                "template",
+                "double",
+                "double",
+                "single",
+                "export",
+                "comment_after",
+                "empty",
+                "bare",
+                "comment",
+                "blank",
+                "spaces",
+            ]
+        )
+    )
     if kind == "plain":
         return f"{key}={draw(_ENV_UNQUOTED)}"
     if kind == "template":
@@ -322,7 +344,7 @@ def _dotenv_line(draw: st.DrawFn, names: tuple[str, ...]) -> str:
         body = "".join(draw(st.lists(st.one_of(_ENV_TEMPLATE, _DQ_ESCAPES), max_size=4)))
         return f'{key}="{body}"'
     if kind == "single":
-        body = draw(st.text("abcXYZ019 -_$\"{}#", max_size=8))
+        body = draw(st.text('abcXYZ019 -_$"{}#', max_size=8))
         return f"{key}='{body}'"
     if kind == "export":
         return f"export {key}={draw(_ENV_TEMPLATE)}"
@@ -386,8 +408,12 @@ def healthchecks(draw: st.DrawFn) -> YamlMap:
 
 _COMMAND_WORDS = st.text(_WORD + " :=~é", max_size=6)
 # Quotes and backslashes in a string command must balance as in a shell; rarely they do not.
-_COMMAND_STRINGS = st.one_of(templates(1, literal=_COMMAND_WORDS), templates(1, literal=_COMMAND_WORDS),
-                             templates(1, literal=_COMMAND_WORDS), templates(1))
+_COMMAND_STRINGS = st.one_of(
+    templates(1, literal=_COMMAND_WORDS),
+    templates(1, literal=_COMMAND_WORDS),
+    templates(1, literal=_COMMAND_WORDS),
+    templates(1),
+)
 
 
 def _command(draw: st.DrawFn) -> Any:
@@ -412,8 +438,9 @@ def _environment(draw: st.DrawFn) -> Any:
         return out
     mapping = YamlMap()
     for key in keys:
-        mapping.set(key, draw(st.one_of(values, required_values, st.just(""), st.none(),
-                                        st.integers(-2, 30), st.booleans())))
+        mapping.set(
+            key, draw(st.one_of(values, required_values, st.just(""), st.none(), st.integers(-2, 30), st.booleans()))
+        )
     return mapping
 
 
@@ -473,8 +500,10 @@ def _depends_on(draw: st.DrawFn, others: list[str]) -> Any:
     for name in chosen:
         entry = YamlMap()
         if not chance(draw, 1, 20):  # the long form requires a condition
-            entry.set("condition", draw(st.sampled_from(
-                ["service_started", "service_healthy", "service_completed_successfully"])))
+            entry.set(
+                "condition",
+                draw(st.sampled_from(["service_started", "service_healthy", "service_completed_successfully"])),
+            )
         if chance(draw, 1, 2):
             entry.set("required", draw(st.booleans()))
         if chance(draw, 1, 4):
@@ -495,15 +524,21 @@ def _deploy(draw: st.DrawFn) -> YamlMap:
     return out
 
 
-_IMAGES = st.tuples(st.sampled_from(["busybox", "repo/img", "${IMAGE-x}"]),
-                    templates(1, literal=st.text("abc019._-", max_size=4))).map(
-    lambda t: t[0] + (":" + t[1] if t[1] else ""))
+_IMAGES = st.tuples(
+    st.sampled_from(["busybox", "repo/img", "${IMAGE-x}"]), templates(1, literal=st.text("abc019._-", max_size=4))
+).map(lambda t: t[0] + (":" + t[1] if t[1] else ""))
 
 
 @st.composite
-def service_bodies(draw: st.DrawFn, *, others: list[str], bases: tuple[str, ...] = (),
-                   partial: bool = False, networks: tuple[str, ...] = (),
-                   volumes: tuple[str, ...] = ()) -> YamlMap:
+def service_bodies(
+    draw: st.DrawFn,
+    *,
+    others: list[str],
+    bases: tuple[str, ...] = (),
+    partial: bool = False,
+    networks: tuple[str, ...] = (),
+    volumes: tuple[str, ...] = (),
+) -> YamlMap:
     """One service mapping.
 
     ``others`` are service names it may depend on, ``bases`` the ones it may extend (same file);
@@ -554,8 +589,18 @@ def service_bodies(draw: st.DrawFn, *, others: list[str], bases: tuple[str, ...]
     return body
 
 
-_RESETTABLE = ("environment", "labels", "command", "entrypoint", "depends_on", "profiles", "healthcheck",
-               "env_file", "build", "deploy")
+_RESETTABLE = (
+    "environment",
+    "labels",
+    "command",
+    "entrypoint",
+    "depends_on",
+    "profiles",
+    "healthcheck",
+    "env_file",
+    "build",
+    "deploy",
+)
 
 
 def _tag_some(draw: st.DrawFn, body: YamlMap) -> None:
@@ -610,8 +655,9 @@ def compose_cases(draw: st.DrawFn) -> ComposeCase:
     services = YamlMap()
     for i, name in enumerate(names):
         others = [n for n in names if n != name]
-        services.set(name, draw(service_bodies(others=others, bases=tuple(names[:i]), networks=net_names,
-                                               volumes=vol_names)))
+        services.set(
+            name, draw(service_bodies(others=others, bases=tuple(names[:i]), networks=net_names, volumes=vol_names))
+        )
     main = YamlMap()
     if chance(draw, 1, 5):
         main.set("name", draw(_styled(st.sampled_from(["demo", "demo${X_1-}", "${TAG:-named}", "n", "Upper"]))))
@@ -630,8 +676,11 @@ def compose_cases(draw: st.DrawFn) -> ComposeCase:
         chosen = draw(st.lists(st.sampled_from(names + spare), min_size=1, max_size=3, unique=True))
         body = YamlMap()
         for name in chosen:
-            service = draw(service_bodies(others=[n for n in names if n != name], partial=True,
-                                          networks=net_names, volumes=vol_names))
+            service = draw(
+                service_bodies(
+                    others=[n for n in names if n != name], partial=True, networks=net_names, volumes=vol_names
+                )
+            )
             if name in spare and "image" not in service.keys():
                 service.set("image", "busybox")
             body.set(name, service)
@@ -666,7 +715,7 @@ def compose_cases(draw: st.DrawFn) -> ComposeCase:
     case.documents[main_name] = main
     for rel, doc in zip(override_names, overrides):
         case.documents[rel] = doc
-    ordered = [main_name] + override_names[:len(overrides)]
+    ordered = [main_name] + override_names[: len(overrides)]
     if mode == "flags":
         case.files = ordered
     elif mode == "compose_file":
@@ -703,8 +752,18 @@ def compose_cases(draw: st.DrawFn) -> ComposeCase:
 # Inputs that Docker Compose refuses
 # ---------------------------------------------------------------------------------------------
 
-_MALFORMED_TEMPLATES = ["${A", "${A:-x", "${}", "${A B}", "${:-x}", "a${-}b", "${A:-${B}",
-                        "${NEVER_SET:?must be set}", "${NEVER_SET?needed}", "x${EMPTY_SET:?empty}"]
+_MALFORMED_TEMPLATES = [
+    "${A",
+    "${A:-x",
+    "${}",
+    "${A B}",
+    "${:-x}",
+    "a${-}b",
+    "${A:-${B}",
+    "${NEVER_SET:?must be set}",
+    "${NEVER_SET?needed}",
+    "x${EMPTY_SET:?empty}",
+]
 _SCHEMA_VIOLATIONS = [
     ("foo", 1),
     ("image", [1]),
@@ -721,7 +780,7 @@ _SCHEMA_VIOLATIONS = [
     ("depends_on", ["nowhere"]),
     ("build", YamlMap({"context": ".", "bogus": 1})),
 ]
-_BAD_DOTENV = ['A="unterminated', "B='x", "not valid line", "D=\"\\"]
+_BAD_DOTENV = ['A="unterminated', "B='x", "not valid line", 'D="\\']
 
 
 @st.composite
@@ -732,8 +791,11 @@ def broken_cases(draw: st.DrawFn) -> ComposeCase:
     main = case.documents[main_name]
     services: YamlMap = main.get("services")
     target_name, target = draw(st.sampled_from(services.pairs))
-    kind = draw(st.sampled_from(["template", "template", "schema", "schema", "duplicate", "yaml",
-                                 "dotenv", "env_file_option", "top_level"]))
+    kind = draw(
+        st.sampled_from(
+            ["template", "template", "schema", "schema", "duplicate", "yaml", "dotenv", "env_file_option", "top_level"]
+        )
+    )
     if kind == "template":
         bad = draw(st.sampled_from(_MALFORMED_TEMPLATES))
         where = draw(st.sampled_from(["environment", "image", "labels", "command"]))
@@ -774,8 +836,7 @@ def broken_cases(draw: st.DrawFn) -> ComposeCase:
         case.env_files = ["does-not-exist.env"]
         case.broken = "--env-file names a missing file"
     else:
-        bad_top = draw(st.sampled_from([("foo", YamlMap()), ("services", []), ("networks", ["x"]),
-                                        ("volumes", "v")]))
+        bad_top = draw(st.sampled_from([("foo", YamlMap()), ("services", []), ("networks", ["x"]), ("volumes", "v")]))
         main.set(*bad_top)
         case.broken = f"top-level {bad_top[0]!r}"
     return case

@@ -35,8 +35,9 @@ def _ours(cwd: Path, args: list[str], env: dict[str, str], monkeypatch: pytest.M
     return CliRunner().invoke(main, args, env=env, catch_exceptions=False)
 
 
-def _both(cwd: Path, files: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
-          selection: str = "*") -> tuple[str, str]:
+def _both(
+    cwd: Path, files: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch, selection: str = "*"
+) -> tuple[str, str]:
     file_args = [a for f in files for a in ("-f", f)]
     theirs = run_compose([*file_args, "config", "--hash", selection], str(cwd), env)
     assert theirs.returncode == 0, theirs.stderr
@@ -45,11 +46,14 @@ def _both(cwd: Path, files: list[str], env: dict[str, str], monkeypatch: pytest.
     return theirs.stdout, ours.stdout
 
 
-@pytest.mark.parametrize("files", [
-    ["docker-compose.yml"],
-    ["docker-compose.yml", "docker-compose.unified-backfill.yml"],
-    ["docker-compose.yml", "docker-compose.dev.yml"],
-])
+@pytest.mark.parametrize(
+    "files",
+    [
+        ["docker-compose.yml"],
+        ["docker-compose.yml", "docker-compose.unified-backfill.yml"],
+        ["docker-compose.yml", "docker-compose.dev.yml"],
+    ],
+)
 def test_bundled_deployment_hashes_equal_compose(files: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     theirs, ours = _both(REPO / "compose", files, {}, monkeypatch)
     assert theirs.count("\n") >= 3
@@ -188,8 +192,7 @@ volumes: {data: {}, cache: {}, unused: {}}
 
 @pytest.mark.parametrize("args", [["--profile", "db"], ["--profile", "dev", "--profile", "all"], ["--profile", "*"]])
 @pytest.mark.parametrize("listing", ["--services", "--volumes", "--networks", "--images", "--profiles"])
-def test_listings_equal_compose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, listing: str,
-                                args: list[str]) -> None:
+def test_listings_equal_compose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, listing: str, args: list[str]) -> None:
     (tmp_path / "compose.yaml").write_text(LISTINGS, encoding="utf-8")
     (tmp_path / "Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
     theirs = run_compose([*args, "config", listing], str(tmp_path), {})
@@ -213,7 +216,9 @@ def test_output_file_holds_what_stdout_would(tmp_path: Path, monkeypatch: pytest
     assert json.loads((tmp_path / "theirs.json").read_text()) == json.loads(printed)
 
 
-def test_resolve_image_digests_is_refused_offline_unless_pinned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resolve_image_digests_is_refused_offline_unless_pinned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "compose.yaml").write_text("services:\n  a: {image: nginx:alpine}\n", encoding="utf-8")
     refused = _ours(tmp_path, ["config", "--resolve-image-digests"], {}, monkeypatch)
     assert refused.exit_code == 2 and "needs a registry to look up nginx:alpine" in refused.output

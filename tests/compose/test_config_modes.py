@@ -73,17 +73,31 @@ def _write(root: Path, files: dict[str, str]) -> None:
     (root / "app").mkdir(exist_ok=True)
 
 
-@pytest.mark.parametrize("args", [["--no-normalize"], ["--no-normalize", "--format", "json"], ["--format", "json"],
-                                  ["--no-normalize", "--services"], ["--no-normalize", "--hash", "*"],
-                                  ["--no-normalize", "-q"]],
-                         ids=["yaml", "json", "json-normalized", "services", "hash", "quiet"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--no-normalize"],
+        ["--no-normalize", "--format", "json"],
+        ["--format", "json"],
+        ["--no-normalize", "--services"],
+        ["--no-normalize", "--hash", "*"],
+        ["--no-normalize", "-q"],
+    ],
+    ids=["yaml", "json", "json-normalized", "services", "hash", "quiet"],
+)
 @pytest.mark.parametrize("project", sorted(PROJECTS))
 def test_output_is_compose_byte_for_byte(project: str, args: list[str], tmp_path: Path) -> None:
     _write(tmp_path, PROJECTS[project])
-    theirs = subprocess.run([compose_binary(), "config", *args], cwd=tmp_path, env=_env(),
-                            capture_output=True, timeout=120)
-    ours = subprocess.run([sys.executable, "-m", "supervisor", "config", *args, "--no-mask"], cwd=tmp_path,
-                          env={**_env(), "PYTHONPATH": str(REPO)}, capture_output=True, timeout=120)
+    theirs = subprocess.run(
+        [compose_binary(), "config", *args], cwd=tmp_path, env=_env(), capture_output=True, timeout=120
+    )
+    ours = subprocess.run(
+        [sys.executable, "-m", "supervisor", "config", *args, "--no-mask"],
+        cwd=tmp_path,
+        env={**_env(), "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        timeout=120,
+    )
     assert theirs.returncode == 0, theirs.stderr
     assert ours.returncode == 0, ours.stderr
     if "--services" in args:  # compose's order is Go's random map order: compare the names
@@ -97,8 +111,13 @@ def test_bundled_deployment_without_normalization(fmt: str) -> None:
     cwd = REPO / "compose"
     args = ["-f", "docker-compose.yml", "config", "--no-normalize", "--format", fmt]
     theirs = subprocess.run([compose_binary(), *args], cwd=cwd, env=_env(), capture_output=True, timeout=120)
-    ours = subprocess.run([sys.executable, "-m", "supervisor", *args, "--no-mask"], cwd=cwd,
-                          env={**_env(), "PYTHONPATH": str(REPO)}, capture_output=True, timeout=120)
+    ours = subprocess.run(
+        [sys.executable, "-m", "supervisor", *args, "--no-mask"],
+        cwd=cwd,
+        env={**_env(), "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        timeout=120,
+    )
     assert theirs.returncode == 0, theirs.stderr
     assert ours.returncode == 0, ours.stderr
     assert ours.stdout.decode() == theirs.stdout.decode()
@@ -107,17 +126,35 @@ def test_bundled_deployment_without_normalization(fmt: str) -> None:
 def test_default_network_is_undeclared_without_normalization(tmp_path: Path) -> None:
     _write(tmp_path, {"compose.yaml": "services:\n  db:\n    image: a\n    networks: [default]\n"})
     message = 'service "db" refers to undefined network default: invalid compose project'
-    theirs = subprocess.run([compose_binary(), "config", "--no-normalize"], cwd=tmp_path, env=_env(),
-                            capture_output=True, text=True, timeout=120)
-    ours = subprocess.run([sys.executable, "-m", "supervisor", "config", "--no-normalize"], cwd=tmp_path,
-                          env={**_env(), "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120)
+    theirs = subprocess.run(
+        [compose_binary(), "config", "--no-normalize"],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    ours = subprocess.run(
+        [sys.executable, "-m", "supervisor", "config", "--no-normalize"],
+        cwd=tmp_path,
+        env={**_env(), "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert theirs.returncode != 0 and message in theirs.stderr
     assert ours.returncode == 2 and message in ours.stderr
 
 
 def test_no_interpolate_is_refused_with_a_message(tmp_path: Path) -> None:
     _write(tmp_path, PROJECTS["mixed"])
-    ours = subprocess.run([sys.executable, "-m", "supervisor", "config", "--no-interpolate"], cwd=tmp_path,
-                          env={**_env(), "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120)
+    ours = subprocess.run(
+        [sys.executable, "-m", "supervisor", "config", "--no-interpolate"],
+        cwd=tmp_path,
+        env={**_env(), "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ours.returncode == 2
     assert "--no-interpolate is not supported" in ours.stderr and "Traceback" not in ours.stderr

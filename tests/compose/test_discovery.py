@@ -36,8 +36,9 @@ def test_default_files_in_a_parent_with_override(tmp_path):
 
 def test_compose_file_and_separator(tmp_path):
     write(tmp_path, {"one.yaml": SERVICE, "two.yaml": "services:\n  web:\n    image: b\n"})
-    project = load_project(LoadOptions(cwd=str(tmp_path), environ={
-        "COMPOSE_FILE": "one.yaml,two.yaml", "COMPOSE_PATH_SEPARATOR": ","}))
+    project = load_project(
+        LoadOptions(cwd=str(tmp_path), environ={"COMPOSE_FILE": "one.yaml,two.yaml", "COMPOSE_PATH_SEPARATOR": ","})
+    )
     assert [Path(f).name for f in project.files] == ["one.yaml", "two.yaml"]
 
 
@@ -54,11 +55,14 @@ def test_disable_env_file(tmp_path):
     assert project.services["web"].config["image"] == "default"
 
 
-@pytest.mark.parametrize("options,environ,expected", [
-    ({}, {}, "proj"),
-    ({"project_name": "flag"}, {"COMPOSE_PROJECT_NAME": "env"}, "flag"),
-    ({}, {"COMPOSE_PROJECT_NAME": "env"}, "env"),
-])
+@pytest.mark.parametrize(
+    "options,environ,expected",
+    [
+        ({}, {}, "proj"),
+        ({"project_name": "flag"}, {"COMPOSE_PROJECT_NAME": "env"}, "flag"),
+        ({}, {"COMPOSE_PROJECT_NAME": "env"}, "env"),
+    ],
+)
 def test_name_precedence(tmp_path, options, environ, expected):
     write(tmp_path / "proj", {"compose.yaml": SERVICE})
     project = load_project(LoadOptions(cwd=str(tmp_path / "proj"), environ=environ, **options))
@@ -87,7 +91,14 @@ def test_no_file_found(tmp_path):
 
 
 def test_env_file_option_replaces_dotenv(tmp_path):
-    write(tmp_path, {"compose.yaml": "services:\n  web:\n    image: ${IMG}\n", ".env": "IMG=dot\n",
-                     "a.env": "IMG=a\n", "b.env": "IMG=b\n"})
+    write(
+        tmp_path,
+        {
+            "compose.yaml": "services:\n  web:\n    image: ${IMG}\n",
+            ".env": "IMG=dot\n",
+            "a.env": "IMG=a\n",
+            "b.env": "IMG=b\n",
+        },
+    )
     project = load_project(LoadOptions(cwd=str(tmp_path), environ={}, env_files=["a.env", "b.env"]))
     assert project.services["web"].config["image"] == "b"

@@ -51,7 +51,7 @@ def refused(text: str, env: Optional[dict[str, str]] = None) -> DotenvError:
         ("  K=1\n\tL = 2\n", {"K": "1", "L": "2"}),
         ("K=\nL=", {"K": "", "L": ""}),
         ("\ufeffK=1\n", {"K": "1"}),
-        ("K=x\r\nL=\"y\"\r\n", {"K": "x", "L": "y"}),
+        ('K=x\r\nL="y"\r\n', {"K": "x", "L": "y"}),
         # an empty key: compose keeps it
         ("=1\n", {"": "1"}),
         (":1\n", {"": "1"}),
@@ -179,7 +179,7 @@ def test_key_alone_is_looked_up(text: str, want: dict[str, str]) -> None:
         ("K L=1\n", "line 1: key cannot contain a space", (1, 1)),
         ('K"=1\n', 'line 1: unexpected character "\\"" in variable name "K\\"=1"', (1, 2)),
         ("K!=1\n", 'line 1: unexpected character "!" in variable name "K!=1"', (1, 2)),
-        ("K=\"unterminated\nL=2\n", 'line 3: unterminated quoted value "unterminated', (1, 3)),
+        ('K="unterminated\nL=2\n', 'line 3: unterminated quoted value "unterminated', (1, 3)),
         ("K='open", "line 1: unterminated quoted value 'open", (1, 3)),
         ("K=${NOPE:?missing}\n", "required variable NOPE is missing a value: missing", (1, 3)),
         ("K=${}\n", 'Invalid template: "${}"', (1, 3)),
@@ -187,9 +187,9 @@ def test_key_alone_is_looked_up(text: str, want: dict[str, str]) -> None:
         ("export ", "zero length string", (1, 8)),
         # compose's own line counter, which its messages quote
         ("A\nB C=1\n", "line 2: key cannot contain a space", (2, 1)),
-        ("# c\nK=1\nL=\"x\ny\"\nM N=1\n", "line 5: key cannot contain a space", (5, 1)),
+        ('# c\nK=1\nL="x\ny"\nM N=1\n', "line 5: key cannot contain a space", (5, 1)),
         ('K="x" junk junk2=1\n', "line 1: key cannot contain a space", (1, 7)),
-        ("K=1\n\n  L\" =2\n", 'line 3: unexpected character "\\"" in variable name "L\\" =2"', (3, 4)),
+        ('K=1\n\n  L" =2\n', 'line 3: unexpected character "\\"" in variable name "L\\" =2"', (3, 4)),
     ],
 )
 def test_refused(text: str, detail: str, where: tuple[int, int]) -> None:

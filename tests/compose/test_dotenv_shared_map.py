@@ -22,30 +22,46 @@ _TWO = ["--env-file", ".env", "--env-file", "alt.env"]
 
 CASES = [
     # spaces around "=" and before the key; the later file's own earlier line wins over .env
-    Case("spaced-key-then-own-line", {
-        "compose.yaml": "services:\n  app:\n    image: busybox\n    environment: [EMPTY]\n"
-                        "    labels: {a: '$EMPTY$EMPTY'}\n",
-        ".env": "EMPTY='a{0\"'\n  EMPTY = :__:\n",
-        "alt.env": "EMPTY=c_109. # comment\nX_1=\nEMPTY=\"$-${EMPTY-}${DAYS}\"\n",
-    }, args=_TWO),
+    Case(
+        "spaced-key-then-own-line",
+        {
+            "compose.yaml": "services:\n  app:\n    image: busybox\n    environment: [EMPTY]\n"
+            "    labels: {a: '$EMPTY$EMPTY'}\n",
+            ".env": "EMPTY='a{0\"'\n  EMPTY = :__:\n",
+            "alt.env": 'EMPTY=c_109. # comment\nX_1=\nEMPTY="$-${EMPTY-}${DAYS}"\n',
+        },
+        args=_TWO,
+    ),
     # a key alone takes the value its own file gave it, not the earlier file's
-    Case("bare-key-after-own-assignment", {
-        "compose.yaml": "services:\n  app:\n    image: busybox\n    entrypoint: ['${X_1}$@$$', '']\n",
-        ".env": "X_1=Z # 2+z\n",
-        "alt.env": "export X_1=$-\nX_1\n  EMPTY = _-0:X1\n",
-    }, args=_TWO),
+    Case(
+        "bare-key-after-own-assignment",
+        {
+            "compose.yaml": "services:\n  app:\n    image: busybox\n    entrypoint: ['${X_1}$@$$', '']\n",
+            ".env": "X_1=Z # 2+z\n",
+            "alt.env": "export X_1=$-\nX_1\n  EMPTY = _-0:X1\n",
+        },
+        args=_TWO,
+    ),
     # "A= # 0" keeps "# 0" (no space before the #); the next line reads it back
-    Case("comment-like-value-read-back", {
-        "compose.yaml": "services:\n  web:\n    image: busybox\n    labels: {tier: '${A:-}'}\n",
-        ".env": "A=\n",
-        "alt.env": "A=\nA= # 0\nA=\"$A\"\n",
-    }, args=_TWO),
+    Case(
+        "comment-like-value-read-back",
+        {
+            "compose.yaml": "services:\n  web:\n    image: busybox\n    labels: {tier: '${A:-}'}\n",
+            ".env": "A=\n",
+            "alt.env": 'A=\nA= # 0\nA="$A"\n',
+        },
+        args=_TWO,
+    ),
     # the order of --env-file decides which file's value a template sees
-    Case("env-file-order", {
-        "compose.yaml": "services:\n  web:\n    image: busybox\n    environment: [A, B]\n",
-        ".env": "A=first\nB=${A}\n",
-        "alt.env": "B=${A}-alt\nA=second\nB=${B}+${A}\n",
-    }, args=["--env-file", "alt.env", "--env-file", ".env"]),
+    Case(
+        "env-file-order",
+        {
+            "compose.yaml": "services:\n  web:\n    image: busybox\n    environment: [A, B]\n",
+            ".env": "A=first\nB=${A}\n",
+            "alt.env": "B=${A}-alt\nA=second\nB=${B}+${A}\n",
+        },
+        args=["--env-file", "alt.env", "--env-file", ".env"],
+    ),
 ]
 
 

@@ -30,18 +30,39 @@ COMPOSE = """services:
 
 
 def test_values_follow_compose(tmp_path):
-    project = load(tmp_path, {"compose.yaml": COMPOSE, "one.env": "A=1\nOVER=file\nBARE=file\n",
-                              "two.env": "A=2\nB=${A}\n", ".env": "FROM_DOTENV=dot\n"},
-                   environ={"FROM_SHELL": "shell"})
+    project = load(
+        tmp_path,
+        {
+            "compose.yaml": COMPOSE,
+            "one.env": "A=1\nOVER=file\nBARE=file\n",
+            "two.env": "A=2\nB=${A}\n",
+            ".env": "FROM_DOTENV=dot\n",
+        },
+        environ={"FROM_SHELL": "shell"},
+    )
     env = project.services["web"].config["environment"]
-    assert env == {"A": "2", "B": "2", "OVER": "env", "BARE": None, "EMPTY": "", "FROM_SHELL": "shell",
-                   "TEMPLATE": "dot-n"}
+    assert env == {
+        "A": "2",
+        "B": "2",
+        "OVER": "env",
+        "BARE": None,
+        "EMPTY": "",
+        "FROM_SHELL": "shell",
+        "TEMPLATE": "dot-n",
+    }
 
 
 def test_provenance_records(tmp_path):
-    project = load(tmp_path, {"compose.yaml": COMPOSE, "one.env": "A=1\nOVER=file\nBARE=file\n",
-                              "two.env": "A=2\nB=${A}\n", ".env": "FROM_DOTENV=dot\n"},
-                   environ={"FROM_SHELL": "shell"})
+    project = load(
+        tmp_path,
+        {
+            "compose.yaml": COMPOSE,
+            "one.env": "A=1\nOVER=file\nBARE=file\n",
+            "two.env": "A=2\nB=${A}\n",
+            ".env": "FROM_DOTENV=dot\n",
+        },
+        environ={"FROM_SHELL": "shell"},
+    )
     env = project.services["web"].environment
     compose_file = str(tmp_path / "compose.yaml")
 
@@ -72,8 +93,13 @@ def test_provenance_records(tmp_path):
 
 
 def test_environment_from_an_earlier_file_is_overridden(tmp_path):
-    project = load(tmp_path, {"compose.yaml": "services:\n  web:\n    image: a\n    environment: {X: one}\n",
-                              "compose.override.yaml": "services:\n  web:\n    environment: [X=two]\n"})
+    project = load(
+        tmp_path,
+        {
+            "compose.yaml": "services:\n  web:\n    image: a\n    environment: {X: one}\n",
+            "compose.override.yaml": "services:\n  web:\n    environment: [X=two]\n",
+        },
+    )
     x = project.services["web"].environment["X"]
     assert x.value == "two"
     assert x.origin.location.file.endswith("compose.override.yaml")
@@ -81,17 +107,23 @@ def test_environment_from_an_earlier_file_is_overridden(tmp_path):
 
 
 def test_raw_env_file_and_optional_missing(tmp_path):
-    project = load(tmp_path, {
-        "compose.yaml": "services:\n  web:\n    image: a\n    env_file:\n      - path: none.env\n"
-                        "        required: false\n      - path: raw.env\n        format: raw\n",
-        "raw.env": "R='quoted' $x\n",
-    })
+    project = load(
+        tmp_path,
+        {
+            "compose.yaml": "services:\n  web:\n    image: a\n    env_file:\n      - path: none.env\n"
+            "        required: false\n      - path: raw.env\n        format: raw\n",
+            "raw.env": "R='quoted' $x\n",
+        },
+    )
     assert project.services["web"].config["environment"] == {"R": "'quoted' $x"}
 
 
 def test_project_environment_origins(tmp_path):
-    project = load(tmp_path, {"compose.yaml": "services:\n  web:\n    image: a\n", ".env": "# c\nD=1\nS=dot\n"},
-                   environ={"S": "shell"})
+    project = load(
+        tmp_path,
+        {"compose.yaml": "services:\n  web:\n    image: a\n", ".env": "# c\nD=1\nS=dot\n"},
+        environ={"S": "shell"},
+    )
     assert project.environment["S"] == ("shell", project.environment["S"][1])
     assert project.environment["S"][1].kind == "shell"
     value, origin = project.environment["D"]

@@ -16,11 +16,17 @@ CASES = [
     ("services:\n  web:\n    image: a\n    image: b\n", "4:5", 'mapping key "image" already defined at line 3'),
     ("services:\n  web:\n    image: a\n    foo: b\n", "4:5", "services.web additional properties 'foo' not allowed"),
     ("services:\n  web:\n    image: a\n    ports: 80\n", "4:5", "services.web.ports must be a array"),
-    ("services:\n  web:\n    image: ${X:?need x}\n", "3:5",
-     "error while interpolating services.web.image: required variable X is missing a value: need x"),
+    (
+        "services:\n  web:\n    image: ${X:?need x}\n",
+        "3:5",
+        "error while interpolating services.web.image: required variable X is missing a value: need x",
+    ),
     ("services:\n  web:\n    image: ${X\n", "3:5", "invalid interpolation format for services.web.image"),
-    ("services:\n  web:\n    image: a\n    deploy: {replicas: '${R:-x}'}\n", "4:14",
-     'failed to cast to expected type: strconv.Atoi: parsing "x": invalid syntax'),
+    (
+        "services:\n  web:\n    image: a\n    deploy: {replicas: '${R:-x}'}\n",
+        "4:14",
+        'failed to cast to expected type: strconv.Atoi: parsing "x": invalid syntax',
+    ),
     ("services:\n  web:\n    image: [a\n", "4:1", "did not find expected ',' or ']'"),
     ("- a\n", "1:1", "top-level object must be a mapping"),
     ("services:\n  web:\n    image: a\n    env_file: nope.env\n", None, "not found"),
@@ -91,7 +97,7 @@ def test_default_dotenv_that_is_a_directory_is_ignored(tmp_path):
 
 
 def test_invalid_utf8_names_line_and_column(tmp_path):
-    (tmp_path / "compose.yaml").write_bytes(b"services:\n  web:\n    image: \"x\xff\"\n")
+    (tmp_path / "compose.yaml").write_bytes(b'services:\n  web:\n    image: "x\xff"\n')
     with pytest.raises(ComposeError) as info:
         load_project(LoadOptions(cwd=str(tmp_path), environ={}))
     assert (info.value.location.line, info.value.location.column) == (3, 14)
@@ -115,8 +121,15 @@ def test_endless_pipe_is_refused_without_reading_it_all(tmp_path, as_env_file):
     (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: nginx\n")
     fifo = tmp_path / "endless"
     os.mkfifo(fifo)
-    feeder = subprocess.Popen([sys.executable, "-c", "import sys\nout = open(sys.argv[1], 'wb')\n"
-                               "while True:\n    out.write(b'#' * 65536)", str(fifo)], stderr=subprocess.DEVNULL)
+    feeder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nout = open(sys.argv[1], 'wb')\nwhile True:\n    out.write(b'#' * 65536)",
+            str(fifo),
+        ],
+        stderr=subprocess.DEVNULL,
+    )
     options = LoadOptions(cwd=str(tmp_path), environ={})
     if as_env_file:
         options.env_files = [str(fifo)]

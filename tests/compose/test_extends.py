@@ -19,9 +19,14 @@ def load(tmp_path: Path, files: dict[str, str], **kwargs):
 
 
 def test_same_file(tmp_path):
-    project = load(tmp_path, {"compose.yaml": "services:\n  base:\n    image: a\n    environment: {A: '1', B: '1'}\n"
-                                              "    command: base\n  web:\n    extends: base\n"
-                                              "    environment: {B: '2'}\n"})
+    project = load(
+        tmp_path,
+        {
+            "compose.yaml": "services:\n  base:\n    image: a\n    environment: {A: '1', B: '1'}\n"
+            "    command: base\n  web:\n    extends: base\n"
+            "    environment: {B: '2'}\n"
+        },
+    )
     web = project.services["web"].config
     assert web["image"] == "a" and web["command"] == ["base"]
     assert web["environment"] == {"A": "1", "B": "2"}
@@ -29,11 +34,14 @@ def test_same_file(tmp_path):
 
 
 def test_other_file_paths_are_relative_to_it(tmp_path):
-    project = load(tmp_path, {
-        "compose.yaml": "services:\n  web:\n    extends: {file: sub/base.yaml, service: base}\n",
-        "sub/base.yaml": "services:\n  base:\n    build: ./ctx\n    env_file: e.env\n    volumes: ['./d:/d']\n",
-        "sub/e.env": "EF=1\n",
-    })
+    project = load(
+        tmp_path,
+        {
+            "compose.yaml": "services:\n  web:\n    extends: {file: sub/base.yaml, service: base}\n",
+            "sub/base.yaml": "services:\n  base:\n    build: ./ctx\n    env_file: e.env\n    volumes: ['./d:/d']\n",
+            "sub/e.env": "EF=1\n",
+        },
+    )
     web = project.services["web"].config
     assert web["build"] == {"context": str(tmp_path / "sub" / "ctx"), "dockerfile": "Dockerfile"}
     assert web["volumes"][0]["source"] == str(tmp_path / "sub" / "d")
@@ -41,17 +49,25 @@ def test_other_file_paths_are_relative_to_it(tmp_path):
 
 
 def test_chain(tmp_path):
-    project = load(tmp_path, {"compose.yaml": "services:\n  a:\n    image: a\n    labels: {a: '1'}\n"
-                                              "  b:\n    extends: a\n    labels: {b: '1'}\n"
-                                              "  c:\n    extends: b\n    labels: {c: '1'}\n"})
+    project = load(
+        tmp_path,
+        {
+            "compose.yaml": "services:\n  a:\n    image: a\n    labels: {a: '1'}\n"
+            "  b:\n    extends: a\n    labels: {b: '1'}\n"
+            "  c:\n    extends: b\n    labels: {c: '1'}\n"
+        },
+    )
     assert project.services["c"].config["labels"] == {"a": "1", "b": "1", "c": "1"}
 
 
-@pytest.mark.parametrize("text,needle", [
-    ("services:\n  a:\n    image: x\n    extends: a\n", "Circular reference"),
-    ("services:\n  a:\n    image: x\n    extends: b\n  b:\n    image: y\n    extends: a\n", "Circular reference"),
-    ("services:\n  a:\n    image: x\n    extends: nope\n", 'service "nope" not found'),
-])
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("services:\n  a:\n    image: x\n    extends: a\n", "Circular reference"),
+        ("services:\n  a:\n    image: x\n    extends: b\n  b:\n    image: y\n    extends: a\n", "Circular reference"),
+        ("services:\n  a:\n    image: x\n    extends: nope\n", 'service "nope" not found'),
+    ],
+)
 def test_errors(tmp_path, text, needle):
     with pytest.raises(ComposeError) as info:
         load(tmp_path, {"compose.yaml": text})
@@ -59,11 +75,14 @@ def test_errors(tmp_path, text, needle):
 
 
 def test_include_uses_its_own_folder_and_env(tmp_path):
-    project = load(tmp_path, {
-        "compose.yaml": "include:\n  - sub/inc.yaml\nservices:\n  web:\n    image: a\n",
-        "sub/inc.yaml": "services:\n  inc:\n    build: .\n    environment:\n      - V=${V}\n",
-        "sub/.env": "V=from-sub\n",
-    })
+    project = load(
+        tmp_path,
+        {
+            "compose.yaml": "include:\n  - sub/inc.yaml\nservices:\n  web:\n    image: a\n",
+            "sub/inc.yaml": "services:\n  inc:\n    build: .\n    environment:\n      - V=${V}\n",
+            "sub/.env": "V=from-sub\n",
+        },
+    )
     inc = project.services["inc"].config
     assert inc["build"]["context"] == str(tmp_path / "sub")
     assert inc["environment"] == {"V": "from-sub"}

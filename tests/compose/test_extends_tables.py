@@ -29,16 +29,27 @@ def _resolve(services: dict[str, Any], files: dict[str, dict[str, Any]] | None =
 # --- the extending service is merged over its base, by the usual merge rules -----------------
 
 SAME_FILE: list[tuple[dict[str, Any], dict[str, Any]]] = [
-    ({"base": {"image": "app", "environment": {"A": "1"}}, "web": {"extends": "base", "environment": {"B": "2"}}},
-     {"image": "app", "environment": ["A=1", "B=2"]}),  # as compose-go's merge: mappings to K=V sequences
-    ({"base": {"image": "app", "command": ["a"]}, "web": {"extends": {"service": "base"}, "command": ["b"]}},
-     {"image": "app", "command": ["b"]}),
-    ({"base": {"image": "app", "ports": [{"target": 80}]}, "web": {"extends": "base", "ports": [{"target": 81}]}},
-     {"image": "app", "ports": [{"target": 80}, {"target": 81}]}),
+    (
+        {"base": {"image": "app", "environment": {"A": "1"}}, "web": {"extends": "base", "environment": {"B": "2"}}},
+        {"image": "app", "environment": ["A=1", "B=2"]},
+    ),  # as compose-go's merge: mappings to K=V sequences
+    (
+        {"base": {"image": "app", "command": ["a"]}, "web": {"extends": {"service": "base"}, "command": ["b"]}},
+        {"image": "app", "command": ["b"]},
+    ),
+    (
+        {"base": {"image": "app", "ports": [{"target": 80}]}, "web": {"extends": "base", "ports": [{"target": 81}]}},
+        {"image": "app", "ports": [{"target": 80}, {"target": 81}]},
+    ),
     # chains resolve from the bottom: web <- mid <- base
-    ({"base": {"image": "app", "labels": {"a": "1"}}, "mid": {"extends": "base", "labels": {"b": "2"}},
-      "web": {"extends": "mid", "labels": {"c": "3"}}},
-     {"image": "app", "labels": ["a=1", "b=2", "c=3"]}),
+    (
+        {
+            "base": {"image": "app", "labels": {"a": "1"}},
+            "mid": {"extends": "base", "labels": {"b": "2"}},
+            "web": {"extends": "mid", "labels": {"c": "3"}},
+        },
+        {"image": "app", "labels": ["a=1", "b=2", "c=3"]},
+    ),
 ]
 
 
@@ -56,25 +67,39 @@ def test_the_base_itself_is_left_as_it_was() -> None:
 
 def test_extends_from_another_file() -> None:
     other = {"services": {"common": {"image": "app", "environment": {"A": "1"}}}}
-    resolved = _resolve({"web": {"extends": {"file": "lib/common.yaml", "service": "common"}, "environment": {"B": "2"}}},
-                        {"/proj/lib/common.yaml": other})
+    resolved = _resolve(
+        {"web": {"extends": {"file": "lib/common.yaml", "service": "common"}, "environment": {"B": "2"}}},
+        {"/proj/lib/common.yaml": other},
+    )
     assert resolved["web"] == {"image": "app", "environment": ["A=1", "B=2"]}
 
 
 # --- errors ---------------------------------------------------------------------------------
 
 ERRORS: list[tuple[dict[str, Any], dict[str, dict[str, Any]], str]] = [
-    ({"web": {"extends": "nowhere"}}, {},
-     'cannot extend service "web" in /proj/compose.yaml: service "nowhere" not found'),
-    ({"web": {"extends": {"file": "x.yaml", "service": "nowhere"}}}, {"/proj/x.yaml": {"services": {"a": {}}}},
-     'cannot extend service "web" in x.yaml: service "nowhere" not found in x.yaml'),
-    ({"web": {"extends": {"file": "x.yaml", "service": "a"}}}, {"/proj/x.yaml": {"volumes": {}}},
-     'cannot extend service "web" in /proj/x.yaml: no services section'),
+    (
+        {"web": {"extends": "nowhere"}},
+        {},
+        'cannot extend service "web" in /proj/compose.yaml: service "nowhere" not found',
+    ),
+    (
+        {"web": {"extends": {"file": "x.yaml", "service": "nowhere"}}},
+        {"/proj/x.yaml": {"services": {"a": {}}}},
+        'cannot extend service "web" in x.yaml: service "nowhere" not found in x.yaml',
+    ),
+    (
+        {"web": {"extends": {"file": "x.yaml", "service": "a"}}},
+        {"/proj/x.yaml": {"volumes": {}}},
+        'cannot extend service "web" in /proj/x.yaml: no services section',
+    ),
     ({"web": {"extends": 3}}, {}, "services.web.extends must be a string or a mapping"),
     ({"web": {"extends": {"service": 3}}}, {}, "services.web.extends.service must be a string"),
     ({"web": "nginx"}, {}, "services.web must be a mapping"),
-    ({"a": {"extends": "b"}, "b": {"extends": "a"}}, {},
-     "Circular reference:\n  a in /proj/compose.yaml\n  extends b in /proj/compose.yaml\n  extends a in /proj/compose.yaml"),
+    (
+        {"a": {"extends": "b"}, "b": {"extends": "a"}},
+        {},
+        "Circular reference:\n  a in /proj/compose.yaml\n  extends b in /proj/compose.yaml\n  extends a in /proj/compose.yaml",
+    ),
 ]
 
 

@@ -67,8 +67,12 @@ def _settings(examples: int) -> settings:
         deadline=None,
         derandomize=_DERANDOMIZE,
         phases=phases,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
-                               HealthCheck.large_base_example],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+            HealthCheck.large_base_example,
+        ],
         **extra,
     )
 
@@ -138,9 +142,15 @@ def _reference(case: ComposeCase, root: Path, env: dict[str, str]) -> "concurren
 
 
 def _ours(case: ComposeCase, root: Path, env: dict[str, str]) -> Outcome:
-    options = LoadOptions(files=list(case.files), project_name=case.project_name,
-                          project_directory=case.project_directory, env_files=list(case.env_files),
-                          profiles=list(case.profiles), environ=dict(env), cwd=str(root))
+    options = LoadOptions(
+        files=list(case.files),
+        project_name=case.project_name,
+        project_directory=case.project_directory,
+        env_files=list(case.env_files),
+        profiles=list(case.profiles),
+        environ=dict(env),
+        cwd=str(root),
+    )
     try:
         project = load_project(options)
     except ComposeError as exc:
@@ -241,8 +251,10 @@ def check(case: ComposeCase, reference: Outcome, ours: Outcome) -> None:
         if not diffs:
             return
         kind = _kind(diffs[0][0], reference.config or {})
-        lines = [f"  {p}: compose {json.dumps(e, ensure_ascii=False)} / ours {json.dumps(a, ensure_ascii=False)}"
-                 for p, e, a in diffs]
+        lines = [
+            f"  {p}: compose {json.dumps(e, ensure_ascii=False)} / ours {json.dumps(a, ensure_ascii=False)}"
+            for p, e, a in diffs
+        ]
         summary = "\n".join(lines)
     elif reference.ok:
         kind, summary = "we_refuse", f"compose accepts; we refuse: {ours.error}"
@@ -293,16 +305,17 @@ def _text_outcomes(case: ComposeCase, root: Path, env: dict[str, str], extra: li
 
     pending = _POOL.submit(run_compose, [*case.global_args(), "config", *extra], str(root), env)
     with _process_state(env, root):
-        result = CliRunner().invoke(main, ["config", *extra, "--no-mask", *case.global_args()],
-                                    catch_exceptions=True)
+        result = CliRunner().invoke(main, ["config", *extra, "--no-mask", *case.global_args()], catch_exceptions=True)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return pending.result(), result
 
 
 @_settings(60)
-@given(compose_cases(), st.sampled_from([["--no-normalize"], ["--no-normalize", "--format", "json"],
-                                         [], ["--format", "json"]]))
+@given(
+    compose_cases(),
+    st.sampled_from([["--no-normalize"], ["--no-normalize", "--format", "json"], [], ["--format", "json"]]),
+)
 def test_cli_config_text_is_compose_byte_for_byte(case: ComposeCase, extra: list[str]) -> None:
     with _project_folder(case) as root:
         env = _environment(case)
@@ -330,7 +343,10 @@ def test_comparison_tells_absent_from_null_and_compares_every_key() -> None:
     base = {"name": "p", "services": {"a": {"image": "x", "command": None, "ports": []}}, "x-top": 1}
     other = {"name": "p", "services": {"a": {"image": "x", "ports": [{"target": 80}]}}, "x-top": 2}
     assert differences(comparable(base), comparable(other)) == [
-        ("services.a.command", None, ABSENT), ("services.a.ports", [], [{"target": 80}]), ("x-top", 1, 2)]
+        ("services.a.command", None, ABSENT),
+        ("services.a.ports", [], [{"target": 80}]),
+        ("x-top", 1, 2),
+    ]
 
 
 def test_escaping_doubles_every_dollar_and_nothing_else() -> None:

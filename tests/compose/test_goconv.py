@@ -7,18 +7,34 @@ import pytest
 from supervisor.compose.goconv import GoConvError, atoi, format_duration, format_float, parse_bytes, parse_duration
 
 
-@pytest.mark.parametrize("value,text", [
-    (1.0, "1"), (1.5, "1.5"), (0.1, "0.1"), (1e20, "100000000000000000000"), (1e21, "1e+21"),
-    (1.25e-5, "1.25e-05"), (-2.5, "-2.5"),
-])
+@pytest.mark.parametrize(
+    "value,text",
+    [
+        (1.0, "1"),
+        (1.5, "1.5"),
+        (0.1, "0.1"),
+        (1e20, "100000000000000000000"),
+        (1e21, "1e+21"),
+        (1.25e-5, "1.25e-05"),
+        (-2.5, "-2.5"),
+    ],
+)
 def test_format_float(value, text):
     assert format_float(value) == text
 
 
-@pytest.mark.parametrize("text,printed", [
-    ("1m30s", "1m30s"), ("90s", "1m30s"), ("1m", "1m0s"), ("0s", "0s"), ("1.5h", "1h30m0s"),
-    ("100ms", "100ms"), ("1us", "1µs"),
-])
+@pytest.mark.parametrize(
+    "text,printed",
+    [
+        ("1m30s", "1m30s"),
+        ("90s", "1m30s"),
+        ("1m", "1m0s"),
+        ("0s", "0s"),
+        ("1.5h", "1h30m0s"),
+        ("100ms", "100ms"),
+        ("1us", "1µs"),
+    ],
+)
 def test_durations(text, printed):
     assert format_duration(parse_duration(text)) == printed
 

@@ -15,8 +15,9 @@ from supervisor.compose.model import ComposeError
 ROOT = "/nonexistent-include-project"
 
 
-def _include(model: dict[str, Any], projects: dict[str, dict[str, Any]],
-             chain: list[str] | None = None) -> tuple[dict[str, Any], list[tuple[list[str], str, list[str]]]]:
+def _include(
+    model: dict[str, Any], projects: dict[str, dict[str, Any]], chain: list[str] | None = None
+) -> tuple[dict[str, Any], list[tuple[list[str], str, list[str]]]]:
     calls: list[tuple[list[str], str, list[str]]] = []
 
     def load_project(paths: list[str], project_dir: str, env_files: list[str]) -> dict[str, Any]:
@@ -24,6 +25,7 @@ def _include(model: dict[str, Any], projects: dict[str, dict[str, Any]],
         return copy.deepcopy(projects[paths[0]])
 
     model = copy.deepcopy(model)
+
     def reach(path: str) -> str | None:  # every file exists but those named missing*
         return "no such file or directory" if os.path.basename(path).startswith("missing") else None
 
@@ -38,16 +40,17 @@ DB = {"services": {"db": {"image": "postgres"}}, "volumes": {"pgdata": {}}}
 ENTRIES: list[tuple[Any, list[tuple[list[str], str, list[str]]]]] = [
     (["db/compose.yaml"], [([f"{ROOT}/db/compose.yaml"], f"{ROOT}/db", [])]),
     ([{"path": "db/compose.yaml"}], [([f"{ROOT}/db/compose.yaml"], f"{ROOT}/db", [])]),
-    ([{"path": ["db/compose.yaml", "db/override.yaml"], "project_directory": "."}],
-     [([f"{ROOT}/db/compose.yaml", f"{ROOT}/db/override.yaml"], f"{ROOT}/.", [])]),
+    (
+        [{"path": ["db/compose.yaml", "db/override.yaml"], "project_directory": "."}],
+        [([f"{ROOT}/db/compose.yaml", f"{ROOT}/db/override.yaml"], f"{ROOT}/.", [])],
+    ),
     ([{"path": "db/compose.yaml", "env_file": "/dev/null"}], [([f"{ROOT}/db/compose.yaml"], f"{ROOT}/db", [])]),
 ]
 
 
 @pytest.mark.parametrize("include,calls", ENTRIES)
 def test_include_entries(include: Any, calls: list[tuple[list[str], str, list[str]]]) -> None:
-    model, made = _include({"include": include, "services": {"web": {"image": "app"}}},
-                           {f"{ROOT}/db/compose.yaml": DB})
+    model, made = _include({"include": include, "services": {"web": {"image": "app"}}}, {f"{ROOT}/db/compose.yaml": DB})
     assert made == calls
     assert "include" not in model
     assert model["services"] == {"web": {"image": "app"}, "db": {"image": "postgres"}}
@@ -70,12 +73,15 @@ ERRORS: list[tuple[dict[str, Any], str]] = [
     ({"include": "db/compose.yaml"}, "include must be a list"),
     ({"include": [3]}, "include entries must be strings or mappings"),
     ({"include": [{"path": 3}]}, "include[0].path must be a string or a list of strings"),
-    ({"include": [{"path": "db/compose.yaml", "env_file": "missing.env"}]},
-     f"stat {ROOT}/missing.env: no such file or directory"),
-    ({"include": ["db/compose.yaml"], "services": {"db": {"image": "mysql"}}},
-     f"imported compose file {ROOT}/db/compose.yaml defines conflicting service db"),
-    ({"include": ["compose.yaml"]},
-     f"include cycle detected:\n{ROOT}/compose.yaml\n include {ROOT}/compose.yaml"),
+    (
+        {"include": [{"path": "db/compose.yaml", "env_file": "missing.env"}]},
+        f"stat {ROOT}/missing.env: no such file or directory",
+    ),
+    (
+        {"include": ["db/compose.yaml"], "services": {"db": {"image": "mysql"}}},
+        f"imported compose file {ROOT}/db/compose.yaml defines conflicting service db",
+    ),
+    ({"include": ["compose.yaml"]}, f"include cycle detected:\n{ROOT}/compose.yaml\n include {ROOT}/compose.yaml"),
 ]
 
 

@@ -66,16 +66,23 @@ def test_values_are_cast_at_compose_paths(path: list[str], value: str, expected:
 
 
 def test_a_value_from_a_template_is_cast_too() -> None:
-    assert _interpolator(N="2").tree({"services": {"web": {"deploy": {"replicas": "${N}"}}}}) == \
-        {"services": {"web": {"deploy": {"replicas": 2}}}}
+    assert _interpolator(N="2").tree({"services": {"web": {"deploy": {"replicas": "${N}"}}}}) == {
+        "services": {"web": {"deploy": {"replicas": 2}}}
+    }
 
 
 CAST_ERRORS = [
-    (["services", "web", "deploy", "replicas"], "three",
-     'error while interpolating services.web.deploy.replicas: failed to cast to expected type: '
-     'strconv.Atoi: parsing "three": invalid syntax'),
-    (["services", "web", "read_only"], "maybe",
-     "error while interpolating services.web.read_only: failed to cast to expected type: "),
+    (
+        ["services", "web", "deploy", "replicas"],
+        "three",
+        "error while interpolating services.web.deploy.replicas: failed to cast to expected type: "
+        'strconv.Atoi: parsing "three": invalid syntax',
+    ),
+    (
+        ["services", "web", "read_only"],
+        "maybe",
+        "error while interpolating services.web.read_only: failed to cast to expected type: ",
+    ),
 ]
 
 
@@ -93,10 +100,13 @@ LEGACY_BOOLEANS = [("yes", True, "true"), ("off", False, "false")]
 def test_yaml11_booleans_cast_with_a_warning(text: str, value: bool, word: str) -> None:
     interpolator = _interpolator()
     assert interpolator.tree({"services": {"web": {"tty": text}}}) == {"services": {"web": {"tty": value}}}
-    assert interpolator.warnings == [warning_line(f'"{text}" for boolean is not supported by YAML 1.2, please use `{word}`')]
+    assert interpolator.warnings == [
+        warning_line(f'"{text}" for boolean is not supported by YAML 1.2, please use `{word}`')
+    ]
 
 
 # --- unset variables, errors and where they are reported ----------------------------------------
+
 
 def test_an_unset_variable_is_blank_with_a_warning_at_every_use() -> None:
     interpolator = _interpolator()
@@ -124,7 +134,10 @@ def test_substitutions_record_the_origin_of_each_variable() -> None:
     interpolator = _interpolator(TAG="1")
     _, references = interpolator.text("${TAG}${NONE:-d}", ["image"], None)
     records = interpolator.substitutions(references)
-    assert [(s.variable, s.origin.kind, s.used_default) for s in records] == [("TAG", "shell", False), ("NONE", "unset", True)]
+    assert [(s.variable, s.origin.kind, s.used_default) for s in records] == [
+        ("TAG", "shell", False),
+        ("NONE", "unset", True),
+    ]
 
 
 def test_dotted_paths_are_spelled_as_compose_does() -> None:

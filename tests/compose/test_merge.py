@@ -41,25 +41,40 @@ CASES = [
     ("dns: [8.8.8.8]", "dns", ["1.1.1.1", "8.8.8.8"]),
     ("dns: !reset []", "dns", None),
     ("healthcheck: {test: [CMD, b]}", "healthcheck", {"test": ["CMD", "b"], "interval": "10s"}),
-    ("depends_on: {db: {condition: service_healthy}}", "depends_on",
-     {"db": {"condition": "service_healthy", "required": True}}),
-    ("ports: ['80:80', '82:82']", "ports", [
-        {"mode": "ingress", "target": 80, "published": "80", "protocol": "tcp"},
-        {"mode": "ingress", "target": 81, "published": "81", "protocol": "tcp"},
-        {"mode": "ingress", "target": 82, "published": "82", "protocol": "tcp"},
-    ]),
-    ("ports: !override ['90:90']", "ports", [
-        {"mode": "ingress", "target": 90, "published": "90", "protocol": "tcp"},
-    ]),
+    (
+        "depends_on: {db: {condition: service_healthy}}",
+        "depends_on",
+        {"db": {"condition": "service_healthy", "required": True}},
+    ),
+    (
+        "ports: ['80:80', '82:82']",
+        "ports",
+        [
+            {"mode": "ingress", "target": 80, "published": "80", "protocol": "tcp"},
+            {"mode": "ingress", "target": 81, "published": "81", "protocol": "tcp"},
+            {"mode": "ingress", "target": 82, "published": "82", "protocol": "tcp"},
+        ],
+    ),
+    (
+        "ports: !override ['90:90']",
+        "ports",
+        [
+            {"mode": "ingress", "target": 90, "published": "90", "protocol": "tcp"},
+        ],
+    ),
     ("volumes: ['./c:/a']", "volumes", None),  # checked separately: same target replaces in place
     ("image: !reset null\n    build: .", "image", None),
     # a null keeps the earlier value, except where the rule replaces
     ("image: null", "image", "a"),
     ("environment: null", "environment", {"A": "1", "B": "2"}),
-    ("ports: null", "ports", [
-        {"mode": "ingress", "target": 80, "published": "80", "protocol": "tcp"},
-        {"mode": "ingress", "target": 81, "published": "81", "protocol": "tcp"},
-    ]),
+    (
+        "ports: null",
+        "ports",
+        [
+            {"mode": "ingress", "target": 80, "published": "80", "protocol": "tcp"},
+            {"mode": "ingress", "target": 81, "published": "81", "protocol": "tcp"},
+        ],
+    ),
     ("depends_on: {db: null}", "depends_on", {"db": {"condition": "service_started", "required": True}}),
     ("healthcheck: {interval: null}", "healthcheck", {"test": ["CMD", "a"], "interval": "10s"}),
     ("command: null", "command", None),
@@ -78,17 +93,19 @@ def test_override_rules(tmp_path, override, attribute, expected):
 
 
 def test_x_keys_are_replaced_not_merged(tmp_path):
-    files = {"a.yaml": "x-cfg: {a: 1, b: 2}\nservices:\n  web:\n    image: a\n",
-             "b.yaml": "x-cfg: {c: 3}\n"}
+    files = {"a.yaml": "x-cfg: {a: 1, b: 2}\nservices:\n  web:\n    image: a\n", "b.yaml": "x-cfg: {c: 3}\n"}
     project = load(tmp_path, files, ["a.yaml", "b.yaml"])
     assert project.extensions == {"x-cfg": {"c": 3}}
     assert project.config["x-cfg"] == {"c": 3}
 
 
 def test_env_file_order_and_later_file_wins(tmp_path):
-    files = {"a.yaml": "services:\n  web:\n    image: a\n    env_file: [one.env]\n",
-             "b.yaml": "services:\n  web:\n    env_file: [two.env, one.env]\n",
-             "one.env": "X=one\nY=one\n", "two.env": "X=two\n"}
+    files = {
+        "a.yaml": "services:\n  web:\n    image: a\n    env_file: [one.env]\n",
+        "b.yaml": "services:\n  web:\n    env_file: [two.env, one.env]\n",
+        "one.env": "X=one\nY=one\n",
+        "two.env": "X=two\n",
+    }
     project = load(tmp_path, files, ["a.yaml", "b.yaml"])
     # unicity keeps one.env at its first place, so two.env (loaded later) wins
     assert project.services["web"].config["environment"] == {"X": "two", "Y": "one"}
@@ -97,8 +114,10 @@ def test_env_file_order_and_later_file_wins(tmp_path):
 def test_type_conflict_is_an_error(tmp_path):
     from supervisor.compose.model import ComposeError
 
-    files = {"a.yaml": "services:\n  web:\n    image: a\n    labels: {a: b}\n    deploy: {replicas: 1}\n",
-             "b.yaml": "services:\n  web:\n    deploy: 3\n"}
+    files = {
+        "a.yaml": "services:\n  web:\n    image: a\n    labels: {a: b}\n    deploy: {replicas: 1}\n",
+        "b.yaml": "services:\n  web:\n    deploy: 3\n",
+    }
     with pytest.raises(ComposeError):
         load(tmp_path, files, ["a.yaml", "b.yaml"])
 
@@ -106,8 +125,10 @@ def test_type_conflict_is_an_error(tmp_path):
 def test_null_logging_is_refused(tmp_path):
     from supervisor.compose.model import ComposeError
 
-    files = {"a.yaml": "services:\n  web:\n    image: a\n    logging: {driver: json-file}\n",
-             "b.yaml": "services:\n  web:\n    logging: null\n"}
+    files = {
+        "a.yaml": "services:\n  web:\n    image: a\n    logging: {driver: json-file}\n",
+        "b.yaml": "services:\n  web:\n    logging: null\n",
+    }
     with pytest.raises(ComposeError, match="cannot override services.web.logging"):
         load(tmp_path, files, ["a.yaml", "b.yaml"])
 

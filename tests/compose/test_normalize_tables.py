@@ -26,11 +26,18 @@ PORTS: list[tuple[Any, list[dict[str, Any]]]] = [
     ("80", [{"mode": "ingress", "target": 80, "protocol": "tcp"}]),
     (80, [{"mode": "ingress", "target": 80, "protocol": "tcp"}]),
     ("8080:80", [{"mode": "ingress", "target": 80, "published": "8080", "protocol": "tcp"}]),
-    ("127.0.0.1:8080:80/UDP", [{"mode": "ingress", "target": 80, "published": "8080", "protocol": "udp",
-                                "host_ip": "127.0.0.1"}]),
+    (
+        "127.0.0.1:8080:80/UDP",
+        [{"mode": "ingress", "target": 80, "published": "8080", "protocol": "udp", "host_ip": "127.0.0.1"}],
+    ),
     ("[::1]:53:53/udp", [{"mode": "ingress", "target": 53, "published": "53", "protocol": "udp", "host_ip": "::1"}]),
-    ("9000-9001:90-91", [{"mode": "ingress", "target": 90, "published": "9000", "protocol": "tcp"},
-                         {"mode": "ingress", "target": 91, "published": "9001", "protocol": "tcp"}]),
+    (
+        "9000-9001:90-91",
+        [
+            {"mode": "ingress", "target": 90, "published": "9000", "protocol": "tcp"},
+            {"mode": "ingress", "target": 91, "published": "9001", "protocol": "tcp"},
+        ],
+    ),
     # one container port, a host range to allocate from
     ("3000-3005:80", [{"mode": "ingress", "target": 80, "published": "3000-3005", "protocol": "tcp"}]),
 ]
@@ -65,11 +72,20 @@ VOLUMES: list[tuple[str, dict[str, Any]]] = [
     ("/a", {"type": "volume", "target": "/a"}),  # two characters or fewer: compose's shortcut
     ("named:/n", {"type": "volume", "source": "named", "target": "/n", "volume": {}}),
     ("named:/n:nocopy", {"type": "volume", "source": "named", "target": "/n", "volume": {"nocopy": True}}),
-    ("./data:/data:ro", {"type": "bind", "source": "./data", "target": "/data", "read_only": True,
-                         "bind": {"create_host_path": True}}),
+    (
+        "./data:/data:ro",
+        {"type": "bind", "source": "./data", "target": "/data", "read_only": True, "bind": {"create_host_path": True}},
+    ),
     ("/srv:/srv:ro,rw", {"type": "bind", "source": "/srv", "target": "/srv", "bind": {"create_host_path": True}}),
-    ("./x:/x:z,rshared", {"type": "bind", "source": "./x", "target": "/x",
-                          "bind": {"selinux": "z", "propagation": "rshared", "create_host_path": True}}),
+    (
+        "./x:/x:z,rshared",
+        {
+            "type": "bind",
+            "source": "./x",
+            "target": "/x",
+            "bind": {"selinux": "z", "propagation": "rshared", "create_host_path": True},
+        },
+    ),
     ("~/cache:/c", {"type": "bind", "source": "~/cache", "target": "/c", "bind": {"create_host_path": True}}),
     ("c:/data:/data", {"type": "bind", "source": "c:/data", "target": "/data", "bind": {"create_host_path": True}}),
 ]
@@ -126,7 +142,9 @@ def test_shell_split(value: Any, expected: Any) -> None:
 
 
 def test_shell_split_names_the_key() -> None:
-    with pytest.raises(ComposeError, match=r"^services.web.command: invalid command line string \(an unterminated quote\?\)$"):
+    with pytest.raises(
+        ComposeError, match=r"^services.web.command: invalid command line string \(an unterminated quote\?\)$"
+    ):
         shell_split('echo "open', "services.web.command")
 
 
@@ -153,15 +171,25 @@ CANONICAL: list[tuple[dict[str, Any], dict[str, Any]]] = [
     ({"build": "./app"}, {"build": {"context": "./app"}}),
     ({"extends": "base"}, {"extends": {"service": "base"}}),
     ({"depends_on": ["db"]}, {"depends_on": {"db": {"condition": "service_started", "required": True}}}),
-    ({"depends_on": {"db": {"condition": "service_healthy"}}},
-     {"depends_on": {"db": {"condition": "service_healthy", "required": True}}}),
+    (
+        {"depends_on": {"db": {"condition": "service_healthy"}}},
+        {"depends_on": {"db": {"condition": "service_healthy", "required": True}}},
+    ),
     ({"env_file": "a.env"}, {"env_file": [{"path": "a.env", "required": True}]}),
-    ({"env_file": ["a.env", {"path": "b.env", "required": False}]},
-     {"env_file": [{"path": "a.env", "required": True}, {"path": "b.env", "required": False}]}),
+    (
+        {"env_file": ["a.env", {"path": "b.env", "required": False}]},
+        {"env_file": [{"path": "a.env", "required": True}, {"path": "b.env", "required": False}]},
+    ),
     ({"networks": ["front", "back"]}, {"networks": {"front": None, "back": None}}),
-    ({"ports": ["8080:80", {"target": 81, "published": 8081}]},
-     {"ports": [{"mode": "ingress", "target": 80, "published": "8080", "protocol": "tcp"},
-                {"target": 81, "published": "8081"}]}),
+    (
+        {"ports": ["8080:80", {"target": 81, "published": 8081}]},
+        {
+            "ports": [
+                {"mode": "ingress", "target": 80, "published": "8080", "protocol": "tcp"},
+                {"target": 81, "published": "8081"},
+            ]
+        },
+    ),
     ({"volumes": ["named:/n"]}, {"volumes": [{"type": "volume", "source": "named", "target": "/n", "volume": {}}]}),
 ]
 
@@ -184,6 +212,7 @@ def test_canonical_places_a_bad_port_at_its_item() -> None:
 
 # --- external: {name: N} --------------------------------------------------------------------
 
+
 def test_external_names_become_name_and_external_true() -> None:
     model: dict[str, Any] = {"volumes": {"data": {"external": {"name": "shared"}}, "plain": {"external": True}}}
     warnings = external_names(model)
@@ -194,12 +223,20 @@ def test_external_names_become_name_and_external_true() -> None:
 # --- implicit dependencies ------------------------------------------------------------------
 
 IMPLICIT: list[tuple[dict[str, Any], dict[str, dict[str, Any]]]] = [
-    ({"links": ["db:database", "cache"]},
-     {"db": {"condition": "service_started", "restart": True, "required": True},
-      "cache": {"condition": "service_started", "restart": True, "required": True}}),
-    ({"network_mode": "service:vpn", "pid": "service:tools", "ipc": "host"},
-     {"vpn": {"condition": "service_started", "restart": True, "required": True},
-      "tools": {"condition": "service_started", "restart": True, "required": True}}),
+    (
+        {"links": ["db:database", "cache"]},
+        {
+            "db": {"condition": "service_started", "restart": True, "required": True},
+            "cache": {"condition": "service_started", "restart": True, "required": True},
+        },
+    ),
+    (
+        {"network_mode": "service:vpn", "pid": "service:tools", "ipc": "host"},
+        {
+            "vpn": {"condition": "service_started", "restart": True, "required": True},
+            "tools": {"condition": "service_started", "restart": True, "required": True},
+        },
+    ),
     ({"volumes_from": ["data:ro", "container:other"]}, {"data": {"condition": "service_started", "required": True}}),
     ({"image": "nginx"}, {}),
 ]
@@ -227,14 +264,22 @@ def test_omit_empty(node: dict[str, Any], expected: dict[str, Any]) -> None:
 
 # --- relative paths ---------------------------------------------------------------------------
 
+
 def test_resolve_paths_makes_local_paths_absolute() -> None:
-    model = {"services": {"web": {
-        "build": {"context": "./app"},
-        "env_file": [{"path": "conf/a.env", "required": True}],
-        "label_file": "labels.env",
-        "volumes": [{"type": "bind", "source": "./data", "target": "/data"},
-                    {"type": "volume", "source": "named", "target": "/n"}],
-    }, "remote": {"build": {"context": "https://github.com/o/r.git#main"}}}}
+    model = {
+        "services": {
+            "web": {
+                "build": {"context": "./app"},
+                "env_file": [{"path": "conf/a.env", "required": True}],
+                "label_file": "labels.env",
+                "volumes": [
+                    {"type": "bind", "source": "./data", "target": "/data"},
+                    {"type": "volume", "source": "named", "target": "/n"},
+                ],
+            },
+            "remote": {"build": {"context": "https://github.com/o/r.git#main"}},
+        }
+    }
     resolve_paths(model, "/proj")
     web = model["services"]["web"]
     assert web["build"]["context"] == "/proj/app"

@@ -28,14 +28,17 @@ def load(tmp_path: Path, text: str, **kwargs):
     return load_project(LoadOptions(cwd=str(tmp_path), environ=kwargs.pop("environ", {}), **kwargs))
 
 
-@pytest.mark.parametrize("profiles,environ,enabled", [
-    ([], {}, ["web"]),
-    (["dev"], {}, ["web", "debug", "tools"]),
-    (["tools"], {}, ["web", "tools"]),
-    (["*"], {}, ["web", "debug", "tools"]),
-    ([], {"COMPOSE_PROFILES": "tools,nope"}, ["web", "tools"]),
-    (["dev"], {"COMPOSE_PROFILES": "tools"}, ["web", "debug", "tools"]),
-])
+@pytest.mark.parametrize(
+    "profiles,environ,enabled",
+    [
+        ([], {}, ["web"]),
+        (["dev"], {}, ["web", "debug", "tools"]),
+        (["tools"], {}, ["web", "tools"]),
+        (["*"], {}, ["web", "debug", "tools"]),
+        ([], {"COMPOSE_PROFILES": "tools,nope"}, ["web", "tools"]),
+        (["dev"], {"COMPOSE_PROFILES": "tools"}, ["web", "debug", "tools"]),
+    ],
+)
 def test_enabled_services(tmp_path, profiles, environ, enabled):
     project = load(tmp_path, COMPOSE, profiles=profiles, environ=environ)
     assert sorted(project.services) == sorted(enabled)
@@ -52,8 +55,10 @@ def test_replicas(tmp_path):
 
 def test_dependency_on_disabled_service_is_an_error(tmp_path):
     with pytest.raises(ComposeError) as info:
-        load(tmp_path, "services:\n  web:\n    image: a\n    depends_on: [debug]\n"
-                       "  debug:\n    image: b\n    profiles: [dev]\n")
+        load(
+            tmp_path,
+            "services:\n  web:\n    image: a\n    depends_on: [debug]\n  debug:\n    image: b\n    profiles: [dev]\n",
+        )
     assert 'service "web" depends on undefined service "debug"' in str(info.value)
 
 

@@ -51,8 +51,10 @@ def test_cli_names_the_missing_file(command: str, tmp_path: Path) -> None:
 
 
 def _env_file_project(tmp_path: Path, services: int) -> None:
-    body = "".join(f"  s{i}:\n    image: a\n    environment: {{OWN: 'o{i % 2}'}}\n    env_file: [shared.env]\n"
-                   for i in range(services))
+    body = "".join(
+        f"  s{i}:\n    image: a\n    environment: {{OWN: 'o{i % 2}'}}\n    env_file: [shared.env]\n"
+        for i in range(services)
+    )
     (tmp_path / "compose.yaml").write_text("services:\n" + body)
     (tmp_path / "shared.env").write_text("A=${FROM_SHELL:-d}\nB=${A}-x\nC=${OWN}\nBARE\n")
 
@@ -80,15 +82,21 @@ def test_env_file_cache_does_not_outlive_a_load(tmp_path: Path) -> None:
 
 
 def test_unicity_visits_only_known_list_paths() -> None:
-    service = LMap({
-        "ports": LList(["80:80"]),  # not canonical yet: keyed as written
-        "environment": LList(["A=1", "B=2", "A=3"]),
-        "x-list": LList(["A=1", "A=2"]),  # extensions are data: left alone
-        "networks": LMap({"n": LMap({"aliases": LList(["a", "b", "a"])})}),
-    })
-    model = LMap({"services": LMap({"web": service}),
-                  "volumes": LMap({"v": LMap({"labels": LList(["k=1", "k=1"])})}),
-                  "networks": LMap({"n": LMap({"labels": LList(["k=1", "k=2"])})})})
+    service = LMap(
+        {
+            "ports": LList(["80:80"]),  # not canonical yet: keyed as written
+            "environment": LList(["A=1", "B=2", "A=3"]),
+            "x-list": LList(["A=1", "A=2"]),  # extensions are data: left alone
+            "networks": LMap({"n": LMap({"aliases": LList(["a", "b", "a"])})}),
+        }
+    )
+    model = LMap(
+        {
+            "services": LMap({"web": service}),
+            "volumes": LMap({"v": LMap({"labels": LList(["k=1", "k=1"])})}),
+            "networks": LMap({"n": LMap({"labels": LList(["k=1", "k=2"])})}),
+        }
+    )
     enforce_unicity(model)
     assert list(service["environment"]) == ["A=3", "B=2"]
     assert list(service["x-list"]) == ["A=1", "A=2"]

@@ -86,10 +86,14 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _both(root: Path, *args: str) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
-    theirs = subprocess.run([compose_binary(), "config", *args], cwd=root, env=_env(),
-                            capture_output=True, timeout=60)
-    ours = subprocess.run([sys.executable, "-m", "supervisor", "config", *args, "--no-mask"], cwd=root,
-                          env=_env(PYTHONPATH=str(REPO)), capture_output=True, timeout=60)
+    theirs = subprocess.run([compose_binary(), "config", *args], cwd=root, env=_env(), capture_output=True, timeout=60)
+    ours = subprocess.run(
+        [sys.executable, "-m", "supervisor", "config", *args, "--no-mask"],
+        cwd=root,
+        env=_env(PYTHONPATH=str(REPO)),
+        capture_output=True,
+        timeout=60,
+    )
     assert theirs.returncode == 0, theirs.stderr
     assert ours.returncode == 0, ours.stderr
     return theirs, ours

@@ -11,9 +11,24 @@ from supervisor.compose.yamlsource import MAX_NODES, OVERRIDE, RESET, parse_docu
 
 # go-yaml v3 resolution of plain scalars (checked with `docker compose config`).
 SCALARS = [
-    ("yes", "yes"), ("on", "on"), ("true", True), ("False", False), ("~", None), ("null", None),
-    ("0x1F", 31), ("0o17", 15), ("0777", 511), ("1_000", 1000), ("1.50", 1.5), ("1e3", 1000.0),
-    ("08", 8.0), ("+1", 1), ("80:80", "80:80"), ("1.2.3", "1.2.3"), (".5", 0.5), ("-.inf", -math.inf),
+    ("yes", "yes"),
+    ("on", "on"),
+    ("true", True),
+    ("False", False),
+    ("~", None),
+    ("null", None),
+    ("0x1F", 31),
+    ("0o17", 15),
+    ("0777", 511),
+    ("1_000", 1000),
+    ("1.50", 1.5),
+    ("1e3", 1000.0),
+    ("08", 8.0),
+    ("+1", 1),
+    ("80:80", "80:80"),
+    ("1.2.3", "1.2.3"),
+    (".5", 0.5),
+    ("-.inf", -math.inf),
 ]
 
 

@@ -59,8 +59,9 @@ async def recv_decoded(ws: ClientConnection, timeout: float = 10.0) -> Any:
     return frames.decode_frame(await asyncio.wait_for(ws.recv(), timeout))
 
 
-async def collect(url: str, *, until_seq: Optional[int] = None, count: Optional[int] = None,
-                  timeout: float = 20.0) -> list[Any]:
+async def collect(
+    url: str, *, until_seq: Optional[int] = None, count: Optional[int] = None, timeout: float = 20.0
+) -> list[Any]:
     """Decoded frames from a subscription until ``until_seq`` is seen, ``count`` frames, or close."""
     out: list[Any] = []
     async with subscribe(url) as ws:

@@ -12,15 +12,15 @@ from supervisor.devrelay.capture import iter_frames, load_capture
 
 from .support import NOW_US, collect, http_json, read_jsonl, run, running, subscribe_url, synth
 
-DATES = ["2025-01-01T00:00:00.000Z", "2025-01-01T01:00:00.000Z", "2025-01-01T05:00:00.000Z",
-         "2025-01-01T06:00:00.000Z"]
+DATES = ["2025-01-01T00:00:00.000Z", "2025-01-01T01:00:00.000Z", "2025-01-01T05:00:00.000Z", "2025-01-01T06:00:00.000Z"]
 
 
 @pytest.fixture(scope="module")
 def synthetic_capture(tmp_path_factory):
     folder = tmp_path_factory.mktemp("capture")
-    config = RelayConfig(synth=synth(events=900), write_capture=str(folder / "net.capture"),
-                         truth=str(folder / "truth.jsonl"))
+    config = RelayConfig(
+        synth=synth(events=900), write_capture=str(folder / "net.capture"), truth=str(folder / "truth.jsonl")
+    )
     DevRelay(config).prepare()
     return config
 
@@ -33,8 +33,9 @@ def write_frames(path, datas):
 
 def test_capture_is_served_verbatim(synthetic_capture, tmp_path):
     original = list(iter_frames(synthetic_capture.write_capture))
-    config = RelayConfig(capture=synthetic_capture.write_capture, retention_hours=24 * 365,
-                         truth=str(tmp_path / "again.jsonl"))
+    config = RelayConfig(
+        capture=synthetic_capture.write_capture, retention_hours=24 * 365, truth=str(tmp_path / "again.jsonl")
+    )
 
     async def scenario():
         async with running(config) as relay:
@@ -52,13 +53,16 @@ def test_capture_is_served_verbatim(synthetic_capture, tmp_path):
 
 def test_capture_sequence_numbers_and_window_come_from_the_frames(tmp_path):
     path = tmp_path / "gaps.capture"
-    write_frames(path, [
-        frames.encode_identity(10, "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa", DATES[0], "a.test"),
-        frames.encode_info("Hello"),  # not sequenced: skipped
-        frames.encode_identity(20, "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa", DATES[1], "b.test"),
-        frames.encode_account(30, "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa", DATES[2], False, "deactivated"),
-        frames.encode_identity(40, "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa", DATES[3], "c.test"),
-    ])
+    write_frames(
+        path,
+        [
+            frames.encode_identity(10, "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa", DATES[0], "a.test"),
+            frames.encode_info("Hello"),  # not sequenced: skipped
+            frames.encode_identity(20, "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa", DATES[1], "b.test"),
+            frames.encode_account(30, "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa", DATES[2], False, "deactivated"),
+            frames.encode_identity(40, "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa", DATES[3], "c.test"),
+        ],
+    )
     # A 2-hour window ending at the last frame keeps seq 30 and 40.
     config = RelayConfig(capture=str(path), retention_hours=2)
 

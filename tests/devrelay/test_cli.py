@@ -21,7 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def start(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "supervisor", "devrelay", "--port", "0", *args],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -43,7 +46,9 @@ def ready_url(proc: subprocess.Popen, timeout: float = 60) -> str:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_start_serve_and_stop(tmp_path, sig):
     truth = tmp_path / "truth.jsonl"
-    proc = start("--events", "300", "--accounts", "10", "--days", "2", "--now", "2025-01-01T00:00:00Z", "--truth", str(truth))
+    proc = start(
+        "--events", "300", "--accounts", "10", "--days", "2", "--now", "2025-01-01T00:00:00Z", "--truth", str(truth)
+    )
     try:
         url = ready_url(proc)
         assert truth.exists() and len(read_jsonl(truth)) > 50  # written before the ready line
@@ -73,16 +78,24 @@ def test_same_options_same_stream(tmp_path):
     assert outputs[0] == outputs[1] and len(outputs[0]) > 10_000
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--capture", "/nonexistent/file.capture"], "file.capture"),
-    (["--rate", "-1"], "--rate"),
-    (["--now", "yesterday"], "--now"),
-    (["--stall-every", "5"], "stall-seconds"),
-    (["--accounts", "0"], "--accounts"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--capture", "/nonexistent/file.capture"], "file.capture"),
+        (["--rate", "-1"], "--rate"),
+        (["--now", "yesterday"], "--now"),
+        (["--stall-every", "5"], "stall-seconds"),
+        (["--accounts", "0"], "--accounts"),
+    ],
+)
 def test_usage_errors_exit_2(args, message):
-    proc = subprocess.run([sys.executable, "-m", "supervisor", "devrelay", "--port", "0", *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "supervisor", "devrelay", "--port", "0", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -95,8 +108,13 @@ def test_port_in_use_exits_2():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = subprocess.run([sys.executable, "-m", "supervisor", "devrelay", "--events", "10",
-                               "--port", str(port)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "supervisor", "devrelay", "--events", "10", "--port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert proc.returncode == 2 and "cannot listen" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -107,8 +125,12 @@ def test_the_ready_line_counts_the_events_of_a_capture_with_real_sequence_number
     first = 31_527_015_469
     with open(capture, "wb") as out:
         for seq in range(first, first + 3):
-            capture_io.write_capture_frame(out, frames.encode_identity(
-                seq, "did:plc:abcdefghijklmnopqrstuvwx", "2025-01-01T00:00:00.000Z", "alice.example.com"))
+            capture_io.write_capture_frame(
+                out,
+                frames.encode_identity(
+                    seq, "did:plc:abcdefghijklmnopqrstuvwx", "2025-01-01T00:00:00.000Z", "alice.example.com"
+                ),
+            )
     proc = start("--capture", str(capture), "--retention-hours", "1000000")
     try:
         ready_url(proc)

@@ -89,11 +89,14 @@ def test_each_malformed_kind_is_rejected(number):
         frames.decode_frame(malformed_frame(number))
 
 
-@pytest.mark.parametrize("faults, message", [
-    ({"drop_every": -1}, "drop-every"),
-    ({"stall_every": 5}, "stall-seconds"),
-    ({"stall_seconds": -1.0}, "stall-seconds"),
-])
+@pytest.mark.parametrize(
+    "faults, message",
+    [
+        ({"drop_every": -1}, "drop-every"),
+        ({"stall_every": 5}, "stall-seconds"),
+        ({"stall_seconds": -1.0}, "stall-seconds"),
+    ],
+)
 def test_bad_fault_settings(faults, message):
     with pytest.raises(ConfigError, match=message):
         DevRelay(config_with(**faults))

@@ -110,12 +110,15 @@ def test_get_repo_holds_exactly_the_accounts_records(truth_config):
         assert found == truth.get(did, {})
 
 
-@pytest.mark.parametrize("query, status, error", [
-    ("", 400, "InvalidRequest"),
-    ("?did=", 400, "InvalidRequest"),
-    ("?did=not-a-did", 400, "InvalidRequest"),
-    ("?did=did:plc:aaaaaaaaaaaaaaaaaaaaaaaa", 400, "RepoNotFound"),
-])
+@pytest.mark.parametrize(
+    "query, status, error",
+    [
+        ("", 400, "InvalidRequest"),
+        ("?did=", 400, "InvalidRequest"),
+        ("?did=not-a-did", 400, "InvalidRequest"),
+        ("?did=did:plc:aaaaaaaaaaaaaaaaaaaaaaaa", 400, "RepoNotFound"),
+    ],
+)
 def test_get_repo_errors(query, status, error):
     async def scenario():
         async with running(RelayConfig(synth=synth(events=50))) as relay:
@@ -150,11 +153,14 @@ def test_latest_commit_and_repo_status_agree_with_list_repos():
     assert status["did"] == item["did"] and status["rev"] == item["rev"] and status["active"] == item["active"]
 
 
-@pytest.mark.parametrize("path, status, error", [
-    ("/xrpc/com.atproto.sync.subscribeRepos", 426, "UpgradeRequired"),
-    ("/xrpc/com.example.nothing", 501, "MethodNotImplemented"),
-    ("/elsewhere", 404, "NotFound"),
-])
+@pytest.mark.parametrize(
+    "path, status, error",
+    [
+        ("/xrpc/com.atproto.sync.subscribeRepos", 426, "UpgradeRequired"),
+        ("/xrpc/com.example.nothing", 501, "MethodNotImplemented"),
+        ("/elsewhere", 404, "NotFound"),
+    ],
+)
 def test_other_paths(path, status, error):
     async def scenario():
         async with running(RelayConfig(synth=synth(events=20))) as relay:

@@ -49,6 +49,7 @@ def test_every_commit_verifies_under_the_published_key_and_get_repo_is_signed():
             did = next(iter(relay.state.accounts))
             repo = load_repo(await _get(f"{relay.http_url}/xrpc/com.atproto.sync.getRepo?did={did}"), verify=True)
             assert verify_commit_signature(dagcbor.decode(repo.blocks[repo.commit.cid]), keys[did]).ok
+
     run(go())
 
 
@@ -58,6 +59,7 @@ def test_an_unknown_did_has_no_document():
             with pytest.raises(urllib.error.HTTPError) as caught:
                 await _get(f"{relay.http_url}/did:plc:aaaaaaaaaaaaaaaaaaaaaaaa")
             assert caught.value.code == 404
+
     run(go())
 
 
@@ -82,8 +84,10 @@ def test_a_rotation_changes_the_key_that_signs_later_commits():
     assert rotated >= 5
 
 
-@pytest.mark.parametrize("kind, reason", [("forge", "signature_invalid"), ("bad-prev-data", "proof_prev_data"),
-                                          ("missing-block", "proof_missing_block")])
+@pytest.mark.parametrize(
+    "kind, reason",
+    [("forge", "signature_invalid"), ("bad-prev-data", "proof_prev_data"), ("missing-block", "proof_missing_block")],
+)
 def test_tampered_commits_fail_verification(kind, reason):
     relay = DevRelay(RelayConfig(synth=synth(), faults=Faults(forge_every=3)))
     relay.prepare()

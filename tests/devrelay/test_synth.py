@@ -134,8 +134,15 @@ def test_realistic_mix():
     assert counts["create like"] > counts["create post"] > counts["create block"]
     assert counts["create post"] > 0.5 * counts["create repost"] > 0
     assert counts["create follow"] > counts["create block"] > 0
-    for kind in ("update profile", "update post", "delete post", "delete like", "delete follow",
-                 "account deactivated", "identity"):
+    for kind in (
+        "update profile",
+        "update post",
+        "delete post",
+        "delete like",
+        "delete follow",
+        "account deactivated",
+        "identity",
+    ):
         assert counts[kind] > 0, kind
     # every account was created (identity + active account event) and later reactivations happen
     assert counts["account active"] > 50
@@ -151,17 +158,23 @@ def test_final_state_matches_the_events():
                 records.pop(key, None)
             else:
                 records[key] = str(cid)
-    state = {f"{did}/{path}": str(cid) for did, acct in network.state.accounts.items()
-             for path, (cid, _r) in acct.records.items()}
+    state = {
+        f"{did}/{path}": str(cid)
+        for did, acct in network.state.accounts.items()
+        for path, (cid, _r) in acct.records.items()
+    }
     assert state == records
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"accounts": 0}, "accounts"),
-    ({"events": -1}, "negative"),
-    ({"days": 0}, "days"),
-    ({"now_us": 1_000}, "1970"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"accounts": 0}, "accounts"),
+        ({"events": -1}, "negative"),
+        ({"days": 0}, "days"),
+        ({"now_us": 1_000}, "1970"),
+    ],
+)
 def test_bad_settings(overrides, message):
     with pytest.raises(ConfigError, match=message):
         SyntheticNetwork(synth(**overrides))

@@ -11,8 +11,10 @@ from .support import collect, fold, fold_accounts, read_jsonl, run, running, sub
 
 def test_truth_is_the_fold_of_the_written_capture(tmp_path):
     config = RelayConfig(
-        synth=synth(events=3000, accounts=40, live_events=700), retention_hours=12,
-        truth=str(tmp_path / "truth.jsonl"), truth_accounts=str(tmp_path / "accounts.jsonl"),
+        synth=synth(events=3000, accounts=40, live_events=700),
+        retention_hours=12,
+        truth=str(tmp_path / "truth.jsonl"),
+        truth_accounts=str(tmp_path / "accounts.jsonl"),
         write_capture=str(tmp_path / "all.capture"),
     )
     relay = DevRelay(config)
@@ -30,8 +32,9 @@ def test_truth_is_the_fold_of_the_written_capture(tmp_path):
 
 def test_truth_is_the_fold_of_the_stream(tmp_path):
     """With a window that keeps everything, cursor 0 replays history, then live events follow."""
-    config = RelayConfig(synth=synth(events=1500, live_events=500), retention_hours=24 * 30, rate=0,
-                         truth=str(tmp_path / "truth.jsonl"))
+    config = RelayConfig(
+        synth=synth(events=1500, live_events=500), retention_hours=24 * 30, rate=0, truth=str(tmp_path / "truth.jsonl")
+    )
 
     async def scenario():
         async with running(config) as relay:
@@ -52,13 +55,17 @@ def test_truth_without_live_events_matches_the_served_state(tmp_path):
 def test_served_state_before_live_events_is_the_history(tmp_path):
     """Until live events are released, listRepos/getRepo serve exactly the history."""
     # accounts are still being created when the history ends (a creation is three events)
-    config = RelayConfig(synth=synth(events=901, accounts=400, live_events=300),
-                         write_capture=str(tmp_path / "all.capture"))
+    config = RelayConfig(
+        synth=synth(events=901, accounts=400, live_events=300), write_capture=str(tmp_path / "all.capture")
+    )
     relay = DevRelay(config)
     relay.prepare()
     decoded = [frames.decode_frame(data) for data in iter_frames(config.write_capture)]
     history = fold(decoded[:901])
-    served = {f"at://{did}/{path}": str(cid) for did, acct in relay.state.accounts.items()
-              for path, (cid, _record) in acct.records.items()}
+    served = {
+        f"at://{did}/{path}": str(cid)
+        for did, acct in relay.state.accounts.items()
+        for path, (cid, _record) in acct.records.items()
+    }
     assert served == {uri: row["cid"] for uri, row in history.items()}
     assert set(relay.state.accounts) == set(fold_accounts(decoded[:901]))

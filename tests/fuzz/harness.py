@@ -30,16 +30,30 @@ HANG_SECONDS = FIFO_WAIT_SECONDS + 5
 SECRET = "Zq7sekritVal"
 
 #: Exit codes each command documents (1: findings, or malformed frames for ``firehose decode``).
-ALLOWED_CODES = {"config": {0, 2}, "validate": {0, 1, 2}, "audit": {0, 2}, "explain": {0, 2},
-                 "firehose": {0, 1, 2}, "repo": {0, 2}}
+ALLOWED_CODES = {
+    "config": {0, 2},
+    "validate": {0, 1, 2},
+    "audit": {0, 2},
+    "explain": {0, 2},
+    "firehose": {0, 1, 2},
+    "repo": {0, 2},
+}
 
 #: Every output format of the commands that read a project.
 PROJECT_COMMANDS: tuple[tuple[str, ...], ...] = (
-    ("config",), ("config", "--format", "json"), ("config", "-q"), ("config", "--services"),
+    ("config",),
+    ("config", "--format", "json"),
+    ("config", "-q"),
+    ("config", "--services"),
     ("config", "--provenance"),
-    ("validate",), ("validate", "--format", "json"), ("validate", "--format", "sarif"),
+    ("validate",),
+    ("validate", "--format", "json"),
+    ("validate", "--format", "sarif"),
     ("validate", "--format", "github"),
-    ("audit",), ("audit", "--all-vars"), ("audit", "--format", "json"), ("audit", "--format", "csv"),
+    ("audit",),
+    ("audit", "--all-vars"),
+    ("audit", "--format", "json"),
+    ("audit", "--format", "csv"),
     ("audit", "--format", "markdown"),
 )
 
@@ -80,8 +94,14 @@ def _guard(seconds: float) -> Iterator[None]:
 
 
 _RUNNER = CliRunner()
-_BASE_ENV = {"SUPERVISOR_NO_CACHE": "1", "SUPERVISOR_DEBUG": None, "COMPOSE_FILE": None,
-             "COMPOSE_PROJECT_NAME": None, "COMPOSE_PROFILES": None, "COMPOSE_ENV_FILES": None}
+_BASE_ENV = {
+    "SUPERVISOR_NO_CACHE": "1",
+    "SUPERVISOR_DEBUG": None,
+    "COMPOSE_FILE": None,
+    "COMPOSE_PROJECT_NAME": None,
+    "COMPOSE_PROFILES": None,
+    "COMPOSE_ENV_FILES": None,
+}
 
 
 def run_cli(args: Sequence[str], cwd: Path, env: Optional[Mapping[str, str]] = None) -> Outcome:
@@ -121,7 +141,8 @@ def assert_located(outcome: Outcome) -> None:
 def assert_no_secret(outcomes: Sequence[Outcome], secret: str = SECRET) -> None:
     for outcome in outcomes:
         assert secret not in outcome.text, (
-            f"supervisor {' '.join(outcome.args)} printed the secret:\n{outcome.text[-3000:]}")
+            f"supervisor {' '.join(outcome.args)} printed the secret:\n{outcome.text[-3000:]}"
+        )
 
 
 def run_project(cwd: Path, explain: Sequence[str] = ()) -> list[Outcome]:

@@ -18,7 +18,16 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 
 def fuzz_settings(examples: int = EXAMPLES) -> settings:
     phases = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target] + ([] if _CI else [Phase.shrink])
-    return settings(max_examples=examples, deadline=None, derandomize=_DERANDOMIZE,
-                    database=None if _DERANDOMIZE else settings.default.database, phases=phases,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=_DERANDOMIZE,
+        database=None if _DERANDOMIZE else settings.default.database,
+        phases=phases,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+            HealthCheck.function_scoped_fixture,
+        ],
+    )

@@ -27,7 +27,7 @@ def _project(root: Path, compose: str, env: str, extra_env: str) -> None:
     (root / "fifo").write_text("FROM x\n")
     (root / "a_dir").mkdir()
     os.symlink("loop", root / "loop")
-    (root / "Dockerfile").write_text(f"FROM node:20\nENV TOKEN={SECRET}\nCMD [\"node\", \"dist/index.js\"]\n")
+    (root / "Dockerfile").write_text(f'FROM node:20\nENV TOKEN={SECRET}\nCMD ["node", "dist/index.js"]\n')
 
 
 @fuzz_settings()
@@ -47,7 +47,9 @@ def test_generated_projects(compose: str, env: str, extra_env: str) -> None:
 def test_a_secret_in_a_plain_variable(env: str, value: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        compose = ("services:\n  app:\n    image: x\n    environment:\n      BACKFILL_DAYS: '2'\n"
-                   f"      OTHER: '{value}'\n      DB_PASSWORD: ${{DB_PASSWORD}}\n")
+        compose = (
+            "services:\n  app:\n    image: x\n    environment:\n      BACKFILL_DAYS: '2'\n"
+            f"      OTHER: '{value}'\n      DB_PASSWORD: ${{DB_PASSWORD}}\n"
+        )
         _project(root, compose, env, "")
         assert_no_secret(run_project(root, explain=("app",)))

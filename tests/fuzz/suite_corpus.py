@@ -40,16 +40,34 @@ PROJECTS: dict[str, tuple[str, dict[str, str], int, str]] = {
     "port-range": (SERVICE + "    ports: ['1-1000000']\n", {}, 2, "compose.yaml:4:13: invalid containerPort"),
     "include-int": ("include: 1\n" + SERVICE, {}, 2, "compose.yaml:1:1: include must be a list"),
     "include-path-int": ("include: [{path: 1}]\n" + SERVICE, {}, 2, "compose.yaml:1:"),
-    "huge-number-pm2": ("services:\n  app:\n    image: x\n    command: pm2-runtime start dist/index.js -i 4\n"
-                        "    x-supervisor: {implementation: publicappview-typescript}\n    environment:\n"
-                        "      BACKFILL_DAYS: '" + "9" * 5000 + "'\n", {}, 0, ""),
-    "env-value-bomb": (SERVICE + "    environment:\n      D: ${D}\n",
-                       {".env": ENV + "A=" + "x" * 100_000 + "\nB=" + "${A}" * 20 + "\nC=" + "${B}" * 20 + "\nD="
-                        + "${C}" * 20 + "\n"}, 2, ".env:5:3: interpolation produces more than 16 MiB"),
+    "huge-number-pm2": (
+        "services:\n  app:\n    image: x\n    command: pm2-runtime start dist/index.js -i 4\n"
+        "    x-supervisor: {implementation: publicappview-typescript}\n    environment:\n"
+        "      BACKFILL_DAYS: '" + "9" * 5000 + "'\n",
+        {},
+        0,
+        "",
+    ),
+    "env-value-bomb": (
+        SERVICE + "    environment:\n      D: ${D}\n",
+        {
+            ".env": ENV
+            + "A="
+            + "x" * 100_000
+            + "\nB="
+            + "${A}" * 20
+            + "\nC="
+            + "${B}" * 20
+            + "\nD="
+            + "${C}" * 20
+            + "\n"
+        },
+        2,
+        ".env:5:3: interpolation produces more than 16 MiB",
+    ),
     "billion-laughs": (_laughs(), {}, 2, "compose.yaml:7:6: this value expands to more than 1,000,000 nodes"),
     "recursive-alias": ("x-a: &a [*a]\n" + SERVICE, {}, 2, "compose.yaml:1:6: recursive alias"),
-    "deep-lists": (SERVICE + "    x-deep: " + "[" * 10_000 + "]" * 10_000 + "\n", {}, 2,
-                   "maximum nesting depth"),
+    "deep-lists": (SERVICE + "    x-deep: " + "[" * 10_000 + "]" * 10_000 + "\n", {}, 2, "maximum nesting depth"),
     "deep-mappings": ("x-deep: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n" + SERVICE, {}, 2, "maximum nesting depth"),
     # compose panics here; we refuse with the field and its place
     "logging-null": (SERVICE + "    logging: null\n", {}, 2, "compose.yaml:4:5: "),
@@ -59,15 +77,32 @@ PROJECTS: dict[str, tuple[str, dict[str, str], int, str]] = {
     "secret-in-cpus": (SERVICE + "    cpus: ${API_KEY}\n", {}, 2, "****"),
     "secret-in-mem-limit": (SERVICE + "    mem_limit: ${API_KEY}\n", {}, 2, "****"),
     "secret-in-missing-extends": (SERVICE + "    extends: {file: '${API_KEY}.yml', service: s}\n", {}, 2, "****"),
-    "secret-literal-reused": (SERVICE + f"    environment:\n      OTHER: {SECRET}\n      DB_PASSWORD: {SECRET}\n"
-                              f"    command: [run, '{SECRET}']\n    labels: [a={SECRET}]\n", {}, 0, ""),
-    "secret-from-dotenv-in-command": ("services:\n  s:\n    command: [run, '${DB_PASSWORD}']\n    image: 'x${API_KEY}'\n",
-                                      {}, 0, ""),
+    "secret-literal-reused": (
+        SERVICE + f"    environment:\n      OTHER: {SECRET}\n      DB_PASSWORD: {SECRET}\n"
+        f"    command: [run, '{SECRET}']\n    labels: [a={SECRET}]\n",
+        {},
+        0,
+        "",
+    ),
+    "secret-from-dotenv-in-command": (
+        "services:\n  s:\n    command: [run, '${DB_PASSWORD}']\n    image: 'x${API_KEY}'\n",
+        {},
+        0,
+        "",
+    ),
     "unterminated-quote-dotenv": (SERVICE, {".env": f'DB_PASSWORD="{SECRET}\nB=1\n'}, 2, "unterminated quoted value"),
-    "network-mode-cycle": ("services:\n  a:\n    image: x\n    network_mode: service:b\n  b:\n    image: x\n"
-                           "    network_mode: service:a\n", {}, 2, "cycle"),
-    "links-cycle": ("services:\n  a:\n    image: x\n    links: [b]\n  b:\n    image: x\n    links: [a]\n", {}, 2,
-                    "cycle"),
+    "network-mode-cycle": (
+        "services:\n  a:\n    image: x\n    network_mode: service:b\n  b:\n    image: x\n    network_mode: service:a\n",
+        {},
+        2,
+        "cycle",
+    ),
+    "links-cycle": (
+        "services:\n  a:\n    image: x\n    links: [b]\n  b:\n    image: x\n    links: [a]\n",
+        {},
+        2,
+        "cycle",
+    ),
     "utf16": ("", {"compose.yaml": "\ufeff" + SERVICE}, 0, ""),
 }
 
@@ -103,16 +138,23 @@ def _symlink_loop(root: Path) -> str:
     return "loop"
 
 
-SPECIAL: dict[str, Callable[[Path], str]] = {"fifo": _fifo, "symlink-loop": _symlink_loop,
-                                              "dev-zero": lambda root: "/dev/zero",
-                                              "dev-urandom": lambda root: "/dev/urandom",
-                                              "directory": lambda root: "."}
+SPECIAL: dict[str, Callable[[Path], str]] = {
+    "fifo": _fifo,
+    "symlink-loop": _symlink_loop,
+    "dev-zero": lambda root: "/dev/zero",
+    "dev-urandom": lambda root: "/dev/urandom",
+    "directory": lambda root: ".",
+}
 
 
 COMMANDS = [("firehose", "decode"), ("repo", "dump"), ("repo", "inspect"), ("env_file",), ("-f",)]
 # a FIFO without a writer is refused after a wait (FIFO_WAIT_SECONDS): two readers of it suffice
-SPECIAL_CASES = [(kind, command) for kind in sorted(SPECIAL) for command in COMMANDS
-                 if kind != "fifo" or command in (("firehose", "decode"), ("env_file",))]
+SPECIAL_CASES = [
+    (kind, command)
+    for kind in sorted(SPECIAL)
+    for command in COMMANDS
+    if kind != "fifo" or command in (("firehose", "decode"), ("env_file",))
+]
 
 
 @pytest.mark.parametrize(("kind", "command"), SPECIAL_CASES, ids=[f"{k}-{' '.join(c)}" for k, c in SPECIAL_CASES])

@@ -21,9 +21,22 @@ from .settings import EXAMPLES, fuzz_settings
 
 TIME = "2024-05-01T12:00:00.000Z"
 FRAMES = [
-    encode_commit(1, "did:plc:abc", "3kabc", None, TIME, [
-        ("create", "app.bsky.feed.post/3k1", None, {"$type": "app.bsky.feed.post", "text": "hi", "createdAt": TIME}),
-        ("delete", "app.bsky.feed.like/3k2", None, None)]),
+    encode_commit(
+        1,
+        "did:plc:abc",
+        "3kabc",
+        None,
+        TIME,
+        [
+            (
+                "create",
+                "app.bsky.feed.post/3k1",
+                None,
+                {"$type": "app.bsky.feed.post", "text": "hi", "createdAt": TIME},
+            ),
+            ("delete", "app.bsky.feed.like/3k2", None, None),
+        ],
+    ),
     encode_identity(2, "did:plc:abc", TIME, "a.test"),
     encode_info("OutdatedCursor"),
 ]
@@ -45,7 +58,7 @@ def mutated(draw: st.DrawFn, seed: bytes) -> bytes:
         elif kind == "insert":
             data[at:at] = draw(st.binary(min_size=1, max_size=8))
         elif kind == "delete":
-            del data[at:at + draw(st.integers(1, 8))]
+            del data[at : at + draw(st.integers(1, 8))]
         else:
             data[at] = draw(st.integers(0, 255))
     return bytes(data)
@@ -78,8 +91,12 @@ def test_mutated_captures(data: bytes) -> None:
 def test_mutated_cars_are_refused(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "r.car").write_bytes(data)
-        for args in (("repo", "dump", "r.car"), ("repo", "dump", "--format", "jsonl", "r.car"),
-                     ("repo", "inspect", "r.car"), ("repo", "inspect", "--format", "json", "r.car")):
+        for args in (
+            ("repo", "dump", "r.car"),
+            ("repo", "dump", "--format", "jsonl", "r.car"),
+            ("repo", "inspect", "r.car"),
+            ("repo", "inspect", "--format", "json", "r.car"),
+        ):
             outcome = run_cli(args, Path(tmp))
             if data != REPO:
                 assert outcome.code == 2, f"{' '.join(args)} accepted a damaged CAR:\n{outcome.text[-2000:]}"

@@ -44,7 +44,8 @@ def _compare(doc: dict[str, Any]) -> None:
             error = exc
         if "panic:" in reference.stderr:
             assert error is not None and error.location is not None and error.location.line, (
-                f"compose crashed ({reference.error[:200]}); we must refuse with a located message, got {error}")
+                f"compose crashed ({reference.error[:200]}); we must refuse with a located message, got {error}"
+            )
             return
         if reference.ok:
             assert error is None, f"we refused ({error}), compose accepted"

@@ -36,9 +36,28 @@ def test_suite(suite: str, tmp_path: Path) -> None:
     rss_file = tmp_path / "rss.txt"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "PYTEST_"))}
     proc = subprocess.run(
-        [sys.executable, "-c", _MEASURE, str(rss_file), sys.executable, "-m", "pytest", "-q", "-x",
-         "-p", "no:cacheprovider", "--basetemp", str(tmp_path / "base"), f"tests/fuzz/{suite}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=SUITE_TIMEOUT)
+        [
+            sys.executable,
+            "-c",
+            _MEASURE,
+            str(rss_file),
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            "--basetemp",
+            str(tmp_path / "base"),
+            f"tests/fuzz/{suite}",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SUITE_TIMEOUT,
+    )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     peak_mb = int(rss_file.read_text()) / 1024
     assert peak_mb < LIMIT_RSS_MB, f"{suite}: peak resident set {peak_mb:.0f} MB"

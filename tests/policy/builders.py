@@ -18,8 +18,15 @@ def literal(name: str, value: Optional[str], line: int = 10, column: int = 7, fi
     return EnvValue(name, value, Origin("environment", Location(file, line, column)), raw=value)
 
 
-def from_shell(name: str, value: Optional[str], default: str = "0", line: int = 12, column: int = 9,
-               kind: str = "shell", dotenv_line: int = 3) -> EnvValue:
+def from_shell(
+    name: str,
+    value: Optional[str],
+    default: str = "0",
+    line: int = 12,
+    column: int = 9,
+    kind: str = "shell",
+    dotenv_line: int = 3,
+) -> EnvValue:
     """``- NAME=${NAME:-default}`` with the variable from the shell (or .env), or the default when None."""
     raw = f"${{{name}:-{default}}}"
     if value is None:
@@ -32,9 +39,17 @@ def from_shell(name: str, value: Optional[str], default: str = "0", line: int = 
     return EnvValue(name, final, Origin("environment", Location(FILE, line, column)), raw=raw, substitutions=[sub])
 
 
-def service(name: str, env: dict[str, EnvSpec], *, implementation: Optional[str] = None, command: Any = None,
-            image: Optional[str] = None, replicas: Optional[int] = None, line: int = 5,
-            extension: Optional[dict[str, Any]] = None) -> Service:
+def service(
+    name: str,
+    env: dict[str, EnvSpec],
+    *,
+    implementation: Optional[str] = None,
+    command: Any = None,
+    image: Optional[str] = None,
+    replicas: Optional[int] = None,
+    line: int = 5,
+    extension: Optional[dict[str, Any]] = None,
+) -> Service:
     records: dict[str, EnvValue] = {}
     for i, (key, spec) in enumerate(env.items()):
         records[key] = spec if isinstance(spec, EnvValue) else literal(key, spec, line=line + 2 + i)
@@ -54,12 +69,23 @@ def service(name: str, env: dict[str, EnvSpec], *, implementation: Optional[str]
     return Service(name, config, records, Location(FILE, line, 3), ext)
 
 
-def project(*services: Service, environment: Optional[dict[str, tuple[str, Origin]]] = None,
-            extensions: Optional[dict[str, Any]] = None) -> Project:
+def project(
+    *services: Service,
+    environment: Optional[dict[str, tuple[str, Origin]]] = None,
+    extensions: Optional[dict[str, Any]] = None,
+) -> Project:
     svcs = {s.name: s for s in services}
     locations = {("services", s.name): s.location for s in services if s.location}
-    return Project("proj", "/proj", [FILE], {"services": {s.name: s.config for s in services}}, svcs,
-                   environment or {}, extensions or {}, locations=locations)
+    return Project(
+        "proj",
+        "/proj",
+        [FILE],
+        {"services": {s.name: s.config for s in services}},
+        svcs,
+        environment or {},
+        extensions or {},
+        locations=locations,
+    )
 
 
 def codes(findings, *, active_only: bool = True) -> list[str]:

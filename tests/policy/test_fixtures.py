@@ -15,8 +15,15 @@ from supervisor.cli import main
 FIXTURES = Path(__file__).parent / "fixtures"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.json").is_file())
 # Variables of the test process that would change what the fixtures resolve to.
-_CLEAR = ("BACKFILL_DAYS", "WORKER_ID", "FIREHOSE_ENABLED", "pm_id", "NODE_APP_INSTANCE",
-          "BACKFILL_CURSOR_SERVICE", "FIREHOSE_CURSOR_SERVICE")
+_CLEAR = (
+    "BACKFILL_DAYS",
+    "WORKER_ID",
+    "FIREHOSE_ENABLED",
+    "pm_id",
+    "NODE_APP_INSTANCE",
+    "BACKFILL_CURSOR_SERVICE",
+    "FIREHOSE_CURSOR_SERVICE",
+)
 
 
 @pytest.fixture
@@ -30,6 +37,7 @@ def in_case(monkeypatch):
             monkeypatch.setenv(key, value)
         monkeypatch.chdir(FIXTURES / name)
         return expected
+
     return enter
 
 
@@ -59,8 +67,9 @@ def test_validate(name, in_case):
         assert run("validate", "--strict", *args).exit_code == expected["strict_exit"]
 
 
-@pytest.mark.parametrize("name", [c for c in CASES if json.loads((FIXTURES / c / "expected.json").read_text())
-                                  .get("backfills") is not None])
+@pytest.mark.parametrize(
+    "name", [c for c in CASES if json.loads((FIXTURES / c / "expected.json").read_text()).get("backfills") is not None]
+)
 def test_audit_backfills(name, in_case):
     expected = in_case(name)
     result = run("audit", "--format", "json", *expected.get("args", []))
@@ -78,8 +87,10 @@ def test_formats_of_a_collision(fmt, in_case):
     assert result.exit_code == expected["exit"]
     if fmt == "github":
         lines = result.stdout.splitlines()
-        assert any(line.startswith("::error file=docker-compose.yml,line=") and "title=SV001 cursor-collision::" in line
-                   for line in lines), result.stdout
+        assert any(
+            line.startswith("::error file=docker-compose.yml,line=") and "title=SV001 cursor-collision::" in line
+            for line in lines
+        ), result.stdout
     elif fmt == "sarif":
         log = json.loads(result.stdout)
         results = log["runs"][0]["results"]
@@ -151,8 +162,10 @@ def test_bundled_deployment_validates_clean(monkeypatch):
         if key.startswith("COMPOSE_") or key in _CLEAR or key.endswith("_IMAGE"):
             monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(root)
-    for files in (["compose/docker-compose.yml"],
-                  ["compose/docker-compose.yml", "compose/docker-compose.unified-backfill.yml"]):
+    for files in (
+        ["compose/docker-compose.yml"],
+        ["compose/docker-compose.yml", "compose/docker-compose.unified-backfill.yml"],
+    ):
         args = [a for f in files if (root / f).is_file() for a in ("-f", f)]
         result = run("validate", *args)
         assert result.exit_code == 0, result.output

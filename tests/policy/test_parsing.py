@@ -6,19 +6,66 @@ from supervisor.policy.parsing import NaN, ParseFailure, is_nan, js_parse_int, j
 
 # (text, int() result or None when Python raises)
 PYTHON_INT = [
-    ("0", 0), ("7", 7), ("-1", -1), ("+5", 5), (" 7 ", 7), ("\t7\n", 7), ("\u00a07\u2003", 7),
-    ("1_000", 1000), ("1_0_0", 100), ("_1", None), ("1_", None), ("1__0", None),
-    ("", None), ("   ", None), ("7d", None), ("0x10", None), ("1.5", None), ("1e3", None),
-    ("٣", 3), ("७", 7), ("１２", 12), ("- 1", None), ("--1", None), ("007", 7), ("-0", 0),
+    ("0", 0),
+    ("7", 7),
+    ("-1", -1),
+    ("+5", 5),
+    (" 7 ", 7),
+    ("\t7\n", 7),
+    ("\u00a07\u2003", 7),
+    ("1_000", 1000),
+    ("1_0_0", 100),
+    ("_1", None),
+    ("1_", None),
+    ("1__0", None),
+    ("", None),
+    ("   ", None),
+    ("7d", None),
+    ("0x10", None),
+    ("1.5", None),
+    ("1e3", None),
+    ("٣", 3),
+    ("७", 7),
+    ("１２", 12),
+    ("- 1", None),
+    ("--1", None),
+    ("007", 7),
+    ("-0", 0),
 ]
 
 # (text, parseInt() result; NaN for NaN)
 JS_PARSE_INT = [
-    ("0", 0), ("7", 7), ("-1", -1), ("+5", 5), (" 7", 7), ("\t\n 7", 7), ("\u00a0\ufeff7", 7),
-    ("7 ", 7), ("7d", 7), ("0x10", 16), ("0X1f", 31), ("-0x10", -16), ("0x", NaN), ("0xg", NaN),
-    ("", NaN), ("   ", NaN), ("d7", NaN), ("1_000", 1), ("_1", NaN), ("1__0", 1), ("1.9", 1),
-    ("1e3", 1), ("٣", NaN), ("１２", NaN), ("- 1", NaN), ("--1", NaN), ("007", 7), ("00", 0),
-    (None, NaN), ("Infinity", NaN), ("12abc34", 12),
+    ("0", 0),
+    ("7", 7),
+    ("-1", -1),
+    ("+5", 5),
+    (" 7", 7),
+    ("\t\n 7", 7),
+    ("\u00a0\ufeff7", 7),
+    ("7 ", 7),
+    ("7d", 7),
+    ("0x10", 16),
+    ("0X1f", 31),
+    ("-0x10", -16),
+    ("0x", NaN),
+    ("0xg", NaN),
+    ("", NaN),
+    ("   ", NaN),
+    ("d7", NaN),
+    ("1_000", 1),
+    ("_1", NaN),
+    ("1__0", 1),
+    ("1.9", 1),
+    ("1e3", 1),
+    ("٣", NaN),
+    ("１２", NaN),
+    ("- 1", NaN),
+    ("--1", NaN),
+    ("007", 7),
+    ("00", 0),
+    (None, NaN),
+    ("Infinity", NaN),
+    ("12abc34", 12),
 ]
 
 
@@ -47,9 +94,19 @@ def test_nan_compares_like_javascript():
     assert repr(NaN) == "NaN"
 
 
-@pytest.mark.parametrize("value,truthy", [
-    (None, False), ("", False), ("0", True), ("false", True), (" ", True), (0, False), (1, True), (NaN, False),
-])
+@pytest.mark.parametrize(
+    "value,truthy",
+    [
+        (None, False),
+        ("", False),
+        ("0", True),
+        ("false", True),
+        (" ", True),
+        (0, False),
+        (1, True),
+        (NaN, False),
+    ],
+)
 def test_js_truthy(value, truthy):
     assert js_truthy(value) is truthy
 

@@ -17,8 +17,17 @@ def _findings(*services):
 def test_primaries_on_their_own_rows_are_a_warning_not_an_error():
     findings = _findings(
         service("a", {"WORKER_ID": "0", "BACKFILL_DAYS": "1"}, command=WORKER),
-        service("b", {"WORKER_ID": "0", "BACKFILL_DAYS": "1", "BACKFILL_CURSOR_SERVICE": "backfill_python",
-                      "FIREHOSE_CURSOR_SERVICE": "firehose_python"}, command=WORKER, line=30),
+        service(
+            "b",
+            {
+                "WORKER_ID": "0",
+                "BACKFILL_DAYS": "1",
+                "BACKFILL_CURSOR_SERVICE": "backfill_python",
+                "FIREHOSE_CURSOR_SERVICE": "firehose_python",
+            },
+            command=WORKER,
+            line=30,
+        ),
     )
     several = [f for f in findings if f.code == "SV002"]
     assert [f.severity for f in several] == ["warning"]
@@ -30,13 +39,28 @@ def test_primaries_on_their_own_rows_are_a_warning_not_an_error():
 def test_primaries_on_one_row_are_an_error_naming_only_that_row():
     findings = _findings(
         service("a", {"WORKER_ID": "0", "BACKFILL_DAYS": "1"}, command=WORKER),
-        service("b", {"WORKER_ID": "0", "BACKFILL_DAYS": "1", "FIREHOSE_CURSOR_SERVICE": "firehose_b"},
-                command=WORKER, line=30),
-        service("c", {"WORKER_ID": "0", "BACKFILL_DAYS": "1", "BACKFILL_CURSOR_SERVICE": "backfill_c",
-                      "FIREHOSE_CURSOR_SERVICE": "firehose_c"}, command=WORKER, line=50),
+        service(
+            "b",
+            {"WORKER_ID": "0", "BACKFILL_DAYS": "1", "FIREHOSE_CURSOR_SERVICE": "firehose_b"},
+            command=WORKER,
+            line=30,
+        ),
+        service(
+            "c",
+            {
+                "WORKER_ID": "0",
+                "BACKFILL_DAYS": "1",
+                "BACKFILL_CURSOR_SERVICE": "backfill_c",
+                "FIREHOSE_CURSOR_SERVICE": "firehose_c",
+            },
+            command=WORKER,
+            line=50,
+        ),
     )
     several = [f for f in findings if f.code == "SV002"]
     assert [f.severity for f in several] == ["error"]
-    assert 'row "backfill", overwriting' in several[0].message and "backfill_c" not in several[0].message.split(
-        "Each runs")[1].split("Fix")[0]
+    assert (
+        'row "backfill", overwriting' in several[0].message
+        and "backfill_c" not in several[0].message.split("Each runs")[1].split("Fix")[0]
+    )
     assert exit_code(findings) == 1

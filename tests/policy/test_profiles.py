@@ -16,11 +16,26 @@ def _document(name="publicappview-typescript"):
 
 def test_builtin_profiles_validate():
     profiles = builtin_profiles()
-    assert set(profiles) == {"supervisor-worker", "publicappview-python", "publicappview-typescript",
-                             "publicappview-firehose-consumer", "publicappview-redis-consumer",
-                             "constellation-client", "postgres", "redis"}
-    assert all(not profiles[name].writers for name in ("publicappview-firehose-consumer", "publicappview-redis-consumer",
-                                                        "constellation-client", "postgres", "redis"))
+    assert set(profiles) == {
+        "supervisor-worker",
+        "publicappview-python",
+        "publicappview-typescript",
+        "publicappview-firehose-consumer",
+        "publicappview-redis-consumer",
+        "constellation-client",
+        "postgres",
+        "redis",
+    }
+    assert all(
+        not profiles[name].writers
+        for name in (
+            "publicappview-firehose-consumer",
+            "publicappview-redis-consumer",
+            "constellation-client",
+            "postgres",
+            "redis",
+        )
+    )
     assert profiles["publicappview-typescript"].process_manager == "pm2"
     assert "BACKFILL_DAYS" in profiles["publicappview-python"].variables
     assert profiles["supervisor-worker"].writer("backfill").rename == "BACKFILL_CURSOR_SERVICE"

@@ -10,8 +10,19 @@ from supervisor.policy.findings import exit_code
 from tests.policy.builders import evaluate_project, project, service
 
 # BACKFILL_DAYS values and what each language makes of them (None: Python raises).
-DAYS = {"0": (0, 0), "1": (1, 1), "3": (3, 3), "-1": (-1, -1), "-5": (-5, -5), " 2 ": (2, 2),
-        "1_0": (10, 1), "7d": (None, 7), "0x10": (None, 16), "": (None, None), None: (0, 0)}
+DAYS = {
+    "0": (0, 0),
+    "1": (1, 1),
+    "3": (3, 3),
+    "-1": (-1, -1),
+    "-5": (-5, -5),
+    " 2 ": (2, 2),
+    "1_0": (10, 1),
+    "7d": (None, 7),
+    "0x10": (None, 16),
+    "": (None, None),
+    None: (0, 0),
+}
 WORKER_IDS = {"0": 0, "1": 1, "2": 2, " 0": 0, None: 0}
 
 
@@ -61,18 +72,20 @@ def crash(s: dict) -> bool:
     return s["impl"] in ("python", "worker") and DAYS[s["days"]][0] is None
 
 
-service_strategy = st.fixed_dictionaries({
-    "impl": st.sampled_from(["python", "worker", "ts"]),
-    "days": st.sampled_from(list(DAYS)),
-    "wid": st.sampled_from(list(WORKER_IDS)),
-    "replicas": st.sampled_from([0, 1, 1, 1, 2, 3]),
-    "instances": st.sampled_from([1, 2, 4]),
-    "firehose": st.sampled_from([None, "true", "false"]),
-    "nai": st.sampled_from([None, None, "0", "1", "00", ""]),
-    "pm_id": st.sampled_from([None, None, "1", "0"]),
-    "bname": st.sampled_from([None, "backfill", "backfill_python"]),
-    "lname": st.sampled_from([None, "firehose", "firehose_python", "backfill"]),
-})
+service_strategy = st.fixed_dictionaries(
+    {
+        "impl": st.sampled_from(["python", "worker", "ts"]),
+        "days": st.sampled_from(list(DAYS)),
+        "wid": st.sampled_from(list(WORKER_IDS)),
+        "replicas": st.sampled_from([0, 1, 1, 1, 2, 3]),
+        "instances": st.sampled_from([1, 2, 4]),
+        "firehose": st.sampled_from([None, "true", "false"]),
+        "nai": st.sampled_from([None, None, "0", "1", "00", ""]),
+        "pm_id": st.sampled_from([None, None, "1", "0"]),
+        "bname": st.sampled_from([None, "backfill", "backfill_python"]),
+        "lname": st.sampled_from([None, "firehose", "firehose_python", "backfill"]),
+    }
+)
 
 
 def build(specs: list[dict]):
@@ -83,8 +96,11 @@ def build(specs: list[dict]):
             env["BACKFILL_DAYS"] = s["days"]
         if s["impl"] == "ts":
             command = ["pm2-runtime", "start", "dist/index.js", "-i", str(s["instances"])]
-            for key, value in (("FIREHOSE_ENABLED", s["firehose"]), ("NODE_APP_INSTANCE", s["nai"]),
-                               ("pm_id", s["pm_id"])):
+            for key, value in (
+                ("FIREHOSE_ENABLED", s["firehose"]),
+                ("NODE_APP_INSTANCE", s["nai"]),
+                ("pm_id", s["pm_id"]),
+            ):
                 if value is not None:
                     env[key] = value
         else:

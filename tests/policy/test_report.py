@@ -14,8 +14,14 @@ from supervisor.report.tables import render_audit
 from tests.policy.builders import evaluate_project, project, service
 
 FINDINGS = [
-    Finding("SV001", "error", "two writers, 100% sure:\nfix it", Location("/proj/docker-compose.yml", 12, 9),
-            [(Location("/proj/docker-compose.yml", 30, 7), "app writes here")], ["a", "b"]),
+    Finding(
+        "SV001",
+        "error",
+        "two writers, 100% sure:\nfix it",
+        Location("/proj/docker-compose.yml", 12, 9),
+        [(Location("/proj/docker-compose.yml", 30, 7), "app writes here")],
+        ["a", "b"],
+    ),
     Finding("SV004", "warning", "FIREHOSE_ENABLED=false", Location("/proj/sub dir/c,d.yml", 3, 0), [], ["b"], "known"),
     Finding("SV007", "info", "shell value unused", None, [], []),
 ]
@@ -44,23 +50,31 @@ def test_sarif_structure():
     first, second, third = run["results"]
     assert first["level"] == "error" and first["ruleIndex"] == list(RULES).index("SV001")
     phys = first["locations"][0]["physicalLocation"]
-    assert phys == {"artifactLocation": {"uri": "docker-compose.yml", "uriBaseId": "%SRCROOT%"},
-                    "region": {"startLine": 12, "startColumn": 9}}
+    assert phys == {
+        "artifactLocation": {"uri": "docker-compose.yml", "uriBaseId": "%SRCROOT%"},
+        "region": {"startLine": 12, "startColumn": 9},
+    }
     assert first["relatedLocations"][0]["physicalLocation"]["region"]["startLine"] == 30
     assert second["level"] == "warning" and second["suppressions"] == [{"kind": "inSource", "justification": "known"}]
     assert second["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "sub%20dir/c%2Cd.yml"
     assert "startColumn" not in second["locations"][0]["physicalLocation"]["region"]
-    assert third["level"] == "note" and third["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "docker-compose.yml"
+    assert (
+        third["level"] == "note"
+        and third["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "docker-compose.yml"
+    )
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == "file:///proj/"
 
 
-@pytest.mark.parametrize("text,data,prop", [
-    ("plain", "plain", "plain"),
-    ("100%", "100%25", "100%25"),
-    ("a\r\nb", "a%0D%0Ab", "a%0D%0Ab"),
-    ("a:b,c", "a:b,c", "a%3Ab%2Cc"),
-    ("%0A", "%250A", "%250A"),
-])
+@pytest.mark.parametrize(
+    "text,data,prop",
+    [
+        ("plain", "plain", "plain"),
+        ("100%", "100%25", "100%25"),
+        ("a\r\nb", "a%0D%0Ab", "a%0D%0Ab"),
+        ("a:b,c", "a:b,c", "a%3Ab%2Cc"),
+        ("%0A", "%250A", "%250A"),
+    ],
+)
 def test_github_escaping(text, data, prop):
     assert escape_data(text) == data
     assert escape_property(text) == prop
@@ -68,8 +82,9 @@ def test_github_escaping(text, data, prop):
 
 def test_github_commands():
     lines = render_github(FINDINGS, "/proj").splitlines()
-    assert lines[0] == ("::error file=docker-compose.yml,line=12,col=9,title=SV001 cursor-collision::"
-                        "two writers, 100%25 sure:%0Afix it")
+    assert lines[0] == (
+        "::error file=docker-compose.yml,line=12,col=9,title=SV001 cursor-collision::two writers, 100%25 sure:%0Afix it"
+    )
     assert lines[1].startswith("::notice file=sub dir/c%2Cd.yml,line=3,title=SV004 misleading-switch (suppressed)::")
     assert lines[1].endswith("[suppressed: known]")
     assert lines[2] == "::notice title=SV007 shell-value-unused::shell value unused"
@@ -89,8 +104,11 @@ def test_text_and_json():
 
 
 def test_audit_renderings_mask_secrets():
-    svc = service("w", {"BACKFILL_DAYS": "2", "DB_PASSWORD": "hunter2", "DATABASE_URL": "postgres://u:pw@db/x"},
-                  command=["python", "unified_worker.py"])
+    svc = service(
+        "w",
+        {"BACKFILL_DAYS": "2", "DB_PASSWORD": "hunter2", "DATABASE_URL": "postgres://u:pw@db/x"},
+        command=["python", "unified_worker.py"],
+    )
     rows = audit_rows(evaluate_project(project(svc), root="/proj"), all_vars=True)
     for fmt in ("table", "json", "csv", "markdown"):
         out = render_audit(rows, fmt)
@@ -103,15 +121,19 @@ def test_audit_renderings_mask_secrets():
 
 
 def test_audit_meanings():
-    svcs = [service("a", {"BACKFILL_DAYS": "-1"}, command=["python", "unified_worker.py"]),
-            service("b", {"BACKFILL_DAYS": "7d"}, command=["python", "unified_worker.py"]),
-            service("c", {"BACKFILL_DAYS": "7d"}, command=["supervisor", "worker"]),
-            service("d", {"BACKFILL_DAYS": "-1"}, command=["node", "dist/index.js"]),
-            service("e", {}, image="redis")]
+    svcs = [
+        service("a", {"BACKFILL_DAYS": "-1"}, command=["python", "unified_worker.py"]),
+        service("b", {"BACKFILL_DAYS": "7d"}, command=["python", "unified_worker.py"]),
+        service("c", {"BACKFILL_DAYS": "7d"}, command=["supervisor", "worker"]),
+        service("d", {"BACKFILL_DAYS": "-1"}, command=["node", "dist/index.js"]),
+        service("e", {}, image="redis"),
+    ]
     rows = {r.service: r for r in audit_rows(evaluate_project(project(*svcs), root="/proj"))}
     assert rows["a"].meaning == "all history"
     assert rows["b"].meaning == "crashes at start"
     assert rows["c"].meaning == "refuses to start"
     assert rows["d"].meaning == "disabled"
     # a cache is recognised by its profile, and it has no backfill at all
-    assert rows["e"].meaning == "no backfill" and rows["e"].implementation == "redis" and rows["e"].backfill_days is None
+    assert (
+        rows["e"].meaning == "no backfill" and rows["e"].implementation == "redis" and rows["e"].backfill_days is None
+    )

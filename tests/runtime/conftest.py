@@ -72,8 +72,9 @@ def labelled(engine, project: str) -> dict[str, list[str]]:
     }
 
 
-def supervisor(*args: str, cwd: Path, timeout: float = 300, env: dict[str, str] | None = None
-               ) -> subprocess.CompletedProcess:
+def supervisor(
+    *args: str, cwd: Path, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run the command line; returns the completed process (text output)."""
     environ = dict(os.environ)
     environ.update(env or {})

@@ -12,8 +12,14 @@ from supervisor.compose.model import LoadOptions, Project
 REPO = Path(__file__).resolve().parents[2]
 
 
-def project_from(tmp_path: Path, text: str, *, name: str = "demo", environ: dict[str, str] | None = None,
-                 files: dict[str, str] | None = None) -> Project:
+def project_from(
+    tmp_path: Path,
+    text: str,
+    *,
+    name: str = "demo",
+    environ: dict[str, str] | None = None,
+    files: dict[str, str] | None = None,
+) -> Project:
     """Write ``compose.yml`` (and extra files) under ``tmp_path`` and load it as compose would."""
     (tmp_path / "compose.yml").write_text(textwrap.dedent(text))
     paths = [str(tmp_path / "compose.yml")]

@@ -36,12 +36,15 @@ def test_refusal_happens_before_the_engine_is_contacted(tmp_path):
 
 
 def test_malformed_extension_is_unusable_input(tmp_path):
-    write(tmp_path, """
+    write(
+        tmp_path,
+        """
         services:
           worker:
             x-supervisor: {implementation: supervisor-worker, colour: blue}
             image: x
-    """)
+    """,
+    )
     up = supervisor("up", "-d", cwd=tmp_path, env=NOWHERE)
     assert up.returncode == 2 and "SV010" in up.stderr
 

@@ -64,15 +64,21 @@ def _write(tmp_path: Path) -> Path:
 
 
 def _compose(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tempfile.mkdtemp(prefix="compose-home-"),
-           "FROM_SHELL": "yes", "DOCKER_HOST": os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": tempfile.mkdtemp(prefix="compose-home-"),
+        "FROM_SHELL": "yes",
+        "DOCKER_HOST": os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"),
+    }
     return subprocess.run([compose_binary(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def _containers(engine, project: str) -> dict[str, tuple[str, str]]:
     label = {"label": [f"com.docker.compose.project={project}"]}
-    return {c["Names"][0].lstrip("/"): (c["Id"], c["Labels"].get("com.docker.compose.config-hash", ""))
-            for c in engine.api.containers(all=True, filters=label)}
+    return {
+        c["Names"][0].lstrip("/"): (c["Id"], c["Labels"].get("com.docker.compose.config-hash", ""))
+        for c in engine.api.containers(all=True, filters=label)
+    }
 
 
 def test_compose_then_supervisor_recreates_nothing(engine, project_name, tmp_path):
@@ -81,8 +87,9 @@ def test_compose_then_supervisor_recreates_nothing(engine, project_name, tmp_pat
     assert started.returncode == 0, started.stderr
     before = _containers(engine, project_name)
     assert len(before) == 4
-    status = supervisor("-p", project_name, "status", "--format", "json", "--no-worker", cwd=root,
-                        env={"FROM_SHELL": "yes"})
+    status = supervisor(
+        "-p", project_name, "status", "--format", "json", "--no-worker", cwd=root, env={"FROM_SHELL": "yes"}
+    )
     assert status.stdout.startswith("{"), status.stderr
     assert "RT002" not in status.stdout  # status sees compose's containers as up to date too
     result = supervisor("-p", project_name, "up", "-d", cwd=root, env={"FROM_SHELL": "yes"})

@@ -19,8 +19,10 @@ pytestmark = pytest.mark.docker
 
 def _both(tmp_path: Path, name: str, *args: str, cwd: Path | None = None):
     where = cwd or tmp_path
-    return (supervisor("-p", name, "--progress", "json", *args, cwd=where),
-            _compose("-p", name + "c", "--progress", "json", *args, cwd=where))
+    return (
+        supervisor("-p", name, "--progress", "json", *args, cwd=where),
+        _compose("-p", name + "c", "--progress", "json", *args, cwd=where),
+    )
 
 
 def _levels(stderr: str) -> list[tuple[str, str]]:
@@ -45,8 +47,7 @@ def test_down_of_one_service_as_compose_does(engine, project_name, tmp_path, wit
         assert (ours.returncode, theirs.returncode) == (0, 0), ours.stderr
         mine, reference = _events(ours.stderr, project_name), _events(theirs.stderr, project_name + "c")
         assert mine == reference
-        removed = {"Container P-db-1"} if with_files else {"Container P-db-1", "Container P-app-1",
-                                                          "Container P-web-1"}
+        removed = {"Container P-db-1"} if with_files else {"Container P-db-1", "Container P-app-1", "Container P-web-1"}
         assert set(mine) == removed | {"Network P_default"}
         network = mine["Network P_default"][-1]["status"]
         assert network == ("Resource is still in use" if with_files else "Removed")  # app, web still use it
@@ -69,7 +70,7 @@ def test_down_of_a_project_without_resources_warns_as_compose_does(engine, proje
     elsewhere.mkdir()
     ours, theirs = _both(tmp_path, project_name, "down", cwd=elsewhere)
     assert (ours.returncode, theirs.returncode) == (0, 0)
-    (level, msg), = _levels(theirs.stderr)
+    ((level, msg),) = _levels(theirs.stderr)
     assert (level, msg) == ("warning", f'Warning: No resource found to remove for project "{project_name}c".')
     assert _levels(ours.stderr) == [("warning", f'No resource found to remove for project "{project_name}".')]
 

@@ -91,7 +91,9 @@ def test_up_wait_down(engine, project_name, tmp_path):
 
     ps = supervisor("ps", "-p", project_name, "--format", "json", cwd=tmp_path)
     assert sorted(json.loads(line)["Name"] for line in ps.stdout.splitlines()) == [
-        f"{project_name}-db-1", f"{project_name}-web-1"]  # running only, as compose
+        f"{project_name}-db-1",
+        f"{project_name}-web-1",
+    ]  # running only, as compose
     logs = supervisor("logs", "-p", project_name, "init", cwd=tmp_path)
     assert logs.returncode == 0 and "init-1 | init done" in logs.stdout
 
@@ -127,7 +129,9 @@ def test_compose_down_removes_what_up_made(engine, project_name, tmp_path):
 
 
 def test_two_backfills_are_refused_and_nothing_is_created(engine, project_name, tmp_path):
-    write(tmp_path, f"""
+    write(
+        tmp_path,
+        f"""
         services:
           worker:
             x-supervisor: {{implementation: supervisor-worker}}
@@ -142,7 +146,8 @@ def test_two_backfills_are_refused_and_nothing_is_created(engine, project_name, 
             environment: {{BACKFILL_DAYS: "7"}}
         volumes:
           data:
-    """)
+    """,
+    )
     up = supervisor("up", "-p", project_name, "-d", cwd=tmp_path)
     assert up.returncode == 1, up.stderr
     assert "SV001" in up.stderr and "nothing was created" in up.stderr
@@ -150,7 +155,9 @@ def test_two_backfills_are_refused_and_nothing_is_created(engine, project_name, 
 
 
 def test_unhealthy_worker_fails_wait_with_a_report(engine, project_name, tmp_path):
-    write(tmp_path, f"""
+    write(
+        tmp_path,
+        f"""
         services:
           worker:
             x-supervisor: {{implementation: supervisor-worker}}
@@ -162,7 +169,8 @@ def test_unhealthy_worker_fails_wait_with_a_report(engine, project_name, tmp_pat
               interval: 1s
               retries: 2
             stop_grace_period: 1s
-    """)
+    """,
+    )
     up = supervisor("up", "-p", project_name, "-d", "--wait", "--wait-timeout", "120", cwd=tmp_path)
     assert up.returncode == 1, up.stderr
     # Reported as unhealthy as soon as Docker says so, not when the wait times out.
@@ -173,7 +181,9 @@ def test_unhealthy_worker_fails_wait_with_a_report(engine, project_name, tmp_pat
 
 
 def test_wait_timeout_is_honoured(engine, project_name, tmp_path):
-    write(tmp_path, f"""
+    write(
+        tmp_path,
+        f"""
         services:
           slow:
             image: {PYTHON_IMAGE}
@@ -184,7 +194,8 @@ def test_wait_timeout_is_honoured(engine, project_name, tmp_path):
               interval: 1s
               start_period: 300s
             stop_grace_period: 1s
-    """)
+    """,
+    )
     start = time.monotonic()
     up = supervisor("up", "-p", project_name, "-d", "--wait", "--wait-timeout", "4", cwd=tmp_path)
     elapsed = time.monotonic() - start
@@ -194,7 +205,9 @@ def test_wait_timeout_is_honoured(engine, project_name, tmp_path):
 
 
 def test_ctrl_c_in_attached_mode_stops_every_container(engine, project_name, tmp_path):
-    write(tmp_path, f"""
+    write(
+        tmp_path,
+        f"""
         services:
           talker:
             image: {PYTHON_IMAGE}
@@ -205,9 +218,11 @@ def test_ctrl_c_in_attached_mode_stops_every_container(engine, project_name, tmp
             init: true
             command: ["sleep", "600"]
             stop_grace_period: 1s
-    """)
-    proc = subprocess.Popen([*CLI, "up", "-p", project_name], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    """,
+    )
+    proc = subprocess.Popen(
+        [*CLI, "up", "-p", project_name], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         line = ""
         deadline = time.monotonic() + 60
@@ -226,14 +241,17 @@ def test_ctrl_c_in_attached_mode_stops_every_container(engine, project_name, tmp
 
 
 def test_restart_restarts_containers(engine, project_name, tmp_path):
-    write(tmp_path, f"""
+    write(
+        tmp_path,
+        f"""
         services:
           a:
             image: {PYTHON_IMAGE}
             init: true
             command: ["sleep", "600"]
             stop_grace_period: 1s
-    """)
+    """,
+    )
     assert supervisor("up", "-p", project_name, "-d", cwd=tmp_path).returncode == 0
     first = engine.inspect(f"{project_name}-a-1")["State"]["StartedAt"]
     restart = supervisor("restart", "-p", project_name, cwd=tmp_path)

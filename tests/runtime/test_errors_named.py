@@ -20,8 +20,10 @@ def test_a_connection_error_becomes_its_reason() -> None:
 
 
 def test_a_taken_port_is_named() -> None:
-    message = ("driver failed programming external connectivity on endpoint p-app-1 (abc): "
-               "Bind for 0.0.0.0:8080 failed: port is already allocated")
+    message = (
+        "driver failed programming external connectivity on endpoint p-app-1 (abc): "
+        "Bind for 0.0.0.0:8080 failed: port is already allocated"
+    )
     text = explain_start_failure("p-app-1", message)
     assert text.startswith("start p-app-1: host port 8080 (0.0.0.0) is already taken")
     assert explain_start_failure("p-app-1", "no such image") == "start p-app-1: no such image"
@@ -33,18 +35,22 @@ def test_up_names_the_container_and_the_port_that_is_taken(engine, project_name,
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        (tmp_path / "compose.yaml").write_text(textwrap.dedent(f"""\
+        (tmp_path / "compose.yaml").write_text(
+            textwrap.dedent(f"""\
             services:
               app:
                 image: {PYTHON_IMAGE}
                 command: ["python3", "-c", "import time; time.sleep(60)"]
                 ports: ["127.0.0.1:{port}:8000"]
-            """))
+            """)
+        )
         result = supervisor("-p", project_name, "up", "-d", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert f"start {project_name}-app-1: host port {port}" in result.stderr, result.stderr
-    assert not any(len(word) == 64 and all(c in "0123456789abcdef" for c in word)
-                   for word in result.stderr.replace(":", " ").split()), result.stderr
+    assert not any(
+        len(word) == 64 and all(c in "0123456789abcdef" for c in word)
+        for word in result.stderr.replace(":", " ").split()
+    ), result.stderr
 
 
 def test_no_engine_message_has_no_exception_repr(tmp_path) -> None:
@@ -57,7 +63,8 @@ def test_no_engine_message_has_no_exception_repr(tmp_path) -> None:
 
 @pytest.mark.docker
 def test_a_wait_timeout_on_a_dependency_shows_its_state_and_last_log_lines(engine, project_name, tmp_path) -> None:
-    (tmp_path / "compose.yaml").write_text(textwrap.dedent(f"""\
+    (tmp_path / "compose.yaml").write_text(
+        textwrap.dedent(f"""\
         services:
           db:
             image: {PYTHON_IMAGE}
@@ -68,7 +75,8 @@ def test_a_wait_timeout_on_a_dependency_shows_its_state_and_last_log_lines(engin
             image: {PYTHON_IMAGE}
             command: ["python3", "-c", "import time; time.sleep(60)"]
             depends_on: {{db: {{condition: service_healthy}}}}
-        """))
+        """)
+    )
     result = supervisor("-p", project_name, "up", "-d", "--wait-timeout", "3", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert "timed out waiting for db (service_healthy) before starting web" in result.stderr

@@ -74,15 +74,20 @@ def test_status_agrees_with_audit(engine, stack):
     assert not codes & {"RT001", "RT002", "RT003", "RT004"}, doc["findings"]
 
     environ = dict(ENV, PATH="/usr/bin:/bin")
-    project = load_project(LoadOptions(files=[str(REPO / f) for f in FILES[1::2]], project_name=name,
-                                       environ=environ, cwd=str(REPO)))
+    project = load_project(
+        LoadOptions(files=[str(REPO / f) for f in FILES[1::2]], project_name=name, environ=environ, cwd=str(REPO))
+    )
     audit = {row.service: row.to_json() for row in audit_rows(evaluate(project, root=str(REPO)))}
     services = {s["service"]: s for s in doc["services"]}
     worker = services["python-unified-worker"]
-    assert [r["backfill_enabled"] for r in worker["audit_running"]] == [audit["python-unified-worker"]["backfill_enabled"]]
+    assert [r["backfill_enabled"] for r in worker["audit_running"]] == [
+        audit["python-unified-worker"]["backfill_enabled"]
+    ]
     assert worker["audit_running"][0]["backfill_days"] == audit["python-unified-worker"]["backfill_days"] == "2"
-    assert {(w["role"], w["cursor"]) for w in worker["running_writers"]} == {("backfill", "backfill"),
-                                                                             ("live", "firehose")}
+    assert {(w["role"], w["cursor"]) for w in worker["running_writers"]} == {
+        ("backfill", "backfill"),
+        ("live", "firehose"),
+    }
     assert services["app"]["running_writers"] == []
     owners = {row["service"]: [w["service"] for w in row["writers"]] for row in doc["firehose_cursor"]}
     assert owners.get("firehose") == ["python-unified-worker"]
@@ -91,8 +96,9 @@ def test_status_agrees_with_audit(engine, stack):
 
 def test_compose_ps_lists_the_containers(engine, stack):
     name, _ = stack
-    listed = subprocess.run([COMPOSE_BIN, "-p", name, "ps", "--format", "json"], capture_output=True, text=True,
-                            timeout=60)
+    listed = subprocess.run(
+        [COMPOSE_BIN, "-p", name, "ps", "--format", "json"], capture_output=True, text=True, timeout=60
+    )
     assert listed.returncode == 0, listed.stderr
     services = sorted(json.loads(line)["Service"] for line in listed.stdout.splitlines() if line.strip())
     assert services == sorted(SERVICES)
@@ -108,8 +114,9 @@ def test_docker_compose_up_then_supervisor_up_recreate_nothing(engine, stack):
     before = _ids(engine, name)
     assert len(before) == len(SERVICES)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tempfile.mkdtemp(prefix="compose-home-"), **ENV}
-    again = subprocess.run([COMPOSE_BIN, "-p", name, *FILES, "up", "-d"], cwd=REPO, capture_output=True, text=True,
-                           timeout=300, env=env)
+    again = subprocess.run(
+        [COMPOSE_BIN, "-p", name, *FILES, "up", "-d"], cwd=REPO, capture_output=True, text=True, timeout=300, env=env
+    )
     assert again.returncode == 0, again.stderr
     assert "Recreate" not in again.stderr, again.stderr
     assert _ids(engine, name) == before

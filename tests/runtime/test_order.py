@@ -78,8 +78,12 @@ def _events(engine, project: str, since: str, kinds: list[str]) -> list[tuple[st
 
     until = int(_time.time()) + 1
     out = []
-    for event in engine.api.events(since=since, until=until, decode=True,
-                                   filters={"label": [f"com.docker.compose.project={project}"], "type": "container"}):
+    for event in engine.api.events(
+        since=since,
+        until=until,
+        decode=True,
+        filters={"label": [f"com.docker.compose.project={project}"], "type": "container"},
+    ):
         status = event.get("status") or event.get("Action") or ""
         if any(status.startswith(k) for k in kinds):
             out.append((event["Actor"]["Attributes"].get("com.docker.compose.service", ""), status))

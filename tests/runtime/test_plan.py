@@ -34,8 +34,15 @@ volumes:
 
 def running(project, service, number=1, *, state="running", digest=None, image_id="sha256:img"):
     spec = S.container_spec(project, service, number)
-    return P.ObservedContainer(id=f"id-{service}-{number}", name=spec.name, service=service, number=number,
-                               config_hash=digest or spec.config_hash, image_id=image_id, state=state)
+    return P.ObservedContainer(
+        id=f"id-{service}-{number}",
+        name=spec.name,
+        service=service,
+        number=number,
+        config_hash=digest or spec.config_hash,
+        image_id=image_id,
+        state=state,
+    )
 
 
 @pytest.fixture()
@@ -49,18 +56,23 @@ def test_start_order_puts_dependencies_first(stack):
 
 def test_dependencies_long_form(stack):
     assert P.dependencies(stack, "api") == [
-        P.Dependency("migrate", "service_completed_successfully"), P.Dependency("db", "service_healthy")]
+        P.Dependency("migrate", "service_completed_successfully"),
+        P.Dependency("db", "service_healthy"),
+    ]
     assert P.dependencies(stack, "web") == [P.Dependency("api", "service_started")]
 
 
 def test_cycle_is_refused(tmp_path):
     # The resolver refuses a cycle in the files, as compose does; the planner still guards
     # against one in a project built another way.
-    project = project_from(tmp_path, """
+    project = project_from(
+        tmp_path,
+        """
         services:
           a: {image: x, depends_on: [b]}
           b: {image: x}
-    """)
+    """,
+    )
     back = {"a": {"condition": "service_started", "required": True}}
     project.services["b"].config["depends_on"] = back
     project.config["services"]["b"]["depends_on"] = back
@@ -78,8 +90,13 @@ def test_selected_service_brings_its_dependencies(stack):
 def test_fresh_project_creates_everything(stack):
     plan = P.plan_up(stack, P.Observed())
     assert plan.actions() == [
-        "create network demo_default", "create volume demo_data",
-        "create demo-db-1", "create demo-migrate-1", "create demo-api-1", "create demo-web-1"]
+        "create network demo_default",
+        "create volume demo_data",
+        "create demo-db-1",
+        "create demo-migrate-1",
+        "create demo-api-1",
+        "create demo-web-1",
+    ]
 
 
 def test_existing_network_and_volume_are_not_recreated(stack):
@@ -142,26 +159,32 @@ def test_replicas_scale_up_and_down(tmp_path):
 
 
 def test_optional_dependency_on_a_disabled_service_is_skipped(tmp_path):
-    project = project_from(tmp_path, """
+    project = project_from(
+        tmp_path,
+        """
         services:
           app:
             image: x
             depends_on:
               cache: {condition: service_started, required: false}
           cache: {image: y, profiles: [extra]}
-    """)
+    """,
+    )
     assert P.plan_up(project, P.Observed()).service("app").depends_on == []
 
 
 def test_builds_missing_images_only_unless_asked(tmp_path):
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
-    project = project_from(tmp_path, """
+    project = project_from(
+        tmp_path,
+        """
         services:
           w:
             build: {context: ., args: {V: "1"}}
             image: local/w:dev
           r: {image: local/w:dev}
-    """)
+    """,
+    )
     [step] = P.plan_builds(project, ["r", "w"], {})
     assert (step.image, step.args, step.reason) == ("local/w:dev", {"V": "1"}, "image missing")
     assert P.plan_builds(project, ["r", "w"], {"local/w:dev": "sha256:x"}) == []
@@ -174,7 +197,8 @@ def test_down_removes_dependents_first_and_volumes_only_with_v(stack):
     observed = P.Observed(
         containers=[running(stack, s) for s in ("db", "web", "api")],
         networks={"demo_default": {"com.docker.compose.project": "demo"}},
-        volumes={"demo_data": {"com.docker.compose.project": "demo"}, "other": {}})
+        volumes={"demo_data": {"com.docker.compose.project": "demo"}, "other": {}},
+    )
     down = P.plan_down("demo", observed, project=stack)
     assert [c.service for c in down.containers] == ["web", "api", "db"]
     # what waits for what: db after its dependents (migrate has no container here), api after web
@@ -193,8 +217,9 @@ def test_down_keeps_orphans_unless_asked(stack):
 
 def test_down_without_files_orders_by_the_depends_on_labels():
     def seen(service, deps=()):
-        return P.ObservedContainer(f"id-{service}", f"demo-{service}-1", service, 1, "h", "i", "running",
-                                   depends_on=deps)
+        return P.ObservedContainer(
+            f"id-{service}", f"demo-{service}-1", service, 1, "h", "i", "running", depends_on=deps
+        )
 
     observed = P.Observed(containers=[seen("db"), seen("web", ("db", "cache")), seen("cache"), seen("side")])
     assert P.plan_down("demo", observed).after == {"cache": ["web"], "db": ["web"], "side": [], "web": []}
@@ -202,12 +227,15 @@ def test_down_without_files_orders_by_the_depends_on_labels():
 
 def test_down_of_named_services(stack):
     def seen(service, deps=()):
-        return P.ObservedContainer(f"id-{service}", f"demo-{service}-1", service, 1, "h", "i", "running",
-                                   depends_on=deps)
+        return P.ObservedContainer(
+            f"id-{service}", f"demo-{service}-1", service, 1, "h", "i", "running", depends_on=deps
+        )
 
     # without files, what depends on a named service goes too (labels, transitively), as in compose
-    observed = P.Observed(containers=[seen("db"), seen("api", ("db",)), seen("web", ("api",)), seen("side")],
-                          networks={"demo_default": {"com.docker.compose.project": "demo"}})
+    observed = P.Observed(
+        containers=[seen("db"), seen("api", ("db",)), seen("web", ("api",)), seen("side")],
+        networks={"demo_default": {"com.docker.compose.project": "demo"}},
+    )
     down = P.plan_down("demo", observed, services=("db",))
     assert sorted(c.service for c in down.containers) == ["api", "db", "web"]
     assert down.after["db"] == ["api"] and down.after["api"] == ["web"]

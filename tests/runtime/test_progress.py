@@ -20,8 +20,13 @@ def _frame(states: list[tuple[str, str, str]]) -> list[str]:
 
 
 def test_a_worker_that_ingests_is_marked_done() -> None:
-    lines = _frame([("Container", "p-db-1", "Started"), ("Worker", "p-worker-1", "Checking"),
-                    ("Worker", "p-worker-1", "Ingesting")])
+    lines = _frame(
+        [
+            ("Container", "p-db-1", "Started"),
+            ("Worker", "p-worker-1", "Checking"),
+            ("Worker", "p-worker-1", "Ingesting"),
+        ]
+    )
     assert lines[-1].startswith(" + Worker p-worker-1") and "Ingesting" in lines[-1]
     assert lines[0].startswith(" + Container p-db-1")
 
@@ -48,8 +53,10 @@ def test_json_mode_writes_compose_event_lines() -> None:
         progress.message("warning: found orphan containers (old)")
         progress.message("#web step 1/2 <done> & more")
     lines = out.getvalue().splitlines()
-    assert lines[:2] == ['{"id":"Container p-db-1","status":"Starting"}',
-                         '{"id":"Container p-db-1","status":"Started"}']
+    assert lines[:2] == [
+        '{"id":"Container p-db-1","status":"Starting"}',
+        '{"id":"Container p-db-1","status":"Started"}',
+    ]
     warning = json.loads(lines[2])
     assert sorted(warning) == ["level", "msg", "time"]  # logrus' JSON formatter, as compose logs warnings
     assert warning["level"] == "warning" and warning["msg"] == "found orphan containers (old)"

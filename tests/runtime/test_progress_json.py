@@ -102,8 +102,8 @@ def test_an_error_is_a_json_line_like_compose(engine, project_name, tmp_path):
     ours = supervisor("-p", project_name, "--progress", "json", "restart", "nosuch", cwd=tmp_path)
     theirs = _compose("-p", project_name, "--progress", "json", "restart", "nosuch", cwd=tmp_path)
     assert ours.returncode == 2
-    mine, = [json.loads(line) for line in ours.stderr.splitlines()]
-    reference, = [json.loads(line) for line in theirs.stderr.splitlines()]
+    (mine,) = [json.loads(line) for line in ours.stderr.splitlines()]
+    (reference,) = [json.loads(line) for line in theirs.stderr.splitlines()]
     assert set(mine) == set(reference) == {"error", "message"}
     assert mine["error"] is True and mine["message"].startswith(reference["message"])
 

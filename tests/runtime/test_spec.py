@@ -74,8 +74,13 @@ def test_command_and_entrypoint(web):
 def test_healthcheck_in_nanoseconds_with_start_interval(web):
     _, spec = web
     assert spec.body["Healthcheck"] == {
-        "Test": ["CMD", "check"], "Interval": 90_000_000_000, "Timeout": 500_000_000,
-        "StartPeriod": 10_000_000_000, "StartInterval": 2_000_000_000, "Retries": 4}
+        "Test": ["CMD", "check"],
+        "Interval": 90_000_000_000,
+        "Timeout": 500_000_000,
+        "StartPeriod": 10_000_000_000,
+        "StartInterval": 2_000_000_000,
+        "Retries": 4,
+    }
 
 
 def test_start_interval_dropped_with_a_warning_on_old_engines(tmp_path):
@@ -86,10 +91,13 @@ def test_start_interval_dropped_with_a_warning_on_old_engines(tmp_path):
 
 
 def test_healthcheck_disable(tmp_path):
-    project = project_from(tmp_path, """
+    project = project_from(
+        tmp_path,
+        """
         services:
           a: {image: x, healthcheck: {disable: true}}
-    """)
+    """,
+    )
     assert S.container_spec(project, "a", 1).body["Healthcheck"] == {"Test": ["NONE"]}
 
 
@@ -142,11 +150,14 @@ def test_default_network_with_service_alias(web):
 
 
 def test_second_network_is_connected_after_create(tmp_path):
-    project = project_from(tmp_path, """
+    project = project_from(
+        tmp_path,
+        """
         services:
           a: {image: x, networks: [front, back]}
         networks: {front: {}, back: {}}
-    """)
+    """,
+    )
     spec = S.container_spec(project, "a", 1)
     assert spec.body["HostConfig"]["NetworkMode"] == "demo_back"
     assert [n for n, _ in spec.extra_networks] == ["demo_front"]
@@ -155,11 +166,14 @@ def test_second_network_is_connected_after_create(tmp_path):
 def test_config_hash_follows_the_container_settings_only(tmp_path):
     one = project_from(tmp_path, "services:\n  a: {image: x, environment: {A: '1'}}\n")
     two = project_from(tmp_path, "services:\n  a: {image: x, environment: {A: '2'}}\n")
-    depending = project_from(tmp_path, """
+    depending = project_from(
+        tmp_path,
+        """
         services:
           a: {image: x, environment: {A: '1'}, depends_on: [b], pull_policy: always}
           b: {image: y}
-    """)
+    """,
+    )
     h1 = S.config_hash(one.config["services"]["a"])
     assert h1 == S.config_hash(one.config["services"]["a"])
     assert h1 != S.config_hash(two.config["services"]["a"])
@@ -182,8 +196,10 @@ def test_bad_restart_policy_is_a_typed_error(tmp_path, restart):
         S.container_spec(project, "a", 1)
 
 
-@pytest.mark.parametrize("text,ns", [("5s", 5 * 10**9), ("1m0s", 60 * 10**9), ("1.5s", 1_500_000_000),
-                                     ("250ms", 250_000_000), ("1h2m", 3720 * 10**9)])
+@pytest.mark.parametrize(
+    "text,ns",
+    [("5s", 5 * 10**9), ("1m0s", 60 * 10**9), ("1.5s", 1_500_000_000), ("250ms", 250_000_000), ("1h2m", 3720 * 10**9)],
+)
 def test_parse_duration(text, ns):
     assert S.parse_duration(text) == ns
 

@@ -44,9 +44,19 @@ def views_of(project, **env_changes):
         env = dict(e.split("=", 1) for e in spec.body["Env"])
         env["PATH"] = "/usr/bin"
         env.update(env_changes.get(name, {}))
-        out.append(T.ContainerView(id=f"id-{name}", name=spec.name, service=name, state="running", health="healthy",
-                                   env=env, command=spec.body.get("Cmd"), entrypoint=None,
-                                   config_hash=spec.config_hash))
+        out.append(
+            T.ContainerView(
+                id=f"id-{name}",
+                name=spec.name,
+                service=name,
+                state="running",
+                health="healthy",
+                env=env,
+                command=spec.body.get("Cmd"),
+                entrypoint=None,
+                config_hash=spec.config_hash,
+            )
+        )
     return out
 
 
@@ -109,12 +119,14 @@ def test_parse_cursor_rows():
     text = "backfill\t123\t2024-01-01T00:00:00\t2024-01-02T00:00:00\nfirehose\t\t\t2024-01-02T00:00:00\n"
     assert T.parse_cursor_rows(text) == [
         T.CursorRow("backfill", "123", datetime(2024, 1, 1), datetime(2024, 1, 2)),
-        T.CursorRow("firehose", None, None, datetime(2024, 1, 2))]
+        T.CursorRow("firehose", None, None, datetime(2024, 1, 2)),
+    ]
 
 
 def test_preflight_refuses_two_backfills(tmp_path):
-    project = project_from(tmp_path, STACK.replace('BACKFILL_DAYS: "0"', 'BACKFILL_DAYS: "7"'),
-                           environ={"BACKFILL_DAYS": "3"})
+    project = project_from(
+        tmp_path, STACK.replace('BACKFILL_DAYS: "0"', 'BACKFILL_DAYS: "7"'), environ={"BACKFILL_DAYS": "3"}
+    )
     findings, code = preflight(project)
     assert code == 1 and any(f.code == "SV001" for f in findings)
 
@@ -132,7 +144,9 @@ def test_repository_stacks_validate_clean(tmp_path):
 
 
 def test_drift_messages_mask_secret_values(tmp_path):
-    stack = project_from(tmp_path, """
+    stack = project_from(
+        tmp_path,
+        """
 services:
   worker:
     x-supervisor: {implementation: supervisor-worker}
@@ -141,7 +155,9 @@ services:
     environment:
       WORKER_ID: "0"
       BACKFILL_CURSOR_SERVICE: ${CURSOR_TOKEN:-backfill}
-""", environ={})
+""",
+        environ={},
+    )
     views = views_of(stack, worker={"BACKFILL_CURSOR_SERVICE": "postgres://u:hunter2@h/db"})
     report = T.build_status(stack, views, [], evaluate=evaluate)
     drift = [f.message for f in report.findings if f.code == "RT001"]

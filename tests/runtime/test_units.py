@@ -17,11 +17,23 @@ from supervisor.runtime.logs import LineSplitter
 
 # The shape `supervisor worker healthcheck --json` prints.
 WORKER_DOC = {
-    "status": "ok", "reasons": [], "database": "ok", "firehose_connected": True, "cursor": 1234,
-    "lag_seconds": 0.8, "events_per_second": 19.5,
+    "status": "ok",
+    "reasons": [],
+    "database": "ok",
+    "firehose_connected": True,
+    "cursor": 1234,
+    "lag_seconds": 0.8,
+    "events_per_second": 19.5,
     "backfill": {"state": "running", "cursor": "abc"},
-    "firehose": {"connected": True, "cursor": 1234, "last_event_time": None, "events_per_second": 19.5,
-                 "events": 600, "last_error": None, "url": "ws://relay:2470"},
+    "firehose": {
+        "connected": True,
+        "cursor": 1234,
+        "last_event_time": None,
+        "events_per_second": 19.5,
+        "events": 600,
+        "last_error": None,
+        "url": "ws://relay:2470",
+    },
     "worker_id": 0,
 }
 
@@ -37,11 +49,20 @@ def test_lock_excludes_a_second_holder(tmp_path):
 
 def test_lock_waits_for_another_process(tmp_path):
     # The holder keeps the lock until told to let go: the waiter is known to wait, on any machine.
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys; from pathlib import Path; from supervisor.runtime.lock import ProjectLock\n"
-        f"l = ProjectLock('demo', directory=Path({str(tmp_path)!r})); l.acquire(); print('held', flush=True);"
-        " sys.stdin.readline(); l.release(); print('released', flush=True)")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys; from pathlib import Path; from supervisor.runtime.lock import ProjectLock\n"
+                f"l = ProjectLock('demo', directory=Path({str(tmp_path)!r})); l.acquire(); print('held', flush=True);"
+                " sys.stdin.readline(); l.release(); print('released', flush=True)"
+            ),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     told: list[str] = []
     entered = threading.Event()
@@ -94,8 +115,9 @@ def test_line_splitter_joins_chunks():
 def test_worker_report_is_read_and_judged():
     report = parse_worker_health(json.dumps(WORKER_DOC))
     assert report.healthy and report.ingesting
-    assert report.summary() == ("status ok, database ok, firehose connected, cursor 1234, lag 0.8s, "
-                                "19.5 events/s, 600 events, backfill running")
+    assert report.summary() == (
+        "status ok, database ok, firehose connected, cursor 1234, lag 0.8s, 19.5 events/s, 600 events, backfill running"
+    )
 
 
 def test_worker_without_progress_is_not_ingesting():
@@ -113,8 +135,13 @@ def test_worker_report_must_be_an_object():
 
 
 def test_docker_health_summary_shows_last_outputs():
-    state = {"Health": {"Status": "unhealthy", "FailingStreak": 3, "Log": [
-        {"ExitCode": 1, "Output": "first"}, {"ExitCode": 1, "Output": "connection\nrefused"}]}}
+    state = {
+        "Health": {
+            "Status": "unhealthy",
+            "FailingStreak": 3,
+            "Log": [{"ExitCode": 1, "Output": "first"}, {"ExitCode": 1, "Output": "connection\nrefused"}],
+        }
+    }
     text = summarise_docker_health(state, lines=1)
     assert text.splitlines() == ["health: unhealthy, failing streak 3", "  check exit 1: connection refused"]
 

@@ -41,7 +41,7 @@ def start_worker(workdir) -> Iterator[Callable[..., WorkerProcess]]:
         relay_url = env.get("RELAY_URL", "")
         if relay_url.startswith("ws://") and "PLC_DIRECTORY_URL" not in env:
             # The devrelay is the accounts' PLC directory and PDS too.
-            env = {**env, "PLC_DIRECTORY_URL": "http://" + relay_url[len("ws://"):].split("/", 1)[0]}
+            env = {**env, "PLC_DIRECTORY_URL": "http://" + relay_url[len("ws://") :].split("/", 1)[0]}
         worker = WorkerProcess(env, workdir / f"{log_name}.log", *args)
         workers.append(worker)
         return worker

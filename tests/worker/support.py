@@ -42,8 +42,19 @@ class Relay:
         self.truth = workdir / "truth.jsonl"
         self.truth_accounts = workdir / "accounts.jsonl"
         self.stderr_path = workdir / "relay.err"
-        argv = [sys.executable, "-m", "supervisor", "devrelay", "--port", "0", "--truth", str(self.truth),
-                "--truth-accounts", str(self.truth_accounts), *args]
+        argv = [
+            sys.executable,
+            "-m",
+            "supervisor",
+            "devrelay",
+            "--port",
+            "0",
+            "--truth",
+            str(self.truth),
+            "--truth-accounts",
+            str(self.truth_accounts),
+            *args,
+        ]
         self._stderr = open(self.stderr_path, "w")
         self.proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=self._stderr, text=True)
         line = self.proc.stdout.readline() if self.proc.stdout else ""
@@ -87,16 +98,18 @@ class WorkerProcess:
         full.update({"HEALTH_PORT": "0", "HEALTH_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"})
         full.update(env)
         self._log = open(log_path, "a")
-        self.proc = subprocess.Popen([*WORKER_ARGV, *args], cwd=REPO, env=full, stdout=self._log,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [*WORKER_ARGV, *args], cwd=REPO, env=full, stdout=self._log, stderr=subprocess.STDOUT
+        )
 
     @property
     def log(self) -> str:
         return self.log_path.read_text()
 
     def health_url(self, timeout: float = 20) -> str:
-        found = wait_until(lambda: re.findall(r"listening on (http://\S+/health)", self.log), timeout,
-                           what="the health server")
+        found = wait_until(
+            lambda: re.findall(r"listening on (http://\S+/health)", self.log), timeout, what="the health server"
+        )
         return found[-1]
 
     def wait_ready(self, timeout: float = 30) -> None:
@@ -105,8 +118,12 @@ class WorkerProcess:
         The health server's "listening" line is logged after the handlers are in place; a stop
         request sent before it would kill the interpreter instead of asking the worker to stop.
         """
-        wait_until(lambda: self.proc.poll() is not None or "health: listening on" in self.log, timeout,
-                   interval=0.05, what="the worker to install its signal handlers")
+        wait_until(
+            lambda: self.proc.poll() is not None or "health: listening on" in self.log,
+            timeout,
+            interval=0.05,
+            what="the worker to install its signal handlers",
+        )
 
     def signal(self, signum: int) -> None:
         """Send ``signum``; a graceful stop (SIGTERM, SIGINT) waits until the worker can handle it."""
@@ -181,8 +198,11 @@ class PausableProxy:
             sock.close()
             writer.close()
             return
-        await asyncio.gather(self._pipe(reader, up_writer, paused=False),
-                             self._pipe(up_reader, writer, paused=True), return_exceptions=True)
+        await asyncio.gather(
+            self._pipe(reader, up_writer, paused=False),
+            self._pipe(up_reader, writer, paused=True),
+            return_exceptions=True,
+        )
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, paused: bool) -> None:
         assert self._flowing is not None
@@ -217,6 +237,7 @@ class PausableProxy:
             if self._server is not None:
                 self._server.close()
             self._loop.stop()
+
         self._loop.call_soon_threadsafe(shutdown)
         self._thread.join(10)
 
@@ -255,8 +276,10 @@ def query(dsn: str, sql: str, params: tuple = ()) -> list[tuple]:
 def seed_cursor(dsn: str, service: str, cursor: str) -> None:
     """Create ``firehose_cursor`` (the shape other programs use) with one row, before the worker runs."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS firehose_cursor (id serial PRIMARY KEY, service varchar(255) NOT NULL "
-                     "UNIQUE, cursor text, last_event_time timestamp, updated_at timestamp NOT NULL DEFAULT now())")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS firehose_cursor (id serial PRIMARY KEY, service varchar(255) NOT NULL "
+            "UNIQUE, cursor text, last_event_time timestamp, updated_at timestamp NOT NULL DEFAULT now())"
+        )
         conn.execute("INSERT INTO firehose_cursor (service, cursor) VALUES (%s, %s)", (service, cursor))
 
 
@@ -267,8 +290,10 @@ def diff_records(want: dict, got: dict) -> str:
     changed = sorted(uri for uri in set(want) & set(got) if want[uri] != got[uri])
     if not (missing or extra or changed):
         return ""
-    return (f"{len(missing)} missing (e.g. {missing[:2]}), {len(extra)} extra (e.g. {extra[:2]}), "
-            f"{len(changed)} different (e.g. {changed[:2]})")
+    return (
+        f"{len(missing)} missing (e.g. {missing[:2]}), {len(extra)} extra (e.g. {extra[:2]}), "
+        f"{len(changed)} different (e.g. {changed[:2]})"
+    )
 
 
 def new_workdir() -> Path:

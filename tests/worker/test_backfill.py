@@ -32,7 +32,9 @@ def made_at(uri: str, record: dict) -> datetime:
 def backfill_state(dsn: str):
     if not query(dsn, "SELECT to_regclass('backfill_state')")[0][0]:
         return None
-    rows = query(dsn, "SELECT days, end_seq, cutoff, completed_at, events FROM backfill_state WHERE service = 'backfill'")
+    rows = query(
+        dsn, "SELECT days, end_seq, cutoff, completed_at, events FROM backfill_state WHERE service = 'backfill'"
+    )
     return rows[0] if rows else None
 
 
@@ -40,11 +42,20 @@ def test_window_resume_after_kill_and_completion(database_url, start_relay, star
     relay = start_relay("--seed", "21", "--accounts", "60", "--events", "4000", "--days", "3")
     # Live ingest resumes at the end of the history: the backfill replays 0..end on its own row.
     seed_cursor(database_url, "firehose", str(relay.history))
-    env = {"DATABASE_URL": database_url, "RELAY_URL": relay.url, "BACKFILL_DAYS": "2",
-           "BACKFILL_BATCH_SIZE": "40", "BACKFILL_BATCH_DELAY_MS": "40"}
+    env = {
+        "DATABASE_URL": database_url,
+        "RELAY_URL": relay.url,
+        "BACKFILL_DAYS": "2",
+        "BACKFILL_BATCH_SIZE": "40",
+        "BACKFILL_BATCH_DELAY_MS": "40",
+    }
     first = start_worker(env, log_name="first")
-    wait_until(lambda: int(cursor_of(database_url, "backfill") or 0) > 600, 60, interval=0.05,
-               what="the backfill to be under way")
+    wait_until(
+        lambda: int(cursor_of(database_url, "backfill") or 0) > 600,
+        60,
+        interval=0.05,
+        what="the backfill to be under way",
+    )
     first.signal(signal.SIGKILL)
     first.wait()
     stopped_at = int(cursor_of(database_url, "backfill"))
@@ -82,8 +93,15 @@ def test_worker_1_never_backfills(postgres_cluster, start_relay, start_worker):
     relay = start_relay("--seed", "22", "--accounts", "20", "--events", "500", "--days", "1")
     dsn = postgres_cluster.create_database(f"worker1_{int(time.time() * 1000) % 10**8}")
     seed_cursor(dsn, "firehose", str(relay.history))
-    worker = start_worker({"DATABASE_URL": dsn, "RELAY_URL": relay.url, "WORKER_ID": "1", "BACKFILL_DAYS": "-1",
-                           "BACKFILL_BATCH_DELAY_MS": "0"})
+    worker = start_worker(
+        {
+            "DATABASE_URL": dsn,
+            "RELAY_URL": relay.url,
+            "WORKER_ID": "1",
+            "BACKFILL_DAYS": "-1",
+            "BACKFILL_BATCH_DELAY_MS": "0",
+        }
+    )
     wait_until(lambda: "connected to" in worker.log, 30, what="live ingest to connect")
     # The decision is made and logged at start, before live ingest connects.
     worker.signal(signal.SIGTERM)
@@ -98,8 +116,15 @@ def test_worker_1_never_backfills(postgres_cluster, start_relay, start_worker):
 def test_backfill_window_past_the_relay_window_is_announced(database_url, start_relay, start_worker):
     relay = start_relay("--seed", "23", "--accounts", "20", "--events", "300", "--days", "1")
     seed_cursor(database_url, "firehose", str(relay.history))
-    worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url, "BACKFILL_DAYS": "7",
-                           "BACKFILL_BATCH_SIZE": "1000", "BACKFILL_BATCH_DELAY_MS": "0"})
+    worker = start_worker(
+        {
+            "DATABASE_URL": database_url,
+            "RELAY_URL": relay.url,
+            "BACKFILL_DAYS": "7",
+            "BACKFILL_BATCH_SIZE": "1000",
+            "BACKFILL_BATCH_DELAY_MS": "0",
+        }
+    )
     wait_until(lambda: (backfill_state(database_url) or [None] * 4)[3] is not None, 60, what="completion")
     worker.signal(signal.SIGTERM)
     assert worker.wait() == 0
@@ -112,8 +137,11 @@ def test_backfill_window_past_the_relay_window_is_announced(database_url, start_
 
 
 def _waiting_on_locks(dsn: str) -> int:
-    return query(dsn, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'supervisor-worker' "
-                      "AND wait_event_type = 'Lock'")[0][0]
+    return query(
+        dsn,
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'supervisor-worker' "
+        "AND wait_event_type = 'Lock'",
+    )[0][0]
 
 
 def test_a_kill_before_live_ingest_committed_leaves_no_gap(database_url, start_relay, start_worker):
@@ -123,19 +151,29 @@ def test_a_kill_before_live_ingest_committed_leaves_no_gap(database_url, start_r
     # before they are in.
     from supervisor.worker.store import Database
 
-    relay = start_relay("--seed", "24", "--accounts", "40", "--events", "800", "--days", "1",
-                        "--live-events", "2000", "--rate", "200")
+    relay = start_relay(
+        "--seed", "24", "--accounts", "40", "--events", "800", "--days", "1", "--live-events", "2000", "--rate", "200"
+    )
     database = Database(database_url, 1)
     database.migrate()
     database.close()
-    env = {"DATABASE_URL": database_url, "RELAY_URL": relay.url, "BACKFILL_DAYS": "-1",
-           "BACKFILL_BATCH_SIZE": "1000", "BACKFILL_BATCH_DELAY_MS": "0"}
+    env = {
+        "DATABASE_URL": database_url,
+        "RELAY_URL": relay.url,
+        "BACKFILL_DAYS": "-1",
+        "BACKFILL_BATCH_SIZE": "1000",
+        "BACKFILL_BATCH_DELAY_MS": "0",
+    }
     with psycopg.connect(database_url) as blocker:
         # Reads go on; every write of a cursor row waits.
         blocker.execute("LOCK TABLE firehose_cursor IN EXCLUSIVE MODE")
         first = start_worker(env, log_name="first")
-        wait_until(lambda: backfill_state(database_url) is not None or _waiting_on_locks(database_url) >= 2, 60,
-                   interval=0.05, what="live ingest and the backfill to wait for the cursor table")
+        wait_until(
+            lambda: backfill_state(database_url) is not None or _waiting_on_locks(database_url) >= 2,
+            60,
+            interval=0.05,
+            what="live ingest and the backfill to wait for the cursor table",
+        )
         first.signal(signal.SIGKILL)
         first.wait()
         blocker.rollback()
@@ -162,13 +200,13 @@ def _metric(worker, name: str) -> float:
 
 
 @pytest.mark.parametrize("end", ["history", "inside the lost part"])
-def test_a_backfill_that_fell_out_of_the_relay_window_is_never_complete(database_url, start_relay, start_worker,
-                                                                        end):
+def test_a_backfill_that_fell_out_of_the_relay_window_is_never_complete(database_url, start_relay, start_worker, end):
     # A backfill stopped at cursor 5 resumes after the relay dropped the older half of its history.
     from supervisor.worker.store import Database
 
-    relay = start_relay("--seed", "25", "--accounts", "20", "--events", "1000", "--days", "2",
-                        "--retention-hours", "24")
+    relay = start_relay(
+        "--seed", "25", "--accounts", "20", "--events", "1000", "--days", "2", "--retention-hours", "24"
+    )
     end_seq = relay.history if end == "history" else 200
     database = Database(database_url, 1)
     database.migrate()
@@ -176,13 +214,24 @@ def test_a_backfill_that_fell_out_of_the_relay_window_is_never_complete(database
     seed_cursor(database_url, "firehose", str(relay.history))
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("INSERT INTO firehose_cursor (service, cursor) VALUES ('backfill', '5')")
-        conn.execute("INSERT INTO backfill_state (service, days, end_seq, start_seq) VALUES ('backfill', -1, %s, 1)",
-                     (end_seq,))
-    worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url, "BACKFILL_DAYS": "-1",
-                           "BACKFILL_BATCH_SIZE": "1000", "BACKFILL_BATCH_DELAY_MS": "0"})
+        conn.execute(
+            "INSERT INTO backfill_state (service, days, end_seq, start_seq) VALUES ('backfill', -1, %s, 1)", (end_seq,)
+        )
+    worker = start_worker(
+        {
+            "DATABASE_URL": database_url,
+            "RELAY_URL": relay.url,
+            "BACKFILL_DAYS": "-1",
+            "BACKFILL_BATCH_SIZE": "1000",
+            "BACKFILL_BATCH_DELAY_MS": "0",
+        }
+    )
     wait_until(lambda: (backfill_state(database_url) or [None] * 4)[3] is not None, 60, what="the end of the replay")
-    wait_until(lambda: "[BACKFILL] Incomplete" in worker.log or "[BACKFILL] Complete" in worker.log, 30,
-               what="the backfill's closing line")
+    wait_until(
+        lambda: "[BACKFILL] Incomplete" in worker.log or "[BACKFILL] Complete" in worker.log,
+        30,
+        what="the backfill's closing line",
+    )
     log = worker.log
     assert "[BACKFILL] Complete" not in log, log
     gap = re.search(r"\[BACKFILL\] backfill: gap: .* (\d+) events missed \(seq (\d+)\.\.(\d+)\)", log)
@@ -203,28 +252,37 @@ def test_a_backfill_that_fell_out_of_the_relay_window_is_never_complete(database
     assert _metric(worker, "worker_backfill_missed_events") == missed
     assert _metric(worker, 'worker_gap_events_total{stream="backfill"}') == missed
     assert query(database_url, "SELECT missed_events, missed_from, missed_to FROM backfill_state") == [
-        (missed, 6, last)]
+        (missed, 6, last)
+    ]
     worker.signal(signal.SIGTERM)
     assert worker.wait() == 0
 
     # The next start says the same, and does not call it complete either.
-    again = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url, "BACKFILL_DAYS": "-1"},
-                         log_name="again")
+    again = start_worker(
+        {"DATABASE_URL": database_url, "RELAY_URL": relay.url, "BACKFILL_DAYS": "-1"}, log_name="again"
+    )
     wait_until(lambda: "[BACKFILL] Already finished but incomplete" in again.log, 30, what="the notice")
     assert _health(again)["backfill"]["state"] == "incomplete"
     again.signal(signal.SIGTERM)
     assert again.wait() == 0
 
 
-def test_sigterm_during_a_throttled_backfill_commits_only_the_batch_under_way(database_url, start_relay,
-                                                                               start_worker):
+def test_sigterm_during_a_throttled_backfill_commits_only_the_batch_under_way(database_url, start_relay, start_worker):
     relay = start_relay("--seed", "26", "--accounts", "40", "--events", "3000", "--days", "1")
     seed_cursor(database_url, "firehose", str(relay.history))
-    worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url, "BACKFILL_DAYS": "-1",
-                           "BACKFILL_BATCH_SIZE": "5", "BACKFILL_BATCH_DELAY_MS": "300"})
+    worker = start_worker(
+        {
+            "DATABASE_URL": database_url,
+            "RELAY_URL": relay.url,
+            "BACKFILL_DAYS": "-1",
+            "BACKFILL_BATCH_SIZE": "5",
+            "BACKFILL_BATCH_DELAY_MS": "300",
+        }
+    )
     # A few throttled batches are in, with (far) more frames read ahead than committed.
-    wait_until(lambda: (backfill_state(database_url) or [0] * 5)[4] >= 15, 60, interval=0.05,
-               what="a few backfill batches")
+    wait_until(
+        lambda: (backfill_state(database_url) or [0] * 5)[4] >= 15, 60, interval=0.05, what="a few backfill batches"
+    )
     before = backfill_state(database_url)[4]
     worker.signal(signal.SIGTERM)
     assert worker.wait() == 0

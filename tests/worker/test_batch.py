@@ -17,8 +17,9 @@ def tid(when: datetime, clock: int = 0) -> str:
 
 
 def commit(seq, ops, *, did=DID, rev=None, time=NOW):
-    data = frames.encode_commit(seq, did, rev or tid(time + timedelta(seconds=seq)), None,
-                                time.isoformat().replace("+00:00", "Z"), ops)
+    data = frames.encode_commit(
+        seq, did, rev or tid(time + timedelta(seconds=seq)), None, time.isoformat().replace("+00:00", "Z"), ops
+    )
     return frames.decode_frame(data)
 
 
@@ -45,8 +46,19 @@ def test_a_later_op_on_the_same_uri_wins_within_a_batch():
 
 def test_replayed_seqs_are_skipped_as_duplicates():
     builder = BatchBuilder(after_seq=5)
-    assert not builder.add(commit(5, [("create", f"app.bsky.feed.like/{tid(NOW)}", None,
-                                       {"$type": "app.bsky.feed.like", "createdAt": "2024-06-01T12:00:00Z"})]))
+    assert not builder.add(
+        commit(
+            5,
+            [
+                (
+                    "create",
+                    f"app.bsky.feed.like/{tid(NOW)}",
+                    None,
+                    {"$type": "app.bsky.feed.like", "createdAt": "2024-06-01T12:00:00Z"},
+                )
+            ],
+        )
+    )
     assert builder.add(commit(6, []))
     batch = builder.take()
     assert batch.skipped["duplicate"] == 1 and batch.last_seq == 6 and not batch.writes
@@ -55,9 +67,16 @@ def test_replayed_seqs_are_skipped_as_duplicates():
 def test_bad_identifiers_are_counted_and_skipped():
     builder = BatchBuilder()
     builder.add(commit(1, [("create", f"app.bsky.feed.post/{tid(NOW)}", None, post("x"))], did="not-a-did"))
-    builder.add(commit(2, [("create", "not a nsid/abc", None, post("x")),
-                           ("create", "app.bsky.feed.post/..", None, post("x")),
-                           ("create", f"app.bsky.feed.post/{tid(NOW)}", None, post("fine"))]))
+    builder.add(
+        commit(
+            2,
+            [
+                ("create", "not a nsid/abc", None, post("x")),
+                ("create", "app.bsky.feed.post/..", None, post("x")),
+                ("create", f"app.bsky.feed.post/{tid(NOW)}", None, post("fine")),
+            ],
+        )
+    )
     builder.add(commit(3, [("create", f"app.bsky.feed.post/{tid(NOW, 2)}", None, post("x"))], rev="notatid"))
     batch = builder.take()
     assert batch.skipped["bad did"] == 1 and batch.skipped["bad path"] == 2 and batch.skipped["bad rev"] == 1
@@ -75,11 +94,22 @@ def test_backfill_window_uses_the_tid_then_created_at():
     cutoff = NOW - timedelta(days=1)
     builder = BatchBuilder(cutoff=cutoff)
     old, new = NOW - timedelta(days=2), NOW - timedelta(hours=1)
-    builder.add(commit(1, [("create", f"app.bsky.feed.post/{tid(old)}", None, post("old", new)),
-                           ("create", f"app.bsky.feed.post/{tid(new)}", None, post("new", old)),
-                           ("create", "app.bsky.actor.profile/self", None,
-                            {"$type": "app.bsky.actor.profile", "createdAt": old.isoformat()}),
-                           ("delete", f"app.bsky.feed.post/{tid(old, 3)}", None, None)]))
+    builder.add(
+        commit(
+            1,
+            [
+                ("create", f"app.bsky.feed.post/{tid(old)}", None, post("old", new)),
+                ("create", f"app.bsky.feed.post/{tid(new)}", None, post("new", old)),
+                (
+                    "create",
+                    "app.bsky.actor.profile/self",
+                    None,
+                    {"$type": "app.bsky.actor.profile", "createdAt": old.isoformat()},
+                ),
+                ("delete", f"app.bsky.feed.post/{tid(old, 3)}", None, None),
+            ],
+        )
+    )
     batch = builder.take()
     kept = {w.rkey: w.action for w in batch.writes.values()}
     assert kept == {tid(new): "create", tid(old, 3): "delete"}
@@ -133,8 +163,13 @@ def test_record_json_matches_the_atproto_json_form():
     v0 = CID(0, 0x70, os.urandom(32))
     assert cid_text(v0) == str(v0) and str(v0).startswith("Qm")
     link = CID(1, 0x55, os.urandom(32))
-    record = {"$type": "x.y.z", "blob": {"$type": "blob", "ref": link, "mimeType": "image/png", "size": 3},
-              "raw": b"\x00\xff\x10", "list": [1, -2, True, None, "é \u2028"], "nested": {"a": [{"b": link}]}}
+    record = {
+        "$type": "x.y.z",
+        "blob": {"$type": "blob", "ref": link, "mimeType": "image/png", "size": 3},
+        "raw": b"\x00\xff\x10",
+        "list": [1, -2, True, None, "é \u2028"],
+        "nested": {"a": [{"b": link}]},
+    }
     assert json.loads(record_json_text(record)) == jsonfmt.to_json(record)
 
 
@@ -173,8 +208,15 @@ def test_the_backfill_limit_counts_only_events_that_write_records():
     builder.add(frames.decode_frame(frames.encode_account(4, DID, stamp, True)))
     old = NOW - timedelta(days=3)
     builder.add(commit(5, [("create", f"app.bsky.feed.post/{tid(old)}", None, post("old", old))]))
-    builder.add(commit(6, [("update", f"app.bsky.feed.post/{tid(NOW)}", None, post("again")),
-                           ("create", f"app.bsky.feed.post/{tid(NOW, 2)}", None, post("more"))]))
+    builder.add(
+        commit(
+            6,
+            [
+                ("update", f"app.bsky.feed.post/{tid(NOW)}", None, post("again")),
+                ("create", f"app.bsky.feed.post/{tid(NOW, 2)}", None, post("more")),
+            ],
+        )
+    )
     batch = builder.take()
     assert batch.events == 6 and batch.skipped["outside window"] == 1
     # Seqs 1 and 6 write records; the delete, identity, account and out-of-window events cost nothing.

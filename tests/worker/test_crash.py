@@ -16,8 +16,9 @@ KILLS = 12
 
 
 def test_kill_9_at_random_moments_loses_and_duplicates_nothing(database_url, start_relay, start_worker):
-    relay = start_relay("--seed", "11", "--accounts", "80", "--events", "2000", "--days", "1",
-                        "--live-events", "3000", "--rate", "250")
+    relay = start_relay(
+        "--seed", "11", "--accounts", "80", "--events", "2000", "--days", "1", "--live-events", "3000", "--rate", "250"
+    )
     # Cursor 0: live ingest replays the whole history, then follows the live events.
     seed_cursor(database_url, "firehose", "0")
     env = {"DATABASE_URL": database_url, "RELAY_URL": relay.url, "FIREHOSE_BATCH_SIZE": "50"}
@@ -28,8 +29,12 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(database_url, sta
     positions = []
     for attempt, target in enumerate(targets):
         worker = start_worker(env, log_name=f"run{attempt}")
-        wait_until(lambda: int(cursor_of(database_url, "firehose") or 0) >= target, 90, interval=0.02,
-                   what=f"the cursor to pass {target}")
+        wait_until(
+            lambda: int(cursor_of(database_url, "firehose") or 0) >= target,
+            90,
+            interval=0.02,
+            what=f"the cursor to pass {target}",
+        )
         time.sleep(rng.uniform(0.0, 0.3))
         worker.signal(signal.SIGKILL)
         assert worker.wait() == -signal.SIGKILL
@@ -46,8 +51,11 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(database_url, sta
     truth = read_truth(relay.truth)
     assert diff_records(truth, read_records(database_url)) == ""
     # Typed tables agree with the record table: nothing duplicated or left behind by a crash.
-    for table, collection in (("post", "app.bsky.feed.post"), ("like", "app.bsky.feed.like"),
-                              ("follow", "app.bsky.graph.follow")):
+    for table, collection in (
+        ("post", "app.bsky.feed.post"),
+        ("like", "app.bsky.feed.like"),
+        ("follow", "app.bsky.graph.follow"),
+    ):
         typed = query(database_url, f'SELECT count(*), count(DISTINCT uri) FROM "{table}"')[0]
         records = query(database_url, "SELECT count(*) FROM record WHERE collection = %s", (collection,))[0][0]
         assert typed == (records, records), table

@@ -48,16 +48,36 @@ class CrashableCluster(PostgresCluster):
 
     def crash(self) -> None:
         pid, *children = self.send(signal.SIGKILL)
-        wait_until(lambda: not any(Path(f"/proc/{p}").exists() for p in [pid, *children]), 30, interval=0.05,
-                   what="the server processes to die")
+        wait_until(
+            lambda: not any(Path(f"/proc/{p}").exists() for p in [pid, *children]),
+            30,
+            interval=0.05,
+            what="the server processes to die",
+        )
         (self.datadir / "postmaster.pid").unlink(missing_ok=True)
 
     def restart(self) -> None:
         """Start the crashed server again (it recovers from its write-ahead log)."""
         opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off -c max_connections=200"
-        subprocess.run(_as_postgres([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l",
-                                     str(self.root / "log"), "-o", opts, "-w", "-t", "60", "start"]),
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(self.bindir / "pg_ctl"),
+                    "-D",
+                    str(self.datadir),
+                    "-l",
+                    str(self.root / "log"),
+                    "-o",
+                    opts,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 def _parent_of(pid: int) -> int:
@@ -82,21 +102,30 @@ def crashable_cluster():
 def test_postgres_kill_9_mid_ingest_loses_and_duplicates_nothing(crashable_cluster, start_relay, start_worker):
     cluster = crashable_cluster
     dsn = cluster.create_database("crash")
-    relay = start_relay("--seed", "31", "--accounts", "80", "--events", "3000", "--days", "1",
-                        "--live-events", "6000", "--rate", "400")
+    relay = start_relay(
+        "--seed", "31", "--accounts", "80", "--events", "3000", "--days", "1", "--live-events", "6000", "--rate", "400"
+    )
     seed_cursor(dsn, "firehose", "0")
     worker = start_worker({"DATABASE_URL": dsn, "RELAY_URL": relay.url, "FIREHOSE_BATCH_SIZE": "100"})
     wait_until(lambda: "connected to" in worker.log, 30, interval=0.05, what="the worker to connect")
     positions = []
     for _ in range(CRASHES):
         before = int(cursor_of(dsn, "firehose") or 0)
-        wait_until(lambda: int(cursor_of(dsn, "firehose") or 0) >= before + 300, 60, interval=0.02,
-                   what="ingest to be under way")
+        wait_until(
+            lambda: int(cursor_of(dsn, "firehose") or 0) >= before + 300,
+            60,
+            interval=0.02,
+            what="ingest to be under way",
+        )
         errors = worker.log.count("database error")
         cluster.crash()
         # The worker meets the dead server before it comes back, as it would in production.
-        wait_until(lambda: worker.log.count("database error") > errors, 30, interval=0.02,
-                   what="the worker to meet the dead server")
+        wait_until(
+            lambda: worker.log.count("database error") > errors,
+            30,
+            interval=0.02,
+            what="the worker to meet the dead server",
+        )
         cluster.restart()
         positions.append(int(cursor_of(dsn, "firehose") or 0))
         assert worker.proc.poll() is None, worker.log
@@ -106,8 +135,11 @@ def test_postgres_kill_9_mid_ingest_loses_and_duplicates_nothing(crashable_clust
     worker.signal(signal.SIGTERM)
     assert worker.wait() == 0
     assert diff_records(read_truth(relay.truth), read_records(dsn)) == ""
-    for table, collection in (("post", "app.bsky.feed.post"), ("like", "app.bsky.feed.like"),
-                              ("follow", "app.bsky.graph.follow")):
+    for table, collection in (
+        ("post", "app.bsky.feed.post"),
+        ("like", "app.bsky.feed.like"),
+        ("follow", "app.bsky.graph.follow"),
+    ):
         typed = query(dsn, f'SELECT count(*), count(DISTINCT uri) FROM "{table}"')[0]
         records = query(dsn, "SELECT count(*) FROM record WHERE collection = %s", (collection,))[0][0]
         assert typed == (records, records), table
@@ -123,8 +155,9 @@ def _metric(url: str, name: str) -> float:
 def test_a_hung_database_shows_in_health_within_the_receive_timeout(crashable_cluster, start_relay, start_worker):
     cluster = crashable_cluster
     dsn = cluster.create_database("hang")
-    relay = start_relay("--seed", "32", "--accounts", "20", "--events", "200", "--days", "1",
-                        "--live-events", "3000", "--rate", "100")
+    relay = start_relay(
+        "--seed", "32", "--accounts", "20", "--events", "200", "--days", "1", "--live-events", "3000", "--rate", "100"
+    )
     seed_cursor(dsn, "firehose", "0")
     worker = start_worker({"DATABASE_URL": dsn, "RELAY_URL": relay.url, "FIREHOSE_RECEIVE_TIMEOUT": "4"})
     url = worker.health_url()
@@ -135,8 +168,14 @@ def test_a_hung_database_shows_in_health_within_the_receive_timeout(crashable_cl
     stopped = cluster.send(signal.SIGSTOP)
     try:
         hung_at = time.monotonic()
-        result = wait_until(lambda: (lambda r: r if r.document and r.document["database"] == "down" else None)(
-            check_health(url, timeout=10)), 30, interval=0.1, what="/health to show the hung database")
+        result = wait_until(
+            lambda: (lambda r: r if r.document and r.document["database"] == "down" else None)(
+                check_health(url, timeout=10)
+            ),
+            30,
+            interval=0.1,
+            what="/health to show the hung database",
+        )
         noticed = time.monotonic() - hung_at
         assert not result.ok and _metric(url, "worker_database_up") == 0
     finally:

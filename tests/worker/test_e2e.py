@@ -15,20 +15,39 @@ from .support import cursor_of, diff_records, query, read_records, read_truth, w
 
 pytestmark = pytest.mark.postgres
 
-TYPED = {"app.bsky.feed.post": "post", "app.bsky.feed.like": "like", "app.bsky.feed.repost": "repost",
-         "app.bsky.graph.follow": "follow", "app.bsky.graph.block": "block"}
+TYPED = {
+    "app.bsky.feed.post": "post",
+    "app.bsky.feed.like": "like",
+    "app.bsky.feed.repost": "repost",
+    "app.bsky.graph.follow": "follow",
+    "app.bsky.graph.block": "block",
+}
 
 
 def test_live_ingest_and_full_backfill_equal_the_truth(database_url, start_relay, start_worker):
-    relay = start_relay("--seed", "7", "--accounts", "60", "--events", "2500", "--days", "2",
-                        "--live-events", "1500")
-    worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url, "BACKFILL_DAYS": "-1",
-                           "BACKFILL_BATCH_SIZE": "500", "BACKFILL_BATCH_DELAY_MS": "0"})
-    wait_until(lambda: cursor_of(database_url, "firehose") == str(relay.final_seq), 90,
-               what="live ingest to reach the last event")
-    wait_until(lambda: query(database_url, "SELECT completed_at FROM backfill_state WHERE service = 'backfill'")
-               and query(database_url, "SELECT completed_at FROM backfill_state")[0][0] is not None, 90,
-               what="the backfill to complete")
+    relay = start_relay("--seed", "7", "--accounts", "60", "--events", "2500", "--days", "2", "--live-events", "1500")
+    worker = start_worker(
+        {
+            "DATABASE_URL": database_url,
+            "RELAY_URL": relay.url,
+            "BACKFILL_DAYS": "-1",
+            "BACKFILL_BATCH_SIZE": "500",
+            "BACKFILL_BATCH_DELAY_MS": "0",
+        }
+    )
+    wait_until(
+        lambda: cursor_of(database_url, "firehose") == str(relay.final_seq),
+        90,
+        what="live ingest to reach the last event",
+    )
+    wait_until(
+        lambda: (
+            query(database_url, "SELECT completed_at FROM backfill_state WHERE service = 'backfill'")
+            and query(database_url, "SELECT completed_at FROM backfill_state")[0][0] is not None
+        ),
+        90,
+        what="the backfill to complete",
+    )
 
     health = check_health(worker.health_url())
     assert health.ok, health
@@ -62,8 +81,10 @@ def test_live_ingest_and_full_backfill_equal_the_truth(database_url, start_relay
         assert subject == truth[uri][1]["subject"]["uri"]
 
     # Accounts: handle, active and status from identity and account events.
-    users = {did: (handle, active, status)
-             for did, handle, active, status in query(database_url, "SELECT did, handle, active, status FROM users")}
+    users = {
+        did: (handle, active, status)
+        for did, handle, active, status in query(database_url, "SELECT did, handle, active, status FROM users")
+    }
     with open(relay.truth_accounts, encoding="utf-8") as fh:
         accounts = [json.loads(line) for line in fh]
     checked = 0
@@ -77,7 +98,7 @@ def test_live_ingest_and_full_backfill_equal_the_truth(database_url, start_relay
     assert checked > 0
 
     # The backfill replayed up to where live ingest began and recorded it.
-    (end_seq, events, completed), = query(database_url, "SELECT end_seq, events, completed_at FROM backfill_state")
+    ((end_seq, events, completed),) = query(database_url, "SELECT end_seq, events, completed_at FROM backfill_state")
     assert completed is not None and 0 < end_seq < relay.final_seq
     assert int(cursor_of(database_url, "backfill")) == end_seq
     log = worker.log
@@ -86,8 +107,9 @@ def test_live_ingest_and_full_backfill_equal_the_truth(database_url, start_relay
 
 
 def test_sigterm_commits_and_exits_zero_and_restart_resumes(database_url, start_relay, start_worker):
-    relay = start_relay("--seed", "3", "--accounts", "30", "--events", "400", "--days", "1",
-                        "--live-events", "3000", "--rate", "1500")
+    relay = start_relay(
+        "--seed", "3", "--accounts", "30", "--events", "400", "--days", "1", "--live-events", "3000", "--rate", "1500"
+    )
     env = {"DATABASE_URL": database_url, "RELAY_URL": relay.url}
     first = start_worker(env, log_name="first")
     wait_until(lambda: (cursor_of(database_url, "firehose") or "0") > "0", 30, what="a first commit")
@@ -111,14 +133,19 @@ def test_sigterm_commits_and_exits_zero_and_restart_resumes(database_url, start_
 def test_events_arriving_one_by_one_share_transactions(database_url, start_relay, start_worker):
     # 600 live events at 300 per second: the database keeps up, yet each batch gathers the events of
     # about 50 ms instead of one transaction per event; the data still equals the truth.
-    relay = start_relay("--seed", "12", "--accounts", "30", "--events", "10", "--days", "1",
-                        "--live-events", "600", "--rate", "300")
+    relay = start_relay(
+        "--seed", "12", "--accounts", "30", "--events", "10", "--days", "1", "--live-events", "600", "--rate", "300"
+    )
     worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url})
-    wait_until(lambda: cursor_of(database_url, "firehose") == str(relay.final_seq), 60,
-               what="live ingest to reach the last event")
+    wait_until(
+        lambda: cursor_of(database_url, "firehose") == str(relay.final_seq),
+        60,
+        what="live ingest to reach the last event",
+    )
     metrics = urllib.request.urlopen(worker.health_url().replace("/health", "/metrics"), timeout=5).read().decode()
-    batches = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-                  if line.startswith("worker_batches_total{"))
+    batches = sum(
+        float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith("worker_batches_total{")
+    )
     worker.signal(signal.SIGTERM)
     assert worker.wait() == 0
     assert 1 <= batches <= 80, batches  # one transaction per event would be about 600
@@ -127,19 +154,28 @@ def test_events_arriving_one_by_one_share_transactions(database_url, start_relay
     assert records and all(truth.get(uri) == value for uri, value in records.items())
 
 
-def test_a_capture_is_replayed_with_start_cursor_and_no_seeded_row(database_url, start_relay, start_worker,
-                                                                    workdir):
+def test_a_capture_is_replayed_with_start_cursor_and_no_seeded_row(database_url, start_relay, start_worker, workdir):
     capture = workdir / "net.capture"
-    writer = start_relay("--seed", "13", "--accounts", "20", "--events", "300", "--days", "1",
-                         "--write-capture", str(capture))
+    writer = start_relay(
+        "--seed", "13", "--accounts", "20", "--events", "300", "--days", "1", "--write-capture", str(capture)
+    )
     writer.stop()
     truth = read_truth(writer.truth)
     relay = start_relay("--capture", str(capture), "--retention-hours", "100000")
     # The ready line counts the events, whatever their sequence numbers.
     assert "300 events sequenced (latest seq 300)" in relay.stderr
     # A capture relay publishes no keys (it has no seed): the replayed commits cannot be verified.
-    worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url, "BACKFILL_DAYS": "-1",
-                           "BACKFILL_BATCH_DELAY_MS": "0", "VERIFY": "off"}, "--start-cursor", "0")
+    worker = start_worker(
+        {
+            "DATABASE_URL": database_url,
+            "RELAY_URL": relay.url,
+            "BACKFILL_DAYS": "-1",
+            "BACKFILL_BATCH_DELAY_MS": "0",
+            "VERIFY": "off",
+        },
+        "--start-cursor",
+        "0",
+    )
     wait_until(lambda: cursor_of(database_url, "firehose") == str(relay.final_seq), 60, what="the last event")
     wait_until(lambda: "[BACKFILL] Complete" in worker.log, 30, what="the backfill to finish")
     worker.signal(signal.SIGTERM)

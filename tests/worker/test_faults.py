@@ -20,8 +20,22 @@ def _finish(worker, database_url, relay, timeout=90):
 
 
 def test_drops_and_malformed_frames_converge_to_the_truth(database_url, start_relay, start_worker):
-    relay = start_relay("--seed", "5", "--accounts", "50", "--events", "1500", "--days", "1",
-                        "--live-events", "1500", "--drop-every", "450", "--malformed-every", "170")
+    relay = start_relay(
+        "--seed",
+        "5",
+        "--accounts",
+        "50",
+        "--events",
+        "1500",
+        "--days",
+        "1",
+        "--live-events",
+        "1500",
+        "--drop-every",
+        "450",
+        "--malformed-every",
+        "170",
+    )
     seed_cursor(database_url, "firehose", "0")
     worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url})
     _finish(worker, database_url, relay)
@@ -33,8 +47,22 @@ def test_drops_and_malformed_frames_converge_to_the_truth(database_url, start_re
 
 
 def test_stalls_are_detected_and_the_stream_reopened(database_url, start_relay, start_worker):
-    relay = start_relay("--seed", "8", "--accounts", "50", "--events", "1500", "--days", "1",
-                        "--live-events", "1000", "--stall-every", "1000", "--stall-seconds", "30")
+    relay = start_relay(
+        "--seed",
+        "8",
+        "--accounts",
+        "50",
+        "--events",
+        "1500",
+        "--days",
+        "1",
+        "--live-events",
+        "1000",
+        "--stall-every",
+        "1000",
+        "--stall-seconds",
+        "30",
+    )
     seed_cursor(database_url, "firehose", "0")
     worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url, "FIREHOSE_RECEIVE_TIMEOUT": "1"})
     _finish(worker, database_url, relay)
@@ -46,8 +74,24 @@ def test_consumer_too_slow_reconnects_from_the_cursor(database_url, start_relay,
     # The relay's kernel send buffer and the proxy's receive buffer are small and fixed, so when the
     # proxy stops reading the relay's backlog grows past --buffer whatever the machine's TCP
     # autotuning would otherwise absorb.
-    relay = start_relay("--seed", "9", "--accounts", "40", "--events", "100", "--days", "1",
-                        "--live-events", "15000", "--rate", "3000", "--buffer", "30", "--send-buffer", "4096")
+    relay = start_relay(
+        "--seed",
+        "9",
+        "--accounts",
+        "40",
+        "--events",
+        "100",
+        "--days",
+        "1",
+        "--live-events",
+        "15000",
+        "--rate",
+        "3000",
+        "--buffer",
+        "30",
+        "--send-buffer",
+        "4096",
+    )
     proxy = PausableProxy(relay.port)
     try:
         seed_cursor(database_url, "firehose", "0")
@@ -78,8 +122,20 @@ def test_future_cursor_restarts_from_the_live_tip(database_url, start_relay, sta
 
 
 def test_outdated_cursor_is_logged_as_a_gap_with_its_size(database_url, start_relay, start_worker):
-    relay = start_relay("--seed", "6", "--accounts", "20", "--events", "1000", "--days", "2",
-                        "--retention-hours", "24", "--live-events", "10")
+    relay = start_relay(
+        "--seed",
+        "6",
+        "--accounts",
+        "20",
+        "--events",
+        "1000",
+        "--days",
+        "2",
+        "--retention-hours",
+        "24",
+        "--live-events",
+        "10",
+    )
     seed_cursor(database_url, "firehose", "5")
     worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url})
     _finish(worker, database_url, relay)
@@ -104,8 +160,14 @@ def test_a_slow_database_is_not_taken_for_a_stalled_relay(database_url, start_re
     database.close()
     with psycopg.connect(database_url) as blocker:
         blocker.execute("LOCK TABLE record IN ACCESS EXCLUSIVE MODE")
-        worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url,
-                               "FIREHOSE_RECEIVE_TIMEOUT": "2", "FIREHOSE_BATCH_SIZE": "100"})
+        worker = start_worker(
+            {
+                "DATABASE_URL": database_url,
+                "RELAY_URL": relay.url,
+                "FIREHOSE_RECEIVE_TIMEOUT": "2",
+                "FIREHOSE_BATCH_SIZE": "100",
+            }
+        )
         wait_until(lambda: "connected to" in worker.log, 30, interval=0.05, what="the worker to connect")
         time.sleep(5)
         during = worker.log
@@ -120,8 +182,9 @@ def test_a_quiet_relay_is_not_taken_for_a_stall(database_url, start_relay, start
     # Everything replayed, nothing live: the relay sends nothing but answers pings.
     relay = start_relay("--seed", "14", "--accounts", "20", "--events", "100", "--days", "1")
     seed_cursor(database_url, "firehose", "0")
-    worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url, "FIREHOSE_RECEIVE_TIMEOUT": "1",
-                           "LOG_LEVEL": "debug"})
+    worker = start_worker(
+        {"DATABASE_URL": database_url, "RELAY_URL": relay.url, "FIREHOSE_RECEIVE_TIMEOUT": "1", "LOG_LEVEL": "debug"}
+    )
     wait_until(lambda: cursor_of(database_url, "firehose") == str(relay.final_seq), 60, what="the last event")
     wait_until(lambda: worker.log.count("it is quiet, not stalled") >= 3, 30, what="three quiet receive timeouts")
     worker.signal(signal.SIGTERM)

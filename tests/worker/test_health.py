@@ -26,21 +26,31 @@ NOW = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
 
 def inputs(**kw) -> HealthInputs:
     live = kw.pop("live", None) or StreamStatus("live", connected=True)
-    base = dict(now=1000.0, wall=NOW, started_at=900.0, database_ok=True, live=live,
-                backfill=BackfillStatus(state="running", end_seq=100, start_seq=0, cursor=25), grace=60.0)
+    base = dict(
+        now=1000.0,
+        wall=NOW,
+        started_at=900.0,
+        database_ok=True,
+        live=live,
+        backfill=BackfillStatus(state="running", end_seq=100, start_seq=0, cursor=25),
+        grace=60.0,
+    )
     base.update(kw)
     return HealthInputs(**base)
 
 
-@pytest.mark.parametrize("kw, code, status", [
-    ({}, 200, "ok"),
-    ({"database_ok": False}, 503, "unhealthy"),
-    ({"database_ok": None, "started_at": 990.0, "live": StreamStatus("live")}, 503, "starting"),
-    ({"live": StreamStatus("live", disconnected_since=980.0)}, 200, "ok"),
-    ({"live": StreamStatus("live", disconnected_since=900.0)}, 503, "unhealthy"),
-    ({"live": StreamStatus("live")}, 503, "unhealthy"),
-    ({"stopping": True}, 503, "unhealthy"),
-])
+@pytest.mark.parametrize(
+    "kw, code, status",
+    [
+        ({}, 200, "ok"),
+        ({"database_ok": False}, 503, "unhealthy"),
+        ({"database_ok": None, "started_at": 990.0, "live": StreamStatus("live")}, 503, "starting"),
+        ({"live": StreamStatus("live", disconnected_since=980.0)}, 200, "ok"),
+        ({"live": StreamStatus("live", disconnected_since=900.0)}, 503, "unhealthy"),
+        ({"live": StreamStatus("live")}, 503, "unhealthy"),
+        ({"stopping": True}, 503, "unhealthy"),
+    ],
+)
 def test_health_rules(kw, code, status):
     got_code, doc = health_document(inputs(**kw))
     assert (got_code, doc["status"]) == (code, status), doc
@@ -117,8 +127,9 @@ def test_worker_without_database_reports_unhealthy_then_stops_cleanly(start_work
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    worker = start_worker({"DATABASE_URL": f"postgresql://u:hunter2@127.0.0.1:{port}/x",
-                           "RELAY_URL": "ws://127.0.0.1:1"})
+    worker = start_worker(
+        {"DATABASE_URL": f"postgresql://u:hunter2@127.0.0.1:{port}/x", "RELAY_URL": "ws://127.0.0.1:1"}
+    )
     url = worker.health_url()
     wait_until(lambda: "database not reachable" in worker.log, 20, what="the database warning")
     result = check_health(url)

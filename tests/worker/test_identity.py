@@ -40,6 +40,7 @@ def test_resolves_caches_bounds_and_invalidates():
                 assert caught.value.reason == "not_found"
             finally:
                 await resolver.close()
+
     run(go())
 
 
@@ -52,6 +53,7 @@ def test_unreachable_directory_is_a_typed_error():
             assert caught.value.reason == "unreachable"
         finally:
             await resolver.close()
+
     run(go())
 
 

@@ -35,8 +35,14 @@ USERINFO_RELAY = f"wss://user:{SECRET}@relay.example"
 def _worker(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if not k.startswith(("BACKFILL_", "FIREHOSE_", "WORKER_"))}
     full.update(env)
-    return subprocess.run([sys.executable, "-m", "supervisor", "worker", *args], cwd=REPO, env=full,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "supervisor", "worker", *args],
+        cwd=REPO,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize("variable", sorted(REFUSED))
@@ -71,7 +77,15 @@ def test_start_log_debug_log_and_health_hide_the_relay_password(database_url, st
     relay = start_relay("--seed", "5", "--accounts", "10", "--events", "50", "--days", "1")
     url = relay.url.replace("ws://", f"ws://user:{SECRET}@", 1)
     assert SECRET in url
-    worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": url, "LOG_LEVEL": "debug", "BACKFILL_DAYS": "0", "DB_PASSWORD": SECRET})
+    worker = start_worker(
+        {
+            "DATABASE_URL": database_url,
+            "RELAY_URL": url,
+            "LOG_LEVEL": "debug",
+            "BACKFILL_DAYS": "0",
+            "DB_PASSWORD": SECRET,
+        }
+    )
     health_url = worker.health_url()
     try:
         wait_until(lambda: '"firehose_connected": true' in _health(health_url), 60, what="the relay connection")

@@ -29,10 +29,27 @@ def rev(n: int) -> str:
 def write(action: str, rkey: str, n: int, text: str = "", collection: str = "app.bsky.feed.post") -> RecordWrite:
     doc = None
     if action != "delete":
-        doc = json.dumps({"$type": collection, "text": text, "langs": ["en"], "createdAt": "2024-06-01T00:00:00Z",
-                          "reply": {"parent": {"uri": "at://p", "cid": "c"}, "root": {"uri": "at://r", "cid": "c"}}})
-    return RecordWrite(f"at://{DID}/{collection}/{rkey}", DID, collection, rkey, action,
-                       None if action == "delete" else f"bafy{n}", rev(n), doc, T0 if doc else None, n)
+        doc = json.dumps(
+            {
+                "$type": collection,
+                "text": text,
+                "langs": ["en"],
+                "createdAt": "2024-06-01T00:00:00Z",
+                "reply": {"parent": {"uri": "at://p", "cid": "c"}, "root": {"uri": "at://r", "cid": "c"}},
+            }
+        )
+    return RecordWrite(
+        f"at://{DID}/{collection}/{rkey}",
+        DID,
+        collection,
+        rkey,
+        action,
+        None if action == "delete" else f"bafy{n}",
+        rev(n),
+        doc,
+        T0 if doc else None,
+        n,
+    )
 
 
 def batch_of(*writes: RecordWrite, seq: int = 1) -> Batch:
@@ -83,12 +100,18 @@ def test_migrations_are_idempotent_and_safe_in_parallel(database_url):
 
 
 def test_firehose_cursor_keeps_the_shared_shape(database):
-    columns = rows(database.url, "SELECT column_name, data_type, is_nullable, column_default FROM "
-                                 "information_schema.columns WHERE table_name = 'firehose_cursor' ORDER BY ordinal_position")
+    columns = rows(
+        database.url,
+        "SELECT column_name, data_type, is_nullable, column_default FROM "
+        "information_schema.columns WHERE table_name = 'firehose_cursor' ORDER BY ordinal_position",
+    )
     assert [(c[0], c[1], c[2]) for c in columns] == [
-        ("id", "integer", "NO"), ("service", "character varying", "NO"), ("cursor", "text", "YES"),
+        ("id", "integer", "NO"),
+        ("service", "character varying", "NO"),
+        ("cursor", "text", "YES"),
         ("last_event_time", "timestamp without time zone", "YES"),
-        ("updated_at", "timestamp without time zone", "NO")]
+        ("updated_at", "timestamp without time zone", "NO"),
+    ]
     assert columns[0][3].startswith("nextval(") and columns[4][3] == "now()"
 
 
@@ -96,7 +119,8 @@ def test_batch_writes_records_typed_rows_and_cursor_together(database):
     result = apply(database, batch_of(write("create", "3kaaaaaaaaaaa", 1, "hello"), seq=1))
     assert result.records == 1
     assert rows(database.url, "SELECT text, langs, reply_parent, reply_root FROM post") == [
-        ("hello", ["en"], "at://p", "at://r")]
+        ("hello", ["en"], "at://p", "at://r")
+    ]
     assert rows(database.url, "SELECT cursor FROM firehose_cursor WHERE service = 'firehose'") == [("1",)]
     apply(database, batch_of(write("update", "3kaaaaaaaaaaa", 2, "edited"), seq=2))
     assert rows(database.url, "SELECT text FROM post") == [("edited",)]
@@ -110,8 +134,7 @@ def test_batch_writes_records_typed_rows_and_cursor_together(database):
 def test_an_older_op_never_resurrects_or_overwrites(database):
     # Live deletes (rev 5); then the backfill replays the older create (rev 1): it stays deleted.
     apply(database, batch_of(write("delete", "3kbbbbbbbbbbb", 5), seq=50))
-    result = apply(database, batch_of(write("create", "3kbbbbbbbbbbb", 1, "old"), seq=10),
-                   service="backfill")
+    result = apply(database, batch_of(write("create", "3kbbbbbbbbbbb", 1, "old"), seq=10), service="backfill")
     assert result.records == 0
     assert rows(database.url, "SELECT count(*) FROM record") == [(0,)]
     # Live updates (rev 7); a replayed older update (rev 6) does not overwrite it.
@@ -132,7 +155,9 @@ def test_account_and_identity_updates_keep_the_newest(database):
     older.identities[DID] = IdentityUpdate(DID, "old.example.com", T0, 3)
     older.accounts[DID] = AccountUpdate(DID, True, None, T0, 4)
     apply(database, older, service="backfill")
-    assert rows(database.url, "SELECT handle, active, status FROM users") == [("alice.example.com", False, "deactivated")]
+    assert rows(database.url, "SELECT handle, active, status FROM users") == [
+        ("alice.example.com", False, "deactivated")
+    ]
 
 
 def test_backfill_progress_and_completion_in_the_same_transaction(database):
@@ -168,8 +193,9 @@ def test_a_row_the_database_rejects_is_isolated_and_skipped(database):
     batch = batch_of(good, bad, seq=9)
 
     async def run():
-        stream = Stream("ws://127.0.0.1:1", database, StreamPolicy(name="live", service="firehose"),
-                        BatchBuilder(), WorkerMetrics())
+        stream = Stream(
+            "ws://127.0.0.1:1", database, StreamPolicy(name="live", service="firehose"), BatchBuilder(), WorkerMetrics()
+        )
         return await asyncio.to_thread(stream._apply_isolating, batch)
 
     result = asyncio.run(run())
@@ -181,19 +207,30 @@ def test_a_row_the_database_rejects_is_isolated_and_skipped(database):
 
 def test_copy_escapes_tabs_newlines_and_backslashes(database):
     # COPY text format gives these characters a meaning: every one must arrive as it was.
-    text = "tab\there\nnew line\r\\N back\\slash \\t not a tab \"quoted\" é"
+    text = 'tab\there\nnew line\r\\N back\\slash \\t not a tab "quoted" é'
     w = write("create", "3kggggggggggg", 1, text)
     w.json = json.dumps(json.loads(w.json) | {"text": text}, ensure_ascii=False)
-    odd = RecordWrite(f"at://{DID}/app.bsky.feed.like/a\tb", DID, "app.bsky.feed.like", "a\tb", "create",
-                      "bafy\\x", rev(2), json.dumps({"$type": "app.bsky.feed.like", "note": "\\u0000 kept"}), None, 2)
+    odd = RecordWrite(
+        f"at://{DID}/app.bsky.feed.like/a\tb",
+        DID,
+        "app.bsky.feed.like",
+        "a\tb",
+        "create",
+        "bafy\\x",
+        rev(2),
+        json.dumps({"$type": "app.bsky.feed.like", "note": "\\u0000 kept"}),
+        None,
+        2,
+    )
     batch = batch_of(w, odd, seq=4)
     batch.identities[DID] = IdentityUpdate(DID, "back\\slash.example", T0, 3)
     batch.accounts[DID] = AccountUpdate(DID, False, "multi\nline\tstatus", T0, 4)
     assert apply(database, batch).records == 2
     assert rows(database.url, "SELECT text FROM post") == [(text,)]
     assert rows(database.url, "SELECT json->>'text' FROM record WHERE collection = 'app.bsky.feed.post'") == [(text,)]
-    assert rows(database.url, "SELECT rkey, cid, json->>'note' FROM record WHERE collection = 'app.bsky.feed.like'") \
-        == [("a\tb", "bafy\\x", "\\u0000 kept")]
+    assert rows(
+        database.url, "SELECT rkey, cid, json->>'note' FROM record WHERE collection = 'app.bsky.feed.like'"
+    ) == [("a\tb", "bafy\\x", "\\u0000 kept")]
     assert rows(database.url, "SELECT handle, status FROM users") == [("back\\slash.example", "multi\nline\tstatus")]
     assert rows(database.url, "SELECT created_at FROM record WHERE collection = 'app.bsky.feed.post'") == [(T0,)]
 

@@ -20,20 +20,23 @@ def test_the_default_limit_cannot_finish_a_two_day_window():
 
 
 def test_a_limit_above_the_network_rate_fits():
-    estimate = estimate_backfill(days=2, batch_size=1000, batch_delay_ms=1000, relay_window_hours=72,
-                                 network_events_per_second=500)
+    estimate = estimate_backfill(
+        days=2, batch_size=1000, batch_delay_ms=1000, relay_window_hours=72, network_events_per_second=500
+    )
     assert estimate.fits and estimate.seconds == pytest.approx(2 * 86400 * 500 * 0.85 / 1000)
     assert "can finish within the relay's 72 h window" in estimate.text()
 
 
 def test_the_window_is_capped_at_what_the_relay_keeps_and_unthrottled_always_fits():
-    everything = estimate_backfill(days=-1, batch_size=5, batch_delay_ms=0, relay_window_hours=24,
-                                   network_events_per_second=100, write_share=1.0)
+    everything = estimate_backfill(
+        days=-1, batch_size=5, batch_delay_ms=0, relay_window_hours=24, network_events_per_second=100, write_share=1.0
+    )
     assert everything.hours == 24 and everything.writing_events == 24 * 3600 * 100
     assert everything.seconds is None and everything.fits
     assert "unthrottled" in everything.text()
-    week = estimate_backfill(days=7, batch_size=100, batch_delay_ms=100, relay_window_hours=72,
-                             network_events_per_second=2000)
+    week = estimate_backfill(
+        days=7, batch_size=100, batch_delay_ms=100, relay_window_hours=72, network_events_per_second=2000
+    )
     assert week.hours == 72 and not week.fits
 
 

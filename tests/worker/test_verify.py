@@ -27,7 +27,9 @@ def same_as_truth(relay, database_url) -> str:
 
     def kept(records: dict) -> dict:
         return {uri: value for uri, value in records.items() if uri.split("/")[2] not in parked}
+
     return diff_records(kept(read_truth(relay.truth)), kept(read_records(database_url)))
+
 
 pytestmark = pytest.mark.postgres
 
@@ -47,20 +49,24 @@ def metric(worker, name: str) -> dict[str, float]:
 
 def run_to_the_end(database_url, start_relay, start_worker, *relay_args: str, env: dict | None = None):
     relay = start_relay(*NETWORK, *relay_args)
-    worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url, "FIREHOSE_START_CURSOR": "0",
-                           **(env or {})})
+    worker = start_worker(
+        {"DATABASE_URL": database_url, "RELAY_URL": relay.url, "FIREHOSE_START_CURSOR": "0", **(env or {})}
+    )
 
     def settled() -> bool:
         if cursor_of(database_url, "firehose") != str(relay.final_seq):
             return False
         doc = check_health(worker.health_url()).document
         return doc["verify"].get("desynchronized", 0) == 0
+
     try:
         wait_until(settled, 120, what="live ingest to reach the last event with no repository left to repair")
     except AssertionError as exc:
         verify = check_health(worker.health_url()).document["verify"]
-        raise AssertionError(f"{exc}\n{verify}\ncursor {cursor_of(database_url, 'firehose')} of {relay.final_seq}"
-                             f"\n--- worker log (end) ---\n{worker.log[-5000:]}") from None
+        raise AssertionError(
+            f"{exc}\n{verify}\ncursor {cursor_of(database_url, 'firehose')} of {relay.final_seq}"
+            f"\n--- worker log (end) ---\n{worker.log[-5000:]}"
+        ) from None
     return relay, worker
 
 
@@ -71,14 +77,18 @@ def finish(worker) -> dict:
     return doc
 
 
-@pytest.mark.parametrize("fault, reason", [
-    ("--forge-every", "signature_invalid"),
-    ("--bad-prev-data-every", "proof_prev_data"),
-    ("--missing-block-every", "proof_missing_block"),
-    ("--skip-every", "chain_gap"),
-])
-def test_tampered_commits_are_refused_and_the_repository_repaired(database_url, start_relay, start_worker,
-                                                                   fault, reason):
+@pytest.mark.parametrize(
+    "fault, reason",
+    [
+        ("--forge-every", "signature_invalid"),
+        ("--bad-prev-data-every", "proof_prev_data"),
+        ("--missing-block-every", "proof_missing_block"),
+        ("--skip-every", "chain_gap"),
+    ],
+)
+def test_tampered_commits_are_refused_and_the_repository_repaired(
+    database_url, start_relay, start_worker, fault, reason
+):
     relay, worker = run_to_the_end(database_url, start_relay, start_worker, fault, "97")
     failures = metric(worker, "worker_verify_failures_total")
     repairs = metric(worker, "worker_repairs_total")
@@ -96,10 +106,11 @@ def test_tampered_commits_are_refused_and_the_repository_repaired(database_url, 
 
 def test_without_verification_the_forgeries_are_written(database_url, start_relay, start_worker):
     # The same relay, VERIFY=off: what the test above guards against does happen.
-    relay, worker = run_to_the_end(database_url, start_relay, start_worker, "--forge-every", "97",
-                                   env={"VERIFY": "off"})
+    relay, worker = run_to_the_end(
+        database_url, start_relay, start_worker, "--forge-every", "97", env={"VERIFY": "off"}
+    )
     finish(worker)
-    (forged,), = query(database_url, "SELECT count(*) FROM record WHERE left(rkey, 6) = 'forged'")
+    ((forged,),) = query(database_url, "SELECT count(*) FROM record WHERE left(rkey, 6) = 'forged'")
     assert forged >= 5
     assert diff_records(read_truth(relay.truth), read_records(database_url)) != ""
 
@@ -118,9 +129,14 @@ def test_sync_events_reset_the_repository(database_url, start_relay, start_worke
 def test_key_rotations_are_followed(database_url, start_relay, start_worker):
     relay = start_relay(*NETWORK, "--key-rotations", "4", "--live-events", "1500", "--rate", "300")
     worker = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url, "FIREHOSE_START_CURSOR": "0"})
-    wait_until(lambda: cursor_of(database_url, "firehose") == str(relay.final_seq)
-               and check_health(worker.health_url()).document["verify"]["desynchronized"] == 0, 120,
-               what="the last event")
+    wait_until(
+        lambda: (
+            cursor_of(database_url, "firehose") == str(relay.final_seq)
+            and check_health(worker.health_url()).document["verify"]["desynchronized"] == 0
+        ),
+        120,
+        what="the last event",
+    )
     doc = finish(worker)
     identities = doc["verify"]["identities"]
     # Each #identity drops the cached key; live commits after a rotation verify with the new one.
@@ -137,13 +153,19 @@ def test_a_restart_fetches_again_what_was_left_desynchronized(database_url, star
     with psycopg.connect(database_url, autocommit=True) as conn:
         for table in ("record", "post", '"like"', "repost", "follow", "block"):
             conn.execute(f"DELETE FROM {table} WHERE did = %s", (did,))
-        conn.execute("INSERT INTO repo_sync (did, state, reason) VALUES (%s, 'desynchronized', 'chain_gap') "
-                     "ON CONFLICT (did) DO UPDATE SET state = 'desynchronized'", (did,))
+        conn.execute(
+            "INSERT INTO repo_sync (did, state, reason) VALUES (%s, 'desynchronized', 'chain_gap') "
+            "ON CONFLICT (did) DO UPDATE SET state = 'desynchronized'",
+            (did,),
+        )
     assert same_as_truth(relay, database_url) != ""
     again = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url}, log_name="again")
     try:
-        wait_until(lambda: query(database_url, "SELECT state FROM repo_sync WHERE did = %s", (did,))
-                   == [("synchronized",)], 60, what="the repository to be fetched again")
+        wait_until(
+            lambda: query(database_url, "SELECT state FROM repo_sync WHERE did = %s", (did,)) == [("synchronized",)],
+            60,
+            what="the repository to be fetched again",
+        )
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{again.log[-3000:]}") from None
     finish(again)

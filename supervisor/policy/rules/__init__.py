@@ -16,12 +16,25 @@ from supervisor.policy.findings import Finding, Rule
 __all__ = ["registry", "checks", "run_rules"]
 
 _MODULES = (
-    "sv000_compose_error", "sv001_cursor_collision", "sv002_several_primaries", "sv003_start_failure",
-    "sv004_misleading_switch", "sv005_beyond_relay_window", "sv006_backfill_days_unused",
-    "sv007_shell_value_unused", "sv008_unknown_implementation", "sv009_pm2_assigns_pm_id",
-    "sv010_invalid_extension", "sv011_unknown_variant", "sv012_never_starts", "sv013_unreadable_source",
+    "sv000_compose_error",
+    "sv001_cursor_collision",
+    "sv002_several_primaries",
+    "sv003_start_failure",
+    "sv004_misleading_switch",
+    "sv005_beyond_relay_window",
+    "sv006_backfill_days_unused",
+    "sv007_shell_value_unused",
+    "sv008_unknown_implementation",
+    "sv009_pm2_assigns_pm_id",
+    "sv010_invalid_extension",
+    "sv011_unknown_variant",
+    "sv012_never_starts",
+    "sv013_unreadable_source",
     "sv014_backfill_cannot_finish",
-    "rt001_environment_drift", "rt002_config_drift", "rt003_not_running", "rt004_running_collision",
+    "rt001_environment_drift",
+    "rt002_config_drift",
+    "rt003_not_running",
+    "rt004_running_collision",
     "rt005_orphan_cursor",
 )
 

@@ -9,17 +9,30 @@ from supervisor.policy.engine import Evaluation, ServiceDecision, Unit, Writer, 
 from supervisor.policy.provenance import describe_value, show_location, value_location
 from supervisor.secrets import mask_value
 
-__all__ = ["describe_unit_value", "unit_value_location", "where", "enabling", "writer_title", "fixes", "deciding_variable",
-           "variables_that_matter"]
+__all__ = [
+    "describe_unit_value",
+    "unit_value_location",
+    "where",
+    "enabling",
+    "writer_title",
+    "fixes",
+    "deciding_variable",
+    "variables_that_matter",
+]
 
 
 def describe_unit_value(evaluation: Evaluation, unit: Unit, variable: str) -> str:
     """``BACKFILL_DAYS=7 from shell via ${BACKFILL_DAYS:-0} at docker-compose.yml:12:9`` for one process group."""
     record = evaluation.project.services[unit.service].environment.get(variable)
     value = unit.env.get(variable)
-    return describe_value(variable, record, evaluation.root, value=value,
-                          synthetic=unit.synthetic.get(variable, ""),
-                          shown=mask_value(variable, value) if value is not None else None)
+    return describe_value(
+        variable,
+        record,
+        evaluation.root,
+        value=value,
+        synthetic=unit.synthetic.get(variable, ""),
+        shown=mask_value(variable, value) if value is not None else None,
+    )
 
 
 def unit_value_location(evaluation: Evaluation, service: str, variable: str) -> Optional[Location]:
@@ -63,13 +76,17 @@ def fixes(evaluation: Evaluation, writers: list[Writer]) -> list[str]:
     seen: set[tuple[str, str]] = set()
     for writer in writers:
         decision = evaluation.services[writer.service]
-        manager = decision.launch.manager or (evaluation.managers.get("pm2") if decision.pm2 and decision.pm2.used else None)
+        manager = decision.launch.manager or (
+            evaluation.managers.get("pm2") if decision.pm2 and decision.pm2.used else None
+        )
         if manager is not None and writer.unit.instances > 1:
             for per_instance in manager.per_instance:
                 # a value from the environment that replaces the manager's makes every instance alike
                 if per_instance.environment_overrides and per_instance.name not in writer.unit.synthetic:
-                    out.append(f"remove {per_instance.name} from {writer.service}'s environment"
-                               f"{where(evaluation, writer.service, per_instance.name)} so {manager.name.upper()} numbers its instances")
+                    out.append(
+                        f"remove {per_instance.name} from {writer.service}'s environment"
+                        f"{where(evaluation, writer.service, per_instance.name)} so {manager.name.upper()} numbers its instances"
+                    )
         key = (writer.service, writer.spec.role)
         if key in seen:
             continue
@@ -77,8 +94,10 @@ def fixes(evaluation: Evaluation, writers: list[Writer]) -> list[str]:
         for variable, value in writer.spec.disable:
             out.append(f"set {variable}={value} on {writer.service}{where(evaluation, writer.service, variable)}")
         if writer.spec.rename:
-            out.append(f"set {writer.spec.rename} to another name on {writer.service} "
-                       f"(for example {writer.cursor}_{writer.service.replace('-', '_')})")
+            out.append(
+                f"set {writer.spec.rename} to another name on {writer.service} "
+                f"(for example {writer.cursor}_{writer.service.replace('-', '_')})"
+            )
         if writer.unit.replicas > 1:
             out.append(f"run one replica of {writer.service}")
     return list(dict.fromkeys(out))

@@ -10,8 +10,12 @@ from supervisor.policy.findings import Rule
 
 __all__ = ["RULE", "check"]
 
-RULE = Rule("RT001", "environment-drift", "warning",
-            "A running container's variable differs from the compose files.",
-            'Recreate the container (supervisor up) so that it runs what the files say, or change the files.')
+RULE = Rule(
+    "RT001",
+    "environment-drift",
+    "warning",
+    "A running container's variable differs from the compose files.",
+    "Recreate the container (supervisor up) so that it runs what the files say, or change the files.",
+)
 
 check = None  # computed from the running stack by supervisor.runtime.status

@@ -10,8 +10,12 @@ from supervisor.policy.findings import Rule
 
 __all__ = ["RULE", "check"]
 
-RULE = Rule("RT002", "config-drift", "warning",
-            'A container was created from another version of the configuration.',
-            'Recreate the container (supervisor up) from the current files.')
+RULE = Rule(
+    "RT002",
+    "config-drift",
+    "warning",
+    "A container was created from another version of the configuration.",
+    "Recreate the container (supervisor up) from the current files.",
+)
 
 check = None  # computed from the running stack by supervisor.runtime.status

@@ -10,8 +10,12 @@ from supervisor.policy.findings import Rule
 
 __all__ = ["RULE", "check"]
 
-RULE = Rule("RT003", "not-running", "warning",
-            'A service has no running container, or it is unhealthy.',
-            'Start the service (supervisor up SERVICE) and read its logs (supervisor logs SERVICE).')
+RULE = Rule(
+    "RT003",
+    "not-running",
+    "warning",
+    "A service has no running container, or it is unhealthy.",
+    "Start the service (supervisor up SERVICE) and read its logs (supervisor logs SERVICE).",
+)
 
 check = None  # computed from the running stack by supervisor.runtime.status

@@ -10,8 +10,12 @@ from supervisor.policy.findings import Rule
 
 __all__ = ["RULE", "check"]
 
-RULE = Rule("RT004", "running-collision", "error",
-            'Two running writers share one firehose_cursor row.',
-            'Stop one of the writers now: their cursors overwrite each other.')
+RULE = Rule(
+    "RT004",
+    "running-collision",
+    "error",
+    "Two running writers share one firehose_cursor row.",
+    "Stop one of the writers now: their cursors overwrite each other.",
+)
 
 check = None  # computed from the running stack by supervisor.runtime.status

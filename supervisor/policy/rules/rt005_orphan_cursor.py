@@ -10,8 +10,12 @@ from supervisor.policy.findings import Rule
 
 __all__ = ["RULE", "check"]
 
-RULE = Rule("RT005", "orphan-cursor", "info",
-            'A firehose_cursor row that no running writer owns.',
-            'A writer that used this row is gone: remove the row or start its writer.')
+RULE = Rule(
+    "RT005",
+    "orphan-cursor",
+    "info",
+    "A firehose_cursor row that no running writer owns.",
+    "A writer that used this row is gone: remove the row or start its writer.",
+)
 
 check = None  # computed from the running stack by supervisor.runtime.status

@@ -12,6 +12,7 @@ __all__ = ["apply_suppressions"]
 
 def apply_suppressions(findings: list[Finding], evaluation: Evaluation, top: Mapping[str, Any]) -> None:
     """Mark findings that an x-supervisor ignore entry (top level, or on a service involved) silences."""
+
     def reason_in(block: Mapping[str, Any], finding: Finding) -> Optional[str]:
         for key, reason in (block.get("ignore") or {}).items():
             found = rule(str(key))

@@ -7,9 +7,14 @@ from supervisor.policy.findings import COMPOSE_ERROR, Finding, Rule
 
 __all__ = ["RULE", "check"]
 
-RULE = Rule(COMPOSE_ERROR, "compose-error", "error",
-            'The compose files cannot be resolved.',
-            'Fix the compose file at the location given; Docker Compose would refuse it too.', exit_code=2)
+RULE = Rule(
+    COMPOSE_ERROR,
+    "compose-error",
+    "error",
+    "The compose files cannot be resolved.",
+    "Fix the compose file at the location given; Docker Compose would refuse it too.",
+    exit_code=2,
+)
 
 
 def check(evaluation: Evaluation) -> list[Finding]:

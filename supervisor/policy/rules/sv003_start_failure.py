@@ -9,9 +9,14 @@ from supervisor.secrets import mask_value
 
 __all__ = ["RULE", "check"]
 
-RULE = Rule("SV003", "start-failure", "error",
-            'A value makes a worker crash or refuse to start.',
-            'Use a whole number: BACKFILL_DAYS is a number of days (0 off, -1 all history), WORKER_ID is 0 for the primary.')
+RULE = Rule(
+    "SV003",
+    "start-failure",
+    "error",
+    "A value makes a worker crash or refuse to start.",
+    "Use a whole number: BACKFILL_DAYS is a number of days (0 off, -1 all history), WORKER_ID is 0 for the primary.",
+)
+
 
 def check(evaluation: Evaluation) -> list[Finding]:
     findings = []
@@ -28,16 +33,26 @@ def check(evaluation: Evaluation) -> list[Finding]:
                     continue
                 seen.add(failure.variable)
                 effect = profile.start_failure.get(failure.kind) or (
-                    "the program would crash at start" if failure.kind == "crash" else "the program refuses to start")
+                    "the program would crash at start" if failure.kind == "crash" else "the program refuses to start"
+                )
                 shown = mask_value(failure.variable, failure.text) if failure.text is not None else None
                 text = "unset" if shown is None else f'"{shown}"'
                 record = decision.service.environment.get(failure.variable)
                 came = ""
                 if record is not None and record.substitutions:
                     came = f" [{describe_unit_value(evaluation, unit, failure.variable)}]"
-                message = (f"{failure.variable} is {text} on {decision.name}: {effect} ({failure.reason})"
-                           f"{'; ' + failure.advice if failure.advice else ''}{came}")
-                findings.append(Finding("SV003", "error", message,
-                                        unit_value_location(evaluation, decision.name, failure.variable),
-                                        [], [decision.name]))
+                message = (
+                    f"{failure.variable} is {text} on {decision.name}: {effect} ({failure.reason})"
+                    f"{'; ' + failure.advice if failure.advice else ''}{came}"
+                )
+                findings.append(
+                    Finding(
+                        "SV003",
+                        "error",
+                        message,
+                        unit_value_location(evaluation, decision.name, failure.variable),
+                        [],
+                        [decision.name],
+                    )
+                )
     return findings

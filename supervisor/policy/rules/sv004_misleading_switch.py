@@ -8,9 +8,14 @@ from supervisor.policy.rules.common import enabling, unit_value_location
 
 __all__ = ["RULE", "check"]
 
-RULE = Rule("SV004", "misleading-switch", "warning",
-            'A variable is set to turn a backfill off, but it does not.',
-            'FIREHOSE_ENABLED only gates the TypeScript live firehose consumer; BACKFILL_DAYS=0 turns the TypeScript backfill off.')
+RULE = Rule(
+    "SV004",
+    "misleading-switch",
+    "warning",
+    "A variable is set to turn a backfill off, but it does not.",
+    "FIREHOSE_ENABLED only gates the TypeScript live firehose consumer; BACKFILL_DAYS=0 turns the TypeScript backfill off.",
+)
+
 
 def check(evaluation: Evaluation) -> list[Finding]:
     from supervisor.policy.expressions import Context, evaluate
@@ -28,11 +33,20 @@ def check(evaluation: Evaluation) -> list[Finding]:
                     continue
                 value = unit.env.get(spec.variable)
                 message = spec.message.format(service=decision.name, variable=spec.variable, value=value)
-                writer = next((w for w in evaluation.writers if w.unit is unit and w.spec.role == spec.while_writer), None)
+                writer = next(
+                    (w for w in evaluation.writers if w.unit is unit and w.spec.role == spec.while_writer), None
+                )
                 if writer is not None:
                     message += f" (the backfill runs: {enabling(evaluation, writer)})"
-                findings.append(Finding("SV004", "warning", message,
-                                        unit_value_location(evaluation, decision.name, spec.variable),
-                                        [], [decision.name]))
+                findings.append(
+                    Finding(
+                        "SV004",
+                        "warning",
+                        message,
+                        unit_value_location(evaluation, decision.name, spec.variable),
+                        [],
+                        [decision.name],
+                    )
+                )
                 break
     return findings

@@ -9,9 +9,14 @@ from supervisor.policy.rules.common import describe_unit_value
 
 __all__ = ["RULE", "check"]
 
-RULE = Rule("SV006", "backfill-days-unused", "info",
-            'BACKFILL_DAYS is set but no service will backfill.',
-            'Check which service is meant to backfill: it must be the primary (WORKER_ID 0 / PM2 instance 0) with a day count its parser accepts.')
+RULE = Rule(
+    "SV006",
+    "backfill-days-unused",
+    "info",
+    "BACKFILL_DAYS is set but no service will backfill.",
+    "Check which service is meant to backfill: it must be the primary (WORKER_ID 0 / PM2 instance 0) with a day count its parser accepts.",
+)
+
 
 def check(evaluation: Evaluation) -> list[Finding]:
     if any(w.spec.role == "backfill" for w in evaluation.writers):
@@ -39,14 +44,26 @@ def check(evaluation: Evaluation) -> list[Finding]:
             elif not primary:
                 # a profile without a primary value names none ("None is false")
                 primary_source = profile.value_source(profile.primary) if profile.primary is not None else None
-                why = (f"{unit.title} is not the primary worker ({primary_source} is false: "
-                       + "; ".join(describe_unit_value(evaluation, unit, v)
-                                   for s in unit.trace if s.name == profile.primary for v in s.reads) + ")")
+                why = (
+                    f"{unit.title} is not the primary worker ({primary_source} is false: "
+                    + "; ".join(
+                        describe_unit_value(evaluation, unit, v)
+                        for s in unit.trace
+                        if s.name == profile.primary
+                        for v in s.reads
+                    )
+                    + ")"
+                )
             else:
                 source = profile.value_source(backfill.enabled) if backfill else "the backfill condition"
                 why = f"{source} is false for {days}"
-            message = (f"{describe_unit_value(evaluation, unit, profile.days_variable)} but no service will backfill: {why}")
-            findings.append(Finding("SV006", "info", message, value_location(record) or decision.service.location,
-                                    [], [decision.name]))
+            message = (
+                f"{describe_unit_value(evaluation, unit, profile.days_variable)} but no service will backfill: {why}"
+            )
+            findings.append(
+                Finding(
+                    "SV006", "info", message, value_location(record) or decision.service.location, [], [decision.name]
+                )
+            )
             break
     return findings

@@ -11,9 +11,14 @@ from supervisor.secrets import mask_value
 
 __all__ = ["RULE", "check"]
 
-RULE = Rule("SV007", "shell-value-unused", "info",
-            'A variable set in the shell or .env reaches no service.',
-            'Compose passes the shell to a container only through ${VAR} in a compose file or a bare `- VAR` entry; a literal value in the compose file wins.')
+RULE = Rule(
+    "SV007",
+    "shell-value-unused",
+    "info",
+    "A variable set in the shell or .env reaches no service.",
+    "Compose passes the shell to a container only through ${VAR} in a compose file or a bare `- VAR` entry; a literal value in the compose file wins.",
+)
+
 
 def _passes_through(record: EnvValue, variable: str) -> bool:
     if any(s.variable == variable for s in record.substitutions):
@@ -50,14 +55,27 @@ def check(evaluation: Evaluation) -> list[Finding]:
             if record is None:
                 fates.append(f"{decision.name} has no {variable} entry (its default applies)")
             else:
-                fates.append(f"{decision.name} uses {describe_value(variable, record, evaluation.root, shown=mask_value(variable, record.value))}")
+                fates.append(
+                    f"{decision.name} uses {describe_value(variable, record, evaluation.root, shown=mask_value(variable, record.value))}"
+                )
                 loc = value_location(record)
                 if loc is not None:
                     related.append((loc, f"{decision.name} sets {variable} here"))
-        message = (f"{variable}={shown} from {source} reaches no service: " + "; ".join(fates)
-                   + f". Values written in a compose file beat the shell; to pass it, write {variable}=${{{variable}:-0}}"
-                     f" or a bare `- {variable}` entry")
+        message = (
+            f"{variable}={shown} from {source} reaches no service: "
+            + "; ".join(fates)
+            + f". Values written in a compose file beat the shell; to pass it, write {variable}=${{{variable}:-0}}"
+            f" or a bare `- {variable}` entry"
+        )
         location = origin.location if origin.kind == "dotenv" else (related[0][0] if related else None)
-        findings.append(Finding("SV007", "info", message, location, related[1:] if location is not None and origin.kind != "dotenv" else related,
-                                sorted({d.name for d in decisions})))
+        findings.append(
+            Finding(
+                "SV007",
+                "info",
+                message,
+                location,
+                related[1:] if location is not None and origin.kind != "dotenv" else related,
+                sorted({d.name for d in decisions}),
+            )
+        )
     return findings

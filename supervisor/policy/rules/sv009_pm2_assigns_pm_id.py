@@ -9,9 +9,13 @@ from supervisor.policy.rules.common import enabling
 
 __all__ = ["RULE", "check"]
 
-RULE = Rule("SV009", "pm2-assigns-pm-id", "warning",
-            'pm_id is set for a service run by PM2, which assigns its own.',
-            'PM2 gives each instance its own pm_id (0..N-1) and ignores a pm_id from the environment: set BACKFILL_DAYS=0 to keep the TypeScript backfill off.')
+RULE = Rule(
+    "SV009",
+    "pm2-assigns-pm-id",
+    "warning",
+    "pm_id is set for a service run by PM2, which assigns its own.",
+    "PM2 gives each instance its own pm_id (0..N-1) and ignores a pm_id from the environment: set BACKFILL_DAYS=0 to keep the TypeScript backfill off.",
+)
 
 
 def check(evaluation: Evaluation) -> list[Finding]:
@@ -37,9 +41,19 @@ def check(evaluation: Evaluation) -> list[Finding]:
             if writer_spec is not None and writer_spec.disable:
                 off = ", ".join(f"{v}={x}" for v, x in writer_spec.disable)
                 fix = f". Set {off} on {decision.name} to keep the {writer_spec.title} off"
-            message = (f"{variable.name}={record.value} on {decision.name} has no effect: {name} gives its instances "
-                       f"{variable.name} 0..{max(decision.pm2.instances - 1, 0)} and ignores a {variable.name} from the "
-                       f"environment, so instance 0 is still the primary{runs}{fix}")
-            findings.append(Finding("SV009", "warning", message, value_location(record) or decision.service.location,
-                                    [], [decision.name]))
+            message = (
+                f"{variable.name}={record.value} on {decision.name} has no effect: {name} gives its instances "
+                f"{variable.name} 0..{max(decision.pm2.instances - 1, 0)} and ignores a {variable.name} from the "
+                f"environment, so instance 0 is still the primary{runs}{fix}"
+            )
+            findings.append(
+                Finding(
+                    "SV009",
+                    "warning",
+                    message,
+                    value_location(record) or decision.service.location,
+                    [],
+                    [decision.name],
+                )
+            )
     return findings

@@ -7,9 +7,14 @@ from supervisor.policy.findings import INVALID_EXTENSION, Finding, Rule
 
 __all__ = ["RULE", "check"]
 
-RULE = Rule(INVALID_EXTENSION, "invalid-extension", "error",
-            'The x-supervisor block is malformed.',
-            'See schemas/x-supervisor.schema.json: implementation, variant, ignore: {CODE: reason}, relay_window_hours.', exit_code=2)
+RULE = Rule(
+    INVALID_EXTENSION,
+    "invalid-extension",
+    "error",
+    "The x-supervisor block is malformed.",
+    "See schemas/x-supervisor.schema.json: implementation, variant, ignore: {CODE: reason}, relay_window_hours.",
+    exit_code=2,
+)
 
 
 def check(evaluation: Evaluation) -> list[Finding]:

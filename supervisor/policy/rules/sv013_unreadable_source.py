@@ -7,10 +7,15 @@ from supervisor.policy.findings import UNREADABLE_SOURCE, Finding, Rule
 
 __all__ = ["RULE", "check"]
 
-RULE = Rule(UNREADABLE_SOURCE, "unreadable-source", "error",
-            "A Dockerfile or source file of a build context cannot be read: not a regular file, or too large.",
-            "Build context files are read up to 1 MiB and must be regular files; fix the file, or declare "
-            "x-supervisor: {implementation: NAME} on the service.", exit_code=2)
+RULE = Rule(
+    UNREADABLE_SOURCE,
+    "unreadable-source",
+    "error",
+    "A Dockerfile or source file of a build context cannot be read: not a regular file, or too large.",
+    "Build context files are read up to 1 MiB and must be regular files; fix the file, or declare "
+    "x-supervisor: {implementation: NAME} on the service.",
+    exit_code=2,
+)
 
 
 def check(evaluation: Evaluation) -> list[Finding]:

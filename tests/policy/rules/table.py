@@ -11,10 +11,17 @@ PM2 = ["pm2-runtime", "start", "dist/index.js", "-i", "4"]
 SUP = ["supervisor", "worker"]
 
 
-def findings_of(code: str, services: list, *, environment: Optional[dict] = None, contexts: Optional[dict[str, Any]] = None,
-                extensions: Optional[dict] = None):
-    evaluation = evaluate_project(project(*services, environment=environment, extensions=extensions),
-                                  root="/proj", contexts=contexts)
+def findings_of(
+    code: str,
+    services: list,
+    *,
+    environment: Optional[dict] = None,
+    contexts: Optional[dict[str, Any]] = None,
+    extensions: Optional[dict] = None,
+):
+    evaluation = evaluate_project(
+        project(*services, environment=environment, extensions=extensions), root="/proj", contexts=contexts
+    )
     return [f for f in evaluation.findings if f.code == code]
 
 

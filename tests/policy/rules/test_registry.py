@@ -38,8 +38,10 @@ def test_runtime_status_codes_share_the_finding_model():
     assert all(not r.code.startswith("RT") for r, _ in checks())
 
 
-FORBIDDEN = re.compile(r"BACKFILL_DAYS|WORKER_ID|NODE_APP_INSTANCE|\bpm_id\b|FIREHOSE_ENABLED|unified_worker|pm2-runtime|"
-                       r"TypeScript|Python|server/index")
+FORBIDDEN = re.compile(
+    r"BACKFILL_DAYS|WORKER_ID|NODE_APP_INSTANCE|\bpm_id\b|FIREHOSE_ENABLED|unified_worker|pm2-runtime|"
+    r"TypeScript|Python|server/index"
+)
 
 
 @pytest.mark.parametrize("module", ["common", "suppression", *_MODULES])

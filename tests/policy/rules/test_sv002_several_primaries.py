@@ -9,8 +9,16 @@ from tests.policy.builders import from_shell, service  # noqa: F401
 from tests.policy.rules.table import PM2, PY, SUP, check_case  # noqa: F401
 
 CASES = [
-    ([service("w", {"WORKER_ID": "0", "BACKFILL_DAYS": "2"}, command=PY, replicas=3)], 1, ["3 containers are the primary", "run one replica of w"]),
-    ([service("w", {"WORKER_ID": "0", "BACKFILL_DAYS": "0"}, command=PY, replicas=2)], 1, ["as soon as BACKFILL_DAYS is set"]),
+    (
+        [service("w", {"WORKER_ID": "0", "BACKFILL_DAYS": "2"}, command=PY, replicas=3)],
+        1,
+        ["3 containers are the primary", "run one replica of w"],
+    ),
+    (
+        [service("w", {"WORKER_ID": "0", "BACKFILL_DAYS": "0"}, command=PY, replicas=2)],
+        1,
+        ["as soon as BACKFILL_DAYS is set"],
+    ),
     ([service("w", {"WORKER_ID": "0", "BACKFILL_DAYS": "2"}, command=PY)], 0, []),
     # PM2 gives one primary per container: the app server needs no unique primary
     ([service("app", {"BACKFILL_DAYS": "2"}, command=PM2)], 0, []),

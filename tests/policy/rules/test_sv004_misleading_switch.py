@@ -9,8 +9,11 @@ from tests.policy.builders import from_shell, service  # noqa: F401
 from tests.policy.rules.table import PM2, PY, SUP, check_case  # noqa: F401
 
 CASES = [
-    ([service("app", {"BACKFILL_DAYS": "2", "FIREHOSE_ENABLED": "false"}, command=PM2)], 1,
-     ["FIREHOSE_ENABLED=false does not disable the TypeScript backfill of app"]),
+    (
+        [service("app", {"BACKFILL_DAYS": "2", "FIREHOSE_ENABLED": "false"}, command=PM2)],
+        1,
+        ["FIREHOSE_ENABLED=false does not disable the TypeScript backfill of app"],
+    ),
     ([service("app", {"BACKFILL_DAYS": "0", "FIREHOSE_ENABLED": "false"}, command=PM2)], 0, []),
     ([service("app", {"BACKFILL_DAYS": "2", "FIREHOSE_ENABLED": "true"}, command=PM2)], 0, []),
 ]

@@ -12,7 +12,12 @@ CASES = [
     ([service("w", {"BACKFILL_DAYS": "7"}, command=PY)], 1, ["168 hours back", "72 hours"]),
     ([service("w", {"BACKFILL_DAYS": "-1"}, command=PY)], 1, ["all history"]),
     ([service("w", {"BACKFILL_DAYS": "2"}, command=PY)], 0, []),
-    ([service("w", {"BACKFILL_DAYS": "7"}, command=PY)], 0, [], {"extensions": {"x-supervisor": {"relay_window_hours": 200}}}),
+    (
+        [service("w", {"BACKFILL_DAYS": "7"}, command=PY)],
+        0,
+        [],
+        {"extensions": {"x-supervisor": {"relay_window_hours": 200}}},
+    ),
 ]
 
 

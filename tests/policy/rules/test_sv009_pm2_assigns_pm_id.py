@@ -9,7 +9,11 @@ from tests.policy.builders import from_shell, service  # noqa: F401
 from tests.policy.rules.table import PM2, PY, SUP, check_case  # noqa: F401
 
 CASES = [
-    ([service("app", {"pm_id": "1", "BACKFILL_DAYS": "2"}, command=PM2)], 1, ["pm_id=1 on app has no effect", "its backfill runs"]),
+    (
+        [service("app", {"pm_id": "1", "BACKFILL_DAYS": "2"}, command=PM2)],
+        1,
+        ["pm_id=1 on app has no effect", "its backfill runs"],
+    ),
     ([service("app", {"pm_id": "1", "BACKFILL_DAYS": "2"}, command=["node", "dist/index.js"])], 0, []),
     ([service("app", {"BACKFILL_DAYS": "2"}, command=PM2)], 0, []),
 ]

@@ -12,8 +12,13 @@ DOCKERFILE = 'FROM node:20\nWORKDIR /app\nCMD ["node", "dist/index.js"]\n'
 
 
 def context(build: str) -> BuildContext:
-    return BuildContext("", "Dockerfile", DOCKERFILE, None,
-                        {"package.json": '{"scripts": {"build": "%s"}}' % build, "server/index.ts": "", "x/main.ts": ""})
+    return BuildContext(
+        "",
+        "Dockerfile",
+        DOCKERFILE,
+        None,
+        {"package.json": '{"scripts": {"build": "%s"}}' % build, "server/index.ts": "", "x/main.ts": ""},
+    )
 
 
 def waiting(name: str):
@@ -31,7 +36,9 @@ CASES = [
 
 @pytest.mark.parametrize("build,dependents,count,fragments", CASES)
 def test_sv012_never_starts(build, dependents, count, fragments):
-    found = findings_of("SV012", [service("app", {})] + [waiting(n) for n in dependents], contexts={"app": context(build)})
+    found = findings_of(
+        "SV012", [service("app", {})] + [waiting(n) for n in dependents], contexts={"app": context(build)}
+    )
     assert len(found) == count, [f.message for f in found]
     for finding in found:
         assert all(fragment in finding.message for fragment in fragments), finding.message
