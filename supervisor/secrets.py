@@ -187,6 +187,10 @@ def secret_values(project: "Project") -> frozenset[str]:
     # Names the project shows in the open (the project, its services, the images' names) hide
     # nothing when masked, and masking them inside other text would garble the output: keep them.
     public = {project.name, *project.services}
+    # and their words: the containers are named PROJECT-SERVICE-N (a password "appview" must not
+    # turn appview-dev-db-1 into ****-dev-db-1)
+    for name in (project.name, *project.services):
+        public.update(part for part in re.split(r"[-_.]", name) if part)
     for service in project.services.values():
         image = service.config.get("image")
         if isinstance(image, str):

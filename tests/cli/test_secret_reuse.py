@@ -49,3 +49,16 @@ def test_a_reused_secret_is_masked(tmp_path: Path, project: str, command: list[s
     assert SECRET not in result.stdout + result.stderr
     if "--all-vars" in command or "OTHER" in command or command[0] == "config":
         assert "****" in result.stdout  # the value is there, masked
+
+
+def test_a_password_equal_to_a_word_of_the_project_name_leaves_the_names_alone(tmp_path: Path) -> None:
+    # The containers are named PROJECT-SERVICE-N: masking the word would print ****-dev-db-1.
+    (tmp_path / "compose.yaml").write_text(
+        "name: appview-dev\nservices:\n  db:\n    image: postgres\n    environment:\n"
+        "      POSTGRES_PASSWORD: appview\n      OTHER: appview\n"
+    )
+    result = run("config", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "name: appview-dev\n" in result.stdout
+    assert "name: appview-dev_default" in result.stdout
+    assert "POSTGRES_PASSWORD: '****'" in result.stdout or "POSTGRES_PASSWORD: ****" in result.stdout
