@@ -3,8 +3,10 @@
 A :class:`BatchBuilder` is fed decoded events in stream order and hands back :class:`Batch` objects:
 the record writes (one per URI: within a batch a later op on the same URI wins), the account and
 identity updates (one per DID), the position (last seq and event time) and counts of what was
-skipped and why.  Every identifier is checked here, before anything reaches the database; a bad op
-or event is counted and skipped, never fatal.
+skipped and why.  Every identifier is checked before anything reaches the database, with the checks
+of :mod:`supervisor.atproto.validate`: an event that passed
+:func:`~supervisor.atproto.validate.frame_problems` is added with ``checked=True`` and not checked
+again; in any other event a bad op or event is counted and skipped, never fatal.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
+from supervisor.atproto import validate
 from supervisor.atproto.cid import CID
 
 try:  # orjson serialises records in C, several times faster than the json module
@@ -274,40 +277,15 @@ class BatchBuilder:
         self._jsonfmt = jsonfmt
         self._syntax = syntax
         self._commit_type = frames.Commit
-        self._tid_ok = syntax.KINDS["tid"]
-        self._rkey_ok = syntax.KINDS["recordkey"]
         self.cutoff = cutoff
         self.end_seq = end_seq
         #: The last seq seen: events at or below it are duplicates (a replay after a reconnect).
         self.last_seq = after_seq
         self.finished = False
         self.batch = Batch()
-        self._valid_dids: dict[str, bool] = {}
-        self._valid_nsids: dict[str, bool] = {}
         # Consecutive events often share their time text (millisecond precision): parse it once.
         self._time_text: Any = None
         self._time_value: Optional[datetime] = None
-
-    # -- identifiers ------------------------------------------------------------------------
-    def _did_ok(self, did: Any) -> bool:
-        if type(did) is not str:
-            return False
-        known = self._valid_dids.get(did)
-        if known is None:
-            known = self._syntax.is_valid("did", did)
-            if len(self._valid_dids) > 100_000:
-                self._valid_dids.clear()
-            self._valid_dids[did] = known
-        return known
-
-    def _nsid_ok(self, nsid: str) -> bool:
-        known = self._valid_nsids.get(nsid)
-        if known is None:
-            known = self._syntax.is_valid("nsid", nsid)
-            if len(self._valid_nsids) > 10_000:
-                self._valid_nsids.clear()
-            self._valid_nsids[nsid] = known
-        return known
 
     def _event_time(self, value: Any) -> Optional[datetime]:
         if value == self._time_text and type(value) is str:
@@ -321,8 +299,12 @@ class BatchBuilder:
         """Count something skipped (a malformed frame, say) against the current batch."""
         self.batch.skipped[reason] += count
 
-    def add(self, event: Any) -> bool:
-        """Add one decoded event; returns False when it was ignored (duplicate, past the end)."""
+    def add(self, event: Any, *, checked: bool = False) -> bool:
+        """Add one decoded event; returns False when it was ignored (duplicate, past the end).
+
+        ``checked``: :func:`~supervisor.atproto.validate.frame_problems` found nothing wrong with it,
+        so its identifiers (DID, rev, op actions and paths, handle) are not checked again.
+        """
         seq = getattr(event, "seq", None)
         if type(seq) is not int:
             return False
@@ -346,19 +328,19 @@ class BatchBuilder:
         if type(event) is self._commit_type:
             batch.kinds["commit"] += 1
             # A commit needs its time only for the backfill window.
-            self._add_commit(event, self._event_time(text) if self.cutoff is not None else None)
+            self._add_commit(event, self._event_time(text) if self.cutoff is not None else None, checked)
         else:
             time = self._event_time(text)
             frames = self._frames
             if isinstance(event, frames.Commit):
                 batch.kinds["commit"] += 1
-                self._add_commit(event, time)
+                self._add_commit(event, time, checked)
             elif isinstance(event, frames.Identity):
                 batch.kinds["identity"] += 1
-                self._add_identity(event, time)
+                self._add_identity(event, time, checked)
             elif isinstance(event, frames.Account):
                 batch.kinds["account"] += 1
-                self._add_account(event, time)
+                self._add_account(event, time, checked)
             else:
                 batch.kinds[type(event).__name__.lower()] += 1
         if batch.record_writes > writes_before:
@@ -368,22 +350,23 @@ class BatchBuilder:
             batch.final = True
         return True
 
-    def _add_commit(self, commit: Any, time: Optional[datetime]) -> None:
+    def _add_commit(self, commit: Any, time: Optional[datetime], checked: bool) -> None:
         batch = self.batch
         did = commit.did
-        if not self._did_ok(did):
-            batch.skipped["bad did"] += 1
-            return
         rev = commit.rev
-        if type(rev) is not str or len(rev) != 13 or not self._tid_ok(rev):
-            batch.skipped["bad rev"] += 1
-            return
+        if not checked:
+            if not validate.did_ok(did):
+                batch.skipped["bad did"] += 1
+                return
+            if not validate.tid_ok(rev):
+                batch.skipped["bad rev"] += 1
+                return
         if commit.too_big:
             batch.skipped["too big"] += 1
         writes = batch.writes
         for op in commit.ops:
             batch.ops += 1
-            write = self._op_write(commit, op, did, rev, time)
+            write = self._op_write(commit, op, did, rev, time, checked)
             if write is not None:
                 # Dicts keep insertion order; re-inserting moves a URI behind later ones.
                 if write.uri in writes:
@@ -393,19 +376,22 @@ class BatchBuilder:
                 if write.action != "delete":
                     batch.record_writes += 1
 
-    def _op_write(self, commit: Any, op: Any, did: str, rev: str, time: Optional[datetime]) -> Optional[RecordWrite]:
+    def _op_write(
+        self, commit: Any, op: Any, did: str, rev: str, time: Optional[datetime], checked: bool
+    ) -> Optional[RecordWrite]:
         action = op.action
-        if action != "create" and action != "update" and action != "delete":
-            self.batch.skipped["bad action"] += 1
-            return None
         path = op.path
-        if type(path) is not str:
-            self.batch.skipped["bad path"] += 1
-            return None
-        collection, slash, rkey = path.partition("/")
-        if not slash or "/" in rkey or not self._nsid_ok(collection) or not self._rkey_ok(rkey):
-            self.batch.skipped["bad path"] += 1
-            return None
+        if checked:
+            collection, _, rkey = path.partition("/")
+        else:
+            if action != "create" and action != "update" and action != "delete":
+                self.batch.skipped["bad action"] += 1
+                return None
+            parts = validate.record_path(path)
+            if parts is None:
+                self.batch.skipped["bad path"] += 1
+                return None
+            collection, rkey = parts
         uri = f"at://{did}/{path}"
         if action == "delete":
             return RecordWrite(uri, did, collection, rkey, action, None, rev, None, None, commit.seq)
@@ -430,12 +416,12 @@ class BatchBuilder:
         cid_str = cid_text(cid) if type(cid) is CID else str(cid)
         return RecordWrite(uri, did, collection, rkey, action, cid_str, rev, text, created, commit.seq)
 
-    def _add_identity(self, event: Any, time: Optional[datetime]) -> None:
-        if not self._did_ok(event.did) or time is None:
+    def _add_identity(self, event: Any, time: Optional[datetime], checked: bool) -> None:
+        if (not checked and not validate.did_ok(event.did)) or time is None:
             self.batch.skipped["bad identity"] += 1
             return
         handle = event.handle
-        if handle is not None and not (isinstance(handle, str) and self._syntax.is_valid("handle", handle)):
+        if handle is not None and not checked and not validate.handle_ok(handle):
             self.batch.skipped["bad handle"] += 1
             handle = None
         if isinstance(handle, str):
@@ -446,8 +432,8 @@ class BatchBuilder:
         self.batch.identities[event.did] = IdentityUpdate(event.did, handle, time, event.seq)
         self.batch.changes += 1
 
-    def _add_account(self, event: Any, time: Optional[datetime]) -> None:
-        if not self._did_ok(event.did) or time is None or not isinstance(event.active, bool):
+    def _add_account(self, event: Any, time: Optional[datetime], checked: bool) -> None:
+        if (not checked and not validate.did_ok(event.did)) or time is None or not isinstance(event.active, bool):
             self.batch.skipped["bad account"] += 1
             return
         status = event.status

@@ -571,7 +571,7 @@ class Stream:
             if gap_from is not None:
                 self._gap_from = None
                 self._log_gap(gap_from, frame.seq)
-            if builder.add(frame):
+            if builder.add(frame, checked=True):
                 if not self.first_seq.done():
                     self.first_seq.set_result(frame.seq)
             batch = builder.batch
