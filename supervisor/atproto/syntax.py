@@ -5,7 +5,7 @@ CID and language tag, checked exactly as the atproto specifications define them.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date
 from typing import Callable
 
 __all__ = ["is_valid", "KINDS", "tid_from_time", "tid_time", "TID_ALPHABET"]
@@ -21,9 +21,13 @@ _NSID = re.compile(
 )
 _RECORD_KEY = re.compile(r"[a-zA-Z0-9_~.:-]{1,512}")
 _TID = re.compile(r"[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}")
+# Every field's range is in the pattern (month 01-12, day 01-31, hour 00-23, minute and second
+# 00-59, a zone offset up to 23:59; not year 0000, not the "unknown offset" -00:00): only a day
+# past 28 is left to check against its month.
 _DATETIME = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?"
-    r"(Z|[+-][0-9]{2}:[0-9]{2})"
+    r"(?!0000)[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?"
+    r"(?:Z|\+(?:[01][0-9]|2[0-3]):[0-5][0-9]|-(?!00:00)(?:[01][0-9]|2[0-3]):[0-5][0-9])"
 )
 _CID = re.compile(r"[a-zA-Z0-9+=]{8,256}")
 _LANGUAGE = re.compile(r"(?:i|[a-z]{2,3})(?:-[a-zA-Z0-9]+)*")
@@ -51,23 +55,13 @@ def _tid(value: str) -> bool:
 
 
 def _datetime(value: str) -> bool:
-    if len(value) > 64:
+    if len(value) > 64 or _DATETIME.fullmatch(value) is None:
         return False
-    match = _DATETIME.fullmatch(value)
-    if match is None:
-        return False
-    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
-    zone = match.group(8)
-    if zone == "-00:00":  # RFC 3339 "unknown offset" has no ISO 8601 meaning
-        return False
-    if zone != "Z" and (int(zone[1:3]) > 23 or int(zone[4:6]) > 59):
-        return False
-    if year == 0:
-        return False
-    try:
-        datetime(year, month, day, hour, minute, second)
-    except ValueError:
-        return False
+    if value[8:10] > "28":  # does the month have that day?
+        try:
+            date(int(value[:4]), int(value[5:7]), int(value[8:10]))
+        except ValueError:
+            return False
     return True
 
 

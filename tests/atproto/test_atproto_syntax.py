@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from supervisor.atproto.syntax import KINDS, is_valid, tid_from_time, tid_time
 
@@ -68,3 +72,46 @@ def test_tid_rejects_bad_input():
         tid_from_time(0, 1024)
     with pytest.raises(ValueError):
         tid_time("not-a-tid")
+
+
+def _datetime_by_fields(value: str) -> bool:
+    """The datetime rules read field by field (the calendar from the datetime module)."""
+    match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})", value, re.ASCII)
+    if match is None or len(value) > 64:
+        return False
+    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
+    zone = match.group(8)
+    if zone == "-00:00" or (zone != "Z" and (int(zone[1:3]) > 23 or int(zone[4:6]) > 59)):
+        return False
+    try:
+        return year > 0 and datetime(year, month, day, hour, minute, second) is not None
+    except ValueError:
+        return False
+
+
+def _two(top: int, edge: int) -> st.SearchStrategy[str]:
+    # two digits up to ``top``, often near ``edge`` (the last valid value)
+    return st.one_of(st.integers(0, top), st.integers(max(0, edge - 2), edge + 1)).map(lambda n: f"{n:02d}")
+
+
+_DATETIME_LIKE = st.builds(
+    lambda y, mo, d, h, mi, s, frac, zone: f"{y}-{mo}-{d}T{h}:{mi}:{s}{frac}{zone}",
+    st.sampled_from(["0000", "0001", "1900", "2000", "2023", "2024", "2100", "9999"]),
+    _two(13, 12),
+    _two(32, 30),
+    _two(25, 23),
+    _two(61, 59),
+    _two(61, 59),
+    st.sampled_from(["", ".", ".1", ".123", ".123456789", ".x"]),
+    st.one_of(
+        st.sampled_from(["Z", "z", "", "-00:00", "+00:00", "+0000"]),
+        st.builds(lambda sign, h, m: f"{sign}{h}:{m}", st.sampled_from("+-"), _two(25, 23), _two(61, 59)),
+    ),
+)
+
+
+@settings(max_examples=500)
+@given(_DATETIME_LIKE)
+def test_datetime_check_agrees_with_the_rules_field_by_field(value: str) -> None:
+    # every field's range (days of each month and leap years included), the zone, year 0000
+    assert is_valid("datetime", value) is _datetime_by_fields(value)
