@@ -222,18 +222,32 @@ def environment_secrets(environ: Mapping[str, str]) -> frozenset[str]:
     return frozenset(found)
 
 
+# A secret-named setting (see is_secret_name) always holds one of these words: text without any of
+# them, without "://" and without a known secret has nothing that mask_text or redact_words would hide.
+_SECRET_HINTS = r"://|(?i:pass|secret|token|key|credential|auth)"
+
+
 class MaskingFilter(logging.Filter):
-    """A logging filter that masks every record's message (URL passwords, ``NAME=secret``, known secrets)."""
+    """A logging filter that masks every record's message (URL passwords, ``NAME=secret``, known secrets).
+
+    A line that holds no URL, no word of a secret name and no known secret (one precompiled search)
+    is passed on as it is; only the others are masked.
+    """
 
     def __init__(self, secrets: Collection[str] = ()) -> None:
         super().__init__()
         self.secrets = tuple(secrets)
+        known = sorted((re.escape(secret) for secret in self.secrets if secret), key=len, reverse=True)
+        self._may_hold_secret = re.compile("|".join([_SECRET_HINTS, *known])).search
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
+        if self._may_hold_secret(message) is None:
+            if record.args:  # formatted once: the handler's formatter reuses the text
+                record.msg, record.args = message, None
+            return True
         masked = redact_words(mask_text(message), self.secrets)
-        if masked != message:
-            record.msg, record.args = masked, None
+        record.msg, record.args = masked, None
         return True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -10,6 +11,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from supervisor.secrets import MaskingFilter, mask_text, redact_words
 
 from .support import wait_until
 
@@ -99,3 +104,53 @@ def test_start_log_debug_log_and_health_hide_the_relay_password(database_url, st
     log = worker.log
     assert "relay ws://user:****@" in log, log[-3000:]
     assert SECRET not in log, [line for line in log.splitlines() if SECRET in line][:5]
+
+
+# pieces of log lines: secret names in several spellings, URLs, assignments, options, a known secret
+_PIECES = st.sampled_from(
+    [
+        "DB_PASSWORD",
+        "apiKey",
+        "--api-key",
+        "-token",
+        "basic_auth",
+        "Credentials",
+        "x-secret",
+        "PRIMARY_KEY",
+        "passwd",
+        "=",
+        " = ",
+        " ",
+        "-",
+        "--",
+        "wss://",
+        "user:",
+        "@relay.example",
+        "/xrpc?cursor=5",
+        SECRET,
+        "x" + SECRET,
+        "batch",
+        "42",
+        "'quoted'",
+        "events/s",
+    ]
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(_PIECES, max_size=12).map("".join), st.sampled_from([(), (SECRET,), (SECRET, "pw")]))
+# one line for each kind of secret name, a URL password and a known secret
+@example("apiKey=42", ())
+@example("--api-key 42", ())
+@example("x-secret=abc", ())
+@example("Credentials=abc", ())
+@example("basic_auth=abc", ())
+@example("-token abc", ())
+@example("passwd=abc", ())
+@example("wss://user:pw1234@relay.example", ())
+@example(f"see {SECRET} here", (SECRET,))
+def test_the_log_filter_masks_what_full_masking_masks(text: str, secrets: tuple[str, ...]) -> None:
+    # lines passed over as holding nothing secret must be exactly the lines full masking keeps
+    record = logging.LogRecord("worker", logging.INFO, __file__, 1, "%s", (text,), None)
+    assert MaskingFilter(secrets).filter(record)
+    assert record.getMessage() == redact_words(mask_text(text), secrets)
