@@ -173,8 +173,6 @@ def bench_commits(records: int, count: int, repeat: int) -> dict[str, float]:
 
 def bench_worker_modes(events: int, accounts: int, rounds: int, modes: list[str]) -> dict[str, list[float]]:
     """Events per second of the worker per VERIFY mode (one list of rounds each)."""
-    import re
-    import subprocess
     import tempfile
     from pathlib import Path
 
@@ -182,39 +180,15 @@ def bench_worker_modes(events: int, accounts: int, rounds: int, modes: list[str]
     sys.path.insert(0, str(root / "tests"))
     sys.path.insert(0, str(root / "bench"))
     import psycopg
-    from bench_worker import WORKER, receive_all
+    from bench_worker import receive_all
+    from common import seed_live_cursor, start_devrelay, start_worker, wait_for_cursor
     from conftest import PostgresCluster, _free_port, _pg_bin
 
     cluster = PostgresCluster(Path(tempfile.mkdtemp(prefix="bench-verify-pg-")), _free_port(), _pg_bin())
     cluster.start()
-    relay = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "supervisor",
-            "devrelay",
-            "--port",
-            "0",
-            "--seed",
-            "1",
-            "--accounts",
-            str(accounts),
-            "--events",
-            str(events),
-            "--days",
-            "2",
-        ],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    relay, url = start_devrelay(accounts, events)
     results: dict[str, list[float]] = {mode: [] for mode in modes}
     try:
-        assert relay.stdout is not None
-        match = re.search(r"listening on (ws://\S+)", relay.stdout.readline())
-        assert match, "the devrelay did not start"
-        url = match.group(1)
         receive_all(url, events)
         plc = "http://" + url[len("ws://") :].split("/", 1)[0]
         number = 0
@@ -222,43 +196,13 @@ def bench_worker_modes(events: int, accounts: int, rounds: int, modes: list[str]
             for mode in modes:
                 number += 1
                 dsn = cluster.create_database(f"v{number}")
-                with psycopg.connect(dsn, autocommit=True) as conn:
-                    conn.execute(
-                        "CREATE TABLE firehose_cursor (id serial PRIMARY KEY, service varchar(255) NOT NULL "
-                        "UNIQUE, cursor text, last_event_time timestamp, updated_at timestamp NOT NULL "
-                        "DEFAULT now())"
-                    )
-                    conn.execute("INSERT INTO firehose_cursor (service, cursor) VALUES ('firehose', '0')")
+                seed_live_cursor(dsn)
                 log_path = Path(tempfile.mkdtemp(prefix="bench-verify-")) / "worker.log"
-                env = {
-                    **os.environ,
-                    "DATABASE_URL": dsn,
-                    "RELAY_URL": url,
-                    "HEALTH_PORT": "0",
-                    "HEALTH_HOST": "127.0.0.1",
-                    "BACKFILL_DAYS": "0",
-                    "VERIFY": mode,
-                    "PLC_DIRECTORY_URL": plc,
-                }
-                with open(log_path, "w") as log:
-                    worker = subprocess.Popen(WORKER, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+                worker = start_worker(dsn, url, log_path, {"VERIFY": mode, "PLC_DIRECTORY_URL": plc})
                 try:
-                    deadline = time.monotonic() + 60
-                    while "connected to" not in log_path.read_text():
-                        if time.monotonic() > deadline or worker.poll() is not None:
-                            raise RuntimeError("worker did not connect:\n" + log_path.read_text())
-                        time.sleep(0.01)
                     started = time.perf_counter()
                     with psycopg.connect(dsn, autocommit=True) as conn:
-                        while True:
-                            (cursor,) = conn.execute(
-                                "SELECT cursor FROM firehose_cursor WHERE service = 'firehose'"
-                            ).fetchone()
-                            if cursor == str(events):
-                                break
-                            if time.perf_counter() - started > 900:
-                                raise RuntimeError(f"worker stuck at cursor {cursor}")
-                            time.sleep(0.02)
+                        wait_for_cursor(conn, events, started, 900)
                     results[mode].append(events / (time.perf_counter() - started))
                 finally:
                     worker.terminate()

@@ -43,13 +43,15 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import psycopg  # noqa: E402
+from common import WORKER, seed_live_cursor, start_devrelay, start_worker, wait_for_cursor  # noqa: E402
 from conftest import PostgresCluster, _free_port, _pg_bin  # noqa: E402
+
+__all__ = ["WORKER", "receive_all", "decode_only", "run"]
 
 TARGET_RATE = 15_000
 #: The worker against the plain peer (bench/peer_atproto.py) on the same stream and machine.
 TARGET_PEER_RATIO = 3.0
 TARGET_RSS_MB = 300
-WORKER = [sys.executable, "-c", "import supervisor.cli.worker; from supervisor.cli import main; main()", "worker"]
 
 
 def _proc_status(pid: int, key: str) -> int:
@@ -208,61 +210,20 @@ def run(
     relay = worker = None
     try:
         dsn = cluster.create_database("bench")
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(
-                "CREATE TABLE firehose_cursor (id serial PRIMARY KEY, service varchar(255) NOT NULL UNIQUE, "
-                "cursor text, last_event_time timestamp, updated_at timestamp NOT NULL DEFAULT now())"
-            )
-            conn.execute("INSERT INTO firehose_cursor (service, cursor) VALUES ('firehose', '0')")
-        relay = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "supervisor",
-                "devrelay",
-                "--port",
-                "0",
-                "--seed",
-                "1",
-                "--accounts",
-                str(accounts),
-                "--events",
-                str(events),
-                "--days",
-                "2",
-                *(["--unsigned"] if verify == "off" else []),
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        line = relay.stdout.readline()
-        url = re.search(r"listening on (ws://\S+)", line).group(1)
+        seed_live_cursor(dsn)
+        relay, url = start_devrelay(accounts, events, unsigned=verify == "off")
         # The devrelay encodes each frame the first time it sends it: read the history once so that
         # the worker is timed against a relay serving ready frames, as a real relay does.
         frames, first_read = ([], 0.0) if cold_relay else receive_all(url, events)
 
         log_path = root / "worker.log"
         env = {
-            **os.environ,
-            "DATABASE_URL": dsn,
-            "RELAY_URL": url,
-            "HEALTH_PORT": "0",
-            "HEALTH_HOST": "127.0.0.1",
             "LOG_LEVEL": "info",
-            "BACKFILL_DAYS": "0",
             "PYTHONUNBUFFERED": "1",
             "VERIFY": verify,
             **({"FIREHOSE_BATCH_SIZE": str(batch_size)} if batch_size else {}),
         }
-        with open(log_path, "w") as log:
-            worker = subprocess.Popen(WORKER, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while "connected to" not in log_path.read_text():
-            if time.monotonic() > deadline or worker.poll() is not None:
-                raise RuntimeError("worker did not connect:\n" + log_path.read_text())
-            time.sleep(0.01)
+        worker = start_worker(dsn, url, log_path, env)
         profiler = _start_profiler(worker.pid, profile) if profile else None
         poller = HealthPoller(re.findall(r"listening on (http://\S+/health)", log_path.read_text())[-1])
         started = time.perf_counter()
@@ -272,13 +233,7 @@ def run(
         pg_cpu_start = _postgres_cpu_seconds(cluster.datadir)
         load_start = os.getloadavg()[0]
         with psycopg.connect(dsn, autocommit=True) as conn:
-            while True:
-                (cursor,) = conn.execute("SELECT cursor FROM firehose_cursor WHERE service = 'firehose'").fetchone()
-                if cursor == str(events):
-                    break
-                if time.perf_counter() - started > 600:
-                    raise RuntimeError(f"worker stuck at cursor {cursor}")
-                time.sleep(0.02)
+            wait_for_cursor(conn, events, started, 600)
             elapsed = time.perf_counter() - started
             cpu = _cpu_seconds(worker.pid) - cpu_start
             system_cpu = _cpu_seconds(worker.pid, system=True) - sys_start

@@ -1,4 +1,5 @@
-"""Small shared helpers for the benchmarks: whole-process timings, peak memory, a table.
+"""Small shared helpers for the benchmarks: whole-process timings, peak memory, a table, and the
+start-up of a devrelay and a worker against a seeded cursor row.
 
 Each run is a fresh child process; its wall time is measured around spawn-to-exit and its
 peak memory (max RSS) is read from the kernel's resource usage of that very child
@@ -9,13 +10,36 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
-from typing import Mapping, Optional, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping, Optional, Sequence
 
-__all__ = ["Run", "Measurement", "run_once", "measure", "format_table", "print_table"]
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = [
+    "Run",
+    "Measurement",
+    "run_once",
+    "measure",
+    "format_table",
+    "print_table",
+    "ROOT",
+    "WORKER",
+    "start_devrelay",
+    "seed_live_cursor",
+    "start_worker",
+    "wait_for_cursor",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The worker's command line (the CLI entry point, as the image runs it).
+WORKER = [sys.executable, "-c", "import supervisor.cli.worker; from supervisor.cli import main; main()", "worker"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,3 +134,84 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Print :func:`format_table`."""
     print(format_table(headers, rows))
+
+
+def start_devrelay(accounts: int, events: int, *, unsigned: bool = False) -> tuple[subprocess.Popen[str], str]:
+    """A devrelay serving a synthetic history (seed 1, two days) on a free port, and its ws:// URL."""
+    relay = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "supervisor",
+            "devrelay",
+            "--port",
+            "0",
+            "--seed",
+            "1",
+            "--accounts",
+            str(accounts),
+            "--events",
+            str(events),
+            "--days",
+            "2",
+            *(["--unsigned"] if unsigned else []),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert relay.stdout is not None
+    match = re.search(r"listening on (ws://\S+)", relay.stdout.readline())
+    if match is None:
+        relay.terminate()
+        raise RuntimeError("the devrelay did not start")
+    return relay, match.group(1)
+
+
+def seed_live_cursor(dsn: str) -> None:
+    """A ``firehose_cursor`` row at 0, so that the worker reads the relay's whole history live."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE firehose_cursor (id serial PRIMARY KEY, service varchar(255) NOT NULL UNIQUE, "
+            "cursor text, last_event_time timestamp, updated_at timestamp NOT NULL DEFAULT now())"
+        )
+        conn.execute("INSERT INTO firehose_cursor (service, cursor) VALUES ('firehose', '0')")
+
+
+def start_worker(dsn: str, relay_url: str, log_path: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """The worker (no backfill, health on a free port, ``env`` on top), logging to ``log_path``;
+    returned once it has connected to the relay."""
+    full = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "RELAY_URL": relay_url,
+        "HEALTH_PORT": "0",
+        "HEALTH_HOST": "127.0.0.1",
+        "BACKFILL_DAYS": "0",
+        **env,
+    }
+    with open(log_path, "w") as log:
+        worker = subprocess.Popen(WORKER, cwd=ROOT, env=full, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while "connected to" not in log_path.read_text():
+        if time.monotonic() > deadline or worker.poll() is not None:
+            worker.terminate()
+            raise RuntimeError("worker did not connect:\n" + log_path.read_text())
+        time.sleep(0.01)
+    return worker
+
+
+def wait_for_cursor(conn: "psycopg.Connection", events: int, started: float, limit: float) -> None:
+    """Wait (on the open connection ``conn``) until the live cursor row reaches ``events``; at most
+    ``limit`` seconds after ``started`` (a ``time.perf_counter()`` value)."""
+    while True:
+        row = conn.execute("SELECT cursor FROM firehose_cursor WHERE service = 'firehose'").fetchone()
+        cursor = None if row is None else row[0]
+        if cursor == str(events):
+            return
+        if time.perf_counter() - started > limit:
+            raise RuntimeError(f"worker stuck at cursor {cursor}")
+        time.sleep(0.02)
