@@ -79,6 +79,11 @@ class PostgresCluster:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+        self.restart()
+
+    def restart(self) -> None:
+        """Start the server on its data directory (again, after a stop or a crash: it recovers from its
+        write-ahead log)."""
         opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off -c max_connections=200"
         subprocess.run(
             _as_postgres(

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import tempfile
 import time
 import urllib.request
@@ -22,7 +21,7 @@ import pytest
 
 from supervisor.worker.health import check_health
 
-from ..conftest import PostgresCluster, _as_postgres, _free_port, _pg_bin
+from ..conftest import PostgresCluster, _free_port, _pg_bin
 from .support import cursor_of, diff_records, query, read_records, read_truth, seed_cursor, wait_until
 
 pytestmark = pytest.mark.postgres
@@ -55,29 +54,6 @@ class CrashableCluster(PostgresCluster):
             what="the server processes to die",
         )
         (self.datadir / "postmaster.pid").unlink(missing_ok=True)
-
-    def restart(self) -> None:
-        """Start the crashed server again (it recovers from its write-ahead log)."""
-        opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} -c fsync=off -c max_connections=200"
-        subprocess.run(
-            _as_postgres(
-                [
-                    str(self.bindir / "pg_ctl"),
-                    "-D",
-                    str(self.datadir),
-                    "-l",
-                    str(self.root / "log"),
-                    "-o",
-                    opts,
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                ]
-            ),
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
 
 
 def _parent_of(pid: int) -> int:
