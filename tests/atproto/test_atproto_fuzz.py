@@ -12,34 +12,13 @@ from supervisor.atproto.capture_io import iter_capture, iter_capture_frames, wri
 from supervisor.atproto.car import index_car, read_car, write_car
 from supervisor.atproto.cid import CID
 from supervisor.atproto.errors import AtprotoError
-from supervisor.atproto.frames import decode_frame, encode_commit, encode_identity, encode_info
+from supervisor.atproto.frames import decode_frame
 from supervisor.atproto.mst import build, walk
-from supervisor.atproto.repo import export_repo, load_repo
+from supervisor.atproto.repo import load_repo
+from tests.fuzz.byte_mutations import SEED_FRAMES, mutated, seed_repo
 
 FUZZ = settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
-TIME = "2024-05-01T12:00:00.000Z"
-
-SEEDS = [
-    encode_commit(
-        1,
-        "did:plc:abc",
-        "3kabc",
-        None,
-        TIME,
-        [
-            (
-                "create",
-                "app.bsky.feed.post/3k1",
-                None,
-                {"$type": "app.bsky.feed.post", "text": "hi", "createdAt": TIME},
-            ),
-            ("delete", "app.bsky.feed.like/3k2", None, None),
-        ],
-    ),
-    encode_identity(2, "did:plc:abc", TIME, "a.test"),
-    encode_info("OutdatedCursor"),
-]
-REPO = export_repo("did:plc:abc", "3kabc", {f"app.bsky.feed.post/3k{i:03d}": {"text": str(i)} for i in range(20)})
+REPO = seed_repo(20)
 
 
 def _expect_typed(fn, data):
@@ -49,27 +28,6 @@ def _expect_typed(fn, data):
         pass
 
 
-@st.composite
-def mutated(draw, seeds):
-    seed = bytearray(draw(st.sampled_from(seeds)))
-    for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["flip", "truncate", "insert", "delete", "set"]))
-        if not seed:
-            break
-        pos = draw(st.integers(0, len(seed) - 1))
-        if kind == "flip":
-            seed[pos] ^= 1 << draw(st.integers(0, 7))
-        elif kind == "truncate":
-            del seed[pos:]
-        elif kind == "insert":
-            seed[pos:pos] = draw(st.binary(min_size=1, max_size=8))
-        elif kind == "delete":
-            del seed[pos : pos + draw(st.integers(1, 8))]
-        else:
-            seed[pos] = draw(st.integers(0, 255))
-    return bytes(seed)
-
-
 @FUZZ
 @given(st.binary(max_size=300))
 def test_dagcbor_random_bytes(data):
@@ -77,7 +35,7 @@ def test_dagcbor_random_bytes(data):
 
 
 @FUZZ
-@given(mutated(SEEDS))
+@given(mutated(SEED_FRAMES))
 def test_frames_mutated(data):
     _expect_typed(decode_frame, data)
 
