@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Iterator, Optional
 
 from supervisor.compose.model import Location
 from supervisor.policy.engine import Evaluation, ServiceDecision, Unit, Writer, service_location
+from supervisor.policy.profiles import Profile
 from supervisor.policy.provenance import describe_value, show_location, value_location
 from supervisor.secrets import mask_value
 
 __all__ = [
+    "profiled_services",
+    "started_units",
     "describe_unit_value",
     "unit_value_location",
     "where",
@@ -19,6 +22,18 @@ __all__ = [
     "deciding_variable",
     "variables_that_matter",
 ]
+
+
+def profiled_services(evaluation: Evaluation) -> Iterator[tuple[ServiceDecision, Profile]]:
+    """Each service that matched an implementation profile, with that profile (in the project's order)."""
+    for decision in evaluation.services.values():
+        if decision.profile is not None:
+            yield decision, decision.profile
+
+
+def started_units(decision: ServiceDecision) -> Iterator[Unit]:
+    """The service's process groups whose program starts (no start failure)."""
+    return (unit for unit in decision.units if unit.started)
 
 
 def describe_unit_value(evaluation: Evaluation, unit: Unit, variable: str) -> str:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from supervisor.policy.engine import Evaluation, ServiceDecision, Unit, key_location
 from supervisor.policy.findings import Finding, Rule
-from supervisor.policy.rules.common import describe_unit_value, enabling, unit_value_location, where
+from supervisor.policy.rules.common import (
+    describe_unit_value,
+    enabling,
+    profiled_services,
+    started_units,
+    unit_value_location,
+    where,
+)
 
 __all__ = ["RULE", "check"]
 
@@ -22,13 +29,12 @@ def primaries(evaluation: Evaluation) -> tuple[list[Finding], set[int]]:
     findings: list[Finding] = []
     covered: set[int] = set()
     groups: dict[str, list[tuple[ServiceDecision, Unit]]] = {}
-    for decision in evaluation.services.values():
-        profile = decision.profile
-        if profile is None or profile.unique_primary is None:
+    for decision, service_profile in profiled_services(evaluation):
+        if service_profile.unique_primary is None:
             continue
-        for unit in decision.units:
-            if unit.started and unit.count > 0 and unit.value(profile.primary) is True:
-                groups.setdefault(profile.name, []).append((decision, unit))
+        for unit in started_units(decision):
+            if unit.count > 0 and unit.value(service_profile.primary) is True:
+                groups.setdefault(service_profile.name, []).append((decision, unit))
     for name, members in groups.items():
         total = sum(u.count for _, u in members)
         if total <= 1:

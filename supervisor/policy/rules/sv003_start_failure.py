@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from supervisor.policy.engine import Evaluation
 from supervisor.policy.findings import Finding, Rule
-from supervisor.policy.rules.common import describe_unit_value, unit_value_location
+from supervisor.policy.rules.common import describe_unit_value, profiled_services, unit_value_location
 from supervisor.secrets import mask_value
 
 __all__ = ["RULE", "check"]
@@ -20,10 +20,7 @@ RULE = Rule(
 
 def check(evaluation: Evaluation) -> list[Finding]:
     findings = []
-    for decision in evaluation.services.values():
-        profile = decision.profile
-        if profile is None:
-            continue
+    for decision, profile in profiled_services(evaluation):
         seen: set[str] = set()
         for unit in decision.units:
             if unit.count == 0:

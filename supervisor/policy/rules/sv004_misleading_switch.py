@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from supervisor.policy.engine import Evaluation
 from supervisor.policy.findings import Finding, Rule
-from supervisor.policy.rules.common import enabling, unit_value_location
+from supervisor.policy.rules.common import enabling, profiled_services, started_units, unit_value_location
 
 __all__ = ["RULE", "check"]
 
@@ -21,13 +21,10 @@ def check(evaluation: Evaluation) -> list[Finding]:
     from supervisor.policy.expressions import Context, evaluate
 
     findings = []
-    for decision in evaluation.services.values():
-        profile = decision.profile
-        if profile is None:
-            continue
+    for decision, profile in profiled_services(evaluation):
         for spec in profile.misleading:
-            for unit in decision.units:
-                if not unit.started or not unit.enabled.get(spec.while_writer):
+            for unit in started_units(decision):
+                if not unit.enabled.get(spec.while_writer):
                     continue
                 if not evaluate(spec.when, Context(unit.env, dict(unit.values))):
                     continue

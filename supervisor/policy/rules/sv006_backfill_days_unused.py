@@ -5,7 +5,7 @@ from __future__ import annotations
 from supervisor.policy.engine import Evaluation
 from supervisor.policy.findings import Finding, Rule
 from supervisor.policy.provenance import value_location
-from supervisor.policy.rules.common import describe_unit_value
+from supervisor.policy.rules.common import describe_unit_value, profiled_services
 
 __all__ = ["RULE", "check"]
 
@@ -22,10 +22,7 @@ def check(evaluation: Evaluation) -> list[Finding]:
     if any(w.spec.role == "backfill" for w in evaluation.writers):
         return []
     findings = []
-    for decision in evaluation.services.values():
-        profile = decision.profile
-        if profile is None:
-            continue
+    for decision, profile in profiled_services(evaluation):
         record = decision.service.environment.get(profile.days_variable)
         if record is None or record.value is None:
             continue
