@@ -8,7 +8,8 @@ frame the first time it sends it, so the history is read once before the worker 
 does.  Reports, from one run:
 
 - the worker's sustained rate (first connection -> last event committed) and PostgreSQL rows/s;
-- the decode-only rate on the same frames (``decode_frame``, then batch building), for comparison;
+- the decode-only rate on the same frames (``decode_frame``, the field checks, then batch building, as the
+  worker's stream runs them; CPU time, and CPU microseconds per event of each), for comparison;
 - the worker's peak resident memory (VmHWM) and CPU seconds per 1000 events, and the CPU seconds
   per 1000 events of the devrelay and of PostgreSQL over the same interval (all three share the
   machine), the batches committed and the load average at the start and the end.
@@ -89,22 +90,33 @@ def receive_all(url: str, count: int) -> tuple[list[bytes], float]:
 
 
 def decode_only(frames: list[bytes]) -> dict[str, float]:
-    """Time decoding ``frames`` (and building batches) in this process."""
+    """Time decoding ``frames``, checking their fields and building batches in this process, as the
+    worker's stream does (CPU time)."""
     from supervisor.atproto import frames as frame_codec
+    from supervisor.atproto.validate import frame_problems
     from supervisor.worker.batch import BatchBuilder
 
     count = len(frames)
-    started = time.perf_counter()
+    started = time.process_time()
     decoded = [frame_codec.decode_frame(f, records=True) for f in frames]
-    decode_seconds = time.perf_counter() - started
+    decode_seconds = time.process_time() - started
+    started = time.process_time()
+    checked = [event for event in decoded if not frame_problems(event)]
+    check_seconds = time.process_time() - started
     builder = BatchBuilder()
-    started = time.perf_counter()
-    for event in decoded:
-        builder.add(event)
+    started = time.process_time()
+    for event in checked:
+        builder.add(event, checked=True)
         if builder.batch.events >= 1000:
             builder.take()
-    build_seconds = time.perf_counter() - started
-    return {"decode_per_s": count / decode_seconds, "decode_and_batch_per_s": count / (decode_seconds + build_seconds)}
+    build_seconds = time.process_time() - started
+    return {
+        "decode_per_s": count / decode_seconds,
+        "decode_and_batch_per_s": count / (decode_seconds + check_seconds + build_seconds),
+        "decode_us": decode_seconds / count * 1e6,
+        "check_us": check_seconds / count * 1e6,
+        "batch_us": build_seconds / count * 1e6,
+    }
 
 
 def _postgres_cpu_seconds(datadir: Path) -> float:
@@ -275,6 +287,11 @@ def run(
             "load_average_1min": [round(load_start, 2), round(load_end, 2)],
             "decode_only_per_s": round(decode["decode_per_s"]),
             "decode_and_batch_per_s": round(decode["decode_and_batch_per_s"]),
+            "decode_check_batch_us_per_event": [
+                round(decode["decode_us"], 2),
+                round(decode["check_us"], 2),
+                round(decode["batch_us"], 2),
+            ],
             "receive_only_per_s": round(receive_rate),
             "relay_first_read_per_s": round(first_read) if first_read else None,
             "cold_relay": cold_relay,
@@ -335,8 +352,9 @@ def main() -> int:
             f"(target {TARGET_RATE}); PostgreSQL {result['postgres_rows_per_s']} rows/s"
         )
         print(
-            f"decode only: {result['decode_only_per_s']} events/s; decode + batch: "
-            f"{result['decode_and_batch_per_s']} events/s; worker/decode = {result['ratio_worker_to_decode']}"
+            f"decode only: {result['decode_only_per_s']} events/s; decode + checks + batch: "
+            f"{result['decode_and_batch_per_s']} events/s (CPU us per event: decode %.2f, checks %.2f, batch %.2f); "
+            f"worker/decode = {result['ratio_worker_to_decode']}" % tuple(result["decode_check_batch_us_per_event"])
         )
         print(
             f"peer (atproto SDK + psycopg COPY, bench/peer_atproto.py): {result['peer_events_per_s']} events/s, "
