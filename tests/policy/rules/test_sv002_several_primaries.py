@@ -20,6 +20,8 @@ CASES = [
         ["as soon as BACKFILL_DAYS is set"],
     ),
     ([service("w", {"WORKER_ID": "0", "BACKFILL_DAYS": "2"}, command=PY)], 0, []),
+    # containers whose program crashes at start ("7d" is no integer) are no primary
+    ([service("w", {"WORKER_ID": "0", "BACKFILL_DAYS": "7d"}, command=PY, replicas=3)], 0, []),
     # PM2 gives one primary per container: the app server needs no unique primary
     ([service("app", {"BACKFILL_DAYS": "2"}, command=PM2)], 0, []),
 ]
