@@ -49,7 +49,7 @@ from supervisor.compose.normalize import (
 )
 from supervisor.compose.profiles import check_dependencies, split_services
 from supervisor.compose.yamlsource import OVERRIDE, RESET, LMap, key_location, read_documents
-from supervisor.files import stat_failure
+from supervisor.files import file_failure, stat_failure
 from supervisor.secrets import is_secret_name, redact_words
 from supervisor.verdicts import Verdicts
 
@@ -143,7 +143,7 @@ def _load_file(
         doc = _prepare_document(doc, filename, ctx)
         apply_extends(doc, filename, working_dir, lambda path: _load_for_extends(path, ctx), reach=stat_failure)
         _apply_resets(doc, model)
-        apply_include(doc, working_dir, load_included, chain + [filename], reach=stat_failure)
+        apply_include(doc, working_dir, load_included, chain + [filename], reach=stat_failure, reach_file=file_failure)
         touched = list(doc.get("services") or ()) if isinstance(doc.get("services"), dict) else []
         model = merge(model, doc)
         enforce_unicity(model, touched)  # the services this file left alone are unique already

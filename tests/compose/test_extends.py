@@ -86,3 +86,23 @@ def test_include_uses_its_own_folder_and_env(tmp_path):
     inc = project.services["inc"].config
     assert inc["build"]["context"] == str(tmp_path / "sub")
     assert inc["environment"] == {"V": "from-sub"}
+
+
+@pytest.mark.parametrize("as_folder", [False, True])
+def test_include_reads_a_dotenv_file_beside_it_but_not_a_folder(tmp_path, as_folder):
+    from .oracle import compose_config
+
+    files = {
+        "compose.yaml": "include:\n  - sub/inc.yaml\n",
+        "sub/inc.yaml": "services:\n  inc:\n    image: app\n    environment:\n      - V=${V:-unset}\n",
+    }
+    if as_folder:
+        (tmp_path / "sub" / ".env").mkdir(parents=True)
+    else:
+        files["sub/.env"] = "V=from-sub\n"
+    project = load(tmp_path, files)
+    theirs = compose_config(str(tmp_path), {})
+    assert theirs.ok, theirs.stderr
+    expected = theirs.config["services"]["inc"]["environment"]
+    assert expected == {"V": "unset" if as_folder else "from-sub"}
+    assert project.services["inc"].config["environment"] == expected
