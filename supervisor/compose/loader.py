@@ -22,7 +22,6 @@ import dataclasses
 import os
 from typing import Any, Optional, cast
 
-from supervisor.compose import rawmodel
 from supervisor.compose.discovery import (
     Discovery,
     _apply_dotenv,
@@ -114,6 +113,8 @@ def _load_for_extends(path: str, ctx: _Context) -> dict[Any, Any]:
         enforce_unicity(model)
     resolve_paths(model, os.path.dirname(path))
     if ctx.raw:
+        from supervisor.compose import rawmodel  # only without interpolation (start-up time)
+
         rawmodel.resolve_paths(model, os.path.dirname(path))
     ctx.extends_cache[path] = model
     return model
@@ -186,6 +187,8 @@ def _load_model(files: list[str], working_dir: str, ctx: _Context, chain: list[s
         sub = _Context(interpolator, ctx.validate, verdicts=ctx.verdicts, raw=ctx.raw)
         sub_model = _load_model(paths, project_dir, sub, chain + files[:1])
         if ctx.raw:
+            from supervisor.compose import rawmodel
+
             rawmodel.finish_files(sub_model, project_dir, {k: v for k, (v, _) in env.items()})
         else:
             _resolve_bare(sub_model, env)
@@ -355,6 +358,8 @@ def load_model(options: LoadOptions) -> tuple[dict[str, Any], list[str]]:
 
     As compose prints it: a map, its values as the YAML gave them (see :mod:`supervisor.compose.rawmodel`).
     """
+    from supervisor.compose import rawmodel
+
     discovery = discover(options)
     try:
         _check_files(discovery.files)
