@@ -115,6 +115,7 @@ def _load_for_extends(path: str, ctx: _Context) -> dict[Any, Any]:
     if ctx.raw:
         from supervisor.compose import rawmodel  # only without interpolation (start-up time)
 
+        rawmodel.canonical_extras(model)  # the long forms first: their paths are this file's
         rawmodel.resolve_paths(model, os.path.dirname(path))
     ctx.extends_cache[path] = model
     return model

@@ -106,3 +106,20 @@ def test_include_reads_a_dotenv_file_beside_it_but_not_a_folder(tmp_path, as_fol
     expected = theirs.config["services"]["inc"]["environment"]
     assert expected == {"V": "unset" if as_folder else "from-sub"}
     assert project.services["inc"].config["environment"] == expected
+
+
+@pytest.mark.parametrize("tag", ["!override", "!reset"])
+def test_override_and_reset_in_an_extending_service_drop_the_base_value(tmp_path, tag):
+    from .oracle import compose_config
+
+    value = "['1:1']" if tag == "!override" else "[]"
+    files = {
+        "compose.yaml": "services:\n  base:\n    image: a\n    ports: ['2:2']\n"
+        f"  web:\n    extends: base\n    ports: {tag} {value}\n"
+    }
+    project = load(tmp_path, files)
+    theirs = compose_config(str(tmp_path), {})
+    assert theirs.ok, theirs.stderr
+    expected = theirs.config["services"]["web"].get("ports")
+    assert [p["target"] for p in expected or []] == ([1] if tag == "!override" else [])
+    assert project.services["web"].config.get("ports") == expected

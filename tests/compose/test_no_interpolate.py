@@ -67,6 +67,28 @@ PROJECTS: dict[str, dict[str, str]] = {
     },
 }
 
+PROJECTS["extends-and-include"] = {
+    "compose.yaml": (
+        "include:\n  - path: inc/compose.yaml\n    project_directory: .\n    env_file: inc/e.env\n"
+        "services:\n  web:\n    extends: {file: sub/base.yaml, service: base}\n    environment: {X: '${X:-1}'}\n"
+        "  loc:\n    extends: web\n    ports: !override ['1:1']\n    labels: !reset null\n"
+        "secrets:\n  s: {file: ./s.txt}\n"
+    ),
+    "sub/base.yaml": (
+        "services:\n  base:\n    image: b\n    labels: [a=1]\n"
+        "    build: {context: ., additional_contexts: [extra=../other, img=docker-image://x]}\n"
+        "    volumes: [./data:/data, {type: bind, source: ./b, target: /b}]\n    env_file: b.env\n"
+        "    label_file: [l.env]\n"
+        "    develop: {watch: [{path: ./src, action: sync, target: /app, ignore: node_modules}]}\n"
+        "    ports: ['2:2']\n    environment: [Y=2]\n"
+    ),
+    "inc/compose.yaml": (
+        "services:\n  i:\n    image: 'i:${IV}'\n    build: ./ctx\n    environment: [IV, OTHER]\n"
+        "    volumes: ['./v:/v']\n    secrets: [si]\nsecrets:\n  si: {file: ./s.txt}\n"
+    ),
+    "inc/e.env": "IV=1\n",
+}
+
 FLAGS = [
     ["--no-interpolate"],
     ["--no-interpolate", "--format", "json"],
