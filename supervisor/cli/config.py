@@ -30,6 +30,19 @@ def escape_dollars(value: Any) -> Any:
     return value
 
 
+def _json_document(document: dict[str, Any]) -> dict[str, Any]:
+    """What compose's JSON prints and its YAML leaves out: a watch rule's ``exec`` hook (a struct
+    that encoding/json always writes, its ``command`` null)."""
+    services = document.get("services")
+    for service in services.values() if isinstance(services, dict) else ():
+        develop = service.get("develop") if isinstance(service, dict) else None
+        watch = develop.get("watch") if isinstance(develop, dict) else None
+        for rule in watch if isinstance(watch, list) else ():
+            if isinstance(rule, dict) and "exec" not in rule:
+                rule["exec"] = {"command": None}
+    return document
+
+
 def yaml_document(document: dict[str, Any], extensions: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The config document as compose's YAML output holds it: no null ``command``/``entrypoint``
     (the JSON output prints them), each service's ``x-`` extensions beside its attributes."""
@@ -148,7 +161,11 @@ def config_command(
 
     if fmt == "json":
         # as compose: its key order and escapes, and no line break after the closing brace
-        text = compose_json(document) if not provenance else json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        text = (
+            compose_json(_json_document(document))
+            if not provenance
+            else json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        )
     else:
         extensions = {
             name: escape_dollars(service.extensions if no_mask else mask_config(service.extensions, secrets))

@@ -411,7 +411,8 @@ def _apply_label_files(
         for entry in read_dotenv(path, lookup=lookup):
             merged[entry.name] = entry.value
     merged.update(config.get("labels") or {})
-    config["labels"] = dict(sorted(merged.items()))
+    if merged:  # an empty label file adds no labels (compose omits an empty map)
+        config["labels"] = dict(sorted(merged.items()))
 
 
 def _mask_error(exc: ComposeError, environment: dict[Any, Any]) -> None:

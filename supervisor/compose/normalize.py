@@ -365,6 +365,22 @@ def _canonical_service(service: dict[Any, Any], raw: bool = False) -> None:
     networks = service.get("networks")
     if isinstance(networks, list):
         service["networks"] = LMap({name: None for name in networks})
+    build = service.get("build")
+    contexts = build.get("additional_contexts") if isinstance(build, dict) else None
+    if (
+        isinstance(build, dict)
+        and isinstance(contexts, list)
+        and all(isinstance(item, str) and "=" in item for item in contexts)
+    ):
+        build["additional_contexts"] = LMap(item.split("=", 1) for item in contexts)  # transformKeyValue
+    if isinstance(service.get("label_file"), str):
+        service["label_file"] = [service["label_file"]]
+    develop = service.get("develop")
+    watch = develop.get("watch") if isinstance(develop, dict) else None
+    for rule in watch if isinstance(watch, list) else ():
+        for key in ("ignore", "include"):
+            if isinstance(rule, dict) and isinstance(rule.get(key), str):
+                rule[key] = [rule[key]]
     ports = service.get("ports")
     if raw and isinstance(ports, list):
         service["ports"] = _raw_ports(ports)
@@ -787,6 +803,21 @@ def resolve_paths(model: dict[Any, Any], base_dir: str) -> dict[Any, Any]:
                 context = build.get("context", ".")
                 if isinstance(context, str) and not _is_remote(context):
                     build["context"] = _abs(context, base_dir)
+                contexts = build.get("additional_contexts")
+                if isinstance(contexts, dict):
+                    for key, value in contexts.items():
+                        if (
+                            isinstance(value, str)
+                            and value
+                            and not _is_remote(value)
+                            and not value.startswith("service:")
+                        ):
+                            contexts[key] = _abs(value, base_dir)
+            develop = service.get("develop")
+            watch = develop.get("watch") if isinstance(develop, dict) else None
+            for rule in watch if isinstance(watch, list) else ():
+                if isinstance(rule, dict) and isinstance(rule.get("path"), str) and rule["path"]:
+                    rule["path"] = _abs(rule["path"], base_dir)
             label_files = service.get("label_file")
             if isinstance(label_files, str):
                 service["label_file"] = _abs(label_files, base_dir)
