@@ -72,6 +72,14 @@ def stat_failure(path: str) -> Optional[str]:
     return None
 
 
+def file_failure(path: str) -> Optional[str]:
+    """Why ``path`` cannot be read as a file (as :func:`stat_failure`, and a folder is no file), or None."""
+    failure = stat_failure(path)
+    if failure is None and os.path.isdir(path):
+        return "is a directory, not a file"
+    return failure
+
+
 def describe_size(size: int) -> str:
     """``10 MiB``, ``512 KiB``, ``100 bytes``."""
     for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):

@@ -199,6 +199,35 @@ def secret_values(project: "Project") -> frozenset[str]:
     return frozenset(found - public)
 
 
+def model_secret_values(model: Mapping[str, Any]) -> frozenset[str]:
+    """:func:`secret_values` for an uninterpolated model (``config --no-interpolate``): the values
+    of secret-named variables and build args written in it, in a mapping or as ``NAME=value``."""
+    found: set[str] = set()
+    public: set[str] = set()
+    services = model.get("services")
+    for name, service in services.items() if isinstance(services, dict) else ():
+        public.add(str(name))
+        if not isinstance(service, dict):
+            continue
+        build = service.get("build")
+        for entries in (service.get("environment"), build.get("args") if isinstance(build, dict) else None):
+            pairs: list[tuple[Any, Any]] = list(entries.items()) if isinstance(entries, dict) else []
+            if isinstance(entries, list):
+                pairs = [str(e).partition("=")[::2] for e in entries if "=" in str(e)]
+            for key, value in pairs:
+                text = "" if value is None else str(value)
+                if is_secret_name(str(key)) and len(text) >= _MIN_KNOWN_SECRET and "$" not in text:
+                    found.add(text)
+        if isinstance(service.get("image"), str):
+            public.add(service["image"])
+            public.update(part for part in re.split(r"[/:@]", service["image"]) if part)
+    project = str(model.get("name") or "")
+    for name in [project, *public]:
+        public.update(part for part in re.split(r"[-_.]", name) if part)
+    public.add(project)
+    return frozenset(found - public)
+
+
 _URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s\"'<>]*:([^\s\"'<>/?#]+)@")
 
 
@@ -302,7 +331,12 @@ def redact_words(text: str, secrets: Collection[str]) -> str:
 
 def _mask_environment(env: Any, secrets: Collection[str] = ()) -> Any:
     if isinstance(env, dict):
-        return {k: mask_value(str(k), v, secrets) if isinstance(v, str) or v is None else v for k, v in env.items()}
+        return {
+            k: mask_value(str(k), v, secrets)
+            if isinstance(v, str) or v is None
+            else (MASK if isinstance(v, (int, float)) and is_secret_name(str(k)) else v)
+            for k, v in env.items()
+        }
     return env
 
 
@@ -337,7 +371,8 @@ def _mask_node(node: Any, secrets: Collection[str], key: str) -> Any:
             return mask_argv(node, secrets)
         return [_mask_node(item, secrets, "") for item in node]
     if isinstance(node, str):
-        return redact(mask_text(node), secrets)
+        masked = redact(mask_text(node), secrets)
+        return node if masked == node else masked  # unchanged text keeps its type (a timestamp)
     return node
 
 

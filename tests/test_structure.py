@@ -173,6 +173,8 @@ def _core_modules() -> list[Path]:
         *(PACKAGE / "policy").rglob("*.py"),
         *(PACKAGE / "report").rglob("*.py"),
         PACKAGE / "compose" / "schema.py",
+        PACKAGE / "compose" / "include.py",
+        PACKAGE / "compose" / "extends.py",
     ]
     return sorted(p for p in paths if p.relative_to(PACKAGE).as_posix() not in IO_EDGES)
 

@@ -22,12 +22,25 @@ from supervisor.secrets import mask_config, mask_env_record, secret_values
 def escape_dollars(value: Any) -> Any:
     """Compose prints every ``$`` of a resolved string as ``$$`` so the output can be loaded again."""
     if isinstance(value, str):
-        return value.replace("$", "$$")
+        return value.replace("$", "$$") if "$" in value else value  # kept as it is (a timestamp's type)
     if isinstance(value, dict):
         return {escape_dollars(k) if isinstance(k, str) else k: escape_dollars(v) for k, v in value.items()}
     if isinstance(value, list):
         return [escape_dollars(v) for v in value]
     return value
+
+
+def _json_document(document: dict[str, Any]) -> dict[str, Any]:
+    """What compose's JSON prints and its YAML leaves out: a watch rule's ``exec`` hook (a struct
+    that encoding/json always writes, its ``command`` null)."""
+    services = document.get("services")
+    for service in services.values() if isinstance(services, dict) else ():
+        develop = service.get("develop") if isinstance(service, dict) else None
+        watch = develop.get("watch") if isinstance(develop, dict) else None
+        for rule in watch if isinstance(watch, list) else ():
+            if isinstance(rule, dict) and "exec" not in rule:
+                rule["exec"] = {"command": None}
+    return document
 
 
 def yaml_document(document: dict[str, Any], extensions: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -66,7 +79,7 @@ def yaml_document(document: dict[str, Any], extensions: dict[str, dict[str, Any]
 @click.option(
     "--no-interpolate",
     is_flag=True,
-    help="Don't interpolate environment variables (not supported: refused with a message).",
+    help="Don't interpolate environment variables: print the model as written (templates kept, values untyped).",
 )
 @click.option(
     "--no-normalize",
@@ -110,14 +123,15 @@ def config_command(
 
     Exit 0 ok, 2 unusable input (the message names the file, line and column and what is wrong).
     """
-    if no_interpolate:
-        fail(
-            "error: config --no-interpolate is not supported: supervisor prints the model compose runs "
-            "(interpolated); use docker compose config --no-interpolate for the raw model",
-            EXIT_USAGE,
-        )
     options = load_options_from(kwargs)
     options.normalize = not no_normalize
+    options.interpolate = not no_interpolate
+    if no_interpolate and not (list_volumes or list_networks or list_images or list_profiles or hash_services):
+        # compose prints its map here, not its project (the other listings still load the project)
+        if provenance:
+            fail("error: --provenance needs the interpolated model: leave out --no-interpolate", EXIT_USAGE)
+        _print_model(options, fmt, quiet, list_services, resolve_image_digests, output, no_mask)
+        return
     if hash_services is not None:
         options.read_env_files = False  # as compose: the hash lists env files, it does not read them
     project = load_project_or_exit(options)
@@ -147,13 +161,54 @@ def config_command(
 
     if fmt == "json":
         # as compose: its key order and escapes, and no line break after the closing brace
-        text = compose_json(document) if not provenance else json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        text = (
+            compose_json(_json_document(document))
+            if not provenance
+            else json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        )
     else:
         extensions = {
             name: escape_dollars(service.extensions if no_mask else mask_config(service.extensions, secrets))
             for name, service in project.services.items()
         }
         text = compose_yaml(yaml_document(document, extensions))
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
+    click.echo(text, nl=False)
+
+
+def _print_model(
+    options: Any, fmt: str, quiet: bool, list_services: bool, pinned_only: bool, output: Optional[str], no_mask: bool
+) -> None:
+    """``config --no-interpolate``: the model as compose prints it (its templates as written, its ``$$`` too)."""
+    from supervisor.compose.loader import load_model
+    from supervisor.compose.model import ComposeError
+
+    try:
+        model, warnings = load_model(options)
+    except ComposeError as exc:
+        fail(f"error: {exc}", EXIT_USAGE)
+    for warning in warnings:
+        click.echo(warning, err=True)
+    found = model.get("services")
+    services: dict[str, Any] = found if isinstance(found, dict) else {}
+    if pinned_only:
+        _refuse_unpinned(
+            str(s.get("image") or f"{model.get('name', '')}-{n}") for n, s in services.items() if isinstance(s, dict)
+        )
+    if quiet:
+        return
+    if list_services:
+        for name in sorted(services):  # compose lists them in Go's (random) map order
+            click.echo(name)
+        return
+    from supervisor.compose.render import model_json, model_yaml
+    from supervisor.secrets import model_secret_values
+
+    document = model if no_mask else mask_config(model, model_secret_values(model))
+    text = model_json(document) if fmt == "json" else model_yaml(document)
     if output:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -227,13 +282,11 @@ def _hash_lines(project: Any, hashes: str) -> list[str]:
 
 
 def _refuse_unpinned_images(project: Any) -> None:
-    unpinned = sorted(
-        {
-            str(s.config.get("image") or f"{project.name}-{n}")
-            for n, s in project.services.items()
-            if "@sha256:" not in str(s.config.get("image") or "")
-        }
-    )
+    _refuse_unpinned(str(s.config.get("image") or f"{project.name}-{n}") for n, s in project.services.items())
+
+
+def _refuse_unpinned(images: Any) -> None:
+    unpinned = sorted({image for image in images if "@sha256:" not in image})
     if unpinned:
         fail(
             f"error: --resolve-image-digests needs a registry to look up {', '.join(unpinned)}; "

@@ -78,24 +78,44 @@ def _fail_runtime(exc: Exception) -> NoReturn:
     _fail(f"error: {exc}", code)
 
 
-def _project_or_name(options: LoadOptions) -> tuple[Optional[Project], str]:
-    """The loaded project; for ``down``/``ps``/``logs -p NAME`` without files, just the name."""
+def _warn(warning: str) -> None:
+    """A load warning (``WARN[0000] text``); with --progress json compose's ``{"level":"warning",...}``."""
+    if _json_lines():
+        from supervisor.runtime.progress import Progress
+
+        click.echo(Progress._json_message("warning: " + warning.removeprefix("WARN[0000] ")), err=True)
+        return
+    click.echo(warning, err=True)
+
+
+def _load(options: LoadOptions) -> Project:
+    """The project; unusable input exits 2 (with --progress json as compose's ``{"error":true,...}``)."""
+    from supervisor.compose.loader import load_project
+
     try:
-        from supervisor.compose.loader import load_project
-
         project = load_project(options)
-        for warning in project.warnings:
-            click.echo(warning, err=True)
-        return project, project.name
     except (ComposeError, OSError) as exc:
-        if options.project_name and not options.files:
-            from supervisor.compose.discovery import check_project_name
+        _fail(f"error: {exc}", EXIT_USAGE)
+    for warning in project.warnings:
+        _warn(warning)
+    return project
 
-            try:
-                return None, check_project_name(options.project_name)
-            except ComposeError as bad:
-                fail(f"error: {bad}", EXIT_USAGE)
-        fail(f"error: {exc}", EXIT_USAGE)
+
+def _project_or_name(options: LoadOptions) -> tuple[Optional[Project], str]:
+    """The loaded project; for ``down``/``ps``/``logs``/``restart -p NAME`` without ``-f``, just the name.
+
+    As compose: ``-p NAME`` alone leaves the compose files of the folder aside (the project is what
+    its containers' labels say), so a file that changed or broke since ``up`` changes nothing.
+    """
+    if options.project_name and not options.files:
+        from supervisor.compose.discovery import check_project_name
+
+        try:
+            return None, check_project_name(options.project_name)
+        except ComposeError as bad:
+            _fail(f"error: {bad}", EXIT_USAGE)
+    project = _load(options)
+    return project, project.name
 
 
 def _check_services(project: Optional[Project], services: tuple[str, ...]) -> None:
@@ -217,7 +237,7 @@ def up_command(
         fail("error: --force-recreate and --no-recreate are incompatible", EXIT_USAGE)
     started = time.monotonic()
     load_options = load_options_from(kwargs)
-    project = load_project_or_exit(load_options)
+    project = _load(load_options)
     _check_services(project, services)
     findings, code = preflight(project, verdicts=load_options.verdicts)
     report = render_findings(findings)

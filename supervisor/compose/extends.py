@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 
 from supervisor.compose.merge import clone, merge
 from supervisor.compose.model import ComposeError, Location
-from supervisor.compose.yamlsource import LMap, key_location
+from supervisor.compose.yamlsource import OVERRIDE, RESET, LMap, key_location
 
 __all__ = ["apply_extends", "LoadFile"]
 
@@ -119,8 +119,13 @@ def _extend(
     source = clone(base)
     source.pop("extends", None)
     own = LMap(loc=getattr(service, "loc", None))
+    tags = getattr(service, "tags", {})
     for key, value in service.items():
         if key != "extends":
+            if tags.get(key) in (OVERRIDE, RESET):
+                source.pop(key, None)  # ``!override``/``!reset``: the base's value is not merged in
+            if tags.get(key) == RESET:
+                continue
             own[key] = value
             if isinstance(service, LMap) and key in service.keylocs:
                 own.keylocs[key] = service.keylocs[key]

@@ -55,17 +55,24 @@ def _always(path: str) -> Optional[str]:
     return None
 
 
+def _not_a_file(path: str) -> Optional[str]:
+    return "no such file"
+
+
 def apply_include(
     model: dict[Any, Any],
     working_dir: str,
     load_project: LoadProject,
     chain: list[str],
     reach: Callable[[str], Optional[str]] = _always,
+    reach_file: Callable[[str], Optional[str]] = _not_a_file,
 ) -> None:
     """Import the projects listed under ``include`` into ``model`` (in place) and drop the key.
 
-    ``reach`` says why a path cannot be reached, or None when it exists (the loader passes its
-    file system's answer; by default every path is taken to exist).
+    ``reach`` says why a path cannot be reached, or None when it exists; ``reach_file`` likewise,
+    but a folder is no answer (it tells whether an included project has a ``.env`` file beside
+    it). The loader passes its file system's answers; by default every path exists, and no
+    ``.env`` does.
     """
     if "include" not in model:
         return
@@ -94,8 +101,9 @@ def apply_include(
             if failure is not None:
                 raise ComposeError(f"stat {full}: {failure}", where)
             env_files.append(full)
-        if not entry["env_file"] and os.path.isfile(os.path.join(project_dir, ".env")):
-            env_files = [os.path.join(project_dir, ".env")]
+        dotenv = os.path.join(project_dir, ".env")
+        if not entry["env_file"] and reach_file(dotenv) is None:
+            env_files = [dotenv]  # as compose: a .env that is a folder is not read
         imported = load_project(paths, project_dir, env_files)
         for section in _SECTIONS:
             items = imported.get(section)

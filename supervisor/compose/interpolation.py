@@ -114,6 +114,8 @@ class Interpolator:
     environment: dict[str, tuple[str, Origin]]
     warnings: list[str] = dataclasses.field(default_factory=list)
     _warned: set[str] = dataclasses.field(default_factory=set)
+    # True: templates are left as written and nothing is cast (``config --no-interpolate``)
+    skip: bool = False
 
     def lookup(self, name: str) -> Optional[str]:
         entry = self.environment.get(name)
@@ -150,6 +152,8 @@ class Interpolator:
 
     def tree(self, root: Any, prefix: Optional[list[str]] = None) -> Any:
         """Interpolate every string value under ``root`` in place; return the (possibly new) root."""
+        if self.skip:
+            return root
         path = list(prefix or [])
         if isinstance(root, str):
             value, _ = self.text(root, path, None)

@@ -49,11 +49,11 @@ from supervisor.compose.normalize import (
 )
 from supervisor.compose.profiles import check_dependencies, split_services
 from supervisor.compose.yamlsource import OVERRIDE, RESET, LMap, key_location, read_documents
-from supervisor.files import stat_failure
+from supervisor.files import file_failure, stat_failure
 from supervisor.secrets import is_secret_name, redact_words
 from supervisor.verdicts import Verdicts
 
-__all__ = ["load_project"]
+__all__ = ["load_project", "load_model"]
 
 
 class _Context:
@@ -65,10 +65,13 @@ class _Context:
         validate: bool = True,
         documents: Optional[dict[str, "list[Any] | ComposeError"]] = None,
         verdicts: Optional[Verdicts] = None,
+        raw: bool = False,
     ):
         self.interpolator = interpolator
         self.validate = validate
         self.verdicts = verdicts
+        # the uninterpolated model (`config --no-interpolate`): values kept as the YAML gave them
+        self.raw = raw
         # files parsed ahead (for the project name), each handed once to the load
         self.documents = documents if documents is not None else {}
         self.extends_cache: dict[str, dict[Any, Any]] = {}
@@ -86,7 +89,7 @@ def _prepare_document(doc: Any, filename: str, ctx: _Context) -> LMap:
         raise ComposeError("top-level object must be a mapping", getattr(doc, "loc", Location(filename)))
     ctx.interpolator.tree(doc)
     services = doc.get("services")
-    if isinstance(services, dict):
+    if isinstance(services, dict) and not ctx.raw:
         for name, service in services.items():
             if isinstance(service, dict) and "environment" in service:
                 service["environment"] = environment_entries(
@@ -106,9 +109,14 @@ def _load_for_extends(path: str, ctx: _Context) -> dict[Any, Any]:
         _apply_resets(doc, model)
         model = merge(model, doc)
         enforce_unicity(model)
-        canonical(model)
+        canonical(model, raw=ctx.raw)
         enforce_unicity(model)
     resolve_paths(model, os.path.dirname(path))
+    if ctx.raw:
+        from supervisor.compose import rawmodel  # only without interpolation (start-up time)
+
+        rawmodel.canonical_extras(model)  # the long forms first: their paths are this file's
+        rawmodel.resolve_paths(model, os.path.dirname(path))
     ctx.extends_cache[path] = model
     return model
 
@@ -143,7 +151,7 @@ def _load_file(
         doc = _prepare_document(doc, filename, ctx)
         apply_extends(doc, filename, working_dir, lambda path: _load_for_extends(path, ctx), reach=stat_failure)
         _apply_resets(doc, model)
-        apply_include(doc, working_dir, load_included, chain + [filename], reach=stat_failure)
+        apply_include(doc, working_dir, load_included, chain + [filename], reach=stat_failure, reach_file=file_failure)
         touched = list(doc.get("services") or ()) if isinstance(doc.get("services"), dict) else []
         model = merge(model, doc)
         enforce_unicity(model, touched)  # the services this file left alone are unique already
@@ -166,7 +174,7 @@ def _load_file(
                     )
                 )
             model.pop("version")
-        canonical(model)
+        canonical(model, raw=ctx.raw)
         ctx.warnings.extend(warning_line(text) for text in external_names(model))
         enforce_unicity(model, touched)
     return model
@@ -176,11 +184,15 @@ def _load_model(files: list[str], working_dir: str, ctx: _Context, chain: list[s
     def load_included(paths: list[str], project_dir: str, env_files: list[str]) -> dict[Any, Any]:
         env = dict(ctx.interpolator.environment)
         _apply_dotenv(env_files, env, ctx.interpolator.warnings)
-        sub = _Context(
-            Interpolator(env, ctx.interpolator.warnings, ctx.interpolator._warned), ctx.validate, verdicts=ctx.verdicts
-        )
+        interpolator = Interpolator(env, ctx.interpolator.warnings, ctx.interpolator._warned, ctx.interpolator.skip)
+        sub = _Context(interpolator, ctx.validate, verdicts=ctx.verdicts, raw=ctx.raw)
         sub_model = _load_model(paths, project_dir, sub, chain + files[:1])
-        _resolve_bare(sub_model, env)
+        if ctx.raw:
+            from supervisor.compose import rawmodel
+
+            rawmodel.finish_files(sub_model, project_dir, {k: v for k, (v, _) in env.items()})
+        else:
+            _resolve_bare(sub_model, env)
         return sub_model
 
     model: dict[Any, Any] = LMap()
@@ -341,6 +353,37 @@ def load_project(options: LoadOptions) -> Project:
         raise ComposeError("compose model is nested too deeply") from None
 
 
+def load_model(options: LoadOptions) -> tuple[dict[str, Any], list[str]]:
+    """The uninterpolated model (``config --no-interpolate``) and compose's warnings; raise
+    ComposeError for unusable input.
+
+    As compose prints it: a map, its values as the YAML gave them (see :mod:`supervisor.compose.rawmodel`).
+    """
+    from supervisor.compose import rawmodel
+
+    discovery = discover(options)
+    try:
+        _check_files(discovery.files)
+        parsed: dict[str, "list[Any] | ComposeError"] = {}
+        # compose knows no variable at this stage but the project name: no shell, no .env
+        interpolator = Interpolator({}, list(discovery.warnings), skip=True)
+        name = _project_name(discovery, interpolator, parsed, options.normalize)
+        interpolator.environment["COMPOSE_PROJECT_NAME"] = (name, Origin("default", detail="project name"))
+        ctx = _Context(interpolator, documents=parsed, verdicts=options.verdicts, raw=True)
+        model = _load_model(discovery.files, discovery.working_dir, ctx, [])
+        if not model:
+            raise ComposeError("empty compose file", Location(discovery.files[0]))
+        _check_external_volumes(model)  # compose-go's validation of the model
+        document: dict[str, Any] = plain(model)
+        rawmodel.finish_model(document, discovery.working_dir, name, options.normalize, {})
+        return document, list(interpolator.warnings)
+    except ComposeError as exc:
+        _mask_error(exc, discovery.environment)
+        raise
+    except RecursionError:
+        raise ComposeError("compose model is nested too deeply") from None
+
+
 def _load_project(options: LoadOptions) -> Project:
     discovery = discover(options)
     try:
@@ -368,7 +411,8 @@ def _apply_label_files(
         for entry in read_dotenv(path, lookup=lookup):
             merged[entry.name] = entry.value
     merged.update(config.get("labels") or {})
-    config["labels"] = dict(sorted(merged.items()))
+    if merged:  # an empty label file adds no labels (compose omits an empty map)
+        config["labels"] = dict(sorted(merged.items()))
 
 
 def _mask_error(exc: ComposeError, environment: dict[Any, Any]) -> None:
@@ -385,7 +429,7 @@ def _mask_error(exc: ComposeError, environment: dict[Any, Any]) -> None:
 
 def _load_discovered(discovery: Discovery, options: LoadOptions) -> Project:
     environment = dict(discovery.environment)
-    interpolator = Interpolator(environment, list(discovery.warnings))
+    interpolator = Interpolator(environment, list(discovery.warnings), skip=not options.interpolate)
     _check_files(discovery.files)
     parsed: dict[str, "list[Any] | ComposeError"] = {}
     name = _project_name(discovery, interpolator, parsed, options.normalize)

@@ -21,7 +21,7 @@ from supervisor.compose.goconv import format_value
 from supervisor.compose.model import ComposeError, Location
 from supervisor.compose.yamlsource import LList, LMap
 
-__all__ = ["EnvStr", "merge", "enforce_unicity", "clone", "to_sequence", "match"]
+__all__ = ["EnvStr", "merge", "enforce_unicity", "clone", "to_sequence", "match", "is_unique_path"]
 
 
 class EnvStr(str):
@@ -411,6 +411,11 @@ _UNIQUE: list[tuple[tuple[str, ...], Callable[[Any, tuple[str, ...]], str]]] = [
     (("services", "*", "tmpfs"), _key_value),
     (("services", "*", "volumes"), _volume_key),
 ]
+
+
+def is_unique_path(path: tuple[str, ...]) -> bool:
+    """Is ``path`` a sequence compose keeps unique (one of :data:`_UNIQUE`)?"""
+    return any(match(path, pattern) for pattern, _ in _UNIQUE)
 
 
 def _trie(patterns: list[tuple[tuple[str, ...], Any]]) -> dict[str, Any]:

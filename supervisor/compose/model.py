@@ -155,3 +155,5 @@ class LoadOptions:
     # False: compose's normalization is skipped (`config --no-normalize`): no implicit default
     # network, resource names, build defaults, implicit depends_on, cleaned mount targets
     normalize: bool = True
+    # False: templates are left as written and nothing is cast (`config --no-interpolate`)
+    interpolate: bool = True

@@ -279,16 +279,20 @@ def to_mapping(value: Any, *, sep: str = "=", allow_null: bool = True) -> dict[s
 # -- canonical (after each file) ----------------------------------------------
 
 
-def canonical(model: dict[Any, Any]) -> dict[Any, Any]:
-    """Turn the short syntaxes of ``model`` into long ones, in place (compose-go ``transform``)."""
+def canonical(model: dict[Any, Any], raw: bool = False) -> dict[Any, Any]:
+    """Turn the short syntaxes of ``model`` into long ones, in place (compose-go ``transform``).
+
+    ``raw``: as compose does without interpolation, a short form that does not parse (it holds a
+    template) is left as written, and values keep their YAML types.
+    """
     services = model.get("services")
     if isinstance(services, dict):
         for service in services.values():
             if isinstance(service, dict):
-                _canonical_service(service)
+                _canonical_service(service, raw)
     for section in ("volumes", "networks", "secrets", "configs"):
         group = model.get(section)
-        if isinstance(group, dict):
+        if isinstance(group, dict) and not raw:
             for name, item in group.items():
                 if item is None:
                     group[name] = LMap()
@@ -314,7 +318,7 @@ def external_names(model: dict[Any, Any]) -> list[str]:
     return warnings
 
 
-def _canonical_service(service: dict[Any, Any]) -> None:
+def _canonical_service(service: dict[Any, Any], raw: bool = False) -> None:
     if isinstance(service.get("build"), str):
         service["build"] = LMap({"context": service["build"]})
     if isinstance(service.get("extends"), str):
@@ -332,6 +336,9 @@ def _canonical_service(service: dict[Any, Any]) -> None:
         for dep, item in depends.items():
             if isinstance(item, dict):
                 item.setdefault("required", True)
+                if raw:
+                    item.setdefault("condition", "service_started")
+                    continue
                 for key in ("restart", "required"):
                     if isinstance(item.get(key), str):  # compose decodes these as booleans
                         try:
@@ -358,8 +365,26 @@ def _canonical_service(service: dict[Any, Any]) -> None:
     networks = service.get("networks")
     if isinstance(networks, list):
         service["networks"] = LMap({name: None for name in networks})
+    build = service.get("build")
+    contexts = build.get("additional_contexts") if isinstance(build, dict) else None
+    if (
+        isinstance(build, dict)
+        and isinstance(contexts, list)
+        and all(isinstance(item, str) and "=" in item for item in contexts)
+    ):
+        build["additional_contexts"] = LMap(item.split("=", 1) for item in contexts)  # transformKeyValue
+    if isinstance(service.get("label_file"), str):
+        service["label_file"] = [service["label_file"]]
+    develop = service.get("develop")
+    watch = develop.get("watch") if isinstance(develop, dict) else None
+    for rule in watch if isinstance(watch, list) else ():
+        for key in ("ignore", "include"):
+            if isinstance(rule, dict) and isinstance(rule.get(key), str):
+                rule[key] = [rule[key]]
     ports = service.get("ports")
-    if isinstance(ports, list):
+    if raw and isinstance(ports, list):
+        service["ports"] = _raw_ports(ports)
+    elif isinstance(ports, list):
         out = LList(loc=getattr(ports, "loc", None))
         for index, item in enumerate(ports):
             loc = key_location(ports, index)
@@ -392,7 +417,26 @@ def _canonical_service(service: dict[Any, Any]) -> None:
                     parsed["target"] = _clean_target(parsed["target"])  # the short syntax's target, cleaned
                     volumes[index] = LMap(parsed)
                 except ComposeError as exc:
+                    if raw:
+                        continue  # kept as written
                     raise ComposeError(exc.message, key_location(volumes, index)) from None
+
+
+def _raw_ports(ports: list[Any]) -> list[Any]:
+    """``transformPorts`` without interpolation: the list as written if one short form does not parse."""
+    out: list[Any] = []
+    for item in ports:
+        if isinstance(item, dict):
+            out.append(item)
+            continue
+        try:
+            entries = parse_ports(item)
+        except ComposeError:
+            if isinstance(item, str):
+                return ports
+            raise
+        out.extend({k: v for k, v in entry.items() if k != "published" or v} for entry in entries)
+    return out
 
 
 # -- output (once, at the end) -----------------------------------------------
@@ -501,8 +545,8 @@ def plain(value: Any) -> Any:
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [plain(v) for v in value]
-    if isinstance(value, str) and type(value) is not str:
-        return str(value)
+    if isinstance(value, str) and type(value) is not str and type(value).__name__ != "GoTime":
+        return str(value)  # a timestamp keeps its type: compose prints it plain
     return value
 
 
@@ -759,6 +803,21 @@ def resolve_paths(model: dict[Any, Any], base_dir: str) -> dict[Any, Any]:
                 context = build.get("context", ".")
                 if isinstance(context, str) and not _is_remote(context):
                     build["context"] = _abs(context, base_dir)
+                contexts = build.get("additional_contexts")
+                if isinstance(contexts, dict):
+                    for key, value in contexts.items():
+                        if (
+                            isinstance(value, str)
+                            and value
+                            and not _is_remote(value)
+                            and not value.startswith("service:")
+                        ):
+                            contexts[key] = _abs(value, base_dir)
+            develop = service.get("develop")
+            watch = develop.get("watch") if isinstance(develop, dict) else None
+            for rule in watch if isinstance(watch, list) else ():
+                if isinstance(rule, dict) and isinstance(rule.get("path"), str) and rule["path"]:
+                    rule["path"] = _abs(rule["path"], base_dir)
             label_files = service.get("label_file")
             if isinstance(label_files, str):
                 service["label_file"] = _abs(label_files, base_dir)

@@ -29,7 +29,7 @@ import yaml
 
 from supervisor.compose.gomodel import ALIASES, STRUCTS
 
-__all__ = ["compose_yaml", "compose_json", "order_document", "go_key_less", "go_float"]
+__all__ = ["compose_yaml", "compose_json", "model_yaml", "model_json", "order_document", "go_key_less", "go_float"]
 
 
 # -- 1. order -----------------------------------------------------------------------------
@@ -158,6 +158,37 @@ def compose_json(document: dict[str, Any]) -> str:
     return _FLOAT_MARK.sub(lambda m: m.group(1), text) if _MARK in text else text
 
 
+def _go_json_text(value: Any) -> str:
+    import json
+
+    text = json.dumps(_json_floats(value), indent=2, ensure_ascii=False)
+    text = text.translate(_GO_JSON_ESCAPES)
+    return _FLOAT_MARK.sub(lambda m: m.group(1), text) if _MARK in text else text
+
+
+def _nil_lists(value: Any) -> Any:
+    from supervisor.compose.rawmodel import NilList
+
+    if isinstance(value, NilList):
+        return None
+    if isinstance(value, dict):
+        return {k: _nil_lists(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nil_lists(v) for v in value]
+    return value
+
+
+def model_json(model: dict[str, Any]) -> str:
+    """``config --no-interpolate --format json``: compose's map, every key sorted by its bytes,
+    an empty list compose holds as nil printed ``null``; no final newline."""
+    return _go_json_text(_order(_nil_lists(model), None, True))
+
+
+def model_yaml(model: dict[str, Any]) -> str:
+    """``config --no-interpolate``: compose's map as yaml.v3 writes it, every key in its order."""
+    return emit(_order(model, None, False))
+
+
 _MARK = "\ufdd0"  # a Unicode noncharacter: stands for a float while the JSON text is written
 _FLOAT_MARK = re.compile('"' + _MARK + "([^" + _MARK + "]*)" + _MARK + '"')
 
@@ -251,7 +282,7 @@ _GO_INT = re.compile(r"([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|
 _BASE60_FLOAT = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?\Z")
 _TIMESTAMP = re.compile(
     r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
-    r"(?:(?:([Tt])| )([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(?:\.[0-9]+)?"
+    r"(?:(?:([Tt])| )([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})(\.[0-9]+)?"
     r"(Z|[+-][0-9]{2}:[0-9]{2})?)?\Z"
 )
 
@@ -285,7 +316,7 @@ def _go_timestamp(text: str) -> bool:
     match = _TIMESTAMP.match(text)
     if match is None:
         return False
-    year, month, day, t_sep, hour, minute, second, zone = match.groups()
+    year, month, day, t_sep, hour, minute, second, _fraction, zone = match.groups()
     if hour is not None and (t_sep is None) != (zone is None):
         return False  # the T layouts need a zone, the space layout has none
     if not 1 <= int(month) <= 12:
@@ -311,6 +342,28 @@ def _go_timestamp(text: str) -> bool:
     if zone not in (None, "Z") and not (int(zone[1:3]) < 24 and int(zone[4:6]) < 60):
         return False
     return True
+
+
+class GoTime(str):
+    """A plain YAML timestamp as go-yaml decodes it (a ``time.Time``), in Go's RFC 3339 form: the
+    text compose prints for it (plain in YAML, a string in JSON)."""
+
+
+def go_time(text: str) -> Optional[GoTime]:
+    """The ``time.Time`` yaml.v3 reads from the plain scalar ``text`` (None: it stays a string)."""
+    if not _go_timestamp(text):
+        return None
+    match = _TIMESTAMP.match(text)
+    assert match is not None
+    year, month, day, _sep, hour, minute, second, fraction, zone = match.groups()
+    out = f"{int(year):04d}-{int(month):02d}-{int(day):02d}T"
+    out += f"{int(hour or 0):02d}:{int(minute or 0):02d}:{int(second or 0):02d}"
+    digits = (fraction or ".")[1:10].rstrip("0")
+    if digits:
+        out += "." + digits
+    if zone in (None, "Z") or zone[1:] == "00:00":
+        return GoTime(out + "Z")
+    return GoTime(out + zone)
 
 
 def _reads_as_other_type(text: str) -> bool:
@@ -475,7 +528,7 @@ def _literal(text: str, indent: int, out: list[str]) -> None:
 def _value_inline(value: Any, indent: int, out: list[str]) -> None:
     """The value after ``key: `` or ``- `` (the caller wrote that much), ending its line(s)."""
     if isinstance(value, str):
-        style = _style(value)
+        style = "plain" if isinstance(value, GoTime) else _style(value)
         if style == "plain":
             out.append(value + "\n")
         elif style == "single":

@@ -285,12 +285,11 @@ class _Builder:
                 if not node.value:
                     return None
                 value = resolve_plain(node.value)
-                if (
-                    value is node.value
-                    and value[0].isdigit()
-                    and is_timestamp(value)
-                    and not any(k.startswith("x-") for k in self.keys)
-                ):
+                if value is node.value and value[0].isdigit() and is_timestamp(value):
+                    if any(k.startswith("x-") for k in self.keys):
+                        from supervisor.compose.render import go_time  # rare: not at start-up
+
+                        return go_time(value) or value  # go-yaml gives a time.Time, printed in RFC 3339
                     # go-yaml gives a time.Time, which no compose attribute accepts.
                     where = ".".join(self.keys)
                     raise ComposeError(f"validating {self.path}: {where} invalid jsonType time.Time", self.loc(node))

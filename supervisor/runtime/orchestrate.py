@@ -128,8 +128,17 @@ def down(
                 progress.message(
                     f"warning: found orphan containers ({', '.join(strays)}); run with --remove-orphans to remove them"
                 )
-        if not (services or plan.containers or plan.networks or plan.volumes):
-            progress.message(f'warning: No resource found to remove for project "{name}".')
+        declared = [
+            item
+            for section in ("networks",) + (("volumes",) if volumes else ())
+            for item in ((project.config.get(section) or {}).values() if project is not None else ())
+            if not (isinstance(item, dict) and item.get("external"))
+        ]
+        # compose has something to do (and so no warning) for every network (and volume with -v)
+        # the files declare, found or not
+        if not (services or plan.containers or plan.networks or plan.volumes or declared):
+            found = f'No resource found to remove for project "{name}".'
+            progress.message(f"warning: {found}", compose_text=f"Warning: {found}")  # compose's own words
         R.run_down(engine, plan, progress, timeout=timeout, parallel=parallel)
     return plan
 

@@ -118,13 +118,14 @@ class Progress:
                 self.stream.write(f" {kind} {name}  {state}\n")
                 self.stream.flush()
 
-    def message(self, text: str) -> None:
-        """A free line above the table (warnings, build output)."""
+    def message(self, text: str, compose_text: Optional[str] = None) -> None:
+        """A free line above the table (warnings, build output); ``compose_text``: the ``msg`` compose's
+        JSON line has instead (``Warning: No resource found...``)."""
         with self._lock:
             if self.quiet:
                 return
             if self.json:
-                self.stream.write(self._json_message(text) + "\n")
+                self.stream.write(self._json_message(text, compose_text) + "\n")
                 self.stream.flush()
                 return
             if self.tty and self._drawn:
@@ -136,14 +137,14 @@ class Progress:
             self.stream.flush()
 
     @staticmethod
-    def _json_message(text: str) -> str:
+    def _json_message(text: str, compose_text: Optional[str] = None) -> str:
         for level in ("warning", "info"):
             if text.startswith(level + ": "):
                 now = datetime.datetime.now(datetime.timezone.utc).astimezone()
                 return compose_json(
                     {
                         "level": level,
-                        "msg": text[len(level) + 2 :],
+                        "msg": compose_text if compose_text is not None else text[len(level) + 2 :],
                         "time": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
                     }
                 )

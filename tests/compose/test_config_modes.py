@@ -144,17 +144,3 @@ def test_default_network_is_undeclared_without_normalization(tmp_path: Path) -> 
     )
     assert theirs.returncode != 0 and message in theirs.stderr
     assert ours.returncode == 2 and message in ours.stderr
-
-
-def test_no_interpolate_is_refused_with_a_message(tmp_path: Path) -> None:
-    _write(tmp_path, PROJECTS["mixed"])
-    ours = subprocess.run(
-        [sys.executable, "-m", "supervisor", "config", "--no-interpolate"],
-        cwd=tmp_path,
-        env={**_env(), "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert ours.returncode == 2
-    assert "--no-interpolate is not supported" in ours.stderr and "Traceback" not in ours.stderr

@@ -356,3 +356,27 @@ def test_escaping_doubles_every_dollar_and_nothing_else() -> None:
 
 def test_comparison_tells_int_from_string() -> None:
     assert differences({"x": 2}, {"x": "2"}) == [("x", 2, "2")]
+
+
+@_settings(60)
+@given(
+    compose_cases(),
+    st.sampled_from(
+        [
+            ["--no-interpolate"],
+            ["--no-interpolate", "--format", "json"],
+            ["--no-interpolate", "--no-normalize"],
+            ["--no-interpolate", "--no-normalize", "--format", "json"],
+        ]
+    ),
+)
+def test_cli_config_no_interpolate_is_compose_byte_for_byte(case: ComposeCase, extra: list[str]) -> None:
+    """The uninterpolated model (templates as written, values untyped), the whole text."""
+    with _project_folder(case) as root:
+        env = _environment(case)
+        theirs, ours = _text_outcomes(case, root, env, extra)
+        if theirs.returncode != 0:
+            assert ours.exit_code == 2, f"compose refused ({theirs.stderr.strip()}), we printed:\n{ours.stdout}"
+            return
+        assert ours.exit_code == 0, f"compose printed, we refused: {ours.stderr}\n{case.describe()}"
+        assert ours.stdout == theirs.stdout, case.describe()

@@ -90,3 +90,28 @@ def test_include_errors(model: dict[str, Any], message: str) -> None:
     with pytest.raises(ComposeError) as info:
         _include(model, {f"{ROOT}/db/compose.yaml": DB})
     assert info.value.message == message
+
+
+# --- the .env beside an included project: asked of the loader, a folder named .env is not read ---
+
+
+@pytest.mark.parametrize(
+    "answer,env_files",
+    [(None, [f"{ROOT}/db/.env"]), ("is a directory, not a file", []), ("no such file or directory", [])],
+)
+def test_the_dotenv_beside_an_included_project_is_asked_of_the_loader(answer: str | None, env_files: list[str]) -> None:
+    asked: list[str] = []
+    calls: list[list[str]] = []
+
+    def reach_file(path: str) -> str | None:
+        asked.append(path)
+        return answer
+
+    def load_project(paths: list[str], project_dir: str, files: list[str]) -> dict[str, Any]:
+        calls.append(files)
+        return copy.deepcopy(DB)
+
+    model = {"include": ["db/compose.yaml"], "services": {"web": {"image": "app"}}}
+    apply_include(model, ROOT, load_project, [f"{ROOT}/compose.yaml"], reach_file=reach_file)
+    assert asked == [f"{ROOT}/db/.env"]
+    assert calls == [env_files]

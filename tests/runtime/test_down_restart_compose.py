@@ -72,7 +72,7 @@ def test_down_of_a_project_without_resources_warns_as_compose_does(engine, proje
     assert (ours.returncode, theirs.returncode) == (0, 0)
     ((level, msg),) = _levels(theirs.stderr)
     assert (level, msg) == ("warning", f'Warning: No resource found to remove for project "{project_name}c".')
-    assert _levels(ours.stderr) == [("warning", f'No resource found to remove for project "{project_name}".')]
+    assert _levels(ours.stderr) == [("warning", f'Warning: No resource found to remove for project "{project_name}".')]
 
 
 @pytest.mark.parametrize("command", ["down", "restart"])

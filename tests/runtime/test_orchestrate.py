@@ -138,7 +138,7 @@ def test_down_of_nothing_says_so_as_compose_does(engine, project_name):
     assert not (plan.containers or plan.networks or plan.volumes)
     (warning,) = map(json.loads, out.getvalue().splitlines())
     assert warning["level"] == "warning"
-    assert warning["msg"] == f'No resource found to remove for project "{project_name}".'
+    assert warning["msg"] == f'Warning: No resource found to remove for project "{project_name}".'
 
 
 @pytest.mark.docker
