@@ -158,19 +158,25 @@ def _parse_node(block: bytes) -> tuple[CID | None, list[tuple[bytes, CID, CID | 
     maximal prefix compression, dag-cbor links); None for any other bytes, which then take
     the general decoder. What this accepts re-encodes to the same bytes."""
     parsed = _parse_node_spans(block)
-    return None if parsed is None else (parsed[0], parsed[1])
+    if parsed is None:
+        return None
+    keys, values, children, _spans = parsed
+    return children[0], list(zip(keys, values, children[1:]))
 
 
-def _parse_node_spans(block: bytes) -> tuple[CID | None, list[tuple[bytes, CID, CID | None]], list[bytes]] | None:
-    """:func:`_parse_node`, and the bytes of each entry (reused when re-encoding the node)."""
+def _parse_node_spans(block: bytes) -> tuple[list[bytes], list[CID], list[Any], list[bytes | None]] | None:
+    """:func:`_parse_node` as the lists a :class:`_Node` holds: keys, values, children (the
+    left subtree first) and the bytes of each entry (reused when re-encoding the node)."""
     try:
         if block[:3] != b"\xa2\x61e":
             return None
         count, pos = _read_head(block, 3, 0x80)
         if count < 0 or count > MAX_ENTRIES:
             return None
-        entries = []
-        spans = []
+        keys: list[bytes] = []
+        values: list[CID] = []
+        trees: list[Any] = [None]
+        spans: list[bytes | None] = []
         previous = b""
         for _ in range(count):
             start = pos
@@ -213,7 +219,9 @@ def _parse_node_spans(block: bytes) -> tuple[CID | None, list[tuple[bytes, CID, 
             # canonical compression shares all it can: the next byte differs, or ``previous`` ends
             if previous and (key <= previous or (shared < len(previous) and previous[shared] == suffix[0])):
                 return None
-            entries.append((key, value, tree))
+            keys.append(key)
+            values.append(value)
+            trees.append(tree)
             spans.append(block[start:pos])
             previous = key
         if block[pos : pos + 2] != b"\x61l":
@@ -221,9 +229,13 @@ def _parse_node_spans(block: bytes) -> tuple[CID | None, list[tuple[bytes, CID, 
         left, pos = _read_link(block, pos + 2)
         if left is False or pos != len(block):
             return None
-        return left, entries, spans
+        trees[0] = left
+        return keys, values, trees, spans
     except IndexError:
         return None
+
+
+_MISSING: Any = object()  # a link no encoding equals: the entry beside it must be written again
 
 
 class Operation(Protocol):
@@ -245,10 +257,11 @@ class _Node:
         self.values = values
         self.children = children  # each None, a CID not loaded yet, or a _Node
         self.cid = cid  # the node's CID while it is unchanged
-        # As read: each entry's bytes and the children's CIDs. An entry whose subtree still has
-        # its CID is written back as it was; None once keys or values change.
-        self.spans: list[bytes] | None = None
-        self.links: list[CID | None] = []
+        # As read: each entry's bytes and the children's CIDs (``links``, parallel to ``children``).
+        # An entry whose span is kept and whose subtree still has its CID is written back as read.
+        # ``spans[i]`` None: entry i must be written again (its key, value or prefix changed).
+        self.spans: list[bytes | None] | None = None
+        self.links: list[Any] = []
 
 
 def _hashes_to(cid: CID, block: bytes) -> bool:
@@ -282,8 +295,10 @@ class PartialTree:
     they reach them; :meth:`root_cid` re-encodes only the nodes that changed.
     """
 
-    def __init__(self, blocks: Mapping[CID, bytes], root: CID) -> None:
+    def __init__(self, blocks: Mapping[CID, bytes], root: CID, *, verified: bool = False) -> None:
+        """``verified``: every block of ``blocks`` is known to hash to its CID (not hashed again)."""
         self._blocks = blocks
+        self._verified = verified
         node = self._read(root, None)
         self._root: Any
         if not node.keys:
@@ -300,22 +315,21 @@ class PartialTree:
         block = self._blocks.get(cid)
         if block is None:
             raise IncompleteProofError(PROOF_MISSING_BLOCK, f"MST node {cid} is needed and not among the blocks")
-        if not _hashes_to(cid, block):
+        if not self._verified and not _hashes_to(cid, block):
             raise ProofError(PROOF_BAD_BLOCK, f"block {cid} does not hash to its CID")
         parsed = _parse_node_spans(block)
-        spans = None
-        if parsed is None:  # not in the canonical layout: the general, strict decoder decides
+        if parsed is not None:
+            keys, values, children, spans = parsed
+            node = _Node(keys, values, children, cid)
+            node.spans = spans
+            node.links = children[:]
+        else:  # not in the canonical layout: the general, strict decoder decides
             try:
                 left, entries = _load(self._blocks, cid)
             except DecodeError as exc:
                 raise ProofError(PROOF_BAD_TREE, str(exc)) from None
-        else:
-            left, entries, spans = parsed
-        children = [left] + [tree for _k, _v, tree in entries]
-        node = _Node([key for key, _v, _t in entries], [value for _k, value, _t in entries], children, cid)
-        if spans is not None:
-            node.spans = spans
-            node.links = children[:]
+            children = [left] + [tree for _k, _v, tree in entries]
+            node = _Node([key for key, _v, _t in entries], [value for _k, value, _t in entries], children, cid)
         if level is not None:
             self._check_level(node, level, cid)
         return node
@@ -411,15 +425,22 @@ class PartialTree:
         node.cid = None
         bounds = _child_bounds(keys, index, low, high)
         if height == level:
-            node.spans = None
+            spans = node.spans
             if index < len(keys) and keys[index] == key:
                 old[0] = node.values[index]
                 node.values[index] = value
+                if spans is not None:
+                    spans[index] = None
                 return node
             below, above = self._split(node.children[index], level - 1, key, *bounds)
             keys.insert(index, key)
             node.values.insert(index, value)
             node.children[index : index + 1] = [below, above]
+            if spans is not None:
+                spans.insert(index, None)
+                if index + 1 < len(spans):
+                    spans[index + 1] = None  # its prefix is now shared with the new key
+                node.links[index : index + 1] = [_MISSING, _MISSING]
             return node
         node.children[index] = self._put(node.children[index], level - 1, key, height, value, old, *bounds)
         return node
@@ -443,6 +464,12 @@ class PartialTree:
         )
         below = _Node(keys[:index], node.values[:index], node.children[:index] + [below_child])
         above = _Node(keys[index:], node.values[index:], [above_child] + node.children[index + 1 :])
+        spans = node.spans
+        if spans is not None:
+            below.spans, below.links = spans[:index], node.links[:index] + [_MISSING]
+            above.spans, above.links = spans[index:], [_MISSING] + node.links[index + 1 :]
+            if above.spans:
+                above.spans[0] = None  # the first entry of a node shares no prefix
         return _trim(below), _trim(above)
 
     def delete(self, key: str) -> CID | None:
@@ -478,13 +505,18 @@ class PartialTree:
         index = bisect_left(keys, key)
         node.cid = None
         if height == level:
-            node.spans = None
             old[0] = node.values[index]
             left_bounds = (keys[index - 1] if index else low, key)
             right_bounds = (key, keys[index + 1] if index + 1 < len(keys) else high)
             merged = self._merge(node.children[index], node.children[index + 1], level - 1, left_bounds, right_bounds)
             del keys[index], node.values[index]
             node.children[index : index + 2] = [merged]
+            spans = node.spans
+            if spans is not None:
+                del spans[index]
+                if index < len(spans):
+                    spans[index] = None  # its prefix was shared with the deleted key
+                node.links[index : index + 2] = [_MISSING]
         else:
             node.children[index] = self._delete(
                 node.children[index], level - 1, key, height, old, *_child_bounds(keys, index, low, high)
@@ -514,9 +546,13 @@ class PartialTree:
             (low.keys[-1] if low.keys else left_bounds[0], left_bounds[1]),
             (right_bounds[0], high.keys[0] if high.keys else right_bounds[1]),
         )
-        return _trim(
-            _Node(low.keys + high.keys, low.values + high.values, low.children[:-1] + [middle] + high.children[1:])
-        )
+        merged = _Node(low.keys + high.keys, low.values + high.values, low.children[:-1] + [middle] + high.children[1:])
+        if low.spans is not None and high.spans is not None:
+            merged.spans = low.spans + high.spans
+            if high.spans:
+                merged.spans[len(low.spans)] = None  # now after low's last key
+            merged.links = low.links[:-1] + [_MISSING] + high.links[1:]
+        return _trim(merged)
 
     # -- encoding -----------------------------------------------------------------------------
 
@@ -539,13 +575,14 @@ class PartialTree:
             entries = [(key, ref.values[index], encode(children[index + 1])) for index, key in enumerate(keys)]
             block = _encode_node(encode(children[0]), entries)
         else:
-            # Only subtree links changed: entries whose subtree kept its CID are copied as read.
+            # Entries unchanged and whose subtree kept its CID are copied as read.
             links = ref.links
             parts = [b"\xa2\x61e", _head(0x80, len(keys))]
             for index, key in enumerate(keys):
                 tree = encode(children[index + 1])
-                if tree == links[index + 1]:
-                    parts.append(spans[index])
+                span = spans[index]
+                if span is not None and tree == links[index + 1]:
+                    parts.append(span)
                 else:
                     parts.append(_encode_entry(keys[index - 1] if index else b"", key, ref.values[index], tree))
             parts.append(_encode_left(encode(children[0])))
@@ -581,14 +618,15 @@ def _checked_ops(ops: Iterable[Operation]) -> list[Operation]:
     return ops
 
 
-def invert_ops(blocks: Mapping[CID, bytes], data: CID, ops: Iterable[Operation]) -> CID:
+def invert_ops(blocks: Mapping[CID, bytes], data: CID, ops: Iterable[Operation], *, verified: bool = False) -> CID:
     """The root the tree ``data`` had before ``ops``: each op undone, in reverse order.
 
     Each op must be visible in the tree ``data`` (a create's or update's ``cid`` at its path,
     a deleted path absent). Raises :class:`ProofError` (or :class:`IncompleteProofError`).
+    ``verified``: the caller has checked every block against its CID (they are not hashed again).
     """
     checked = _checked_ops(ops)
-    tree = PartialTree(blocks, data)
+    tree = PartialTree(blocks, data, verified=verified)
     _invert(tree, checked)
     return tree.root_cid()
 
@@ -662,10 +700,19 @@ def proof_blocks(blocks: Mapping[CID, bytes], data: CID, ops: Iterable[Operation
     return recording.read
 
 
-def check_commit_proof(blocks: Mapping[CID, bytes], data: CID, prev_data: CID | None, ops: Iterable[Operation]) -> None:
+def check_commit_proof(
+    blocks: Mapping[CID, bytes],
+    data: CID,
+    prev_data: CID | None,
+    ops: Iterable[Operation],
+    *,
+    verified: bool = False,
+) -> None:
     """Raise :class:`ProofError` unless ``ops`` lead from ``prev_data`` to ``data``.
 
     Also requires every create's and update's record block, hashing to the op's ``cid``.
+    ``verified``: the caller has checked every block against its CID (a CAR read by
+    :mod:`supervisor.atproto.verify` has), so no block is hashed a second time.
     """
     if prev_data is None:
         raise ProofError(PROOF_NO_PREV_DATA, "the commit carries no prevData")
@@ -676,9 +723,9 @@ def check_commit_proof(blocks: Mapping[CID, bytes], data: CID, prev_data: CID | 
         record = blocks.get(op.cid)
         if record is None:
             raise ProofError(PROOF_MISSING_RECORD, f"{op.path}: record block {op.cid} is not among the blocks")
-        if not _hashes_to(op.cid, record):
+        if not verified and not _hashes_to(op.cid, record):
             raise ProofError(PROOF_BAD_BLOCK, f"{op.path}: record block does not hash to {op.cid}")
-    before = invert_ops(blocks, data, ops)
+    before = invert_ops(blocks, data, ops, verified=verified)
     if before != prev_data:
         raise ProofError(PROOF_PREV_DATA, f"inverting the ops gives {before}, not prevData {prev_data}")
 

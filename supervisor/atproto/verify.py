@@ -125,8 +125,11 @@ def verify_commit_event(frame: CommitFrame, key: PublicKey | None, *, proof: boo
         return checked
     assert checked.commit is not None
     try:
-        # keyed by binary CID: a CID is bytes and hashes and compares as its binary form
-        check_commit_proof(cast(Mapping[CID, bytes], blocks), checked.commit.data, frame.prev_data, frame.ops)
+        # keyed by binary CID: a CID is bytes and hashes and compares as its binary form;
+        # _blocks has hashed every block already
+        check_commit_proof(
+            cast(Mapping[CID, bytes], blocks), checked.commit.data, frame.prev_data, frame.ops, verified=True
+        )
     except ProofError as exc:
         return Checked(from_error(exc), checked.commit)
     return checked

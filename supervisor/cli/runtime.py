@@ -573,6 +573,7 @@ def status_command(fmt: str, no_worker: bool, **kwargs: Any) -> None:
         views = [T.container_view(engine.inspect(c["Id"])) for c in engine.containers(project.name)]
         rows, error = T.read_cursor_rows(engine, project, views)
         report = T.build_status(project, views, rows, evaluate=evaluate, cursor_error=error)
+        desync = T.read_desync_rows(engine, project, views)
         workers: dict[str, str] = {}
         if not no_worker:
             for view in views:
@@ -595,10 +596,34 @@ def status_command(fmt: str, no_worker: bool, **kwargs: Any) -> None:
     if fmt == "json":
         doc = report.to_json()
         doc["worker_health"] = workers
+        doc["desynchronized"] = desync.to_json()
         click.echo(json.dumps(redact(doc, secrets), indent=2))
     else:
         _print_status(report, workers, secrets)
+        _print_desync(desync, secrets)
     sys.exit(report.exit_code)
+
+
+def _print_desync(desync: Any, secrets: frozenset[str] = frozenset()) -> None:
+    """The repositories out of sync (``repo_sync``), after the rest of the status."""
+    from supervisor.secrets import mask_text, redact
+
+    def echo(line: str) -> None:
+        click.echo(redact(mask_text(line), secrets))
+
+    echo("\ndesynchronized repositories")
+    if desync.rows is None:
+        echo(f"  not read: {desync.error}")
+        return
+    if not desync.rows:
+        echo("  none")
+        return
+    for row in desync.rows:
+        attempts = f"{row.attempts} attempt{'' if row.attempts == 1 else 's'}"
+        error = f", last error: {' '.join((row.last_error or '').split())[:200]}" if row.last_error else ""
+        echo(f"  {row.did}: {row.state} ({row.reason or 'no reason'}) since {row.since or '-'}, {attempts}{error}")
+    if desync.total > len(desync.rows):
+        echo(f"  ... and {desync.total - len(desync.rows)} more")
 
 
 def _print_status(report: Any, workers: dict[str, str], secrets: frozenset[str] = frozenset()) -> None:

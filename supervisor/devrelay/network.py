@@ -28,12 +28,14 @@ class Account:
     records: dict[str, tuple[CID, dict[str, Any]]] = dataclasses.field(default_factory=dict)
     #: The generation of the account's signing key (one more after each rotation).
     key_gen: int = 0
+    #: When each generation after the first took effect (event time, epoch microseconds).
+    key_times: list[int] = dataclasses.field(default_factory=list)
     # (rev, commit cid) of the last computed head: building the MST is the costly part.
     _head: Optional[tuple[str, CID]] = None
 
     def copy(self) -> "Account":
         """An independent copy (records are shared: they are never mutated in place)."""
-        return dataclasses.replace(self, records=dict(self.records))
+        return dataclasses.replace(self, records=dict(self.records), key_times=list(self.key_times))
 
 
 class NetworkState:
@@ -67,6 +69,7 @@ class NetworkState:
                 acct.handle = event.handle
             if event.key_gen is not None:
                 acct.key_gen = event.key_gen
+                acct.key_times.append(event.time_us)
         elif event.kind == ACCOUNT:
             acct.active = bool(event.active)
             acct.status = None if acct.active else (event.status or None)

@@ -362,7 +362,9 @@ class DevRelay:
         parts = urlsplit(request.path)
         if parts.path == xrpc.SUBSCRIBE_PATH and "websocket" in request.headers.get("Upgrade", "").lower():
             return None
-        if parts.path.startswith("/did:"):
+        if parts.path.startswith("/did:") and parts.path.endswith("/log/audit"):
+            reply = xrpc.did_audit_log(self.state, unquote(parts.path[1 : -len("/log/audit")]))
+        elif parts.path.startswith("/did:"):
             reply = xrpc.did_document(self.state, unquote(parts.path[1:]), self.http_url)
         else:
             reply = xrpc.handle(self.state, parts.path, parse_qs(parts.query, keep_blank_values=True))

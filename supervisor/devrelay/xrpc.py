@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import json
+import time
 from typing import Any, Callable, Mapping, Optional
 
 from supervisor import __version__
@@ -161,6 +162,34 @@ def did_document(state: NetworkState, did: str, pds: str) -> HttpReply:
     from supervisor.devrelay.identity import did_document as document
 
     return HttpReply.json(document(did, acct.handle, account_key(state.seed, did, acct.key_gen), pds))
+
+
+def did_audit_log(state: NetworkState, did: str) -> HttpReply:
+    """``GET /{did}/log/audit`` as a PLC directory answers it: every operation of the DID, oldest
+    first, each with the signing key it set and when (``createdAt``); 404 ``NotFound``."""
+    acct = state.accounts.get(did)
+    if acct is None or state.seed is None:
+        return HttpReply.json({"message": f"DID not registered: {did}"}, 404)
+    from supervisor.devrelay.identity import account_key
+
+    times = [0, *acct.key_times]  # the account's creation stands for generation 0
+    entries = []
+    for generation in range(acct.key_gen + 1):
+        created = times[generation] if generation < len(times) else times[-1]
+        seconds, micros = divmod(created, 1_000_000)
+        entries.append(
+            {
+                "did": did,
+                "operation": {
+                    "type": "plc_operation",
+                    "verificationMethods": {"atproto": "did:key:" + account_key(state.seed, did, generation).multikey},
+                    "alsoKnownAs": [f"at://{acct.handle}"] if acct.handle else [],
+                },
+                "nullified": False,
+                "createdAt": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros // 1000:03d}Z",
+            }
+        )
+    return HttpReply.json(entries)
 
 
 def handle(state: NetworkState, path: str, query: Mapping[str, list[str]]) -> HttpReply:

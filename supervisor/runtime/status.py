@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 from typing import Any, Callable, Optional
 from urllib.parse import unquote, urlsplit
 
@@ -35,6 +36,12 @@ __all__ = [
     "read_cursor_rows",
     "CURSOR_QUERY",
     "build_status",
+    "DesyncRow",
+    "DesyncReport",
+    "DESYNC_QUERY",
+    "DESYNC_LIMIT",
+    "parse_desync_rows",
+    "read_desync_rows",
 ]
 
 
@@ -277,6 +284,16 @@ def read_cursor_rows(
     db = next((v for v in containers if v.service == service and v.state == "running"), None)
     if db is None:
         return None, f"database service {service} is not running"
+    code, output = _psql(engine, db, user, password, database, CURSOR_QUERY)
+    if code != 0:
+        if "does not exist" in output:
+            return [], ""
+        return None, f"psql in {db.name} failed (exit {code}): {output.strip()[-300:]}"
+    return parse_cursor_rows(output), ""
+
+
+def _psql(engine: Any, db: ContainerView, user: str, password: str, database: str, query: str) -> tuple[int, str]:
+    """Run ``query`` with ``psql -At`` in the database container: ``(exit code, output)``."""
     cmd = [
         "psql",
         "-h",
@@ -291,14 +308,10 @@ def read_cursor_rows(
         "-v",
         "ON_ERROR_STOP=1",
         "-c",
-        CURSOR_QUERY,
+        query,
     ]
     code, output = engine.exec(db.id, cmd, timeout=15, env={"PGPASSWORD": password})
-    if code != 0:
-        if "does not exist" in output:
-            return [], ""
-        return None, f"psql in {db.name} failed (exit {code}): {output.strip()[-300:]}"
-    return parse_cursor_rows(output), ""
+    return code, output
 
 
 def _writers(evaluation: Any) -> list[WriterView]:
@@ -477,3 +490,87 @@ def _describe(rows: list[dict[str, Any]]) -> str:
 
 def _show(value: Optional[str]) -> str:
     return "unset" if value is None else f'"{value}"'
+
+
+# -- repositories out of sync (the worker's ``repo_sync`` table) ---------------------------------
+
+DESYNC_LIMIT = 50  #: repositories listed at most (the total is always counted)
+
+#: One line of JSON: the total, and the first :data:`DESYNC_LIMIT` repositories not synchronized
+#: (longest out of sync first). psql's text output would be broken by a tab or newline in an error.
+DESYNC_QUERY = (
+    "SELECT json_build_object('total', (SELECT count(*) FROM repo_sync WHERE state <> 'synchronized'),"
+    " 'rows', coalesce((SELECT json_agg(r) FROM (SELECT did, state, reason,"
+    " to_char(desynchronized_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS since,"
+    " attempts, last_error FROM repo_sync WHERE state <> 'synchronized'"
+    f" ORDER BY desynchronized_at NULLS LAST, did LIMIT {DESYNC_LIMIT}) r), '[]'::json))"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class DesyncRow:
+    """A repository the worker is fetching again (or could not): one ``repo_sync`` row."""
+
+    did: str
+    state: str  #: ``desynchronized``, or what the host said of the account when a repair ended
+    reason: Optional[str]  #: the check that broke the chain (``chain_gap``, ``proof_prev_data``...)
+    since: Optional[str]  #: when it was marked, UTC RFC 3339
+    attempts: int  #: repair attempts made
+    last_error: Optional[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class DesyncReport:
+    """The repositories out of sync; ``rows`` None when they could not be read (``error`` says why)."""
+
+    rows: Optional[list[DesyncRow]]
+    total: int = 0
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "total": self.total if self.rows is not None else None,
+            "repositories": None if self.rows is None else [row.to_json() for row in self.rows],
+            "error": self.error or None,
+        }
+
+
+def parse_desync_rows(text: str) -> DesyncReport:
+    """The report from psql's output of :data:`DESYNC_QUERY`."""
+    try:
+        doc = json.loads(text)
+        rows = [
+            DesyncRow(
+                str(item["did"]),
+                str(item["state"]),
+                item.get("reason"),
+                item.get("since"),
+                int(item.get("attempts") or 0),
+                item.get("last_error"),
+            )
+            for item in doc["rows"]
+        ]
+        return DesyncReport(rows, int(doc["total"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        return DesyncReport(None, 0, f"unexpected repo_sync output ({exc.__class__.__name__}): {text.strip()[:200]}")
+
+
+def read_desync_rows(engine: Any, project: Project, containers: list[ContainerView]) -> DesyncReport:
+    """The ``repo_sync`` rows not synchronized, read with ``psql`` in the running database container
+    (as :func:`read_cursor_rows`); no table yet (a worker before verification) is no rows."""
+    target = database_target(project)
+    if target is None:
+        return DesyncReport(None, 0, "no service has a postgresql:// DATABASE_URL naming a service of the project")
+    service, user, password, database = target
+    db = next((v for v in containers if v.service == service and v.state == "running"), None)
+    if db is None:
+        return DesyncReport(None, 0, f"database service {service} is not running")
+    code, output = _psql(engine, db, user, password, database, DESYNC_QUERY)
+    if code != 0:
+        if "does not exist" in output:
+            return DesyncReport([], 0)
+        return DesyncReport(None, 0, f"psql in {db.name} failed (exit {code}): {output.strip()[-300:]}")
+    return parse_desync_rows(output)

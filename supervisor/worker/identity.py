@@ -16,12 +16,13 @@ import dataclasses
 import logging
 import time
 import urllib.parse
+from datetime import datetime
 from typing import Any, Optional
 
 import httpx
 
 from supervisor.atproto import diddoc
-from supervisor.atproto.crypto import PublicKey
+from supervisor.atproto.crypto import PublicKey, parse_did_key
 from supervisor.atproto.errors import AtprotoError
 from supervisor.worker.errors import WorkerError
 
@@ -32,6 +33,8 @@ DEFAULT_PLC_DIRECTORY = "https://plc.directory"
 # httpx logs every request at INFO: one line per resolved identity is noise in the worker's log.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 _MAX_DOCUMENT = 256 * 1024  # a DID document is a few kilobytes
+_MAX_AUDIT_LOG = 4 * 1024 * 1024  # an operation is under a kilobyte; accounts have a handful
+_MAX_HISTORIES = 10_000  # key histories kept (read only for accounts that rotated)
 
 
 class IdentityError(WorkerError):
@@ -50,6 +53,39 @@ class Identity:
     key: PublicKey
     pds: str
     resolved_at: float
+
+
+def parse_key_history(did: str, entries: Any) -> list[tuple[int, PublicKey]]:
+    """``(since, key)`` of each signing key a PLC audit log (a JSON list of operations) sets,
+    oldest first; nullified operations and those that set no ``atproto`` key are left out.
+    Raises ValueError for a log that is not one."""
+    if not isinstance(entries, list):
+        raise ValueError("the audit log is not a list")
+    history: list[tuple[int, PublicKey]] = []
+    for entry in entries:
+        if not isinstance(entry, dict) or entry.get("did") != did:
+            raise ValueError("an audit log entry is not this DID's")
+        if entry.get("nullified") is True:
+            continue
+        op = entry.get("operation")
+        created = entry.get("createdAt")
+        if not isinstance(op, dict) or not isinstance(created, str):
+            raise ValueError("an audit log entry has no operation or createdAt")
+        methods = op.get("verificationMethods")
+        text = methods.get("atproto") if isinstance(methods, dict) else op.get("signingKey")  # legacy "create"
+        if not isinstance(text, str):
+            continue
+        try:
+            key = parse_did_key(text)
+            moment = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        except (AtprotoError, ValueError) as exc:
+            raise ValueError(f"an audit log entry is malformed: {exc}") from None
+        if moment.tzinfo is None:
+            raise ValueError("an audit log createdAt has no time zone")
+        since = int(moment.timestamp()) * 1_000_000 + moment.microsecond
+        history.append((since, key))
+    history.sort(key=lambda item: item[0])
+    return history
 
 
 def did_document_url(did: str, plc_directory: str) -> str:
@@ -92,6 +128,7 @@ class IdentityResolver:
         self._cache: collections.OrderedDict[str, Identity] = collections.OrderedDict()
         self._pending: dict[str, asyncio.Future[Identity]] = {}
         self._refreshing: set[asyncio.Future[None]] = set()
+        self._histories: collections.OrderedDict[str, list[tuple[int, PublicKey]]] = collections.OrderedDict()
         #: Counts for /metrics and /health: hits, misses (resolved), failures.
         self.counts: collections.Counter[str] = collections.Counter()
 
@@ -182,6 +219,38 @@ class IdentityResolver:
         except AtprotoError as exc:
             raise IdentityError("bad_document", f"{did}: {exc}") from None
         return Identity(did, key, pds, time.monotonic())
+
+    def cached_history(self, did: str) -> Optional[list[tuple[int, PublicKey]]]:
+        """The key history last read for ``did`` (still true of the past: a log only grows)."""
+        return self._histories.get(did)
+
+    async def key_history(self, did: str) -> list[tuple[int, PublicKey]]:
+        """The signing keys ``did:plc`` ``did`` has had, each with when it took effect (epoch
+        microseconds), oldest first, from the directory's audit log (``/{did}/log/audit``),
+        read now (and kept for :meth:`cached_history`); raises :class:`IdentityError`."""
+        if not did.startswith("did:plc:"):
+            raise IdentityError("bad_did", f"{did[:60]}: only did:plc has a key history")
+        url = did_document_url(did, self.plc_directory) + "/log/audit"
+        if self._requests is None:
+            self._requests = asyncio.Semaphore(self.concurrency)
+        try:
+            async with self._requests:
+                reply = await self._client.get(url, headers={"Accept": "application/json"})
+        except httpx.HTTPError as exc:
+            raise IdentityError("unreachable", f"{did}: cannot read {url}: {exc or type(exc).__name__}") from None
+        if reply.status_code != 200:
+            raise IdentityError("unavailable", f"{did}: {url} answered HTTP {reply.status_code}")
+        if len(reply.content) > _MAX_AUDIT_LOG:
+            raise IdentityError("bad_document", f"{did}: the audit log is larger than {_MAX_AUDIT_LOG} bytes")
+        try:
+            history = parse_key_history(did, reply.json())
+        except ValueError as exc:
+            raise IdentityError("bad_document", f"{did}: {url}: {exc}") from None
+        self._histories[did] = history
+        self._histories.move_to_end(did)
+        while len(self._histories) > _MAX_HISTORIES:
+            self._histories.popitem(last=False)
+        return history
 
     async def close(self) -> None:
         """Close the HTTP client (when this resolver made it)."""

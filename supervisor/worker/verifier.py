@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import httpx
 
-from supervisor.atproto import chain
+from supervisor.atproto import chain, syntax
 from supervisor.atproto.cid import CID
 from supervisor.atproto.crypto import SIGNATURE_INVALID, verify_commit_signature
 from supervisor.atproto.errors import AtprotoError
@@ -63,6 +63,26 @@ _DID = re.compile(r"did:(?:plc|web):[A-Za-z0-9._%:-]{1,2000}")
 
 #: Chain failures that mean "events are missing": fetch the repository again.
 _BREAKS = frozenset({chain.CHAIN_GAP, chain.CHAIN_PREV_DATA, chain.CHAIN_UNKNOWN})
+
+
+_KEY_SKEW_US = 5_000_000  # clock skew allowed between a revision and the directory's createdAt
+
+
+def _keys_at(history: list[tuple[int, Any]], rev: str) -> list[Any]:
+    """The keys of ``history`` (``(since, key)``, oldest first) in force at the time of ``rev``,
+    the one whose span holds it first, then those whose span starts or ends within the skew."""
+    try:
+        moment = syntax.tid_time(rev)
+    except (AtprotoError, ValueError):
+        return []
+    found: list[Any] = []
+    for index, (since, key) in enumerate(history):
+        until = history[index + 1][0] if index + 1 < len(history) else None
+        if since <= moment and (until is None or moment < until):
+            found.insert(0, key)
+        elif since - _KEY_SKEW_US <= moment and (until is None or moment < until + _KEY_SKEW_US):
+            found.append(key)
+    return found
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -249,14 +269,40 @@ class Verifier:
         return await self._check_commit(frame)
 
     async def _key_checked(self, frame: Any, check: Any) -> Any:
-        """Run ``check(key)`` with the account's key; on a bad signature, once more with a fresh
-        document (a rotation whose ``#identity`` was not seen). Returns the result or raises IdentityError."""
+        """Run ``check(key)`` with the account's key; on a bad signature, with the key in force at the
+        revision's time when the account's key history is known, then once more with a fresh document
+        (a rotation whose ``#identity`` was not seen), then with the keys of a freshly read history
+        (a commit signed before a rotation the directory already shows: a replay, or a consumer behind
+        the relay). Returns the result or raises IdentityError."""
         identity = await self.resolver.resolve(frame.did)
         checked = check(identity.key)
+        tried = {identity.key}
+        known = self.resolver.cached_history(frame.did)
+        if not checked.ok and checked.verdict.reason == SIGNATURE_INVALID and known:
+            for key in _keys_at(known, frame.rev):  # a replay of an account seen rotating: no request
+                if key not in tried:
+                    tried.add(key)
+                    checked = check(key)
+                    if checked.ok:
+                        return checked
         if not checked.ok and checked.verdict.reason == SIGNATURE_INVALID:
             fresh = await self.resolver.resolve(frame.did, fresh=True)
-            if fresh.key != identity.key:
+            if fresh.key not in tried:
+                tried.add(fresh.key)
                 checked = check(fresh.key)
+            if not checked.ok and checked.verdict.reason == SIGNATURE_INVALID and frame.did.startswith("did:plc:"):
+                # Signed before a rotation the directory already shows (a replayed history, or a
+                # consumer behind the relay): the key in force at the revision's time decides.
+                try:
+                    history = await self.resolver.key_history(frame.did)
+                except IdentityError:
+                    return checked
+                for key in _keys_at(history, frame.rev):
+                    if key not in tried:
+                        tried.add(key)
+                        checked = check(key)
+                        if checked.ok:
+                            break
         return checked
 
     async def _check_commit(self, frame: "Commit") -> str:

@@ -64,3 +64,78 @@ def test_document_urls():
     for bad in ("did:web:example.com:user:alice", "did:key:zQ3s", "did:web:"):
         with pytest.raises(IdentityError):
             did_document_url(bad, "x")
+
+
+def test_key_history_from_the_directorys_audit_log():
+    """After rotations, the document has the newest key only; the audit log has every key and when
+    it took effect, and the key in force at a commit's revision is the one that signed it."""
+    from supervisor.atproto import syntax
+    from supervisor.worker.verifier import _keys_at
+
+    async def go() -> None:
+        async with running(RelayConfig(synth=synth(key_rotations=6.0))) as relay:
+            rotated = {did: acct for did, acct in relay.state.accounts.items() if acct.key_gen >= 2}
+            assert rotated, "the network has no account that rotated twice"
+            resolver = IdentityResolver(relay.http_url)
+            try:
+                for did, acct in sorted(rotated.items())[:3]:
+                    history = await resolver.key_history(did)
+                    keys = [crypto.parse_multikey(account_key(7, did, gen).multikey) for gen in range(acct.key_gen + 1)]
+                    assert [key for _since, key in history] == keys
+                    assert [since // 1000 for since, _key in history[1:]] == [t // 1000 for t in acct.key_times]
+                    assert (await resolver.resolve(did)).key == keys[-1]
+                    assert resolver.cached_history(did) == history
+                    # a revision just before the second rotation: generation 1 first
+                    before = syntax.tid_from_time(acct.key_times[1] - 10_000_000, 0)
+                    assert _keys_at(history, before)[0] == keys[1]
+                    assert _keys_at(history, syntax.tid_from_time(acct.key_times[1] + 10_000_000, 0)) == [keys[2]]
+                with pytest.raises(IdentityError) as caught:
+                    await resolver.key_history("did:plc:aaaaaaaaaaaaaaaaaaaaaaaa")
+                assert caught.value.reason == "unavailable"
+                with pytest.raises(IdentityError):
+                    await resolver.key_history("did:web:example.com")
+            finally:
+                await resolver.close()
+
+    run(go())
+
+
+@pytest.mark.parametrize(
+    "log, message",
+    [
+        ({"not": "a list"}, "not a list"),
+        ([{"did": "did:plc:other", "operation": {}, "createdAt": "2026-01-01T00:00:00Z"}], "not this DID's"),
+        ([{"did": "did:plc:x", "createdAt": "2026-01-01T00:00:00Z"}], "no operation"),
+        (
+            [{"did": "did:plc:x", "operation": {"verificationMethods": {"atproto": "did:key:zBad"}}, "createdAt": "x"}],
+            "malformed",
+        ),
+    ],
+)
+def test_a_malformed_audit_log_is_refused(log, message):
+    from supervisor.worker.identity import parse_key_history
+
+    with pytest.raises(ValueError, match=message):
+        parse_key_history("did:plc:x", log)
+
+
+def test_nullified_and_keyless_operations_are_left_out():
+    from supervisor.worker.identity import parse_key_history
+
+    key = account_key(7, "did:plc:x").multikey
+    log = [
+        {
+            "did": "did:plc:x",
+            "operation": {"type": "create", "signingKey": "did:key:" + key},
+            "createdAt": "2026-01-01T00:00:00.000Z",
+        },
+        {"did": "did:plc:x", "operation": {"verificationMethods": {}}, "createdAt": "2026-01-02T00:00:00Z"},
+        {
+            "did": "did:plc:x",
+            "nullified": True,
+            "operation": {"verificationMethods": {"atproto": "did:key:zBad"}},
+            "createdAt": "2026-01-03T00:00:00Z",
+        },
+    ]
+    ((since, parsed),) = parse_key_history("did:plc:x", log)
+    assert since == 1767225600 * 1_000_000 and parsed == crypto.parse_multikey(key)

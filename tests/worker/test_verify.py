@@ -137,10 +137,16 @@ def test_key_rotations_are_followed(database_url, start_relay, start_worker):
         120,
         what="the last event",
     )
+    failures = metric(worker, "worker_verify_failures_total")
+    desync = metric(worker, "worker_desynchronizations_total")
+    log = worker.log
     doc = finish(worker)
     identities = doc["verify"]["identities"]
     # Each #identity drops the cached key; live commits after a rotation verify with the new one.
     assert identities["resolved"] > 25, identities
+    # Repair would hide a rotation missed: every commit must verify as it comes, none be fetched again.
+    assert not any(failures.values()), (failures, [line for line in log.splitlines() if "verif" in line][:20])
+    assert not any(desync.values()), desync
     assert same_as_truth(relay, database_url) == ""
 
 
