@@ -29,7 +29,7 @@ _SHIFT = 32  # index values pack (offset << 32) | length: one int per block
 _MASK = (1 << _SHIFT) - 1
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class RepoRecord:
     """One record of a repository: its collection, record key, CID and DAG-CBOR block (hash-checked)."""
 
