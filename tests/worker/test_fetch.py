@@ -329,3 +329,29 @@ def test_a_100000_record_repository_is_streamed_under_the_memory_ceiling(server,
     assert result["increase_mb"] < MEMORY_CEILING_MB, result
     assert os.listdir(tmp_path) == []
     print(f"100,000 records, {result['bytes'] / 1e6:.0f} MB CAR: peak RSS +{result['increase_mb']:.1f} MB")
+
+
+def test_a_host_that_stalls_is_unavailable_once_the_client_times_out(server):
+    release = threading.Event()
+
+    def stall(request: http.server.BaseHTTPRequestHandler) -> None:
+        request.send_response(200)
+        request.send_header("Content-Type", "application/vnd.ipld.car")
+        request.send_header("Content-Length", "1000")
+        request.end_headers()
+        request.wfile.write(sample()[:100])
+        request.wfile.flush()
+        release.wait(30)  # sends nothing more
+
+    server.routes[DID] = stall
+
+    async def run() -> Any:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(5, read=0.5)) as client:
+            return await fetch_repo(client, server.url, DID, max_bytes=1 << 20)
+
+    try:
+        with pytest.raises(FetchError, match="ReadTimeout|timed out") as raised:
+            asyncio.run(run())
+        assert raised.value.reason == "unavailable"
+    finally:
+        release.set()
