@@ -487,7 +487,7 @@ class SyntheticNetwork:
             specs.append((action, path, cid, record, prev) if prev is not None else (action, path, cid, record))
         key = account_key(self.config.seed, actor.did, actor.key_gen)
         prev_data, actor.root = actor.root, partial.root_cid()
-        return frames.encode_commit(
+        frame = frames.encode_commit(
             event.seq,
             event.did,
             event.rev or "",
@@ -501,6 +501,10 @@ class SyntheticNetwork:
             sign=key.sign,
             inductive=True,
         )
+        if len(actor.nodes) > 2 * len(tree) + 64:
+            # Drop the nodes of earlier trees: build this one again (the same root), now and then.
+            actor.nodes = mst.build(tree)[1]
+        return frame
 
     def _rkey(self, actor: _Actor, t: int, offset: int = 0) -> str:
         """The TID of time ``t`` on the actor's clock (the commit rev uses offset 0 too)."""
