@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from hashlib import sha256
-from typing import Any, Iterable, Mapping, Protocol, cast
+from typing import Any, Iterable, Mapping, MutableMapping, Protocol, cast
 
 from supervisor.atproto.cid import CID
 from supervisor.atproto.errors import DecodeError, IncompleteProofError, ProofError
@@ -295,10 +295,19 @@ class PartialTree:
     they reach them; :meth:`root_cid` re-encodes only the nodes that changed.
     """
 
-    def __init__(self, blocks: Mapping[CID, bytes], root: CID, *, verified: bool = False) -> None:
-        """``verified``: every block of ``blocks`` is known to hash to its CID (not hashed again)."""
+    def __init__(
+        self,
+        blocks: Mapping[CID, bytes],
+        root: CID,
+        *,
+        verified: bool = False,
+        written: MutableMapping[CID, bytes] | None = None,
+    ) -> None:
+        """``verified``: every block of ``blocks`` is known to hash to its CID (not hashed again);
+        ``written``: where the blocks of re-encoded nodes go (None: only their CIDs are kept)."""
         self._blocks = blocks
         self._verified = verified
+        self._written = written
         node = self._read(root, None)
         self._root: Any
         if not node.keys:
@@ -588,6 +597,8 @@ class PartialTree:
             parts.append(_encode_left(encode(children[0])))
             block = b"".join(parts)
         ref.cid = CID.for_block(block)
+        if self._written is not None:
+            self._written[ref.cid] = block
         return ref.cid
 
 
