@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Optional
 
-from supervisor.compose.model import ComposeError
+from supervisor.compose.model import ComposeError, at_reference
 from supervisor.compose.yamlsource import key_location
 
 __all__ = ["apply_include", "LoadProject"]
@@ -67,7 +67,8 @@ def apply_include(
     ``reach`` says why a path cannot be reached, or None when it exists (the loader passes its
     file system's answer; by default every path is taken to exist).
     """
-    if "include" not in model:
+    if "include" not in model or model["include"] is None:  # compose reads `include: null` as none
+        model.pop("include", None)
         return
     where = key_location(model, "include")
     for entry in _entries(model.pop("include"), where):
@@ -96,7 +97,10 @@ def apply_include(
             env_files.append(full)
         if not entry["env_file"] and os.path.isfile(os.path.join(project_dir, ".env")):
             env_files = [os.path.join(project_dir, ".env")]
-        imported = load_project(paths, project_dir, env_files)
+        try:
+            imported = load_project(paths, project_dir, env_files)
+        except ComposeError as exc:
+            raise at_reference(exc, paths + env_files, where) from None
         for section in _SECTIONS:
             items = imported.get(section)
             if not isinstance(items, dict):

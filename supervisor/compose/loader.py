@@ -37,7 +37,7 @@ from supervisor.compose.extends import apply_extends
 from supervisor.compose.include import apply_include
 from supervisor.compose.interpolation import Interpolator, warning_line
 from supervisor.compose.merge import enforce_unicity, merge
-from supervisor.compose.model import ComposeError, LoadOptions, Location, Origin, Project, Service
+from supervisor.compose.model import ComposeError, LoadOptions, Location, Origin, Project, Service, at_reference
 from supervisor.compose.normalize import (
     canonical,
     external_names,
@@ -365,7 +365,11 @@ def _apply_label_files(
         failure = stat_failure(path)
         if failure is not None:
             raise ComposeError(f"label file {path} not found: stat {path}: {failure}", declared or Location(path))
-        for entry in read_dotenv(path, lookup=lookup):
+        try:
+            entries = list(read_dotenv(path, lookup=lookup))
+        except ComposeError as exc:
+            raise at_reference(exc, [path], declared) from None
+        for entry in entries:
             merged[entry.name] = entry.value
     merged.update(config.get("labels") or {})
     config["labels"] = dict(sorted(merged.items()))
@@ -629,6 +633,13 @@ def _check_references(
         if source not in declared("secrets"):
             raise ComposeError(
                 f'service "{name}" refers to undefined build secret {source}: invalid compose project', where
+            )
+    models = service.get("models")
+    for model_name in models if isinstance(models, (dict, list)) else ():
+        if model_name not in declared("models"):
+            raise ComposeError(
+                f'service "{name}" refers to undefined model {model_name}: invalid compose project',
+                key_location(service, "models") or where,
             )
     for section, kind in (("configs", "config"), ("secrets", "secret")):
         for source in _mount_sources_of(service.get(section)):

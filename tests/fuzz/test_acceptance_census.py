@@ -1,0 +1,69 @@
+"""A bounded sample of the acceptance census: accept or refuse as compose does, with a located message.
+
+``scripts/acceptance-census.py`` runs all of ``census.generate()`` (about 3,800 projects); this
+test runs :data:`SAMPLE` of them, spread over every category, plus every case in :data:`FIXED`
+(each was a difference once).  The sample is the same on every run under ``CI=true``; elsewhere it
+is drawn anew (``FUZZ_RANDOM=1`` does that under CI too) and the seed is printed on failure.
+
+For each case: our ``config -q`` and compose's agree on accepting or refusing; where compose fails
+badly (a panic, a hang, a runaway read) we refuse; no internal error, no run past its timeout, a
+peak resident set under 300 MB; every exit-2 message names the file, and its ``file:line:col``
+where the input has a line.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+
+from .census import SEED, generate, sample
+from .census_run import Result, run_cases
+
+pytestmark = pytest.mark.differential
+
+SAMPLE = int(os.environ.get("CENSUS_SAMPLE", "300"))
+LIMIT_RSS_MB = 300
+
+_CI = os.environ.get("CI", "").lower() == "true"
+_SEED = SEED if _CI and os.environ.get("FUZZ_RANDOM", "") not in ("1", "true") else random.randrange(1 << 30)
+
+#: cases that differed from compose once, run on every run
+FIXED: tuple[str, ...] = ()
+
+#: differences left on purpose, each with its reason (see README, "Bounds")
+KNOWN: dict[str, str] = {}
+
+
+def _problems(result: Result) -> list[str]:
+    out = []
+    ours, theirs = result.ours, result.compose
+    if result.case.name not in KNOWN and not result.agree:
+        said = "fails badly" if result.compose_fails_badly else f"exits {theirs.code}"
+        out.append(
+            f"compose {said} ({theirs.stderr.strip()[:200]!r}), we exit {ours.code} ({ours.stderr.strip()[:300]!r})"
+        )
+    if result.internal_error:
+        out.append(f"internal error or timeout: exit {ours.code}, {ours.stderr.strip()[:300]!r}")
+    if ours.rss_mb >= LIMIT_RSS_MB:
+        out.append(f"peak resident set {ours.rss_mb:.0f} MB")
+    if ours.code == 2 and not result.names_file():
+        out.append(f"the message names no file: {ours.stderr.strip()[:300]!r}")
+    if ours.code == 2 and result.case.locatable and not result.located():
+        out.append(f"the message has no file:line:col: {ours.stderr.strip()[:300]!r}")
+    return out
+
+
+def test_a_sample_of_the_census_agrees_with_compose() -> None:
+    cases = generate()
+    chosen = sample(cases, SAMPLE, _SEED)
+    names = {case.name for case in chosen}
+    chosen += [case for case in cases if case.name in FIXED and case.name not in names]
+    assert set(FIXED) <= {case.name for case in cases}, "a fixed case is no longer generated"
+    failures = []
+    for result in run_cases(chosen, workers=2):
+        failures += [f"{result.case.name}: {problem}" for problem in _problems(result)]
+    assert not failures, f"{len(failures)} problems in {len(chosen)} cases (sample seed {_SEED}):\n" + "\n".join(
+        failures
+    )
