@@ -114,12 +114,15 @@ _UNITS = {
     "s": 10**9,
     "m": 60 * 10**9,
     "h": 3600 * 10**9,
+    "d": 24 * 3600 * 10**9,
+    "w": 7 * 24 * 3600 * 10**9,
 }
-_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
+# compose reads durations with go-str2duration: Go's units, and days and weeks
+_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h|d|w)")
 
 
 def parse_duration(text: str) -> int:
-    """``time.ParseDuration``: nanoseconds."""
+    """``str2duration.ParseDuration`` (``time.ParseDuration`` with ``d`` and ``w``): nanoseconds."""
     original = text
     sign = 1
     if text[:1] in ("+", "-"):  # a tuple: "" is a substring of any string
@@ -144,6 +147,8 @@ def parse_duration(text: str) -> int:
             raise GoConvError(f'time: invalid duration "{original}"')
         number = float(match.group(1))
         total += round(number * _UNITS[match.group(2)])
+        if total > 2**63 - 1:  # past Go's Duration (int64 nanoseconds)
+            raise GoConvError(f'time: invalid duration "{original}"')
         pos = match.end()
     return sign * total
 
@@ -194,11 +199,11 @@ def parse_bytes(value: Any) -> int:
     """
     if isinstance(value, bool):
         raise GoConvError(f"invalid size: '{value}'")
-    if isinstance(value, int):
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
         return value
     if isinstance(value, float):
         return _int64(value)
-    text = str(value)
+    text = str(value)  # an integer past int64 is read as text, as compose reads it
     if _DECIMAL.match(text) and len(text.lstrip("+-").lstrip("0")) <= 19 and -(2**63) <= int(text) < 2**63:
         return int(text)
     sep = max(text.rfind(ch) for ch in "0123456789. ")

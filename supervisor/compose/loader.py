@@ -19,6 +19,7 @@ through aliases are refused (see :mod:`supervisor.compose.yamlsource`).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from typing import Any, Optional, cast
 
@@ -537,15 +538,24 @@ def _check_service(
             where,
         )
     _check_resource_pairs(name, service, deploy, where)
-    if isinstance(scale, int) and scale < 0:
+    if _go_int(scale) < 0:
         raise ComposeError(
             f"services.{name}.scale: must be greater than or equal to 0", key_location(service, "scale") or where
         )
-    if isinstance(replicas, int) and replicas < 0:
+    if _go_int(replicas) < 0:
         raise ComposeError(
             f"services.{name}.deploy.replicas: must be greater than or equal to 0",
             key_location(deploy, "replicas") or where,
         )
+
+
+def _go_int(value: Any) -> int:
+    """A count as compose's ``int`` holds it: past int64 (go-yaml's uint64 or float64) it is negative."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and -(2.0**63) <= value < 2.0**63 else -(2**63)
+    return value if -(2**63) <= value < 2**63 else -(2**63)
 
 
 def _float32(value: Any) -> Optional[float]:

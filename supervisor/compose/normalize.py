@@ -485,6 +485,14 @@ def _healthcheck(
     for key in _DURATIONS:
         if out.get(key) is not None:
             out[key] = _duration(out[key], f"{where}.healthcheck.{key}", key_location(source, key) or loc)
+    retries = out.get("retries")
+    if isinstance(retries, (int, float)) and not isinstance(retries, bool) and retries < 0:
+        shown = f"{retries:f}" if isinstance(retries, float) else str(retries)
+        raise ComposeError(
+            f"{where}.healthcheck.retries: cannot parse value as 'uint64': {shown} overflows uint: "
+            "give a count of 0 or more",
+            key_location(source, "retries") or loc,
+        )
     return out
 
 
