@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from typing import Any, Iterable, Optional, cast
 
 import yaml
@@ -392,8 +391,6 @@ class _RedefiningLoader(yaml.composer.Composer, _Loader):
         return super().compose_node(parent, index)
 
 
-_RECURSION_LIMIT = 20_000
-
 _DIRECTIVE = re.compile(r"^%YAML[ \t]+(\S*)", re.M)
 
 
@@ -416,10 +413,6 @@ def parse_documents(text: str, path: str) -> list[Any]:
         )
     if "%YAML" in text:
         _check_directives(text, path)
-    # The YAML parser stops at 1,000 levels; building and checking what it gives recurse a few
-    # frames per level, past Python's default limit of 1,000 frames.
-    if sys.getrecursionlimit() < _RECURSION_LIMIT:
-        sys.setrecursionlimit(_RECURSION_LIMIT)
     try:
         try:
             nodes: Iterable[Optional[yaml.Node]] = list(yaml.compose_all(text, Loader=_Loader))
