@@ -210,7 +210,12 @@ def parse_bytes(value: Any) -> int:
     if sep == -1:
         raise GoConvError(f"invalid size: '{text}'")
     number, suffix = (text[: sep + 1], text[sep + 1 :]) if text[sep] != " " else (text[:sep], text[sep + 1 :])
-    size = parse_float(number)
+    try:
+        size = parse_float(number)
+    except GoConvError:
+        # compose quotes the number part alone; the whole value is quoted here, so that a secret
+        # given as a size is masked whole, not shown in part
+        raise GoConvError(f"invalid size: '{text}'") from None
     if size < 0:
         raise GoConvError(f"invalid size: '{text}'")
     if not suffix:
