@@ -98,11 +98,17 @@ def _kind(mode: int) -> str:
     return "is not a regular file"
 
 
+_DEV_NULL = os.makedev(1, 3)
+
+
 def open_input(path: str) -> BinaryIO:
     """Open ``path`` for reading in binary mode, refusing what is not a file or a pipe."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        mode = os.fstat(fd).st_mode
+        info = os.fstat(fd)
+        mode = info.st_mode
+        if stat.S_ISCHR(mode) and info.st_rdev == _DEV_NULL:
+            return os.fdopen(fd, "rb")  # reads as an empty file, as compose reads it
         if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
             raise InputRefused(path, _kind(mode))
         if stat.S_ISFIFO(mode) and not _fifo_ready(fd):

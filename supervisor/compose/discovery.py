@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import stat
 from typing import Mapping, Optional
 
 from supervisor.compose.model import ComposeError, LoadOptions, Location, Origin
@@ -98,9 +99,17 @@ def _dotenv_candidates(explicit: list[str], env: Environment, working_dir: str, 
     if "COMPOSE_ENV_FILES" in env:
         return [_abs(p, cwd) for p in env["COMPOSE_ENV_FILES"][0].split(",")]
     default = os.path.join(working_dir, ".env")
-    if os.path.isfile(default):
-        return [default]
-    return []
+    # as compose: a .env that is absent or a folder is ignored; any other .env is read (a FIFO, a
+    # device are then refused by the reader); one that cannot be looked at is an error
+    try:
+        info = os.stat(default)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise ComposeError(
+            f"cannot use the project's .env: {(exc.strerror or str(exc)).lower()}", Location(default)
+        ) from None
+    return [] if stat.S_ISDIR(info.st_mode) else [default]
 
 
 #: How many times compose reads the project's dotenv files, each time logging their warnings.

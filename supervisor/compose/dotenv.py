@@ -374,11 +374,9 @@ def read_env_text(path: str, *, raw_format: bool = False) -> str:
     except OSError as err:
         reason = err.strerror or str(err)
         raise DotenvError(f"cannot read env file: {reason}", Location(path), raw_format=raw_format) from err
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise DotenvError("env file is not valid UTF-8", Location(path, line), raw_format=raw_format) from err
+    # compose keeps the bytes of a value that is not UTF-8 (Latin-1, say); we keep each such byte as
+    # U+FFFD, as compose's JSON output shows it
+    return data.decode("utf-8", errors="replace")
 
 
 def read_dotenv(

@@ -54,6 +54,9 @@ def environment_entries(value: Any, where: str, declared: Optional[Location] = N
             loc = locs[index] if index < len(locs) else None
             if isinstance(item, (dict, list)) or item is None:
                 raise ComposeError(f"{where}.environment.{index} must be a string", loc)
+            if isinstance(item, (bool, int, float)):
+                kind = "bool" if isinstance(item, bool) else "int" if isinstance(item, int) else "float64"
+                raise ComposeError(f"{where}.environment.[{index}]: unexpected type {kind}", loc)
             raw, refs = raws.get(index, (None, []))
             if raw is not None and "=" in raw:
                 raw = raw.partition("=")[2]
@@ -61,7 +64,7 @@ def environment_entries(value: Any, where: str, declared: Optional[Location] = N
             out.locs.append(loc)
         return out
     if value is None:
-        return out
+        return value  # compose's schema refuses it ("must be a mapping")
     if isinstance(value, str):
         # compose merges a string over the environment of an ``extends`` base or an earlier
         # file (as one ``K=V`` entry); left alone, the schema refuses it.

@@ -12,7 +12,7 @@ import os
 from typing import Any, Callable, Optional
 
 from supervisor.compose.merge import clone, merge
-from supervisor.compose.model import ComposeError, Location
+from supervisor.compose.model import ComposeError, Location, at_reference
 from supervisor.compose.yamlsource import OVERRIDE, RESET, LMap, key_location
 
 __all__ = ["apply_extends", "LoadFile"]
@@ -95,7 +95,10 @@ def _extend(
         failure = reach(ref_file)
         if failure is not None:
             raise ComposeError(f"cannot extend service {name!r}: {ref_file}: {failure}", where)
-        other = load_file(ref_file)
+        try:
+            other = load_file(ref_file)
+        except ComposeError as exc:
+            raise at_reference(exc, [ref_file], where) from None
         other_services = other.get("services")
         if not isinstance(other_services, dict):
             raise ComposeError(f'cannot extend service "{name}" in {ref_file}: no services section', where)

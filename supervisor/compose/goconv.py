@@ -35,6 +35,8 @@ def atoi(text: str, func: str = "strconv.Atoi") -> int:
     """``strconv.Atoi`` / ``ParseInt(s, 10, 64)``."""
     if not _DECIMAL.match(text):
         raise GoConvError(f'{func}: parsing "{text}": invalid syntax')
+    if len(text.lstrip("+-").lstrip("0")) > 19:  # past int64 (and past Python's own digit limit)
+        raise GoConvError(f'{func}: parsing "{text}": value out of range')
     value = int(text)
     if not -(2**63) <= value < 2**63:
         raise GoConvError(f'{func}: parsing "{text}": value out of range')
@@ -112,12 +114,15 @@ _UNITS = {
     "s": 10**9,
     "m": 60 * 10**9,
     "h": 3600 * 10**9,
+    "d": 24 * 3600 * 10**9,
+    "w": 7 * 24 * 3600 * 10**9,
 }
-_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
+# compose reads durations with go-str2duration: Go's units, and days and weeks
+_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h|d|w)")
 
 
 def parse_duration(text: str) -> int:
-    """``time.ParseDuration``: nanoseconds."""
+    """``str2duration.ParseDuration`` (``time.ParseDuration`` with ``d`` and ``w``): nanoseconds."""
     original = text
     sign = 1
     if text[:1] in ("+", "-"):  # a tuple: "" is a substring of any string
@@ -142,6 +147,8 @@ def parse_duration(text: str) -> int:
             raise GoConvError(f'time: invalid duration "{original}"')
         number = float(match.group(1))
         total += round(number * _UNITS[match.group(2)])
+        if total > 2**63 - 1:  # past Go's Duration (int64 nanoseconds)
+            raise GoConvError(f'time: invalid duration "{original}"')
         pos = match.end()
     return sign * total
 
@@ -174,19 +181,54 @@ def _frac(value: int, unit: int) -> str:
     return f"{whole}.{digits}"
 
 
-_BYTES = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([kmgtp]?)(i?b?)$", re.I)
-_BYTE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+_BYTE_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+
+
+def _int64(value: float) -> int:
+    # Go's int64(float64) on amd64: out of range (and NaN) gives the smallest int64
+    if not math.isfinite(value) or not -(2.0**63) <= value < 2.0**63:
+        return -(2**63)
+    return int(value)
 
 
 def parse_bytes(value: Any) -> int:
-    """``units.RAMInBytes`` (binary multiples), as compose reads memory sizes."""
+    """``units.RAMInBytes`` (binary multiples) after ``ParseInt``, as compose reads memory sizes.
+
+    The number before the suffix is read by ``strconv.ParseFloat``, so ``1e3m`` and ``1.5g`` are
+    sizes; a space may separate it from the suffix (``1 m``); ``b``, ``i`` and ``ib`` may follow it.
+    """
     if isinstance(value, bool):
         raise GoConvError(f"invalid size: '{value}'")
-    if isinstance(value, int):
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
         return value
     if isinstance(value, float):
-        return int(value)
-    match = _BYTES.match(str(value).strip())
-    if not match:
-        raise GoConvError(f"invalid size: '{value}'")
-    return int(float(match.group(1)) * _BYTE_UNITS[match.group(2).lower()])
+        return _int64(value)
+    text = str(value)  # an integer past int64 is read as text, as compose reads it
+    if _DECIMAL.match(text) and len(text.lstrip("+-").lstrip("0")) <= 19 and -(2**63) <= int(text) < 2**63:
+        return int(text)
+    sep = max(text.rfind(ch) for ch in "0123456789. ")
+    if sep == -1:
+        raise GoConvError(f"invalid size: '{text}'")
+    number, suffix = (text[: sep + 1], text[sep + 1 :]) if text[sep] != " " else (text[:sep], text[sep + 1 :])
+    try:
+        size = parse_float(number)
+    except GoConvError:
+        # compose quotes the number part alone; the whole value is quoted here, so that a secret
+        # given as a size is masked whole, not shown in part
+        raise GoConvError(f"invalid size: '{text}'") from None
+    if size < 0:
+        raise GoConvError(f"invalid size: '{text}'")
+    if not suffix:
+        return _int64(size)
+    lower = suffix.lower()
+    if len(lower) > 3 or (lower[0] == "b" and len(lower) > 1):
+        raise GoConvError(f"invalid suffix: '{lower}'")
+    if lower[0] == "b":
+        return _int64(size)
+    if (
+        lower[0] not in _BYTE_UNITS
+        or (len(lower) == 2 and lower[1] not in "ib")
+        or (len(lower) == 3 and lower[1:] != "ib")
+    ):
+        raise GoConvError(f"invalid suffix: '{lower}'")
+    return _int64(size * _BYTE_UNITS[lower[0]])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Optional
 
-from supervisor.compose.model import ComposeError
+from supervisor.compose.model import ComposeError, at_reference
 from supervisor.compose.yamlsource import key_location
 
 __all__ = ["apply_include", "LoadProject"]
@@ -74,7 +74,8 @@ def apply_include(
     it). The loader passes its file system's answers; by default every path exists, and no
     ``.env`` does.
     """
-    if "include" not in model:
+    if "include" not in model or model["include"] is None:  # compose reads `include: null` as none
+        model.pop("include", None)
         return
     where = key_location(model, "include")
     for entry in _entries(model.pop("include"), where):
@@ -104,7 +105,10 @@ def apply_include(
         dotenv = os.path.join(project_dir, ".env")
         if not entry["env_file"] and reach_file(dotenv) is None:
             env_files = [dotenv]  # as compose: a .env that is a folder is not read
-        imported = load_project(paths, project_dir, env_files)
+        try:
+            imported = load_project(paths, project_dir, env_files)
+        except ComposeError as exc:
+            raise at_reference(exc, paths + env_files, where) from None
         for section in _SECTIONS:
             items = imported.get(section)
             if not isinstance(items, dict):

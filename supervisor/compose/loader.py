@@ -19,6 +19,7 @@ through aliases are refused (see :mod:`supervisor.compose.yamlsource`).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from typing import Any, Optional, cast
 
@@ -37,7 +38,7 @@ from supervisor.compose.extends import apply_extends
 from supervisor.compose.include import apply_include
 from supervisor.compose.interpolation import Interpolator, warning_line
 from supervisor.compose.merge import enforce_unicity, merge
-from supervisor.compose.model import ComposeError, LoadOptions, Location, Origin, Project, Service
+from supervisor.compose.model import ComposeError, LoadOptions, Location, Origin, Project, Service, at_reference
 from supervisor.compose.normalize import (
     canonical,
     external_names,
@@ -408,7 +409,11 @@ def _apply_label_files(
         failure = stat_failure(path)
         if failure is not None:
             raise ComposeError(f"label file {path} not found: stat {path}: {failure}", declared or Location(path))
-        for entry in read_dotenv(path, lookup=lookup):
+        try:
+            entries = list(read_dotenv(path, lookup=lookup))
+        except ComposeError as exc:
+            raise at_reference(exc, [path], declared) from None
+        for entry in entries:
             merged[entry.name] = entry.value
     merged.update(config.get("labels") or {})
     if merged:  # an empty label file adds no labels (compose omits an empty map)
@@ -577,15 +582,24 @@ def _check_service(
             where,
         )
     _check_resource_pairs(name, service, deploy, where)
-    if isinstance(scale, int) and scale < 0:
+    if _go_int(scale) < 0:
         raise ComposeError(
             f"services.{name}.scale: must be greater than or equal to 0", key_location(service, "scale") or where
         )
-    if isinstance(replicas, int) and replicas < 0:
+    if _go_int(replicas) < 0:
         raise ComposeError(
             f"services.{name}.deploy.replicas: must be greater than or equal to 0",
             key_location(deploy, "replicas") or where,
         )
+
+
+def _go_int(value: Any) -> int:
+    """A count as compose's ``int`` holds it: past int64 (go-yaml's uint64 or float64) it is negative."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and -(2.0**63) <= value < 2.0**63 else -(2**63)
+    return value if -(2**63) <= value < 2**63 else -(2**63)
 
 
 def _float32(value: Any) -> Optional[float]:
@@ -673,6 +687,13 @@ def _check_references(
         if source not in declared("secrets"):
             raise ComposeError(
                 f'service "{name}" refers to undefined build secret {source}: invalid compose project', where
+            )
+    models = service.get("models")
+    for model_name in models if isinstance(models, (dict, list)) else ():
+        if model_name not in declared("models"):
+            raise ComposeError(
+                f'service "{name}" refers to undefined model {model_name}: invalid compose project',
+                key_location(service, "models") or where,
             )
     for section, kind in (("configs", "config"), ("secrets", "secret")):
         for source in _mount_sources_of(service.get(section)):

@@ -438,7 +438,12 @@ def _unique(items: Any, path: tuple[str, ...], indexer: Callable[[Any, tuple[str
     locs = _locs(items)
     positions: dict[str, int] = {}
     for index, item in enumerate(items):
-        key = indexer(item, path + (f"[{index}]",))
+        try:
+            key = indexer(item, path + (f"[{index}]",))
+        except ComposeError as exc:
+            if exc.location is None and locs[index] is not None:
+                raise ComposeError(exc.message, locs[index]) from None
+            raise
         if key in positions:
             old = out[positions[key]]
             if isinstance(item, EnvStr):

@@ -8,12 +8,13 @@ where every service environment value came from.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from supervisor.errors import ComposeError, LocatedError, Location
 from supervisor.verdicts import Verdicts
 
 __all__ = [
+    "at_reference",
     "Location",
     "Origin",
     "Substitution",
@@ -157,3 +158,16 @@ class LoadOptions:
     normalize: bool = True
     # False: templates are left as written and nothing is cast (`config --no-interpolate`)
     interpolate: bool = True
+
+
+def at_reference(exc: ComposeError, files: Iterable[str], where: Optional[Location]) -> ComposeError:
+    """``exc`` placed at ``where`` (the key that names one of ``files``) when it points at no line of its own.
+
+    A file that cannot be read (a FIFO, a device, a folder) has no line to show; the line that
+    named it does.
+    """
+    loc = exc.location
+    if where is None or not where.line or (loc is not None and loc.line) or (loc is not None and loc.file not in files):
+        return exc
+    message = exc.message if loc is None or exc.message.startswith(loc.file) else f"{loc.file}: {exc.message}"
+    return ComposeError(message, where)

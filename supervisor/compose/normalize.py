@@ -287,9 +287,9 @@ def canonical(model: dict[Any, Any], raw: bool = False) -> dict[Any, Any]:
     """
     services = model.get("services")
     if isinstance(services, dict):
-        for service in services.values():
+        for name, service in services.items():
             if isinstance(service, dict):
-                _canonical_service(service, raw)
+                _canonical_service(service, name, raw)
     for section in ("volumes", "networks", "secrets", "configs"):
         group = model.get(section)
         if isinstance(group, dict) and not raw:
@@ -318,7 +318,37 @@ def external_names(model: dict[Any, Any]) -> list[str]:
     return warnings
 
 
-def _canonical_service(service: dict[Any, Any], raw: bool = False) -> None:
+def _go_number_type(value: Any) -> Optional[str]:
+    """The Go type go-yaml gives a number that compose cannot take as an ``int`` (None when it can)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float):
+        return "float64"
+    if -(2**63) <= value < 2**63:
+        return None
+    return "uint64" if 0 <= value < 2**64 else "float64"
+
+
+def _check_ulimits(service: dict[Any, Any], name: Any) -> None:
+    ulimits = service.get("ulimits")
+    if not isinstance(ulimits, dict):
+        return
+    for key, value in ulimits.items():
+        where = f"services.{name}.ulimits.{key}"
+        kind = _go_number_type(value)
+        if kind:
+            raise ComposeError(f"{where}: invalid type {kind} for external", key_location(ulimits, key))
+        if isinstance(value, dict):
+            for part in ("soft", "hard"):
+                if _go_number_type(value.get(part)):
+                    # compose panics on this (a float64 where it expects an int)
+                    raise ComposeError(
+                        f"{where}.{part} must be a whole number without a decimal point or an exponent, such as 1024",
+                        key_location(value, part),
+                    )
+
+
+def _canonical_service(service: dict[Any, Any], name: Any = "", raw: bool = False) -> None:
     if isinstance(service.get("build"), str):
         service["build"] = LMap({"context": service["build"]})
     if isinstance(service.get("extends"), str):
@@ -381,6 +411,7 @@ def _canonical_service(service: dict[Any, Any], raw: bool = False) -> None:
         for key in ("ignore", "include"):
             if isinstance(rule, dict) and isinstance(rule.get(key), str):
                 rule[key] = [rule[key]]
+    _check_ulimits(service, name)
     ports = service.get("ports")
     if raw and isinstance(ports, list):
         service["ports"] = _raw_ports(ports)
@@ -389,8 +420,23 @@ def _canonical_service(service: dict[Any, Any], raw: bool = False) -> None:
         for index, item in enumerate(ports):
             loc = key_location(ports, index)
             start = len(out)
+            where = f"services.{name}.ports"
+            if isinstance(item, float):
+                raise ComposeError(f"{where}: invalid type float64 for port", loc)
             if isinstance(item, dict):
                 entry = item
+                published, target = entry.get("published"), entry.get("target")
+                # go-yaml reads an integer past int64 as a float64; compose's ports take neither
+                if isinstance(published, float) or (
+                    isinstance(published, int) and not isinstance(published, bool) and not -(2**63) <= published < 2**63
+                ):
+                    raise ComposeError(
+                        f"{where}.[{index}].published: expected type 'string', got unconvertible type 'float64'", loc
+                    )
+                if isinstance(target, int) and not isinstance(target, bool) and not 0 <= target < 2**32:
+                    raise ComposeError(
+                        f"{where}.[{index}].target: cannot parse value as 'uint32': {target} overflows uint", loc
+                    )
                 if "published" in entry and entry["published"] is not None:
                     entry["published"] = format_value(entry["published"])
                 out.append(entry)
@@ -483,6 +529,14 @@ def _healthcheck(
     for key in _DURATIONS:
         if out.get(key) is not None:
             out[key] = _duration(out[key], f"{where}.healthcheck.{key}", key_location(source, key) or loc)
+    retries = out.get("retries")
+    if isinstance(retries, (int, float)) and not isinstance(retries, bool) and retries < 0:
+        shown = f"{retries:f}" if isinstance(retries, float) else str(retries)
+        raise ComposeError(
+            f"{where}.healthcheck.retries: cannot parse value as 'uint64': {shown} overflows uint: "
+            "give a count of 0 or more",
+            key_location(source, "retries") or loc,
+        )
     return out
 
 
@@ -680,7 +734,7 @@ def output_service(name: str, service: dict[Any, Any], working_dir: str, normali
         out["dns"] = [out["dns"]]
     if "expose" in out:
         out["expose"] = [format_value(e) for e in out["expose"]]
-    for key in ("mem_limit", "mem_reservation", "memswap_limit", "shm_size"):
+    for key in ("mem_limit", "mem_reservation", "memswap_limit", "mem_swappiness", "shm_size"):
         if out.get(key) is not None:
             out[key] = _bytes_text(out[key], f"{where}.{key}", _at((service, key)))
     if out.get("stop_grace_period") is not None:
@@ -819,10 +873,11 @@ def resolve_paths(model: dict[Any, Any], base_dir: str) -> dict[Any, Any]:
                 if isinstance(rule, dict) and isinstance(rule.get("path"), str) and rule["path"]:
                     rule["path"] = _abs(rule["path"], base_dir)
             label_files = service.get("label_file")
-            if isinstance(label_files, str):
+            # an empty path stays empty, as in compose (which then finds no such file)
+            if isinstance(label_files, str) and label_files:
                 service["label_file"] = _abs(label_files, base_dir)
             elif isinstance(label_files, list):
-                service["label_file"] = [_abs(f, base_dir) if isinstance(f, str) else f for f in label_files]
+                service["label_file"] = [_abs(f, base_dir) if isinstance(f, str) and f else f for f in label_files]
             env_files = service.get("env_file")
             if isinstance(env_files, list):
                 for item in env_files:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Any, Iterable, Optional
 
 from supervisor.compose.model import ComposeError, Location
@@ -196,6 +197,9 @@ def _one_of_types(error: Any) -> str:
     return names[0] if names else "valid"
 
 
+_SERVICE_NAME = re.compile(r"[a-zA-Z0-9._-]+")
+
+
 def _subset(model: Any, services: Iterable[str]) -> Any:
     from supervisor.compose.yamlsource import LMap
 
@@ -204,7 +208,9 @@ def _subset(model: Any, services: Iterable[str]) -> Any:
         return model
     view = LMap(model, loc=getattr(model, "loc", None))
     view.keylocs = getattr(model, "keylocs", {})
-    subset = LMap({n: all_services[n] for n in services if n in all_services}, loc=getattr(all_services, "loc", None))
+    # a name the schema refuses is refused whoever touched it last (compose validates every name)
+    chosen = set(services) | {n for n in all_services if isinstance(n, str) and not _SERVICE_NAME.fullmatch(n)}
+    subset = LMap({n: all_services[n] for n in all_services if n in chosen}, loc=getattr(all_services, "loc", None))
     subset.keylocs = getattr(all_services, "keylocs", {})
     view["services"] = subset
     return view

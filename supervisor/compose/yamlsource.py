@@ -325,8 +325,13 @@ class _Builder:
     def mapping(self, node: yaml.MappingNode) -> LMap:
         out = LMap(loc=self.loc(node))
         merges: list[yaml.Node] = []
+        first_merge: Optional[yaml.Node] = None
         for key_node, value_node in node.value:
             if isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" and key_node.tag in (_PLAIN, _MERGE):
+                if first_merge is not None:  # go-yaml takes "<<" as a key like any other: once
+                    line = self.loc(first_merge).line
+                    raise ComposeError(f'mapping key "<<" already defined at line {line}', self.loc(key_node))
+                first_merge = key_node
                 merges.append(value_node)
                 continue
             key = self.key(key_node)
@@ -370,18 +375,63 @@ class _Builder:
         return str(value)
 
 
+class _RedefiningLoader(yaml.composer.Composer, _Loader):
+    """:class:`_Loader` whose anchors may be defined again, as go-yaml allows (the later one wins)."""
+
+    def __init__(self, stream: str) -> None:
+        _Loader.__init__(self, stream)
+        yaml.composer.Composer.__init__(self)
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        anchor = getattr(event, "anchor", None)
+        if not isinstance(event, yaml.AliasEvent) and anchor is not None:
+            self.anchors.pop(anchor, None)
+        return super().compose_node(parent, index)
+
+
+_DIRECTIVE = re.compile(r"^%YAML[ \t]+(\S*)", re.M)
+
+
+def _check_directives(text: str, path: str) -> None:
+    # go-yaml reads YAML 1.1 documents only (a %YAML 1.2 directive is refused)
+    for match in _DIRECTIVE.finditer(text):
+        if match.group(1) != "1.1":
+            line = text.count("\n", 0, match.start()) + 1
+            raise ComposeError(
+                f"found incompatible YAML document (%YAML {match.group(1)}): remove the directive, or write %YAML 1.1",
+                Location(path, line, 1),
+            )
+
+
 def parse_documents(text: str, path: str) -> list[Any]:
     """Every non-empty document of ``text``, as located values; ``path`` names the file in errors."""
     if len(text) > MAX_FILE_BYTES:
         raise ComposeError(
             f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; refusing to load it", Location(path)
         )
+    if "%YAML" in text:
+        _check_directives(text, path)
     try:
-        nodes: Iterable[Optional[yaml.Node]] = list(yaml.compose_all(text, Loader=_Loader))
+        try:
+            nodes: Iterable[Optional[yaml.Node]] = list(yaml.compose_all(text, Loader=_Loader))
+        except yaml.composer.ComposerError as exc:
+            if not str(exc.context or "").startswith("found duplicate anchor"):
+                raise
+            # go-yaml lets an anchor be defined again (the later one wins): compose again, slower
+            nodes = list(yaml.compose_all(text, Loader=_RedefiningLoader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path)
         raise ComposeError(str(exc.problem or exc.context or "invalid YAML"), where) from None
+    except yaml.reader.ReaderError as exc:
+        start = text.rfind("\n", 0, exc.position) + 1
+        where = Location(path, text.count("\n", 0, exc.position) + 1, exc.position - start + 1)
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        raise ComposeError(
+            f"control characters are not allowed (#x{code:04x}): remove it, or write it escaped in a double-quoted string",
+            where,
+        ) from None
     except yaml.YAMLError as exc:
         raise ComposeError(f"invalid YAML: {exc}", Location(path)) from None
     except RecursionError:

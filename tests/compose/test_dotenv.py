@@ -233,11 +233,12 @@ def test_read_dotenv_errors_name_the_file(tmp_path: Path) -> None:
     assert caught.value.location == Location(str(missing))
     assert str(missing) in str(caught.value)
 
+
+def test_bytes_that_are_not_utf8_are_kept_as_replacement_characters(tmp_path: Path) -> None:
+    # compose reads such a file (Latin-1, say) and keeps the bytes; we keep each as U+FFFD
     undecodable = tmp_path / "latin1.env"
     undecodable.write_bytes(b"K=1\nL=\xe9\n")
-    with pytest.raises(DotenvError) as caught:
-        read_dotenv(str(undecodable))
-    assert caught.value.location == Location(str(undecodable), 2)
+    assert [(e.name, e.value) for e in read_dotenv(str(undecodable))] == [("K", "1"), ("L", "\ufffd")]
 
     syntax = tmp_path / "bad.env"
     syntax.write_text("K L=1\n", encoding="utf-8")

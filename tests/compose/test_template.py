@@ -306,8 +306,12 @@ def test_go_quoting(text: str, want: str) -> None:
     assert quote_go(text) == want
 
 
+def test_nesting_of_2000_defaults_resolves_as_in_compose() -> None:
+    assert interpolate("${U:-" * 2000 + "x" + "}" * 2000, {}.get)[0] == "x"
+
+
 def test_absurd_nesting_is_a_template_error() -> None:
-    deep = "${U:-" * 2000 + "x" + "}" * 2000
+    deep = "${U:-" * 5000 + "x" + "}" * 5000
     with pytest.raises(TemplateError) as caught:
         interpolate(deep, {}.get)
     assert caught.value.kind == "invalid"
