@@ -487,6 +487,11 @@ class Verifier:
 
         return await catch_up(hold, rev, accept, apply)
 
+    def park(self, did: str) -> None:
+        """``did``'s host would not serve it (deactivated, taken down...): fetch it when an ``#account``
+        event says it is active again."""
+        self._parked.add(did)
+
     def adopt(self, did: str, rev: str, data: CID) -> None:
         """Hold ``did`` at a state applied from elsewhere (a crawled repository)."""
         self._set_head(did, rev, data)

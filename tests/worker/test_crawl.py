@@ -1,0 +1,163 @@
+"""The crawl backfill end to end: a devrelay whose history reaches past its replay window, a worker
+with BACKFILL_DAYS beyond it (so it crawls with getRepo), live ingest all along. The database ends
+equal to the relay's truth; kill -9 during the crawl resumes without refetching what was done."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import signal
+import time
+import urllib.request
+
+import pytest
+
+from supervisor.worker.health import check_health
+
+from .support import cursor_of, diff_records, query, read_records, read_truth, wait_until
+
+pytestmark = pytest.mark.postgres
+
+#: 20 days of history, a relay that replays 24 hours of it: most records are only in the repositories.
+NETWORK = ("--seed", "23", "--accounts", "30", "--events", "3000", "--days", "20", "--retention-hours", "24")
+
+
+def crawl_env(database_url: str, relay, **extra: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "RELAY_URL": relay.url,
+        "BACKFILL_DAYS": "30",
+        "RELAY_WINDOW_HOURS": "24",
+        **extra,
+    }
+
+
+def metric(worker, name: str) -> dict[str, float]:
+    """Values of one metric family, keyed by its label text."""
+    text = urllib.request.urlopen(worker.health_url().replace("/health", "/metrics"), timeout=5).read().decode()
+    values = {}
+    for line in text.splitlines():
+        found = re.match(rf"^{name}(\{{[^}}]*\}})? (\S+)$", line)
+        if found:
+            values[found.group(1) or ""] = float(found.group(2))
+    return values
+
+
+def backfill_of(worker) -> dict:
+    return check_health(worker.health_url()).document["backfill"]
+
+
+def wait_complete(database_url, relay, worker, timeout: float = 60) -> dict:
+    def settled() -> bool:
+        if cursor_of(database_url, "firehose") != str(relay.final_seq):
+            return False
+        return backfill_of(worker)["state"] == "complete"
+
+    try:
+        wait_until(settled, timeout, what="the crawl to complete and live ingest to reach the last event")
+    except AssertionError as exc:
+        raise AssertionError(
+            f"{exc}\n{backfill_of(worker)}\ncursor {cursor_of(database_url, 'firehose')} of {relay.final_seq}"
+            f"\n--- worker log (end) ---\n{worker.log[-5000:]}"
+        ) from None
+    return backfill_of(worker)
+
+
+def finish(worker) -> None:
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+
+
+def same_as_truth(relay, database_url) -> str:
+    """The difference between the database and the relay's truth, leaving out the accounts whose host
+    refused to serve them (inactive at the end: no consumer can fetch those). One reactivated later
+    is fetched by the repair of the verifier (repo_sync)."""
+    refused = {
+        did
+        for (did,) in query(
+            database_url,
+            "SELECT did FROM backfill_repo b WHERE state <> 'done' AND NOT EXISTS"
+            " (SELECT 1 FROM repo_sync s WHERE s.did = b.did AND s.state = 'synchronized')",
+        )
+    }
+    with open(relay.truth_accounts, encoding="utf-8") as fh:
+        inactive = {account["did"] for account in map(json.loads, fh) if not account["active"]}
+    assert refused <= inactive, refused - inactive
+
+    def kept(records: dict) -> dict:
+        return {uri: value for uri, value in records.items() if uri.split("/")[2] not in refused}
+
+    return diff_records(kept(read_truth(relay.truth)), kept(read_records(database_url)))
+
+
+def test_a_crawl_plus_live_ingest_equals_the_truth(database_url, start_relay, start_worker):
+    relay = start_relay(*NETWORK, "--live-events", "600", "--rate", "60")
+    worker = start_worker(crawl_env(database_url, relay))
+    doc = wait_complete(database_url, relay, worker)
+    fetched = metric(worker, "worker_backfill_fetched_bytes_total")
+    repos = metric(worker, "worker_backfill_repos_total")
+    finish(worker)
+    assert same_as_truth(relay, database_url) == ""
+    # The history before the relay's window came from the repositories, not from a replay.
+    assert "[BACKFILL] Starting a crawl" in worker.log and "Replaying" not in worker.log
+    assert doc["mode"] == "crawl" and doc["repos"]["total"] == 30 and doc["repos"]["done"] == 30, doc
+    states = dict(query(database_url, "SELECT state, count(*) FROM backfill_repo GROUP BY state"))
+    assert set(states) <= {"done", "RepoDeactivated"} and states["done"] >= 20, states
+    assert repos.get('{state="done"}') == states["done"] and fetched[""] > 10_000, (repos, fetched)
+    assert query(database_url, "SELECT count(*) FROM backfill_crawl WHERE completed_at IS NOT NULL") == [(1,)]
+    # A finished crawl is not repeated.
+    finished = query(database_url, "SELECT did, attempts, finished_at FROM backfill_repo ORDER BY did")
+    again = start_worker(crawl_env(database_url, relay), log_name="again")
+    wait_until(lambda: "[BACKFILL] Already complete" in again.log, 30, what="the second start to see it complete")
+    finish(again)
+    assert "Listed" not in again.log and "Progress" not in again.log
+    assert query(database_url, "SELECT did, attempts, finished_at FROM backfill_repo ORDER BY did") == finished
+    assert same_as_truth(relay, database_url) == ""
+
+
+def test_kill_9_during_the_crawl_resumes_without_refetching(database_url, start_relay, start_worker):
+    relay = start_relay(*NETWORK, "--live-events", "400", "--rate", "40")
+    env = crawl_env(database_url, relay, BACKFILL_PDS_RATE="6", BACKFILL_CONCURRENCY="3")
+    rng = random.Random(5)
+    finished_before: dict[str, object] = {}
+    kills = 0
+    for round_ in range(6):
+        worker = start_worker(env, log_name=f"run-{round_}")
+        worker.wait_ready()
+        time.sleep(rng.uniform(0.8, 2.5))
+        done = dict(query(database_url, "SELECT did, finished_at FROM backfill_repo WHERE finished_at IS NOT NULL"))
+        worker.signal(signal.SIGKILL)
+        worker.wait()
+        kills += 1
+        # What was done before a kill stays done, with the time of its one fetch.
+        for did, when in finished_before.items():
+            assert done.get(did) == when, did
+        finished_before = done
+        if len(done) == 30:
+            break
+    assert kills >= 3 and 0 < len(finished_before), (kills, len(finished_before))
+    worker = start_worker(env, log_name="last")
+    wait_complete(database_url, relay, worker)
+    finish(worker)
+    after = dict(query(database_url, "SELECT did, finished_at FROM backfill_repo WHERE finished_at IS NOT NULL"))
+    assert len(after) == 30
+    for did, when in finished_before.items():
+        assert after[did] == when, did
+    assert same_as_truth(relay, database_url) == ""
+
+
+def test_live_writes_during_the_fetch_of_the_same_repository(database_url, start_relay, start_worker):
+    # Few accounts, many live events: each repository has live creates, updates and deletes while
+    # it is fetched; they are held and applied after its CAR, newer than its revision only.
+    relay = start_relay(
+        "--seed", "31", "--accounts", "6", "--events", "6000", "--days", "20", "--retention-hours", "24",
+        "--live-events", "1500", "--rate", "300",
+    )  # fmt: skip
+    worker = start_worker(crawl_env(database_url, relay, BACKFILL_CONCURRENCY="1", BACKFILL_PDS_RATE="1"))
+    wait_complete(database_url, relay, worker)
+    skipped = metric(worker, "worker_skipped_total")
+    finish(worker)
+    held = sum(v for k, v in skipped.items() if "held for backfill" in k)
+    assert held >= 5, skipped
+    assert same_as_truth(relay, database_url) == ""
