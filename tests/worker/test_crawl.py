@@ -4,11 +4,14 @@ equal to the relay's truth; kill -9 during the crawl resumes without refetching 
 
 from __future__ import annotations
 
+import http.server
 import json
 import random
 import re
 import signal
+import threading
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -147,15 +150,57 @@ def test_kill_9_during_the_crawl_resumes_without_refetching(database_url, start_
     assert same_as_truth(relay, database_url) == ""
 
 
+class SlowPds:
+    """An HTTP front of the devrelay that answers getRepo ``delay`` seconds after reading the CAR, and
+    serves DID documents that name it as the accounts' PDS: live events newer than the CAR arrive
+    while the repository is being fetched."""
+
+    def __init__(self, upstream: str, delay: float) -> None:
+        front = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                try:
+                    with urllib.request.urlopen(upstream + self.path, timeout=30) as reply:
+                        code, body, kind = reply.status, reply.read(), reply.headers.get("Content-Type", "")
+                except urllib.error.HTTPError as error:  # an XRPC error (RepoDeactivated...): as it is
+                    code, body, kind = error.code, error.read(), error.headers.get("Content-Type", "")
+                if "getRepo" in self.path:
+                    time.sleep(delay)
+                elif self.path.startswith("/did:"):
+                    body = body.replace(upstream.encode(), front.url.encode())
+                self.send_response(code)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
 def test_live_writes_during_the_fetch_of_the_same_repository(database_url, start_relay, start_worker):
     # Few accounts, many live events: each repository has live creates, updates and deletes while
     # it is fetched; they are held and applied after its CAR, newer than its revision only.
     relay = start_relay(
-        "--seed", "31", "--accounts", "6", "--events", "6000", "--days", "20", "--retention-hours", "24",
-        "--live-events", "1500", "--rate", "300",
+        "--seed", "31", "--accounts", "6", "--events", "3000", "--days", "20", "--retention-hours", "24",
+        "--live-events", "1200", "--rate", "300",
     )  # fmt: skip
-    worker = start_worker(crawl_env(database_url, relay, BACKFILL_CONCURRENCY="1", BACKFILL_PDS_RATE="1"))
-    wait_complete(database_url, relay, worker)
+    pds = SlowPds("http://127.0.0.1:%d" % relay.port, delay=1.0)
+    # VERIFY=off: no repair of the verifier could hide a mistake of the crawl's cut-over.
+    env = crawl_env(database_url, relay, BACKFILL_CONCURRENCY="2", PLC_DIRECTORY_URL=pds.url, VERIFY="off")
+    try:
+        worker = start_worker(env)
+        wait_complete(database_url, relay, worker)
+    finally:
+        pds.close()
     skipped = metric(worker, "worker_skipped_total")
     finish(worker)
     held = sum(v for k, v in skipped.items() if "held for backfill" in k)
