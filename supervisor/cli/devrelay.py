@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
 import time
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
 from supervisor.cli.base import EXIT_USAGE, fail, main
 
 if TYPE_CHECKING:
-    from supervisor.devrelay.server import DevRelay
+    from supervisor.devrelay.server import DevRelay, RelayConfig
 
-__all__ = ["devrelay_command", "parse_now"]
+__all__ = ["devrelay_command", "parse_now", "DevRelaySettings"]
 
 
 def parse_now(text: Optional[str]) -> int:
@@ -208,37 +209,109 @@ def parse_now(text: Optional[str]) -> int:
     help="Fix each subscriber socket's kernel send buffer (0: the kernel's default, which grows "
     "to megabytes and hides a slow consumer from the backlog).",
 )
-def devrelay_command(
-    host: str,
-    port: int,
-    seed: int,
-    accounts: int,
-    events: int,
-    days: float,
-    now_text: Optional[str],
-    retention_hours: float,
-    rate: float,
-    live_events: int,
-    capture_path: Optional[str],
-    truth: Optional[str],
-    truth_accounts: Optional[str],
-    write_capture: Optional[str],
-    drop_every: int,
-    stall_every: int,
-    stall_seconds: float,
-    malformed_every: int,
-    unsigned: bool,
-    key_rotations: float,
-    forge_every: int,
-    bad_prev_data_every: int,
-    missing_block_every: int,
-    skip_every: int,
-    sync_every: int,
-    buffer: int,
-    send_buffer: int,
-) -> None:
-    """Run a development relay: com.atproto.sync.subscribeRepos, listRepos, getRepo, and the
-    accounts' DID documents at /{did} (a PLC directory: PLC_DIRECTORY_URL=http://HOST:PORT).
+@click.option(
+    "--pds-hosts",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Host the accounts on N PDS hosts, each an HTTP server on its own port (0: the relay alone).",
+)
+@click.option(
+    "--hosts-port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    metavar="PORT",
+    help="Port of the first PDS host, the others following (0: free ports).",
+)
+@click.option(
+    "--hosts-out",
+    default=None,
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help='Write the PDS hosts as JSON: [{"hostname", "url", "accounts"}].',
+)
+@click.option(
+    "--did-web-every",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    metavar="K",
+    help="Make every K-th account did:web (did:web:127.0.0.1%3APORT), each on a PDS host of its own.",
+)
+@click.option(
+    "--host-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    metavar="R",
+    help="Requests per second each PDS host allows; over it: 429 with RateLimit-* and Retry-After (0: no limit).",
+)
+@click.option(
+    "--failing-host",
+    multiple=True,
+    type=click.IntRange(min=1),
+    metavar="I",
+    help="PDS host I (1-based, --hosts-out order) answers 500 or drops the connection for --host-fault-seconds.",
+)
+@click.option(
+    "--stalling-host",
+    multiple=True,
+    type=click.IntRange(min=1),
+    metavar="I",
+    help="PDS host I accepts requests and sends nothing for --host-fault-seconds.",
+)
+@click.option(
+    "--vanishing-host",
+    multiple=True,
+    type=click.IntRange(min=1),
+    metavar="I",
+    help="PDS host I stops listening, for good, --host-fault-seconds after it starts.",
+)
+@click.option(
+    "--host-fault-seconds",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="How long failing and stalling hosts misbehave, and when vanishing ones go.",
+)
+@click.option(
+    "--takedown-every",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    metavar="K",
+    help="Every K-th account ends taken down (getRepo: RepoTakendown).",
+)
+@click.option(
+    "--deactivate-every",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    metavar="K",
+    help="Every K-th account ends deactivated (getRepo: RepoDeactivated).",
+)
+@click.option(
+    "--delete-every",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    metavar="K",
+    help="Every K-th account ends deleted (getRepo: RepoNotFound).",
+)
+@click.option(
+    "--large-repo-records",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Add one account whose repository holds N records from the first half of the history.",
+)
+def devrelay_command(**options: Any) -> None:
+    """Run a development relay: com.atproto.sync.subscribeRepos, listRepos, listHosts, getRepo,
+    and the accounts' DID documents at /{did} (a PLC directory: PLC_DIRECTORY_URL=http://HOST:PORT);
+    with --pds-hosts, PDS hosts serving the repositories on ports of their own.
 
     Prints "listening on ws://HOST:PORT" once ready; stops cleanly on SIGTERM or SIGINT.
 
@@ -246,59 +319,132 @@ def devrelay_command(
     (named with the frame number and byte offset), or a port already in use.
     """
     from supervisor.devrelay.errors import DevRelayError
-    from supervisor.devrelay.faults import Faults
-    from supervisor.devrelay.server import DevRelay, RelayConfig
-    from supervisor.devrelay.synth import SynthConfig
+    from supervisor.devrelay.server import DevRelay
 
+    settings = DevRelaySettings(**options)
     # Until the event loop takes over, a stop request during preparation still exits cleanly.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_now)
     try:
-        synth = None
-        if capture_path is None:
-            synth = SynthConfig(
-                seed=seed,
-                accounts=accounts,
-                events=events,
-                days=days,
-                now_us=parse_now(now_text),
-                live_events=live_events,
-                live_step_us=_live_step_us(rate),
-                sign=not unsigned,
-                key_rotations=key_rotations,
-            )
-        config = RelayConfig(
-            synth=synth,
-            capture=capture_path,
-            retention_hours=retention_hours,
-            rate=rate,
-            buffer=buffer,
-            send_buffer=send_buffer,
-            faults=Faults(
-                drop_every=drop_every,
-                stall_every=stall_every,
-                stall_seconds=stall_seconds,
-                malformed_every=malformed_every,
-                forge_every=forge_every,
-                bad_prev_data_every=bad_prev_data_every,
-                missing_block_every=missing_block_every,
-                skip_every=skip_every,
-                sync_every=sync_every,
-            ),
-            truth=truth,
-            truth_accounts=truth_accounts,
-            write_capture=write_capture,
-        )
-        relay = DevRelay(config)
+        relay = DevRelay(settings.relay_config())
         relay.prepare()
     except DevRelayError as exc:
         fail(f"error: {exc}", EXIT_USAGE)
     except OSError as exc:
         fail(f"error: {exc.filename or ''}: {exc.strerror or exc}", EXIT_USAGE)
     try:
-        asyncio.run(_serve(relay, host, port))
+        asyncio.run(_serve(relay, settings.host, settings.port))
     except OSError as exc:
-        fail(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", EXIT_USAGE)
+        fail(f"error: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", EXIT_USAGE)
+
+
+@dataclasses.dataclass(frozen=True)
+class DevRelaySettings:
+    """The options of ``supervisor devrelay``, one field each (the names of the options)."""
+
+    host: str
+    port: int
+    seed: int
+    accounts: int
+    events: int
+    days: float
+    now_text: Optional[str]
+    retention_hours: float
+    rate: float
+    live_events: int
+    capture_path: Optional[str]
+    truth: Optional[str]
+    truth_accounts: Optional[str]
+    write_capture: Optional[str]
+    drop_every: int
+    stall_every: int
+    stall_seconds: float
+    malformed_every: int
+    unsigned: bool
+    key_rotations: float
+    forge_every: int
+    bad_prev_data_every: int
+    missing_block_every: int
+    skip_every: int
+    sync_every: int
+    buffer: int
+    send_buffer: int
+    pds_hosts: int
+    hosts_port: int
+    hosts_out: Optional[str]
+    did_web_every: int
+    host_rate: float
+    failing_host: tuple[int, ...]
+    stalling_host: tuple[int, ...]
+    vanishing_host: tuple[int, ...]
+    host_fault_seconds: float
+    takedown_every: int
+    deactivate_every: int
+    delete_every: int
+    large_repo_records: int
+
+    def relay_config(self) -> "RelayConfig":
+        """The relay these options describe (ConfigError, from the relay, for unusable ones)."""
+        from supervisor.devrelay.faults import Faults
+        from supervisor.devrelay.hosts import HostSettings
+        from supervisor.devrelay.server import RelayConfig
+        from supervisor.devrelay.synth import SynthConfig
+
+        synth = None
+        if self.capture_path is None:
+            synth = SynthConfig(
+                seed=self.seed,
+                accounts=self.accounts,
+                events=self.events,
+                days=self.days,
+                now_us=parse_now(self.now_text),
+                live_events=self.live_events,
+                live_step_us=_live_step_us(self.rate),
+                sign=not self.unsigned,
+                key_rotations=self.key_rotations,
+                did_web_every=self.did_web_every,
+                takedown_every=self.takedown_every,
+                deactivate_every=self.deactivate_every,
+                delete_every=self.delete_every,
+                large_repo_records=self.large_repo_records,
+            )
+        elif self.did_web_every or self.takedown_every or self.deactivate_every or self.delete_every:
+            raise click.UsageError("did-web-every and the account states need a synthetic network, not --capture")
+        elif self.large_repo_records:
+            raise click.UsageError("--large-repo-records needs a synthetic network, not --capture")
+        return RelayConfig(
+            synth=synth,
+            capture=self.capture_path,
+            retention_hours=self.retention_hours,
+            rate=self.rate,
+            buffer=self.buffer,
+            send_buffer=self.send_buffer,
+            faults=Faults(
+                drop_every=self.drop_every,
+                stall_every=self.stall_every,
+                stall_seconds=self.stall_seconds,
+                malformed_every=self.malformed_every,
+                forge_every=self.forge_every,
+                bad_prev_data_every=self.bad_prev_data_every,
+                missing_block_every=self.missing_block_every,
+                skip_every=self.skip_every,
+                sync_every=self.sync_every,
+            ),
+            truth=self.truth,
+            truth_accounts=self.truth_accounts,
+            write_capture=self.write_capture,
+            hosts=HostSettings(
+                count=self.pds_hosts,
+                address=self.host,
+                port=self.hosts_port,
+                rate=self.host_rate,
+                failing=tuple(self.failing_host),
+                stalling=tuple(self.stalling_host),
+                vanishing=tuple(self.vanishing_host),
+                fault_seconds=self.host_fault_seconds,
+                out=self.hosts_out,
+            ),
+        )
 
 
 def _live_step_us(rate: float) -> int:
@@ -331,6 +477,8 @@ async def _serve(relay: "DevRelay", host: str, port: int) -> None:
         f"prepared in {relay.prepare_seconds:.1f}s",
         err=True,
     )
+    for pds in relay.hosts:
+        click.echo(f"devrelay: PDS host {pds.number} on {pds.url} ({len(pds.dids)} accounts)", err=True)
     click.echo(f"listening on {relay.url}")
     sys.stdout.flush()
     try:

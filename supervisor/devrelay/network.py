@@ -9,11 +9,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Iterator, Optional, cast
 
-from supervisor.atproto import jsonfmt, mst, repo
+from supervisor.atproto import car, jsonfmt, mst, repo
 from supervisor.atproto.cid import CID
 from supervisor.devrelay.events import ACCOUNT, COMMIT, IDENTITY, Event
 
-__all__ = ["Account", "NetworkState"]
+__all__ = ["Account", "NetworkState", "LARGE_REPO"]
+
+#: Repositories of at least this many records keep their CAR (building it is the costly part).
+LARGE_REPO = 5_000
 
 
 @dataclasses.dataclass(slots=True)
@@ -28,12 +31,19 @@ class Account:
     records: dict[str, tuple[CID, dict[str, Any]]] = dataclasses.field(default_factory=dict)
     #: The generation of the account's signing key (one more after each rotation).
     key_gen: int = 0
+    #: The sequence number of the last event about this account (0: none, as for a repository
+    #: made without events).
+    seq: int = 0
+    #: path -> the sequence number of the event that last wrote the record (0: no event).
+    written: dict[str, int] = dataclasses.field(default_factory=dict)
     # (rev, commit cid) of the last computed head: building the MST is the costly part.
     _head: Optional[tuple[str, CID]] = None
+    # (rev, CAR) of the last export, kept for large repositories only.
+    _car: Optional[tuple[str, bytes]] = None
 
     def copy(self) -> "Account":
         """An independent copy (records are shared: they are never mutated in place)."""
-        return dataclasses.replace(self, records=dict(self.records))
+        return dataclasses.replace(self, records=dict(self.records), written=dict(self.written))
 
 
 class NetworkState:
@@ -54,13 +64,17 @@ class NetworkState:
     def apply(self, event: Event) -> None:
         """Fold one event into the state."""
         acct = self.account(event.did)
+        acct.seq = event.seq
         if event.kind == COMMIT:
             records = acct.records
+            written = acct.written
             for action, path, cid, record in event.ops:
                 if action == "delete":
                     records.pop(path, None)
+                    written.pop(path, None)
                 elif cid is not None and record is not None:
                     records[path] = (cid, record)
+                    written[path] = event.seq
             acct.rev = event.rev
         elif event.kind == IDENTITY:
             if event.handle is not None:
@@ -87,18 +101,30 @@ class NetworkState:
         if acct is None or acct.rev is None:
             return None
         if acct._head is None or acct._head[0] != acct.rev:
+            if len(acct.records) >= LARGE_REPO:
+                self.export(did)  # one tree for both
+                assert acct._head is not None
+                return acct._head[1]
             root, _blocks = mst.build({path: cid for path, (cid, _record) in acct.records.items()})
             commit_cid, _block = repo.make_commit(did, root, acct.rev, sign=self.signer(did))
             acct._head = (acct.rev, commit_cid)
         return acct._head[1]
 
     def export(self, did: str) -> bytes:
-        """The full repository of ``did`` as a CAR file (commit, MST nodes and records)."""
+        """The full repository of ``did`` as a CAR file (commit, MST nodes and records).
+
+        A repository of :data:`LARGE_REPO` records or more is built once per revision and kept."""
         acct = self.accounts[did]
         rev = cast(str, acct.rev)  # a hosted account: it has a commit (getRepo refuses the others)
-        return repo.export_repo(
+        if acct._car is not None and acct._car[0] == rev:
+            return acct._car[1]
+        data = repo.export_repo(
             did, rev, {path: record for path, (_cid, record) in acct.records.items()}, sign=self.signer(did)
         )
+        if len(acct.records) >= LARGE_REPO:
+            acct._car = (rev, data)
+            acct._head = (rev, car.read_header(data)[0][0])
+        return data
 
     def signer(self, did: str) -> Optional[Callable[[bytes], bytes]]:
         """The function signing ``did``'s commits with its current key (None without a seed)."""

@@ -37,9 +37,11 @@ from supervisor.devrelay import xrpc
 from supervisor.devrelay.errors import ConfigError
 from supervisor.devrelay.events import Event
 from supervisor.devrelay.faults import Faults, malformed_frame, tamper
+from supervisor.devrelay.hosts import HostSettings, PdsHost, bind_socket
 from supervisor.devrelay.log import EventLog, plan_subscription
 from supervisor.devrelay.network import NetworkState
 from supervisor.devrelay.synth import MAX_TIME_US, SynthConfig, SyntheticNetwork
+from supervisor.devrelay.truth import write_truth, write_truth_accounts
 
 __all__ = ["RelayConfig", "DevRelay", "write_truth", "write_truth_accounts"]
 
@@ -72,6 +74,7 @@ class RelayConfig:
     truth_accounts: Optional[str] = None
     write_capture: Optional[str] = None
     close_timeout: float = 5.0
+    hosts: HostSettings = HostSettings()
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for an unusable combination of settings."""
@@ -90,6 +93,7 @@ class RelayConfig:
             raise ConfigError(f"buffer must be at least 1, not {self.buffer}")
         if self.send_buffer < 0:
             raise ConfigError(f"send_buffer must be 0 (the kernel's default) or a byte count, not {self.send_buffer}")
+        self.hosts.validate(self.synth.web_accounts if self.synth is not None else 0)
         self._check_outputs()
 
     def _check_outputs(self) -> None:
@@ -99,6 +103,7 @@ class RelayConfig:
             ("truth", self.truth),
             ("truth-accounts", self.truth_accounts),
             ("write-capture", self.write_capture),
+            ("hosts-out", self.hosts.out),
         ]
         seen: list[tuple[str, str]] = []
         for option, path in named:
@@ -114,28 +119,6 @@ class RelayConfig:
         if self.close_timeout <= 0:
             raise ConfigError("close_timeout must be positive")
         self.faults.validate()
-
-
-def write_truth(path: str | os.PathLike[str], state: NetworkState) -> int:
-    """Write every record of ``state`` as JSON lines sorted by URI; returns the count."""
-    count = 0
-    with open(path, "w", encoding="utf-8") as out:
-        for row in state.truth_records():
-            out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
-            out.write("\n")
-            count += 1
-    return count
-
-
-def write_truth_accounts(path: str | os.PathLike[str], state: NetworkState) -> int:
-    """Write every account (``did``, ``handle``, ``active``, ``status``) as JSON lines."""
-    count = 0
-    with open(path, "w", encoding="utf-8") as out:
-        for row in state.truth_accounts():
-            out.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
-            out.write("\n")
-            count += 1
-    return count
 
 
 def _chunks(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
@@ -195,6 +178,11 @@ class DevRelay:
         self._tampered: dict[int, Optional[bytes]] = {}
         self._host = "127.0.0.1"
         self._port = 0
+        #: The PDS hosts (empty without ``config.hosts.count``), numbered from 1 in this order.
+        self.hosts: list[PdsHost] = []
+        self._host_of: dict[str, PdsHost] = {}
+        #: The highest seq the relay did not replay when it started listening (0: it replays all).
+        self.replay_floor = 0
 
     # -- preparing the events ------------------------------------------------------------------
 
@@ -204,17 +192,27 @@ class DevRelay:
             return
         started = time.perf_counter()
         cfg = self.config
+        self._bind_hosts()
         capture_out = open(cfg.write_capture, "wb") if cfg.write_capture else None
         try:
             if cfg.synth is not None:
-                self._prepare_synth(cfg.synth, capture_out)
+                synth = cfg.synth
+                web = [host.hostname for host in self.hosts if host.web_did is not None]
+                if web:
+                    synth = dataclasses.replace(synth, web_hosts=tuple(web))
+                self._prepare_synth(synth, capture_out)
             else:
                 self._prepare_capture(cfg.capture or "", capture_out)
+        except BaseException:
+            self._close_host_sockets()
+            raise
         finally:
             if capture_out is not None:
                 capture_out.close()
+        self.replay_floor = self.log.evicted_through
+        self._assign_hosts()
         if cfg.truth:
-            write_truth(cfg.truth, self.final_state)
+            write_truth(cfg.truth, self.final_state, self.replay_floor)
         if cfg.truth_accounts:
             write_truth_accounts(cfg.truth_accounts, self.final_state)
         self._prepared = True
@@ -245,6 +243,61 @@ class DevRelay:
             self.log.extend(chunk)
         self.final_state = self.state
 
+    def _bind_hosts(self) -> None:
+        """Bind every host's socket now: a ``did:web`` names its host's port."""
+        settings = self.config.hosts
+        if not settings.count or self.hosts:
+            return
+        total = settings.count + (self.config.synth.web_accounts if self.config.synth is not None else 0)
+        try:
+            for index in range(total):
+                sock = bind_socket(settings.address, settings.port + index if settings.port else 0)
+                self.hosts.append(PdsHost(index + 1, sock, settings, lambda: self.state, web=index >= settings.count))
+        except BaseException:
+            self._close_host_sockets()
+            raise
+
+    def _close_host_sockets(self) -> None:
+        for host in self.hosts:
+            host.sock.close()
+        self.hosts = []
+
+    def _assign_hosts(self) -> None:
+        """Each ``did:web`` account on its own host; the others dealt out in DID order."""
+        if not self.hosts:
+            return
+        count = self.config.hosts.count
+        by_web = {host.web_did: host for host in self.hosts if host.web_did is not None}
+        shared: list[list[str]] = [[] for _ in range(count)]
+        others = sorted(did for did in self.final_state.accounts if did not in by_web)
+        for index, did in enumerate(others):
+            shared[index % count].append(did)
+        for host, dids in zip(self.hosts, shared):
+            host.dids = frozenset(dids)
+        for did, host in by_web.items():
+            if did in self.final_state.accounts:
+                host.dids = frozenset((did,))
+        self._host_of = {did: host for host in self.hosts for did in host.dids}
+
+    def pds_url(self, did: str) -> str:
+        """Where ``did``'s repository is hosted: its PDS host, or the relay itself without hosts."""
+        host = self._host_of.get(did)
+        return host.url if host is not None else self.http_url
+
+    def host_list(self) -> list[dict[str, Any]]:
+        """The ``listHosts`` entries, in host order."""
+        out = []
+        for host in self.hosts:
+            seq = max((self.state.accounts[did].seq for did in host.dids if did in self.state.accounts), default=0)
+            out.append({"hostname": host.hostname, "seq": seq, "accountCount": len(host.dids), "status": host.status})
+        return out
+
+    def write_hosts(self, path: str) -> None:
+        """Write ``[{"hostname", "url", "accounts"}]`` (JSON) for the hosts."""
+        with open(path, "w", encoding="utf-8") as out:
+            json.dump([host.describe() for host in self.hosts], out, indent=1)
+            out.write("\n")
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -266,6 +319,14 @@ class DevRelay:
         )
         self._host = host
         self._port = self._server.sockets[0].getsockname()[1]
+        try:
+            for pds in self.hosts:
+                await pds.start()
+            if self.config.hosts.out:
+                self.write_hosts(self.config.hosts.out)
+        except BaseException:
+            await self.stop()
+            raise
         if self.live:
             self._producer = asyncio.create_task(self._produce(), name="devrelay-live")
 
@@ -276,6 +337,8 @@ class DevRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._producer
             self._producer = None
+        for pds in self.hosts:
+            await pds.stop()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -363,7 +426,13 @@ class DevRelay:
         if parts.path == xrpc.SUBSCRIBE_PATH and "websocket" in request.headers.get("Upgrade", "").lower():
             return None
         if parts.path.startswith("/did:"):
-            reply = xrpc.did_document(self.state, unquote(parts.path[1:]), self.http_url)
+            did = unquote(parts.path[1:])
+            if did.startswith("did:plc:"):
+                reply = xrpc.did_document(self.state, did, self.pds_url(did))
+            else:
+                reply = xrpc.HttpReply.json({"message": f"DID not registered: {did}"}, 404)
+        elif parts.path == "/xrpc/com.atproto.sync.listHosts":
+            reply = xrpc.list_hosts(self.host_list(), parse_qs(parts.query, keep_blank_values=True))
         else:
             reply = xrpc.handle(self.state, parts.path, parse_qs(parts.query, keep_blank_values=True))
         headers = Headers()

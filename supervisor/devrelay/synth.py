@@ -92,6 +92,36 @@ class SynthConfig:
     sign: bool = True
     #: Relative frequency of signing key rotations (an ``#identity`` event; 0: never).
     key_rotations: float = 0.0
+    #: Every K-th account (the K-th, 2K-th... born) is ``did:web`` (0: none): the one of
+    #: ``web_hosts[i]`` (``host:port``, each the account's own PDS host) for the i-th of them.
+    did_web_every: int = 0
+    web_hosts: tuple[str, ...] = ()
+    #: Every K-th account ends taken down, deactivated or deleted (0: none): an ``#account``
+    #: event among the last of the history, after which the account does nothing. An account
+    #: that two of these pick gets the first of deleted, taken down, deactivated.
+    takedown_every: int = 0
+    deactivate_every: int = 0
+    delete_every: int = 0
+    #: One more account whose repository holds this many records (0: none), made without
+    #: events: their times are spread over the first half of the history, so only a crawl of
+    #: the repository finds them.
+    large_repo_records: int = 0
+
+    @property
+    def web_accounts(self) -> int:
+        """How many accounts are ``did:web``."""
+        return self.accounts // self.did_web_every if self.did_web_every else 0
+
+    def final_status(self, number: int) -> Optional[str]:
+        """The status account ``number`` (0-based, in order of birth) ends with (None: active)."""
+        for every, status in (
+            (self.delete_every, "deleted"),
+            (self.takedown_every, "takendown"),
+            (self.deactivate_every, "deactivated"),
+        ):
+            if every and (number + 1) % every == 0:
+                return status
+        return None
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for settings that cannot describe a network."""
@@ -105,6 +135,9 @@ class SynthConfig:
             raise ConfigError(f"key_rotations must be a finite weight of at least 0, not {self.key_rotations}")
         if self.live_step_us < 1:
             raise ConfigError("live_step_us must be at least 1")
+        for name in ("did_web_every", "takedown_every", "deactivate_every", "delete_every", "large_repo_records"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name.replace('_', '-')} cannot be negative, not {getattr(self, name)}")
         if not 0 <= self.now_us <= MAX_TIME_US:
             raise ConfigError(
                 "now must lie between 1970 and 2255 (the range of record keys); "
@@ -169,6 +202,8 @@ class _Actor:
     blocks: dict[str, str] = dataclasses.field(default_factory=dict)
     handle_changes: int = 0
     key_gen: int = 0
+    #: Taken down, deactivated or deleted for good: never active again.
+    final: bool = False
     #: path -> record CID of the repository as of the last commit (the MST of signed commits).
     tree: dict[str, CID] = dataclasses.field(default_factory=dict)
 
@@ -204,6 +239,14 @@ class SyntheticNetwork:
         self._blob_counter = 0
         self._queue: deque[Event] = deque()
         self._last_tid: tuple[tuple[int, int], str] = ((-1, -1), "")
+        self._finals_done = not (config.takedown_every or config.deactivate_every or config.delete_every)
+        if config.did_web_every and len(config.web_hosts) < config.web_accounts:
+            raise ConfigError(
+                f"did-web-every {config.did_web_every} makes {config.web_accounts} did:web accounts, "
+                f"but only {len(config.web_hosts)} host addresses were given"
+            )
+        if config.large_repo_records:
+            self._large_repo(config.large_repo_records)
         weights = dict(ACTION_WEIGHTS)
         if config.key_rotations:
             weights["rotate_key"] = config.key_rotations
@@ -253,6 +296,13 @@ class SyntheticNetwork:
 
     def _act(self) -> None:
         """Run one action; it queues one or more events."""
+        if not self._finals_done:
+            targets = [a for a in self._actors if self.config.final_status(a.number) is not None]
+            if self._seq + len(targets) >= self.config.events:
+                self._finals_done = True
+                if targets:
+                    self._finals(targets)
+                    return
         if self._should_birth():
             self._birth()
             return
@@ -295,6 +345,55 @@ class SyntheticNetwork:
             return True
         return self._rng.random() < 3 * unborn / left
 
+    def _finals(self, targets: list[_Actor]) -> None:
+        """The end of the accounts taken down, deactivated or deleted: one ``#account`` event each."""
+        for actor in targets:
+            actor.active = False
+            actor.final = True
+            seq, t = self._clock()
+            self._emit(Event(ACCOUNT, seq, t, actor.did, active=False, status=self.config.final_status(actor.number)))
+
+    def _large_repo(self, count: int) -> None:
+        """The account with ``count`` records, put in the state directly (no events)."""
+        rng = random.Random(f"large:{self.config.seed}")
+        did = "did:plc:" + "".join(rng.choices(_B32, k=24))
+        while did in self._dids:
+            did = "did:plc:" + "".join(rng.choices(_B32, k=24))
+        self._dids.add(did)
+        acct = self.state.account(did)
+        acct.handle = "large.devrelay.test"
+        records = acct.records
+        span = max(self._span_us // 2, count)
+        clock = rng.randrange(1024)
+        posts: list[tuple[str, str]] = []
+        t = self._start_us
+        for index in range(count):
+            t = max(t + 1, self._start_us + (index * span) // count)
+            rkey = syntax.tid_from_time(t, clock)
+            made = format_time(t)
+            roll = rng.random()
+            if roll < 0.4 or not posts:
+                collection = POST
+                record: dict[str, Any] = {
+                    "$type": POST,
+                    "text": " ".join(rng.choices(_WORDS, k=rng.randint(3, 20))),
+                    "createdAt": made,
+                    "langs": [rng.choice(_LANGS)],
+                }
+            elif roll < 0.85:
+                collection = LIKE
+                uri, cid_text = posts[int(len(posts) * rng.random())]
+                record = {"$type": LIKE, "subject": {"uri": uri, "cid": cid_text}, "createdAt": made}
+            else:
+                collection = FOLLOW
+                subject = "did:plc:" + "".join(rng.choices(_B32, k=24))
+                record = {"$type": FOLLOW, "subject": subject, "createdAt": made}
+            cid = CID.for_block(dagcbor.encode(record))
+            records[f"{collection}/{rkey}"] = (cid, record)
+            if collection == POST:
+                posts.append((f"at://{did}/{POST}/{rkey}", str(cid)))
+        acct.rev = syntax.tid_from_time(t + 1, clock)
+
     def _new_did(self) -> str:
         while True:
             did = "did:plc:" + "".join(self._rng.choices(_B32, k=24))
@@ -305,7 +404,11 @@ class SyntheticNetwork:
     def _birth(self) -> None:
         number = len(self._actors)
         name = _NAMES[number % len(_NAMES)]
-        actor = _Actor(number, self._new_did(), f"{name}{number}.devrelay.test", self._rng.randrange(1024))
+        did = self._new_did()  # drawn for did:web accounts too: the rest of the network stays the same
+        every = self.config.did_web_every
+        if every and (number + 1) % every == 0:
+            did = "did:web:" + self.config.web_hosts[(number + 1) // every - 1].replace(":", "%3A")
+        actor = _Actor(number, did, f"{name}{number}.devrelay.test", self._rng.randrange(1024))
         self._actors.append(actor)
         seq, t = self._clock()
         self._emit(Event(IDENTITY, seq, t, actor.did, handle=actor.handle))
@@ -626,7 +729,7 @@ class SyntheticNetwork:
         self._emit(Event(ACCOUNT, seq, t, actor.did, active=False, status="deactivated"))
 
     def _reactivate(self) -> None:
-        inactive = [a for a in self._actors if not a.active]
+        inactive = [a for a in self._actors if not a.active and not a.final]
         if not inactive:
             return
         actor = inactive[int(len(inactive) * self._rng.random())]

@@ -128,6 +128,11 @@ def fold_accounts(decoded_frames: Iterable[Any]) -> dict[str, dict[str, Any]]:
     return accounts
 
 
+def plain(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Truth record lines as a fold of frames gives them: ``uri``, ``cid`` and ``record`` only."""
+    return [{"uri": row["uri"], "cid": row["cid"], "record": row["record"]} for row in rows]
+
+
 def read_jsonl(path: Any) -> list[dict[str, Any]]:
     with open(path, encoding="utf-8") as fileobj:
         return [json.loads(line) for line in fileobj]

@@ -86,6 +86,11 @@ def test_same_options_same_stream(tmp_path):
         (["--now", "yesterday"], "--now"),
         (["--stall-every", "5"], "stall-seconds"),
         (["--accounts", "0"], "--accounts"),
+        (["--host-rate", "2"], "need PDS hosts: give --pds-hosts N"),
+        (["--pds-hosts", "2", "--failing-host", "3"], "failing-host 3 is not a host: hosts are numbered 1 to 2"),
+        (["--pds-hosts", "2", "--vanishing-host", "0"], "--vanishing-host"),
+        (["--pds-hosts", "1", "--hosts-port", "65535", "--did-web-every", "50"], "no room"),
+        (["--capture", "x.capture", "--takedown-every", "2"], "need a synthetic network"),
     ],
 )
 def test_usage_errors_exit_2(args, message):
@@ -142,3 +147,36 @@ def test_the_ready_line_counts_the_events_of_a_capture_with_real_sequence_number
             proc.kill()
     summary = proc.stderr.read()
     assert f"devrelay: 3 events sequenced (latest seq {first + 2}), 3 in the replay window" in summary, summary
+
+
+def test_pds_hosts_are_announced_and_written(tmp_path):
+    import json
+    import urllib.request
+
+    hosts_out = tmp_path / "hosts.json"
+    proc = start(
+        "--events", "400", "--accounts", "12", "--pds-hosts", "2", "--did-web-every", "6",
+        "--hosts-out", str(hosts_out), "--now", "2025-01-01T00:00:00Z",
+    )  # fmt: skip
+    try:
+        url = ready_url(proc)
+        hosts = json.loads(hosts_out.read_text())  # written before the ready line
+        http_url = url.replace("ws://", "http://")
+        with urllib.request.urlopen(http_url + "/xrpc/com.atproto.sync.listHosts", timeout=10) as resp:
+            listed = json.loads(resp.read())["hosts"]
+        with urllib.request.urlopen(hosts[0]["url"] + "/xrpc/com.atproto.sync.listRepos", timeout=10) as resp:
+            repos = json.loads(resp.read())["repos"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=20)
+        finally:
+            proc.kill()
+    assert code == 0
+    assert len(hosts) == 4 and sum(h["accounts"] for h in hosts) == 12
+    assert [h["url"] for h in hosts] == ["http://" + h["hostname"] for h in hosts]
+    assert sorted(h["hostname"] for h in listed) == sorted(h["hostname"] for h in hosts)
+    assert len(repos) == hosts[0]["accounts"] == 5
+    err = proc.stderr.read()
+    for number, host in enumerate(hosts, 1):
+        assert f"devrelay: PDS host {number} on {host['url']} ({host['accounts']} accounts)" in err, err

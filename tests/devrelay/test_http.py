@@ -7,7 +7,7 @@ import pytest
 from supervisor.atproto import car, dagcbor, jsonfmt, mst, repo
 from supervisor.devrelay import RelayConfig
 
-from .support import http_get, http_json, read_jsonl, run, running, synth
+from .support import http_get, http_json, plain, read_jsonl, run, running, synth
 
 LIST = "/xrpc/com.atproto.sync.listRepos"
 GET = "/xrpc/com.atproto.sync.getRepo"
@@ -94,7 +94,7 @@ def test_get_repo_holds_exactly_the_accounts_records(truth_config):
                     cars[item["did"]] = (item, body)
             return cars
 
-    for row in read_jsonl(truth_config.truth):
+    for row in plain(read_jsonl(truth_config.truth)):
         did = row["uri"].split("/")[2]
         truth.setdefault(did, {})[row["uri"]] = row
     cars = run(scenario())

@@ -6,7 +6,7 @@ from supervisor.atproto import frames
 from supervisor.devrelay import DevRelay, RelayConfig
 from supervisor.devrelay.capture import iter_frames
 
-from .support import collect, fold, fold_accounts, read_jsonl, run, running, subscribe_url, synth
+from .support import collect, fold, fold_accounts, plain, read_jsonl, run, running, subscribe_url, synth
 
 
 def test_truth_is_the_fold_of_the_written_capture(tmp_path):
@@ -23,7 +23,7 @@ def test_truth_is_the_fold_of_the_written_capture(tmp_path):
     assert [f.seq for f in decoded] == list(range(1, 3701))  # history and live, in order
     truth = read_jsonl(config.truth)
     assert [row["uri"] for row in truth] == sorted(row["uri"] for row in truth)
-    assert {row["uri"]: row for row in truth} == fold(decoded)
+    assert {row["uri"]: row for row in plain(truth)} == fold(decoded)
     assert len(truth) > 1000
     accounts = read_jsonl(config.truth_accounts)
     assert {row["did"]: row for row in accounts} == fold_accounts(decoded)
@@ -42,7 +42,7 @@ def test_truth_is_the_fold_of_the_stream(tmp_path):
 
     got = run(scenario())
     assert [f.seq for f in got] == list(range(1, 2001))
-    assert fold(got) == {row["uri"]: row for row in read_jsonl(config.truth)}
+    assert fold(got) == {row["uri"]: row for row in plain(read_jsonl(config.truth))}
 
 
 def test_truth_without_live_events_matches_the_served_state(tmp_path):
