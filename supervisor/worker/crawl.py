@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import email.utils
 import logging
 import time
 import urllib.parse
@@ -45,9 +44,9 @@ from supervisor.worker.fetch import DEFAULT_MAX_REPO_BYTES, FetchError
 from supervisor.worker.identity import Identity, IdentityError, IdentityResolver
 from supervisor.worker.metrics import WorkerMetrics
 from supervisor.worker.resync import Holds, apply_snapshot, catch_up, fetch_snapshot
-from supervisor.worker.timing import Backoff, RateLimit
+from supervisor.worker.timing import Backoff, RateLimit, retry_after_seconds
 
-__all__ = ["Crawl", "CrawlStatus", "relay_http_url", "retry_after_seconds", "DONE", "PENDING", "FETCHING"]
+__all__ = ["Crawl", "CrawlStatus", "relay_http_url", "DONE", "PENDING", "FETCHING"]
 
 log = logging.getLogger("supervisor.worker.crawl")
 
@@ -68,29 +67,6 @@ def relay_http_url(relay_url: str) -> str:
     parts = urllib.parse.urlsplit(relay_url)
     scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
     return f"{scheme}://{parts.netloc}"
-
-
-def retry_after_seconds(headers: Any, now: float) -> Optional[float]:
-    """Seconds to wait from ``Retry-After`` (seconds or an HTTP date) or ``RateLimit-Reset`` (seconds,
-    or a Unix time when larger than a day); None when neither says."""
-    value = headers.get("Retry-After")
-    if value:
-        value = value.strip()
-        if value.isdigit():
-            return float(value)
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-            return max(0.0, when.timestamp() - now)
-        except (TypeError, ValueError):
-            pass
-    reset = headers.get("RateLimit-Reset")
-    if reset:
-        try:
-            number = float(reset.strip())
-        except ValueError:
-            return None
-        return max(0.0, number - now) if number > 86400 else max(0.0, number)
-    return None
 
 
 class _RateLimited(Exception):
@@ -570,7 +546,10 @@ class Crawl:
     async def _crawl_one(self, did: str, pds: Optional[str]) -> bool:
         """Fetch, apply and catch up one repository; False when it has to wait for a later pass."""
         backoff = Backoff(base=0.5, cap=15.0)
-        for attempt in range(1, ATTEMPTS_PER_PASS + 1):
+        attempt = 0
+        limited = 0
+        while attempt < ATTEMPTS_PER_PASS and limited < 100:
+            attempt += 1
             if self._stopping:
                 return False
             try:
@@ -590,7 +569,9 @@ class Crawl:
             try:
                 outcome = await self._fetch_apply(identity, host)
             except _RateLimited as exc:
-                self._deferred(host, exc.wait)
+                self._deferred(host, exc.wait)  # not a failure: the next request waits as asked
+                attempt -= 1
+                limited += 1
                 continue
             except (FetchError, AtprotoError) as exc:
                 reason = getattr(exc, "reason", "bad_repo")
@@ -631,8 +612,8 @@ class Crawl:
                         check_signature=self.config.verify != "off",
                     )
                 except FetchError as exc:
-                    if exc.reason == "rate_limited" or getattr(exc, "retry_after", None) is not None:
-                        raise _RateLimited(getattr(exc, "retry_after", None)) from None
+                    if exc.reason == "rate_limited" or exc.retry_after is not None:
+                        raise _RateLimited(exc.retry_after) from None
                     raise
                 self.metrics.crawl_fetch_seconds.observe(time.monotonic() - started)
                 self.metrics.crawl_bytes.inc(fetched.byte_count)

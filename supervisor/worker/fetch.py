@@ -9,11 +9,14 @@ such; other failures as ``unavailable`` (worth retrying later).
 from __future__ import annotations
 
 import json
+import time
 import urllib.parse
+from typing import Optional
 
 import httpx
 
 from supervisor.worker.errors import WorkerError
+from supervisor.worker.timing import retry_after_seconds
 
 __all__ = ["FetchError", "get_repo", "ACCOUNT_ERRORS", "DEFAULT_MAX_REPO_BYTES"]
 
@@ -26,9 +29,11 @@ ACCOUNT_ERRORS = frozenset({"RepoNotFound", "RepoTakendown", "RepoDeactivated", 
 class FetchError(WorkerError):
     """A repository could not be fetched; ``reason`` is an XRPC error name or ``unavailable``/``too_big``."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, *, retry_after: Optional[float] = None) -> None:
         super().__init__(message)
         self.reason = reason
+        #: Seconds the host asked to wait (``Retry-After`` / ``RateLimit-Reset`` on a 429 or 503).
+        self.retry_after = retry_after
 
     @property
     def account_state(self) -> bool:
@@ -50,7 +55,13 @@ async def get_repo(client: httpx.AsyncClient, pds: str, did: str, *, max_bytes: 
                         name = answer["error"] if answer["error"] in ACCOUNT_ERRORS else name
                 except ValueError:
                     pass
-                raise FetchError(name, f"getRepo of {did} from {pds}: HTTP {reply.status_code} {body[:200]!r}")
+                wait = None
+                if reply.status_code in (429, 503):
+                    wait = retry_after_seconds(reply.headers, time.time())
+                    name = "rate_limited" if reply.status_code == 429 else name
+                raise FetchError(
+                    name, f"getRepo of {did} from {pds}: HTTP {reply.status_code} {body[:200]!r}", retry_after=wait
+                )
             declared = reply.headers.get("Content-Length")
             if declared is not None and declared.isdigit() and int(declared) > max_bytes:
                 raise FetchError("too_big", f"getRepo of {did}: {declared} bytes is more than the limit {max_bytes}")
