@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from supervisor.runtime.status import BACKFILL_QUERY, parse_backfill_rows
 from supervisor.worker.health import check_health
 
 from .support import cursor_of, diff_records, query, read_records, read_truth, wait_until
@@ -101,6 +102,7 @@ def test_a_crawl_plus_live_ingest_equals_the_truth(database_url, start_relay, st
     relay = start_relay(*NETWORK, "--live-events", "600", "--rate", "60")
     worker = start_worker(crawl_env(database_url, relay))
     doc = wait_complete(database_url, relay, worker)
+    summary = check_health(worker.health_url()).summary()
     fetched = metric(worker, "worker_backfill_fetched_bytes_total")
     repos = metric(worker, "worker_backfill_repos_total")
     finish(worker)
@@ -110,6 +112,11 @@ def test_a_crawl_plus_live_ingest_equals_the_truth(database_url, start_relay, st
     assert doc["mode"] == "crawl" and doc["repos"]["total"] == 30 and doc["repos"]["done"] == 30, doc
     states = dict(query(database_url, "SELECT state, count(*) FROM backfill_repo GROUP BY state"))
     assert set(states) <= {"done", "RepoDeactivated"} and states["done"] >= 20, states
+    assert "backfill complete (crawl: 30/30 repositories" in summary, summary
+    # What `supervisor status` reads from the database says the same.
+    rows = query(database_url, BACKFILL_QUERY)
+    progress = parse_backfill_rows("\n".join("\t".join(map(str, row)) for row in rows))
+    assert progress.states == states and progress.finished == 30 and progress.records == doc["records"], progress
     assert repos.get('{state="done"}') == states["done"] and fetched[""] > 10_000, (repos, fetched)
     assert query(database_url, "SELECT count(*) FROM backfill_crawl WHERE completed_at IS NOT NULL") == [(1,)]
     # A finished crawl is not repeated.
