@@ -311,6 +311,10 @@ class Worker:
                 verifier=self.verifier,
                 hold_limit=config.verify_hold_limit,
             )
+            live_status = self.live_status
+            self.crawl.committed = lambda: (
+                live_status.committed_seq if live_status.committed_seq is not None else stored
+            )
             if self._stopping:
                 self.crawl.stop()
             backfill_task = asyncio.create_task(self.crawl.run(), name="backfill")

@@ -30,7 +30,7 @@ import logging
 import time
 import urllib.parse
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import httpx
 import psycopg
@@ -191,6 +191,8 @@ class Crawl:
         self._last_progress = 0.0
         self.cutoff: Optional[datetime] = None
         self.service = config.backfill_cursor_service
+        #: The live stream's committed seq (the stored cursor until this run commits; set by the worker).
+        self.committed: Callable[[], Optional[int]] = lambda: live.status.committed_seq if live is not None else None
 
     # -- plumbing -------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -618,7 +620,7 @@ class Crawl:
                 self.metrics.crawl_fetch_seconds.observe(time.monotonic() - started)
                 self.metrics.crawl_bytes.inc(fetched.byte_count)
                 self.status.bytes += fetched.byte_count
-                while live is not None and not self._stopping and (live.status.committed_seq or 0) < hold.seq:
+                while live is not None and not self._stopping and (self.committed() or 0) < hold.seq:
                     await asyncio.sleep(0.05)  # what live ingest accepted before the hold is written first
                 written = await asyncio.to_thread(
                     apply_snapshot, self.database, fetched, self.config.firehose_cursor_service, cutoff=self.cutoff

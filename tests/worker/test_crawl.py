@@ -283,3 +283,23 @@ def test_the_crawl_keeps_to_the_per_host_rate(database_url, start_relay, start_w
     assert all(h["requests"] >= 10 for h in health), health
     assert sum(v for k, v in waits.items() if 'cause="pace"' in k) > 10, waits
     assert same_as_expected(relay, database_url, started - timedelta(days=30)) == ""
+
+
+def test_the_window_and_a_longer_one_later(database_url, start_relay, start_worker):
+    relay = start_relay(*HOSTS, "--live-events", "100", "--rate", "20")
+    started = datetime.now(timezone.utc)
+    # 5 days (past the 24 h window: a crawl) records only what was made in the last 5 days...
+    worker = start_worker(
+        crawl_env(database_url, relay, BACKFILL_DAYS="5", FIREHOSE_START_CURSOR="0", BACKFILL_PDS_RATE="10")
+    )
+    wait_complete(database_url, relay, worker)
+    finish(worker)
+    short = same_as_expected(relay, database_url, started - timedelta(days=5))
+    assert short == "", short
+    assert same_as_expected(relay, database_url, started - timedelta(days=30)) != ""
+    # ... and a longer window later crawls again for the older records.
+    again = start_worker(crawl_env(database_url, relay, BACKFILL_DAYS="30", BACKFILL_PDS_RATE="10"), log_name="again")
+    wait_complete(database_url, relay, again)
+    finish(again)
+    assert "A longer window than the finished crawl" in again.log
+    assert same_as_expected(relay, database_url, started - timedelta(days=30)) == ""
