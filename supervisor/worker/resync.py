@@ -21,6 +21,7 @@ and the held events that the cursor moved past are in that newer CAR.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import time
 from datetime import datetime
@@ -159,21 +160,26 @@ def apply_snapshot(
     did, rev = fetched.did, fetched.rev
     present: set[str] = set()
     written = 0
-    part: list[tuple[str, Any, Any]] = []
 
-    def flush() -> None:
-        nonlocal written
+    def write(part: list[tuple[str, Any, Any]]) -> int:
         with database.connection(timeout=30.0) as conn:
-            written += store.apply_repo_records(conn, did, rev, part, service, cutoff=cutoff).records
-        part.clear()
+            return store.apply_repo_records(conn, did, rev, part, service, cutoff=cutoff).records
 
-    for path, cid, record in fetched.records():
-        present.add(path)
-        part.append((path, cid, record))
-        if len(part) >= chunk:
-            flush()
-    if part:
-        flush()
+    # One chunk is written (waiting on PostgreSQL) while the next is read from the CAR.
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="snapshot") as pool:
+        pending: Optional[concurrent.futures.Future[int]] = None
+        part: list[tuple[str, Any, Any]] = []
+        for path, cid, record in fetched.records():
+            present.add(path)
+            part.append((path, cid, record))
+            if len(part) >= chunk:
+                if pending is not None:
+                    written += pending.result()
+                pending, part = pool.submit(write, part), []
+        if pending is not None:
+            written += pending.result()
+        if part:
+            written += write(part)
     with database.connection(timeout=30.0) as conn:
         store.delete_absent_records(conn, did, rev, present, service)
     return written
