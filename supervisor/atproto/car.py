@@ -9,9 +9,21 @@ from typing import Iterable, Iterator, Sequence
 from supervisor.atproto import dagcbor
 from supervisor.atproto.cid import CID
 from supervisor.atproto.errors import CarError, DecodeError
-from supervisor.atproto.varint import decode_varint, encode_varint
+from supervisor.atproto.varint import MAX_VARINT_BYTES, decode_varint, encode_varint
 
-__all__ = ["read_car", "iter_car", "write_car", "read_header", "index_car", "find_blocks", "MAX_HEADER", "MAX_BLOCK"]
+__all__ = [
+    "read_car",
+    "iter_car",
+    "write_car",
+    "read_header",
+    "header_bounds",
+    "decode_header",
+    "section_at",
+    "index_car",
+    "find_blocks",
+    "MAX_HEADER",
+    "MAX_BLOCK",
+]
 
 MAX_HEADER = 64 * 1024  #: largest CAR header we accept, in bytes
 MAX_BLOCK = 8 * 1024 * 1024  #: largest section we accept, in bytes
@@ -21,6 +33,40 @@ MAX_BLOCK = 8 * 1024 * 1024  #: largest section we accept, in bytes
 # export has: {"roots": [tag42(0x00 + 36-byte CID)], "version": 1}, 58 bytes after its length.
 _ONE_ROOT_PREFIX = b"\x3a\xa2eroots\x81\xd8\x2aX\x25\x00"
 _ONE_ROOT_SUFFIX = b"gversion\x01"
+
+
+def header_bounds(data: bytes | memoryview, pos: int = 0) -> tuple[int, int] | None:
+    """``(start, end)`` of the CAR header's DAG-CBOR at ``pos``, or None when more bytes are needed.
+
+    Shared by the whole-file reader and the push parser (:mod:`supervisor.atproto.carstream`).
+    """
+    varint = _varint_at(data, pos, "CAR header length")
+    if varint is None:
+        return None
+    size, start = varint
+    if size == 0:
+        raise CarError("CAR header is empty", pos)
+    if size > MAX_HEADER:
+        raise CarError(f"CAR header of {size} bytes exceeds {MAX_HEADER}", pos)
+    if start + size > len(data):
+        return None
+    return start, start + size
+
+
+def decode_header(raw: bytes, offset: int = 0) -> list[CID]:
+    """The roots of a CAR header, given its DAG-CBOR bytes (which start at ``offset`` in the file)."""
+    try:
+        header = dagcbor.decode(raw)
+    except DecodeError as exc:
+        raise CarError(f"CAR header: {exc.reason}", offset + (exc.offset or 0)) from None
+    if type(header) is not dict:
+        raise CarError("CAR header is not a map", offset)
+    if header.get("version") != 1 or type(header.get("version")) is not int:
+        raise CarError(f"unsupported CAR version {header.get('version')!r} (expected 1)", offset)
+    roots = header.get("roots")
+    if type(roots) is not list or not all(type(root) is CID for root in roots):
+        raise CarError("CAR header 'roots' must be a list of CID links", offset)
+    return roots
 
 
 def read_header(data: bytes) -> tuple[list[CID], int]:
@@ -34,63 +80,80 @@ def read_header(data: bytes) -> tuple[list[CID], int]:
         and data[17] == 32
     ):
         return [_new_cid(CID, data[14:50])], 59
-    try:
-        size, pos = decode_varint(data, 0)
-    except DecodeError as exc:
-        raise CarError(f"CAR header length: {exc.reason}", 0) from None
-    if size == 0:
-        raise CarError("CAR header is empty", 0)
-    if size > MAX_HEADER:
-        raise CarError(f"CAR header of {size} bytes exceeds {MAX_HEADER}", 0)
-    if pos + size > len(data):
-        raise CarError("truncated CAR header", pos)
-    try:
-        header = dagcbor.decode(data[pos : pos + size])
-    except DecodeError as exc:
-        raise CarError(f"CAR header: {exc.reason}", pos + (exc.offset or 0)) from None
-    if type(header) is not dict:
-        raise CarError("CAR header is not a map", pos)
-    if header.get("version") != 1 or type(header.get("version")) is not int:
-        raise CarError(f"unsupported CAR version {header.get('version')!r} (expected 1)", pos)
-    roots = header.get("roots")
-    if type(roots) is not list or not all(type(root) is CID for root in roots):
-        raise CarError("CAR header 'roots' must be a list of CID links", pos)
-    return roots, pos + size
+    if not data:
+        raise CarError("CAR header length: truncated varint", 0)
+    bounds = header_bounds(data, 0)
+    if bounds is None:
+        raise CarError("truncated CAR header", 0)
+    start, stop = bounds
+    return decode_header(data[start:stop], start), stop
 
 
 _new_cid = bytes.__new__
+
+
+def _varint_at(data: bytes | memoryview, pos: int, what: str) -> tuple[int, int] | None:
+    """The varint at ``pos`` and the offset after it; None when ``data`` ends inside it."""
+    end = len(data)
+    if pos >= end:
+        return None
+    first = data[pos]
+    if first < 0x80:
+        return first, pos + 1
+    stop = min(end, pos + MAX_VARINT_BYTES)
+    for index in range(pos + 1, stop):
+        if data[index] < 0x80:
+            break
+    else:
+        if stop - pos < MAX_VARINT_BYTES:
+            return None
+    try:
+        return decode_varint(data, pos)
+    except DecodeError as exc:
+        raise CarError(f"{what}: {exc.reason}", pos) from None
+
+
+def section_at(data: bytes | memoryview, pos: int, max_block: int = MAX_BLOCK) -> tuple[int, int, int] | None:
+    """The section at ``pos``: ``(cid_start, cid_end, end)`` (its block is ``data[cid_end:end]``),
+    or None when ``data`` ends inside it. Malformed lengths and CIDs raise :class:`CarError`.
+
+    Shared by the whole-file reader and the push parser (:mod:`supervisor.atproto.carstream`).
+    """
+    first = data[pos] if pos < len(data) else 0x80
+    if first < 0x80:
+        size = first
+        body = pos + 1
+    else:
+        varint = _varint_at(data, pos, "CAR section length")
+        if varint is None:
+            return None
+        size, body = varint
+    if size > max_block:
+        raise CarError(f"CAR section of {size} bytes exceeds {max_block}", pos)
+    stop = body + size
+    if stop > len(data):
+        return None
+    # Fast path for the usual CIDv1 / one-byte codec / sha2-256 prefix.
+    if size >= 36 and data[body] == 1 and data[body + 1] < 0x80 and data[body + 2] == 0x12 and data[body + 3] == 32:
+        return body, body + 36, stop
+    try:
+        _cid, cid_end = CID.read(data, body)
+    except DecodeError as exc:
+        raise CarError(f"CAR section CID: {exc.reason}", body) from None
+    if cid_end > stop:
+        raise CarError("CAR section shorter than its CID", pos)
+    return body, cid_end, stop
 
 
 def _sections(data: bytes, pos: int) -> Iterator[tuple[bytes, int, int, int]]:
     """Yield ``(cid_bytes, block_start, block_end, section_start)`` for each section."""
     end = len(data)
     while pos < end:
-        start = pos
-        first = data[pos]
-        if first < 0x80:
-            size = first
-            pos += 1
-        else:
-            try:
-                size, pos = decode_varint(data, pos)
-            except DecodeError as exc:
-                raise CarError(f"CAR section length: {exc.reason}", start) from None
-        if size > MAX_BLOCK:
-            raise CarError(f"CAR section of {size} bytes exceeds {MAX_BLOCK}", start)
-        stop = pos + size
-        if stop > end:
-            raise CarError("truncated CAR section", start)
-        # Fast path for the usual CIDv1 / one-byte codec / sha2-256 prefix.
-        if size >= 36 and data[pos] == 1 and data[pos + 1] < 0x80 and data[pos + 2] == 0x12 and data[pos + 3] == 32:
-            cid_end = pos + 36
-        else:
-            try:
-                _cid, cid_end = CID.read(data, pos)
-            except DecodeError as exc:
-                raise CarError(f"CAR section CID: {exc.reason}", pos) from None
-            if cid_end > stop:
-                raise CarError("CAR section shorter than its CID", start)
-        yield data[pos:cid_end], cid_end, stop, start
+        found = section_at(data, pos)
+        if found is None:
+            raise CarError("truncated CAR section", pos)
+        body, cid_end, stop = found
+        yield data[body:cid_end], cid_end, stop, pos
         pos = stop
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterator, Mapping, Optional
 
-from supervisor.atproto import car, dagcbor, mst
+from supervisor.atproto import car, dagcbor, mst, syntax
 from supervisor.atproto.cid import CID
 from supervisor.atproto.errors import CarError, DecodeError
 
@@ -19,6 +21,7 @@ __all__ = [
     "export_repo",
     "Repo",
     "load_repo",
+    "record_time",
 ]
 
 
@@ -139,3 +142,24 @@ def load_repo(data: bytes, *, verify: bool = False) -> Repo:
     if block is None:
         raise CarError(f"CAR root commit {roots[0]} is not among the blocks")
     return Repo(commit=parse_commit(roots[0], block), blocks=blocks)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_FRACTION = re.compile(r"\.([0-9]+)")
+
+
+def record_time(rkey: str, value: Any) -> Optional[datetime]:
+    """When a record was written, as far as the record says: the time of its TID record key, else
+    its ``createdAt`` when that is a valid atproto datetime, else None. Always timezone-aware (UTC
+    for a TID; the record's own offset for ``createdAt``)."""
+    if syntax.is_valid("tid", rkey):
+        return _EPOCH + timedelta(microseconds=syntax.tid_time(rkey))
+    created = value.get("createdAt") if type(value) is dict else None
+    if type(created) is not str or not syntax.is_valid("datetime", created):
+        return None
+    # Python reads at most microseconds: cut a longer fraction (sub-microsecond digits are dropped).
+    text = _FRACTION.sub(lambda match: "." + match.group(1)[:6].ljust(6, "0"), created, count=1)
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None

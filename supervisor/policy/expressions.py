@@ -16,6 +16,7 @@ knowledge of each implementation stays data. Expressions:
 - ``{"eq"|"ne"|"gt"|"ge"|"lt"|"le": [a, b]}``: comparisons (``eq`` is JavaScript's ``===``:
   type and value; NaN equals nothing);
 - ``{"all": [...]}``, ``{"any": [...]}``, ``{"not": e}``: booleans;
+- ``{"matches": [e, "regex"]}``: whether ``e`` is a string the regular expression matches whole;
 - ``{"ref": "name"}``: a value the profile computed earlier.
 """
 
@@ -156,6 +157,10 @@ def evaluate(expr: Any, ctx: Context) -> Any:
         return any(bool(evaluate(x, ctx)) for x in expr["any"])
     if "not" in expr:
         return not bool(evaluate(expr["not"], ctx))
+    if "matches" in expr:
+        operand, pattern = expr["matches"]
+        text = evaluate(operand, ctx)
+        return isinstance(text, str) and re.fullmatch(str(pattern), text) is not None
     if "ref" in expr:
         name = str(expr["ref"])
         if name not in ctx.values:

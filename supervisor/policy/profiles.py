@@ -67,6 +67,8 @@ class WriterSpec:
     source: str = "unknown"  # relay-replay | unknown
     disable: tuple[tuple[str, str], ...] = ()
     rename: Optional[str] = None
+    #: (boolean value name, mode variable, window variable) of a backfill that crawls the repositories
+    crawl: Optional[tuple[str, str, str]] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,6 +204,9 @@ def parse_profile(
     for spec in document["writers"]:
         need(spec["enabled"], f"writer {spec['role']}.enabled")
         need(spec["cursor"], f"writer {spec['role']}.cursor")
+        crawl = spec.get("crawl")
+        if crawl is not None:
+            need(crawl["when"], f"writer {spec['role']}.crawl.when")
         writers.append(
             WriterSpec(
                 role=spec["role"],
@@ -212,6 +217,7 @@ def parse_profile(
                 source=spec.get("source", "unknown"),
                 disable=tuple((d["variable"], d["value"]) for d in spec.get("disable", [])),
                 rename=spec.get("rename"),
+                crawl=(crawl["when"], crawl["mode_variable"], crawl["window_variable"]) if crawl else None,
             )
         )
     clues = []

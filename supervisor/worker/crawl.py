@@ -40,11 +40,11 @@ from supervisor.secrets import mask_text
 from supervisor.worker import store
 from supervisor.worker.backfill import PREFIX, backfill_cutoff
 from supervisor.worker.config import WorkerConfig
-from supervisor.worker.fetch import DEFAULT_MAX_REPO_BYTES, FetchError
+from supervisor.worker.fetch import DEFAULT_MAX_REPO_BYTES, FetchError, retry_after
 from supervisor.worker.identity import Identity, IdentityError, IdentityResolver
 from supervisor.worker.metrics import WorkerMetrics
 from supervisor.worker.resync import Holds, apply_snapshot, catch_up, fetch_snapshot
-from supervisor.worker.timing import Backoff, RateLimit, retry_after_seconds
+from supervisor.worker.timing import Backoff, RateLimit
 
 __all__ = ["Crawl", "CrawlStatus", "relay_http_url", "DONE", "PENDING", "FETCHING"]
 
@@ -309,7 +309,7 @@ class Crawl:
                     except ValueError:
                         problem = "the answer is not JSON"
                 elif reply.status_code == 429:
-                    self._deferred(host, retry_after_seconds(reply.headers, time.time()))
+                    self._deferred(host, retry_after(reply.headers))
                     continue
                 elif reply.status_code < 500:
                     raise FetchError("unavailable", f"{method} on {base}: HTTP {reply.status_code} {reply.text[:200]}")
@@ -617,14 +617,17 @@ class Crawl:
                     if exc.reason == "rate_limited" or exc.retry_after is not None:
                         raise _RateLimited(exc.retry_after) from None
                     raise
-                self.metrics.crawl_fetch_seconds.observe(time.monotonic() - started)
-                self.metrics.crawl_bytes.inc(fetched.byte_count)
-                self.status.bytes += fetched.byte_count
-                while live is not None and not self._stopping and (self.committed() or 0) < hold.seq:
-                    await asyncio.sleep(0.05)  # what live ingest accepted before the hold is written first
-                written = await asyncio.to_thread(
-                    apply_snapshot, self.database, fetched, self.config.firehose_cursor_service, cutoff=self.cutoff
-                )
+                try:
+                    self.metrics.crawl_fetch_seconds.observe(time.monotonic() - started)
+                    self.metrics.crawl_bytes.inc(fetched.byte_count)
+                    self.status.bytes += fetched.byte_count
+                    while live is not None and not self._stopping and (self.committed() or 0) < hold.seq:
+                        await asyncio.sleep(0.05)  # what live ingest accepted before the hold is written first
+                    written = await asyncio.to_thread(
+                        apply_snapshot, self.database, fetched, self.config.firehose_cursor_service, cutoff=self.cutoff
+                    )
+                finally:
+                    fetched.close()
                 rev, data = fetched.rev, fetched.data
                 del fetched
                 caught_up = await self._catch_up(did, hold, rev, data)

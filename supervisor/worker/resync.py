@@ -20,7 +20,6 @@ and the held events that the cursor moved past are in that newer CAR.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import dataclasses
 import time
@@ -31,8 +30,9 @@ import httpx
 
 from supervisor.atproto.cid import CID
 from supervisor.worker import store
-from supervisor.worker.fetch import FetchError, get_repo
+from supervisor.worker.fetch import FetchError, fetch_repo
 from supervisor.worker.identity import Identity
+from supervisor.worker.repofile import SpooledRepo
 
 __all__ = ["Hold", "Holds", "Fetched", "fetch_snapshot", "apply_snapshot", "catch_up", "CHUNK_RECORDS"]
 
@@ -106,18 +106,26 @@ def hold_frame(hold: Hold, frame: Any, limit: int) -> None:
 
 @dataclasses.dataclass
 class Fetched:
-    """A fetched, checked repository."""
+    """A fetched, checked repository, spooled to a temporary file (close it when done)."""
 
     did: str
     rev: str
     data: CID
     byte_count: int
-    repo: Any
+    repo: SpooledRepo
     seconds: float
 
     def records(self) -> Iterator[tuple[str, CID, Any]]:
-        """``(path, cid, record)`` in key order."""
-        return iter(self.repo.records())
+        """``(path, cid, record)`` in key order (each block checked against its CID)."""
+        from supervisor.atproto import dagcbor
+
+        decode = dagcbor.decode
+        for item in self.repo.records():
+            yield item.path, item.cid, decode(item.block)
+
+    def close(self) -> None:
+        """Remove the temporary file."""
+        self.repo.close()
 
 
 async def fetch_snapshot(
@@ -127,24 +135,26 @@ async def fetch_snapshot(
     max_bytes: int,
     check_signature: bool = True,
 ) -> Fetched:
-    """``getRepo`` of ``identity.did`` from its PDS, parsed and checked; raises :class:`FetchError`
-    (or :class:`~supervisor.atproto.errors.AtprotoError` for a broken CAR or tree)."""
+    """``getRepo`` of ``identity.did`` from its PDS, streamed to a file and checked; raises
+    :class:`FetchError` (or :class:`~supervisor.atproto.errors.AtprotoError` for a broken CAR)."""
     from supervisor.atproto import dagcbor
     from supervisor.atproto.crypto import verify_commit_signature
-    from supervisor.atproto.repo import load_repo
 
     did = identity.did
     started = time.monotonic()
-    data = await get_repo(client, identity.pds, did, max_bytes=max_bytes)
-    repo = await asyncio.to_thread(load_repo, data, verify=True)
-    commit = repo.commit
-    if commit.did != did:
-        raise FetchError("mismatch", f"getRepo of {did} returned the repository of {commit.did}")
-    if check_signature:
-        verdict = verify_commit_signature(dagcbor.decode(repo.blocks[commit.cid]), identity.key)
-        if not verdict:
-            raise FetchError("bad_signature", f"getRepo of {did}: {verdict.detail}")
-    return Fetched(did, commit.rev, commit.data, len(data), repo, time.monotonic() - started)
+    repo = await fetch_repo(client, identity.pds, did, max_bytes=max_bytes)
+    try:
+        commit = repo.commit
+        if commit.did != did:
+            raise FetchError("mismatch", f"getRepo of {did} returned the repository of {commit.did}")
+        if check_signature:
+            verdict = verify_commit_signature(dagcbor.decode(repo.commit_block), identity.key)
+            if not verdict:
+                raise FetchError("bad_signature", f"getRepo of {did}: {verdict.detail}")
+    except BaseException:
+        repo.close()
+        raise
+    return Fetched(did, commit.rev, commit.data, repo.byte_count, repo, time.monotonic() - started)
 
 
 def apply_snapshot(

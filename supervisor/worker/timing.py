@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import collections
-import email.utils
 import os
 import random
 import resource
 import threading
-from typing import Any, Optional
+from typing import Optional
 
-__all__ = ["Backoff", "RateMeter", "RateLimit", "resident_memory_bytes", "peak_memory_bytes", "retry_after_seconds"]
+__all__ = ["Backoff", "RateMeter", "RateLimit", "resident_memory_bytes", "peak_memory_bytes"]
 
 
 class Backoff:
@@ -95,26 +94,3 @@ def resident_memory_bytes() -> int:
 def peak_memory_bytes() -> int:
     """The peak resident set size of this process."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def retry_after_seconds(headers: Any, now: float) -> Optional[float]:
-    """Seconds to wait from ``Retry-After`` (seconds or an HTTP date) or ``RateLimit-Reset`` (seconds,
-    or a Unix time when larger than a day); None when neither says."""
-    value = headers.get("Retry-After")
-    if value:
-        value = value.strip()
-        if value.isdigit():
-            return float(value)
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-            return max(0.0, when.timestamp() - now)
-        except (TypeError, ValueError):
-            pass
-    reset = headers.get("RateLimit-Reset")
-    if reset:
-        try:
-            number = float(reset.strip())
-        except ValueError:
-            return None
-        return max(0.0, number - now) if number > 86400 else max(0.0, number)
-    return None

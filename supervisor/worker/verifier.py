@@ -454,9 +454,16 @@ class Verifier:
         fetched = await fetch_snapshot(
             self._client, identity, max_bytes=self.max_repo_bytes, check_signature=self.mode != "off"
         )
-        while not self._closed and (self.committed() or 0) < repair.seq:
-            await asyncio.sleep(0.05)  # what was accepted before the break is still being written
-        await asyncio.to_thread(apply_snapshot, self.database, fetched, self.service)
+        try:
+            while not self._closed and (self.committed() or 0) < repair.seq:
+                await asyncio.sleep(0.05)  # what was accepted before the break is still being written
+        except BaseException:
+            fetched.close()
+            raise
+        try:
+            await asyncio.to_thread(apply_snapshot, self.database, fetched, self.service)
+        finally:
+            fetched.close()
         rev = fetched.rev
         self._set_head(did, rev, fetched.data)
         del fetched

@@ -225,3 +225,25 @@ def test_load_repo_rejects_a_car_without_its_commit():
     with pytest.raises(Exception) as info:
         load_repo(write_car([cid], []))
     assert "commit" in str(info.value)
+
+
+def test_record_time_reads_the_tid_else_created_at_else_nothing():
+    from datetime import datetime, timedelta, timezone
+
+    from supervisor.atproto.repo import record_time
+    from supervisor.atproto.syntax import tid_from_time
+
+    when = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc)
+    micros = (when - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+    tid = tid_from_time(micros, clock_id=5)
+    assert record_time(tid, {"createdAt": "2001-01-01T00:00:00Z"}) == when  # the key wins
+    assert record_time("self", {"createdAt": "2024-01-02T03:04:05.123456789Z"}) == datetime(
+        2024, 1, 2, 3, 4, 5, 123456, tzinfo=timezone.utc
+    )
+    assert record_time("self", {"createdAt": "2024-01-02T03:04:05.5+02:00"}) == datetime(
+        2024, 1, 2, 1, 4, 5, 500000, tzinfo=timezone.utc
+    )
+    for bad in ("2024-13-02T03:04:05Z", "2024-01-02 03:04:05Z", "2024-01-02T03:04:05", "yesterday", 5, None):
+        assert record_time("self", {"createdAt": bad}) is None
+    assert record_time("self", None) is None
+    assert record_time("3kxxx", ["not", "a", "map"]) is None

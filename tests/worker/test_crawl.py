@@ -76,7 +76,7 @@ def finish(worker) -> None:
     assert worker.wait() == 0
 
 
-def same_as_truth(relay, database_url) -> str:
+def same_as_truth(relay, database_url, *, verified: bool = True) -> str:
     """The difference between the database and the relay's truth, leaving out the accounts whose host
     refused to serve them (inactive at the end: no consumer can fetch those). One reactivated later
     is fetched by the repair of the verifier (repo_sync)."""
@@ -90,7 +90,8 @@ def same_as_truth(relay, database_url) -> str:
     }
     with open(relay.truth_accounts, encoding="utf-8") as fh:
         inactive = {account["did"] for account in map(json.loads, fh) if not account["active"]}
-    assert refused <= inactive, refused - inactive
+    if verified:  # without verification nobody fetches an account reactivated after the crawl
+        assert refused <= inactive, refused - inactive
 
     def kept(records: dict) -> dict:
         return {uri: value for uri, value in records.items() if uri.split("/")[2] not in refused}
@@ -201,7 +202,7 @@ def test_live_writes_during_the_fetch_of_the_same_repository(database_url, start
     # it is fetched; they are held and applied after its CAR, newer than its revision only.
     relay = start_relay(
         "--seed", "31", "--accounts", "6", "--events", "3000", "--days", "20", "--retention-hours", "24",
-        "--live-events", "1200", "--rate", "300",
+        "--live-events", "2000", "--rate", "150",
     )  # fmt: skip
     pds = SlowPds("http://127.0.0.1:%d" % relay.port, delay=1.0)
     # VERIFY=off: no repair of the verifier could hide a mistake of the crawl's cut-over.
@@ -215,7 +216,7 @@ def test_live_writes_during_the_fetch_of_the_same_repository(database_url, start
     finish(worker)
     held = sum(v for k, v in skipped.items() if "held for backfill" in k)
     assert held >= 5, skipped
-    assert same_as_truth(relay, database_url) == ""
+    assert same_as_truth(relay, database_url, verified=False) == ""
 
 
 def host_health(hosts_file) -> list[dict]:
