@@ -435,9 +435,14 @@ def encode_commit(
     too_big: bool = False,
     sign: Callable[[bytes], bytes] | None = None,
     inductive: bool = False,
+    data: CID | None = None,
+    nodes: Mapping[CID, bytes] | None = None,
 ) -> bytes:
     """A ``#commit`` frame whose CAR slice holds the commit, the records and the MST nodes
     on the path to every op's key.
+
+    ``data`` and ``nodes`` give the tree after the commit already built (its root, and a block
+    map holding at least its nodes) instead of ``tree``, which is then not needed.
 
     Each op is ``(action, path, cid, record)`` or with a fifth item ``prev``. A record's CID
     is computed from the record when given. ``tree`` is the repository's full key -> CID
@@ -468,8 +473,10 @@ def encode_commit(
         if prev is not None:
             op["prev"] = prev
         body_ops.append(op)
-    entries = dict(tree) if tree is not None else changed
-    root, nodes = mst.build(entries)
+    if data is not None and nodes is not None:
+        root = data
+    else:
+        root, nodes = mst.build(dict(tree) if tree is not None else changed)
     if inductive:
         mutations = [CommitOp(op["action"], op["path"], op["cid"], None, op.get("prev")) for op in body_ops]
         proof = proof_blocks(nodes, root, mutations)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from hashlib import sha256
-from typing import Any, Iterable, Mapping, Protocol, cast
+from typing import Any, Iterable, Mapping, MutableMapping, Protocol, cast
 
 from supervisor.atproto.cid import CID
 from supervisor.atproto.errors import DecodeError, IncompleteProofError, ProofError
@@ -282,8 +282,12 @@ class PartialTree:
     they reach them; :meth:`root_cid` re-encodes only the nodes that changed.
     """
 
-    def __init__(self, blocks: Mapping[CID, bytes], root: CID) -> None:
+    def __init__(
+        self, blocks: Mapping[CID, bytes], root: CID, *, written: MutableMapping[CID, bytes] | None = None
+    ) -> None:
         self._blocks = blocks
+        #: Where the blocks of re-encoded nodes go (None: only their CIDs are kept).
+        self._written = written
         node = self._read(root, None)
         self._root: Any
         if not node.keys:
@@ -551,6 +555,8 @@ class PartialTree:
             parts.append(_encode_left(encode(children[0])))
             block = b"".join(parts)
         ref.cid = CID.for_block(block)
+        if self._written is not None:
+            self._written[ref.cid] = block
         return ref.cid
 
 

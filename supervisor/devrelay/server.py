@@ -39,7 +39,7 @@ from supervisor.devrelay.events import Event
 from supervisor.devrelay.faults import Faults, malformed_frame, tamper
 from supervisor.devrelay.hosts import HostSettings, PdsHost, bind_socket
 from supervisor.devrelay.log import EventLog, plan_subscription
-from supervisor.devrelay.network import NetworkState
+from supervisor.devrelay.network import LARGE_REPO, NetworkState
 from supervisor.devrelay.synth import MAX_TIME_US, SynthConfig, SyntheticNetwork
 from supervisor.devrelay.truth import write_truth, write_truth_accounts
 
@@ -211,6 +211,9 @@ class DevRelay:
                 capture_out.close()
         self.replay_floor = self.log.evicted_through
         self._assign_hosts()
+        for did, acct in self.state.accounts.items():
+            if acct.rev is not None and len(acct.records) >= LARGE_REPO:
+                self.state.export(did)  # built now, not on the first getRepo (which would stall the loop)
         if cfg.truth:
             write_truth(cfg.truth, self.final_state, self.replay_floor)
         if cfg.truth_accounts:

@@ -19,8 +19,9 @@ import random
 from collections import deque
 from typing import Any, Callable, Generic, Iterator, Optional, TypeVar
 
-from supervisor.atproto import dagcbor, frames, syntax
+from supervisor.atproto import dagcbor, frames, mst, syntax
 from supervisor.atproto.cid import CID, RAW
+from supervisor.atproto.proof import PartialTree
 from supervisor.devrelay.errors import ConfigError
 from supervisor.devrelay.events import ACCOUNT, COMMIT, IDENTITY, Event, Op, collect_blobs, format_time
 from supervisor.devrelay.identity import account_key
@@ -206,6 +207,10 @@ class _Actor:
     final: bool = False
     #: path -> record CID of the repository as of the last commit (the MST of signed commits).
     tree: dict[str, CID] = dataclasses.field(default_factory=dict)
+    #: The root of that MST and a block map holding its nodes (and those of earlier commits):
+    #: each signed commit re-encodes only the nodes its operations change.
+    root: Optional[CID] = None
+    nodes: dict[CID, bytes] = dataclasses.field(default_factory=dict)
 
     def bag(self, collection: str) -> _Bag[str]:
         bag = self.keys.get(collection)
@@ -464,30 +469,42 @@ class SyntheticNetwork:
         """The sync 1.1 frame of a commit: signed by the actor's key, with ``prevData`` and the
         MST nodes that invert its operations (built now: the tree is the actor's as of this commit)."""
         tree = actor.tree
+        if actor.root is None:
+            actor.root, actor.nodes = mst.build({})
+        partial = PartialTree(actor.nodes, actor.root, written=actor.nodes)
         specs: list[tuple[Any, ...]] = []
         blobs: list[CID] = []
         for action, path, cid, record in event.ops:
             prev = tree.get(path)
             if action == "delete":
                 tree.pop(path, None)
+                partial.delete(path)
             elif cid is not None:
                 tree[path] = cid
+                partial.put(path, cid)
             if record is not None:
                 collect_blobs(record, blobs)
             specs.append((action, path, cid, record, prev) if prev is not None else (action, path, cid, record))
         key = account_key(self.config.seed, actor.did, actor.key_gen)
-        return frames.encode_commit(
+        prev_data, actor.root = actor.root, partial.root_cid()
+        frame = frames.encode_commit(
             event.seq,
             event.did,
             event.rev or "",
             event.since,
             format_time(event.time_us),
             specs,
-            tree=tree,
+            prev_data=prev_data,
+            data=actor.root,
+            nodes=actor.nodes,
             blobs=blobs,
             sign=key.sign,
             inductive=True,
         )
+        if len(actor.nodes) > 2 * len(tree) + 64:
+            # Drop the nodes of earlier trees: build this one again (the same root), now and then.
+            actor.nodes = mst.build(tree)[1]
+        return frame
 
     def _rkey(self, actor: _Actor, t: int, offset: int = 0) -> str:
         """The TID of time ``t`` on the actor's clock (the commit rev uses offset 0 too)."""

@@ -180,3 +180,22 @@ def test_pds_hosts_are_announced_and_written(tmp_path):
     err = proc.stderr.read()
     for number, host in enumerate(hosts, 1):
         assert f"devrelay: PDS host {number} on {host['url']} ({host['accounts']} accounts)" in err, err
+
+
+def test_a_host_port_in_use_exits_2():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "supervisor", "devrelay", "--events", "10", "--pds-hosts", "1"]
+            + ["--hosts-port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 2, proc.stderr
+    assert f"cannot listen on 127.0.0.1:{port} for a PDS host" in proc.stderr and "Traceback" not in proc.stderr

@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
-from supervisor.atproto import dagcbor, diddoc, jsonfmt, mst
+from supervisor.atproto import dagcbor, diddoc, jsonfmt, mst, syntax
 from supervisor.atproto.crypto import verify_commit_signature
 from supervisor.atproto.repo import load_repo
 from supervisor.devrelay import ConfigError, DevRelay, RelayConfig
 from supervisor.devrelay.hosts import HostSettings
-from supervisor.devrelay.truth import expected_records, record_time_us
+from supervisor.devrelay.truth import expected_records
 
 from .support import NOW_US, collect, plain, read_jsonl, run, running, subscribe_url, synth
 
@@ -180,9 +180,12 @@ def test_history_older_than_the_window_is_only_in_the_repositories(tmp_path):
     }
     crawl_only = [row for row in truth if row["seq"] is None]
     assert len(crawl_only) > 1000 and len(replayed) > 50
-    for row in truth:  # the time is the record key's, else createdAt
+    for row in truth:  # the time is the record key's (to the microsecond), else createdAt
         rkey = row["uri"].rsplit("/", 1)[1]
-        assert row["time"] == format_us(record_time_us(rkey, row["record"]))
+        if syntax.is_valid("tid", rkey):
+            assert row["time"] == format_us(syntax.tid_time(rkey))
+        else:
+            assert parse(row["time"]) == parse(row["record"]["createdAt"])
     assert all(parse(row["time"]) < window_start for row in crawl_only)
     # ... and every crawl-only record is in its repository on its host
     served = {}
@@ -246,3 +249,33 @@ def test_host_settings_refused():
             DevRelay(RelayConfig(synth=synth(events=10), hosts=settings))
     with pytest.raises(ConfigError, match="need PDS hosts"):
         DevRelay(RelayConfig(synth=synth(events=10, did_web_every=2)))
+
+
+def test_the_large_repository_is_served_whole_and_signed():
+    config = RelayConfig(synth=synth(events=300, accounts=6, large_repo_records=20_000), hosts=HostSettings(count=2))
+
+    async def scenario():
+        async with running(config) as relay, httpx.AsyncClient(timeout=60) as client:
+            (did,) = [d for d, a in relay.state.accounts.items() if a.handle == "large.devrelay.test"]
+            url = relay.pds_url(did)
+            first = await client.get(url + SYNC + "getRepo", params={"did": did})
+            again = await client.get(url + SYNC + "getRepo", params={"did": did})
+            latest = (await client.get(url + SYNC + "getLatestCommit", params={"did": did})).json()
+            listed = [r for r in await list_all(client, url, "listRepos", "repos", 100) if r["did"] == did]
+            doc = (await client.get(f"{relay.http_url}/{did}")).json()
+            return did, url, first, again, latest, listed, doc
+
+    did, url, first, again, latest, listed, doc = run(scenario())
+    assert first.status_code == 200 and first.content == again.content
+    loaded = load_repo(first.content, verify=True)
+    records = car_records(did, first.content)
+    assert len(records) == 20_000
+    assert {uri.split("/")[3] for uri in records} == {
+        "app.bsky.feed.post",
+        "app.bsky.feed.like",
+        "app.bsky.graph.follow",
+    }
+    assert diddoc.pds_endpoint(doc) == url
+    assert verify_commit_signature(dagcbor.decode(loaded.blocks[loaded.commit.cid]), diddoc.atproto_key(doc)).ok
+    assert latest == {"cid": str(loaded.commit.cid), "rev": loaded.commit.rev}
+    assert listed == [{"did": did, "head": str(loaded.commit.cid), "rev": loaded.commit.rev, "active": True}]
