@@ -149,6 +149,28 @@ def _sections(data: bytes, pos: int) -> Iterator[tuple[bytes, int, int, int]]:
     """Yield ``(cid_bytes, block_start, block_end, section_start)`` for each section."""
     end = len(data)
     while pos < end:
+        # Fast path: a one- or two-byte length and the usual 36-byte CIDv1 sha2-256 prefix; anything
+        # else (longer lengths, other CIDs, damage) goes through section_at.
+        size = data[pos]
+        if size < 0x80:
+            body = pos + 1
+        elif pos + 1 < end and 0 < data[pos + 1] < 0x80:
+            size = (size & 0x7F) | (data[pos + 1] << 7)
+            body = pos + 2
+        else:
+            body = end
+        stop = body + size
+        if (
+            stop <= end
+            and size >= 36
+            and data[body] == 1
+            and data[body + 1] < 0x80
+            and data[body + 2] == 0x12
+            and data[body + 3] == 32
+        ):
+            yield data[body : body + 36], body + 36, stop, pos
+            pos = stop
+            continue
         found = section_at(data, pos)
         if found is None:
             raise CarError("truncated CAR section", pos)

@@ -82,6 +82,12 @@ def retry_after(headers: Mapping[str, str], now: Optional[float] = None) -> Opti
     return None
 
 
+def _describe(exc: httpx.HTTPError) -> str:
+    """The error's text, or its kind when it has none (a timeout's text is often empty)."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 async def _error_of(reply: httpx.Response, did: str, pds: str) -> FetchError:
     body = bytearray()
     async for chunk in reply.aiter_bytes():
@@ -126,7 +132,7 @@ async def fetch_repo(
             spooler = None
             return spooled
     except httpx.HTTPError as exc:
-        raise FetchError("unavailable", f"getRepo of {did} from {pds}: {exc or type(exc).__name__}") from None
+        raise FetchError("unavailable", f"getRepo of {did} from {pds}: {_describe(exc)}") from None
     finally:
         if spooler is not None:
             spooler.abort()
@@ -149,4 +155,4 @@ async def get_repo(client: httpx.AsyncClient, pds: str, did: str, *, max_bytes: 
                     raise FetchError("too_big", f"getRepo of {did}: more than the limit of {max_bytes} bytes")
             return bytes(chunks)
     except httpx.HTTPError as exc:
-        raise FetchError("unavailable", f"getRepo of {did} from {pds}: {exc or type(exc).__name__}") from None
+        raise FetchError("unavailable", f"getRepo of {did} from {pds}: {_describe(exc)}") from None

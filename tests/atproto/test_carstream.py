@@ -184,3 +184,16 @@ def test_roots_before_the_header_and_feeding_after_close() -> None:
         reader.feed(b"\x00")
     with pytest.raises(CarError, match="empty"):
         CarReader().close()
+
+
+def test_the_reader_holds_at_most_one_section_and_one_chunk() -> None:
+    payloads = [bytes([i]) * (1000 + 37 * i) for i in range(200)]
+    data = write_car([], [(CID.for_block(p, RAW), p) for p in payloads])
+    reader = CarReader(max_block_bytes=10_000)
+    largest = max(len(p) for p in payloads) + 36 + 2
+    count = 0
+    for index in range(0, len(data), 4096):
+        count += len(reader.feed(data[index : index + 4096]))
+        assert len(reader._buffer) <= largest + 4096
+    reader.close()
+    assert count == reader.block_count == 200

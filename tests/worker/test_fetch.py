@@ -19,6 +19,7 @@ import pytest
 
 from supervisor.atproto import dagcbor
 from supervisor.atproto.errors import AtprotoError, CarError
+from supervisor.atproto.jsonfmt import to_json
 from supervisor.atproto.repo import export_repo, load_repo
 from supervisor.atproto.syntax import tid_from_time
 from supervisor.worker.fetch import FetchError, fetch_repo, get_repo, retry_after
@@ -329,3 +330,64 @@ def test_a_100000_record_repository_is_streamed_under_the_memory_ceiling(server,
     assert result["increase_mb"] < MEMORY_CEILING_MB, result
     assert os.listdir(tmp_path) == []
     print(f"100,000 records, {result['bytes'] / 1e6:.0f} MB CAR: peak RSS +{result['increase_mb']:.1f} MB")
+
+
+def test_a_host_that_stalls_is_unavailable_once_the_client_times_out(server):
+    release = threading.Event()
+
+    def stall(request: http.server.BaseHTTPRequestHandler) -> None:
+        request.send_response(200)
+        request.send_header("Content-Type", "application/vnd.ipld.car")
+        request.send_header("Content-Length", "1000")
+        request.end_headers()
+        request.wfile.write(sample()[:100])
+        request.wfile.flush()
+        release.wait(30)  # sends nothing more
+
+    server.routes[DID] = stall
+
+    async def run() -> Any:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(5, read=0.5)) as client:
+            return await fetch_repo(client, server.url, DID, max_bytes=1 << 20)
+
+    try:
+        with pytest.raises(FetchError, match="ReadTimeout|timed out") as raised:
+            asyncio.run(run())
+        assert raised.value.reason == "unavailable"
+    finally:
+        release.set()
+
+
+def test_every_repository_of_the_devrelay_is_fetched_to_its_truth(start_relay):
+    """The project's development relay serves getRepo: each account's spooled repository holds exactly
+    the truth's records (CIDs and values); an inactive account is refused by name."""
+    relay = start_relay("--seed", "11", "--accounts", "25", "--events", "1500", "--days", "2")
+    truth: dict[str, dict[str, tuple[str, Any]]] = {}
+    for line in relay.truth.read_text().splitlines():
+        row = json.loads(line)
+        did, path = row["uri"][len("at://") :].split("/", 1)
+        truth.setdefault(did, {})[path] = (row["cid"], row["record"])
+    accounts = [json.loads(line) for line in relay.truth_accounts.read_text().splitlines()]
+    host = f"http://127.0.0.1:{relay.port}"
+
+    async def run() -> tuple[int, int]:
+        fetched = records = 0
+        async with httpx.AsyncClient(timeout=30) as client:
+            for account in accounts:
+                if not account["active"]:
+                    with pytest.raises(FetchError) as raised:
+                        await fetch_repo(client, host, account["did"], max_bytes=1 << 26)
+                    assert raised.value.account_state, raised.value
+                    continue
+                with await fetch_repo(client, host, account["did"], max_bytes=1 << 26) as repo:
+                    assert repo.commit.did == account["did"]
+                    got = {r.path: (str(r.cid), to_json(dagcbor.decode(r.block))) for r in repo.records()}
+                assert got == truth.get(account["did"], {})
+                fetched += 1
+                records += len(got)
+        return fetched, records
+
+    fetched, records = asyncio.run(run())
+    active = [a for a in accounts if a["active"]]
+    assert fetched == len(active) >= 15 and len(active) < len(accounts)
+    assert records == sum(len(truth.get(a["did"], {})) for a in accounts if a["active"]) > 100

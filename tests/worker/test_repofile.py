@@ -6,6 +6,8 @@ import os
 import random
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from supervisor.atproto import dagcbor
 from supervisor.atproto.car import read_car, write_car
@@ -167,3 +169,31 @@ def test_a_failed_feed_closes_the_file(tmp_path):
         os.fstat(fd)
     with pytest.raises(ValueError, match="finished"):
         spooler.feed(b"")
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    st.dictionaries(
+        st.tuples(
+            st.sampled_from(["app.bsky.feed.post", "app.bsky.graph.follow", "x.y.z"]),
+            st.from_regex(r"[a-z0-9]{1,12}", fullmatch=True),
+        ),
+        st.dictionaries(
+            st.text(max_size=5),
+            st.one_of(
+                st.integers(min_value=-(2**63), max_value=2**63 - 1), st.text(max_size=40), st.binary(max_size=40)
+            ),
+            max_size=4,
+        ),
+        max_size=60,
+    ),
+    st.integers(min_value=7, max_value=5000),
+)
+def test_any_repository_in_any_chunking_walks_like_the_whole_car_reader(tmp_path, records, chunk):
+    data = export_repo(DID, "3kaaaaaaaaaaa", {f"{c}/{k}": v for (c, k), v in records.items()})
+    with spool_car([data[i : i + chunk] for i in range(0, len(data), chunk)], spool_dir=str(tmp_path)) as repo:
+        got = [(r.path, r.cid, dagcbor.decode(r.block)) for r in repo.records()]
+    assert got == list(load_repo(data, verify=True).records())
+    assert len(got) == len(records)
