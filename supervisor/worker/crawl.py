@@ -646,6 +646,18 @@ class Crawl:
 
     async def _catch_up(self, did: str, hold: Any, rev: str, data: Any) -> bool:
         verifier = self.verifier
+        # Held events at or below the CAR's revision are in it, but the snapshot left out what is
+        # older than the window: they apply as live ingest would have applied them (per-record
+        # revisions keep what is newer), their signatures checked unless VERIFY=off.
+        older = sorted((f for f in hold.held if f.rev <= rev and f.type == "#commit"), key=lambda f: f.seq)
+        hold.held = [f for f in hold.held if f.rev > rev or f.type != "#commit"]
+        if older and verifier is not None:
+            from supervisor.atproto.verify import verify_commit_event
+
+            key = (await self.resolver.resolve(did)).key
+            older = [f for f in older if verify_commit_event(f, key, proof=False).ok]
+        if older:
+            await self._db(store.apply_frames, older, self.config.firehose_cursor_service)
         if verifier is not None:
             verifier.adopt(did, rev, data)
             return bool(await verifier.catch_up(did, hold))

@@ -295,7 +295,9 @@ def test_the_window_and_a_longer_one_later(database_url, start_relay, start_work
     )
     wait_complete(database_url, relay, worker)
     finish(worker)
-    short = same_as_expected(relay, database_url, started - timedelta(days=5))
+    ((cutoff,),) = query(database_url, "SELECT cutoff FROM backfill_crawl")
+    assert started - timedelta(days=5) <= cutoff <= datetime.now(timezone.utc) - timedelta(days=5)
+    short = same_as_expected(relay, database_url, cutoff)
     assert short == "", short
     assert same_as_expected(relay, database_url, started - timedelta(days=30)) != ""
     # ... and a longer window later crawls again for the older records.
@@ -303,4 +305,5 @@ def test_the_window_and_a_longer_one_later(database_url, start_relay, start_work
     wait_complete(database_url, relay, again)
     finish(again)
     assert "A longer window than the finished crawl" in again.log
-    assert same_as_expected(relay, database_url, started - timedelta(days=30)) == ""
+    ((cutoff,),) = query(database_url, "SELECT cutoff FROM backfill_crawl")
+    assert same_as_expected(relay, database_url, cutoff) == ""
