@@ -33,6 +33,7 @@ def crawl_env(database_url: str, relay, **extra: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "RELAY_URL": relay.url,
         "BACKFILL_DAYS": "30",
+        "BACKFILL_MODE": "auto",  # 30 days past a 24 h window: auto crawls
         "RELAY_WINDOW_HOURS": "24",
         **extra,
     }
