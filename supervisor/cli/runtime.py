@@ -574,6 +574,8 @@ def status_command(fmt: str, no_worker: bool, **kwargs: Any) -> None:
         rows, error = T.read_cursor_rows(engine, project, views)
         report = T.build_status(project, views, rows, evaluate=evaluate, cursor_error=error)
         desync = T.read_desync_rows(engine, project, views)
+        if rows is not None:
+            report.backfill = T.read_backfill_progress(engine, project, views)
         workers: dict[str, str] = {}
         if not no_worker:
             for view in views:
@@ -663,6 +665,9 @@ def _print_status(report: Any, workers: dict[str, str], secrets: frozenset[str] 
                 f"  {row.service}: cursor {shown['cursor'] or '-'}, last event {shown['last_event_time'] or '-'}, "
                 f"updated {shown['updated_at']} by {who}"
             )
+    if report.backfill is not None:
+        echo("\nbackfill crawl")
+        echo(f"  {report.backfill.text()}")
     if report.findings:
         echo("\nfindings")
         for finding in report.findings:

@@ -60,6 +60,46 @@ CURSOR_QUERY = (
     "to_char(updated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS') FROM firehose_cursor ORDER BY service"
 )
 
+#: The crawl backfill's progress (worker/crawl.py): repositories by state, records written.
+BACKFILL_QUERY = "SELECT state, count(*), coalesce(sum(records), 0) FROM backfill_repo GROUP BY state ORDER BY state"
+
+
+@dataclasses.dataclass(frozen=True)
+class CrawlProgress:
+    """The crawl backfill's repositories by state (from ``backfill_repo``)."""
+
+    states: dict[str, int]
+    records: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.states.values())
+
+    @property
+    def finished(self) -> int:
+        """Repositories with nothing left to do: done, or refused by their host."""
+        return sum(n for state, n in self.states.items() if state not in ("pending", "fetching", "failed"))
+
+    def text(self) -> str:
+        by_state = ", ".join(f"{n} {state}" for state, n in sorted(self.states.items()))
+        return f"{self.finished}/{self.total} repositories finished ({by_state}), {self.records} records written"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"total": self.total, "finished": self.finished, "by_state": dict(self.states), "records": self.records}
+
+
+def parse_backfill_rows(text: str) -> CrawlProgress:
+    """Rows printed by ``psql -At -F '\\t'`` for :data:`BACKFILL_QUERY`."""
+    states: dict[str, int] = {}
+    records = 0
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+            continue
+        states[parts[0]] = int(parts[1])
+        records += int(parts[2])
+    return CrawlProgress(states, records)
+
 
 @dataclasses.dataclass
 class ContainerView:
@@ -140,6 +180,8 @@ class StatusReport:
     cursors: Optional[list[tuple[CursorRow, list[WriterView]]]]  # None: the database was not reachable
     cursor_error: str
     findings: list[StatusFinding]
+    #: The crawl backfill's repositories (None: no crawl recorded, or not read).
+    backfill: Optional[CrawlProgress] = None
 
     @property
     def exit_code(self) -> int:
@@ -180,6 +222,7 @@ class StatusReport:
                 {**row.to_json(), "writers": [dataclasses.asdict(w) for w in writers]} for row, writers in self.cursors
             ],
             "firehose_cursor_error": self.cursor_error or None,
+            "backfill_crawl": None if self.backfill is None else self.backfill.to_json(),
             "findings": [f.to_json() for f in self.findings],
         }
 
@@ -312,6 +355,24 @@ def _psql(engine: Any, db: ContainerView, user: str, password: str, database: st
     ]
     code, output = engine.exec(db.id, cmd, timeout=15, env={"PGPASSWORD": password})
     return code, output
+
+
+def read_backfill_progress(engine: Any, project: Project, containers: list[ContainerView]) -> Optional[CrawlProgress]:
+    """The crawl backfill's progress read with ``psql`` in the database container (None: no crawl
+    table yet, or the database cannot be read; :func:`read_cursor_rows` says why)."""
+    target = database_target(project)
+    if target is None:
+        return None
+    service, user, password, database = target
+    db = next((v for v in containers if v.service == service and v.state == "running"), None)
+    if db is None:
+        return None
+    cmd = ["psql", "-h", "127.0.0.1", "-U", user, "-d", database, "-At", "-F", "\t", "-c", BACKFILL_QUERY]
+    code, output = engine.exec(db.id, cmd, timeout=15, env={"PGPASSWORD": password})
+    if code != 0:
+        return None
+    progress = parse_backfill_rows(output)
+    return progress if progress.total else None
 
 
 def _writers(evaluation: Any) -> list[WriterView]:

@@ -23,6 +23,7 @@ from supervisor.worker import store
 from supervisor.worker.backfill import PREFIX, Backfill, BackfillStatus
 from supervisor.worker.batch import BatchBuilder
 from supervisor.worker.config import WorkerConfig, mask_database_url
+from supervisor.worker.crawl import Crawl, CrawlStatus
 from supervisor.worker.errors import MigrationError
 from supervisor.worker.health import HealthInputs, HealthServer, health_document
 from supervisor.worker.identity import IdentityResolver
@@ -59,7 +60,12 @@ class Worker:
         self.metrics = WorkerMetrics()
         self.database = store.Database(config.database_url, config.db_pool_size)
         self.live_status = StreamStatus("live")
-        self.backfill_status = BackfillStatus(state="disabled", days=config.backfill_days)
+        self.backfill_status: Any = (
+            CrawlStatus(state="disabled", days=config.backfill_days)
+            if config.backfill_crawls
+            else BackfillStatus(state="disabled", days=config.backfill_days)
+        )
+        self.crawl: Optional[Crawl] = None
         self.health: Optional[HealthServer] = None
         self.live: Optional[Stream] = None
         self.backfill: Optional[Backfill] = None
@@ -121,6 +127,8 @@ class Worker:
             self.live.stop()
         if self.backfill is not None:
             self.backfill.stop()
+        if self.crawl is not None:
+            self.crawl.stop()
         if self._live_start is not None and not self._live_start.done():
             self._live_start.cancel()
 
@@ -244,10 +252,14 @@ class Worker:
         )
         live = Stream(config.relay_url, self.database, policy, builder, self.metrics, self.live_status)
         self.live = live
-        if config.verify != "off":
+        crawling = config.backfill_enabled and config.backfill_crawls
+        resolver: Optional[IdentityResolver] = None
+        if config.verify != "off" or crawling:
             resolver = IdentityResolver(
                 config.plc_directory_url, max_entries=config.identity_cache_size, max_age=config.identity_cache_seconds
             )
+        if config.verify != "off":
+            assert resolver is not None
             # Its own two connections: repairs must not take the live writer's.
             self._verify_db = store.Database(config.database_url, 2)
             self.verifier = Verifier(
@@ -285,7 +297,29 @@ class Worker:
             live.first_seq.add_done_callback(start_before_first)
         tasks = {asyncio.create_task(live.run(), name="live")}
         backfill_task: Optional[asyncio.Task[None]] = None
-        if config.backfill_enabled:
+        if crawling:
+            assert resolver is not None
+            self.backfill_status.state = "waiting"
+            self.crawl = Crawl(
+                config,
+                self.database,
+                self.metrics,
+                live_start,
+                self.backfill_status,
+                resolver=resolver,
+                live=live,
+                verifier=self.verifier,
+                hold_limit=config.verify_hold_limit,
+            )
+            live_status = self.live_status
+            self.crawl.committed = lambda: (
+                live_status.committed_seq if live_status.committed_seq is not None else stored
+            )
+            if self._stopping:
+                self.crawl.stop()
+            backfill_task = asyncio.create_task(self.crawl.run(), name="backfill")
+            tasks.add(backfill_task)
+        elif config.backfill_enabled:
             self.backfill_status.state = "waiting"
             self.backfill = Backfill(config, self.database, self.metrics, live_start, self.backfill_status)
             if self._stopping:
@@ -327,6 +361,8 @@ class Worker:
         if self.verifier is not None:
             await self.verifier.close()
             await asyncio.to_thread(self.verifier.database.close)
+        elif resolver is not None:
+            await resolver.close()
         log.info("stopped: live cursor %s", self.live_status.committed_seq)
         return code
 
@@ -352,7 +388,7 @@ class Worker:
             status = self.live_status
             now = time.monotonic()
             self.metrics.events_per_second.labels("live").set(status.rate.rate(now))
-            if self.backfill_status.stream is not None:
+            if getattr(self.backfill_status, "stream", None) is not None:
                 self.metrics.events_per_second.labels("backfill").set(self.backfill_status.stream.rate.rate(now))
             if status.committed_time is not None:
                 self.metrics.lag.set(max(0.0, (datetime.now(timezone.utc) - status.committed_time).total_seconds()))

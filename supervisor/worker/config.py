@@ -87,6 +87,30 @@ VARIABLES: tuple[Variable, ...] = (
         "--backfill-max-memory-mb",
     ),
     Variable(
+        "BACKFILL_MODE",
+        "auto",
+        "replay (the relay's window), crawl (getRepo of every repository) or auto: replay when "
+        "BACKFILL_DAYS fits in RELAY_WINDOW_HOURS, else crawl (-1 always crawls).",
+        "--backfill-mode",
+    ),
+    Variable(
+        "BACKFILL_SOURCE",
+        "relay",
+        "Where a crawl lists the repositories: relay (its listRepos) or hosts (listHosts, then each host's listRepos).",
+        "--backfill-source",
+    ),
+    Variable("BACKFILL_CONCURRENCY", "10", "Repositories a crawl fetches at once.", "--backfill-concurrency"),
+    Variable(
+        "BACKFILL_PDS_RATE", "2", "Most requests per second a crawl sends to one PDS host.", "--backfill-pds-rate"
+    ),
+    Variable("BACKFILL_GLOBAL_RATE", "50", "Most requests per second a crawl sends in all.", "--backfill-global-rate"),
+    Variable(
+        "BACKFILL_REQUEST_TIMEOUT",
+        "60",
+        "Seconds a crawl request may take (connect, and between two reads).",
+        "--backfill-request-timeout",
+    ),
+    Variable(
         "BACKFILL_CURSOR_SERVICE", "backfill", "firehose_cursor row of the backfill.", "--backfill-cursor-service"
     ),
     Variable("FIREHOSE_CURSOR_SERVICE", "firehose", "firehose_cursor row of live ingest.", "--firehose-cursor-service"),
@@ -156,6 +180,12 @@ class WorkerConfig:
     backfill_batch_delay_ms: int = 2000
     backfill_max_memory_mb: int = 512
     backfill_cursor_service: str = "backfill"
+    backfill_mode: str = "auto"
+    backfill_source: str = "relay"
+    backfill_concurrency: int = 10
+    backfill_pds_rate: float = 2.0
+    backfill_global_rate: float = 50.0
+    backfill_request_timeout: float = 60.0
     firehose_cursor_service: str = "firehose"
     health_port: int = 8081
     health_host: str = "0.0.0.0"
@@ -175,6 +205,13 @@ class WorkerConfig:
     def backfill_enabled(self) -> bool:
         """Backfill runs on worker 0 only, and only when BACKFILL_DAYS is not 0."""
         return self.worker_id == 0 and self.backfill_days != 0
+
+    @property
+    def backfill_crawls(self) -> bool:
+        """Whether the backfill fetches repositories (crawl) rather than replaying the relay's window."""
+        if self.backfill_mode != "auto":
+            return self.backfill_mode == "crawl"
+        return self.backfill_days == -1 or self.backfill_days * 24 > self.relay_window_hours
 
     @property
     def log_level_number(self) -> int:
@@ -416,7 +453,35 @@ def _parse_config(environ: Mapping[str, str], overrides: Optional[Mapping[str, O
     hold = _integer(
         "VERIFY_HOLD_LIMIT", get("VERIFY_HOLD_LIMIT"), minimum=1, hint="use a whole number of events, such as 10000"
     )
+    mode = get("BACKFILL_MODE").strip().lower()
+    if mode not in ("auto", "replay", "crawl"):
+        raise ConfigError("BACKFILL_MODE", get("BACKFILL_MODE"), "is not a backfill mode", "use auto, replay or crawl")
+    source = get("BACKFILL_SOURCE").strip().lower()
+    if source not in ("relay", "hosts"):
+        raise ConfigError("BACKFILL_SOURCE", get("BACKFILL_SOURCE"), "is not a repository source", "use relay or hosts")
+    concurrency = _integer(
+        "BACKFILL_CONCURRENCY",
+        get("BACKFILL_CONCURRENCY"),
+        minimum=1,
+        maximum=1000,
+        hint="use a whole number of repositories, such as 10",
+    )
+    pds_rate = _number(
+        "BACKFILL_PDS_RATE", get("BACKFILL_PDS_RATE"), minimum=0.01, hint="use requests per second, such as 2"
+    )
+    global_rate = _number(
+        "BACKFILL_GLOBAL_RATE", get("BACKFILL_GLOBAL_RATE"), minimum=0.01, hint="use requests per second, such as 50"
+    )
+    request_timeout = _number(
+        "BACKFILL_REQUEST_TIMEOUT", get("BACKFILL_REQUEST_TIMEOUT"), minimum=0.1, hint="use seconds, such as 60"
+    )
     return WorkerConfig(
+        backfill_mode=mode,
+        backfill_source=source,
+        backfill_concurrency=concurrency,
+        backfill_pds_rate=pds_rate,
+        backfill_global_rate=global_rate,
+        backfill_request_timeout=request_timeout,
         relay_url=relay,
         database_url=database,
         db_pool_size=pool,

@@ -22,7 +22,7 @@ from typing import Any, Callable, Optional
 
 from supervisor.secrets import mask_text
 
-__all__ = ["HealthInputs", "health_document", "HealthServer", "HealthResult", "check_health"]
+__all__ = ["HealthInputs", "health_document", "HealthServer", "HealthResult", "check_health", "backfill_text"]
 
 log = logging.getLogger("supervisor.worker.health")
 
@@ -228,10 +228,24 @@ class HealthResult:
             f"{doc.get('status', 'unknown')}: database {doc.get('database')}, "
             f"firehose {'connected' if doc.get('firehose_connected') else 'disconnected'}, "
             f"cursor {doc.get('cursor')}, lag {doc.get('lag_seconds')} s, "
-            f"{doc.get('events_per_second')} events/s, backfill {(doc.get('backfill') or {}).get('state')}"
+            f"{doc.get('events_per_second')} events/s, backfill {backfill_text(doc.get('backfill') or {})}"
         )
         reasons = doc.get("reasons") or []
         return text + (f" ({'; '.join(reasons)})" if reasons else "")
+
+
+def backfill_text(backfill: dict[str, Any]) -> str:
+    """The backfill part of a health summary: its state, and a crawl's progress."""
+    state = str(backfill.get("state"))
+    if backfill.get("mode") != "crawl":
+        return state
+    repos = backfill.get("repos") or {}
+    eta = backfill.get("eta_seconds")
+    return (
+        f"{state} (crawl: {repos.get('done', 0)}/{repos.get('total', 0)} repositories, "
+        f"{backfill.get('records', 0)} records, {backfill.get('records_per_second', 0)} records/s, "
+        f"{backfill.get('hosts_parked', 0)} hosts parked, ETA {'?' if eta is None else f'{eta} s'})"
+    )
 
 
 def check_health(url: str, timeout: float = 5.0) -> HealthResult:

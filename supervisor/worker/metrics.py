@@ -114,6 +114,38 @@ class WorkerMetrics:
         )
         self.database_up = Gauge("worker_database_up", "1 when the database answered recently.", registry=r)
 
+        # the crawl backfill (worker/crawl.py)
+        self.crawl_repos = Gauge(
+            "worker_backfill_repos_total", "Repositories of the crawl backfill, by state.", ["state"], registry=r
+        )
+        self.crawl_rate_waits = Counter(
+            "worker_backfill_rate_limit_waits_total",
+            "Times a crawl request waited for a host's rate limit, by host and cause (pace or 429).",
+            ["host", "cause"],
+            registry=r,
+        )
+        self.crawl_wait_seconds = Counter(
+            "worker_backfill_rate_limit_wait_seconds_total",
+            "Seconds crawl requests waited for a host's rate limit, by host.",
+            ["host"],
+            registry=r,
+        )
+        self.crawl_fetch_seconds = Histogram(
+            "worker_backfill_fetch_seconds",
+            "Time to fetch and parse one repository (getRepo).",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=r,
+        )
+        self.crawl_bytes = Counter(
+            "worker_backfill_fetched_bytes_total", "Bytes of repositories fetched by the crawl.", registry=r
+        )
+        self.crawl_records = Counter(
+            "worker_backfill_crawl_records_total", "Records written by the crawl backfill.", registry=r
+        )
+        self.crawl_hosts_parked = Gauge(
+            "worker_backfill_hosts_parked", "PDS hosts the crawl set aside after repeated failures.", registry=r
+        )
+
     def render(self) -> bytes:
         """The Prometheus text exposition."""
         return generate_latest(self.registry)

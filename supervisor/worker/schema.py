@@ -184,11 +184,46 @@ CREATE TABLE IF NOT EXISTS repo_sync (
 CREATE INDEX IF NOT EXISTS repo_sync_state_idx ON repo_sync (state);
 """
 
+# The crawl backfill (worker/crawl.py): one row per crawl (its window and enumeration cursor), one
+# per repository (what became of it). A repository is done for a crawl when its cutoff is not
+# later than the crawl's.
+_V4 = """
+CREATE TABLE IF NOT EXISTS backfill_crawl (
+    service varchar(255) PRIMARY KEY,
+    days integer NOT NULL,
+    cutoff timestamptz,
+    until timestamptz,
+    source text NOT NULL,
+    list_cursor text,
+    listed boolean NOT NULL DEFAULT false,
+    repos bigint NOT NULL DEFAULT 0,
+    records bigint NOT NULL DEFAULT 0,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    completed_at timestamptz,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS backfill_repo (
+    did text PRIMARY KEY,
+    pds text,
+    state text NOT NULL,
+    rev text COLLATE "C",
+    records bigint NOT NULL DEFAULT 0,
+    attempts integer NOT NULL DEFAULT 0,
+    last_error text,
+    cutoff timestamptz,
+    started_at timestamptz,
+    finished_at timestamptz,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS backfill_repo_state_idx ON backfill_repo (state);
+"""
+
 #: (version, description, SQL).  Append only: never edit a released migration.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "cursor, record, tombstone, typed tables, users, backfill state", _V1),
     (2, "backfill state: events missed (OutdatedCursor)", _V2),
     (3, "repo_sync: repositories being fetched again after a broken chain", _V3),
+    (4, "backfill_crawl, backfill_repo: the crawl backfill's progress per repository", _V4),
 )
 
 

@@ -677,23 +677,61 @@ def _frames_batch(events: list[Any]) -> Batch:
     return builder.take()
 
 
+def _snapshot_time() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def apply_repo_records(
+    conn: psycopg.Connection,
+    did: str,
+    rev: str,
+    records: list[tuple[str, Any, Any]],
+    service: str,
+    *,
+    cutoff: Optional[datetime] = None,
+) -> ApplyResult:
+    """Write one chunk of a fetched repository's records (``(path, cid, record)``) at ``rev``.
+
+    Records made before ``cutoff`` (TID record key, else ``createdAt``) are left out. Per-record
+    revisions keep anything newer; the cursor does not move."""
+    from supervisor.atproto.frames import Commit, CommitOp
+    from supervisor.worker.batch import BatchBuilder
+
+    ops = [CommitOp("create", path, cid, record) for path, cid, record in records if record is not None]
+    if not ops:
+        return ApplyResult(records=0, users=0)
+    builder = BatchBuilder(cutoff=cutoff)
+    builder.add(Commit(seq=1, did=did, rev=rev, time=_snapshot_time(), since=None, ops=ops))
+    return apply_batch(conn, builder.take(), service=service, move_cursor=False)
+
+
+def delete_absent_records(conn: psycopg.Connection, did: str, rev: str, present: set[str], service: str) -> int:
+    """Delete at ``rev`` the stored records of ``did`` whose path (``collection/rkey``) is not in
+    ``present`` (what a fetched repository holds); returns how many were deleted."""
+    from supervisor.atproto.frames import Commit, CommitOp
+
+    stored = conn.execute("SELECT collection, rkey FROM record WHERE did = %s", (did,)).fetchall()
+    ops = [
+        CommitOp("delete", f"{collection}/{rkey}", None)
+        for collection, rkey in stored
+        if f"{collection}/{rkey}" not in present
+    ]
+    if not ops:
+        return 0
+    frame = Commit(seq=1, did=did, rev=rev, time=_snapshot_time(), since=None, ops=ops)
+    apply_batch(conn, _frames_batch([frame]), service=service, move_cursor=False)
+    return len(ops)
+
+
 def apply_repo_snapshot(
     conn: psycopg.Connection, did: str, rev: str, records: list[tuple[str, Any, Any]], service: str
 ) -> ApplyResult:
     """Make the database hold exactly ``records`` (``(path, cid, record)`` of a fetched repository at
     ``rev``) for ``did``: each is written at ``rev``, and stored records it no longer holds are deleted
     at ``rev``. Per-record revisions keep anything newer. The cursor does not move."""
-    from supervisor.atproto.frames import Commit, CommitOp
-
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    ops = [CommitOp("create", path, cid, record) for path, cid, record in records if record is not None]
-    present = {f"at://{did}/{path}" for path, _cid, _record in records}
-    stored = conn.execute("SELECT uri, collection, rkey FROM record WHERE did = %s", (did,)).fetchall()
-    ops.extend(
-        CommitOp("delete", f"{collection}/{rkey}", None) for uri, collection, rkey in stored if uri not in present
-    )
-    frame = Commit(seq=1, did=did, rev=rev, time=now, since=None, ops=ops)
-    return apply_batch(conn, _frames_batch([frame]), service=service, move_cursor=False)
+    result = apply_repo_records(conn, did, rev, records, service)
+    delete_absent_records(conn, did, rev, {path for path, _cid, _record in records}, service)
+    return result
 
 
 def apply_frames(conn: psycopg.Connection, events: list[Any], service: str) -> ApplyResult:

@@ -34,6 +34,7 @@ from supervisor.worker.timing import Backoff, RateMeter
 
 if TYPE_CHECKING:  # supervisor.atproto.frames is imported when a stream starts
     from supervisor.atproto.frames import Account, Commit, Identity, Sync
+    from supervisor.worker.resync import Holds
     from supervisor.worker.verifier import Verifier
 
     EventFrame = Commit | Identity | Account | Sync
@@ -177,6 +178,8 @@ class Stream:
         self.on_commit: Optional[Callable[[Batch, store.ApplyResult], None]] = None
         #: Says whether each event may be written (live ingest with VERIFY on; see worker/verifier.py).
         self.verifier: Optional[Verifier] = None
+        #: Repositories being crawled: their live events wait there (see worker/resync.py).
+        self.holds: Optional[Holds] = None
         #: Called (in the event loop) after a resync to the stored cursor (backfill: re-read its state).
         self.on_resync: Optional[Callable[[Optional[int]], Awaitable[None]]] = None
         #: The cursor this stream last stored (or found stored at its start) and the database
@@ -560,7 +563,19 @@ class Stream:
                 self._malformed(ValueError(f"{frame.type} with invalid fields: {'; '.join(problems)}"))
                 return
             verifier = self.verifier
-            if verifier is not None and (builder.last_seq is None or frame.seq > builder.last_seq):
+            holds = self.holds
+            fresh = builder.last_seq is None or frame.seq > builder.last_seq
+            if (
+                holds is not None
+                and fresh
+                and (frame.type == "#commit" or frame.type == "#sync")
+                and holds.offer(frame)
+            ):
+                # Its repository is being crawled: applied after the fetched state (backfill_repo
+                # says it is not done yet, so a restart fetches it again).
+                builder.skip("held for backfill")
+                frame = dataclasses.replace(cast(Any, frame), ops=[]) if frame.type == "#commit" else frame
+            elif verifier is not None and fresh:
                 decision = await verifier.check(frame)
                 if decision != "accept":
                     # Refused (counted by reason, never written) or held for a repository fetched again

@@ -76,6 +76,10 @@ class RateLimit:
         """A batch starts at ``now``."""
         self._next = now + self.interval
 
+    def defer(self, until: float) -> None:
+        """Nothing may start before ``until`` (a host asked to wait: HTTP 429 ``Retry-After``)."""
+        self._next = until if self._next is None else max(self._next, until)
+
 
 def resident_memory_bytes() -> int:
     """The current resident set size of this process (0 when unknown)."""

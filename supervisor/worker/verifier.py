@@ -38,13 +38,14 @@ import httpx
 
 from supervisor.atproto import chain, syntax
 from supervisor.atproto.cid import CID
-from supervisor.atproto.crypto import SIGNATURE_INVALID, verify_commit_signature
+from supervisor.atproto.crypto import SIGNATURE_INVALID
 from supervisor.atproto.errors import AtprotoError
 from supervisor.atproto.verify import verify_commit_event, verify_sync_event
 from supervisor.worker import store
-from supervisor.worker.fetch import DEFAULT_MAX_REPO_BYTES, FetchError, get_repo
+from supervisor.worker.fetch import DEFAULT_MAX_REPO_BYTES, FetchError
 from supervisor.worker.identity import IdentityError, IdentityResolver
 from supervisor.worker.metrics import WorkerMetrics
+from supervisor.worker.resync import Hold, apply_snapshot, catch_up, fetch_snapshot, hold_frame
 from supervisor.worker.timing import Backoff
 
 if TYPE_CHECKING:
@@ -94,14 +95,11 @@ class RepoHead:
 
 
 @dataclasses.dataclass
-class _Repair:
-    reason: str
-    since: float
-    #: The seq of the event that broke the chain: what was accepted before it must be committed
-    #: before the fetched state is written (so an older write cannot land after it).
-    seq: int = 0
-    held: list[Any] = dataclasses.field(default_factory=list)
-    overflowed: bool = False
+class _Repair(Hold):
+    """A repository fetched again; its ``seq`` is that of the event that broke the chain."""
+
+    reason: str = ""
+    since: float = 0.0
     attempts: int = 0
     last_error: Optional[str] = None
     task: Optional[asyncio.Task[None]] = None
@@ -378,16 +376,9 @@ class Verifier:
         return REJECT
 
     def _hold(self, repair: _Repair, frame: Any) -> None:
-        if repair.overflowed:
-            return
-        if len(repair.held) >= self.hold_limit:
-            # Too much waits: drop it and fetch the repository again once this fetch is applied.
-            repair.held.clear()
-            repair.overflowed = True
-            self._held_gauge()
-            return
-        repair.held.append(frame)
-        if len(repair.held) % 64 == 1:
+        count = len(repair.held)
+        hold_frame(repair, frame, self.hold_limit)
+        if repair.overflowed or count % 64 == 0:
             self._held_gauge()
 
     def _held_gauge(self) -> None:
@@ -398,7 +389,7 @@ class Verifier:
         """Mark ``did`` desynchronized (in ``repo_sync`` before anything of it is held past the cursor)."""
         repair = self._repairs.get(did)
         if repair is None:
-            repair = self._repairs[did] = _Repair(reason, time.monotonic(), seq)
+            repair = self._repairs[did] = _Repair(seq=seq, reason=reason, since=time.monotonic())
             self.metrics.desynchronized.set(len(self._repairs))
             await self._mark(did, reason)
             repair.task = self._start_repair(did)
@@ -426,7 +417,7 @@ class Verifier:
         dids = await asyncio.to_thread(self._db, store.read_desynchronized)
         for did, reason in dids:
             if did not in self._repairs:
-                self._repairs[did] = _Repair(reason or "restart", time.monotonic())
+                self._repairs[did] = _Repair(reason=reason or "restart", since=time.monotonic())
                 self._repairs[did].task = self._start_repair(did)
         self.metrics.desynchronized.set(len(self._repairs))
         if dids:
@@ -504,61 +495,59 @@ class Verifier:
 
     async def _fetch_and_apply(self, did: str, repair: _Repair) -> bool:
         """One fetch: apply the repository, then what was held. True when ``did`` is in sync again."""
-        from supervisor.atproto import dagcbor
-        from supervisor.atproto.repo import load_repo
-
         identity = await self.resolver.resolve(did, fresh=True)
         repair.overflowed = False
-        data = await get_repo(self._client, identity.pds, did, max_bytes=self.max_repo_bytes)
-        repo = await asyncio.to_thread(load_repo, data, verify=True)
-        while not self._closed and (self.committed() or 0) < repair.seq:
-            await asyncio.sleep(0.05)  # what was accepted before the break is still being written
-        commit = repo.commit
-        if commit.did != did:
-            raise FetchError("mismatch", f"getRepo of {did} returned the repository of {commit.did}")
-        if self.mode != "off":
-            verdict = verify_commit_signature(dagcbor.decode(repo.blocks[commit.cid]), identity.key)
-            if not verdict:
-                raise FetchError("bad_signature", f"getRepo of {did}: {verdict.detail}")
-        await asyncio.to_thread(
-            self._db, store.apply_repo_snapshot, did, commit.rev, list(repo.records()), self.service
+        fetched = await fetch_snapshot(
+            self._client, identity, max_bytes=self.max_repo_bytes, check_signature=self.mode != "off"
         )
-        del repo, data
-        self._set_head(did, commit.rev, commit.data)
-        # Catch up: what arrived meanwhile, newer than the fetched revision, in order.
-        while True:
-            held, repair.held = repair.held, []
-            if repair.overflowed:
-                self._held_gauge()
-                return False  # too much arrived meanwhile: fetch again
-            accepted = []
-            in_sync = True
-            ordered = sorted(held, key=lambda f: f.seq)
-            for index, frame in enumerate(ordered):
-                head = self._heads.get(did)
-                if head is not None and frame.rev <= head.rev:
-                    continue  # already in the fetched repository
-                if frame.type == "#sync":
-                    in_sync = False
-                    break
-                decision = await self._check_commit(frame)
-                if decision == HOLD:
-                    # The held events do not follow the fetched state: fetch again, keep the rest.
-                    repair.held.extend(ordered[index + 1 :])
-                    in_sync = False
-                    break
-                if decision == ACCEPT:
-                    accepted.append(frame)
-            if accepted:
-                await asyncio.to_thread(self._db, store.apply_frames, accepted, self.service)
-            self._held_gauge()
-            if not in_sync:
-                return False
-            if not repair.held:
-                break
+        try:
+            while not self._closed and (self.committed() or 0) < repair.seq:
+                await asyncio.sleep(0.05)  # what was accepted before the break is still being written
+        except BaseException:
+            fetched.close()
+            raise
+        try:
+            await asyncio.to_thread(apply_snapshot, self.database, fetched, self.service)
+        finally:
+            fetched.close()
+        rev = fetched.rev
+        self._set_head(did, rev, fetched.data)
+        del fetched
+        caught_up = await self.catch_up(did, repair)
+        self._held_gauge()
+        if not caught_up:
+            return False  # too much arrived meanwhile, or it does not follow: fetch again
         await self._finish(did, repair, state="synchronized", rev=self._heads[did].rev, error=None)
-        log.info("verify: %s fetched again at %s and caught up (attempt %d)", did, commit.rev, repair.attempts)
+        log.info("verify: %s fetched again at %s and caught up (attempt %d)", did, rev, repair.attempts)
         return True
+
+    async def catch_up(self, did: str, hold: Hold) -> bool:
+        """Verify and apply the events held for ``did`` after its fetched state (see
+        :func:`~supervisor.worker.resync.catch_up`); the held state is what was fetched."""
+
+        async def accept(frame: Any) -> Optional[bool]:
+            decision = await self._check_commit(frame)
+            if decision == HOLD:
+                return None
+            return decision == ACCEPT
+
+        async def apply(frames: list[Any]) -> None:
+            await asyncio.to_thread(self._db, store.apply_frames, frames, self.service)
+
+        def rev() -> str:
+            head = self._heads.get(did)
+            return head.rev if head is not None else ""
+
+        return await catch_up(hold, rev, accept, apply)
+
+    def park(self, did: str) -> None:
+        """``did``'s host would not serve it (deactivated, taken down...): fetch it when an ``#account``
+        event says it is active again."""
+        self._parked.add(did)
+
+    def adopt(self, did: str, rev: str, data: CID) -> None:
+        """Hold ``did`` at a state applied from elsewhere (a crawled repository)."""
+        self._set_head(did, rev, data)
 
     async def _finish(self, did: str, repair: _Repair, *, state: str, rev: Optional[str], error: Optional[str]) -> None:
         await asyncio.to_thread(self._db, store.mark_repaired, did, state, rev, repair.attempts, error)

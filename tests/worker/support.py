@@ -95,7 +95,10 @@ class WorkerProcess:
     def __init__(self, env: dict[str, str], log_path: Path, *args: str) -> None:
         self.log_path = log_path
         full = {k: v for k, v in os.environ.items() if not k.startswith(("BACKFILL_", "FIREHOSE_", "WORKER_"))}
-        full.update({"HEALTH_PORT": "0", "HEALTH_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"})
+        # The replay backfill unless a test asks for the crawl (BACKFILL_MODE=auto crawls past 72 h).
+        full.update(
+            {"HEALTH_PORT": "0", "HEALTH_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1", "BACKFILL_MODE": "replay"}
+        )
         full.update(env)
         self._log = open(log_path, "a")
         self.proc = subprocess.Popen(
