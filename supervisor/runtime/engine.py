@@ -18,7 +18,7 @@ from docker.utils.build import tar as build_context_tar
 
 from supervisor.runtime import labels as L
 from supervisor.runtime.errors import BuildFailed, EngineFailure, EngineUnavailable, ImageMissing
-from supervisor.runtime.plan import BuildStep, Observed, ObservedContainer
+from supervisor.runtime.plan import BuildStep, Observed, ObservedContainer, label_dependencies
 
 __all__ = ["Engine", "observed_container"]
 
@@ -60,7 +60,8 @@ def observed_container(info: dict[str, Any]) -> ObservedContainer:
         health=health,
         exit_code=exit_code,
         # "db:service_healthy:false,cache:service_started:true"
-        depends_on=tuple(entry.split(":", 1)[0] for entry in (labels.get(L.DEPENDS_ON) or "").split(",") if entry),
+        depends_on=tuple(d.service for d in label_dependencies(labels.get(L.DEPENDS_ON) or "")),
+        dependencies=label_dependencies(labels.get(L.DEPENDS_ON) or ""),
     )
 
 

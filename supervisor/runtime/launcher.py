@@ -577,10 +577,18 @@ def restart_services(
                     chosen.append(name)
                     grow = True
         chosen = P.start_order(project, chosen)
-    deps = {
-        name: [d for d in P.dependencies(project, name) if d.service in chosen] if project is not None else []
-        for name in chosen
-    }
+        declared = {name: P.dependencies(project, name) for name in chosen}
+    else:  # known by its containers only (-p NAME): their depends_on labels say the same, as compose reads them
+        labelled = {c.service: list(c.dependencies) for c in found}
+        grow = True
+        while grow:
+            grow = False
+            for name, dep_list in labelled.items():
+                if name not in chosen and any(d.restart and d.service in chosen for d in dep_list):
+                    chosen.append(name)
+                    grow = True
+        declared = {name: labelled.get(name, []) for name in chosen}
+    deps = {name: [d for d in declared[name] if d.service in chosen] for name in chosen}
     names = {c.id: c.name for c in found}
     done = []
 

@@ -51,6 +51,8 @@ class ObservedContainer:
     health: Optional[str] = None  # starting, healthy, unhealthy, or None without a health check
     exit_code: int = 0
     depends_on: tuple[str, ...] = ()  # services named by its com.docker.compose.depends_on label
+    #: that label in long form (condition, restart), for a project known only by its containers
+    dependencies: tuple["Dependency", ...] = ()
 
 
 @dataclasses.dataclass
@@ -139,6 +141,19 @@ class Plan:
             if svc.service == name:
                 return svc
         raise KeyError(name)
+
+
+def label_dependencies(label: str) -> tuple[Dependency, ...]:
+    """A ``com.docker.compose.depends_on`` label (``db:service_healthy:true,cache:service_started:false``)
+    in long form, as compose reads it back when it works from the containers alone."""
+    out = []
+    for entry in label.split(","):
+        if not entry:
+            continue
+        service, _, rest = entry.partition(":")
+        condition, _, restart = rest.partition(":")
+        out.append(Dependency(service, condition or "service_started", restart=restart == "true"))
+    return tuple(out)
 
 
 def dependencies(project: Project, service: str) -> list[Dependency]:

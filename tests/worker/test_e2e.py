@@ -108,7 +108,7 @@ def test_live_ingest_and_full_backfill_equal_the_truth(database_url, start_relay
 
 def test_sigterm_commits_and_exits_zero_and_restart_resumes(database_url, start_relay, start_worker):
     relay = start_relay(
-        "--seed", "3", "--accounts", "30", "--events", "400", "--days", "1", "--live-events", "3000", "--rate", "1500"
+        "--seed", "3", "--accounts", "30", "--events", "400", "--days", "1", "--live-events", "12000", "--rate", "1500"
     )
     env = {"DATABASE_URL": database_url, "RELAY_URL": relay.url}
     first = start_worker(env, log_name="first")
@@ -117,8 +117,10 @@ def test_sigterm_commits_and_exits_zero_and_restart_resumes(database_url, start_
     assert first.wait() == 0
     stopped_at = int(cursor_of(database_url, "firehose"))
     assert "stopping: committing the current batch" in first.log
+    assert stopped_at < relay.final_seq  # stopped mid-stream, so that the second start has something to resume
     second = start_worker(env, log_name="second")
     wait_until(lambda: cursor_of(database_url, "firehose") == str(relay.final_seq), 60, what="the last event")
+    wait_until(lambda: "live: resuming after seq" in second.log, 30, what="the resume line")
     assert f"live: resuming after seq {stopped_at}" in second.log
     second.signal(signal.SIGINT)
     assert second.wait() == 0
