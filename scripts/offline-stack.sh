@@ -5,8 +5,9 @@
 #
 # up (default): start the Docker engine if needed, build the missing local images (Debian
 # stand-ins for python:3.11-slim and postgres:16, the wheelhouse), then
-#   supervisor up --wait -f compose/docker-compose.yml -f compose/docker-compose.dev.yml
-# which builds the worker and app stand-in images when missing, and finally `supervisor status`.
+#   supervisor up --build --wait -f compose/docker-compose.yml -f compose/docker-compose.dev.yml
+# with --build, so that the worker and app stand-in images are those of this checkout (the build
+# cache makes an unchanged rebuild quick), and finally `supervisor status`.
 # down: `supervisor down -v` on the same files. status: `supervisor status`.
 #
 # Environment: PROJECT (default appview-dev), WAIT_TIMEOUT (default 300), and any variable the
@@ -31,7 +32,7 @@ case $action in
     up)
         scripts/docker-engine.sh start
         scripts/build-images.sh wheelhouse python postgres
-        supervisor up --wait --wait-timeout "$WAIT_TIMEOUT" "${FILES[@]}" "$@"
+        supervisor up --build --wait --wait-timeout "$WAIT_TIMEOUT" "${FILES[@]}" "$@"
         supervisor status "${FILES[@]}"
         ;;
     down) supervisor down -v "${FILES[@]}" "$@" ;;
