@@ -38,7 +38,7 @@ import psycopg
 from supervisor.atproto.errors import AtprotoError
 from supervisor.secrets import mask_text
 from supervisor.worker import store
-from supervisor.worker.backfill import PREFIX, backfill_cutoff
+from supervisor.worker.backfill import PREFIX, backfill_cutoff, window_note
 from supervisor.worker.config import WorkerConfig
 from supervisor.worker.fetch import DEFAULT_MAX_REPO_BYTES, FetchError, retry_after
 from supervisor.worker.identity import Identity, IdentityError, IdentityResolver
@@ -348,6 +348,9 @@ class Crawl:
             config.backfill_global_rate,
             config.backfill_source,
         )
+        note = window_note(config.backfill_days, config.relay_window_hours, crawls=True)
+        if note:
+            log.info("%s%s", PREFIX, note)
         cutoff = backfill_cutoff(config.backfill_days, datetime.now(timezone.utc))
         row = await self._db(_read_crawl, self.service)
         if row is not None and row["completed_at"] is not None:

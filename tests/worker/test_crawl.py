@@ -111,6 +111,8 @@ def test_a_crawl_plus_live_ingest_equals_the_truth(database_url, start_relay, st
     assert same_as_truth(relay, database_url) == ""
     # The history before the relay's window came from the repositories, not from a replay.
     assert "[BACKFILL] Starting a crawl" in worker.log and "Replaying" not in worker.log
+    assert "window reaches past the relay's replay window (24 h): the crawl fetches every repository" in worker.log
+    assert "only what the relay still keeps" not in worker.log
     assert doc["mode"] == "crawl" and doc["repos"]["total"] == 30 and doc["repos"]["done"] == 30, doc
     states = dict(query(database_url, "SELECT state, count(*) FROM backfill_repo GROUP BY state"))
     assert set(states) <= {"done", "RepoDeactivated", "deactivated"} and states["done"] >= 20, states
