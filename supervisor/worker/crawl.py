@@ -189,6 +189,7 @@ class Crawl:
         self._stopping = False
         self._stop = asyncio.Event()
         self._last_progress = 0.0
+        self._last_shown: Optional[tuple[int, int, int, int]] = None
         self.cutoff: Optional[datetime] = None
         self.service = config.backfill_cursor_service
         #: The live stream's committed seq (the stored cursor until this run commits; set by the worker).
@@ -685,6 +686,10 @@ class Crawl:
         elapsed = max(1e-9, now - status.started)
         eta = status.eta_seconds(now)
         done = status.finished + (0 if final or force else status.done_this_run)
+        shown = (done, status.total, status.records, status.hosts_parked)
+        if final and shown == self._last_shown:
+            return  # the last forced line already said this
+        self._last_shown = shown
         log.info(
             "%sProgress: %d/%d repositories, %.0f records/s, %d records written, %d hosts parked, ETA %s",
             PREFIX,

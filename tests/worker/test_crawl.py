@@ -113,6 +113,10 @@ def test_a_crawl_plus_live_ingest_equals_the_truth(database_url, start_relay, st
     assert "[BACKFILL] Starting a crawl" in worker.log and "Replaying" not in worker.log
     assert "window reaches past the relay's replay window (24 h): the crawl fetches every repository" in worker.log
     assert "only what the relay still keeps" not in worker.log
+    # Each progress line says something new: the last one is not printed twice.
+    lines = [line.split("Progress: ", 1)[1] for line in worker.log.splitlines() if "[BACKFILL] Progress: " in line]
+    figures = [re.sub(r", [\d.]+ records/s", "", line) for line in lines]
+    assert figures and all(a != b for a, b in zip(figures, figures[1:])), lines
     assert doc["mode"] == "crawl" and doc["repos"]["total"] == 30 and doc["repos"]["done"] == 30, doc
     states = dict(query(database_url, "SELECT state, count(*) FROM backfill_repo GROUP BY state"))
     assert set(states) <= {"done", "RepoDeactivated", "deactivated"} and states["done"] >= 20, states
