@@ -317,3 +317,28 @@ def test_the_window_and_a_longer_one_later(database_url, start_relay, start_work
     assert "A longer window than the finished crawl" in again.log
     ((cutoff,),) = query(database_url, "SELECT cutoff FROM backfill_crawl")
     assert same_as_expected(relay, database_url, cutoff) == ""
+
+
+def test_a_stalling_host_is_fetched_once_it_serves_again(database_url, start_relay, start_worker, workdir):
+    hosts_file = workdir / "hosts.json"
+    relay = start_relay(
+        *HOSTS, "--pds-hosts", "3", "--hosts-out", str(hosts_file),
+        "--stalling-host", "2", "--host-fault-seconds", "5", "--live-events", "200", "--rate", "30",
+    )  # fmt: skip
+    started = datetime.now(timezone.utc)
+    # Host 2 reads every request and answers nothing for its first 5 s: each getRepo times out (the
+    # repositories are listed by the relay, which does not stall).
+    env = crawl_env(database_url, relay, BACKFILL_REQUEST_TIMEOUT="1", FIREHOSE_START_CURSOR="0")
+    worker = start_worker(env)
+    # (the timeouts park host 2 for 30 s before it is tried again)
+    wait_complete(database_url, relay, worker, timeout=150)
+    finish(worker)
+    health = host_health(hosts_file)
+    assert health[1]["faulted"] > 0 and "failed" in worker.log, health
+    # The other hosts were not held up, and the stalled host's repositories were fetched after all.
+    states = query(
+        database_url,
+        "SELECT state, count(*) FROM backfill_repo WHERE state NOT IN ('done', 'deactivated') GROUP BY state",
+    )
+    assert states == [], states
+    assert same_as_expected(relay, database_url, started - timedelta(days=30)) == ""
