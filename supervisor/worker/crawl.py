@@ -41,7 +41,7 @@ from supervisor.worker import store
 from supervisor.worker.backfill import PREFIX, backfill_cutoff, window_note
 from supervisor.worker.config import WorkerConfig
 from supervisor.worker.fetch import DEFAULT_MAX_REPO_BYTES, FetchError, retry_after
-from supervisor.worker.identity import Identity, IdentityError, IdentityResolver
+from supervisor.worker.identity import Identity, IdentityError, IdentityResolver, did_document_url
 from supervisor.worker.metrics import WorkerMetrics
 from supervisor.worker.resync import Holds, apply_snapshot, catch_up, fetch_snapshot
 from supervisor.worker.timing import Backoff, RateLimit
@@ -251,6 +251,13 @@ class Crawl:
         if waited:
             self.metrics.crawl_wait_seconds.labels(host.name).inc(waited)
         host.requests += 1
+
+    async def _pace_identity(self, did: str, *, fresh: bool) -> None:
+        """A ``did:web`` document is read from the account's own host: that request keeps to the
+        host's rate too (a ``did:plc`` one goes to the PLC directory)."""
+        if not did.startswith("did:web:") or (not fresh and self.resolver.cached(did) is not None):
+            return
+        await self._pace(self._host(did_document_url(did, self.resolver.plc_directory)))
 
     def _deferred(self, host: _Host, wait: Optional[float]) -> None:
         """A 429: nothing more to ``host`` for ``wait`` seconds (the interval when it did not say)."""
@@ -559,6 +566,7 @@ class Crawl:
             if self._stopping:
                 return False
             try:
+                await self._pace_identity(did, fresh=attempt > 1)
                 identity = await self.resolver.resolve(did, fresh=attempt > 1)
             except IdentityError as exc:
                 if exc.reason in ("not_found", "bad_did", "bad_document"):

@@ -342,3 +342,25 @@ def test_a_stalling_host_is_fetched_once_it_serves_again(database_url, start_rel
     )
     assert states == [], states
     assert same_as_expected(relay, database_url, started - timedelta(days=30)) == ""
+
+
+def test_did_web_documents_keep_to_their_host_rate(database_url, start_relay, start_worker, workdir):
+    hosts_file = workdir / "hosts.json"
+    # Every third account is a did:web one on a host of its own, which serves its DID document and its
+    # repository and allows one request a second: both requests are paced as one host's.
+    relay = start_relay(
+        *HOSTS, "--pds-hosts", "1", "--hosts-out", str(hosts_file), "--host-rate", "1", "--did-web-every", "3",
+        "--live-events", "100", "--rate", "20",
+    )  # fmt: skip
+    started = datetime.now(timezone.utc)
+    # (VERIFY=off: nothing but the crawl reads the DID documents)
+    env = crawl_env(database_url, relay, BACKFILL_PDS_RATE="0.8", FIREHOSE_START_CURSOR="0", VERIFY="off")
+    worker = start_worker(env)
+    wait_complete(database_url, relay, worker, timeout=120)
+    finish(worker)
+    time.sleep(2)  # the hosts' buckets refill: their health requests are rate limited too
+    health = host_health(hosts_file)
+    web = [h for h in health if h["accounts"] == 1]
+    assert sum(h["requests"] >= 2 for h in web) >= 5, health  # its document and its repository
+    assert [h["rateLimited"] for h in health] == [0] * len(health), health
+    assert same_as_expected(relay, database_url, started - timedelta(days=30)) == ""
