@@ -39,17 +39,32 @@ def backfill_cutoff(days: int, now: datetime) -> Optional[datetime]:
     return now - timedelta(days=days)
 
 
-def window_note(days: int, relay_window_hours: float) -> Optional[str]:
-    """A warning when the requested window reaches past what the relay keeps (None when it fits)."""
+def window_note(days: int, relay_window_hours: float, *, crawls: bool = False) -> Optional[str]:
+    """A note when the requested window reaches past what the relay keeps (None when it fits).
+
+    ``crawls``: the backfill fetches the repositories (BACKFILL_MODE auto or crawl), which covers
+    the whole window; a replay (BACKFILL_MODE=replay) only covers what the relay still keeps."""
     if days == -1:
+        if crawls:
+            return (
+                f"all history requested: the relay keeps about {relay_window_hours:g} h of events, "
+                f"so the crawl fetches every repository for it"
+            )
         return (
             f"all history requested: the relay keeps about {relay_window_hours:g} h of events, "
-            f"so the backfill covers what that window holds"
+            f"so the backfill covers what that window holds (BACKFILL_MODE=replay; auto or crawl fetches "
+            f"the repositories)"
         )
     if days * 24 > relay_window_hours:
+        if crawls:
+            return (
+                f"the {days}-day window reaches past the relay's replay window ({relay_window_hours:g} h): "
+                f"the crawl fetches every repository for it"
+            )
         return (
             f"the {days}-day window reaches past the relay's replay window ({relay_window_hours:g} h): "
-            f"only what the relay still keeps can be backfilled"
+            f"only what the relay still keeps can be backfilled (BACKFILL_MODE=replay; auto or crawl "
+            f"fetches the repositories)"
         )
     return None
 
@@ -196,7 +211,7 @@ class Backfill:
         span = "all history" if config.backfill_days == -1 else f"{config.backfill_days}-day historical backfill"
         log.info("%sStarting %s on primary worker (WORKER_ID=%d)...", PREFIX, span, config.worker_id)
         log.info("%s%s", PREFIX, throttle_text(config))
-        note = window_note(config.backfill_days, config.relay_window_hours)
+        note = window_note(config.backfill_days, config.relay_window_hours, crawls=config.backfill_crawls)
         if note:
             log.warning("%s%s", PREFIX, note)
         status.estimate = estimate_backfill(

@@ -38,10 +38,10 @@ import psycopg
 from supervisor.atproto.errors import AtprotoError
 from supervisor.secrets import mask_text
 from supervisor.worker import store
-from supervisor.worker.backfill import PREFIX, backfill_cutoff
+from supervisor.worker.backfill import PREFIX, backfill_cutoff, window_note
 from supervisor.worker.config import WorkerConfig
 from supervisor.worker.fetch import DEFAULT_MAX_REPO_BYTES, FetchError, retry_after
-from supervisor.worker.identity import Identity, IdentityError, IdentityResolver
+from supervisor.worker.identity import Identity, IdentityError, IdentityResolver, did_document_url
 from supervisor.worker.metrics import WorkerMetrics
 from supervisor.worker.resync import Holds, apply_snapshot, catch_up, fetch_snapshot
 from supervisor.worker.timing import Backoff, RateLimit
@@ -189,6 +189,7 @@ class Crawl:
         self._stopping = False
         self._stop = asyncio.Event()
         self._last_progress = 0.0
+        self._last_shown: Optional[tuple[int, int, int, int]] = None
         self.cutoff: Optional[datetime] = None
         self.service = config.backfill_cursor_service
         #: The live stream's committed seq (the stored cursor until this run commits; set by the worker).
@@ -250,6 +251,13 @@ class Crawl:
         if waited:
             self.metrics.crawl_wait_seconds.labels(host.name).inc(waited)
         host.requests += 1
+
+    async def _pace_identity(self, did: str, *, fresh: bool) -> None:
+        """A ``did:web`` document is read from the account's own host: that request keeps to the
+        host's rate too (a ``did:plc`` one goes to the PLC directory)."""
+        if not did.startswith("did:web:") or (not fresh and self.resolver.cached(did) is not None):
+            return
+        await self._pace(self._host(did_document_url(did, self.resolver.plc_directory)))
 
     def _deferred(self, host: _Host, wait: Optional[float]) -> None:
         """A 429: nothing more to ``host`` for ``wait`` seconds (the interval when it did not say)."""
@@ -348,6 +356,9 @@ class Crawl:
             config.backfill_global_rate,
             config.backfill_source,
         )
+        note = window_note(config.backfill_days, config.relay_window_hours, crawls=True)
+        if note:
+            log.info("%s%s", PREFIX, note)
         cutoff = backfill_cutoff(config.backfill_days, datetime.now(timezone.utc))
         row = await self._db(_read_crawl, self.service)
         if row is not None and row["completed_at"] is not None:
@@ -555,6 +566,7 @@ class Crawl:
             if self._stopping:
                 return False
             try:
+                await self._pace_identity(did, fresh=attempt > 1)
                 identity = await self.resolver.resolve(did, fresh=attempt > 1)
             except IdentityError as exc:
                 if exc.reason in ("not_found", "bad_did", "bad_document"):
@@ -682,6 +694,10 @@ class Crawl:
         elapsed = max(1e-9, now - status.started)
         eta = status.eta_seconds(now)
         done = status.finished + (0 if final or force else status.done_this_run)
+        shown = (done, status.total, status.records, status.hosts_parked)
+        if final and shown == self._last_shown:
+            return  # the last forced line already said this
+        self._last_shown = shown
         log.info(
             "%sProgress: %d/%d repositories, %.0f records/s, %d records written, %d hosts parked, ETA %s",
             PREFIX,

@@ -681,6 +681,71 @@ def _snapshot_time() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _snapshot_lines(
+    did: str, rev: str, records: list[tuple[str, Any, Any]], cutoff: Optional[datetime]
+) -> tuple[str, set[str]]:
+    """COPY text (``stage_record``'s columns) of a snapshot chunk's records, and their collections.
+
+    The checks of the batch builder, without its per-op objects: a path that is not
+    ``collection/rkey``, a record that is not a map or cannot be stored, and (with ``cutoff``) a
+    record made before the cutoff are left out."""
+    from supervisor.atproto import syntax, validate
+    from supervisor.atproto.cid import CID
+    from supervisor.worker.batch import cid_text, parse_time, record_json_text, record_time
+
+    field = _copy_field
+    special = _COPY_SPECIAL.search
+    head = f"\t{did}\t"
+    tail = "\tcreate\t"
+    null = "\\N"
+    lines: list[str] = []
+    collections: set[str] = set()
+    for path, cid, record in records:
+        if type(record) is not dict or cid is None:
+            continue
+        parts = validate.record_path(path)
+        if parts is None:
+            continue
+        collection, rkey = parts
+        if cutoff is not None:
+            made = record_time(rkey, record, syntax)
+            if made is not None and made < cutoff:
+                continue
+        text = record_json_text(record)
+        if text is None:
+            continue
+        if special(text) is not None:
+            text = field(text)
+        created = parse_time(record.get("createdAt"))
+        cid_str = cid_text(cid) if type(cid) is CID else field(str(cid))
+        # DID, collection, record key and revision are checked syntax: no tab, newline or backslash.
+        lines.append(
+            f"at://{did}/{path}{head}{collection}\t{rkey}{tail}{cid_str}\t{rev}\t{text}\t"
+            f"{null if created is None else created.isoformat()}\n"
+        )
+        collections.add(collection)
+    return "".join(lines), collections
+
+
+def _snapshot_script(collections: set[str]) -> str:
+    """The statements applying a staged snapshot chunk (creates only), as one script with COMMIT."""
+    statements = [
+        "SET LOCAL enable_hashjoin = off",
+        "SET LOCAL enable_mergejoin = off",
+        f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})",
+        _SELECT_APPLIED,
+        # _STATEMENTS_ALWAYS without the two that only act on deletes.
+        *_STATEMENTS_ALWAYS[1:4],
+    ]
+    for collection, table in TYPED_COLLECTIONS.items():
+        if collection in collections:
+            if table != "users":
+                statements.append(_TYPED_DELETE[table])
+            statements.append(_TYPED_INSERT[table])
+    statements.append("COMMIT")
+    return ";\n".join(statements)
+
+
 def apply_repo_records(
     conn: psycopg.Connection,
     did: str,
@@ -692,17 +757,36 @@ def apply_repo_records(
 ) -> ApplyResult:
     """Write one chunk of a fetched repository's records (``(path, cid, record)``) at ``rev``.
 
-    Records made before ``cutoff`` (TID record key, else ``createdAt``) are left out. Per-record
-    revisions keep anything newer; the cursor does not move."""
-    from supervisor.atproto.frames import Commit, CommitOp
-    from supervisor.worker.batch import BatchBuilder
+    Records made before ``cutoff`` (TID record key, else ``createdAt``) are left out. The same
+    ordering guards as :func:`apply_batch` (a record or tombstone with a newer revision is kept), in
+    one transaction under the write lock; the cursor does not move. A snapshot is one DID at one
+    revision, all creates: its rows go straight to COPY text, without the live batch's objects."""
+    from supervisor.atproto import validate
 
-    ops = [CommitOp("create", path, cid, record) for path, cid, record in records if record is not None]
-    if not ops:
+    if not validate.did_ok(did) or not validate.tid_ok(rev):
         return ApplyResult(records=0, users=0)
-    builder = BatchBuilder(cutoff=cutoff)
-    builder.add(Commit(seq=1, did=did, rev=rev, time=_snapshot_time(), since=None, ops=ops))
-    return apply_batch(conn, builder.take(), service=service, move_cursor=False)
+    text, collections = _snapshot_lines(did, rev, records, cutoff)
+    if not text:
+        return ApplyResult(records=0, users=0)
+    cur = conn.cursor()
+    try:
+        cur.execute("BEGIN")
+        with cur.copy(_COPY_RECORDS) as copy:
+            copy.write(text)
+        cur.execute(_snapshot_script(collections))
+        for _ in range(3):  # the SET LOCALs and the lock, then the count of applied rows
+            cur.nextset()
+        written = max(cur.rowcount, 0)
+        while cur.nextset():
+            pass
+    except BaseException:
+        if not conn.closed and not conn.broken:
+            try:
+                conn.execute("ROLLBACK")
+            except psycopg.Error:
+                pass
+        raise
+    return ApplyResult(records=written, users=0)
 
 
 def delete_absent_records(conn: psycopg.Connection, did: str, rev: str, present: set[str], service: str) -> int:

@@ -111,6 +111,12 @@ def test_a_crawl_plus_live_ingest_equals_the_truth(database_url, start_relay, st
     assert same_as_truth(relay, database_url) == ""
     # The history before the relay's window came from the repositories, not from a replay.
     assert "[BACKFILL] Starting a crawl" in worker.log and "Replaying" not in worker.log
+    assert "window reaches past the relay's replay window (24 h): the crawl fetches every repository" in worker.log
+    assert "only what the relay still keeps" not in worker.log
+    # Each progress line says something new: the last one is not printed twice.
+    lines = [line.split("Progress: ", 1)[1] for line in worker.log.splitlines() if "[BACKFILL] Progress: " in line]
+    figures = [re.sub(r", [\d.]+ records/s", "", line) for line in lines]
+    assert figures and all(a != b for a, b in zip(figures, figures[1:])), lines
     assert doc["mode"] == "crawl" and doc["repos"]["total"] == 30 and doc["repos"]["done"] == 30, doc
     states = dict(query(database_url, "SELECT state, count(*) FROM backfill_repo GROUP BY state"))
     assert set(states) <= {"done", "RepoDeactivated", "deactivated"} and states["done"] >= 20, states
@@ -133,14 +139,16 @@ def test_a_crawl_plus_live_ingest_equals_the_truth(database_url, start_relay, st
 
 def test_kill_9_during_the_crawl_resumes_without_refetching(database_url, start_relay, start_worker):
     relay = start_relay(*NETWORK, "--live-events", "400", "--rate", "40")
-    env = crawl_env(database_url, relay, BACKFILL_PDS_RATE="6", BACKFILL_CONCURRENCY="3")
+    # One getRepo a second: the 30 repositories take about 30 s of crawling, so that ten kills
+    # about a second apart all land mid-crawl.
+    env = crawl_env(database_url, relay, BACKFILL_PDS_RATE="1", BACKFILL_CONCURRENCY="2")
     rng = random.Random(5)
     finished_before: dict[str, object] = {}
     kills = 0
-    for round_ in range(6):
+    for round_ in range(10):
         worker = start_worker(env, log_name=f"run-{round_}")
         worker.wait_ready()
-        time.sleep(rng.uniform(0.8, 2.5))
+        time.sleep(rng.uniform(0.5, 2.0))
         done = dict(query(database_url, "SELECT did, finished_at FROM backfill_repo WHERE finished_at IS NOT NULL"))
         worker.signal(signal.SIGKILL)
         worker.wait()
@@ -151,7 +159,8 @@ def test_kill_9_during_the_crawl_resumes_without_refetching(database_url, start_
         finished_before = done
         if len(done) == 30:
             break
-    assert kills >= 3 and 0 < len(finished_before), (kills, len(finished_before))
+    # Ten kills, every one before the crawl was complete, and the crawl made progress between them.
+    assert kills == 10 and 0 < len(finished_before) < 30, (kills, len(finished_before))
     worker = start_worker(env, log_name="last")
     wait_complete(database_url, relay, worker)
     finish(worker)
@@ -308,3 +317,50 @@ def test_the_window_and_a_longer_one_later(database_url, start_relay, start_work
     assert "A longer window than the finished crawl" in again.log
     ((cutoff,),) = query(database_url, "SELECT cutoff FROM backfill_crawl")
     assert same_as_expected(relay, database_url, cutoff) == ""
+
+
+def test_a_stalling_host_is_fetched_once_it_serves_again(database_url, start_relay, start_worker, workdir):
+    hosts_file = workdir / "hosts.json"
+    relay = start_relay(
+        *HOSTS, "--pds-hosts", "3", "--hosts-out", str(hosts_file),
+        "--stalling-host", "2", "--host-fault-seconds", "5", "--live-events", "200", "--rate", "30",
+    )  # fmt: skip
+    started = datetime.now(timezone.utc)
+    # Host 2 reads every request and answers nothing for its first 5 s: each getRepo times out (the
+    # repositories are listed by the relay, which does not stall).
+    env = crawl_env(database_url, relay, BACKFILL_REQUEST_TIMEOUT="1", FIREHOSE_START_CURSOR="0")
+    worker = start_worker(env)
+    # (the timeouts park host 2 for 30 s before it is tried again)
+    wait_complete(database_url, relay, worker, timeout=150)
+    finish(worker)
+    health = host_health(hosts_file)
+    assert health[1]["faulted"] > 0 and "failed" in worker.log, health
+    # The other hosts were not held up, and the stalled host's repositories were fetched after all.
+    states = query(
+        database_url,
+        "SELECT state, count(*) FROM backfill_repo WHERE state NOT IN ('done', 'deactivated') GROUP BY state",
+    )
+    assert states == [], states
+    assert same_as_expected(relay, database_url, started - timedelta(days=30)) == ""
+
+
+def test_did_web_documents_keep_to_their_host_rate(database_url, start_relay, start_worker, workdir):
+    hosts_file = workdir / "hosts.json"
+    # Every third account is a did:web one on a host of its own, which serves its DID document and its
+    # repository and allows one request a second: both requests are paced as one host's.
+    relay = start_relay(
+        *HOSTS, "--pds-hosts", "1", "--hosts-out", str(hosts_file), "--host-rate", "1", "--did-web-every", "3",
+        "--live-events", "100", "--rate", "20",
+    )  # fmt: skip
+    started = datetime.now(timezone.utc)
+    # (VERIFY=off: nothing but the crawl reads the DID documents)
+    env = crawl_env(database_url, relay, BACKFILL_PDS_RATE="0.8", FIREHOSE_START_CURSOR="0", VERIFY="off")
+    worker = start_worker(env)
+    wait_complete(database_url, relay, worker, timeout=120)
+    finish(worker)
+    time.sleep(2)  # the hosts' buckets refill: their health requests are rate limited too
+    health = host_health(hosts_file)
+    web = [h for h in health if h["accounts"] == 1]
+    assert sum(h["requests"] >= 2 for h in web) >= 5, health  # its document and its repository
+    assert [h["rateLimited"] for h in health] == [0] * len(health), health
+    assert same_as_expected(relay, database_url, started - timedelta(days=30)) == ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from supervisor.worker.backfill import window_note
 from supervisor.worker.config import parse_config
 from supervisor.worker.errors import ConfigError
 
@@ -23,6 +24,17 @@ BASE = {"DATABASE_URL": "postgresql://appview:s3cret@db:5432/appview"}
 def test_the_mode_decides_replay_or_crawl(days, window, mode, crawls):
     config = parse_config({**BASE, "BACKFILL_DAYS": days, "RELAY_WINDOW_HOURS": window, "BACKFILL_MODE": mode})
     assert config.backfill_crawls is crawls
+
+
+@pytest.mark.parametrize("days", ["7", "-1"])
+def test_the_window_note_says_what_covers_the_window(days):
+    config = parse_config({**BASE, "BACKFILL_DAYS": days, "RELAY_WINDOW_HOURS": "72", "BACKFILL_MODE": "replay"})
+    replay = window_note(config.backfill_days, config.relay_window_hours, crawls=config.backfill_crawls)
+    config = parse_config({**BASE, "BACKFILL_DAYS": days, "RELAY_WINDOW_HOURS": "72", "BACKFILL_MODE": "auto"})
+    crawl = window_note(config.backfill_days, config.relay_window_hours, crawls=config.backfill_crawls)
+    assert replay is not None and "BACKFILL_MODE=replay" in replay and "the crawl fetches" not in replay, replay
+    assert crawl is not None and "the crawl fetches every repository" in crawl and "BACKFILL_MODE" not in crawl, crawl
+    assert window_note(2, 72.0, crawls=False) is None and window_note(2, 72.0, crawls=True) is None
 
 
 def test_crawl_defaults():

@@ -250,3 +250,42 @@ def test_an_event_time_past_year_9999_in_utc_does_not_stop_the_writer(database):
     assert builder.add(type("Event", (), {"seq": 3, "time": "9999-12-31T23:00:00-05:00"})())
     apply(database, builder.take())
     assert rows(database.url, "SELECT cursor FROM firehose_cursor") == [("3",)]
+
+
+def snapshot_record(text: str, created: str = "2024-06-01T00:00:00Z") -> dict:
+    return {"$type": "app.bsky.feed.post", "text": text, "langs": ["en"], "createdAt": created}
+
+
+def test_a_repository_snapshot_keeps_newer_writes_and_removes_what_it_lacks(database):
+    from supervisor.atproto.cid import CID
+
+    cid = CID.parse("bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm")
+    newer, deleted, kept, absent = (f"app.bsky.feed.post/3k{c * 11}" for c in "bcde")
+    old = "app.bsky.feed.post/old"  # not a TID: its createdAt says when it was made
+    # Live ingest is ahead of the snapshot (rev 5) for two records: one updated at rev 9, one deleted
+    # at rev 9. A record the snapshot no longer holds was written at rev 2.
+    apply(database, batch_of(write("create", newer.split("/")[1], 9, "live")))
+    apply(database, batch_of(write("delete", deleted.split("/")[1], 9)))
+    apply(database, batch_of(write("create", absent.split("/")[1], 2, "gone")))
+    records = [
+        (newer, cid, snapshot_record("snapshot")),
+        (deleted, cid, snapshot_record("resurrected")),
+        (kept, cid, snapshot_record("tab\there \\ and\nline")),
+        (old, cid, snapshot_record("too old", "2020-01-01T00:00:00Z")),
+        ("not a path", cid, snapshot_record("bad path")),
+    ]
+    cutoff = datetime(2021, 1, 1, tzinfo=timezone.utc)
+    for _ in range(2):  # applied twice (a restart): the same result
+        with database.connection() as conn:
+            result = store.apply_repo_records(conn, DID, rev(5), records, "firehose", cutoff=cutoff)
+            store.delete_absent_records(conn, DID, rev(5), {path for path, _, _ in records}, "firehose")
+        assert result.records == 1
+        assert rows(database.url, "SELECT rkey, text, langs FROM post ORDER BY rkey") == [
+            ("3kbbbbbbbbbbb", "live", ["en"]),
+            ("3kddddddddddd", "tab\there \\ and\nline", ["en"]),
+        ]
+        assert rows(database.url, "SELECT rkey, cid, rev FROM record ORDER BY rkey") == [
+            ("3kbbbbbbbbbbb", "bafy9", rev(9)),
+            ("3kddddddddddd", str(cid), rev(5)),
+        ]
+        assert rows(database.url, "SELECT count(*) FROM record_tombstone WHERE uri LIKE '%3kccccccccccc'") == [(1,)]
