@@ -282,10 +282,19 @@ class DevRelay:
                 host.dids = frozenset((did,))
         self._host_of = {did: host for host in self.hosts for did in host.dids}
 
-    def pds_url(self, did: str) -> str:
-        """Where ``did``'s repository is hosted: its PDS host, or the relay itself without hosts."""
+    def pds_url(self, did: str, asked_at: Optional[str] = None) -> str:
+        """Where ``did``'s repository is hosted: its PDS host, or the relay itself without hosts.
+
+        ``asked_at``: the ``Host`` header of the request; the relay then names itself by the address
+        the client reached (``relay:2470`` in a compose network), not by the one it listens on
+        (``0.0.0.0``).
+        """
         host = self._host_of.get(did)
-        return host.url if host is not None else self.http_url
+        if host is not None:
+            return host.url
+        if asked_at and "/" not in asked_at and "@" not in asked_at and " " not in asked_at:
+            return f"http://{asked_at}"
+        return self.http_url
 
     def host_list(self) -> list[dict[str, Any]]:
         """The ``listHosts`` entries, in host order."""
@@ -433,7 +442,7 @@ class DevRelay:
         elif parts.path.startswith("/did:"):
             did = unquote(parts.path[1:])
             if did.startswith("did:plc:"):
-                reply = xrpc.did_document(self.state, did, self.pds_url(did))
+                reply = xrpc.did_document(self.state, did, self.pds_url(did, request.headers.get("Host")))
             else:
                 reply = xrpc.HttpReply.json({"message": f"DID not registered: {did}"}, 404)
         elif parts.path == "/xrpc/com.atproto.sync.listHosts":

@@ -53,6 +53,26 @@ def test_every_commit_verifies_under_the_published_key_and_get_repo_is_signed():
     run(go())
 
 
+def test_the_relay_names_itself_as_the_pds_by_the_address_the_client_reached():
+    # In a compose network the relay listens on 0.0.0.0 and is reached as relay:2470: the DID
+    # document must name the address that works for the client, not the one it listens on.
+    def read_as(url: str, host: str) -> bytes:
+        request = urllib.request.Request(url, headers={"Host": host})
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.read()
+
+    async def go() -> None:
+        async with running(RelayConfig(synth=synth())) as relay:
+            did = next(iter(relay.state.accounts))
+            url = f"{relay.http_url}/{did}"
+            doc = json.loads(await asyncio.to_thread(read_as, url, f"relay:{relay.port}"))
+            assert diddoc.pds_endpoint(doc) == f"http://relay:{relay.port}"
+            doc = json.loads(await asyncio.to_thread(read_as, url, "bad host/with a path"))
+            assert diddoc.pds_endpoint(doc) == relay.http_url
+
+    run(go())
+
+
 def test_an_unknown_did_has_no_document():
     async def go() -> None:
         async with running(RelayConfig(synth=synth())) as relay:
