@@ -58,6 +58,7 @@ _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _MERGE = "tag:yaml.org,2002:merge"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 
 class LMap(dict[Any, Any]):
@@ -286,14 +287,12 @@ class _Builder:
                     return None
                 value = resolve_plain(node.value)
                 if value is node.value and value[0].isdigit() and is_timestamp(value):
-                    if any(k.startswith("x-") for k in self.keys):
-                        from supervisor.compose.render import go_time  # rare: not at start-up
-
-                        return go_time(value) or value  # go-yaml gives a time.Time, printed in RFC 3339
-                    # go-yaml gives a time.Time, which no compose attribute accepts.
-                    where = ".".join(self.keys)
-                    raise ComposeError(f"validating {self.path}: {where} invalid jsonType time.Time", self.loc(node))
+                    return self.time(value, node, explicit=False)
                 return value
+            if node.tag == _TIMESTAMP_TAG:
+                if not node.value:  # go-yaml reads an empty value, quoted or not, as null first
+                    raise ComposeError("cannot decode !!null `` as a !!timestamp", self.loc(node))
+                return self.time(node.value, node, explicit=True)
             if node.tag in (RESET, OVERRIDE):
                 if node.style:  # quoted: a string, even when empty
                     return node.value
@@ -310,6 +309,21 @@ class _Builder:
             return self.mapping(cast(yaml.MappingNode, node))
         finally:
             self.active.discard(ident)
+
+    def time(self, text: str, node: yaml.Node, explicit: bool) -> Any:
+        """A timestamp: go-yaml gives a ``time.Time``, which only ``x-`` fields accept (printed in RFC 3339)."""
+        from supervisor.compose.render import go_time  # rare: not at start-up
+
+        value = go_time(text)
+        if value is None:
+            if not explicit:
+                return text  # a date time.Parse refuses (2020-13-01) stays a string
+            raise ComposeError(f"cannot decode !!str `{text}` as a !!timestamp", self.loc(node))
+        if any(k.startswith("x-") for k in self.keys):
+            return value or text
+        # no compose attribute accepts a time.Time
+        where = ".".join(self.keys)
+        raise ComposeError(f"validating {self.path}: {where} invalid jsonType time.Time", self.loc(node))
 
     def sequence(self, node: yaml.SequenceNode) -> LList:
         out = LList(loc=self.loc(node))
