@@ -15,7 +15,9 @@ Bounds (refused with a :class:`~supervisor.compose.model.ComposeError`):
 - a file larger than :data:`MAX_FILE_BYTES` (10 MiB);
 - a document that expands, through aliases, to more than
   :data:`MAX_NODES` (1,000,000) nodes: the "billion laughs" shape;
-- recursive aliases.
+- recursive aliases;
+- lists and mappings nested more than :data:`MAX_DEPTH` (1,000) levels deep: libyaml's nesting
+  limit (``MAX_NESTING_LEVEL``), built into PyYAML's C parser.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from supervisor.files import InputRefused, InputTooLarge, read_input
 __all__ = [
     "MAX_FILE_BYTES",
     "MAX_NODES",
+    "MAX_DEPTH",
     "LMap",
     "LList",
     "RESET",
@@ -404,6 +407,14 @@ class _RedefiningLoader(yaml.composer.Composer, _Loader):
         return super().compose_node(parent, index)
 
 
+#: Deepest nesting of lists and mappings read: the limit of the YAML parser (libyaml), where compose
+#: reads 10,000 levels.
+MAX_DEPTH = 1_000
+_TOO_DEEP = (
+    f"lists and mappings nested more than {MAX_DEPTH:,} levels deep: past the YAML parser's maximum nesting depth"
+    f" of {MAX_DEPTH:,} (compose reads up to 10,000); flatten the value"
+)
+
 _DIRECTIVE = re.compile(r"^%YAML[ \t]+(\S*)", re.M)
 
 
@@ -437,7 +448,10 @@ def parse_documents(text: str, path: str) -> list[Any]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path)
-        raise ComposeError(str(exc.problem or exc.context or "invalid YAML"), where) from None
+        problem = str(exc.problem or exc.context or "invalid YAML")
+        if "maximum nesting depth" in problem:
+            raise ComposeError(_TOO_DEEP, where) from None
+        raise ComposeError(problem, where) from None
     except yaml.reader.ReaderError as exc:
         start = text.rfind("\n", 0, exc.position) + 1
         where = Location(path, text.count("\n", 0, exc.position) + 1, exc.position - start + 1)
@@ -449,7 +463,7 @@ def parse_documents(text: str, path: str) -> list[Any]:
     except yaml.YAMLError as exc:
         raise ComposeError(f"invalid YAML: {exc}", Location(path)) from None
     except RecursionError:
-        raise ComposeError("YAML nesting is too deep", Location(path)) from None
+        raise ComposeError(_TOO_DEEP, Location(path)) from None
     docs = []
     for node in nodes:
         if node is None:
@@ -459,7 +473,7 @@ def parse_documents(text: str, path: str) -> list[Any]:
             builder.check_expansion(node)
             docs.append(builder.build(node))
         except RecursionError:
-            raise ComposeError("YAML nesting is too deep", Location(path)) from None
+            raise ComposeError(_TOO_DEEP, Location(path)) from None
     return docs
 
 

@@ -69,7 +69,7 @@ FIXED: tuple[str, ...] = (
 #: differences left on purpose, each with its reason (see README, "Bounds")
 KNOWN: dict[str, str] = {
     **{
-        f"deep:x:{kind}:{depth}": "nesting past the YAML parser's 1,000 levels (compose reads 10,000)"
+        f"deep:x:{kind}:{depth}": "past the YAML parser's maximum nesting depth, 1,000 (compose reads 10,000)"
         for kind in ("lists", "maps")
         for depth in (1000, 1001, 5000)
     },
