@@ -2,10 +2,12 @@
 """Accept or refuse as compose does: the census of about 3,800 mutated compose projects.
 
     .venv/bin/python scripts/acceptance-census.py [--sample N] [--workers N] [--seed N] [--json FILE]
-        [--category NAME] [--show N]
+        [--category NAME] [--show N] [--command config|validate|validate-json]
 
 Each case of ``tests/fuzz/census.py`` runs through the real compose binary (``config -q``, 10 s
-timeout) and ``supervisor config -q`` (a fresh process, 20 s timeout), then the script prints, per
+timeout) and ``supervisor config -q`` (a fresh process, 20 s timeout; ``--command validate`` runs
+``supervisor validate`` instead, ``validate-json`` with ``--format json``, and then every error
+finding of an exit-2 run is checked for the file and ``line:col``), then the script prints, per
 category: how many agree, how many only compose accepts, how many only we accept, where compose
 fails badly (a panic, a hang, memory) and whether we refused those; how many of our exit-2
 messages name no file, or have no ``file:line:col`` where the input has a line; internal errors;
@@ -25,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.fuzz.census import SEED, generate, sample  # noqa: E402
-from tests.fuzz.census_run import Result, run_cases  # noqa: E402
+from tests.fuzz.census_run import COMMANDS, Result, run_cases  # noqa: E402
 
 
 def _row(name: str, results: list[Result]) -> list[str]:
@@ -34,8 +36,8 @@ def _row(name: str, results: list[Result]) -> list[str]:
         name,
         str(len(results)),
         str(sum(r.agree for r in results)),
-        str(sum(not r.compose_fails_badly and r.compose.code == 0 and r.ours.code != 0 for r in results)),
-        str(sum(not r.compose_fails_badly and r.compose.code != 0 and r.ours.code == 0 for r in results)),
+        str(sum(not r.compose_fails_badly and r.compose.code == 0 and r.refused for r in results)),
+        str(sum(not r.compose_fails_badly and r.compose.code != 0 and not r.refused for r in results)),
         f"{sum(r.compose_fails_badly for r in results)}/{sum(r.compose_fails_badly and r.ours.code == 2 for r in results)}",
         str(len(exit2)),
         str(sum(not r.names_file() for r in exit2)),
@@ -82,6 +84,9 @@ def main() -> int:
     parser.add_argument("--category", action="append", default=[], help="only this category (repeatable)")
     parser.add_argument("--name", default="", help="only cases whose name contains this")
     parser.add_argument("--json", type=Path, help="write every result to this file")
+    parser.add_argument(
+        "--command", choices=sorted(COMMANDS), default="config", help="our command (compose runs config -q)"
+    )
     parser.add_argument("--show", type=int, default=5, help="differences and unlocated messages shown per category")
     options = parser.parse_args()
 
@@ -93,7 +98,7 @@ def main() -> int:
     if options.name:
         cases = [c for c in cases if options.name in c.name]
     started = time.monotonic()
-    results = list(run_cases(cases, options.workers))
+    results = list(run_cases(cases, options.workers, options.command))
     runtime = time.monotonic() - started
 
     by_category: dict[str, list[Result]] = collections.defaultdict(list)
@@ -111,8 +116,8 @@ def main() -> int:
                 theirs = "fails badly" if r.compose_fails_badly else f"exit {r.compose.code}"
                 print(f"- {label}: {r.case.name}: compose {theirs}, ours exit {r.ours.code}")
                 print(f"    compose: {r.compose.stderr.strip()[:300]!r}")
-                print(f"    ours:    {r.ours.stderr.strip()[:300]!r}")
-    print(f"runtime {runtime:.0f} s for {len(results)} cases ({options.workers} workers)")
+                print(f"    ours:    {r.message[:300]!r}")
+    print(f"runtime {runtime:.0f} s for {len(results)} cases ({options.workers} workers, ours: {options.command})")
     if options.json:
         options.json.write_text(
             json.dumps(

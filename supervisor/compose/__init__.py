@@ -2,7 +2,7 @@
 
 import sys
 
-# A document nests up to 1,000 levels (the YAML parser's limit) and compose reads templates nested
+# A document nests up to 1,000 levels (libyaml's maximum nesting depth, yamlsource.MAX_DEPTH) and compose reads templates nested
 # thousands deep; building, interpolating, merging and checking them recurse a few frames per
 # level, past Python's default limit of 1,000 frames.
 RECURSION_LIMIT = 20_000

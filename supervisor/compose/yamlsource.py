@@ -15,7 +15,9 @@ Bounds (refused with a :class:`~supervisor.compose.model.ComposeError`):
 - a file larger than :data:`MAX_FILE_BYTES` (10 MiB);
 - a document that expands, through aliases, to more than
   :data:`MAX_NODES` (1,000,000) nodes: the "billion laughs" shape;
-- recursive aliases.
+- recursive aliases;
+- lists and mappings nested more than :data:`MAX_DEPTH` (1,000) levels deep: libyaml's nesting
+  limit (``MAX_NESTING_LEVEL``), built into PyYAML's C parser.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from supervisor.files import InputRefused, InputTooLarge, read_input
 __all__ = [
     "MAX_FILE_BYTES",
     "MAX_NODES",
+    "MAX_DEPTH",
     "LMap",
     "LList",
     "RESET",
@@ -58,6 +61,7 @@ _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _MERGE = "tag:yaml.org,2002:merge"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 
 class LMap(dict[Any, Any]):
@@ -286,14 +290,12 @@ class _Builder:
                     return None
                 value = resolve_plain(node.value)
                 if value is node.value and value[0].isdigit() and is_timestamp(value):
-                    if any(k.startswith("x-") for k in self.keys):
-                        from supervisor.compose.render import go_time  # rare: not at start-up
-
-                        return go_time(value) or value  # go-yaml gives a time.Time, printed in RFC 3339
-                    # go-yaml gives a time.Time, which no compose attribute accepts.
-                    where = ".".join(self.keys)
-                    raise ComposeError(f"validating {self.path}: {where} invalid jsonType time.Time", self.loc(node))
+                    return self.time(value, node, explicit=False)
                 return value
+            if node.tag == _TIMESTAMP_TAG:
+                if not node.value:  # go-yaml reads an empty value, quoted or not, as null first
+                    raise ComposeError("cannot decode !!null `` as a !!timestamp", self.loc(node))
+                return self.time(node.value, node, explicit=True)
             if node.tag in (RESET, OVERRIDE):
                 if node.style:  # quoted: a string, even when empty
                     return node.value
@@ -310,6 +312,21 @@ class _Builder:
             return self.mapping(cast(yaml.MappingNode, node))
         finally:
             self.active.discard(ident)
+
+    def time(self, text: str, node: yaml.Node, explicit: bool) -> Any:
+        """A timestamp: go-yaml gives a ``time.Time``, which only ``x-`` fields accept (printed in RFC 3339)."""
+        from supervisor.compose.render import go_time  # rare: not at start-up
+
+        value = go_time(text)
+        if value is None:
+            if not explicit:
+                return text  # a date time.Parse refuses (2020-13-01) stays a string
+            raise ComposeError(f"cannot decode !!str `{text}` as a !!timestamp", self.loc(node))
+        if any(k.startswith("x-") for k in self.keys):
+            return value or text
+        # no compose attribute accepts a time.Time
+        where = ".".join(self.keys)
+        raise ComposeError(f"validating {self.path}: {where} invalid jsonType time.Time", self.loc(node))
 
     def sequence(self, node: yaml.SequenceNode) -> LList:
         out = LList(loc=self.loc(node))
@@ -390,6 +407,14 @@ class _RedefiningLoader(yaml.composer.Composer, _Loader):
         return super().compose_node(parent, index)
 
 
+#: Deepest nesting of lists and mappings read: the limit of the YAML parser (libyaml), where compose
+#: reads 10,000 levels.
+MAX_DEPTH = 1_000
+_TOO_DEEP = (
+    f"lists and mappings nested more than {MAX_DEPTH:,} levels deep: past the YAML parser's maximum nesting depth"
+    f" of {MAX_DEPTH:,} (compose reads up to 10,000); flatten the value"
+)
+
 _DIRECTIVE = re.compile(r"^%YAML[ \t]+(\S*)", re.M)
 
 
@@ -423,7 +448,10 @@ def parse_documents(text: str, path: str) -> list[Any]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path)
-        raise ComposeError(str(exc.problem or exc.context or "invalid YAML"), where) from None
+        problem = str(exc.problem or exc.context or "invalid YAML")
+        if "maximum nesting depth" in problem:
+            raise ComposeError(_TOO_DEEP, where) from None
+        raise ComposeError(problem, where) from None
     except yaml.reader.ReaderError as exc:
         start = text.rfind("\n", 0, exc.position) + 1
         where = Location(path, text.count("\n", 0, exc.position) + 1, exc.position - start + 1)
@@ -435,7 +463,7 @@ def parse_documents(text: str, path: str) -> list[Any]:
     except yaml.YAMLError as exc:
         raise ComposeError(f"invalid YAML: {exc}", Location(path)) from None
     except RecursionError:
-        raise ComposeError("YAML nesting is too deep", Location(path)) from None
+        raise ComposeError(_TOO_DEEP, Location(path)) from None
     docs = []
     for node in nodes:
         if node is None:
@@ -445,7 +473,7 @@ def parse_documents(text: str, path: str) -> list[Any]:
             builder.check_expansion(node)
             docs.append(builder.build(node))
         except RecursionError:
-            raise ComposeError("YAML nesting is too deep", Location(path)) from None
+            raise ComposeError(_TOO_DEEP, Location(path)) from None
     return docs
 
 

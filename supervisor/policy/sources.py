@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Optional, Ty
 
 from supervisor.compose.model import Location, Project
 from supervisor.files import InputTooLarge, read_input
+from supervisor.policy.engine import key_location
 from supervisor.policy.errors import ProfileError, SourceError
 from supervisor.policy.managers import ProcessManager, parse_managers
 from supervisor.policy.profiles import Catalog, Profile, collect_profiles, parse_profile
@@ -156,7 +157,13 @@ def read_build_contexts(project: Project) -> dict[str, BuildContext]:
         dockerfile = str(build.get("dockerfile") or "Dockerfile")
         path = dockerfile if os.path.isabs(dockerfile) else os.path.join(context, dockerfile)
         shown = dockerfile if not os.path.isabs(dockerfile) else os.path.relpath(dockerfile, context)
-        out[name] = BuildContext(label, shown, read_source(path), target, files)
+        try:
+            text = read_source(path)
+        except SourceError as exc:
+            # located where the compose file names the Dockerfile: the file itself has no line
+            where = key_location(project, "services", name, "build", "dockerfile") or exc.location
+            raise SourceError(exc.message, where) from None
+        out[name] = BuildContext(label, shown, text, target, files)
     return out
 
 

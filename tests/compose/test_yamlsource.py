@@ -7,7 +7,7 @@ import math
 import pytest
 
 from supervisor.compose.model import ComposeError
-from supervisor.compose.yamlsource import MAX_NODES, OVERRIDE, RESET, parse_documents, resolve_plain
+from supervisor.compose.yamlsource import MAX_DEPTH, MAX_NODES, OVERRIDE, RESET, parse_documents, resolve_plain
 
 # go-yaml v3 resolution of plain scalars (checked with `docker compose config`).
 SCALARS = [
@@ -98,3 +98,44 @@ def test_timestamps_are_refused_like_compose():
     with pytest.raises(ComposeError) as info:
         parse_documents("services:\n  web:\n    environment:\n      E: 2020-01-01\n", "f.yml")
     assert "services.web.environment.E invalid jsonType time.Time" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("!!timestamp 2020-01-01", "services.web.labels.a invalid jsonType time.Time"),
+        ("!!timestamp '2020-01-01 10:00:00'", "services.web.labels.a invalid jsonType time.Time"),
+        ("!!timestamp 2020-13-01", "cannot decode !!str `2020-13-01` as a !!timestamp"),
+        ("!!timestamp foo", "cannot decode !!str `foo` as a !!timestamp"),
+        ("!!timestamp ''", "cannot decode !!null `` as a !!timestamp"),
+    ],
+)
+def test_explicit_timestamps_are_refused_like_compose(value, message):
+    with pytest.raises(ComposeError) as info:
+        parse_documents(f"services:\n  web:\n    labels:\n      a: {value}\n", "f.yml")
+    assert message in info.value.message
+    location = info.value.location
+    assert location is not None and str(location) == "f.yml:4:10"
+
+
+def test_timestamps_are_times_in_extension_fields_and_bad_dates_stay_strings():
+    doc = parse_documents("x-a: !!timestamp 2020-1-2\nx-b: 2020-01-02 10:00:00\nx-c: 2020-13-01\n", "f.yml")[0]
+    assert (doc["x-a"], doc["x-b"], doc["x-c"]) == ("2020-01-02T00:00:00Z", "2020-01-02T10:00:00Z", "2020-13-01")
+    web = parse_documents("services:\n  web:\n    labels: {a: 2020-13-01}\n", "f.yml")[0]["services"]["web"]
+    assert web["labels"] == {"a": "2020-13-01"}
+
+
+@pytest.mark.parametrize("opening, closing", [("[", "]"), ("{a: ", "}"), ("- ", "")])
+def test_nesting_past_the_parsers_depth_limit_is_refused_plainly(opening, closing):
+    def nested(depth: int) -> str:
+        inner = "1" if opening != "[" else ""
+        return "x-deep:\n  " + opening * depth + inner + closing * depth + "\n"
+
+    doc = parse_documents(nested(MAX_DEPTH - 2), "f.yml")[0]  # the document's own mapping is a level
+    assert doc["x-deep"] is not None
+    with pytest.raises(ComposeError) as info:
+        parse_documents(nested(MAX_DEPTH), "f.yml")
+    assert f"nested more than {MAX_DEPTH:,} levels deep" in info.value.message
+    assert "maximum nesting depth of 1,000" in info.value.message
+    location = info.value.location
+    assert location is not None and location.line == 2 and location.column > MAX_DEPTH

@@ -1,5 +1,9 @@
 """Run census cases through the real compose binary and ``supervisor config -q``, side by side.
 
+``supervisor validate`` (text, or ``--format json``) can be run instead of our ``config -q``
+(:data:`COMMANDS`): its findings go to stdout, which is then kept, and every error finding of an
+exit-2 run must name the file and its ``line:col``.
+
 Compose runs as a child process (``config -q``) with a timeout and a 2 GB address-space limit.
 Ours runs in a child forked from a small server that has imported the command line once
 (``python -m tests.fuzz.census_run --serve``): each case is a fresh process, so its exit code, its
@@ -36,6 +40,14 @@ NOBODY = 65534
 
 #: what a located message starts with: FILE:LINE:COL
 LOCATED = re.compile(r"^(error: )?(\S[^:\n]*):(\d+):(\d+): ")
+#: our command per census mode (compose always runs ``config -q``)
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "config": ("config", "-q"),
+    "validate": ("validate",),
+    "validate-json": ("validate", "--format", "json"),
+}
+#: a finding line of ``validate``'s text output: ``[FILE:LINE:COL: ]error CODE name: message``
+_FINDING = re.compile(r"^(?:(\S[^:\n]*?)(?::(\d+)(?::(\d+))?)?: )?error SV\d+ ")
 _INTERNAL = re.compile(r"Traceback|unexpected [A-Za-z.]*(Error|Exception|Interrupt|Exit)\b")
 
 
@@ -47,6 +59,7 @@ class Side:
     rss_mb: float
     timed_out: bool = False
     signal: int = 0
+    stdout: str = ""
 
 
 @dataclasses.dataclass
@@ -54,6 +67,7 @@ class Result:
     case: Case
     compose: Side
     ours: Side
+    mode: str = "config"
 
     @property
     def compose_fails_badly(self) -> bool:
@@ -67,28 +81,66 @@ class Result:
         return self.compose.timed_out and self.case.category != "special files"
 
     @property
+    def refused(self) -> bool:
+        """We refused the input (``validate`` exits 1 on findings, 2 on unusable input)."""
+        return self.ours.code == 2 if self.mode != "config" else self.ours.code != 0
+
+    @property
     def agree(self) -> bool:
         if self.compose_too_slow:
-            return self.ours.code in (0, 2) and not self.ours.timed_out
+            return self.ours.code in self._codes and not self.ours.timed_out
         if self.compose_fails_badly:
             return self.ours.code == 2
-        return (self.compose.code == 0) == (self.ours.code == 0)
+        return (self.compose.code == 0) != self.refused
+
+    @property
+    def _codes(self) -> tuple[int, ...]:
+        return (0, 2) if self.mode == "config" else (0, 1, 2)
 
     @property
     def internal_error(self) -> bool:
-        return bool(_INTERNAL.search(self.ours.stderr)) or self.ours.code not in (0, 2) or self.ours.timed_out
+        text = self.ours.stderr + self.ours.stdout
+        return bool(_INTERNAL.search(text)) or self.ours.code not in self._codes or self.ours.timed_out
+
+    @property
+    def message(self) -> str:
+        """What we said: stderr, and for ``validate`` the error findings of stdout first."""
+        return "\n".join(filter(None, [*self.messages(), self.ours.stderr.strip()]))
+
+    def messages(self) -> list[str]:
+        """Each error finding of ``validate`` (text or JSON) as ``[file:line:col: ]message``."""
+        out = self.ours.stdout
+        if self.mode == "validate":
+            return [line for line in out.splitlines() if _FINDING.match(line)]
+        if self.mode == "validate-json" and out.strip():
+            try:
+                findings = json.loads(out).get("findings", [])
+            except (ValueError, AttributeError):
+                return [out[:300]]
+            lines = []
+            for f in findings:
+                if f.get("severity") != "error":
+                    continue
+                loc = f.get("location") or {}
+                where = ":".join(str(part) for part in (loc.get("file"), loc.get("line"), loc.get("column")) if part)
+                lines.append(f"{where}: {f.get('message')}" if where else str(f.get("message")))
+            return lines
+        return []
+
+    def _said(self) -> list[str]:
+        found = self.messages()
+        if self.ours.stderr.strip() or not found:
+            found.append(self.ours.stderr)
+        return found
 
     def names_file(self) -> bool:
-        err = self.ours.stderr
-        if LOCATED.match(err):
-            return True
         names = {name for name, _ in self.case.files} | {name for name, _ in self.case.specials}
         names |= {arg for arg in self.case.args if not arg.startswith("-")}
         names |= {"/dev/", "/proc/", "compose.yaml", ".env"}
-        return any(name and name in err for name in names)
+        return all(LOCATED.match(err) or any(name and name in err for name in names) for err in self._said())
 
     def located(self) -> bool:
-        return bool(LOCATED.match(self.ours.stderr))
+        return all(LOCATED.match(err) for err in self._said())
 
 
 # --- our side: a fork server ------------------------------------------------------------------
@@ -103,14 +155,14 @@ def _serve() -> None:
     for line in sys.stdin:
         request = json.loads(line)
         err_fd, err_path = tempfile.mkstemp(prefix="census-err-")
+        out_fd, out_path = tempfile.mkstemp(prefix="census-out-") if request.get("stdout") else (None, "")
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:  # the child
             code = 70
             try:
                 os.dup2(err_fd, 2)
-                null = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(null, 1)
+                os.dup2(out_fd if out_fd is not None else os.open(os.devnull, os.O_WRONLY), 1)
                 os.chdir(request["cwd"])
                 resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
                 if request["nobody"]:
@@ -128,13 +180,21 @@ def _serve() -> None:
                 code = 70
             finally:
                 sys.stderr.flush()
+                sys.stdout.flush()
                 os._exit(code)
         os.close(err_fd)
+        stdout = ""
+        if out_fd is not None:
+            os.close(out_fd)
         timed_out, status, usage = _reap(pid, request["timeout"])
         seconds = time.monotonic() - started
         with open(err_path, "rb") as handle:
             stderr = handle.read(200_000).decode("utf-8", errors="replace")
         os.unlink(err_path)
+        if out_path:
+            with open(out_path, "rb") as handle:
+                stdout = handle.read(200_000).decode("utf-8", errors="replace")
+            os.unlink(out_path)
         answer = {
             "code": os.waitstatus_to_exitcode(status) if not timed_out else -9,
             "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) and not timed_out else 0,
@@ -142,6 +202,7 @@ def _serve() -> None:
             "seconds": seconds,
             "rss_mb": usage.ru_maxrss / 1024,
             "timed_out": timed_out,
+            "stdout": stdout,
         }
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
@@ -206,10 +267,19 @@ class Server:
             text=True,
         )
 
-    def run(self, cwd: str, home: str, args: Sequence[str], nobody: bool, timeout: float) -> Side:
+    def run(
+        self, cwd: str, home: str, args: Sequence[str], nobody: bool, timeout: float, keep_stdout: bool = False
+    ) -> Side:
         stdin: IO[str] = self.proc.stdin  # type: ignore[assignment]
         stdout: IO[str] = self.proc.stdout  # type: ignore[assignment]
-        request = {"cwd": cwd, "home": home, "args": list(args), "nobody": nobody, "timeout": timeout}
+        request = {
+            "cwd": cwd,
+            "home": home,
+            "args": list(args),
+            "nobody": nobody,
+            "timeout": timeout,
+            "stdout": keep_stdout,
+        }
         stdin.write(json.dumps(request) + "\n")
         stdin.flush()
         answer = json.loads(stdout.readline())
@@ -262,7 +332,7 @@ def run_compose(cwd: str, home: str, args: Sequence[str], nobody: bool, timeout:
 # --- one case, many cases ---------------------------------------------------------------------
 
 
-def run_case(case: Case, server: Server) -> Result:
+def run_case(case: Case, server: Server, mode: str = "config") -> Result:
     root = Path(tempfile.mkdtemp(prefix="census-"))
     home = Path(tempfile.mkdtemp(prefix="census-home-"))
     try:
@@ -271,10 +341,11 @@ def run_case(case: Case, server: Server) -> Result:
             os.chown(home, NOBODY, NOBODY)
             root.chmod(0o755)
         args = [*case.args, "config", "-q"]
+        our_args = [*case.args, *COMMANDS[mode]]
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             theirs = pool.submit(run_compose, str(root / "p"), str(home), args, case.as_nobody)
-            ours = server.run(str(root / "p"), str(home), args, case.as_nobody, OURS_TIMEOUT)
-            return Result(case, theirs.result(), ours)
+            ours = server.run(str(root / "p"), str(home), our_args, case.as_nobody, OURS_TIMEOUT, mode != "config")
+            return Result(case, theirs.result(), ours, mode)
     finally:
         for dirpath, dirnames, _ in os.walk(root):
             for name in dirnames:
@@ -286,15 +357,15 @@ def run_case(case: Case, server: Server) -> Result:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def run_cases(cases: Sequence[Case], workers: int = 2) -> Iterator[Result]:
-    """Every case's result, in the order of ``cases``."""
+def run_cases(cases: Sequence[Case], workers: int = 2, mode: str = "config") -> Iterator[Result]:
+    """Every case's result, in the order of ``cases``; ``mode`` chooses our command (:data:`COMMANDS`)."""
     servers = [Server() for _ in range(workers)]
     free = list(servers)
 
     def one(case: Case) -> Result:
         server = free.pop()
         try:
-            return run_case(case, server)
+            return run_case(case, server, mode)
         finally:
             free.append(server)
 

@@ -25,8 +25,14 @@ def _large(root):
     (root / "server" / "index.ts").write_text("x" * (MAX_SOURCE_BYTES + 1))
 
 
-@pytest.mark.parametrize("make,fragment", [(_fifo, "not a regular file"), (_large, "more than the 1048576 bytes")])
-def test_sv013_unreadable_source(tmp_path, monkeypatch, make, fragment):
+@pytest.mark.parametrize(
+    "make,fragment,where",
+    [
+        (_fifo, "not a regular file", "docker-compose.yml:3:5"),  # the Dockerfile: at the build key naming it
+        (_large, "more than the 1048576 bytes", "index.ts"),
+    ],
+)
+def test_sv013_unreadable_source(tmp_path, monkeypatch, make, fragment, where):
     (tmp_path / "docker-compose.yml").write_text(COMPOSE)
     make(tmp_path)
     monkeypatch.chdir(tmp_path)
@@ -34,6 +40,9 @@ def test_sv013_unreadable_source(tmp_path, monkeypatch, make, fragment):
     assert result.exit_code == 2
     (finding,) = json.loads(result.output)["findings"]
     assert finding["code"] == "SV013" and fragment in finding["message"]
-    assert finding["location"]["file"].endswith(("Dockerfile", "index.ts"))
+    loc = finding["location"]
+    assert ":".join(str(part) for part in (loc["file"], loc["line"], loc["column"]) if part).endswith(where)
+    text = CliRunner().invoke(main, ["validate"], catch_exceptions=False)
+    assert text.exit_code == 2 and text.output.splitlines()[0].split(": error SV013")[0].endswith(where)
     audit = CliRunner().invoke(main, ["audit"], catch_exceptions=False)
     assert audit.exit_code == 2 and fragment in audit.output
