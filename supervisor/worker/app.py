@@ -260,8 +260,8 @@ class Worker:
             )
         if config.verify != "off":
             assert resolver is not None
-            # Its own two connections: repairs must not take the live writer's.
-            self._verify_db = store.Database(config.database_url, 2)
+            # Its own connections (two repairs, one reading stored repository states): not the live writer's.
+            self._verify_db = store.Database(config.database_url, 3)
             self.verifier = Verifier(
                 config.verify,
                 resolver,

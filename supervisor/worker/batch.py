@@ -110,6 +110,9 @@ class Batch:
     #: Event time texts not parsed yet (``last_time`` is resolved from them when the batch is taken:
     #: one parse per batch instead of one per event).
     time_texts: list = dataclasses.field(default_factory=list, repr=False)
+    #: The verified state of each repository after this batch's commits (``did -> (rev, data CID
+    #: text)``; VERIFY=full), stored in ``repo_head`` in the batch's transaction.
+    heads: dict = dataclasses.field(default_factory=dict, repr=False)
 
     @property
     def empty(self) -> bool:

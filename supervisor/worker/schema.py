@@ -218,12 +218,25 @@ CREATE TABLE IF NOT EXISTS backfill_repo (
 CREATE INDEX IF NOT EXISTS backfill_repo_state_idx ON backfill_repo (state);
 """
 
+# The last verified state of each repository (worker/verifier.py): its revision and MST root, written
+# in the transaction of the batch that applied the commit, so that a restart checks the next commit's
+# ``since`` and ``prevData`` against it.
+_V5 = """
+CREATE TABLE IF NOT EXISTS repo_head (
+    did text PRIMARY KEY,
+    rev text COLLATE "C" NOT NULL,
+    data text NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
 #: (version, description, SQL).  Append only: never edit a released migration.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "cursor, record, tombstone, typed tables, users, backfill state", _V1),
     (2, "backfill state: events missed (OutdatedCursor)", _V2),
     (3, "repo_sync: repositories being fetched again after a broken chain", _V3),
     (4, "backfill_crawl, backfill_repo: the crawl backfill's progress per repository", _V4),
+    (5, "repo_head: each repository's last verified revision and MST root", _V5),
 )
 
 

@@ -519,6 +519,8 @@ def _batch_script(
         statements.append((_IDENTITY, "users"))
     if batch.accounts:
         statements.append((_ACCOUNT, "users"))
+    if batch.heads:
+        statements.append((heads_statement(batch.heads).as_string(conn), ""))
     if move_cursor and batch.last_seq is not None:
         statements.append(
             (
@@ -623,6 +625,7 @@ def split_batch(batch: Batch) -> tuple[Batch, Batch]:
     second.first_seq, second.last_seq, second.last_time = batch.first_seq, batch.last_seq, batch.last_time
     second.skipped, second.kinds, second.final = batch.skipped, batch.kinds, batch.final
     second.missed, second.missed_from, second.missed_to = batch.missed, batch.missed_from, batch.missed_to
+    second.heads = batch.heads
     return first, second
 
 
@@ -638,6 +641,32 @@ def raise_store_error(exc: BaseException) -> None:
 
 
 # -- repositories fetched again (worker/verifier.py) ------------------------------------------------
+
+
+def heads_statement(heads: dict[str, tuple[str, str]]) -> Any:
+    """The upsert of ``repo_head`` rows (``did -> (rev, data CID text)``)."""
+    from psycopg import sql
+
+    values = sql.SQL(", ").join(
+        sql.SQL("({}, {}, {})").format(sql.Literal(did), sql.Literal(rev), sql.Literal(data))
+        for did, (rev, data) in heads.items()
+    )
+    return sql.SQL(
+        "INSERT INTO repo_head (did, rev, data) VALUES {} ON CONFLICT (did) DO UPDATE"
+        " SET rev = EXCLUDED.rev, data = EXCLUDED.data, updated_at = now()"
+    ).format(values)
+
+
+def write_heads(conn: psycopg.Connection, heads: dict[str, tuple[str, str]]) -> None:
+    """Store repositories' verified states outside a batch (a repository fetched again)."""
+    if heads:
+        conn.execute(heads_statement(heads))
+
+
+def read_heads(conn: psycopg.Connection, dids: list[str]) -> dict[str, tuple[str, str]]:
+    """The stored ``(rev, data CID text)`` of those of ``dids`` that have one."""
+    rows = conn.execute("SELECT did, rev, data FROM repo_head WHERE did = ANY(%s)", (dids,)).fetchall()
+    return {str(did): (str(rev), str(data)) for did, rev, data in rows}
 
 
 def mark_desynchronized(conn: psycopg.Connection, did: str, reason: str) -> None:

@@ -693,6 +693,8 @@ class Stream:
             if batch.skipped:
                 self._count_skips(batch)
             return
+        if self.verifier is not None:
+            batch.heads = self.verifier.take_heads()  # stored with the events they were accepted for
         if self.policy.before_batch is not None and batch.changes:
             await self.policy.before_batch(batch)
         if self._stopping and not self.policy.keep_read_ahead:
@@ -867,6 +869,8 @@ class Stream:
         self._count_skips(batch)
         if batch.final:
             status.finished = True
+        if batch.heads and self.verifier is not None:
+            self.verifier.stored(batch.heads)
         if self.on_commit is not None:
             self.on_commit(batch, result)
 

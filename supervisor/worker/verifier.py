@@ -19,8 +19,14 @@ A broken chain (``since`` or ``prevData`` not what is held), a ``#sync`` to a ro
 commit that fails verification marks the repository ``desynchronized`` (table ``repo_sync``): it is
 fetched again with ``getRepo`` from its PDS, its signed commit checked, its records applied as of
 that revision (records it no longer holds removed), then the held events newer than it are
-verified and applied. A repository first seen after a start has no held state: its first
-verified commit is adopted (``prevData`` cannot be compared; the signature and proof still are).
+verified and applied.
+
+With ``full``, each repository's last verified revision and MST root are stored in ``repo_head``
+in the transaction of the batch that writes the commit (so a ``kill -9`` never leaves them ahead of
+or behind the records and the cursor), and read back lazily, per DID and in groups, into a bounded
+cache: the chain check goes on across restarts. A repository with no stored state (never seen, or
+first seen while ``VERIFY`` was not ``full``) has its first verified commit adopted (``prevData``
+cannot be compared; the signature and proof still are).
 """
 
 from __future__ import annotations
@@ -136,7 +142,18 @@ class Verifier:
         self.max_repo_bytes = max_repo_bytes
         self._client = client or httpx.AsyncClient(timeout=60.0, follow_redirects=True)
         self._own_client = client is None
-        self._heads: collections.OrderedDict[str, RepoHead] = collections.OrderedDict()
+        #: Repository states (None: none stored), least recently used first, at most max_heads.
+        self._heads: collections.OrderedDict[str, Optional[RepoHead]] = collections.OrderedDict()
+        #: States accepted and not yet known to be stored (they survive the cache's eviction), and
+        #: those of them the stream has not yet taken into a batch.
+        self._unstored: dict[str, RepoHead] = {}
+        self._fresh: dict[str, RepoHead] = {}
+        #: Stored states being read: the DIDs queued, the waiters, the reading task.
+        self._load_queue: list[str] = []
+        self._loading: dict[str, asyncio.Future[Optional[RepoHead]]] = {}
+        self._loader: Optional[asyncio.Task[None]] = None
+        self._forgotten = 0
+        self.heads_loaded = 0
         self._repairs: dict[str, _Repair] = {}
         self._logged: set[str] = set()
         #: Repositories whose host would not serve them (deactivated, taken down...): fetched again
@@ -154,20 +171,101 @@ class Verifier:
 
     # -- state ----------------------------------------------------------------------------------
     def head(self, did: str) -> Optional[RepoHead]:
-        """The state held for ``did`` (None: not seen since the start, or evicted)."""
-        return self._heads.get(did)
+        """The state held in memory for ``did`` (None: not read or not stored)."""
+        held = self._heads.get(did)
+        return held if held is not None else self._unstored.get(did)
 
-    def _set_head(self, did: str, rev: str, data: CID) -> None:
+    def _set_head(self, did: str, rev: str, data: CID, *, stream: bool = False) -> None:
+        """Hold ``did`` at ``rev``/``data``; ``stream``: stored with the stream's next batch (otherwise
+        the caller stores it, see :meth:`catch_up`)."""
         heads = self._heads
-        heads[did] = RepoHead(rev, data)
+        head = heads[did] = RepoHead(rev, data)
         heads.move_to_end(did)
+        self._unstored[did] = head
+        if stream:
+            self._fresh[did] = head
         if len(heads) > self.max_heads:
             heads.popitem(last=False)
 
+    def take_heads(self) -> dict[str, tuple[str, str]]:
+        """The states accepted since the last call, for the batch that writes their events."""
+        fresh = self._fresh
+        if not fresh:
+            return {}
+        self._fresh = {}
+        return {did: (head.rev, str(head.data)) for did, head in fresh.items()}
+
+    def stored(self, heads: dict[str, tuple[str, str]]) -> None:
+        """``heads`` (from :meth:`take_heads`) are committed."""
+        unstored = self._unstored
+        for did, (rev, _data) in heads.items():
+            head = unstored.get(did)
+            if head is not None and head.rev == rev and did not in self._fresh:
+                del unstored[did]
+
     def forget(self) -> None:
-        """Drop every repository's held revision (events past the stored cursor are read again after a
-        database crash): the next verified commit of each is adopted as after a start."""
+        """Drop every repository's held state (events past the stored cursor are read again after a
+        database crash): each is read again from ``repo_head``, which the crash rolled back with the
+        cursor."""
         self._heads.clear()
+        self._unstored.clear()
+        self._fresh.clear()
+        self._forgotten += 1
+
+    async def _held(self, did: str) -> Optional[RepoHead]:
+        """The last verified state of ``did``: from memory, else from ``repo_head``."""
+        heads = self._heads
+        if did in heads:
+            heads.move_to_end(did)
+            return heads[did]
+        head = self._unstored.get(did)
+        if head is not None:
+            return head
+        return await asyncio.shield(self._want_head(did))
+
+    def _want_head(self, did: str) -> asyncio.Future[Optional[RepoHead]]:
+        future = self._loading.get(did)
+        if future is None:
+            future = self._loading[did] = asyncio.get_running_loop().create_future()
+            self._load_queue.append(did)
+            if self._loader is None or self._loader.done():
+                self._loader = asyncio.ensure_future(self._load_heads())
+        return future
+
+    async def _load_heads(self) -> None:
+        """Read queued DIDs' stored states, up to 1,000 a query (one round trip for all the accounts
+        new to the cache that arrived meanwhile)."""
+        backoff = Backoff(base=0.2, cap=5.0)
+        while self._load_queue and not self._closed:
+            dids, self._load_queue = self._load_queue[:1000], self._load_queue[1000:]
+            forgotten = self._forgotten
+            while True:
+                try:
+                    rows = await asyncio.to_thread(self._db, store.read_heads, dids)
+                    break
+                except Exception as exc:
+                    if not store.is_transient(exc) or self._closed:
+                        for did in dids:
+                            future = self._loading.pop(did, None)
+                            if future is not None and not future.done():
+                                future.set_exception(exc)
+                                future.exception()
+                        raise
+                    await asyncio.sleep(backoff.next())
+            if forgotten != self._forgotten:
+                self._load_queue.extend(dids)  # read before a resync to the stored cursor: read again
+                continue
+            self.heads_loaded += len(rows)
+            heads = self._heads
+            for did in dids:
+                if did not in heads and did not in self._unstored:
+                    row = rows.get(did)
+                    heads[did] = RepoHead(row[0], CID.parse(row[1])) if row is not None else None
+                    if len(heads) > self.max_heads:
+                        heads.popitem(last=False)
+                future = self._loading.pop(did, None)
+                if future is not None and not future.done():
+                    future.set_result(self.head(did))
 
     @property
     def desynchronized(self) -> list[str]:
@@ -225,6 +323,8 @@ class Verifier:
             return
         if not _DID.fullmatch(did):
             return
+        if self.mode == "full" and did not in self._heads and did not in self._unstored and did not in self._loading:
+            self._want_head(did)
         resolver = self.resolver
         if did in resolver._cache or did in resolver._pending:
             return
@@ -303,7 +403,7 @@ class Verifier:
                             break
         return checked
 
-    async def _check_commit(self, frame: "Commit") -> str:
+    async def _check_commit(self, frame: "Commit", *, stream: bool = True) -> str:
         full = self.mode == "full"
         try:
             checked = await self._key_checked(frame, lambda key: verify_commit_event(frame, key, proof=full))
@@ -317,7 +417,7 @@ class Verifier:
         assert commit is not None
         if not full:
             return ACCEPT
-        held = self._heads.get(frame.did)
+        held = await self._held(frame.did)
         verdict = chain.check_chain(
             frame.rev,
             frame.since,
@@ -334,7 +434,7 @@ class Verifier:
                 self._hold(repair, frame)
                 return HOLD
             return await self._fail(frame, verdict.reason, verdict.detail, repair=False)
-        self._set_head(frame.did, frame.rev, commit.data)
+        self._set_head(frame.did, frame.rev, commit.data, stream=stream)
         return ACCEPT
 
     async def _check_sync(self, frame: "Sync") -> str:
@@ -346,13 +446,13 @@ class Verifier:
             return await self._fail(frame, checked.verdict.reason, checked.verdict.detail, repair=False)
         commit = checked.commit
         assert commit is not None
-        held = self._heads.get(frame.did)
+        held = await self._held(frame.did) if self.mode == "full" else self._heads.get(frame.did)
         if held is not None and frame.rev <= held.rev:
             return await self._fail(
                 frame, chain.CHAIN_STALE, f"#sync to {frame.rev}, not newer than {held.rev}", repair=False
             )
         if held is not None and held.data == commit.data:
-            self._set_head(frame.did, frame.rev, commit.data)  # the same tree: nothing to fetch
+            self._set_head(frame.did, frame.rev, commit.data, stream=True)  # the same tree: nothing to fetch
             return ACCEPT
         # A reset to a state we do not hold: fetch the repository as of now.
         await self._desynchronize(frame.did, "sync", frame.seq)
@@ -517,16 +617,18 @@ class Verifier:
         self._held_gauge()
         if not caught_up:
             return False  # too much arrived meanwhile, or it does not follow: fetch again
-        await self._finish(did, repair, state="synchronized", rev=self._heads[did].rev, error=None)
+        head = self.head(did)
+        await self._finish(did, repair, state="synchronized", rev=head.rev if head else rev, error=None)
         log.info("verify: %s fetched again at %s and caught up (attempt %d)", did, rev, repair.attempts)
         return True
 
     async def catch_up(self, did: str, hold: Hold) -> bool:
         """Verify and apply the events held for ``did`` after its fetched state (see
-        :func:`~supervisor.worker.resync.catch_up`); the held state is what was fetched."""
+        :func:`~supervisor.worker.resync.catch_up`); the held state is what was fetched. When it
+        caught up, the state reached is stored (a restart checks the next commit against it)."""
 
         async def accept(frame: Any) -> Optional[bool]:
-            decision = await self._check_commit(frame)
+            decision = await self._check_commit(frame, stream=False)
             if decision == HOLD:
                 return None
             return decision == ACCEPT
@@ -535,10 +637,16 @@ class Verifier:
             await asyncio.to_thread(self._db, store.apply_frames, frames, self.service)
 
         def rev() -> str:
-            head = self._heads.get(did)
+            head = self.head(did)
             return head.rev if head is not None else ""
 
-        return await catch_up(hold, rev, accept, apply)
+        caught_up = await catch_up(hold, rev, accept, apply)
+        head = self.head(did)
+        if caught_up and head is not None and self.mode == "full":
+            heads = {did: (head.rev, str(head.data))}
+            await asyncio.to_thread(self._db, store.write_heads, heads)
+            self.stored(heads)
+        return caught_up
 
     def park(self, did: str) -> None:
         """``did``'s host would not serve it (deactivated, taken down...): fetch it when an ``#account``
@@ -561,6 +669,8 @@ class Verifier:
         self._closed = True
         for prefetch in list(self._prefetching):
             prefetch.cancel()
+        if self._loader is not None:
+            self._loader.cancel()
         tasks = [r.task for r in self._repairs.values() if r.task is not None]
         for task in tasks:
             task.cancel()

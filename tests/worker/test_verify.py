@@ -12,6 +12,7 @@ import urllib.request
 import psycopg
 import pytest
 
+from supervisor.devrelay.capture import load_capture
 from supervisor.worker.health import check_health
 
 from .support import cursor_of, diff_records, query, read_records, read_truth, wait_until
@@ -176,3 +177,49 @@ def test_a_restart_fetches_again_what_was_left_desynchronized(database_url, star
         raise AssertionError(f"{exc}\n{again.log[-3000:]}") from None
     finish(again)
     assert count > 10 and same_as_truth(relay, database_url) == ""
+
+
+def test_the_chain_is_checked_across_a_restart(database_url, start_relay, start_worker, workdir):
+    # The relay stalls each connection after its 700th event, and never sends seq 701: the next commit
+    # of that repository names as `since` and `prevData` a state no consumer saw. The first worker
+    # stops at 700; the second must find the gap against the state the first one stored.
+    capture = workdir / "events.cap"
+    relay = start_relay(
+        *NETWORK,
+        "--stall-every", "700", "--stall-seconds", "60", "--skip-every", "701",
+        "--write-capture", str(capture),
+    )  # fmt: skip
+    events = {event.seq: event for event in load_capture(capture)}
+    skipped = events[701]
+    assert skipped.kind == "commit"
+    before = [e.seq for e in events.values() if e.did == skipped.did and e.kind == "commit" and e.seq < 701]
+    after = [e.seq for e in events.values() if e.did == skipped.did and e.kind == "commit" and e.seq > 701]
+    assert before and after, (before, after)
+    first = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url, "FIREHOSE_START_CURSOR": "0"})
+    wait_until(lambda: cursor_of(database_url, "firehose") == "700", 60, what="the first worker to reach seq 700")
+    finish(first)
+    # What the first run verified last of that repository is stored with the cursor.
+    stored = query(database_url, "SELECT rev FROM repo_head WHERE did = %s", (skipped.did,))
+    assert stored == [(events[max(before)].rev,)], stored
+    again = start_worker({"DATABASE_URL": database_url, "RELAY_URL": relay.url}, log_name="again")
+
+    def settled() -> bool:
+        return (
+            cursor_of(database_url, "firehose") == str(relay.final_seq)
+            and check_health(again.health_url()).document["verify"]["desynchronized"] == 0
+        )
+
+    try:
+        wait_until(settled, 120, what="the second worker to reach the last event with nothing left to repair")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{again.log[-3000:]}") from None
+    desync = metric(again, "worker_desynchronizations_total")
+    finish(again)
+    # Seq 1402 is skipped too, and its gap is found from the state this run holds itself.
+    assert desync.get('{reason="chain_gap"}', 0) == 2, (desync, again.log[-3000:])
+    assert f"{skipped.did} is desynchronized (chain_gap)" in again.log
+    assert query(database_url, "SELECT state FROM repo_sync WHERE did = %s", (skipped.did,)) == [("synchronized",)]
+    assert same_as_truth(relay, database_url) == ""
+    # The stored state is the repository's last commit.
+    last = events[max(after)]
+    assert query(database_url, "SELECT rev FROM repo_head WHERE did = %s", (skipped.did,)) == [(last.rev,)]
