@@ -233,6 +233,8 @@ def run(
             "LOG_LEVEL": "info",
             "PYTHONUNBUFFERED": "1",
             "VERIFY": verify,
+            # The devrelay is the accounts' PLC directory (without it, every look-up goes to the public one).
+            "PLC_DIRECTORY_URL": "http://" + url[len("ws://") :].split("/", 1)[0],
             **({"FIREHOSE_BATCH_SIZE": str(batch_size)} if batch_size else {}),
         }
         worker = start_worker(dsn, url, log_path, env)

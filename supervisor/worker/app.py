@@ -321,7 +321,15 @@ class Worker:
             tasks.add(backfill_task)
         elif config.backfill_enabled:
             self.backfill_status.state = "waiting"
-            self.backfill = Backfill(config, self.database, self.metrics, live_start, self.backfill_status)
+            replay_verifier: Optional[Verifier] = None
+            if self.verifier is not None:
+                # The replayed events are checked as live ones are (signatures, and proofs with full).
+                replay_verifier = Verifier(
+                    config.verify, self.verifier.resolver, self.verifier.database, self.metrics, replay=True
+                )
+            self.backfill = Backfill(
+                config, self.database, self.metrics, live_start, self.backfill_status, verifier=replay_verifier
+            )
             if self._stopping:
                 self.backfill.stop()
             backfill_task = asyncio.create_task(self.backfill.run(), name="backfill")
@@ -358,6 +366,8 @@ class Worker:
                     # Live ingest only ends when asked to; anything else is a failure.
                     code = 1
                     self.request_stop()
+        if self.backfill is not None and self.backfill.verifier is not None:
+            await self.backfill.verifier.close()
         if self.verifier is not None:
             await self.verifier.close()
             await asyncio.to_thread(self.verifier.database.close)

@@ -16,7 +16,7 @@ import gc
 import logging
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from supervisor.throttle import BackfillEstimate, estimate_backfill
 from supervisor.worker import store
@@ -27,6 +27,9 @@ from supervisor.worker.stream import Stream, StreamPolicy, StreamStatus
 from supervisor.worker.timing import RateLimit, resident_memory_bytes
 
 __all__ = ["BackfillStatus", "Backfill", "backfill_cutoff", "window_note", "throttle_text", "PREFIX"]
+
+if TYPE_CHECKING:
+    from supervisor.worker.verifier import Verifier
 
 PREFIX = "[BACKFILL] "
 log = logging.getLogger("supervisor.worker.backfill")
@@ -178,8 +181,12 @@ class Backfill:
         metrics: WorkerMetrics,
         live_start: "asyncio.Future[int]",
         status: BackfillStatus,
+        *,
+        verifier: Optional["Verifier"] = None,
     ) -> None:
         self.config = config
+        #: Checks each replayed event as live ingest does (None: VERIFY=off); refused ones are not written.
+        self.verifier = verifier
         self.database = database
         self.metrics = metrics
         self.live_start = live_start
@@ -347,6 +354,7 @@ class Backfill:
             keep_read_ahead=config.backfill_batch_delay_ms == 0,
         )
         stream = Stream(config.relay_url, self.database, policy, builder, self.metrics)
+        stream.verifier = self.verifier
         status.stream = stream.status
         stream.on_commit = self._committed
         stream.on_resync = self._resynced

@@ -128,10 +128,14 @@ class Verifier:
         max_future_seconds: float = chain.DEFAULT_MAX_FUTURE_SECONDS,
         max_repo_bytes: int = DEFAULT_MAX_REPO_BYTES,
         client: Optional[httpx.AsyncClient] = None,
+        replay: bool = False,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"VERIFY must be one of {', '.join(MODES)}, not {mode!r}")
         self.mode = mode
+        #: The replay backfill's: signatures (and with ``full`` the MST proofs) only; a replay is older
+        #: than the live state, so no chain, no stored state and no repair. The resolver is the live one's.
+        self.replay = replay
         self.resolver = resolver
         self.database = database
         self.metrics = metrics
@@ -323,7 +327,13 @@ class Verifier:
             return
         if not _DID.fullmatch(did):
             return
-        if self.mode == "full" and did not in self._heads and did not in self._unstored and did not in self._loading:
+        if (
+            self.mode == "full"
+            and not self.replay
+            and did not in self._heads
+            and did not in self._unstored
+            and did not in self._loading
+        ):
             self._want_head(did)
         resolver = self.resolver
         if did in resolver._cache or did in resolver._pending:
@@ -344,6 +354,8 @@ class Verifier:
         if self.mode == "off":
             return ACCEPT
         kind = frame.type
+        if self.replay and kind != "#commit" and kind != "#sync":
+            return ACCEPT  # a replayed #identity or #account is older than what live ingest saw
         if kind == "#identity":
             # Read the document again; until it is back the cached key serves, and a commit it does
             # not verify (a rotation) waits for the new document (see _key_checked).
@@ -408,14 +420,14 @@ class Verifier:
         try:
             checked = await self._key_checked(frame, lambda key: verify_commit_event(frame, key, proof=full))
         except IdentityError as exc:
-            return await self._fail(frame, f"identity_{exc.reason}", str(exc), repair=True)
+            return await self._fail(frame, f"identity_{exc.reason}", str(exc), repair=not self.replay)
         if not checked.ok:
             verdict = checked.verdict
             # A commit that is not what the account signed: the repository's real state is unknown.
-            return await self._fail(frame, verdict.reason, verdict.detail, repair=full)
+            return await self._fail(frame, verdict.reason, verdict.detail, repair=full and not self.replay)
         commit = checked.commit
         assert commit is not None
-        if not full:
+        if not full or self.replay:
             return ACCEPT
         held = await self._held(frame.did)
         verdict = chain.check_chain(
@@ -441,11 +453,13 @@ class Verifier:
         try:
             checked = await self._key_checked(frame, lambda key: verify_sync_event(frame, key))
         except IdentityError as exc:
-            return await self._fail(frame, f"identity_{exc.reason}", str(exc), repair=True)
+            return await self._fail(frame, f"identity_{exc.reason}", str(exc), repair=not self.replay)
         if not checked.ok:
             return await self._fail(frame, checked.verdict.reason, checked.verdict.detail, repair=False)
         commit = checked.commit
         assert commit is not None
+        if self.replay:
+            return ACCEPT  # a past reset: live ingest holds the repository's state
         held = await self._held(frame.did) if self.mode == "full" else self._heads.get(frame.did)
         if held is not None and frame.rev <= held.rev:
             return await self._fail(
@@ -681,7 +695,8 @@ class Verifier:
                 pass
         if self._own_client:
             await self._client.aclose()
-        await self.resolver.close()
+        if not self.replay:
+            await self.resolver.close()
 
 
 def now_text() -> str:

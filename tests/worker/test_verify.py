@@ -15,7 +15,7 @@ import pytest
 from supervisor.devrelay.capture import load_capture
 from supervisor.worker.health import check_health
 
-from .support import cursor_of, diff_records, query, read_records, read_truth, wait_until
+from .support import cursor_of, diff_records, query, read_records, read_truth, seed_cursor, wait_until
 
 
 def same_as_truth(relay, database_url) -> str:
@@ -223,3 +223,33 @@ def test_the_chain_is_checked_across_a_restart(database_url, start_relay, start_
     # The stored state is the repository's last commit.
     last = events[max(after)]
     assert query(database_url, "SELECT rev FROM repo_head WHERE did = %s", (skipped.did,)) == [(last.rev,)]
+
+
+@pytest.mark.parametrize("mode", ["full", "signatures"])
+def test_the_replay_backfill_refuses_forgeries(database_url, start_relay, start_worker, mode):
+    # Every commit is in the backfill's range (live ingest starts at the end of the history), and each
+    # one whose seq is a multiple of 97 is signed by another key, with a post of its own added.
+    relay = start_relay(*NETWORK, "--forge-every", "97")
+    seed_cursor(database_url, "firehose", str(relay.history))
+    worker = start_worker(
+        {
+            "DATABASE_URL": database_url,
+            "RELAY_URL": relay.url,
+            "BACKFILL_DAYS": "2",
+            "BACKFILL_MODE": "replay",
+            "BACKFILL_BATCH_SIZE": "500",
+            "BACKFILL_BATCH_DELAY_MS": "0",
+            "VERIFY": mode,
+        }
+    )
+    try:
+        wait_until(lambda: "[BACKFILL] Complete" in worker.log, 120, what="the backfill to complete")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{worker.log[-4000:]}") from None
+    failures = metric(worker, "worker_verify_failures_total")
+    finish(worker)
+    assert query(database_url, "SELECT completed_at IS NOT NULL FROM backfill_state") == [(True,)]
+    ((records,),) = query(database_url, "SELECT count(*) FROM record")
+    assert records > 100
+    assert query(database_url, "SELECT count(*) FROM record WHERE left(rkey, 6) = 'forged'") == [(0,)]
+    assert failures == {'{reason="signature_invalid"}': float(relay.history // 97)}, failures
