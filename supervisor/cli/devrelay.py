@@ -473,7 +473,7 @@ async def _serve(relay: "DevRelay", host: str, port: int) -> None:
     log = relay.log
     click.echo(
         f"devrelay: {log.appended} events sequenced (latest seq {log.latest_seq}), {len(log)} in the replay window "
-        f"(seq {log.oldest_seq}..{log.latest_seq}), {len(relay.live)} live to come; "
+        f"(seq {log.oldest_seq}..{log.latest_seq}), {relay.live_total} live to come; "
         f"prepared in {relay.prepare_seconds:.1f}s",
         err=True,
     )
