@@ -6,9 +6,12 @@
 2. The large repository: wall time and peak memory (child processes) of a relay that prepares
    ``--large-repo-records N`` records and builds its getRepo CAR, against the same relay
    without it.
+3. Start-up with many signed live events (the offline stack's relay): seconds from spawning
+   ``supervisor devrelay --live-events N`` to its ready line, live events generated as they are
+   sequenced, against the peer that generates them all first (``--truth-accounts`` needs them).
 
-Run: ``python bench/bench_devrelay.py [--events N] [--rounds R] [--large N]``; quote the
-medians with the load average (printed).
+Run: ``python bench/bench_devrelay.py [--events N] [--rounds R] [--large N] [--live N]
+[--only signing,large,startup]``; quote the medians with the load average (printed).
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import argparse
 import hashlib
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -114,15 +119,57 @@ def bench_large(records: int, rounds: int) -> None:
     print_table(["relay", "median s", "peak MiB"], rows)
 
 
+#: The offline stack's relay (compose/docker-compose.dev.yml), less its live event count.
+_STACK_RELAY = ["--seed", "1", "--accounts", "20", "--events", "500", "--days", "2", "--rate", "20"]
+
+
+def _startup_seconds(extra: list[str], root: str) -> float:
+    """Seconds from spawning a devrelay to its ready line (then it is stopped)."""
+    argv = [sys.executable, "-m", "supervisor", "devrelay", "--port", "0", *_STACK_RELAY, *extra]
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        seconds = time.perf_counter() - started
+        if "listening on" not in line:
+            raise SystemExit(f"the devrelay did not start: {line!r}")
+        return seconds
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def bench_startup(live: int, rounds: int) -> None:
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    times: dict[str, list[float]] = {"lazy": [], "eager (peer)": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(rounds):
+            times["lazy"].append(_startup_seconds(["--live-events", str(live)], root))
+            eager = ["--live-events", str(live), "--truth-accounts", os.path.join(tmp, "accounts.jsonl")]
+            times["eager (peer)"].append(_startup_seconds(eager, root))
+    print(f"devrelay start-up, {live} signed live events, {rounds} interleaved rounds (wall seconds to the ready line)")
+    for label, values in times.items():
+        print(f"  {label:16} median {statistics.median(values):6.2f}  min {min(values):6.2f}  max {max(values):6.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=4000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--large", type=int, default=100_000)
+    parser.add_argument("--live", type=int, default=100_000)
+    parser.add_argument("--only", default="signing,large,startup", help="comma-separated parts to run")
     args = parser.parse_args()
+    parts = set(args.only.split(","))
     print(f"load average: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
-    bench_signing(args.events, args.rounds)
-    bench_large(args.large, args.rounds)
+    if "signing" in parts:
+        bench_signing(args.events, args.rounds)
+    if "large" in parts:
+        bench_large(args.large, args.rounds)
+    if "startup" in parts:
+        bench_startup(args.live, args.rounds)
+    print(f"load average: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
 
 
 if __name__ == "__main__":

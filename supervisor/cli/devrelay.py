@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 import click
 
@@ -17,7 +17,7 @@ from supervisor.cli.base import EXIT_USAGE, fail, main
 if TYPE_CHECKING:
     from supervisor.devrelay.server import DevRelay, RelayConfig
 
-__all__ = ["devrelay_command", "parse_now", "DevRelaySettings"]
+__all__ = ["devrelay_command", "parse_now", "DevRelaySettings", "Option", "OPTIONS"]
 
 
 def parse_now(text: Optional[str]) -> int:
@@ -42,272 +42,313 @@ def parse_now(text: Optional[str]) -> int:
         ) from None
 
 
+_PATH = click.Path(dir_okay=False)
+_COUNT = click.IntRange(min=0)
+_PORT = click.IntRange(0, 65535)
+_AMOUNT = click.FloatRange(min=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One option of ``supervisor devrelay`` and where its value goes.
+
+    ``field`` is ``SECTION.NAME``: a field of :class:`SynthConfig` (``synth``), :class:`Faults`
+    (``faults``), :class:`HostSettings` (``hosts``) or :class:`RelayConfig` (``relay``), or
+    ``serve.host`` / ``serve.port`` (where the relay listens). ``type`` is a click type, or
+    ``bool`` for an on/off flag; ``multiple`` makes it repeatable (a tuple). ``convert`` turns the
+    option's value into the field's. ``synthetic_only``: refused with ``--capture``.
+    """
+
+    flag: str
+    field: str
+    type: Any
+    default: Any
+    help: str
+    metavar: Optional[str] = None
+    multiple: bool = False
+    convert: Optional[Callable[[Any], Any]] = None
+    synthetic_only: bool = False
+
+    @property
+    def name(self) -> str:
+        """The option's parameter name (``--drop-every``: ``drop_every``)."""
+        return self.flag[2:].replace("-", "_")
+
+    def decorator(self) -> Callable[[Any], Any]:
+        """The ``click.option`` of this row."""
+        extra: dict[str, Any] = {}
+        if self.metavar is not None:
+            extra["metavar"] = self.metavar
+        if self.type is bool:
+            return click.option(self.flag, self.name, is_flag=True, help=self.help, **extra)
+        if self.multiple:
+            return click.option(self.flag, self.name, multiple=True, type=self.type, help=self.help, **extra)
+        return click.option(
+            self.flag,
+            self.name,
+            default=self.default,
+            show_default=self.default is not None,
+            type=self.type,
+            help=self.help,
+            **extra,
+        )
+
+
+def _not(value: bool) -> bool:
+    return not value
+
+
+#: Every option, in ``--help`` order: adding an option is adding a row.
+OPTIONS: tuple[Option, ...] = (
+    Option("--host", "serve.host", str, "127.0.0.1", "Address to listen on."),
+    Option("--port", "serve.port", _PORT, 0, "Port to listen on (0 picks a free one)."),
+    Option("--seed", "synth.seed", int, 0, "Seed of the synthetic network."),
+    Option("--accounts", "synth.accounts", click.IntRange(min=1), 100, "Accounts in the synthetic network."),
+    Option("--events", "synth.events", _COUNT, 10_000, "History events generated before the relay listens."),
+    Option(
+        "--days",
+        "synth.days",
+        click.FloatRange(min=0, min_open=True),
+        7.0,
+        "Days of history the events are spread over, ending at --now.",
+    ),
+    Option(
+        "--now",
+        "synth.now_us",
+        str,
+        None,
+        "End of the history (RFC 3339 or epoch seconds; default: the current time). Fix it for byte-identical runs.",
+        metavar="DATETIME",
+        convert=parse_now,
+    ),
+    Option(
+        "--retention-hours",
+        "relay.retention_hours",
+        click.FloatRange(min=0, min_open=True),
+        72.0,
+        "Replay window, in hours of event time; older cursors get OutdatedCursor.",
+    ),
+    Option(
+        "--rate",
+        "relay.rate",
+        _AMOUNT,
+        0.0,
+        "Live events per second after the history (0: as fast as consumers read).",
+    ),
+    Option(
+        "--live-events",
+        "synth.live_events",
+        _COUNT,
+        0,
+        "Live events emitted after the history; then the relay idles.",
+    ),
+    Option(
+        "--capture", "relay.capture", _PATH, None, "Serve this capture file instead of a synthetic network.", "FILE"
+    ),
+    Option(
+        "--truth",
+        "relay.truth",
+        _PATH,
+        None,
+        "Write the final records (history + live) as JSON lines sorted by URI.",
+        "FILE",
+    ),
+    Option(
+        "--truth-accounts",
+        "relay.truth_accounts",
+        _PATH,
+        None,
+        "Write the final accounts (did, handle, active, status) as JSON lines.",
+        "FILE",
+    ),
+    Option(
+        "--write-capture",
+        "relay.write_capture",
+        _PATH,
+        None,
+        "Write every event (history + live) as a capture file.",
+        "FILE",
+    ),
+    Option("--drop-every", "faults.drop_every", _COUNT, 0, "Drop each connection after this many events (0: never)."),
+    Option(
+        "--stall-every",
+        "faults.stall_every",
+        _COUNT,
+        0,
+        "Stall each connection after every this many events (0: never).",
+    ),
+    Option("--stall-seconds", "faults.stall_seconds", _AMOUNT, 0.0, "How long each stall lasts."),
+    Option(
+        "--malformed-every",
+        "faults.malformed_every",
+        _COUNT,
+        0,
+        "Send a malformed frame after every this many events (0: never).",
+    ),
+    Option(
+        "--unsigned",
+        "synth.sign",
+        bool,
+        False,
+        "Placeholder signatures and no sync 1.1 proofs (cheaper; a verifying consumer refuses them).",
+        convert=_not,
+    ),
+    Option(
+        "--key-rotations",
+        "synth.key_rotations",
+        _AMOUNT,
+        0.0,
+        "Relative frequency of signing key rotations (#identity events; likes are 45).",
+    ),
+    Option(
+        "--forge-every",
+        "faults.forge_every",
+        _COUNT,
+        0,
+        "Send the commit of every seq that is a multiple of this signed by another key.",
+    ),
+    Option("--bad-prev-data-every", "faults.bad_prev_data_every", _COUNT, 0, "... with a wrong prevData."),
+    Option("--missing-block-every", "faults.missing_block_every", _COUNT, 0, "... without one of its MST nodes."),
+    Option("--skip-every", "faults.skip_every", _COUNT, 0, "... not at all (the repository's chain breaks)."),
+    Option("--sync-every", "faults.sync_every", _COUNT, 0, "... as a #sync of the same signed commit."),
+    Option(
+        "--buffer",
+        "relay.buffer",
+        click.IntRange(min=1),
+        10_000,
+        "Live events a connection may fall behind before ConsumerTooSlow.",
+    ),
+    Option(
+        "--send-buffer",
+        "relay.send_buffer",
+        _COUNT,
+        0,
+        "Fix each subscriber socket's kernel send buffer (0: the kernel's default, which grows "
+        "to megabytes and hides a slow consumer from the backlog).",
+        "BYTES",
+    ),
+    Option(
+        "--pds-hosts",
+        "hosts.count",
+        _COUNT,
+        0,
+        "Host the accounts on N PDS hosts, each an HTTP server on its own port (0: the relay alone).",
+        "N",
+    ),
+    Option(
+        "--hosts-port",
+        "hosts.port",
+        _PORT,
+        0,
+        "Port of the first PDS host, the others following (0: free ports).",
+        "PORT",
+    ),
+    Option(
+        "--hosts-out",
+        "hosts.out",
+        _PATH,
+        None,
+        'Write the PDS hosts as JSON: [{"hostname", "url", "accounts"}].',
+        "FILE",
+    ),
+    Option(
+        "--did-web-every",
+        "synth.did_web_every",
+        _COUNT,
+        0,
+        "Make every K-th account did:web (did:web:127.0.0.1%3APORT), each on a PDS host of its own.",
+        "K",
+        synthetic_only=True,
+    ),
+    Option(
+        "--host-rate",
+        "hosts.rate",
+        _AMOUNT,
+        0.0,
+        "Requests per second each PDS host allows; over it: 429 with RateLimit-* and Retry-After (0: no limit).",
+        "R",
+    ),
+    Option(
+        "--failing-host",
+        "hosts.failing",
+        click.IntRange(min=1),
+        (),
+        "PDS host I (1-based, --hosts-out order) answers 500 or drops the connection for --host-fault-seconds.",
+        "I",
+        multiple=True,
+    ),
+    Option(
+        "--stalling-host",
+        "hosts.stalling",
+        click.IntRange(min=1),
+        (),
+        "PDS host I accepts requests and sends nothing for --host-fault-seconds.",
+        "I",
+        multiple=True,
+    ),
+    Option(
+        "--vanishing-host",
+        "hosts.vanishing",
+        click.IntRange(min=1),
+        (),
+        "PDS host I stops listening, for good, --host-fault-seconds after it starts.",
+        "I",
+        multiple=True,
+    ),
+    Option(
+        "--host-fault-seconds",
+        "hosts.fault_seconds",
+        click.FloatRange(min=0, min_open=True),
+        10.0,
+        "How long failing and stalling hosts misbehave, and when vanishing ones go.",
+    ),
+    Option(
+        "--takedown-every",
+        "synth.takedown_every",
+        _COUNT,
+        0,
+        "Every K-th account ends taken down (getRepo: RepoTakendown).",
+        "K",
+        synthetic_only=True,
+    ),
+    Option(
+        "--deactivate-every",
+        "synth.deactivate_every",
+        _COUNT,
+        0,
+        "Every K-th account ends deactivated (getRepo: RepoDeactivated).",
+        "K",
+        synthetic_only=True,
+    ),
+    Option(
+        "--delete-every",
+        "synth.delete_every",
+        _COUNT,
+        0,
+        "Every K-th account ends deleted (getRepo: RepoNotFound).",
+        "K",
+        synthetic_only=True,
+    ),
+    Option(
+        "--large-repo-records",
+        "synth.large_repo_records",
+        _COUNT,
+        0,
+        "Add one account whose repository holds N records from the first half of the history.",
+        "N",
+        synthetic_only=True,
+    ),
+)
+
+
+def _with_options(command: Callable[..., None]) -> Callable[..., None]:
+    for option in reversed(OPTIONS):
+        command = option.decorator()(command)
+    return command
+
+
 @main.command("devrelay", short_help="A local relay for tests and the offline stack.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port to listen on (0 picks a free one).",
-)
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the synthetic network.")
-@click.option(
-    "--accounts", default=100, show_default=True, type=click.IntRange(min=1), help="Accounts in the synthetic network."
-)
-@click.option(
-    "--events",
-    default=10_000,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="History events generated before the relay listens.",
-)
-@click.option(
-    "--days",
-    default=7.0,
-    show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="Days of history the events are spread over, ending at --now.",
-)
-@click.option(
-    "--now",
-    "now_text",
-    default=None,
-    metavar="DATETIME",
-    help="End of the history (RFC 3339 or epoch seconds; default: the current time). Fix it for byte-identical runs.",
-)
-@click.option(
-    "--retention-hours",
-    default=72.0,
-    show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="Replay window, in hours of event time; older cursors get OutdatedCursor.",
-)
-@click.option(
-    "--rate",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="Live events per second after the history (0: as fast as consumers read).",
-)
-@click.option(
-    "--live-events",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Live events emitted after the history; then the relay idles.",
-)
-@click.option(
-    "--capture",
-    "capture_path",
-    default=None,
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help="Serve this capture file instead of a synthetic network.",
-)
-@click.option(
-    "--truth",
-    default=None,
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help="Write the final records (history + live) as JSON lines sorted by URI.",
-)
-@click.option(
-    "--truth-accounts",
-    default=None,
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help="Write the final accounts (did, handle, active, status) as JSON lines.",
-)
-@click.option(
-    "--write-capture",
-    default=None,
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help="Write every event (history + live) as a capture file.",
-)
-@click.option(
-    "--drop-every",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Drop each connection after this many events (0: never).",
-)
-@click.option(
-    "--stall-every",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Stall each connection after every this many events (0: never).",
-)
-@click.option(
-    "--stall-seconds", default=0.0, show_default=True, type=click.FloatRange(min=0), help="How long each stall lasts."
-)
-@click.option(
-    "--malformed-every",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Send a malformed frame after every this many events (0: never).",
-)
-@click.option(
-    "--unsigned",
-    is_flag=True,
-    help="Placeholder signatures and no sync 1.1 proofs (cheaper; a verifying consumer refuses them).",
-)
-@click.option(
-    "--key-rotations",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="Relative frequency of signing key rotations (#identity events; likes are 45).",
-)
-@click.option(
-    "--forge-every",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Send the commit of every seq that is a multiple of this signed by another key.",
-)
-@click.option(
-    "--bad-prev-data-every", default=0, show_default=True, type=click.IntRange(min=0), help="... with a wrong prevData."
-)
-@click.option(
-    "--missing-block-every",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="... without one of its MST nodes.",
-)
-@click.option(
-    "--skip-every",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="... not at all (the repository's chain breaks).",
-)
-@click.option(
-    "--sync-every",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="... as a #sync of the same signed commit.",
-)
-@click.option(
-    "--buffer",
-    default=10_000,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Live events a connection may fall behind before ConsumerTooSlow.",
-)
-@click.option(
-    "--send-buffer",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    metavar="BYTES",
-    help="Fix each subscriber socket's kernel send buffer (0: the kernel's default, which grows "
-    "to megabytes and hides a slow consumer from the backlog).",
-)
-@click.option(
-    "--pds-hosts",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    metavar="N",
-    help="Host the accounts on N PDS hosts, each an HTTP server on its own port (0: the relay alone).",
-)
-@click.option(
-    "--hosts-port",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    metavar="PORT",
-    help="Port of the first PDS host, the others following (0: free ports).",
-)
-@click.option(
-    "--hosts-out",
-    default=None,
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help='Write the PDS hosts as JSON: [{"hostname", "url", "accounts"}].',
-)
-@click.option(
-    "--did-web-every",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    metavar="K",
-    help="Make every K-th account did:web (did:web:127.0.0.1%3APORT), each on a PDS host of its own.",
-)
-@click.option(
-    "--host-rate",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    metavar="R",
-    help="Requests per second each PDS host allows; over it: 429 with RateLimit-* and Retry-After (0: no limit).",
-)
-@click.option(
-    "--failing-host",
-    multiple=True,
-    type=click.IntRange(min=1),
-    metavar="I",
-    help="PDS host I (1-based, --hosts-out order) answers 500 or drops the connection for --host-fault-seconds.",
-)
-@click.option(
-    "--stalling-host",
-    multiple=True,
-    type=click.IntRange(min=1),
-    metavar="I",
-    help="PDS host I accepts requests and sends nothing for --host-fault-seconds.",
-)
-@click.option(
-    "--vanishing-host",
-    multiple=True,
-    type=click.IntRange(min=1),
-    metavar="I",
-    help="PDS host I stops listening, for good, --host-fault-seconds after it starts.",
-)
-@click.option(
-    "--host-fault-seconds",
-    default=10.0,
-    show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="How long failing and stalling hosts misbehave, and when vanishing ones go.",
-)
-@click.option(
-    "--takedown-every",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    metavar="K",
-    help="Every K-th account ends taken down (getRepo: RepoTakendown).",
-)
-@click.option(
-    "--deactivate-every",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    metavar="K",
-    help="Every K-th account ends deactivated (getRepo: RepoDeactivated).",
-)
-@click.option(
-    "--delete-every",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    metavar="K",
-    help="Every K-th account ends deleted (getRepo: RepoNotFound).",
-)
-@click.option(
-    "--large-repo-records",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=0),
-    metavar="N",
-    help="Add one account whose repository holds N records from the first half of the history.",
-)
+@_with_options
 def devrelay_command(**options: Any) -> None:
     """Run a development relay: com.atproto.sync.subscribeRepos, listRepos, listHosts, getRepo,
     and the accounts' DID documents at /{did} (a PLC directory: PLC_DIRECTORY_URL=http://HOST:PORT);
@@ -321,7 +362,7 @@ def devrelay_command(**options: Any) -> None:
     from supervisor.devrelay.errors import DevRelayError
     from supervisor.devrelay.server import DevRelay
 
-    settings = DevRelaySettings(**options)
+    settings = DevRelaySettings.from_options(options)
     # Until the event loop takes over, a stop request during preparation still exits cleanly.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_now)
@@ -340,48 +381,31 @@ def devrelay_command(**options: Any) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class DevRelaySettings:
-    """The options of ``supervisor devrelay``, one field each (the names of the options)."""
+    """The options of ``supervisor devrelay`` by section (see :class:`Option`): ``given`` holds the
+    values as parsed, ``sections`` the fields they set (``{"synth": {"seed": 1, ...}, ...}``)."""
 
-    host: str
-    port: int
-    seed: int
-    accounts: int
-    events: int
-    days: float
-    now_text: Optional[str]
-    retention_hours: float
-    rate: float
-    live_events: int
-    capture_path: Optional[str]
-    truth: Optional[str]
-    truth_accounts: Optional[str]
-    write_capture: Optional[str]
-    drop_every: int
-    stall_every: int
-    stall_seconds: float
-    malformed_every: int
-    unsigned: bool
-    key_rotations: float
-    forge_every: int
-    bad_prev_data_every: int
-    missing_block_every: int
-    skip_every: int
-    sync_every: int
-    buffer: int
-    send_buffer: int
-    pds_hosts: int
-    hosts_port: int
-    hosts_out: Optional[str]
-    did_web_every: int
-    host_rate: float
-    failing_host: tuple[int, ...]
-    stalling_host: tuple[int, ...]
-    vanishing_host: tuple[int, ...]
-    host_fault_seconds: float
-    takedown_every: int
-    deactivate_every: int
-    delete_every: int
-    large_repo_records: int
+    given: Mapping[str, Any]
+    sections: Mapping[str, Mapping[str, Any]]
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> "DevRelaySettings":
+        """Settings from the parsed options (parameter names as keys; missing ones: their default)."""
+        sections: dict[str, dict[str, Any]] = {"serve": {}, "synth": {}, "relay": {}, "faults": {}, "hosts": {}}
+        for option in OPTIONS:
+            value = options.get(option.name, option.default)
+            if option.multiple:
+                value = tuple(value)
+            section, name = option.field.split(".", 1)
+            sections[section][name] = option.convert(value) if option.convert is not None else value
+        return cls(given=dict(options), sections=sections)
+
+    @property
+    def host(self) -> str:
+        return str(self.sections["serve"]["host"])
+
+    @property
+    def port(self) -> int:
+        return int(self.sections["serve"]["port"])
 
     def relay_config(self) -> "RelayConfig":
         """The relay these options describe (ConfigError, from the relay, for unusable ones)."""
@@ -390,60 +414,19 @@ class DevRelaySettings:
         from supervisor.devrelay.server import RelayConfig
         from supervisor.devrelay.synth import SynthConfig
 
+        relay = dict(self.sections["relay"])
         synth = None
-        if self.capture_path is None:
-            synth = SynthConfig(
-                seed=self.seed,
-                accounts=self.accounts,
-                events=self.events,
-                days=self.days,
-                now_us=parse_now(self.now_text),
-                live_events=self.live_events,
-                live_step_us=_live_step_us(self.rate),
-                sign=not self.unsigned,
-                key_rotations=self.key_rotations,
-                did_web_every=self.did_web_every,
-                takedown_every=self.takedown_every,
-                deactivate_every=self.deactivate_every,
-                delete_every=self.delete_every,
-                large_repo_records=self.large_repo_records,
-            )
-        elif self.did_web_every or self.takedown_every or self.deactivate_every or self.delete_every:
-            raise click.UsageError("did-web-every and the account states need a synthetic network, not --capture")
-        elif self.large_repo_records:
-            raise click.UsageError("--large-repo-records needs a synthetic network, not --capture")
+        if relay["capture"] is None:
+            synth = SynthConfig(**self.sections["synth"], live_step_us=_live_step_us(relay["rate"]))
+        else:
+            for option in OPTIONS:
+                if option.synthetic_only and self.given.get(option.name, option.default) != option.default:
+                    raise click.UsageError(f"{option.flag} needs a synthetic network, not --capture")
         return RelayConfig(
             synth=synth,
-            capture=self.capture_path,
-            retention_hours=self.retention_hours,
-            rate=self.rate,
-            buffer=self.buffer,
-            send_buffer=self.send_buffer,
-            faults=Faults(
-                drop_every=self.drop_every,
-                stall_every=self.stall_every,
-                stall_seconds=self.stall_seconds,
-                malformed_every=self.malformed_every,
-                forge_every=self.forge_every,
-                bad_prev_data_every=self.bad_prev_data_every,
-                missing_block_every=self.missing_block_every,
-                skip_every=self.skip_every,
-                sync_every=self.sync_every,
-            ),
-            truth=self.truth,
-            truth_accounts=self.truth_accounts,
-            write_capture=self.write_capture,
-            hosts=HostSettings(
-                count=self.pds_hosts,
-                address=self.host,
-                port=self.hosts_port,
-                rate=self.host_rate,
-                failing=tuple(self.failing_host),
-                stalling=tuple(self.stalling_host),
-                vanishing=tuple(self.vanishing_host),
-                fault_seconds=self.host_fault_seconds,
-                out=self.hosts_out,
-            ),
+            faults=Faults(**self.sections["faults"]),
+            hosts=HostSettings(address=self.host, **self.sections["hosts"]),
+            **relay,
         )
 
 
@@ -473,7 +456,7 @@ async def _serve(relay: "DevRelay", host: str, port: int) -> None:
     log = relay.log
     click.echo(
         f"devrelay: {log.appended} events sequenced (latest seq {log.latest_seq}), {len(log)} in the replay window "
-        f"(seq {log.oldest_seq}..{log.latest_seq}), {len(relay.live)} live to come; "
+        f"(seq {log.oldest_seq}..{log.latest_seq}), {relay.live_total} live to come; "
         f"prepared in {relay.prepare_seconds:.1f}s",
         err=True,
     )

@@ -49,6 +49,7 @@ _logger = logging.getLogger("supervisor.devrelay")
 
 _CHUNK = 4096  # events appended to the log at a time while loading the history
 _READ_BATCH = 256  # events a connection takes from the log at a time
+_LIVE_BATCH = 256  # live events released at a time, at most, when a rate is set
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +62,10 @@ class RelayConfig:
     fixes each subscriber socket's kernel send buffer (bytes; 0: the kernel's own, which grows
     to megabytes and can hide a slow consumer from the backlog count). The three
     paths, when set, are written while the relay prepares (before it listens).
+
+    A synthetic network's live events are generated before the relay listens only when
+    something needs all of them first (:attr:`needs_all_live`); otherwise as they are
+    sequenced, so the relay listens as soon as the history is ready.
     """
 
     synth: Optional[SynthConfig] = None
@@ -75,6 +80,12 @@ class RelayConfig:
     write_capture: Optional[str] = None
     close_timeout: float = 5.0
     hosts: HostSettings = HostSettings()
+
+    @property
+    def needs_all_live(self) -> bool:
+        """Whether every live event must exist before the relay listens: the truth files and the
+        capture hold the final network, and PDS hosts are dealt the final accounts."""
+        return bool(self.truth or self.truth_accounts or self.write_capture or self.hosts.count)
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for an unusable combination of settings."""
@@ -156,7 +167,9 @@ class DevRelay:
 
     :meth:`prepare` (called by :meth:`start` when needed) generates or loads the events and
     writes the truth and capture files. ``state`` is the network as served so far;
-    ``final_state`` is the network after every event, live ones included.
+    ``final_state`` is the network after every event, live ones included (with live events
+    generated as they are sequenced, only once :attr:`finished`: until then, after the
+    ``live_generated`` of them made so far).
     """
 
     def __init__(self, config: RelayConfig) -> None:
@@ -165,7 +178,13 @@ class DevRelay:
         self.log = EventLog(int(config.retention_hours * 3_600e6))
         self.state = NetworkState()
         self.final_state = NetworkState()
+        #: The live events, when generated before listening (see ``RelayConfig.needs_all_live``).
         self.live: list[Event] = []
+        self.live_total = 0  # live events to emit, generated already or not
+        self.live_generated = 0  # live events generated so far
+        self._live_source: Optional[Iterator[Event]] = None
+        self._pending: list[Event] = []  # live events generated and not released yet
+        self._generating: Optional[asyncio.Future[None]] = None
         self.released = 0  # live events appended so far
         self.too_slow_closed = 0  # connections closed with ConsumerTooSlow
         self.prepare_seconds = 0.0
@@ -231,10 +250,15 @@ class DevRelay:
             self.log.extend(chunk)
         # The served state stops at "now"; the generator runs on to the final state.
         self.state = network.state.copy()
+        self.final_state = network.state
+        self.live_total = synth.live_events
+        if not self.config.needs_all_live:
+            self._live_source = events  # generated as they are sequenced (see _take_live)
+            return
         self.live = list(events)
+        self.live_generated = len(self.live)
         if capture_out is not None:
             capture_files.write_capture(capture_out, self.live)
-        self.final_state = network.state
 
     def _prepare_capture(self, path: str, capture_out: Any) -> None:
         events = capture_files.load_capture(path)
@@ -339,7 +363,7 @@ class DevRelay:
         except BaseException:
             await self.stop()
             raise
-        if self.live:
+        if self.live_total:
             self._producer = asyncio.create_task(self._produce(), name="devrelay-live")
 
     async def stop(self) -> None:
@@ -395,7 +419,7 @@ class DevRelay:
     @property
     def finished(self) -> bool:
         """Whether every live event has been emitted."""
-        return self.released >= len(self.live)
+        return self.released >= self.live_total
 
     # -- live emission -------------------------------------------------------------------------
 
@@ -411,16 +435,56 @@ class DevRelay:
             if sub.backlog(appended) > self.config.buffer:
                 sub.too_slow.set()
 
+    def _generate_live(self, count: int) -> None:
+        """Generate the next ``count`` live events into the pending list (in a thread: signing
+        takes time, and the loop goes on serving meanwhile)."""
+        assert self._live_source is not None
+        batch = list(itertools.islice(self._live_source, count))
+        self.live_generated += len(batch)
+        self._pending.extend(batch)
+
+    async def _take_live(self, count: int) -> list[Event]:
+        """The next ``count`` (fewer at the end) live events to release.
+
+        Generated lazily: each call waits for the events it needs, then starts generating the
+        next ``count`` while consumers read these.
+        """
+        count = min(count, self.live_total - self.released)
+        if self._live_source is None:
+            return self.live[self.released : self.released + count]
+        loop = asyncio.get_running_loop()
+        if self._generating is None and len(self._pending) < count:
+            self._generating = loop.run_in_executor(None, self._generate_live, count - len(self._pending))
+        if self._generating is not None:
+            # Shielded: a stop while a batch is being made leaves its events pending, in order.
+            await asyncio.shield(self._generating)
+            self._generating = None
+        batch, self._pending = self._pending[:count], self._pending[count:]
+        ahead = min(count, self.live_total - self.live_generated)
+        if ahead > 0:
+            self._generating = loop.run_in_executor(None, self._generate_live, ahead)
+        return batch
+
     async def _produce(self) -> None:
+        try:
+            await self._produce_live()
+        finally:
+            if self._generating is not None:
+                # Stopping: let the thread finish the batch it is making (its events stay pending).
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(self._generating)
+                self._generating = None
+
+    async def _produce_live(self) -> None:
         loop = asyncio.get_running_loop()
         rate = self.config.rate
-        total = len(self.live)
+        total = self.live_total
         if rate > 0:
             start = loop.time()
             while self.released < total:
                 due = min(total, int((loop.time() - start) * rate) + 1)
                 if due > self.released:
-                    self._release(self.live[self.released : due])
+                    self._release(await self._take_live(min(due - self.released, _LIVE_BATCH)))
                 await asyncio.sleep(max(start + self.released / rate - loop.time(), 0.0005))
         else:
             # As fast as consumers read: release a batch whenever one of them has caught up.
@@ -428,7 +492,7 @@ class DevRelay:
             while self.released < total:
                 await self._demand.wait()
                 self._demand.clear()
-                self._release(self.live[self.released : self.released + batch])
+                self._release(await self._take_live(batch))
                 await asyncio.sleep(0)
 
     # -- HTTP ----------------------------------------------------------------------------------

@@ -9,9 +9,12 @@ import sys
 import threading
 from pathlib import Path
 
+import click
 import pytest
 
 from supervisor.atproto import frames
+from supervisor.cli.devrelay import OPTIONS, DevRelaySettings, Option, devrelay_command
+from supervisor.devrelay import RelayConfig
 
 from .support import collect, read_jsonl, run
 
@@ -90,7 +93,8 @@ def test_same_options_same_stream(tmp_path):
         (["--pds-hosts", "2", "--failing-host", "3"], "failing-host 3 is not a host: hosts are numbered 1 to 2"),
         (["--pds-hosts", "2", "--vanishing-host", "0"], "--vanishing-host"),
         (["--pds-hosts", "1", "--hosts-port", "65535", "--did-web-every", "50"], "no room"),
-        (["--capture", "x.capture", "--takedown-every", "2"], "need a synthetic network"),
+        (["--capture", "x.capture", "--takedown-every", "2"], "--takedown-every needs a synthetic network"),
+        (["--capture", "x.capture", "--large-repo-records", "9"], "--large-repo-records needs a synthetic network"),
     ],
 )
 def test_usage_errors_exit_2(args, message):
@@ -199,3 +203,46 @@ def test_a_host_port_in_use_exits_2():
         )
     assert proc.returncode == 2, proc.stderr
     assert f"cannot listen on 127.0.0.1:{port} for a PDS host" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _sample(option: Option) -> tuple[list[str], object]:
+    """Command-line arguments giving ``option`` a value other than its default, and the field's value."""
+    if option.type is bool:
+        return [option.flag], option.convert(True) if option.convert else True
+    if option.flag == "--now":
+        return [option.flag, "2025-01-01T00:00:00Z"], 1_735_689_600_000_000
+    if option.flag == "--host":
+        return [option.flag, "0.0.0.0"], "0.0.0.0"
+    if isinstance(option.type, click.Path):
+        return [option.flag, "out.file"], "out.file"
+    if option.multiple:
+        return [option.flag, "2", option.flag, "3"], (2, 3)
+    value = 2.5 if isinstance(option.type, click.FloatRange) else int(option.default or 0) + 3
+    return [option.flag, str(value)], value
+
+
+@pytest.mark.parametrize("option", [o for o in OPTIONS if o.flag != "--capture"], ids=lambda o: o.flag)
+def test_every_option_sets_its_field(option):
+    """Parsed as the command parses it, each option's value lands in the field its row names."""
+    args, expected = _sample(option)
+    ctx = devrelay_command.make_context("devrelay", args)
+    settings = DevRelaySettings.from_options(ctx.params)
+    config = settings.relay_config()
+    section, name = option.field.split(".", 1)
+    got = getattr(settings, name) if section == "serve" else getattr(_section(config, section), name)
+    assert got == expected, (option.flag, got)
+    if section != "serve":
+        defaults = DevRelaySettings.from_options(devrelay_command.make_context("devrelay", []).params)
+        assert getattr(_section(defaults.relay_config(), section), name) != expected
+    if option.flag == "--host":
+        assert config.hosts.address == "0.0.0.0"
+
+
+def _section(config: RelayConfig, section: str) -> object:
+    return {"synth": config.synth, "faults": config.faults, "hosts": config.hosts, "relay": config}[section]
+
+
+def test_capture_replaces_the_synthetic_network():
+    ctx = devrelay_command.make_context("devrelay", ["--capture", "x.capture", "--rate", "5"])
+    config = DevRelaySettings.from_options(ctx.params).relay_config()
+    assert config.synth is None and config.capture == "x.capture" and config.rate == 5

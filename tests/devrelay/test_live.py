@@ -10,9 +10,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from supervisor.atproto import frames
-from supervisor.devrelay import RelayConfig
+from supervisor.devrelay import DevRelay, RelayConfig
 
-from .support import http_json, recv_decoded, run, running, subscribe, subscribe_url, synth
+from .support import collect, http_json, recv_decoded, run, running, subscribe, subscribe_url, synth
 
 
 def test_rate_is_roughly_honoured():
@@ -103,5 +103,83 @@ def test_consumer_too_slow_past_the_buffer():
             # the relay goes on serving consumers that read
             async with subscribe(subscribe_url(relay, 200)) as ws:
                 assert (await recv_decoded(ws)).seq == 201
+
+    run(scenario())
+
+
+async def _raw_frames(relay: DevRelay, count: int) -> list[bytes]:
+    """The first ``count`` frames of a subscription from the oldest event, as sent."""
+    out: list[bytes] = []
+    async with subscribe(subscribe_url(relay, 0)) as ws:
+        while len(out) < count:
+            data = await asyncio.wait_for(ws.recv(), 20)
+            assert isinstance(data, bytes)
+            out.append(data)
+    return out
+
+
+def test_lazy_live_events_are_the_eager_ones(tmp_path):
+    """Without truth or capture files, live events are generated as they are sequenced: the same bytes."""
+    network = synth(events=150, live_events=400)
+    eager_config = RelayConfig(synth=network, rate=0, truth=str(tmp_path / "truth.jsonl"))
+    lazy_config = RelayConfig(synth=network, rate=0)
+    assert eager_config.needs_all_live and not lazy_config.needs_all_live
+
+    async def scenario():
+        async with running(eager_config) as eager:
+            assert eager.live_generated == 400 and len(eager.live) == 400
+            eager_frames = await _raw_frames(eager, 550)
+        async with running(lazy_config) as lazy:
+            assert lazy.live == [] and lazy.live_total == 400
+            lazy_frames = await _raw_frames(lazy, 550)
+            assert lazy.finished and lazy.live_generated == 400
+            assert lazy.state.record_count() == lazy.final_state.record_count() == eager.final_state.record_count()
+        return eager_frames, lazy_frames
+
+    eager_frames, lazy_frames = run(scenario())
+    assert [frames.decode_frame(f).seq for f in lazy_frames] == list(range(1, 551))
+    assert lazy_frames == eager_frames
+
+
+def test_lazy_relay_listens_before_generating_the_live_events():
+    config = RelayConfig(synth=synth(events=100, live_events=100_000, sign=False), rate=0)
+
+    async def scenario():
+        async with running(config) as relay:
+            # Listening and answering, not one live event made yet (no consumer has asked).
+            status, repos = await http_json(relay.http_url + "/xrpc/com.atproto.sync.listRepos")
+            assert status == 200 and repos["repos"]
+            assert relay.live_generated == 0 and relay.live_total == 100_000
+            async with subscribe(subscribe_url(relay, 100)) as ws:
+                seqs = [(await recv_decoded(ws)).seq for _ in range(100)]
+            assert seqs == list(range(101, 201))
+            # Made as they are asked for, at most two batches (of 64) ahead of those released.
+            assert 100 <= relay.released <= relay.live_generated <= relay.released + 128 < 100_000
+
+    run(scenario())
+
+
+def test_lazy_relay_stopped_mid_stream_loses_no_event():
+    """Stopping while a batch is being generated keeps it: started again, the sequence has no gap."""
+    config = RelayConfig(synth=synth(events=50, live_events=5_000, sign=False), rate=0)
+
+    async def scenario():
+        relay = DevRelay(config)
+        await relay.start("127.0.0.1", 0)
+        try:
+            async with subscribe(subscribe_url(relay, 50)) as ws:
+                for _ in range(200):
+                    await recv_decoded(ws)
+                await relay.stop()  # a consumer still reading, the next batch on its way
+        finally:
+            await relay.stop()
+        released = relay.released
+        await relay.start("127.0.0.1", 0)
+        try:
+            seqs = [f.seq for f in await collect(subscribe_url(relay, 50), until_seq=5_050)]
+        finally:
+            await relay.stop()
+        assert 200 <= released < 5_000, released
+        assert seqs == list(range(51, 5_051))
 
     run(scenario())
