@@ -328,9 +328,11 @@ def test_a_stalling_host_is_fetched_once_it_serves_again(database_url, start_rel
     started = datetime.now(timezone.utc)
     # Host 2 reads every request and answers nothing for its first 5 s: each getRepo times out (the
     # repositories are listed by the relay, which does not stall).
-    env = crawl_env(database_url, relay, BACKFILL_REQUEST_TIMEOUT="1", FIREHOSE_START_CURSOR="0")
+    env = crawl_env(
+        database_url, relay, BACKFILL_REQUEST_TIMEOUT="1", FIREHOSE_START_CURSOR="0", BACKFILL_HOST_PARK_SECONDS="5"
+    )
     worker = start_worker(env)
-    # (the timeouts park host 2 for 30 s before it is tried again)
+    # (the timeouts park host 2 for 5 s before it is tried again)
     wait_complete(database_url, relay, worker, timeout=150)
     finish(worker)
     health = host_health(hosts_file)
