@@ -80,12 +80,30 @@ class CrawlProgress:
         """Repositories with nothing left to do: done, or refused by their host."""
         return sum(n for state, n in self.states.items() if state not in ("pending", "fetching", "failed"))
 
+    @property
+    def unreachable(self) -> int:
+        """Repositories whose host the crawl gave up (``host_unreachable``): the backfill is incomplete."""
+        return self.states.get("host_unreachable", 0)
+
     def text(self) -> str:
         by_state = ", ".join(f"{n} {state}" for state, n in sorted(self.states.items()))
-        return f"{self.finished}/{self.total} repositories finished ({by_state}), {self.records} records written"
+        text = f"{self.finished}/{self.total} repositories finished ({by_state}), {self.records} records written"
+        if self.unreachable:
+            text += (
+                f"; incomplete: {self.unreachable} repositories on unreachable hosts"
+                " (tried again at the worker's next start)"
+            )
+        return text
 
     def to_json(self) -> dict[str, Any]:
-        return {"total": self.total, "finished": self.finished, "by_state": dict(self.states), "records": self.records}
+        return {
+            "total": self.total,
+            "finished": self.finished,
+            "unreachable": self.unreachable,
+            "complete": self.finished == self.total and not self.unreachable,
+            "by_state": dict(self.states),
+            "records": self.records,
+        }
 
 
 def parse_backfill_rows(text: str) -> CrawlProgress:

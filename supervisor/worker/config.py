@@ -111,6 +111,19 @@ VARIABLES: tuple[Variable, ...] = (
         "--backfill-request-timeout",
     ),
     Variable(
+        "BACKFILL_HOST_PARK_SECONDS",
+        "60",
+        "Seconds a crawl sets a failing host aside at first (doubling each time, at most 1800).",
+        "--backfill-host-park-seconds",
+    ),
+    Variable(
+        "BACKFILL_HOST_MAX_PARKS",
+        "5",
+        "Times in a row a failing host is set aside before the crawl gives it up as unreachable "
+        "(its repositories are tried again at the next start).",
+        "--backfill-host-max-parks",
+    ),
+    Variable(
         "BACKFILL_CURSOR_SERVICE", "backfill", "firehose_cursor row of the backfill.", "--backfill-cursor-service"
     ),
     Variable("FIREHOSE_CURSOR_SERVICE", "firehose", "firehose_cursor row of live ingest.", "--firehose-cursor-service"),
@@ -186,6 +199,8 @@ class WorkerConfig:
     backfill_pds_rate: float = 2.0
     backfill_global_rate: float = 50.0
     backfill_request_timeout: float = 60.0
+    backfill_host_park_seconds: float = 60.0
+    backfill_host_max_parks: int = 5
     firehose_cursor_service: str = "firehose"
     health_port: int = 8081
     health_host: str = "0.0.0.0"
@@ -475,7 +490,19 @@ def _parse_config(environ: Mapping[str, str], overrides: Optional[Mapping[str, O
     request_timeout = _number(
         "BACKFILL_REQUEST_TIMEOUT", get("BACKFILL_REQUEST_TIMEOUT"), minimum=0.1, hint="use seconds, such as 60"
     )
+    park_seconds = _number(
+        "BACKFILL_HOST_PARK_SECONDS", get("BACKFILL_HOST_PARK_SECONDS"), minimum=0.1, hint="use seconds, such as 60"
+    )
+    max_parks = _integer(
+        "BACKFILL_HOST_MAX_PARKS",
+        get("BACKFILL_HOST_MAX_PARKS"),
+        minimum=0,
+        maximum=1000,
+        hint="use a whole number of times, such as 5 (0: give a host up at its first park)",
+    )
     return WorkerConfig(
+        backfill_host_park_seconds=park_seconds,
+        backfill_host_max_parks=max_parks,
         backfill_mode=mode,
         backfill_source=source,
         backfill_concurrency=concurrency,

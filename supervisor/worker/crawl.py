@@ -46,17 +46,22 @@ from supervisor.worker.metrics import WorkerMetrics
 from supervisor.worker.resync import Holds, apply_snapshot, catch_up, fetch_snapshot
 from supervisor.worker.timing import Backoff, RateLimit
 
-__all__ = ["Crawl", "CrawlStatus", "relay_http_url", "DONE", "PENDING", "FETCHING"]
+__all__ = ["Crawl", "CrawlStatus", "relay_http_url", "DONE", "PENDING", "FETCHING", "UNREACHABLE"]
 
 log = logging.getLogger("supervisor.worker.crawl")
 
 PENDING = "pending"
 FETCHING = "fetching"
 DONE = "done"
+#: A repository whose host (its PDS, or where its identity is read) was given up as unreachable in
+#: this run: terminal until the next start, which tries it again (``last_error`` says why).
+UNREACHABLE = "host_unreachable"
 _PAGE = 1000
-#: Failures of one host in a row before it is parked; how long it is parked first.
+#: Failures of one host in a row before it is parked (for ``BACKFILL_HOST_PARK_SECONDS``, doubling
+#: each time up to :data:`MAX_PARK_SECONDS`); after ``BACKFILL_HOST_MAX_PARKS`` parks in a row it is
+#: given up as unreachable.
 PARK_AFTER = 5
-PARK_SECONDS = 30.0
+MAX_PARK_SECONDS = 1800.0
 #: Fetch attempts of one repository in a pass (transient failures) before it waits for the next pass.
 ATTEMPTS_PER_PASS = 4
 _PROGRESS_EVERY = 5.0
@@ -83,6 +88,8 @@ class _Host:
     failures: int = 0
     parked_until: Optional[float] = None
     parks: int = 0
+    gone: bool = False
+    last_error: str = ""
     requests: int = 0
     rate_limited: int = 0
 
@@ -100,6 +107,9 @@ class CrawlStatus:
     records: int = 0
     bytes: int = 0
     hosts_parked: int = 0
+    #: Hosts given up as unreachable in this run, and those whose repositories could not be listed.
+    hosts_unreachable: int = 0
+    hosts_unlisted: int = 0
     held_events: int = 0
     note: Optional[str] = None
     started: float = dataclasses.field(default_factory=time.monotonic)
@@ -132,11 +142,18 @@ class CrawlStatus:
             "source": self.source,
             "cutoff": self.cutoff.isoformat() if self.cutoff else None,
             "listed": self.listed,
-            "repos": {"total": self.total, "done": self.finished, "by_state": dict(self.counts)},
+            "repos": {
+                "total": self.total,
+                "done": self.finished,
+                "unreachable": self.counts.get(UNREACHABLE, 0),
+                "by_state": dict(self.counts),
+            },
             "records": self.records,
             "records_per_second": round(self.records_this_run / elapsed, 1),
             "bytes": self.bytes,
             "hosts_parked": self.hosts_parked,
+            "hosts_unreachable": self.hosts_unreachable,
+            "hosts_unlisted": self.hosts_unlisted,
             "held_events": self.held_events,
             "eta_seconds": None if eta is None else round(eta),
             "progress": round(self.finished / self.total, 4) if self.total and self.listed else None,
@@ -189,7 +206,7 @@ class Crawl:
         self._stopping = False
         self._stop = asyncio.Event()
         self._last_progress = 0.0
-        self._last_shown: Optional[tuple[int, int, int, int]] = None
+        self._last_shown: Optional[tuple[int, ...]] = None
         self.cutoff: Optional[datetime] = None
         self.service = config.backfill_cursor_service
         #: The live stream's committed seq (the stored cursor until this run commits; set by the worker).
@@ -232,22 +249,34 @@ class Crawl:
         return host
 
     async def _pace(self, host: _Host) -> None:
-        """Wait for the host's and the global rate limits."""
+        """Wait for the host's and the global rate limits.
+
+        The host's limit is looked at again after every wait (the global one's too): a 429 that
+        defers the host while a request waits here (behind the lock, or for the global limit) holds
+        that request back as well, so nothing is sent to a host while it is deferred."""
         loop = asyncio.get_running_loop()
         waited = 0.0
+        paced = False
         async with host.lock:
-            delay = host.limit.delay(loop.time())
-            if delay > 0:
-                self.metrics.crawl_rate_waits.labels(host.name, "pace").inc()
-                waited += delay
-                await asyncio.sleep(delay)
-            host.limit.started(loop.time())
-        async with self._global_lock:
-            delay = self._global.delay(loop.time())
-            if delay > 0:
-                waited += delay
-                await asyncio.sleep(delay)
-            self._global.started(loop.time())
+            while True:
+                delay = host.limit.delay(loop.time())
+                if delay > 0:
+                    if not paced:
+                        self.metrics.crawl_rate_waits.labels(host.name, "pace").inc()
+                        paced = True
+                    waited += delay
+                    await asyncio.sleep(delay)
+                    continue
+                async with self._global_lock:
+                    delay = self._global.delay(loop.time())
+                    if delay > 0:
+                        waited += delay
+                        await asyncio.sleep(delay)
+                    if host.limit.delay(loop.time()) > 0:
+                        continue  # deferred meanwhile
+                    self._global.started(loop.time())
+                host.limit.started(loop.time())
+                break
         if waited:
             self.metrics.crawl_wait_seconds.labels(host.name).inc(waited)
         host.requests += 1
@@ -266,19 +295,43 @@ class Crawl:
         self.metrics.crawl_rate_waits.labels(host.name, "429").inc()
         host.limit.defer(asyncio.get_running_loop().time() + wait)
 
-    def _failed(self, host: _Host) -> None:
+    def _failed(self, host: _Host, problem: str) -> None:
+        """One more failure of ``host`` in a row: parked after :data:`PARK_AFTER`, given up as
+        unreachable once it failed again after ``BACKFILL_HOST_MAX_PARKS`` parks in a row."""
         host.failures += 1
-        if host.failures >= PARK_AFTER and host.parked_until is None:
-            host.parks += 1
-            seconds = min(PARK_SECONDS * 2 ** (host.parks - 1), 1800.0)
-            host.parked_until = time.monotonic() + seconds
+        host.last_error = mask_text(problem)[:1000]
+        if host.failures < PARK_AFTER or host.parked_until is not None or host.gone:
+            return
+        if host.parks >= self.config.backfill_host_max_parks:
+            host.gone = True
             log.warning(
-                "%sHost %s parked for %.0f s after %d failures in a row", PREFIX, host.name, seconds, host.failures
+                "%sHost %s given up as unreachable after %d parks in a row (last error: %s); its repositories "
+                "are recorded as %s and tried again at the next start",
+                PREFIX,
+                host.name,
+                host.parks,
+                host.last_error,
+                UNREACHABLE,
             )
             self._count_parked()
+            return
+        host.parks += 1
+        seconds = min(self.config.backfill_host_park_seconds * 2 ** (host.parks - 1), MAX_PARK_SECONDS)
+        host.parked_until = time.monotonic() + seconds
+        log.warning(
+            "%sHost %s parked for %.0f s after %d failures in a row (park %d of %d)",
+            PREFIX,
+            host.name,
+            seconds,
+            host.failures,
+            host.parks,
+            self.config.backfill_host_max_parks,
+        )
+        self._count_parked()
 
     def _succeeded(self, host: _Host) -> None:
         host.failures = 0
+        host.parks = 0
         if host.parked_until is not None:
             host.parked_until = None
             self._count_parked()
@@ -296,7 +349,12 @@ class Crawl:
 
     def _count_parked(self) -> None:
         self.status.hosts_parked = sum(1 for h in self._hosts.values() if h.parked_until is not None)
+        self.status.hosts_unreachable = sum(1 for h in self._hosts.values() if h.gone)
         self.metrics.crawl_hosts_parked.set(self.status.hosts_parked)
+        self.metrics.crawl_hosts_unreachable.set(self.status.hosts_unreachable)
+
+    def _unreachable(self, host: _Host, what: str) -> FetchError:
+        return FetchError(UNREACHABLE, f"{what}: host {host.name} unreachable ({host.last_error or 'no answer'})")
 
     async def _get_json(self, base: str, method: str, params: dict[str, str]) -> Any:
         """An XRPC query with pacing, 429 deferral and retries of 5xx and network errors."""
@@ -304,6 +362,10 @@ class Crawl:
         backoff = Backoff(base=0.5, cap=30.0)
         url = f"{base.rstrip('/')}/xrpc/{method}"
         while True:
+            while self._parked(host) and not self._stopping:
+                await self._sleep((host.parked_until or 0.0) - time.monotonic())
+            if host.gone:
+                raise self._unreachable(host, f"{method} on {base}")
             await self._pace(host)
             try:
                 reply = await self._client.get(url, params=params)
@@ -323,7 +385,7 @@ class Crawl:
                     raise FetchError("unavailable", f"{method} on {base}: HTTP {reply.status_code} {reply.text[:200]}")
                 else:
                     problem = f"HTTP {reply.status_code}"
-            self._failed(host)
+            self._failed(host, problem)
             if self._stopping:
                 raise FetchError("unavailable", f"{method} on {base}: {problem}")
             delay = backoff.next()
@@ -395,6 +457,9 @@ class Crawl:
                 row["days"],
                 config.backfill_days,
             )
+        retried = await self._db(_retry_unreachable)
+        if retried:
+            log.info("%s%d repositories whose host was unreachable last time: trying them again", PREFIX, retried)
         await self._park_inactive()
         self.cutoff = status.cutoff = row["cutoff"]
         status.records = row["records"]
@@ -408,7 +473,13 @@ class Crawl:
             return
         status.state = "running"
         if not row["listed"]:
-            await self._enumerate(row["list_cursor"])
+            try:
+                await self._enumerate(row["list_cursor"])
+            except FetchError as exc:
+                if exc.reason != UNREACHABLE:
+                    raise
+                status.hosts_unlisted += 1  # the relay itself: what it listed so far is fetched
+                log.warning("%sCould not list the repositories: %s", PREFIX, exc)
             if self._stopping:
                 status.state = "stopped"
                 return
@@ -422,6 +493,24 @@ class Crawl:
                 PREFIX,
                 status.finished,
                 status.total,
+            )
+            return
+        await self._count()
+        unreachable = status.counts.get(UNREACHABLE, 0)
+        if unreachable or status.hosts_unlisted:
+            status.state = "incomplete"
+            self._progress(final=True)
+            log.warning(
+                "%sIncomplete: %d of %d repositories on %d unreachable hosts (state %s, last_error says why), "
+                "%d hosts not listed; %d records written (%.0f s this run). The next start tries them again.",
+                PREFIX,
+                unreachable,
+                status.total,
+                status.hosts_unreachable,
+                UNREACHABLE,
+                status.hosts_unlisted,
+                status.records,
+                time.monotonic() - status.started,
             )
             return
         await self._db(_complete_crawl, self.service)
@@ -465,9 +554,21 @@ class Crawl:
             for hostname in sorted(hosts):
                 if current and hostname < current:
                     continue
-                await self._list_repos(f"{scheme}://{hostname}", hostname, host_cursor if hostname == current else None)
+                try:
+                    await self._list_repos(
+                        f"{scheme}://{hostname}", hostname, host_cursor if hostname == current else None
+                    )
+                except FetchError as exc:
+                    if exc.reason != UNREACHABLE:
+                        raise
+                    # Its repositories are unknown: the listing is not finished, and the next
+                    # start lists every host again (the pages already written stay).
+                    self.status.hosts_unlisted += 1
+                    log.warning("%sCould not list the repositories of %s: %s", PREFIX, hostname, exc)
                 if self._stopping:
                     return
+        if self.status.hosts_unlisted:
+            return
         if not self._stopping:
             await self._db(_set_listed, self.service)
             self.status.listed = True
@@ -509,6 +610,8 @@ class Crawl:
             saved = None if following is None else (f"{hostname} {following}" if hostname else following)
             if following is None and hostname:
                 saved = f"{hostname}~"  # this host is done: the next one sorts after it
+            if self.status.hosts_unlisted:
+                saved = None  # a host before this one was not listed: the next start lists all again
             await self._db(_add_repos, self.service, rows, saved, self.cutoff)
             pages += 1
             if following is None:
@@ -544,7 +647,7 @@ class Crawl:
             if deferred and not self._stopping:
                 # Hosts parked, or repositories failing: wait a little before the next pass.
                 waits = [h.parked_until - time.monotonic() for h in self._hosts.values() if h.parked_until]
-                await self._sleep(max(1.0, min(waits, default=PARK_SECONDS / 6)))
+                await self._sleep(max(1.0, min(waits, default=5.0)))
 
     async def _fetch_worker(self, queue: "asyncio.Queue[tuple[str, Optional[str]]]", deferred: list[str]) -> None:
         while not self._stopping:
@@ -565,6 +668,17 @@ class Crawl:
             attempt += 1
             if self._stopping:
                 return False
+            where: Optional[_Host] = None  # where the identity is read, when it is not cached
+            if attempt > 1 or self.resolver.cached(did) is None:
+                try:
+                    where = self._host(did_document_url(did, self.resolver.plc_directory))
+                except IdentityError:
+                    pass  # (the resolver says why below)
+            if where is not None and where.gone:
+                await self._db(_repo_unreachable, did, f"identity: {self._unreachable(where, did)}")
+                return True
+            if where is not None and self._parked(where):
+                return False
             try:
                 await self._pace_identity(did, fresh=attempt > 1)
                 identity = await self.resolver.resolve(did, fresh=attempt > 1)
@@ -572,12 +686,19 @@ class Crawl:
                 if exc.reason in ("not_found", "bad_did", "bad_document"):
                     await self._db(_finish_repo, did, f"identity_{exc.reason}", None, 0, str(exc), self.cutoff)
                     return True
+                if where is not None:
+                    self._failed(where, str(exc))
                 await self._db(_repo_failed, did, None, f"identity: {exc}")
                 await self._sleep(backoff.next())
                 continue
+            if where is not None:
+                self._succeeded(where)
             if pds and self.config.backfill_source == "hosts":
                 identity = dataclasses.replace(identity, pds=pds)
             host = self._host(identity.pds)
+            if host.gone:
+                await self._db(_repo_unreachable, did, str(self._unreachable(host, f"getRepo of {did}")))
+                return True
             if self._parked(host):
                 return False
             try:
@@ -595,9 +716,12 @@ class Crawl:
                     self._park(did)
                     return True
                 if isinstance(exc, FetchError) and reason == "unavailable":
-                    self._failed(host)
+                    self._failed(host, str(exc))
                 await self._db(_repo_failed, did, identity.pds, f"{reason}: {exc}")
                 log.warning("%sFetching %s from %s failed (attempt %d): %s", PREFIX, did, host.name, attempt, exc)
+                if host.gone:
+                    await self._db(_repo_unreachable, did, str(self._unreachable(host, f"getRepo of {did}")))
+                    return True
                 if self._parked(host):
                     return False
                 await self._sleep(backoff.next())
@@ -694,18 +818,20 @@ class Crawl:
         elapsed = max(1e-9, now - status.started)
         eta = status.eta_seconds(now)
         done = status.finished + (0 if final or force else status.done_this_run)
-        shown = (done, status.total, status.records, status.hosts_parked)
+        shown = (done, status.total, status.records, status.hosts_parked, status.hosts_unreachable)
         if final and shown == self._last_shown:
             return  # the last forced line already said this
         self._last_shown = shown
         log.info(
-            "%sProgress: %d/%d repositories, %.0f records/s, %d records written, %d hosts parked, ETA %s",
+            "%sProgress: %d/%d repositories, %.0f records/s, %d records written, %d hosts parked, "
+            "%d hosts unreachable, ETA %s",
             PREFIX,
             min(done, status.total) if status.total else done,
             status.total,
             status.records_this_run / elapsed,
             status.records,
             status.hosts_parked,
+            status.hosts_unreachable,
             "?" if eta is None else f"{eta:.0f} s",
         )
 
@@ -801,6 +927,23 @@ def _undone(conn: psycopg.Connection, cutoff: Optional[datetime]) -> list[tuple[
         "SELECT did, pds FROM backfill_repo WHERE state IN (%s, %s, 'failed') ORDER BY did", (PENDING, FETCHING)
     ).fetchall()
     return [(str(did), pds) for did, pds in rows]
+
+
+def _retry_unreachable(conn: psycopg.Connection) -> int:
+    """Repositories given up with their host in an earlier run go back to be fetched (their
+    ``last_error`` stays until they are)."""
+    cur = conn.execute(
+        "UPDATE backfill_repo SET state = %s, updated_at = now() WHERE state = %s", (PENDING, UNREACHABLE)
+    )
+    return cur.rowcount
+
+
+def _repo_unreachable(conn: psycopg.Connection, did: str, error: str) -> None:
+    """``did``'s host was given up in this run (what was written of it stays: rev, records)."""
+    conn.execute(
+        "UPDATE backfill_repo SET state = %s, last_error = %s, updated_at = now() WHERE did = %s",
+        (UNREACHABLE, mask_text(error)[:2000], did),
+    )
 
 
 def _start_repo(conn: psycopg.Connection, did: str, pds: str) -> None:

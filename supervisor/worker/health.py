@@ -241,10 +241,12 @@ def backfill_text(backfill: dict[str, Any]) -> str:
         return state
     repos = backfill.get("repos") or {}
     eta = backfill.get("eta_seconds")
+    unreachable = f" ({repos['unreachable']} repositories on them)" if repos.get("unreachable") else ""
     return (
         f"{state} (crawl: {repos.get('done', 0)}/{repos.get('total', 0)} repositories, "
         f"{backfill.get('records', 0)} records, {backfill.get('records_per_second', 0)} records/s, "
-        f"{backfill.get('hosts_parked', 0)} hosts parked, ETA {'?' if eta is None else f'{eta} s'})"
+        f"{backfill.get('hosts_parked', 0)} hosts parked, {backfill.get('hosts_unreachable', 0)} hosts unreachable"
+        f"{unreachable}, ETA {'?' if eta is None else f'{eta} s'})"
     )
 
 

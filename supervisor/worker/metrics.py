@@ -145,6 +145,11 @@ class WorkerMetrics:
         self.crawl_hosts_parked = Gauge(
             "worker_backfill_hosts_parked", "PDS hosts the crawl set aside after repeated failures.", registry=r
         )
+        self.crawl_hosts_unreachable = Gauge(
+            "worker_backfill_hosts_unreachable",
+            "Hosts the crawl gave up as unreachable in this run (their repositories wait for the next start).",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""

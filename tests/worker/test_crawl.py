@@ -328,9 +328,11 @@ def test_a_stalling_host_is_fetched_once_it_serves_again(database_url, start_rel
     started = datetime.now(timezone.utc)
     # Host 2 reads every request and answers nothing for its first 5 s: each getRepo times out (the
     # repositories are listed by the relay, which does not stall).
-    env = crawl_env(database_url, relay, BACKFILL_REQUEST_TIMEOUT="1", FIREHOSE_START_CURSOR="0")
+    env = crawl_env(
+        database_url, relay, BACKFILL_REQUEST_TIMEOUT="1", FIREHOSE_START_CURSOR="0", BACKFILL_HOST_PARK_SECONDS="5"
+    )
     worker = start_worker(env)
-    # (the timeouts park host 2 for 30 s before it is tried again)
+    # (the timeouts park host 2 for 5 s before it is tried again)
     wait_complete(database_url, relay, worker, timeout=150)
     finish(worker)
     health = host_health(hosts_file)
@@ -364,3 +366,24 @@ def test_did_web_documents_keep_to_their_host_rate(database_url, start_relay, st
     assert sum(h["requests"] >= 2 for h in web) >= 5, health  # its document and its repository
     assert [h["rateLimited"] for h in health] == [0] * len(health), health
     assert same_as_expected(relay, database_url, started - timedelta(days=30)) == ""
+
+
+def test_a_vanishing_host_is_given_up_and_the_backfill_is_incomplete(database_url, start_relay, start_worker, workdir):
+    hosts_file = workdir / "hosts.json"
+    relay = start_relay(
+        *HOSTS, "--pds-hosts", "3", "--hosts-out", str(hosts_file),
+        "--vanishing-host", "2", "--host-fault-seconds", "1", "--live-events", "100", "--rate", "20",
+    )  # fmt: skip
+    env = crawl_env(
+        database_url, relay, FIREHOSE_START_CURSOR="0", BACKFILL_HOST_PARK_SECONDS="0.5", BACKFILL_HOST_MAX_PARKS="1"
+    )
+    worker = start_worker(env)
+    wait_until(lambda: backfill_of(worker)["state"] == "incomplete", 90, what="the crawl to end incomplete")
+    doc = backfill_of(worker)
+    gone = metric(worker, "worker_backfill_hosts_unreachable")
+    finish(worker)
+    rows = query(database_url, "SELECT last_error FROM backfill_repo WHERE state = 'host_unreachable'")
+    assert rows and all("unreachable" in error for (error,) in rows), rows
+    assert doc["repos"]["unreachable"] == len(rows) and doc["hosts_unreachable"] == 1 == gone[""], (doc, gone)
+    assert "[BACKFILL] Incomplete:" in worker.log and "[BACKFILL] Complete" not in worker.log
+    assert query(database_url, "SELECT completed_at FROM backfill_crawl") == [(None,)]
