@@ -296,6 +296,15 @@ OPTIONS: tuple[Option, ...] = (
         multiple=True,
     ),
     Option(
+        "--corrupting-host",
+        "hosts.corrupting",
+        click.IntRange(min=1),
+        (),
+        "PDS host I serves every repository (getRepo) with one block changed, so its CID no longer matches.",
+        "I",
+        multiple=True,
+    ),
+    Option(
         "--host-fault-seconds",
         "hosts.fault_seconds",
         click.FloatRange(min=0, min_open=True),

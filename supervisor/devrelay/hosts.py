@@ -7,7 +7,8 @@ HTTP 429 ``RateLimitExceeded`` with ``RateLimit-*`` and ``Retry-After`` headers)
 for the first ``fault_seconds`` after it starts listening: a failing host answers every other
 request with a 500 and drops the connection of the others; a stalling host reads the request
 and sends nothing until the client gives up; a vanishing host serves, then stops listening for
-good (and drops its open connections) once the time is up.
+good (and drops its open connections) once the time is up. A corrupting host serves every
+repository with its last block changed, for good (the CAR no longer checks).
 
 HTTP here is deliberately minimal (one ``GET`` per connection, ``Connection: close``): the faults
 above happen at the socket, below what an HTTP server library lets one do.
@@ -55,6 +56,8 @@ class HostSettings:
     failing: tuple[int, ...] = ()
     stalling: tuple[int, ...] = ()
     vanishing: tuple[int, ...] = ()
+    #: Hosts serving every repository with one block changed (its CID no longer matches), for good.
+    corrupting: tuple[int, ...] = ()
     fault_seconds: float = 10.0
     out: Optional[str] = None
 
@@ -78,6 +81,7 @@ class HostSettings:
                 ("failing-host", self.failing),
                 ("stalling-host", self.stalling),
                 ("vanishing-host", self.vanishing),
+                ("corrupting-host", self.corrupting),
                 ("hosts-out", self.out),
             )
             if value
@@ -91,6 +95,7 @@ class HostSettings:
             ("failing-host", self.failing),
             ("stalling-host", self.stalling),
             ("vanishing-host", self.vanishing),
+            ("corrupting-host", self.corrupting),
         ):
             for number in numbers:
                 if not 1 <= number <= total:
@@ -182,6 +187,8 @@ class PdsHost:
             if number in settings.stalling
             else "vanishing"
             if number in settings.vanishing
+            else "corrupting"
+            if number in settings.corrupting
             else None
         )
 
@@ -289,6 +296,10 @@ class PdsHost:
             reply = xrpc.HttpReply.json({"error": "InvalidRequest", "message": f"method {method} not allowed"}, 405)
         else:
             reply = self.answer(target)
+            if self.fault == "corrupting" and reply.status == 200 and reply.content_type == xrpc.CAR_TYPE:
+                self.faulted += 1
+                # The last byte is in the last block: its bytes no longer hash to its CID.
+                reply = dataclasses.replace(reply, body=reply.body[:-1] + bytes([reply.body[-1] ^ 0x01]))
         await _respond(writer, reply, extra, body=method == "GET")
 
     def answer(self, target: str) -> xrpc.HttpReply:

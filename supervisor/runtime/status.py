@@ -85,14 +85,21 @@ class CrawlProgress:
         """Repositories whose host the crawl gave up (``host_unreachable``): the backfill is incomplete."""
         return self.states.get("host_unreachable", 0)
 
+    @property
+    def given_up(self) -> int:
+        """Repositories that failed every pass the crawl allows (``given_up``): the backfill is incomplete."""
+        return self.states.get("given_up", 0)
+
     def text(self) -> str:
         by_state = ", ".join(f"{n} {state}" for state, n in sorted(self.states.items()))
         text = f"{self.finished}/{self.total} repositories finished ({by_state}), {self.records} records written"
+        missing = []
         if self.unreachable:
-            text += (
-                f"; incomplete: {self.unreachable} repositories on unreachable hosts"
-                " (tried again at the worker's next start)"
-            )
+            missing.append(f"{self.unreachable} repositories on unreachable hosts")
+        if self.given_up:
+            missing.append(f"{self.given_up} repositories given up after failing")
+        if missing:
+            text += f"; incomplete: {', '.join(missing)} (tried again at the worker's next start)"
         return text
 
     def to_json(self) -> dict[str, Any]:
@@ -100,7 +107,8 @@ class CrawlProgress:
             "total": self.total,
             "finished": self.finished,
             "unreachable": self.unreachable,
-            "complete": self.finished == self.total and not self.unreachable,
+            "given_up": self.given_up,
+            "complete": self.finished == self.total and not self.unreachable and not self.given_up,
             "by_state": dict(self.states),
             "records": self.records,
         }

@@ -124,6 +124,13 @@ VARIABLES: tuple[Variable, ...] = (
         "--backfill-host-max-parks",
     ),
     Variable(
+        "BACKFILL_REPO_MAX_PASSES",
+        "3",
+        "Passes in which one repository failed every attempt before the crawl gives it up "
+        "(it is tried again at the next start).",
+        "--backfill-repo-max-passes",
+    ),
+    Variable(
         "BACKFILL_CURSOR_SERVICE", "backfill", "firehose_cursor row of the backfill.", "--backfill-cursor-service"
     ),
     Variable("FIREHOSE_CURSOR_SERVICE", "firehose", "firehose_cursor row of live ingest.", "--firehose-cursor-service"),
@@ -201,6 +208,7 @@ class WorkerConfig:
     backfill_request_timeout: float = 60.0
     backfill_host_park_seconds: float = 60.0
     backfill_host_max_parks: int = 5
+    backfill_repo_max_passes: int = 3
     firehose_cursor_service: str = "firehose"
     health_port: int = 8081
     health_host: str = "0.0.0.0"
@@ -500,9 +508,17 @@ def _parse_config(environ: Mapping[str, str], overrides: Optional[Mapping[str, O
         maximum=1000,
         hint="use a whole number of times, such as 5 (0: give a host up at its first park)",
     )
+    max_passes = _integer(
+        "BACKFILL_REPO_MAX_PASSES",
+        get("BACKFILL_REPO_MAX_PASSES"),
+        minimum=1,
+        maximum=1000,
+        hint="use a whole number of passes, such as 3",
+    )
     return WorkerConfig(
         backfill_host_park_seconds=park_seconds,
         backfill_host_max_parks=max_parks,
+        backfill_repo_max_passes=max_passes,
         backfill_mode=mode,
         backfill_source=source,
         backfill_concurrency=concurrency,

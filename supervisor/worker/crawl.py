@@ -46,7 +46,7 @@ from supervisor.worker.metrics import WorkerMetrics
 from supervisor.worker.resync import Holds, apply_snapshot, catch_up, fetch_snapshot
 from supervisor.worker.timing import Backoff, RateLimit
 
-__all__ = ["Crawl", "CrawlStatus", "relay_http_url", "DONE", "PENDING", "FETCHING", "UNREACHABLE"]
+__all__ = ["Crawl", "CrawlStatus", "relay_http_url", "DONE", "PENDING", "FETCHING", "UNREACHABLE", "GIVEN_UP"]
 
 log = logging.getLogger("supervisor.worker.crawl")
 
@@ -56,6 +56,12 @@ DONE = "done"
 #: A repository whose host (its PDS, or where its identity is read) was given up as unreachable in
 #: this run: terminal until the next start, which tries it again (``last_error`` says why).
 UNREACHABLE = "host_unreachable"
+#: A repository that failed every attempt of ``BACKFILL_REPO_MAX_PASSES`` passes while its host
+#: answered (a CAR that does not check, an error of its own): terminal until the next start, like
+#: :data:`UNREACHABLE`.
+GIVEN_UP = "given_up"
+#: The states the next start sends back to be fetched.
+RETRIED_NEXT_START = (UNREACHABLE, GIVEN_UP)
 _PAGE = 1000
 #: Failures of one host in a row before it is parked (for ``BACKFILL_HOST_PARK_SECONDS``, doubling
 #: each time up to :data:`MAX_PARK_SECONDS`); after ``BACKFILL_HOST_MAX_PARKS`` parks in a row it is
@@ -146,6 +152,7 @@ class CrawlStatus:
                 "total": self.total,
                 "done": self.finished,
                 "unreachable": self.counts.get(UNREACHABLE, 0),
+                "given_up": self.counts.get(GIVEN_UP, 0),
                 "by_state": dict(self.counts),
             },
             "records": self.records,
@@ -201,6 +208,8 @@ class Crawl:
         )
         self._own_client = client is None
         self._hosts: dict[str, _Host] = {}
+        #: Passes of this run in which a repository failed every attempt (see BACKFILL_REPO_MAX_PASSES).
+        self._failed_passes: dict[str, int] = {}
         self._global = RateLimit(1.0 / config.backfill_global_rate)
         self._global_lock = asyncio.Lock()
         self._stopping = False
@@ -457,9 +466,13 @@ class Crawl:
                 row["days"],
                 config.backfill_days,
             )
-        retried = await self._db(_retry_unreachable)
+        retried = await self._db(_retry_unfinished)
         if retried:
-            log.info("%s%d repositories whose host was unreachable last time: trying them again", PREFIX, retried)
+            log.info(
+                "%s%d repositories given up last time (an unreachable host, or failing): trying them again",
+                PREFIX,
+                retried,
+            )
         await self._park_inactive()
         self.cutoff = status.cutoff = row["cutoff"]
         status.records = row["records"]
@@ -497,17 +510,22 @@ class Crawl:
             return
         await self._count()
         unreachable = status.counts.get(UNREACHABLE, 0)
-        if unreachable or status.hosts_unlisted:
+        given_up = status.counts.get(GIVEN_UP, 0)
+        if unreachable or given_up or status.hosts_unlisted:
             status.state = "incomplete"
             self._progress(final=True)
             log.warning(
-                "%sIncomplete: %d of %d repositories on %d unreachable hosts (state %s, last_error says why), "
-                "%d hosts not listed; %d records written (%.0f s this run). The next start tries them again.",
+                "%sIncomplete: %d of %d repositories on %d unreachable hosts (state %s), %d given up after "
+                "failing %d passes (state %s; last_error says why), %d hosts not listed; %d records written "
+                "(%.0f s this run). The next start tries them again.",
                 PREFIX,
                 unreachable,
                 status.total,
                 status.hosts_unreachable,
                 UNREACHABLE,
+                given_up,
+                self.config.backfill_repo_max_passes,
+                GIVEN_UP,
                 status.hosts_unlisted,
                 status.records,
                 time.monotonic() - status.started,
@@ -657,6 +675,8 @@ class Crawl:
                 return
             if not await self._crawl_one(did, pds):
                 deferred.append(did)
+            elif did in self._failed_passes:
+                del self._failed_passes[did]
             self._progress(final=False)
 
     async def _crawl_one(self, did: str, pds: Optional[str]) -> bool:
@@ -728,6 +748,22 @@ class Crawl:
                 continue
             if outcome:
                 self._succeeded(host)
+                return True
+        if attempt >= ATTEMPTS_PER_PASS:
+            # Every attempt of this pass failed while its hosts answered (parked hosts return above):
+            # a repository failing for a reason of its own would otherwise be tried for ever.
+            passes = self._failed_passes[did] = self._failed_passes.get(did, 0) + 1
+            if passes >= self.config.backfill_repo_max_passes:
+                await self._db(_repo_given_up, did)
+                log.warning(
+                    "%sGiving %s up for this run: it failed %d attempts in each of %d passes (state %s; "
+                    "the next start tries it again)",
+                    PREFIX,
+                    did,
+                    ATTEMPTS_PER_PASS,
+                    passes,
+                    GIVEN_UP,
+                )
                 return True
         return False
 
@@ -916,8 +952,9 @@ def _repo_counts(conn: psycopg.Connection) -> dict[str, int]:
 
 def _inactive(conn: psycopg.Connection) -> list[str]:
     rows = conn.execute(
-        "SELECT did FROM backfill_repo WHERE state NOT IN (%s, %s, %s, 'failed') AND state NOT LIKE 'identity_%%'",
-        (PENDING, FETCHING, DONE),
+        "SELECT did FROM backfill_repo WHERE state NOT IN (%s, %s, %s, %s, %s, 'failed')"
+        " AND state NOT LIKE 'identity_%%'",
+        (PENDING, FETCHING, DONE, UNREACHABLE, GIVEN_UP),
     ).fetchall()
     return [str(did) for (did,) in rows]
 
@@ -929,13 +966,19 @@ def _undone(conn: psycopg.Connection, cutoff: Optional[datetime]) -> list[tuple[
     return [(str(did), pds) for did, pds in rows]
 
 
-def _retry_unreachable(conn: psycopg.Connection) -> int:
-    """Repositories given up with their host in an earlier run go back to be fetched (their
-    ``last_error`` stays until they are)."""
+def _retry_unfinished(conn: psycopg.Connection) -> int:
+    """Repositories given up in an earlier run (with their host, or failing) go back to be fetched
+    (their ``last_error`` stays until they are)."""
     cur = conn.execute(
-        "UPDATE backfill_repo SET state = %s, updated_at = now() WHERE state = %s", (PENDING, UNREACHABLE)
+        "UPDATE backfill_repo SET state = %s, updated_at = now() WHERE state = ANY(%s)",
+        (PENDING, list(RETRIED_NEXT_START)),
     )
     return cur.rowcount
+
+
+def _repo_given_up(conn: psycopg.Connection, did: str) -> None:
+    """``did`` failed for reasons of its own in every pass allowed (its ``last_error`` says why)."""
+    conn.execute("UPDATE backfill_repo SET state = %s, updated_at = now() WHERE did = %s", (GIVEN_UP, did))
 
 
 def _repo_unreachable(conn: psycopg.Connection, did: str, error: str) -> None:

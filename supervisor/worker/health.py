@@ -242,6 +242,8 @@ def backfill_text(backfill: dict[str, Any]) -> str:
     repos = backfill.get("repos") or {}
     eta = backfill.get("eta_seconds")
     unreachable = f" ({repos['unreachable']} repositories on them)" if repos.get("unreachable") else ""
+    if repos.get("given_up"):
+        unreachable += f", {repos['given_up']} repositories given up"
     return (
         f"{state} (crawl: {repos.get('done', 0)}/{repos.get('total', 0)} repositories, "
         f"{backfill.get('records', 0)} records, {backfill.get('records_per_second', 0)} records/s, "

@@ -10,9 +10,11 @@ import httpx
 import pytest
 
 from supervisor.atproto import diddoc
+from supervisor.atproto.car import CarError, read_car
 from supervisor.devrelay import RelayConfig
 from supervisor.devrelay.hosts import HostSettings, TokenBucket
 from supervisor.devrelay.synth import SyntheticNetwork
+from supervisor.devrelay.xrpc import CAR_TYPE
 
 from .support import read_jsonl, run, running, synth
 
@@ -105,6 +107,29 @@ def test_a_failing_host_fails_then_recovers():
     outcomes, healthy = run(scenario())
     assert outcomes.count(500) == 2 and len([o for o in outcomes if isinstance(o, str)]) == 2, outcomes
     assert healthy == 200
+
+
+def test_a_corrupting_host_serves_cars_that_do_not_check():
+    config = RelayConfig(synth=synth(events=300, accounts=6), hosts=HostSettings(count=2, corrupting=(2,)))
+
+    async def scenario():
+        async with running(config) as relay, httpx.AsyncClient(timeout=10) as client:
+            served = []
+            for host in relay.hosts:
+                listed = (await client.get(host.url + SYNC + "listRepos")).json()["repos"]
+                did = next(r["did"] for r in listed if r.get("active", True))
+                reply = await client.get(host.url + SYNC + "getRepo", params={"did": did})
+                assert reply.status_code == 200 and reply.headers["content-type"] == CAR_TYPE
+                served.append((reply.content, relay.state.export(did)))
+            status = (await client.get(relay.hosts[1].url + SYNC + "listRepos")).status_code
+            return served, status, relay.hosts[1].health()
+
+    [(good, good_expected), (bad, bad_expected)], status, health = run(scenario())
+    assert good == good_expected and read_car(good, verify=True)
+    assert len(bad) == len(bad_expected) and bad != bad_expected and bad[:-1] == bad_expected[:-1]
+    with pytest.raises(CarError, match="does not match its CID"):
+        read_car(bad, verify=True)
+    assert status == 200 and health["faulted"] == 1
 
 
 def test_a_stalling_host_sends_nothing_then_serves():

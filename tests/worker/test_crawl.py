@@ -387,3 +387,44 @@ def test_a_vanishing_host_is_given_up_and_the_backfill_is_incomplete(database_ur
     assert doc["repos"]["unreachable"] == len(rows) and doc["hosts_unreachable"] == 1 == gone[""], (doc, gone)
     assert "[BACKFILL] Incomplete:" in worker.log and "[BACKFILL] Complete" not in worker.log
     assert query(database_url, "SELECT completed_at FROM backfill_crawl") == [(None,)]
+
+
+def test_a_repository_that_keeps_failing_is_given_up_and_tried_again_next_start(
+    database_url, start_relay, start_worker, workdir
+):
+    hosts_file = workdir / "hosts.json"
+    relay = start_relay(
+        *HOSTS, "--pds-hosts", "3", "--hosts-out", str(hosts_file),
+        "--corrupting-host", "2", "--live-events", "100", "--rate", "20",
+    )  # fmt: skip
+    with open(hosts_file, encoding="utf-8") as fh:
+        corrupting = json.load(fh)[1]["url"]
+    env = crawl_env(database_url, relay, FIREHOSE_START_CURSOR="0", BACKFILL_REPO_MAX_PASSES="2")
+    worker = start_worker(env)
+    wait_until(lambda: backfill_of(worker)["state"] == "incomplete", 90, what="the crawl to end incomplete")
+    doc = backfill_of(worker)
+    finish(worker)
+    rows = query(database_url, "SELECT pds, last_error, attempts FROM backfill_repo WHERE state = 'given_up'")
+    # Every repository of the corrupting host, and only those: its host answered all along.
+    assert rows and all(pds == corrupting and "CID" in error for pds, error, _ in rows), rows
+    assert all(attempts == 2 * 4 for _, _, attempts in rows), rows
+    others = query(
+        database_url, "SELECT state, count(*) FROM backfill_repo WHERE pds <> %s GROUP BY state", (corrupting,)
+    )
+    assert dict(others).keys() == {"done"}, others
+    assert doc["repos"]["given_up"] == len(rows) and doc["hosts_unreachable"] == 0, doc
+    assert "[BACKFILL] Incomplete:" in worker.log and "[BACKFILL] Complete" not in worker.log
+    assert worker.log.count("Giving did:") == len(rows)
+    assert query(database_url, "SELECT completed_at FROM backfill_crawl") == [(None,)]
+
+    again = start_worker(env)
+
+    def ended() -> bool:
+        doc = check_health(again.health_url()).document  # (None until it serves)
+        return doc is not None and doc["backfill"]["state"] == "incomplete"
+
+    wait_until(ended, 90, what="the next crawl to end incomplete")
+    finish(again)
+    assert f"{len(rows)} repositories given up last time" in again.log
+    retried = query(database_url, "SELECT attempts FROM backfill_repo WHERE state = 'given_up'")
+    assert sorted(retried) == [(4 * 4,)] * len(rows), retried
