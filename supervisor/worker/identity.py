@@ -52,6 +52,7 @@ class Identity:
     did: str
     key: PublicKey
     pds: str
+    #: When the look-up that read it began (monotonic): the document is at least that recent.
     resolved_at: float
 
 
@@ -127,6 +128,8 @@ class IdentityResolver:
         self._requests: Optional[asyncio.Semaphore] = None
         self._cache: collections.OrderedDict[str, Identity] = collections.OrderedDict()
         self._pending: dict[str, asyncio.Future[Identity]] = {}
+        #: When each pending look-up began (monotonic).
+        self._pending_since: dict[str, float] = {}
         self._refreshing: set[asyncio.Future[None]] = set()
         self._histories: collections.OrderedDict[str, list[tuple[int, PublicKey]]] = collections.OrderedDict()
         #: Counts for /metrics and /health: hits, misses (resolved), failures.
@@ -136,9 +139,19 @@ class IdentityResolver:
         """Forget ``did`` (its keys or PDS may have changed)."""
         self._cache.pop(did, None)
 
-    def refresh(self, did: str) -> None:
+    def refresh(self, did: str, *, after: Optional[float] = None) -> None:
         """Read ``did``'s document again in the background (an ``#identity`` event): the cached entry
-        serves until the new one replaces it, and a look-up with ``fresh`` joins the request."""
+        serves until the new one replaces it, and a look-up with ``fresh`` joins the request.
+
+        With ``after`` (a monotonic time: when the event arrived), not when the document was read,
+        or is being read, by a look-up that began at or after it: a new account's first
+        ``#identity`` then costs the one request its arrival started, not two."""
+        if after is not None:
+            entry = self._cache.get(did)
+            began = entry.resolved_at if entry is not None else self._pending_since.get(did)
+            if began is not None and began >= after:
+                self.counts["refresh_unneeded"] += 1
+                return
         task = asyncio.ensure_future(self._refresh(did))
         self._refreshing.add(task)
         task.add_done_callback(self._refreshing.discard)
@@ -174,8 +187,9 @@ class IdentityResolver:
             return await asyncio.shield(pending)
         future: asyncio.Future[Identity] = asyncio.get_running_loop().create_future()
         self._pending[did] = future
+        began = self._pending_since[did] = time.monotonic()
         try:
-            entry = await self._fetch(did)
+            entry = await self._fetch(did, began)
         except BaseException as exc:
             self.counts["failed"] += 1
             future.set_exception(exc)
@@ -184,6 +198,7 @@ class IdentityResolver:
         finally:
             if self._pending.get(did) is future:
                 del self._pending[did]
+                del self._pending_since[did]
         self.counts["resolved"] += 1
         future.set_result(entry)
         self._cache[did] = entry
@@ -192,7 +207,7 @@ class IdentityResolver:
             self._cache.popitem(last=False)
         return entry
 
-    async def _fetch(self, did: str) -> Identity:
+    async def _fetch(self, did: str, began: float) -> Identity:
         url = did_document_url(did, self.plc_directory)
         if self._requests is None:
             self._requests = asyncio.Semaphore(self.concurrency)
@@ -218,7 +233,7 @@ class IdentityResolver:
             pds = diddoc.pds_endpoint(doc)
         except AtprotoError as exc:
             raise IdentityError("bad_document", f"{did}: {exc}") from None
-        return Identity(did, key, pds, time.monotonic())
+        return Identity(did, key, pds, began)
 
     def cached_history(self, did: str) -> Optional[list[tuple[int, PublicKey]]]:
         """The key history last read for ``did`` (still true of the past: a log only grows)."""

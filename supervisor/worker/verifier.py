@@ -164,6 +164,8 @@ class Verifier:
         #: when an ``#account`` event says the account is active.
         self._parked: set[str] = set()
         self._prefetching: set[asyncio.Future[None]] = set()
+        #: When the last ``#identity`` frame of each DID arrived (monotonic), until it is decoded.
+        self._identity_arrived: dict[str, float] = {}
         self.prefetch_limit = 256
         self._slots = asyncio.Semaphore(repair_concurrency)
         self.failures: collections.Counter[str] = collections.Counter()
@@ -309,7 +311,7 @@ class Verifier:
         accounts per second. The repository's DID is the first DID of a ``#commit`` body (its
         ``ops`` hold only paths and links) and of ``#sync`` and ``#identity`` bodies.
         """
-        if self.mode == "off" or len(self._prefetching) >= self.prefetch_limit:
+        if self.mode == "off":
             return
         start = data.find(b"did:", 0, 4096)
         if start < 2:
@@ -327,6 +329,11 @@ class Verifier:
             return
         if not _DID.fullmatch(did):
             return
+        if b"#identity" in data[:start]:  # (the header's "t", before the body)
+            arrived = self._identity_arrived
+            if len(arrived) >= 100_000:
+                arrived.clear()  # (frames the decoder never reached: a refresh is then always made)
+            arrived[did] = time.monotonic()
         if (
             self.mode == "full"
             and not self.replay
@@ -336,7 +343,7 @@ class Verifier:
         ):
             self._want_head(did)
         resolver = self.resolver
-        if did in resolver._cache or did in resolver._pending:
+        if did in resolver._cache or did in resolver._pending or len(self._prefetching) >= self.prefetch_limit:
             return
         task = asyncio.ensure_future(self._prefetch(did))
         self._prefetching.add(task)
@@ -357,9 +364,10 @@ class Verifier:
         if self.replay and kind != "#commit" and kind != "#sync":
             return ACCEPT  # a replayed #identity or #account is older than what live ingest saw
         if kind == "#identity":
-            # Read the document again; until it is back the cached key serves, and a commit it does
-            # not verify (a rotation) waits for the new document (see _key_checked).
-            self.resolver.refresh(frame.did)
+            # Read the document again (unless a look-up began after this event arrived: the one its
+            # frame started, see prefetch); until it is back the cached key serves, and a commit it
+            # does not verify (a rotation) waits for the new document (see _key_checked).
+            self.resolver.refresh(frame.did, after=self._identity_arrived.pop(frame.did, None))
             return ACCEPT
         if kind == "#account":
             if frame.active and frame.did in self._parked:

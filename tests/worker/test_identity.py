@@ -139,3 +139,39 @@ def test_nullified_and_keyless_operations_are_left_out():
     ]
     ((since, parsed),) = parse_key_history("did:plc:x", log)
     assert since == 1767225600 * 1_000_000 and parsed == crypto.parse_multikey(key)
+
+
+def test_an_identity_event_reads_the_document_again_unless_a_look_up_began_after_it_arrived():
+    """A new account's first #identity: the reader's prefetch starts the one look-up, and the
+    decoder's refresh for the event is not needed; a later #identity (a handle change) reads it again."""
+    from typing import Any, cast
+
+    from supervisor.atproto.frames import decode_frame, encode_identity
+    from supervisor.worker.metrics import WorkerMetrics
+    from supervisor.worker.verifier import ACCEPT, Verifier
+
+    async def go() -> tuple[int, int, int]:
+        async with running(RelayConfig(synth=synth())) as relay:
+            did = sorted(relay.state.accounts)[0]
+            resolver = IdentityResolver(relay.http_url)
+            verifier = Verifier("signatures", resolver, cast(Any, None), WorkerMetrics())
+
+            async def arrives(seq: int) -> None:
+                data = encode_identity(seq, did, "2025-01-01T00:00:00.000Z")
+                verifier.prefetch(data)  # the reader, as the frame is queued
+                await asyncio.sleep(0.05)  # (queued behind other frames)
+                assert await verifier.check(decode_frame(data)) == ACCEPT
+                await asyncio.gather(*resolver._refreshing, *verifier._prefetching)
+
+            try:
+                await arrives(1)
+                first = resolver.counts["resolved"]
+                await arrives(2)  # cached now: the event may say the document changed
+                again = resolver.counts["resolved"]
+                resolver.refresh(did)  # without an arrival time: always read
+                await asyncio.gather(*resolver._refreshing)
+                return first, again, resolver.counts["resolved"]
+            finally:
+                await resolver.close()
+
+    assert run(go()) == (1, 2, 3)
