@@ -152,6 +152,10 @@ class TokenBucket:
         return allowed, headers
 
 
+#: Seconds after a 429 in which requests the client sent before it read the 429 may still arrive.
+RETRY_GRACE = 0.25
+
+
 class PdsHost:
     """One PDS host; ``number`` is 1-based. ``state`` gives the network as served now."""
 
@@ -173,6 +177,10 @@ class PdsHost:
         self.web_did: Optional[str] = web_did(self.hostname) if web else None
         self.requests = 0
         self.rate_limited = 0
+        #: Requests that arrived more than :data:`RETRY_GRACE` seconds after a 429 and before the
+        #: end of its ``Retry-After``: a client that does not wait as asked.
+        self.early = 0
+        self._quiet = (0.0, 0.0)  # (the 429 that asked for a wait, the end of the wait), loop time
         self.faulted = 0
         self.vanished = False
         self._server: Optional[asyncio.Server] = None
@@ -285,9 +293,15 @@ class PdsHost:
                 writer.transport.abort()
             return
         extra: dict[str, str] = {}
-        if self._bucket is not None:
-            allowed, extra = self._bucket.take(asyncio.get_running_loop().time())
+        if self._bucket is not None and not target.startswith("/xrpc/_health"):  # (health is never limited)
+            now = asyncio.get_running_loop().time()
+            asked, until = self._quiet
+            if asked + RETRY_GRACE < now < until:
+                self.early += 1
+            allowed, extra = self._bucket.take(now)
             if not allowed:
+                if now >= until:
+                    self._quiet = (now, now + int(extra["Retry-After"]))
                 self.rate_limited += 1
                 message = {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}
                 await _respond(writer, xrpc.HttpReply.json(message, 429), extra)
@@ -322,6 +336,7 @@ class PdsHost:
             "accounts": len(self.dids),
             "requests": self.requests,
             "rateLimited": self.rate_limited,
+            "early": self.early,
             "faulted": self.faulted,
         }
 

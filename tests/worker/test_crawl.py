@@ -268,6 +268,8 @@ def test_a_429_storm_and_a_failing_host_the_crawl_completes(database_url, start_
     health = host_health(hosts_file)
     assert sum(h["rateLimited"] for h in health) > 0, health
     assert sum(v for k, v in waits.items() if 'cause="429"' in k) > 0, waits
+    # Each 429's Retry-After was waited out: no request came inside it (but those already sent).
+    assert [h["early"] for h in health] == [0] * len(health), health
     assert "failed" in worker.log and health[1]["faulted"], health
     states = dict(query(database_url, "SELECT state, count(*) FROM backfill_repo GROUP BY state"))
     assert states.get("RepoTakendown", 0) + states.get("takendown", 0) >= 3, states
