@@ -12,7 +12,7 @@ speak of, its live cursor at the relay's last event. Reports, from one run:
 - the load average at the start and the end.
 
 Usage: python bench/bench_crawl.py [--accounts 300] [--events 30000] [--large-repo-records 100000]
-       [--json] [--strict]
+       [--json] [--strict] [--profile FILE]   (FILE: py-spy samples of the large repository's worker)
 
 Targets: at least 20,000 records/s, under 300 MB resident (exit 1 when missed, with --strict).
 """
@@ -33,18 +33,19 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import psycopg  # noqa: E402
+from common import WORKER, start_profiler  # noqa: E402
 from conftest import PostgresCluster, _free_port, _pg_bin  # noqa: E402
 
 TARGET_RATE = 20_000
 TARGET_RSS_MB = 300
-WORKER = [sys.executable, "-c", "import supervisor.cli.worker; from supervisor.cli import main; main()", "worker"]
 
 
 def _hwm(pid: int) -> int:
@@ -76,8 +77,11 @@ def start_relay(workdir: Path, *args: str) -> tuple[subprocess.Popen[str], str, 
     return proc, found.group(1), int(latest.group(1)) if latest else 0
 
 
-def run_crawl(workdir: Path, dsn: str, relay_url: str, latest: int, name: str) -> dict[str, Any]:
-    """A worker crawling everything; returns its figures once the crawl is complete."""
+def run_crawl(
+    workdir: Path, dsn: str, relay_url: str, latest: int, name: str, profile: Optional[str] = None
+) -> dict[str, Any]:
+    """A worker crawling everything; returns its figures once the crawl is complete (``profile``: a
+    file for py-spy's samples of the worker, collapsed stacks)."""
     http = "http://" + relay_url[len("ws://") :].split("/", 1)[0]
     log_path = workdir / f"{name}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BACKFILL_", "FIREHOSE_", "WORKER_"))}
@@ -98,6 +102,7 @@ def run_crawl(workdir: Path, dsn: str, relay_url: str, latest: int, name: str) -
     )
     with open(log_path, "w") as log:
         proc = subprocess.Popen(WORKER, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    profiler = start_profiler(proc.pid, profile) if profile else None
     started = time.monotonic()
     try:
         url = None
@@ -134,6 +139,9 @@ def run_crawl(workdir: Path, dsn: str, relay_url: str, latest: int, name: str) -
 
         fetch_seconds = clock(last.group(1)) - clock(first.group(1)) if first and last else seconds
     finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(30)
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(30)
@@ -181,6 +189,7 @@ def main() -> int:
     parser.add_argument("--large-repo-records", type=int, default=100_000)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--strict", action="store_true")
+    parser.add_argument("--profile", metavar="FILE", help="Sample the large repository's worker with py-spy into FILE.")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-crawl-"))
     pg_root = Path(tempfile.mkdtemp(prefix="bench-crawl-pg-"))
@@ -209,7 +218,7 @@ def main() -> int:
         )  # fmt: skip
         relays.append(relay)
         dsn = cluster.create_database("large")
-        results["large"] = run_crawl(large_dir, dsn, url, latest, "large")
+        results["large"] = run_crawl(large_dir, dsn, url, latest, "large", args.profile)
         results["large_peer_copy"] = copy_peer(dsn)
     finally:
         for relay in relays:

@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import psycopg  # noqa: E402
-from common import WORKER, seed_live_cursor, start_devrelay, start_worker, wait_for_cursor  # noqa: E402
+from common import WORKER, seed_live_cursor, start_devrelay, start_profiler, start_worker, wait_for_cursor  # noqa: E402
 from conftest import PostgresCluster, _free_port, _pg_bin  # noqa: E402
 
 __all__ = ["WORKER", "receive_all", "decode_only", "run"]
@@ -139,16 +139,6 @@ def _postgres_cpu_seconds(datadir: Path) -> float:
     return total
 
 
-def _start_profiler(pid: int, output: str) -> subprocess.Popen:
-    """py-spy sampling the worker into ``output`` (collapsed stacks: one line per stack, with a count)."""
-    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    return subprocess.Popen(
-        [spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--nonblocking", "--output", output],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 def _worker_metric(log_text: str, name: str) -> float | None:
     """The sum of a counter's samples from the worker's /metrics (None when unreachable)."""
     import urllib.request
@@ -238,7 +228,7 @@ def run(
             **({"FIREHOSE_BATCH_SIZE": str(batch_size)} if batch_size else {}),
         }
         worker = start_worker(dsn, url, log_path, env)
-        profiler = _start_profiler(worker.pid, profile) if profile else None
+        profiler = start_profiler(worker.pid, profile) if profile else None
         poller = HealthPoller(re.findall(r"listening on (http://\S+/health)", log_path.read_text())[-1])
         started = time.perf_counter()
         cpu_start = _cpu_seconds(worker.pid)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,6 +36,7 @@ __all__ = [
     "seed_live_cursor",
     "start_worker",
     "wait_for_cursor",
+    "start_profiler",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -215,3 +217,13 @@ def wait_for_cursor(conn: "psycopg.Connection", events: int, started: float, lim
         if time.perf_counter() - started > limit:
             raise RuntimeError(f"worker stuck at cursor {cursor}")
         time.sleep(0.02)
+
+
+def start_profiler(pid: int, output: str) -> subprocess.Popen:
+    """py-spy sampling the worker into ``output`` (collapsed stacks: one line per stack, with a count)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    return subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--nonblocking", "--output", output],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )

@@ -32,7 +32,10 @@ def stack(engine):
     _run(["bash", str(REPO / "scripts/build-images.sh"), "wheelhouse"], timeout=600)
     name = "rtoffline"
     _purge(engine, name)
-    up = supervisor("up", "-p", name, *FILES, "--wait", "--wait-timeout", "600", cwd=REPO, timeout=900, env=ENV)
+    # --build: the images of this checkout, not ones an older checkout left on the engine
+    up = supervisor(
+        "up", "-p", name, *FILES, "--build", "--wait", "--wait-timeout", "600", cwd=REPO, timeout=900, env=ENV
+    )
     yield name, up
     _purge(engine, name)
 
