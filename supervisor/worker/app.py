@@ -258,7 +258,8 @@ class Worker:
             resolver = IdentityResolver(
                 config.plc_directory_url, max_entries=config.identity_cache_size, max_age=config.identity_cache_seconds
             )
-        if config.verify != "off":
+        if config.verify != "off" or crawling:
+            # (With VERIFY=off, only to fetch an account the crawl found inactive once it is active again.)
             assert resolver is not None
             # Its own connections (two repairs, one reading stored repository states): not the live writer's.
             self._verify_db = store.Database(config.database_url, 3)
@@ -273,6 +274,7 @@ class Worker:
             live.verifier = self.verifier
             self.verifier.committed = lambda: self.live_status.committed_seq
             await self.verifier.resume()
+        if config.verify != "off":
             log.info("verify: %s (identities from %s)", config.verify, config.plc_directory_url)
         else:
             log.warning("verify: off: events are written without checking signatures, proofs or revisions")
@@ -308,7 +310,8 @@ class Worker:
                 self.backfill_status,
                 resolver=resolver,
                 live=live,
-                verifier=self.verifier,
+                verifier=self.verifier if config.verify != "off" else None,
+                park=self.verifier.park if self.verifier is not None else None,
                 hold_limit=config.verify_hold_limit,
             )
             live_status = self.live_status

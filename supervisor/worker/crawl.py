@@ -184,6 +184,7 @@ class Crawl:
         resolver: IdentityResolver,
         live: Any = None,
         verifier: Any = None,
+        park: Optional[Callable[[str], None]] = None,
         hold_limit: int = 10_000,
         max_repo_bytes: int = DEFAULT_MAX_REPO_BYTES,
         client: Optional[httpx.AsyncClient] = None,
@@ -196,6 +197,9 @@ class Crawl:
         self.resolver = resolver
         self.live = live
         self.verifier = verifier
+        #: Called with each repository its host would not serve (an inactive account): it is fetched
+        #: once an ``#account`` event says it is active again (the verifier's, by default).
+        self.park = park if park is not None else (verifier.park if verifier is not None else None)
         self.holds = Holds(hold_limit)
         if live is not None:
             live.holds = self.holds
@@ -545,9 +549,8 @@ class Crawl:
         )
 
     def _park(self, did: str) -> None:
-        # The verifier fetches it (the same way) once an #account event says it is active again.
-        if self.verifier is not None:
-            self.verifier.park(did)
+        if self.park is not None:
+            self.park(did)
 
     async def _park_inactive(self) -> None:
         for did in await self._db(_inactive):

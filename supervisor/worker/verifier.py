@@ -65,6 +65,8 @@ ACCEPT = "accept"
 REJECT = "reject"
 HOLD = "hold"
 MODES = ("full", "signatures", "off")
+#: The DIDs whose last ``#account`` event is remembered (see Verifier._account_active).
+_ACCOUNTS_KEPT = 100_000
 
 _DID = re.compile(r"did:(?:plc|web):[A-Za-z0-9._%:-]{1,2000}")
 
@@ -163,6 +165,11 @@ class Verifier:
         #: Repositories whose host would not serve them (deactivated, taken down...): fetched again
         #: when an ``#account`` event says the account is active.
         self._parked: set[str] = set()
+        #: Whether the last live ``#account`` event of each DID said active (the most recent
+        #: :data:`_ACCOUNTS_KEPT`): an account the crawl parks after live ingest saw it reactivated
+        #: (a listing older than the event) is fetched at once.
+        self._account_active: collections.OrderedDict[str, bool] = collections.OrderedDict()
+        self._parking: set[asyncio.Future[Any]] = set()
         self._prefetching: set[asyncio.Future[None]] = set()
         #: When the last ``#identity`` frame of each DID arrived (monotonic), until it is decoded.
         self._identity_arrived: dict[str, float] = {}
@@ -359,7 +366,11 @@ class Verifier:
     async def check(self, frame: Any) -> str:
         """ACCEPT, REJECT or HOLD for one decoded event frame (already checked for field syntax)."""
         if self.mode == "off":
-            return ACCEPT
+            # Nothing is checked; only an account the crawl found inactive is fetched once it is
+            # active again (its events held meanwhile), as with verification.
+            if not self._repairs and frame.type != "#account":
+                return ACCEPT
+            return await self._unchecked(frame)
         kind = frame.type
         if self.replay and kind != "#commit" and kind != "#sync":
             return ACCEPT  # a replayed #identity or #account is older than what live ingest saw
@@ -370,10 +381,7 @@ class Verifier:
             self.resolver.refresh(frame.did, after=self._identity_arrived.pop(frame.did, None))
             return ACCEPT
         if kind == "#account":
-            if frame.active and frame.did in self._parked:
-                # The host refused to serve the repository while it was inactive: fetch it now.
-                self._parked.discard(frame.did)
-                await self._desynchronize(frame.did, "reactivated", frame.seq)
+            await self._account(frame)
             return ACCEPT
         if kind != "#commit" and kind != "#sync":
             return ACCEPT
@@ -385,6 +393,32 @@ class Verifier:
         if kind == "#sync":
             return await self._check_sync(frame)
         return await self._check_commit(frame)
+
+    async def _unchecked(self, frame: Any) -> str:
+        """:meth:`check` with ``VERIFY=off``: ACCEPT, or HOLD while the repository is fetched again."""
+        kind = frame.type
+        if kind == "#account":
+            await self._account(frame)
+            return ACCEPT
+        if kind == "#commit" or kind == "#sync":
+            repair = self._repairs.get(frame.did)
+            if repair is not None:
+                self._hold(repair, frame)
+                return HOLD
+        return ACCEPT
+
+    async def _account(self, frame: Any) -> None:
+        """A live ``#account`` event: noted, and a parked account that is active again fetched."""
+        did = frame.did
+        seen = self._account_active
+        seen[did] = bool(frame.active)
+        seen.move_to_end(did)
+        if len(seen) > _ACCOUNTS_KEPT:
+            seen.popitem(last=False)
+        if frame.active and did in self._parked:
+            # The host refused to serve the repository while it was inactive: fetch it now.
+            self._parked.discard(did)
+            await self._desynchronize(did, "reactivated", frame.seq)
 
     async def _key_checked(self, frame: Any, check: Any) -> Any:
         """Run ``check(key)`` with the account's key; on a bad signature, with the key in force at the
@@ -424,6 +458,8 @@ class Verifier:
         return checked
 
     async def _check_commit(self, frame: "Commit", *, stream: bool = True) -> str:
+        if self.mode == "off":
+            return ACCEPT  # (a commit held during a repair with VERIFY=off)
         full = self.mode == "full"
         try:
             checked = await self._key_checked(frame, lambda key: verify_commit_event(frame, key, proof=full))
@@ -672,7 +708,13 @@ class Verifier:
 
     def park(self, did: str) -> None:
         """``did``'s host would not serve it (deactivated, taken down...): fetch it when an ``#account``
-        event says it is active again."""
+        event says it is active again, or now when the last one live ingest saw did (the listing that
+        found it inactive was older; a fetch that finds it inactive parks it again)."""
+        if self._account_active.get(did) and did not in self._repairs:
+            task = asyncio.ensure_future(self._desynchronize(did, "reactivated"))
+            self._parking.add(task)
+            task.add_done_callback(self._parking.discard)
+            return
         self._parked.add(did)
 
     def adopt(self, did: str, rev: str, data: CID) -> None:
@@ -689,7 +731,7 @@ class Verifier:
     async def close(self) -> None:
         """Stop repairs (they resume at the next start: ``repo_sync`` still says desynchronized)."""
         self._closed = True
-        for prefetch in list(self._prefetching):
+        for prefetch in [*self._prefetching, *self._parking]:
             prefetch.cancel()
         if self._loader is not None:
             self._loader.cancel()

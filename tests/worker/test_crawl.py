@@ -430,3 +430,20 @@ def test_a_repository_that_keeps_failing_is_given_up_and_tried_again_next_start(
     assert f"{len(rows)} repositories given up last time" in again.log
     retried = query(database_url, "SELECT attempts FROM backfill_repo WHERE state = 'given_up'")
     assert sorted(retried) == [(4 * 4,)] * len(rows), retried
+
+
+def test_an_account_reactivated_after_the_crawl_is_fetched_with_verify_off(database_url, start_relay, start_worker):
+    # Seed 41: two accounts deactivated when the history ends are reactivated by live events.
+    relay = start_relay(
+        "--seed", "41", "--accounts", "30", "--events", "3000", "--days", "20", "--retention-hours", "24",
+        "--live-events", "600", "--rate", "60",
+    )  # fmt: skip
+    worker = start_worker(crawl_env(database_url, relay, FIREHOSE_START_CURSOR="0", VERIFY="off"))
+    wait_complete(database_url, relay, worker)
+    finish(worker)
+    reactivated = query(database_url, "SELECT did, state FROM repo_sync WHERE reason = 'reactivated'")
+    assert len(reactivated) == 2 and {state for _, state in reactivated} == {"synchronized"}, reactivated
+    assert "verify: off" in worker.log
+    # Their history, older than the relay's window, is in the database (verified=True: only accounts
+    # still inactive at the end are left out).
+    assert same_as_truth(relay, database_url) == ""

@@ -253,3 +253,45 @@ def test_the_replay_backfill_refuses_forgeries(database_url, start_relay, start_
     assert records > 100
     assert query(database_url, "SELECT count(*) FROM record WHERE left(rkey, 6) = 'forged'") == [(0,)]
     assert failures == {'{reason="signature_invalid"}': float(relay.history // 97)}, failures
+
+
+def test_an_account_parked_after_live_ingest_saw_it_reactivated_is_fetched_at_once(database_url):
+    """The crawl parks an account its (older) listing found inactive; live ingest had already seen
+    the #account event saying it is active again: it is fetched now, not left waiting for another."""
+    import asyncio
+
+    from supervisor.atproto.frames import Account
+    from supervisor.devrelay import RelayConfig
+    from supervisor.worker import store
+    from supervisor.worker.identity import IdentityResolver
+    from supervisor.worker.metrics import WorkerMetrics
+    from supervisor.worker.verifier import Verifier
+
+    from ..devrelay.support import run, running, synth
+
+    database = store.Database(database_url, 3)
+    database.migrate()
+
+    async def go() -> tuple[str, str, bool]:
+        async with running(RelayConfig(synth=synth())) as relay:
+            active = sorted(did for did, acct in relay.state.accounts.items() if acct.active and acct.rev)
+            seen, unseen = active[0], active[1]
+            verifier = Verifier("off", IdentityResolver(relay.http_url), database, WorkerMetrics())
+            try:
+                await verifier.check(Account(1, seen, "2025-01-01T00:00:00.000Z", active=True))
+                verifier.park(seen)
+                verifier.park(unseen)  # no event seen for it: it waits for one
+                deadline = asyncio.get_running_loop().time() + 30
+                while verifier.repaired < 1 and asyncio.get_running_loop().time() < deadline:
+                    await asyncio.sleep(0.05)
+                return seen, unseen, unseen in verifier._parked
+            finally:
+                await verifier.close()
+
+    try:
+        seen, unseen, waiting = run(go())
+    finally:
+        database.close()
+    assert query(database_url, "SELECT did, state, reason FROM repo_sync") == [(seen, "synchronized", "reactivated")]
+    assert query(database_url, "SELECT count(*) FROM record WHERE did = %s", (seen,))[0][0] > 0
+    assert waiting
