@@ -198,8 +198,8 @@ class Crawl:
         self.live = live
         self.verifier = verifier
         #: Called with each repository its host would not serve (an inactive account): it is fetched
-        #: once an ``#account`` event says it is active again (the verifier's, by default).
-        self.park = park if park is not None else (verifier.park if verifier is not None else None)
+        #: once an ``#account`` event says it is active again (the verifier's park).
+        self.park = park
         self.holds = Holds(hold_limit)
         if live is not None:
             live.holds = self.holds

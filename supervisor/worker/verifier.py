@@ -385,10 +385,7 @@ class Verifier:
             return ACCEPT
         if kind != "#commit" and kind != "#sync":
             return ACCEPT
-        did = frame.did
-        repair = self._repairs.get(did)
-        if repair is not None:
-            self._hold(repair, frame)
+        if self._held_for_repair(frame):
             return HOLD
         if kind == "#sync":
             return await self._check_sync(frame)
@@ -400,12 +397,17 @@ class Verifier:
         if kind == "#account":
             await self._account(frame)
             return ACCEPT
-        if kind == "#commit" or kind == "#sync":
-            repair = self._repairs.get(frame.did)
-            if repair is not None:
-                self._hold(repair, frame)
-                return HOLD
+        if (kind == "#commit" or kind == "#sync") and self._held_for_repair(frame):
+            return HOLD
         return ACCEPT
+
+    def _held_for_repair(self, frame: Any) -> bool:
+        """Hold ``frame`` when its repository is being fetched again."""
+        repair = self._repairs.get(frame.did)
+        if repair is None:
+            return False
+        self._hold(repair, frame)
+        return True
 
     async def _account(self, frame: Any) -> None:
         """A live ``#account`` event: noted, and a parked account that is active again fetched."""
